@@ -1,0 +1,56 @@
+"""Onshore: Twilio IVR middleware that tells callers where the agent is and offers a
+transfer to an agent in the home country, with per-call evidence.
+
+``create_app()`` is the gunicorn entry point: ``gunicorn 'ivr:create_app()'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from ivr import store as store_module
+from ivr import webhooks
+from ivr.check import check_folder
+from ivr.settings import Settings
+from ivr.signature import SignatureChecker
+
+log = logging.getLogger(__name__)
+TEST_HASH_KEY = "onshore-test-only-caller-hash-key"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (and, in tests, test_config)."""
+    app = Flask(__name__)
+    settings = Settings.from_env(os.environ, test_config)
+    app.config["TESTING"] = settings.testing
+    store = store_module.Store(store_module.connect(settings.redis_url, settings.redis_timeout))
+    seed_memory(store, settings)
+    app.extensions["onshore"] = webhooks.Onshore(
+        settings=settings,
+        store=store,
+        signatures=SignatureChecker([settings.auth_token, settings.auth_token_secondary],
+                                    settings.public_base_url),
+        hash_key=(settings.caller_hash_key or TEST_HASH_KEY).encode(),
+    )
+    webhooks.init_app(app)
+    return app
+
+
+def seed_memory(store: store_module.Store, settings: Settings) -> None:
+    """Give the process a configuration to fall back on before Redis ever answered."""
+    folder = Path(settings.flows_dir) if settings.flows_dir else None
+    if folder is None or not folder.exists():
+        return
+    config, _, errors = check_folder(folder, settings.home_country)
+    if errors:
+        log.warning("IVR_FLOWS_DIR %s has %d problem(s); not used as a fallback", folder,
+                    len(errors))
+        return
+    store.memory.seed(config)
+    for flow in config.flows.values():
+        store.remember_flow(flow)

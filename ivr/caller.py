@@ -1,0 +1,148 @@
+"""A phone without a phone: plays Twilio's part of a call against Onshore.
+
+It posts the webhooks Twilio would post, signed exactly as Twilio signs them, follows the
+TwiML it gets back (Say, Gather, Redirect, Dial, Enqueue, Hangup) and writes down what the
+caller hears and where the call is bridged. ``ivr call`` and the end-to-end tests use it;
+Twilio's own cloud cannot run here, so this is the one stand-in for it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urljoin
+
+from twilio.request_validator import RequestValidator
+
+# (url, params, headers) -> (status, content type, body)
+Transport = Callable[[str, dict[str, str], dict[str, str]], tuple[int, str, str]]
+QUEUE_RESULTS = {"completed": "bridged", "answered": "bridged", "busy": "queue-full",
+                 "no-answer": "queue-full", "failed": "error"}
+MAX_REQUESTS = 40
+
+
+@dataclass
+class Transcript:
+    """What happened on one simulated call, in order."""
+
+    call_sid: str
+    lines: list[str] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    bridges: list[tuple[str, str]] = field(default_factory=list)  # (kind, target)
+    documents: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+    def note(self, line: str) -> None:
+        self.lines.append(line)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass
+class Caller:
+    """What the caller does: keys to press or words to say when asked, bridge outcomes."""
+
+    to: str
+    from_: str = "+12025550143"
+    from_country: str = "US"
+    press: str = ""
+    say: str = ""
+    outcomes: list[str] = field(default_factory=list)  # per bridge; default: completed
+    call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
+
+
+class Phone:
+    """Posts signed webhooks to base_url through a transport and follows the TwiML."""
+
+    def __init__(self, base_url: str, token: str, transport: Transport) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.validator = RequestValidator(token)
+        self.transport = transport
+
+    def post(self, path_or_url: str, params: dict[str, str]) -> tuple[int, str, str]:
+        """One signed request, as Twilio sends it."""
+        url = urljoin(self.base_url, path_or_url)
+        signature = self.validator.compute_signature(url, params)
+        return self.transport(url, params, {"X-Twilio-Signature": signature})
+
+    def call(self, caller: Caller) -> Transcript:
+        """Play a whole call and return its transcript."""
+        t = Transcript(caller.call_sid)
+        base = {
+            "CallSid": caller.call_sid, "AccountSid": "AC" + "0" * 32, "From": caller.from_,
+            "To": caller.to, "FromCountry": caller.from_country, "ToCountry": "US",
+            "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01",
+        }
+        inputs = {"press": caller.press, "say": caller.say}
+        outcomes = list(caller.outcomes)
+        t.note(f"call {caller.call_sid} from {caller.from_country} to {caller.to}")
+        url, extra = "/voice", {}
+        for _ in range(MAX_REQUESTS):
+            status, ctype, body = self.post(url, {**base, **extra})
+            t.statuses.append(status)
+            t.documents.append(body)
+            base["CallStatus"] = "in-progress"
+            if status != 200:
+                t.note(f"Twilio got HTTP {status}: the caller hears an application error")
+                break
+            nxt = self._follow(body, t, inputs, outcomes)
+            if nxt is None:
+                break
+            url, extra = nxt
+        else:
+            t.note(f"stopped after {MAX_REQUESTS} requests")
+        self.post("/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60",
+                                    "SequenceNumber": "0"})
+        t.note("call ended")
+        return t
+
+    def _follow(self, body: str, t: Transcript, inputs: dict[str, str],
+                outcomes: list[str]) -> tuple[str, dict[str, str]] | None:
+        root = ET.fromstring(body)
+        for verb in root:
+            if verb.tag == "Say":
+                t.heard.append(verb.text or "")
+                t.note(f"  hears: {verb.text}")
+            elif verb.tag == "Play":
+                t.note(f"  hears audio: {verb.text}")
+            elif verb.tag == "Gather":
+                for inner in verb:
+                    if inner.tag == "Say":
+                        t.heard.append(inner.text or "")
+                        t.note(f"  hears: {inner.text}")
+                if inputs["press"]:
+                    digits, inputs["press"] = inputs["press"], ""
+                    t.note(f"  presses {digits}")
+                    return verb.get("action", ""), {"Digits": digits}
+                if inputs["say"]:
+                    words, inputs["say"] = inputs["say"], ""
+                    t.note(f"  says '{words}'")
+                    return verb.get("action", ""), {"SpeechResult": words, "Confidence": "0.9"}
+                t.note("  (stays silent)")
+            elif verb.tag == "Redirect":
+                return verb.text or "", {}
+            elif verb.tag in ("Dial", "Enqueue"):
+                return self._bridge(verb, t, outcomes)
+            elif verb.tag == "Hangup":
+                t.note("  hangs up")
+                return None
+        return None
+
+    def _bridge(self, verb: ET.Element, t: Transcript,
+                outcomes: list[str]) -> tuple[str, dict[str, str]] | None:
+        outcome = outcomes.pop(0) if outcomes else "completed"
+        if verb.tag == "Dial":
+            inner = verb[0]
+            kind, target = inner.tag.lower(), (inner.text or "").strip()
+            result = {"DialCallStatus": outcome}
+        else:
+            workflow = verb.get("workflowSid")
+            kind, target = ("workflow", workflow) if workflow else ("queue", (verb.text or "").strip())
+            result = {"QueueResult": QUEUE_RESULTS.get(outcome, outcome), "QueueTime": "12"}
+        t.bridges.append((kind, target))
+        t.note(f"  bridged to {kind} {target}: {outcome}")
+        action = verb.get("action")
+        return (action, result) if action else None

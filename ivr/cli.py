@@ -1,0 +1,132 @@
+"""The ``ivr`` command: check, load and try flows without a phone."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from ivr.caller import Caller, Phone, Transport
+from ivr.check import check_folder
+from ivr.errors import OnshoreError
+from ivr.store import Store, connect, publisher
+
+
+def _home(args: argparse.Namespace) -> str:
+    return (args.home_country or os.environ.get("IVR_HOME_COUNTRY") or "US").upper()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a folder of operator files; print every problem."""
+    config, _, errors = check_folder(Path(args.folder), _home(args))
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} problem(s) in {args.folder}", file=sys.stderr)
+        return 1
+    print(f"{args.folder}: {len(config.centers)} centers, {len(config.numbers)} numbers, "
+          f"{len(config.flows)} flows: OK")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """Validate, then publish to Redis atomically."""
+    _, sources, errors = check_folder(Path(args.folder), _home(args))
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        print("nothing published: fix the problems above", file=sys.stderr)
+        return 1
+    store = Store(connect(args.redis_url, timeout=5.0))
+    live = store.publish(sources, by=publisher(), message=args.message)
+    for flow_id, version in sorted(live.items()):
+        print(f"flow {flow_id}: version {version} live")
+    print(f"published {len(sources.centers)} centers, {len(sources.numbers)} numbers")
+    return 0
+
+
+def _http_transport() -> Transport:
+    import requests
+
+    session = requests.Session()
+
+    def send(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str, str]:
+        r = session.post(url, data=params, headers=headers, timeout=15)
+        return r.status_code, r.headers.get("Content-Type", ""), r.text
+
+    return send
+
+
+def _app_transport(token: str) -> Transport:
+    from ivr import create_app
+
+    client = create_app({"testing": True, "auth_token": token}).test_client()
+
+    def send(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str, str]:
+        r = client.post(url, data=params, headers=headers)
+        return r.status_code, r.content_type or "", r.get_data(as_text=True)
+
+    return send
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    """Play one call and print what the caller hears and where the call goes."""
+    if args.url:
+        token = args.token or os.environ.get("TWILIO_AUTH_TOKEN", "")
+        if not token:
+            print("--url needs the server's auth token (--token or TWILIO_AUTH_TOKEN)",
+                  file=sys.stderr)
+            return 2
+        phone = Phone(args.url, token, _http_transport())
+    else:
+        token = secrets.token_hex(16)
+        phone = Phone("http://localhost", token, _app_transport(token))
+    caller = Caller(to=args.number, from_=args.from_, from_country=args.from_country,
+                    press=args.press, say=args.say, outcomes=args.outcome or [])
+    transcript = phone.call(caller)
+    print(transcript)
+    return 0 if all(s == 200 for s in transcript.statuses) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    parser.add_argument("--home-country", help="ISO code of the home country (IVR_HOME_COUNTRY)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="validate operator files without a server")
+    check.add_argument("folder", nargs="?", default="flows")
+    check.set_defaults(func=cmd_check)
+
+    load = sub.add_parser("load", help="validate and publish to Redis")
+    load.add_argument("folder", nargs="?", default="flows")
+    load.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    load.add_argument("-m", "--message", default="", help="why this change")
+    load.set_defaults(func=cmd_load)
+
+    call = sub.add_parser("call", help="play a call without a phone")
+    call.add_argument("number", help="the number dialed, E.164")
+    call.add_argument("--url", help="a running server's base URL; default: in-process")
+    call.add_argument("--token", help="the server's TWILIO_AUTH_TOKEN (with --url)")
+    call.add_argument("--press", default="", help="keys to press at the first prompt")
+    call.add_argument("--say", default="", help="words to say at the first prompt")
+    call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")
+    call.add_argument("--from-country", default="US", help="Twilio's FromCountry")
+    call.add_argument("--outcome", action="append",
+                      help="how each bridge ends: completed, busy, no-answer, failed (repeatable)")
+    call.set_defaults(func=cmd_call)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except OnshoreError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

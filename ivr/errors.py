@@ -1,0 +1,48 @@
+"""Onshore's exceptions.
+
+    OnshoreError
+    ├── FlowError          an operator file is wrong (names file, place and field)
+    │   └── FlowErrors     several FlowErrors found in one check
+    ├── StoreUnavailable   Redis did not answer in time or refused
+    ├── UnsafeBridge       the engine was asked to bridge offshore without a disclosure
+    └── SettingsError      the process environment is incomplete
+"""
+
+from __future__ import annotations
+
+
+class OnshoreError(Exception):
+    """Base of every error Onshore raises on purpose."""
+
+
+class FlowError(OnshoreError):
+    """One problem in an operator file: where it is, which field, and what is wrong."""
+
+    def __init__(self, file: str, where: str, field: str, message: str) -> None:
+        self.file, self.where, self.field, self.message = file, where, field, message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        place = f" {self.where}" if self.where else ""
+        field = f" field '{self.field}'" if self.field else ""
+        return f"{self.file}:{place}{field}: {self.message}"
+
+
+class FlowErrors(OnshoreError):
+    """All problems found in one check, in file order."""
+
+    def __init__(self, errors: list[FlowError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class StoreUnavailable(OnshoreError):
+    """Redis could not be read or written within the time budget."""
+
+
+class UnsafeBridge(OnshoreError):
+    """A bridge to an offshore center was reached without a disclosure of its location."""
+
+
+class SettingsError(OnshoreError):
+    """A required setting is missing or malformed."""

@@ -1,0 +1,100 @@
+"""Weekly opening hours in a center's own time zone.
+
+Written by operators as a table of day ranges to time ranges:
+
+    hours = { "mon-fri" = "08:00-20:00", sat = "09:00-13:00" }
+    hours = "24/7"
+
+A range that ends before it starts runs past midnight ("22:00-06:00"); several ranges
+for one day are separated by commas ("08:00-12:00,13:00-17:00").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class HoursError(ValueError):
+    """Opening hours that cannot be understood."""
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """Open intervals per weekday, in minutes since midnight (end may pass 1440)."""
+
+    days: tuple[tuple[tuple[int, int], ...], ...]  # index 0 = Monday
+
+    def is_open(self, local: datetime) -> bool:
+        """True when the center is open at this local time."""
+        minute = local.hour * 60 + local.minute
+        today = local.weekday()
+        if any(start <= minute < end for start, end in self.days[today]):
+            return True
+        yesterday = (today - 1) % 7
+        return any(end > 1440 and minute < end - 1440 for _, end in self.days[yesterday])
+
+
+ALWAYS = WeeklyHours(days=tuple(((0, 1440),) for _ in DAYS))
+
+
+def _minutes(text: str) -> int:
+    try:
+        parsed = time.fromisoformat(text.strip())
+    except ValueError:
+        if text.strip() == "24:00":
+            return 1440
+        raise HoursError(f"'{text}' is not a time like 08:30") from None
+    return parsed.hour * 60 + parsed.minute
+
+
+def _day_indexes(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in spec.lower().split(","):
+        part = part.strip()
+        if "-" in part:
+            first, last = (p.strip() for p in part.split("-", 1))
+            if first not in DAYS or last not in DAYS:
+                raise HoursError(f"'{part}' is not a day range like mon-fri")
+            i, j = DAYS.index(first), DAYS.index(last)
+            out.extend(DAYS.index(d) % 7 for d in (DAYS * 2)[i : i + ((j - i) % 7) + 1])
+        elif part in DAYS:
+            out.append(DAYS.index(part))
+        else:
+            raise HoursError(f"'{part}' is not a day (mon, tue, ... sun)")
+    return out
+
+
+def parse_hours(value: object) -> WeeklyHours:
+    """Read an operator's hours value; raise HoursError saying what is wrong."""
+    if value == "24/7":
+        return ALWAYS
+    if not isinstance(value, dict) or not value:
+        raise HoursError('expected "24/7" or a table like { "mon-fri" = "08:00-20:00" }')
+    days: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+    for day_spec, ranges in value.items():
+        if not isinstance(ranges, str):
+            raise HoursError(f"'{day_spec}' must map to text like \"08:00-20:00\"")
+        for rng in ranges.split(","):
+            if rng.strip().lower() == "closed":
+                continue
+            if "-" not in rng:
+                raise HoursError(f"'{rng.strip()}' is not a range like 08:00-20:00")
+            start_text, end_text = rng.split("-", 1)
+            start, end = _minutes(start_text), _minutes(end_text)
+            if end <= start:
+                end += 1440  # runs past midnight
+            for index in _day_indexes(day_spec):
+                days[index].append((start, end))
+    return WeeklyHours(days=tuple(tuple(d) for d in days))
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    """The IANA time zone; raise HoursError when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise HoursError(f"'{name}' is not an IANA time zone like Asia/Manila") from None

@@ -1,0 +1,44 @@
+"""Country names as a caller should hear them, from CLDR (babel).
+
+CLDR names are built for lists ("Congo - Kinshasa", "Hong Kong SAR China"); a spoken
+sentence needs the short form and, for some countries, the article ("the Philippines").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+
+# Spoken English forms where CLDR's list form would sound wrong, and names that take "the".
+_SPOKEN_EN = {
+    "CD": "the Democratic Republic of the Congo",
+    "CG": "the Republic of the Congo",
+    "HK": "Hong Kong",
+    "MO": "Macao",
+    "MM": "Myanmar",
+    "PS": "the Palestinian Territories",
+}
+_WITH_ARTICLE = frozenset(
+    "AE BS CF CK CZ DO FK FO GB GM KM KY MH MV NL PH SB SC TC US VA VG VI".split()
+)
+
+
+def is_country_code(code: str) -> bool:
+    """True when code is an ISO 3166 alpha-2 code CLDR knows."""
+    return len(code) == 2 and code.isupper() and code in Locale("en").territories
+
+
+@lru_cache(maxsize=1024)
+def country_name(code: str, language: str = "en") -> str:
+    """The country's name as spoken in a sentence, in the given language."""
+    lang = language.split("-")[0].lower()
+    if lang == "en":
+        if code in _SPOKEN_EN:
+            return _SPOKEN_EN[code]
+        name = Locale("en").territories.get(code, code)
+        return f"the {name}" if code in _WITH_ARTICLE else name
+    try:
+        return Locale.parse(lang).territories.get(code, code)
+    except (UnknownLocaleError, ValueError):
+        return country_name(code, "en")

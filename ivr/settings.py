@@ -1,0 +1,56 @@
+"""Settings, read from the environment when the app is created (never at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+from ivr.errors import SettingsError
+from ivr.places import is_country_code
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment. See the README's table."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    auth_token: str = ""
+    auth_token_secondary: str = ""
+    public_base_url: str = ""
+    home_country: str = "US"
+    caller_hash_key: str = ""
+    flows_dir: str = ""
+    redis_timeout: float = 0.25
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> "Settings":
+        """Settings from environment variables, then explicit overrides (tests)."""
+        settings = cls(
+            redis_url=env.get("REDIS_URL", cls.redis_url),
+            auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            auth_token_secondary=env.get("TWILIO_AUTH_TOKEN_SECONDARY", ""),
+            public_base_url=env.get("PUBLIC_BASE_URL", ""),
+            home_country=env.get("IVR_HOME_COUNTRY", "US").upper(),
+            caller_hash_key=env.get("IVR_CALLER_HASH_KEY", ""),
+            flows_dir=env.get("IVR_FLOWS_DIR", ""),
+            redis_timeout=float(env.get("IVR_REDIS_TIMEOUT", cls.redis_timeout)),
+        )
+        known = {f.name for f in fields(cls)}
+        extra = {k.lower(): v for k, v in (overrides or {}).items() if k.lower() in known}
+        settings = replace(settings, **extra)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse to start without what a live phone line needs."""
+        if not is_country_code(self.home_country):
+            raise SettingsError(f"IVR_HOME_COUNTRY={self.home_country!r} is not an ISO 3166 code")
+        if not 0 < self.redis_timeout <= 1:
+            raise SettingsError("IVR_REDIS_TIMEOUT must be between 0 and 1 second")
+        if self.testing:
+            return
+        if not self.auth_token:
+            raise SettingsError("TWILIO_AUTH_TOKEN is required: without it no webhook can be checked")
+        if not self.caller_hash_key:
+            raise SettingsError("IVR_CALLER_HASH_KEY is required: caller numbers are stored only as keyed hashes")

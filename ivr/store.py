@@ -1,0 +1,308 @@
+"""Redis: the only module that talks to it.
+
+Layout (every key starts with the prefix, built by ``key``):
+
+    numbers            hash  E.164 -> number JSON
+    centers            hash  center id -> center JSON  (read on every routing decision)
+    flows              hash  flow id -> current version
+    flow:ID:VERSION    string  flow JSON, immutable once written
+    flow:ID:seq        counter of versions
+    events             stream  per-call evidence, one entry per (CallSid, step)
+    call:SID:steps     set  steps already recorded for a call (idempotency), expires
+    config:log         stream  who published what, when
+
+A webhook makes at most two round trips: one pipeline to read (number, versions and
+centers together), one script call to record its events. Every call has a sub-second
+timeout and no retries; on failure the caller gets the answer built from the last
+configuration this process read successfully (``Memory``), marked not fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, WatchError
+from redis.retry import Retry
+
+from ivr.engine import Event
+from ivr.errors import StoreUnavailable
+from ivr.flow import Center, Config, Flow, Number
+from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number
+
+log = logging.getLogger(__name__)
+
+PREFIX = "onshore:"
+STEPS_TTL = 2 * 24 * 3600
+TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and our 1 s goal
+
+_RECORD = """
+local added = 0
+local i = 2
+while i <= #ARGV do
+  local step_key = ARGV[i]
+  local n = tonumber(ARGV[i + 1])
+  if redis.call('SADD', KEYS[2], step_key) == 1 then
+    redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 2, i + 1 + 2 * n))
+    added = added + 1
+  end
+  i = i + 2 + 2 * n
+end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return added
+"""
+
+
+def key(*parts: str) -> str:
+    """The Redis key for these parts, with the one prefix."""
+    return PREFIX + ":".join(parts)
+
+
+def connect(url: str, timeout: float = TIMEOUT) -> redis.Redis:
+    """A client that fails fast: sub-second timeouts, no retries."""
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0), health_check_interval=0,
+    )
+
+
+@dataclass
+class Snapshot:
+    """What one webhook knows: the number, its flow version and the centers."""
+
+    number: Number | None
+    flow: Flow | None
+    centers: Mapping[str, Center]
+    fresh: bool
+
+
+@dataclass
+class Memory:
+    """The last configuration read successfully; used only when Redis cannot answer."""
+
+    numbers: dict[str, Number] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    centers: dict[str, Center] = field(default_factory=dict)
+
+    def seed(self, config: Config) -> None:
+        """Start from operator files, for a process that starts while Redis is down."""
+        self.numbers.update(config.numbers)
+        self.centers.update(config.centers)
+
+
+class Store:
+    """Reads configuration and records evidence, within the time budget."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.memory = Memory()
+        self._flows: dict[tuple[str, int], Flow] = {}
+        self._centers: dict[bytes, Center] = {}
+        self._numbers: dict[bytes, Number] = {}
+        self._record = client.register_script(_RECORD)
+
+    # -- reading ---------------------------------------------------------------
+
+    def lookup(self, to: str) -> Snapshot:
+        """The number called, its current flow and every center: one round trip."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hget(key("numbers"), to)
+            pipe.hgetall(key("flows"))
+            pipe.hgetall(key("centers"))
+            number_raw, versions_raw, centers_raw = pipe.execute()
+            number = self._number(to, number_raw) if number_raw else None
+            versions = {k.decode(): int(v) for k, v in versions_raw.items()}
+            centers = self._parse_centers(centers_raw)
+            flow = None
+            if number is not None and number.flow in versions:
+                flow = self.flow(number.flow, versions[number.flow])
+        except (RedisError, OSError, ValueError) as exc:
+            log.warning("redis lookup failed, answering from memory: %s", exc)
+            return self._remembered(to)
+        self.memory.versions = versions
+        self.memory.centers = dict(centers)
+        if number is not None:
+            self.memory.numbers[to] = number
+        else:
+            self.memory.numbers.pop(to, None)
+        return Snapshot(number, flow, centers, fresh=True)
+
+    def lookup_step(self, flow_id: str, version: int) -> Snapshot:
+        """Centers for a later step of a call, and the call's own flow version."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(key("centers"))
+            cached = self._flows.get((flow_id, version))
+            if cached is None:
+                pipe.get(key("flow", flow_id, str(version)))
+            results = pipe.execute()
+            centers = self._parse_centers(results[0])
+            flow = cached or (self._parse_flow(flow_id, version, results[1]) if results[1] else None)
+        except (RedisError, OSError, ValueError) as exc:
+            log.warning("redis step lookup failed, answering from memory: %s", exc)
+            return Snapshot(None, self._flows.get((flow_id, version)), self.memory.centers, False)
+        self.memory.centers = dict(centers)
+        return Snapshot(None, flow, centers, fresh=True)
+
+    def flow(self, flow_id: str, version: int) -> Flow | None:
+        """One published flow version; immutable, so cached for the life of the process."""
+        cached = self._flows.get((flow_id, version))
+        if cached is not None:
+            return cached
+        raw = self.client.get(key("flow", flow_id, str(version)))
+        return self._parse_flow(flow_id, version, raw) if raw else None
+
+    def remembered_flow(self, flow_id: str, version: int | None) -> Flow | None:
+        """A flow version this process already knows (None: the newest), without Redis."""
+        if version is not None:
+            return self._flows.get((flow_id, version))
+        known = sorted(v for (f, v) in self._flows if f == flow_id)
+        return self._flows[(flow_id, known[-1])] if known else None
+
+    def _remembered(self, to: str) -> Snapshot:
+        number = self.memory.numbers.get(to)
+        flow = None
+        if number is not None:
+            version = self.memory.versions.get(number.flow)
+            if version is not None:
+                flow = self._flows.get((number.flow, version))
+            if flow is None:
+                flow = self.remembered_flow(number.flow, None)
+        return Snapshot(number, flow, self.memory.centers, fresh=False)
+
+    def remember_flow(self, flow: Flow) -> None:
+        """Keep a flow known from operator files (the seed for a cold start without Redis)."""
+        self._flows.setdefault((flow.id, flow.version), flow)
+
+    def _parse_centers(self, raw: Mapping[bytes, bytes]) -> dict[str, Center]:
+        centers = {}
+        for center_id, doc in raw.items():
+            center = self._centers.get(doc)
+            if center is None:
+                problems = Problems("redis")
+                center = parse_center(center_id.decode(), json.loads(doc), problems)
+                if problems.errors:
+                    raise ValueError(f"published center is invalid: {problems.errors[0]}")
+                if len(self._centers) > 10_000:
+                    self._centers.clear()
+                self._centers[doc] = center
+            centers[center.id] = center
+        return centers
+
+    def _number(self, to: str, raw: bytes) -> Number:
+        number = self._numbers.get(raw)
+        if number is None:
+            number = parse_number(to, json.loads(raw), Problems("redis"))
+            if len(self._numbers) > 10_000:
+                self._numbers.clear()
+            self._numbers[raw] = number
+        return number
+
+    def _parse_flow(self, flow_id: str, version: int, raw: bytes) -> Flow:
+        doc = json.loads(raw)
+        problems = Problems(f"redis flow {flow_id} v{version}")
+        flow = parse_flow(flow_id, doc["flow"], problems, version=version)
+        if problems.errors:
+            raise ValueError(f"published flow is invalid: {problems.errors[0]}")
+        self._flows[(flow_id, version)] = flow
+        return flow
+
+    # -- evidence ----------------------------------------------------------------
+
+    def record(self, call_sid: str, events: Iterable[tuple[Event, Mapping[str, str]]]) -> int:
+        """Append each event once per (CallSid, step); return how many were new."""
+        argv: list[Any] = [STEPS_TTL]
+        for event, common in events:
+            pairs = [*common.items(), ("step", event.step), *event.fields]
+            argv += [event.key, len(pairs)]
+            for name, value in pairs:
+                argv += [name, value]
+        if len(argv) == 1:
+            return 0
+        try:
+            return int(self._record(keys=[key("events"), key("call", call_sid, "steps")],
+                                    args=argv))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def ping(self) -> bool:
+        """True when Redis answers now."""
+        try:
+            return bool(self.client.ping())
+        except (RedisError, OSError):
+            return False
+
+    # -- publishing --------------------------------------------------------------
+
+    def publish(self, sources: Sources, by: str, message: str = "") -> dict[str, int]:
+        """Publish centers, numbers and flows atomically; return each flow's live version.
+
+        A flow whose content did not change keeps its version; a changed one gets the next
+        number. Calls in progress keep reading the version in their URLs.
+        """
+        flows_key = key("flows")
+        for _ in range(20):
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(flows_key)
+                    current = {k.decode(): int(v) for k, v in pipe.hgetall(flows_key).items()}
+                    live: dict[str, int] = {}
+                    docs: dict[str, str] = {}
+                    for flow_id, (_, raw) in sorted(sources.flows.items()):
+                        digest = _digest(raw)
+                        version = current.get(flow_id)
+                        if version is not None:
+                            old = pipe.get(key("flow", flow_id, str(version)))
+                            if old and json.loads(old).get("digest") == digest:
+                                live[flow_id] = version
+                                continue
+                        new_version = int(pipe.incr(key("flow", flow_id, "seq")))
+                        if version is not None and new_version <= version:
+                            new_version = version + 1
+                            pipe.set(key("flow", flow_id, "seq"), new_version)
+                        live[flow_id] = new_version
+                        docs[flow_id] = json.dumps({
+                            "flow": raw, "digest": digest, "by": by, "message": message,
+                            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        }, sort_keys=True)
+                    pipe.multi()
+                    for flow_id, doc in docs.items():
+                        pipe.set(key("flow", flow_id, str(live[flow_id])), doc)
+                    pipe.delete(key("centers"), key("numbers"), flows_key)
+                    if sources.centers:
+                        pipe.hset(key("centers"), mapping={
+                            c: json.dumps(raw, sort_keys=True)
+                            for c, (_, raw) in sources.centers.items()})
+                    if sources.numbers:
+                        pipe.hset(key("numbers"), mapping={
+                            n: json.dumps(raw, sort_keys=True)
+                            for n, (_, raw) in sources.numbers.items()})
+                    if live:
+                        pipe.hset(flows_key, mapping={f: str(v) for f, v in live.items()})
+                    pipe.xadd(key("config", "log"), {
+                        "by": by, "message": message, "flows": json.dumps(live, sort_keys=True),
+                        "centers": str(len(sources.centers)), "numbers": str(len(sources.numbers)),
+                    })
+                    pipe.execute()
+                    return live
+                except WatchError:
+                    continue
+        raise StoreUnavailable("configuration kept changing while publishing; try again")
+
+
+def _digest(raw: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+
+
+def publisher() -> str:
+    """Who is publishing, for the configuration log."""
+    return os.environ.get("IVR_PUBLISHER") or os.environ.get("USER") or "unknown"
+

@@ -1,0 +1,113 @@
+"""Turning the engine's actions into TwiML, only through the twilio SDK's VoiceResponse.
+
+Rendering is pure and memoized: the same actions (which carry no CallSid) always give the
+same document, so a busy number renders each distinct answer once per process.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
+
+from ivr.engine import Action, Ask, Call, Connect, End, Speak
+from ivr.flowfile import XML_ILLEGAL
+
+STEP_PATH = "/voice/step"
+WAIT_PATH = "/voice/wait"
+DIAL_TIMEOUT = 30
+
+
+def step_url(call: Call) -> str:
+    """The URL Twilio requests when the caller or a bridge answers the call's current state."""
+    return f"{STEP_PATH}?{urlencode(call.to_query())}"
+
+
+def _clean(text: str) -> str:
+    # Operator text is refused by `ivr check`; this guards text that reached Redis otherwise.
+    return XML_ILLEGAL.sub("", text)
+
+
+def _say(parent: VoiceResponse | Gather, text: str, language: str, voice: str) -> None:
+    if voice:
+        parent.say(_clean(text), language=language, voice=voice)
+    else:
+        parent.say(_clean(text), language=language)
+
+
+@lru_cache(maxsize=4096)
+def render(actions: tuple[Action, ...]) -> str:
+    """The TwiML document for one turn."""
+    response = VoiceResponse()
+    for action in actions:
+        if isinstance(action, Speak):
+            _say(response, action.text, action.language, action.voice)
+        elif isinstance(action, Ask):
+            url = step_url(action.then)
+            gather = Gather(
+                input="dtmf speech", action=url, method="POST", num_digits=1,
+                timeout=action.timeout, speech_timeout="auto", language=action.language,
+                hints=", ".join(action.hints),
+            )
+            _say(gather, action.text, action.language, action.voice)
+            response.append(gather)
+            response.redirect(url, method="POST")
+        elif isinstance(action, Connect):
+            response.append(_connect(action))
+        elif isinstance(action, End):
+            response.hangup()
+    return str(response)
+
+
+def _connect(action: Connect) -> Dial | Enqueue:
+    url = step_url(action.then)
+    target = action.target
+    if target.kind in ("number", "sip"):
+        dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT)
+        if target.kind == "number":
+            dial.number(target.value)
+        else:
+            dial.sip(target.value)
+        return dial
+    wait = f"{WAIT_PATH}?{urlencode({'f': action.then.flow, 'v': action.then.version})}"
+    if target.kind == "workflow":
+        enqueue = Enqueue(action=url, method="POST", wait_url=wait, wait_url_method="POST",
+                          workflow_sid=target.value)
+        enqueue.task(json.dumps(dict(action.attributes), sort_keys=True))
+        return enqueue
+    return Enqueue(target.value, action=url, method="POST", wait_url=wait,
+                   wait_url_method="POST")
+
+
+@lru_cache(maxsize=256)
+def hold(offer: str, language: str, voice: str, music: str, pressed_url: str) -> str:
+    """TwiML played to a caller waiting in a queue: the transfer offer, then music."""
+    response = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, timeout=10, action=pressed_url, method="POST")
+    _say(gather, offer, language, voice)
+    if music:
+        gather.play(music)
+    response.append(gather)
+    return str(response)
+
+
+def leave() -> str:
+    """Take the caller out of the queue; the Enqueue action then sees QueueResult=leave."""
+    response = VoiceResponse()
+    response.leave()
+    return str(response)
+
+
+def empty() -> str:
+    """An empty document, for callbacks that need no instructions."""
+    return str(VoiceResponse())
+
+
+def apology(text: str) -> str:
+    """Last resort when no flow is known at all: say so and hang up."""
+    response = VoiceResponse()
+    response.say(_clean(text), language="en-US")
+    response.hangup()
+    return str(response)
