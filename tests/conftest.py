@@ -1,0 +1,98 @@
+"""Fixtures: a real redis-server per session, the app over it, and a signed phone.
+
+app -> client -> phone, as in Flask's tutorial; every request is signed as Twilio signs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from ivr import create_app
+from ivr.caller import Phone, Transport
+from ivr.check import check_folder
+from ivr.store import Store, connect
+from tests.servers import ROOT, RedisServer
+from tests.twiml_check import assert_valid_twiml
+
+TOKEN = "12345678901234567890123456789012"
+SECONDARY = "abcdefabcdefabcdefabcdefabcdef12"
+HASH_KEY = "test-caller-hash-key"
+FLOWS = ROOT / "flows"
+SUPPORT, BILLING = "+18005550100", "+18885550199"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    if redis_server.proc is None:
+        redis_server.start()
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    if redis_server.proc is None:  # a test killed it: leave a live one for the next
+        redis_server.start()
+    else:
+        redis_server.resume()
+
+
+def publish(redis_url: str, folder: Path = FLOWS) -> dict[str, int]:
+    """Check and publish a folder the way `ivr load` does."""
+    _, sources, errors = check_folder(folder, "US")
+    assert not errors, errors
+    return Store(connect(redis_url, timeout=5)).publish(sources, by="tests")
+
+
+@pytest.fixture
+def app(redis_server, redis_client):
+    publish(redis_server.url)
+    return create_app({"testing": True, "auth_token": TOKEN, "auth_token_secondary": SECONDARY,
+                       "caller_hash_key": HASH_KEY, "redis_url": redis_server.url})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def checked(status: int, content_type: str, body: str) -> tuple[int, str, str]:
+    """Every 200 answer the suite receives must be valid TwiML."""
+    if status == 200:
+        assert_valid_twiml(body, content_type)
+    return status, content_type, body
+
+
+def flask_transport(client) -> Transport:
+    """Requests through Flask's test client; answers checked as TwiML."""
+    def send(url, params, headers):
+        r = client.post(url, data=params, headers=headers)
+        return checked(r.status_code, r.content_type or "", r.get_data(as_text=True))
+
+    return send
+
+
+def http_transport(timeout: float = 5.0) -> Transport:
+    """Requests over real HTTP; answers checked as TwiML."""
+    session = requests.Session()
+
+    def send(url, params, headers):
+        r = session.post(url, data=params, headers=headers, timeout=timeout)
+        return checked(r.status_code, r.headers.get("Content-Type", ""), r.text)
+
+    return send
+
+
+@pytest.fixture
+def phone(client):
+    return Phone("http://localhost", TOKEN, flask_transport(client))
