@@ -1,0 +1,111 @@
+"""X-Twilio-Signature: 403 and nothing written for anything Twilio did not sign."""
+
+from __future__ import annotations
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from ivr import create_app
+from ivr.signature import SignatureChecker
+from tests.conftest import HASH_KEY, SECONDARY, SUPPORT, TOKEN
+
+# Twilio's published example: token 12345, this URL and these parameters.
+VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+VECTOR_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
+                 "From": "+14158675309", "To": "+18005551212"}
+VECTOR_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+
+PARAMS = {"CallSid": "CA" + "1" * 32, "From": "+12025550143", "To": SUPPORT,
+          "FromCountry": "US", "CallStatus": "ringing", "Direction": "inbound"}
+
+
+def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
+    return RequestValidator(token).compute_signature(url, params)
+
+
+def test_published_test_vector_is_accepted():
+    assert SignatureChecker(["12345"]).is_valid(VECTOR_URL, VECTOR_PARAMS, VECTOR_SIGNATURE)
+
+
+@pytest.mark.parametrize("change", [
+    {"Digits": "1235"}, {"From": "+14158675300"}, {"Extra": "1"},
+])
+def test_published_vector_with_a_changed_parameter_is_refused(change):
+    params = {**VECTOR_PARAMS, **change}
+    assert not SignatureChecker(["12345"]).is_valid(VECTOR_URL, params, VECTOR_SIGNATURE)
+
+
+def test_published_vector_with_another_token_is_refused():
+    assert not SignatureChecker(["54321"]).is_valid(VECTOR_URL, VECTOR_PARAMS, VECTOR_SIGNATURE)
+
+
+def test_secondary_token_is_accepted_during_rotation():
+    assert SignatureChecker(["other", "12345"]).is_valid(VECTOR_URL, VECTOR_PARAMS,
+                                                         VECTOR_SIGNATURE)
+
+
+def _stream_length(redis_client) -> int:
+    return redis_client.xlen("onshore:events") if redis_client.exists("onshore:events") else 0
+
+
+@pytest.mark.parametrize("case", ["tampered", "wrong token", "wrong url", "https signed",
+                                  "missing header", "empty header"])
+def test_badly_signed_voice_request_is_forbidden_and_writes_nothing(client, redis_client, case):
+    url = "http://localhost/voice"
+    params = dict(PARAMS)
+    headers = {"X-Twilio-Signature": sign(url, params)}
+    if case == "tampered":
+        params["From"] = "+12025550199"
+    elif case == "wrong token":
+        headers["X-Twilio-Signature"] = sign(url, params, token="0" * 32)
+    elif case == "wrong url":
+        headers["X-Twilio-Signature"] = sign("http://localhost/voice/other", params)
+    elif case == "https signed":
+        headers["X-Twilio-Signature"] = sign("https://localhost/voice", params)
+    elif case == "missing header":
+        headers = {}
+    elif case == "empty header":
+        headers["X-Twilio-Signature"] = ""
+    keys_before = sorted(redis_client.keys("*"))
+    response = client.post(url, data=params, headers=headers)
+    assert response.status_code == 403
+    assert _stream_length(redis_client) == 0
+    assert sorted(redis_client.keys("*")) == keys_before
+
+
+def test_secondary_token_signed_call_is_answered(client, redis_client):
+    url = "http://localhost/voice"
+    response = client.post(url, data=PARAMS,
+                           headers={"X-Twilio-Signature": sign(url, PARAMS, SECONDARY)})
+    assert response.status_code == 200
+    assert _stream_length(redis_client) > 0
+
+
+@pytest.mark.parametrize("path", ["/voice/step?f=support&v=1&s=bridge", "/voice/status",
+                                  "/voice/wait?f=support&v=1"])
+def test_every_webhook_route_checks_the_signature(client, redis_client, path):
+    response = client.post(path, data=PARAMS, headers={"X-Twilio-Signature": "bm90IGEgc2ln"})
+    assert response.status_code == 403
+    assert _stream_length(redis_client) == 0
+
+
+def test_behind_a_proxy_the_public_https_url_is_what_is_checked(redis_server, redis_client):
+    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
+                      "redis_url": redis_server.url,
+                      "public_base_url": "https://ivr.example.com"})
+    client = app.test_client()
+    public = sign("https://ivr.example.com/voice", PARAMS)
+    internal = sign("http://localhost/voice", PARAMS)
+    assert client.post("/voice", data=PARAMS, headers={"X-Twilio-Signature": internal}
+                       ).status_code == 403
+    assert client.post("/voice", data=PARAMS, headers={"X-Twilio-Signature": public}
+                       ).status_code == 200
+
+
+def test_app_refuses_to_start_without_an_auth_token(monkeypatch):
+    from ivr.errors import SettingsError
+
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("IVR_CALLER_HASH_KEY", "k")
+    with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
+        create_app()
