@@ -18,8 +18,10 @@ class OnshoreError(Exception):
 class FlowError(OnshoreError):
     """One problem in an operator file: where it is, which field, and what is wrong."""
 
-    def __init__(self, file: str, where: str, field: str, message: str) -> None:
+    def __init__(self, file: str, where: str, field: str, message: str,
+                 repaired: bool = False) -> None:
         self.file, self.where, self.field, self.message = file, where, field, message
+        self.repaired = repaired  # the parser already removed the fault (e.g. a control character)
         super().__init__(str(self))
 
     def __str__(self) -> str:

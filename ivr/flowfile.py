@@ -50,8 +50,13 @@ class Problems:
     file: str
     errors: list[FlowError] = field(default_factory=list)
 
-    def add(self, where: str, field_name: str, message: str) -> None:
-        self.errors.append(FlowError(self.file, where, field_name, message))
+    def add(self, where: str, field_name: str, message: str, repaired: bool = False) -> None:
+        self.errors.append(FlowError(self.file, where, field_name, message, repaired))
+
+    @property
+    def fatal(self) -> list[FlowError]:
+        """Problems the parser could not repair."""
+        return [e for e in self.errors if not e.repaired]
 
 
 @dataclass
@@ -114,7 +119,8 @@ class _Fields:
         bad = XML_ILLEGAL.search(value)
         if bad:
             self.problems.add(
-                self.where, name, f"holds the XML-illegal character {bad.group()!r} at {bad.start()}"
+                self.where, name, f"holds the XML-illegal character {bad.group()!r} at {bad.start()}",
+                repaired=True,
             )
             value = XML_ILLEGAL.sub("", value)
         if len(value) > MAX_TEXT:

@@ -118,15 +118,15 @@ class Store:
             pipe.hgetall(key("flows"))
             pipe.hgetall(key("centers"))
             number_raw, versions_raw, centers_raw = pipe.execute()
-            number = self._number(to, number_raw) if number_raw else None
             versions = {k.decode(): int(v) for k, v in versions_raw.items()}
-            centers = self._parse_centers(centers_raw)
             flow = None
+            number = self._number(to, number_raw) if number_raw else None
             if number is not None and number.flow in versions:
                 flow = self.flow(number.flow, versions[number.flow])
-        except (RedisError, OSError, ValueError) as exc:
+        except (RedisError, OSError) as exc:
             log.warning("redis lookup failed, answering from memory: %s", exc)
             return self._remembered(to)
+        centers = self._parse_centers(centers_raw)
         self.memory.versions = versions
         self.memory.centers = dict(centers)
         if number is not None:
@@ -137,18 +137,18 @@ class Store:
 
     def lookup_step(self, flow_id: str, version: int) -> Snapshot:
         """Centers for a later step of a call, and the call's own flow version."""
+        cached = self._flows.get((flow_id, version))
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.hgetall(key("centers"))
-            cached = self._flows.get((flow_id, version))
             if cached is None:
                 pipe.get(key("flow", flow_id, str(version)))
             results = pipe.execute()
-            centers = self._parse_centers(results[0])
-            flow = cached or (self._parse_flow(flow_id, version, results[1]) if results[1] else None)
-        except (RedisError, OSError, ValueError) as exc:
+        except (RedisError, OSError) as exc:
             log.warning("redis step lookup failed, answering from memory: %s", exc)
-            return Snapshot(None, self._flows.get((flow_id, version)), self.memory.centers, False)
+            return Snapshot(None, cached, self.memory.centers, False)
+        centers = self._parse_centers(results[0])
+        flow = cached or (self._parse_flow(flow_id, version, results[1]) if results[1] else None)
         self.memory.centers = dict(centers)
         return Snapshot(None, flow, centers, fresh=True)
 
@@ -183,35 +183,54 @@ class Store:
         self._flows.setdefault((flow.id, flow.version), flow)
 
     def _parse_centers(self, raw: Mapping[bytes, bytes]) -> dict[str, Center]:
+        """Parsed centers; one that does not parse is left out (logged), never guessed."""
         centers = {}
         for center_id, doc in raw.items():
             center = self._centers.get(doc)
             if center is None:
                 problems = Problems("redis")
-                center = parse_center(center_id.decode(), json.loads(doc), problems)
-                if problems.errors:
-                    raise ValueError(f"published center is invalid: {problems.errors[0]}")
+                try:
+                    center = parse_center(center_id.decode(), json.loads(doc), problems)
+                except ValueError as exc:
+                    problems.add(f"center '{center_id!r}'", "", f"is not JSON: {exc}")
+                if problems.fatal or center is None:
+                    log.error("published center is invalid, left out: %s", problems.fatal[0])
+                    continue
                 if len(self._centers) > 10_000:
                     self._centers.clear()
                 self._centers[doc] = center
             centers[center.id] = center
         return centers
 
-    def _number(self, to: str, raw: bytes) -> Number:
+    def _number(self, to: str, raw: bytes) -> Number | None:
         number = self._numbers.get(raw)
         if number is None:
-            number = parse_number(to, json.loads(raw), Problems("redis"))
+            problems = Problems("redis")
+            try:
+                number = parse_number(to, json.loads(raw), problems)
+            except ValueError as exc:
+                problems.add(f"number '{to}'", "", f"is not JSON: {exc}")
+            if problems.fatal or number is None:
+                log.error("published number is invalid: %s", problems.fatal[0])
+                return self.memory.numbers.get(to)
             if len(self._numbers) > 10_000:
                 self._numbers.clear()
             self._numbers[raw] = number
         return number
 
-    def _parse_flow(self, flow_id: str, version: int, raw: bytes) -> Flow:
-        doc = json.loads(raw)
+    def _parse_flow(self, flow_id: str, version: int, raw: bytes) -> Flow | None:
+        """A published flow; a broken one is refused and the last good version serves."""
         problems = Problems(f"redis flow {flow_id} v{version}")
-        flow = parse_flow(flow_id, doc["flow"], problems, version=version)
-        if problems.errors:
-            raise ValueError(f"published flow is invalid: {problems.errors[0]}")
+        flow = None
+        try:
+            flow = parse_flow(flow_id, json.loads(raw)["flow"], problems, version=version)
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.add(f"flow '{flow_id}'", "", f"is not a published flow document: {exc}")
+        for problem in problems.errors:
+            log.log(logging.WARNING if problem.repaired else logging.ERROR,
+                    "published flow: %s", problem)
+        if problems.fatal or flow is None:
+            return self.remembered_flow(flow_id, None)
         self._flows[(flow_id, version)] = flow
         return flow
 

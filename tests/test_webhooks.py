@@ -1,0 +1,120 @@
+"""The webhook edge in-process: every answer is 200 valid TwiML, whatever goes wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from ivr import engine
+from ivr.caller import Caller
+from tests.conftest import BILLING, SUPPORT, TOKEN
+from tests.twiml_check import assert_valid_twiml
+
+
+def events(redis_client, call_sid: str) -> list[dict[str, str]]:
+    out = []
+    for _, fields in redis_client.xrange("onshore:events"):
+        decoded = {k.decode(): v.decode() for k, v in fields.items()}
+        if decoded["call"] == call_sid:
+            out.append(decoded)
+    return out
+
+
+def post(client, path: str, params: dict[str, str]):
+    url = "http://localhost" + path
+    signature = RequestValidator(TOKEN).compute_signature(url, params)
+    return client.post(url, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def incoming(to: str, sid: str = "CA" + "a" * 32) -> dict[str, str]:
+    return {"CallSid": sid, "From": "+12025550143", "To": to, "FromCountry": "US",
+            "CallStatus": "ringing", "Direction": "inbound"}
+
+
+def test_answers_are_text_xml(client, redis_client):
+    response = post(client, "/voice", incoming(SUPPORT))
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/xml")
+    assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+
+
+def test_unknown_number_gets_an_apology_and_a_recorded_reason(client, redis_client):
+    response = post(client, "/voice", incoming("+12025550100", sid="CA" + "b" * 32))
+    root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    assert [v.tag for v in root] == ["Say", "Hangup"]
+    steps = [e["step"] for e in events(redis_client, "CA" + "b" * 32)]
+    assert steps == ["received", "safe_answer"]
+
+
+def test_engine_crash_still_gets_the_flows_safe_answer(client, redis_client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "begin", broken)
+    response = post(client, "/voice", incoming(SUPPORT, sid="CA" + "c" * 32))
+    root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    dial = root.find("Dial")
+    assert dial is not None and dial.find("Number").text == "+15705550123"  # Scranton
+    safe = [e for e in events(redis_client, "CA" + "c" * 32) if e["step"] == "safe_answer"]
+    assert safe and "RuntimeError: boom" in safe[0]["reason"]
+
+
+@pytest.mark.parametrize("query", ["", "?f=support", "?f=support&v=x&s=bridge",
+                                   "?f=support&v=1&s=no-such-state", "?f=nope&v=1&s=greet"])
+def test_malformed_step_url_still_answers_valid_twiml(client, redis_client, query):
+    post(client, "/voice", incoming(SUPPORT))  # the process now knows the support flow
+    response = post(client, "/voice/step" + query, incoming(SUPPORT))
+    assert response.status_code == 200
+    root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    offshore = [e for e in root.iter("Enqueue")] + [e for e in root.iter("Sip")]
+    assert not offshore, "a lost step must never bridge offshore"
+
+
+def test_cautious_policy_on_engine_crash_discloses_and_offers(client, redis_client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("missing")
+
+    monkeypatch.setattr(engine, "begin", broken)
+    response = post(client, "/voice", incoming(BILLING, sid="CA" + "d" * 32))
+    root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    gather = root.find("Gather")
+    assert gather is not None
+    text = gather.find("Say").text
+    assert "may be answered by an agent outside the United States" in text
+    assert "press 1" in text
+
+
+def test_status_callback_is_recorded_once(client, redis_client):
+    params = {**incoming(SUPPORT, sid="CA" + "e" * 32), "CallStatus": "completed",
+              "CallDuration": "42"}
+    for _ in range(2):
+        response = post(client, "/voice/status", params)
+        assert response.status_code == 200
+    status = [e for e in events(redis_client, "CA" + "e" * 32) if e["step"] == "status"]
+    assert len(status) == 1 and status[0]["duration"] == "42"
+
+
+def test_hold_offers_the_transfer_and_the_key_leaves_the_queue(client, redis_client):
+    post(client, "/voice", incoming(SUPPORT))
+    hold = post(client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "QueuePosition": "3"})
+    root = assert_valid_twiml(hold.get_data(as_text=True), hold.content_type)
+    assert "press 1" in root.find("Gather").find("Say").text
+    left = post(client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "Digits": "1"})
+    root = assert_valid_twiml(left.get_data(as_text=True), left.content_type)
+    assert [v.tag for v in root] == ["Leave"]
+
+
+def test_xml_illegal_text_that_reached_redis_is_cleaned(client, redis_client, phone):
+    doc = json.loads(redis_client.get("onshore:flow:support:1"))
+    doc["flow"]["states"]["greet"]["text"] = "Thank you\x0b for calling."
+    redis_client.set("onshore:flow:support:2", json.dumps(doc))
+    redis_client.hset("onshore:flows", "support", 2)
+    transcript = phone.call(Caller(SUPPORT))
+    assert "Thank you for calling." in transcript.heard
+
+
+def test_healthz_and_readyz(client, redis_server):
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
