@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import secrets
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urljoin
 
 from twilio.request_validator import RequestValidator
@@ -79,9 +79,10 @@ class Phone:
         inputs = {"press": caller.press, "say": caller.say}
         outcomes = list(caller.outcomes)
         t.note(f"call {caller.call_sid} from {caller.from_country} to {caller.to}")
-        url, extra = "/voice", {}
+        url: str = "/voice"
+        extra: dict[str, str] = {}
         for _ in range(MAX_REQUESTS):
-            status, ctype, body = self.post(url, {**base, **extra})
+            status, _, body = self.post(url, {**base, **extra})
             t.statuses.append(status)
             t.documents.append(body)
             base["CallStatus"] = "in-progress"

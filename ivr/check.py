@@ -9,8 +9,8 @@ center was chosen. A violation names the path, state by state.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ivr.errors import FlowError
 from ivr.flow import Bridge, Config, Disclose, Domestic, Flow, Hangup, Overflow, Route, Say, State
@@ -142,7 +142,7 @@ def _path_problems(flow: Flow, config: Config, home: str) -> Iterator[tuple[str,
             if bad and name not in reported:
                 reported.add(name)
                 why = ("bridges before any center is chosen" if bad == [NO_CENTER] else
-                       f"can bridge to offshore center '{[b for b in bad if b != NO_CENTER][0]}' "
+                       f"can bridge to offshore center '{next(b for b in bad if b != NO_CENTER)}' "
                        "without a disclosure and transfer offer")
                 yield (f"flow '{flow.id}' state '{name}'", "",
                        f"{why} on the path {' -> '.join(paths[node])}")

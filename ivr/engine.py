@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Mapping, Union
 
 from ivr.errors import UnsafeBridge
 from ivr.flow import (
@@ -77,7 +77,7 @@ class Call:
         return query
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> "Call":
+    def from_query(cls, query: Mapping[str, str]) -> Call:
         """Inverse of to_query; raises KeyError or ValueError on a malformed URL."""
         tried = query.get("t", "")
         return cls(
@@ -124,7 +124,7 @@ class BridgeEnded:
     status: str
 
 
-Reply = Union[Heard, Silence, BridgeEnded, None]
+Reply = Heard | Silence | BridgeEnded | None
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class End:
     """Hang up."""
 
 
-Action = Union[Speak, Ask, Connect, End]
+Action = Speak | Ask | Connect | End
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def caller_hash(number: str, secret: bytes) -> str:
@@ -23,7 +23,7 @@ def common_fields(call_sid: str, caller: str, now: datetime) -> dict[str, str]:
     return {
         "call": call_sid,
         "caller": caller,
-        "at": now.astimezone(timezone.utc).isoformat(timespec="milliseconds"),
+        "at": now.astimezone(UTC).isoformat(timespec="milliseconds"),
     }
 
 

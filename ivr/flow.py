@@ -6,8 +6,9 @@ where the call goes next; the engine (``ivr.engine``) walks the graph.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Union
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ivr.hours import WeeklyHours
@@ -109,7 +110,7 @@ class Hangup:
     text: str = ""
 
 
-State = Union[Say, Route, Disclose, Bridge, Overflow, Domestic, Hangup]
+State = Say | Route | Disclose | Bridge | Overflow | Domestic | Hangup
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ _SPOKEN_EN = {
     "PS": "the Palestinian Territories",
 }
 _WITH_ARTICLE = frozenset(
-    "AE BS CF CK CZ DO FK FO GB GM KM KY MH MV NL PH SB SC TC US VA VG VI".split()
+    ["AE", "BS", "CF", "CK", "CZ", "DO", "FK", "FO", "GB", "GM", "KM", "KY", "MH", "MV", "NL", "PH", "SB", "SC", "TC", "US", "VA", "VG", "VI"]
 )
 
 

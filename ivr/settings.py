@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from ivr.errors import SettingsError
 from ivr.places import is_country_code
@@ -24,7 +25,7 @@ class Settings:
     testing: bool = False
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
         """Settings from environment variables, then explicit overrides (tests)."""
         settings = cls(
             redis_url=env.get("REDIS_URL", cls.redis_url),

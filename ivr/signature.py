@@ -6,7 +6,7 @@ https, host, port), so PUBLIC_BASE_URL, when set, replaces scheme and host.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from twilio.request_validator import RequestValidator
 

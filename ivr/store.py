@@ -24,8 +24,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -148,7 +149,8 @@ class Store:
             log.warning("redis step lookup failed, answering from memory: %s", exc)
             return Snapshot(None, cached, self.memory.centers, False)
         centers = self._parse_centers(results[0])
-        flow = cached or (self._parse_flow(flow_id, version, results[1]) if results[1] else None)
+        raw_flow: bytes | None = results[1] if cached is None else None
+        flow = cached or (self._parse_flow(flow_id, version, raw_flow) if raw_flow else None)
         self.memory.centers = dict(centers)
         return Snapshot(None, flow, centers, fresh=True)
 
@@ -157,7 +159,7 @@ class Store:
         cached = self._flows.get((flow_id, version))
         if cached is not None:
             return cached
-        raw = self.client.get(key("flow", flow_id, str(version)))
+        raw: bytes | None = self.client.get(key("flow", flow_id, str(version)))  # type: ignore[assignment]
         return self._parse_flow(flow_id, version, raw) if raw else None
 
     def remembered_flow(self, flow_id: str, version: int | None) -> Flow | None:
@@ -272,7 +274,8 @@ class Store:
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(flows_key)
-                    current = {k.decode(): int(v) for k, v in pipe.hgetall(flows_key).items()}
+                    found: dict[bytes, bytes] = pipe.hgetall(flows_key)  # type: ignore[assignment]
+                    current = {k.decode(): int(v) for k, v in found.items()}
                     live: dict[str, int] = {}
                     docs: dict[str, str] = {}
                     for flow_id, (_, raw) in sorted(sources.flows.items()):
