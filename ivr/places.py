@@ -20,7 +20,8 @@ _SPOKEN_EN = {
     "PS": "the Palestinian Territories",
 }
 _WITH_ARTICLE = frozenset(
-    ["AE", "BS", "CF", "CK", "CZ", "DO", "FK", "FO", "GB", "GM", "KM", "KY", "MH", "MV", "NL", "PH", "SB", "SC", "TC", "US", "VA", "VG", "VI"]
+    ["AE", "BS", "CF", "CK", "DO", "FK", "FO", "GB", "GM", "KM", "KY", "MH",
+     "MV", "NL", "PH", "SB", "SC", "TC", "US", "VG", "VI"]
 )
 
 

@@ -54,4 +54,5 @@ class Settings:
         if not self.auth_token:
             raise SettingsError("TWILIO_AUTH_TOKEN is required: without it no webhook can be checked")
         if not self.caller_hash_key:
-            raise SettingsError("IVR_CALLER_HASH_KEY is required: caller numbers are stored only as keyed hashes")
+            raise SettingsError(
+                "IVR_CALLER_HASH_KEY is required: caller numbers are stored only as keyed hashes")
