@@ -90,7 +90,9 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[tuple[str, 
 
 def _loop_problems(flow: Flow) -> Iterator[tuple[str, str, str]]:
     """States that loop forever without waiting for the caller or for Twilio."""
-    immediate = {n: s for n, s in flow.states.items() if isinstance(s, (Say, Route, Overflow))}
+    # A disclose state waits only for an offshore, undisclosed center: count it as immediate.
+    immediate = {n: s for n, s in flow.states.items()
+                 if isinstance(s, (Say, Route, Overflow, Disclose))}
     for first in immediate:
         seen, stack = set(), [(first, [first])]
         while stack:

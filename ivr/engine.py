@@ -248,7 +248,7 @@ def safe_answer(flow: Flow, call: Call, facts: Facts, reason: str) -> Turn:
     turn = Turn(call)
     turn.record(f"safe_answer:{call.state}", "safe_answer", reason=reason,
                 policy=flow.on_lookup_failure)
-    if flow.on_lookup_failure == "cautious":
+    if flow.on_lookup_failure == "cautious" and not call.domestic:
         center = call.center or _pick(flow, facts, _all_centers(flow), call)
         if center:
             return _caution(flow, turn, facts, center)
@@ -284,7 +284,8 @@ def _run(flow: Flow, turn: Turn, facts: Facts) -> Turn:
         elif isinstance(state, Disclose):
             if not facts.fresh and not facts.exempt:
                 return _degraded(flow, turn, facts)
-            return _disclose(flow, turn, facts, state)
+            if _disclose(flow, turn, facts, state):
+                return turn
         elif isinstance(state, Bridge):
             return _bridge(flow, turn, facts, state, None)
         elif isinstance(state, Domestic):
@@ -297,7 +298,8 @@ def _run(flow: Flow, turn: Turn, facts: Facts) -> Turn:
     raise RuntimeError(f"flow {flow.id} did not wait for the caller within {MAX_HOPS} states")
 
 
-def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> Turn:
+def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> bool:
+    """Ask with the disclosure and offer (True: wait), or move on to state.next (False)."""
     call = turn.call
     center = facts.centers.get(call.center)
     attempt = len(call.tried)
@@ -310,10 +312,10 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> Turn:
             turn.actions.append(Speak(fill(state.courtesy, flow, facts, center), flow.language,
                                       flow.voice))
         turn.call = replace(call, state=state.next)
-        return _run(flow, turn, facts)
+        return False
     if call.heard == center.location:  # already told, e.g. re-entering after a menu
         turn.call = replace(call, state=state.next)
-        return _run(flow, turn, facts)
+        return False
     disclosure = fill(state.text, flow, facts, center)
     offer = fill(state.offer, flow, facts, center)
     turn.record(f"disclosed:{attempt}", "disclosed", center=center.id, city=center.city,
@@ -323,12 +325,13 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> Turn:
     turn.call = replace(call, heard=center.location)
     turn.actions.append(Ask(f"{disclosure} {offer}", flow.language, flow.voice, state.key,
                             state.keywords, state.timeout, turn.call))
-    return turn
+    return True
 
 
 def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -> Turn:
     call = turn.call
-    attempt = len(call.tried)
+    # Bridges after a cautious disclosure get their own evidence keys.
+    attempt = f"{CAUTIOUS if state.name == AFTER_CAUTION else ''}{len(call.tried)}"
     if isinstance(reply, BridgeEnded):
         if reply.status == "leave":  # the caller pressed the transfer key while on hold
             return _transfer(flow, turn, facts, how="key during hold")
@@ -336,8 +339,8 @@ def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -
             turn.record(f"bridge_ended:{attempt}", "bridge_ended", status=reply.status)
             return _end(turn)
         turn.record(f"bridge_ended:{attempt}", "bridge_ended", status=reply.status)
-        if state.on_failure:
-            turn.call = replace(call, state=state.on_failure)
+        if state.on_failure:  # the failed center is no longer the call's center
+            turn.call = replace(call, state=state.on_failure, center="")
             return _run(flow, turn, facts)
         if state.name == AFTER_CAUTION:
             return _transfer(flow, turn, facts, how="")
@@ -350,7 +353,7 @@ def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -
         raise UnsafeBridge("a caller who asked for a domestic agent may not be sent offshore")
     if offshore and not facts.exempt and call.heard not in (center.location, CAUTIOUS):
         raise UnsafeBridge(f"center {center.id} in {center.location} was not disclosed")
-    return _connect(turn, center, domestic=not offshore, attempt=str(attempt),
+    return _connect(turn, center, domestic=not offshore, attempt=attempt,
                     then=replace(call, state=state.name), language=flow.language)
 
 
@@ -386,12 +389,13 @@ def _degraded(flow: Flow, turn: Turn, facts: Facts) -> Turn:
 
 
 def _caution(flow: Flow, turn: Turn, facts: Facts, center: str) -> Turn:
-    call = replace(turn.call, state=AFTER_CAUTION, center=center, heard=CAUTIOUS,
-                   tried=turn.call.tried or (center,))
+    tried = turn.call.tried if center in turn.call.tried else turn.call.tried + (center,)
+    call = replace(turn.call, state=AFTER_CAUTION, center=center, heard=CAUTIOUS, tried=tried)
     text = fill(flow.cautious_text, flow, facts, None)
-    turn.record(f"disclosed:{CAUTIOUS}", "disclosed", center="", city="", country="",
+    attempt = f"{CAUTIOUS}{len(tried)}"
+    turn.record(f"disclosed:{attempt}", "disclosed", center="", city="", country="",
                 text=text, language=flow.language, cautious="true")
-    turn.record(f"offered:{CAUTIOUS}", "offered", text=text, key="1",
+    turn.record(f"offered:{attempt}", "offered", text=text, key="1",
                 keywords="|".join(_default_keywords()))
     turn.call = call
     turn.actions.append(Ask(text, flow.language, flow.voice, "1", _default_keywords(), 5, call))

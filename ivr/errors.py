@@ -25,9 +25,8 @@ class FlowError(OnshoreError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        place = f" {self.where}" if self.where else ""
-        field = f" field '{self.field}'" if self.field else ""
-        return f"{self.file}:{place}{field}: {self.message}"
+        place = " ".join(p for p in (self.where, f"field '{self.field}'" if self.field else "") if p)
+        return f"{self.file}: {place}: {self.message}" if place else f"{self.file}: {self.message}"
 
 
 class FlowErrors(OnshoreError):

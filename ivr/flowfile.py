@@ -41,6 +41,7 @@ XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 PLACEHOLDERS = frozenset({"city", "country", "home_country", "center"})
 MAX_TEXT = 1000
 _WORKFLOW_SID = re.compile(r"^WW[0-9a-f]{32}$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9 _.\-]{1,64}$")
 
 
@@ -87,6 +88,8 @@ class _Fields:
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             self.problems.add(self.where, name, f"must be {names}, not {value!r}")
             return default
+        if required and isinstance(value, (str, list)) and not value:
+            self.problems.add(self.where, name, "must not be empty")
         return value
 
     def text(self, name: str, required: bool = True, default: str = "") -> str:
@@ -185,6 +188,8 @@ def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
 def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> Center:
     """One [centers.ID] table."""
     where = f"center '{center_id}'"
+    if not _ID.match(center_id):
+        problems.add(where, "", "an id may hold only letters, digits, _ and - (at most 40)")
     f = _Fields(raw, where, problems)
     name = f.text("name", required=False, default=center_id)
     city = f.text("city")
@@ -198,7 +203,7 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
     connect = f.table("connect")
     f.done()
     try:
-        zone = parse_zone(zone_name or "UTC")
+        zone = parse_zone(zone_name) if zone_name else parse_zone("UTC")
     except HoursError as exc:
         problems.add(where, "timezone", str(exc))
         zone = parse_zone("UTC")
@@ -207,7 +212,7 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
     except HoursError as exc:
         problems.add(where, "hours", str(exc))
         hours = parse_hours("24/7")
-    target = parse_target(connect, where, problems) if connect else Target("queue", "invalid")
+    target = parse_target(connect, where, problems) if "connect" in raw else Target("queue", "invalid")
     return Center(center_id, name, city, country, zone, hours, target, region)
 
 

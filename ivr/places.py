@@ -25,9 +25,14 @@ _WITH_ARTICLE = frozenset(
 )
 
 
+# CLDR territories that are not countries a center can be in.
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
+
+
 def is_country_code(code: str) -> bool:
-    """True when code is an ISO 3166 alpha-2 code CLDR knows."""
-    return len(code) == 2 and code.isupper() and code in Locale("en").territories
+    """True when code is an ISO 3166 alpha-2 country code CLDR knows."""
+    return (len(code) == 2 and code.isupper() and code not in _NOT_COUNTRIES
+            and code in Locale("en").territories)
 
 
 @lru_cache(maxsize=1024)
@@ -39,7 +44,9 @@ def country_name(code: str, language: str = "en") -> str:
             return _SPOKEN_EN[code]
         name = Locale("en").territories.get(code, code)
         return f"the {name}" if code in _WITH_ARTICLE else name
-    try:
-        return Locale.parse(lang).territories.get(code, code)
-    except (UnknownLocaleError, ValueError):
-        return country_name(code, "en")
+    for tag in (language.replace("-", "_"), lang):  # "pt-PT" before "pt"
+        try:
+            return Locale.parse(tag).territories.get(code, code)
+        except (UnknownLocaleError, ValueError):
+            continue
+    return country_name(code, "en")

@@ -1,0 +1,860 @@
+"""The flow engine as plain table tests: no Flask, no Redis, no Twilio.
+
+Every test builds centers and flows as plain data, fixes the clock, and reads the engine's
+answer (actions and evidence events) directly. The one rule under test throughout: a call is
+bridged to an agent outside the home country only after the caller heard that agent's city
+and country together with the offer of a domestic agent (R1, R4, R7, R8).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ivr.check import check_folder, flow_problems
+from ivr.engine import (
+    AFTER_CAUTION,
+    CAUTIOUS,
+    TRANSFER,
+    Ask,
+    BridgeEnded,
+    Call,
+    Connect,
+    End,
+    Facts,
+    Heard,
+    Silence,
+    Speak,
+    Turn,
+    begin,
+    resume,
+    safe_answer,
+)
+from ivr.errors import UnsafeBridge
+from ivr.flow import (
+    Bridge,
+    Center,
+    Config,
+    Disclose,
+    Domestic,
+    Flow,
+    Hangup,
+    Overflow,
+    Route,
+    Say,
+    Target,
+)
+from ivr.hours import parse_hours
+from ivr.places import country_name
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+# Wednesday 5 March 2025, 12:00 UTC: 20:00 in Manila, 17:30 in Bangalore, 07:00 in Scranton.
+WED_NOON = datetime(2025, 3, 5, 12, 0, tzinfo=timezone.utc)
+SID = "CA00000000000000000000000000000001"
+
+
+def center(cid: str, city: str, country: str, zone: str = "UTC", hours: object = "24/7",
+           target: Target | None = None) -> Center:
+    return Center(cid, f"Acme {city}", city, country, ZoneInfo(zone), parse_hours(hours),
+                  target or Target("queue", f"acme-{cid}"))
+
+
+MANILA = center("manila", "Manila", "PH", "Asia/Manila")
+MANILA_2 = center("manila2", "Manila", "PH", "Asia/Manila")  # a second site, same city
+CEBU = center("cebu", "Cebu", "PH", "Asia/Manila")
+BANGALORE = center("bangalore", "Bangalore", "IN", "Asia/Kolkata",
+                   target=Target("sip", "sip:agents@bangalore.acme.example.com"))
+SCRANTON = center("scranton", "Scranton", "US", "America/New_York",
+                  target=Target("number", "+15705550123"))
+DALLAS = center("dallas", "Dallas", "US", "America/Chicago")
+CENTERS = {c.id: c for c in (MANILA, MANILA_2, CEBU, BANGALORE, SCRANTON, DALLAS)}
+
+DISCLOSE_TEXT = "Your call will be answered by our team in {city}, {country}."
+OFFER_TEXT = "To speak with an agent in {home_country}, press 1 or say 'agent'."
+OFFER = "To speak with an agent in the United States, press 1 or say 'agent'."
+COURTESY = "Your call will be answered by our team in {city}."
+GREETING = "Thank you for calling Acme."
+BUSY = "All of our agents are busy."
+CLOSED = "We are closed."
+UNAVAILABLE = "Nobody can take your call."
+
+
+def make_flow(route=("manila",), overflow=("bangalore", "scranton"), *, strategy="priority",
+              weights=None, courtesy="", policy="domestic", exhausted="sorry",
+              domestic_on_failure="sorry", extra_states=()) -> Flow:
+    """greet -> route -> disclose -> bridge -(fail)-> overflow -> disclose, as operators write."""
+    states = {
+        "greet": Say("greet", GREETING, "route"),
+        "route": Route("route", tuple(route), "disclose", "closed", strategy, dict(weights or {})),
+        "disclose": Disclose("disclose", DISCLOSE_TEXT, OFFER_TEXT, "bridge", courtesy=courtesy),
+        "bridge": Bridge("bridge", on_failure="overflow"),
+        "overflow": Overflow("overflow", tuple(overflow), "disclose", exhausted),
+        "domestic": Domestic("domestic", on_failure=domestic_on_failure),
+        "sorry": Hangup("sorry", BUSY),
+        "closed": Hangup("closed", CLOSED),
+    }
+    states.update({s.name: s for s in extra_states})
+    return Flow("support", 3, "greet", "scranton", states, on_lookup_failure=policy,
+                unavailable_text=UNAVAILABLE)
+
+
+def facts(now: datetime = WED_NOON, centers=None, sid: str = SID, **kw) -> Facts:
+    return Facts(sid, now, CENTERS if centers is None else centers, "US", **kw)
+
+
+def of_kind(turn: Turn, kind: type) -> list:
+    return [a for a in turn.actions if isinstance(a, kind)]
+
+
+def steps(turn: Turn) -> list[str]:
+    return [e.step for e in turn.events]
+
+
+def fields(turn: Turn, step: str) -> list[dict[str, str]]:
+    return [dict(e.fields) for e in turn.events if e.step == step]
+
+
+def only_connect(turn: Turn) -> Connect:
+    connects = of_kind(turn, Connect)
+    assert len(connects) == 1, turn.actions
+    return connects[0]
+
+
+def disclosed_turn(flow: Flow | None = None, f: Facts | None = None) -> Turn:
+    """The first turn of a call routed to Manila: greeting plus disclosure prompt."""
+    return begin(flow or make_flow(), f or facts())
+
+
+def bridged_to_manila(flow: Flow | None = None) -> Turn:
+    flow = flow or make_flow()
+    return resume(flow, disclosed_turn(flow).call, Silence(), facts())
+
+
+def test_the_test_flow_itself_passes_ivr_check():
+    config = Config(CENTERS, {}, {"support": make_flow()})
+    assert list(flow_problems(make_flow(), config, "US")) == []
+
+
+# --- R1 / R8: disclosure with the offer, before the bridge -----------------------------------
+
+def test_offshore_center_is_disclosed_with_offer_before_bridge():
+    turn = disclosed_turn()
+
+    assert turn.actions[0] == Speak(GREETING, "en-US", "")
+    ask = turn.actions[-1]
+    assert isinstance(ask, Ask)
+    assert ask.text == f"Your call will be answered by our team in Manila, the Philippines. {OFFER}"
+    assert "Manila, the Philippines" in ask.text and OFFER in ask.text
+    assert ask.key == "1"
+    assert ask.hints == ("agent", "united states", "america")
+    assert of_kind(turn, Connect) == []
+    assert steps(turn) == ["routed", "disclosed", "offered"]
+    assert fields(turn, "disclosed")[0]["city"] == "Manila"
+    assert fields(turn, "disclosed")[0]["country"] == "PH"
+    assert fields(turn, "offered")[0]["text"] == OFFER
+    assert ask.then == turn.call
+    assert (turn.call.state, turn.call.center, turn.call.heard) == (
+        "disclose", "manila", "Manila|PH")
+
+
+def test_silence_after_disclosure_bridges_to_the_disclosed_center():
+    turn = bridged_to_manila()
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.target, connect.domestic) == (
+        "manila", Target("queue", "acme-manila"), False)
+    assert ("country", "PH") in connect.attributes
+    assert steps(turn) == ["bridged"]
+    assert fields(turn, "bridged") == [{"center": "manila", "country": "PH", "target": "queue",
+                                        "domestic": "false"}]
+    assert turn.call.state == "bridge"
+    assert of_kind(turn, Ask) == []
+
+
+# --- R7: transfer to a domestic agent on request --------------------------------------------
+
+@pytest.mark.parametrize("reply, how", [
+    (Heard(digits="1"), "key 1"),
+    (Heard(speech="agent"), "said 'agent'"),
+    (Heard(speech="Agent."), "said 'Agent.'"),
+    (Heard(speech="United States"), "said 'United States'"),
+    (Heard(speech="I want to talk to someone in America"),
+     "said 'I want to talk to someone in America'"),
+])
+def test_transfer_request_during_disclosure_goes_to_domestic_center(reply, how):
+    flow = make_flow()
+    turn = resume(flow, disclosed_turn(flow).call, reply, facts())
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("scranton", True)
+    assert connect.target == Target("number", "+15705550123")
+    assert fields(turn, "transfer_requested") == [{"how": how, "center": "manila"}]
+    assert (turn.call.state, turn.call.domestic) == (TRANSFER, True)
+
+
+@pytest.mark.parametrize("reply", [
+    Heard(digits="5"),
+    Heard(speech="billing"),
+    Heard(speech="my travel agency"),  # "agency" is not the word "agent"
+    Heard(speech="Americana"),
+])
+def test_other_input_during_disclosure_proceeds_to_the_bridge(reply):
+    flow = make_flow()
+    turn = resume(flow, disclosed_turn(flow).call, reply, facts())
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("manila", False)
+    assert "transfer_requested" not in steps(turn)
+
+
+def test_caller_leaving_the_hold_queue_is_transferred_to_domestic():
+    flow = make_flow()
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("leave"), facts())
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("scranton", True)
+    assert fields(turn, "transfer_requested") == [{"how": "key during hold", "center": "manila"}]
+    assert "bridge_ended" not in steps(turn)
+
+
+# --- R3 / R5 / R6: exemptions --------------------------------------------------------------
+
+@pytest.mark.parametrize("courtesy, spoken", [
+    ("", []),
+    (COURTESY, ["Your call will be answered by our team in Scranton."]),
+])
+def test_domestic_center_is_bridged_without_disclosure(courtesy, spoken):
+    turn = begin(make_flow(route=("scranton",), courtesy=courtesy), facts())
+
+    assert [s.text for s in of_kind(turn, Speak)] == [GREETING] + spoken
+    assert of_kind(turn, Ask) == []
+    assert fields(turn, "exempt") == [{"reason": "domestic-center", "center": "scranton"}]
+    assert "disclosed" not in steps(turn)
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("scranton", True)
+
+
+@pytest.mark.parametrize("exemption", ["emergency", "foreign-business"])
+def test_exempt_number_bridges_offshore_without_disclosure(exemption):
+    turn = begin(make_flow(courtesy=COURTESY), facts(exempt=exemption))
+
+    assert of_kind(turn, Ask) == []
+    assert [s.text for s in of_kind(turn, Speak)] == [GREETING]  # no courtesy line either
+    assert fields(turn, "exempt") == [{"reason": exemption, "center": "manila"}]
+    assert "disclosed" not in steps(turn)
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("manila", False)
+    assert turn.call.exempt == exemption
+
+
+@pytest.mark.parametrize("exemption", ["emergency", "foreign-business"])
+def test_exempt_number_overflows_without_disclosure(exemption):
+    flow = make_flow()
+    first = begin(flow, facts(exempt=exemption))
+    # the step webhook rebuilds the exemption from the signed step URL (Call.exempt)
+    turn = resume(flow, first.call, BridgeEnded("busy"), facts(exempt=first.call.exempt))
+
+    assert of_kind(turn, Ask) == []
+    assert only_connect(turn).center == "bangalore"
+
+
+def test_emergency_call_is_not_delayed_when_centers_cannot_be_read():
+    turn = begin(make_flow(policy="cautious"), facts(exempt="emergency", fresh=False))
+
+    assert of_kind(turn, Ask) == []
+    assert only_connect(turn).center == "manila"
+    assert "safe_answer" not in steps(turn)
+
+
+# --- hours ---------------------------------------------------------------------------------
+
+MANILA_DAYTIME = center("manila", "Manila", "PH", "Asia/Manila", {"mon-fri": "09:00-17:00"})
+
+
+@pytest.mark.parametrize("now, chosen", [
+    # 03:00 UTC = 11:00 in Manila: open (it would be closed if read as UTC)
+    (datetime(2025, 3, 5, 3, 0, tzinfo=timezone.utc), "manila"),
+    # 12:00 UTC = 20:00 in Manila: closed (it would be open if read as UTC)
+    (datetime(2025, 3, 5, 12, 0, tzinfo=timezone.utc), "bangalore"),
+    # Saturday 11:00 in Manila: closed on weekends
+    (datetime(2025, 3, 8, 3, 0, tzinfo=timezone.utc), "bangalore"),
+])
+def test_closed_center_is_skipped_by_its_own_time_zone(now, chosen):
+    centers = {**CENTERS, "manila": MANILA_DAYTIME}
+    turn = begin(make_flow(route=("manila", "bangalore")), facts(now=now, centers=centers))
+
+    assert turn.call.center == chosen
+    assert fields(turn, "routed")[0]["center"] == chosen
+
+
+def test_no_open_center_goes_to_the_routes_closed_state():
+    never = {"mon": "closed"}
+    centers = {"manila": replace(MANILA, hours=parse_hours(never)),
+               "bangalore": replace(BANGALORE, hours=parse_hours(never)),
+               "scranton": SCRANTON}
+    turn = begin(make_flow(route=("manila", "bangalore")), facts(centers=centers))
+
+    assert [type(a) for a in turn.actions] == [Speak, Speak, End]
+    assert turn.actions[1].text == CLOSED
+    assert fields(turn, "no_center") == [{"state": "route"}]
+    assert of_kind(turn, Connect) == []
+
+
+def test_center_missing_from_the_store_is_not_chosen():
+    centers = {k: v for k, v in CENTERS.items() if k != "manila"}
+    turn = begin(make_flow(route=("manila", "bangalore")), facts(centers=centers))
+
+    assert turn.call.center == "bangalore"
+
+
+# --- strategies ----------------------------------------------------------------------------
+
+WEIGHTED = make_flow(route=("manila", "bangalore", "scranton"), strategy="weight",
+                     weights={"manila": 60, "bangalore": 30, "scranton": 10})
+
+
+def test_weight_strategy_is_deterministic_per_call_sid():
+    for n in range(200):
+        sid = f"CA{n:032x}"
+        first = begin(WEIGHTED, facts(sid=sid))
+        again = begin(WEIGHTED, facts(sid=sid))
+        assert first.call.center == again.call.center
+        assert first.actions == again.actions
+
+
+def test_weight_strategy_roughly_follows_the_weights():
+    n = 3000
+    counts = Counter(begin(WEIGHTED, facts(sid=f"CA{i:032x}")).call.center for i in range(n))
+
+    assert set(counts) == {"manila", "bangalore", "scranton"}
+    assert counts["manila"] / n == pytest.approx(0.60, abs=0.04)
+    assert counts["bangalore"] / n == pytest.approx(0.30, abs=0.04)
+    assert counts["scranton"] / n == pytest.approx(0.10, abs=0.03)
+
+
+def test_weight_zero_center_is_never_chosen():
+    flow = make_flow(route=("manila", "bangalore"), strategy="weight",
+                     weights={"manila": 0, "bangalore": 5})
+    chosen = {begin(flow, facts(sid=f"CA{i:032x}")).call.center for i in range(200)}
+
+    assert chosen == {"bangalore"}
+
+
+def test_weight_strategy_only_picks_open_centers():
+    closed = replace(MANILA, hours=parse_hours({"sun": "01:00-02:00"}))
+    chosen = {begin(WEIGHTED, facts(sid=f"CA{i:032x}", centers={**CENTERS, "manila": closed})
+                    ).call.center for i in range(300)}
+
+    assert chosen == {"bangalore", "scranton"}
+
+
+CLOSED_HOURS = parse_hours({"sun": "01:00-02:00"})  # never open on a Wednesday at noon
+
+
+@pytest.mark.parametrize("closed, chosen", [
+    ((), "manila"),
+    (("manila",), "bangalore"),
+    (("manila", "bangalore"), "scranton"),
+])
+def test_priority_strategy_picks_the_first_open_center(closed, chosen):
+    centers = {cid: replace(c, hours=CLOSED_HOURS) if cid in closed else c
+               for cid, c in CENTERS.items()}
+    turn = begin(make_flow(route=("manila", "bangalore", "scranton")), facts(centers=centers))
+
+    assert turn.call.center == chosen
+    assert fields(turn, "routed")[0]["by"] == "route"
+
+
+# --- bridge failure, overflow and R4 re-disclosure --------------------------------------------
+
+@pytest.mark.parametrize("status", [
+    "busy", "no-answer", "failed", "queue-full", "error", "canceled"])
+def test_failed_bridge_overflows_with_a_new_disclosure(status):
+    flow = make_flow()
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded(status), facts())
+
+    assert fields(turn, "bridge_ended") == [{"status": status}]
+    assert fields(turn, "routed") == [{"center": "bangalore", "city": "Bangalore", "country": "IN",
+                                       "by": "overflow"}]
+    ask = turn.actions[-1]
+    assert isinstance(ask, Ask)
+    assert ask.text == f"Your call will be answered by our team in Bangalore, India. {OFFER}"
+    assert of_kind(turn, Connect) == []
+    assert turn.call.tried == ("manila", "bangalore")
+    assert turn.call.heard == "Bangalore|IN"
+
+    after = resume(flow, turn.call, Silence(), facts())
+    assert only_connect(after).center == "bangalore"
+
+
+@pytest.mark.parametrize("status", ["completed", "answered", "bridged", "hangup", "redirected"])
+def test_answered_bridge_ends_the_call(status):
+    flow = make_flow()
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded(status), facts())
+
+    assert turn.actions == [End()]
+    assert fields(turn, "bridge_ended") == [{"status": status}]
+    assert "routed" not in steps(turn)
+
+
+@pytest.mark.parametrize("next_center, disclosure", [
+    ("bangalore", "Bangalore, India"),      # other country
+    ("cebu", "Cebu, the Philippines"),       # same country, other city: R4 still needs one
+    ("manila2", None),                       # other site, same city and country: already told
+    ("scranton", None),                      # domestic: exempt
+])
+def test_overflow_discloses_again_only_when_the_location_changes(next_center, disclosure):
+    flow = make_flow(overflow=(next_center,))
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("no-answer"), facts())
+
+    asks = of_kind(turn, Ask)
+    if disclosure:
+        assert len(asks) == 1 and f"in {disclosure}." in asks[0].text and OFFER in asks[0].text
+        assert of_kind(turn, Connect) == []
+    else:
+        assert asks == []
+        assert only_connect(turn).center == next_center
+        assert "disclosed" not in steps(turn)
+
+
+def test_overflow_never_retries_a_center_already_tried():
+    flow = make_flow(overflow=("manila", "bangalore"))
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("busy"), facts())
+
+    assert turn.call.center == "bangalore"
+
+
+def test_exhausted_overflow_goes_to_the_exhausted_state():
+    flow = make_flow(overflow=("bangalore",))
+    f = facts()
+    second = resume(flow, resume(flow, bridged_to_manila(flow).call,
+                                 BridgeEnded("busy"), f).call, Silence(), f)
+    assert only_connect(second).center == "bangalore"
+
+    turn = resume(flow, second.call, BridgeEnded("failed"), f)
+
+    assert [type(a) for a in turn.actions] == [Speak, End]
+    assert turn.actions[0].text == BUSY
+    assert fields(turn, "no_center") == [{"state": "overflow"}]
+
+
+def test_event_keys_of_one_call_are_unique_across_overflow():
+    flow = make_flow(overflow=("bangalore", "scranton"))
+    f = facts()
+    turns = [begin(flow, f)]
+    for reply in (Silence(), BridgeEnded("busy"), Silence(), BridgeEnded("busy"),
+                  BridgeEnded("busy")):
+        turns.append(resume(flow, turns[-1].call, reply, f))
+    keys = [e.key for t in turns for e in t.events]
+
+    assert len(keys) == len(set(keys)), keys
+    assert [only_connect(t).center for t in turns if of_kind(t, Connect)] == [
+        "manila", "bangalore", "scranton"]
+    assert turns[-1].actions == [Speak(BUSY, "en-US", ""), End()]
+
+
+# --- after the caller asked for a domestic agent ---------------------------------------------
+
+def test_failed_transfer_after_request_says_unavailable_and_ends():
+    flow = make_flow()
+    asked = resume(flow, disclosed_turn(flow).call, Heard(digits="1"), facts())
+    turn = resume(flow, asked.call, BridgeEnded("no-answer"), facts())
+
+    assert turn.actions == [Speak(UNAVAILABLE, "en-US", ""), End()]
+    assert fields(turn, "unavailable") == [{"reason": "domestic bridge failed"}]
+    assert of_kind(turn, Connect) == []
+
+
+def test_answered_transfer_ends_the_call():
+    flow = make_flow()
+    asked = resume(flow, disclosed_turn(flow).call, Heard(digits="1"), facts())
+
+    assert resume(flow, asked.call, BridgeEnded("completed"), facts()).actions == [End()]
+
+
+def domestic_state_call(flow: Flow) -> Call:
+    """A call whose flow reached its `domestic` state and was bridged there."""
+    return Call(flow.id, flow.version, "domestic", center="manila", tried=("manila",),
+                heard="Manila|PH", domestic=True)
+
+
+@pytest.mark.parametrize("on_failure, expected", [
+    ("sorry", [Speak(BUSY, "en-US", ""), End()]),
+    ("", [Speak(UNAVAILABLE, "en-US", ""), End()]),
+])
+def test_failed_domestic_state_goes_to_on_failure_or_unavailable(on_failure, expected):
+    flow = make_flow(domestic_on_failure=on_failure)
+    turn = resume(flow, domestic_state_call(flow), BridgeEnded("busy"), facts())
+
+    assert turn.actions == expected
+
+
+def test_after_domestic_request_overflow_never_picks_an_offshore_center():
+    retry = Overflow("retry", ("manila", "bangalore", "dallas"), "disclose", "sorry")
+    flow = make_flow(domestic_on_failure="retry", extra_states=(retry,))
+    call = replace(domestic_state_call(flow), tried=())  # manila not even tried yet
+    turn = resume(flow, call, BridgeEnded("busy"), facts())
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("dallas", True)
+    assert of_kind(turn, Ask) == []
+
+
+def test_after_domestic_request_with_only_offshore_overflow_goes_to_exhausted():
+    retry = Overflow("retry", ("manila", "bangalore"), "disclose", "sorry")
+    flow = make_flow(domestic_on_failure="retry", extra_states=(retry,))
+    turn = resume(flow, domestic_state_call(flow), BridgeEnded("busy"), facts())
+
+    assert of_kind(turn, Connect) == []
+    assert turn.actions == [Speak(BUSY, "en-US", ""), End()]
+
+
+def test_route_closed_to_domestic_state_transfers_without_request():
+    centers = {**CENTERS, "manila": replace(MANILA, hours=CLOSED_HOURS)}
+    flow = make_flow(route=("manila",))
+    flow = replace(flow, states={**flow.states, "route": replace(flow.states["route"],
+                                                                 closed="domestic")})
+    turn = begin(flow, facts(centers=centers))
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("scranton", True)
+    assert "transfer_requested" not in steps(turn)
+    assert (turn.call.state, turn.call.domestic) == ("domestic", True)
+
+
+# --- centers cannot be read (facts.fresh=False) ----------------------------------------------
+
+def test_lookup_failure_with_domestic_policy_goes_to_domestic_center():
+    turn = begin(make_flow(policy="domestic"), facts(fresh=False))
+
+    assert [type(a) for a in turn.actions] == [Speak, Connect]
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("scranton", True)
+    assert fields(turn, "safe_answer") == [{"reason": "center lookup unavailable",
+                                            "policy": "domestic"}]
+    assert of_kind(turn, Ask) == []
+
+
+CAUTIOUS_TEXT = ("Your call may be answered by an agent outside the United States. "
+                 "To speak with an agent in the United States, press 1 or say 'agent'.")
+
+
+@pytest.mark.parametrize("fresh_later", [False, True])
+def test_lookup_failure_with_cautious_policy_warns_then_bridges(fresh_later):
+    flow = make_flow(policy="cautious")
+    turn = begin(flow, facts(fresh=False))
+
+    assert of_kind(turn, Connect) == []
+    ask = turn.actions[-1]
+    assert isinstance(ask, Ask)
+    assert ask.text == CAUTIOUS_TEXT
+    assert "may be answered by an agent outside the United States" in ask.text
+    assert ask.key == "1"
+    assert fields(turn, "disclosed")[0]["cautious"] == "true"
+    assert "offered" in steps(turn)
+    assert (turn.call.state, turn.call.heard, turn.call.center) == (AFTER_CAUTION, CAUTIOUS,
+                                                                    "manila")
+
+    after = resume(flow, turn.call, Silence(), facts(fresh=fresh_later))
+    connect = only_connect(after)
+    assert (connect.center, connect.domestic) == ("manila", False)
+
+
+@pytest.mark.parametrize("reply", [Heard(digits="1"), Heard(speech="agent please")])
+def test_transfer_request_after_cautious_warning_goes_domestic(reply):
+    flow = make_flow(policy="cautious")
+    turn = resume(flow, begin(flow, facts(fresh=False)).call, reply, facts(fresh=False))
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("scranton", True)
+    assert "transfer_requested" in steps(turn)
+
+
+def test_failed_bridge_after_cautious_warning_goes_domestic():
+    flow = make_flow(policy="cautious")
+    bridged = resume(flow, begin(flow, facts(fresh=False)).call, Silence(), facts(fresh=False))
+    turn = resume(flow, bridged.call, BridgeEnded("busy"), facts(fresh=False))
+
+    connect = only_connect(turn)
+    assert (connect.center, connect.domestic) == ("scranton", True)
+
+
+# --- safe_answer ---------------------------------------------------------------------------
+
+SAFE_CALLS = {
+    "at start": Call("support", 3, "greet"),
+    "after manila disclosed": Call("support", 3, "disclose", "manila", ("manila",), "Manila|PH"),
+    "bridged to bangalore": Call("support", 3, "bridge", "bangalore", ("manila", "bangalore"),
+                                 "Bangalore|IN"),
+    "domestic center chosen": Call("support", 3, "bridge", "scranton", ("scranton",)),
+    "all offshore closed": Call("support", 3, "route"),
+}
+
+
+@pytest.mark.parametrize("policy", ["domestic", "cautious"])
+@pytest.mark.parametrize("label", list(SAFE_CALLS))
+@pytest.mark.parametrize("fresh", [True, False])
+def test_safe_answer_never_connects_offshore(policy, label, fresh):
+    flow = make_flow(route=("manila", "bangalore", "scranton"), policy=policy)
+    turn = safe_answer(flow, SAFE_CALLS[label], facts(fresh=fresh), reason="test")
+
+    assert fields(turn, "safe_answer") == [{"reason": "test", "policy": policy}]
+    for connect in of_kind(turn, Connect):
+        assert connect.domestic and CENTERS[connect.center].country == "US"
+    for ask in of_kind(turn, Ask):
+        assert ask.text == CAUTIOUS_TEXT and ask.then.heard == CAUTIOUS
+    assert len(of_kind(turn, Connect)) + len(of_kind(turn, Ask)) == 1
+    if policy == "domestic":
+        assert only_connect(turn).center == "scranton"
+
+
+def test_safe_answer_without_any_domestic_center_says_unavailable():
+    centers = {k: v for k, v in CENTERS.items() if v.country != "US"}
+    turn = safe_answer(make_flow(), Call("support", 3, "greet"), facts(centers=centers), "test")
+
+    assert turn.actions == [Speak(UNAVAILABLE, "en-US", ""), End()]
+
+
+def test_safe_answer_for_a_caller_who_asked_for_domestic_goes_domestic():
+    retry = Overflow("retry", ("manila", "dallas"), "disclose", "sorry")
+    flow = make_flow(policy="cautious", domestic_on_failure="retry", extra_states=(retry,))
+    # the domestic bridge failed while Redis is unreachable: the overflow cannot run
+    turn = resume(flow, domestic_state_call(flow), BridgeEnded("busy"), facts(fresh=False))
+
+    assert of_kind(turn, Ask) == []
+    assert all(c.domestic for c in of_kind(turn, Connect))
+
+
+# --- the UnsafeBridge invariant --------------------------------------------------------------
+
+def no_disclosure_flow() -> Flow:
+    return Flow("bare", 1, "route", "scranton", {
+        "route": Route("route", ("manila", "scranton"), "bridge", "closed"),
+        "bridge": Bridge("bridge"),
+        "closed": Hangup("closed"),
+    })
+
+
+def test_bridge_without_disclose_state_raises_unsafe_bridge_for_offshore_center():
+    with pytest.raises(UnsafeBridge, match="manila"):
+        begin(no_disclosure_flow(), facts())
+
+
+def test_bridge_without_disclose_state_is_fine_for_a_domestic_center():
+    centers = {**CENTERS, "manila": replace(MANILA, hours=CLOSED_HOURS)}
+    turn = begin(no_disclosure_flow(), facts(centers=centers))
+
+    assert only_connect(turn).center == "scranton"
+
+
+@pytest.mark.parametrize("moved", [
+    replace(MANILA, city="Cebu"),                 # other city, same country
+    replace(MANILA, country="VN"),                # other country, same city name
+])
+def test_center_moved_between_disclosure_and_bridge_raises_unsafe_bridge(moved):
+    flow = make_flow()
+    call = disclosed_turn(flow).call
+    assert call.heard == "Manila|PH"
+
+    with pytest.raises(UnsafeBridge, match="was not disclosed"):
+        resume(flow, call, Silence(), facts(centers={**CENTERS, "manila": moved}))
+
+
+def test_center_renamed_but_not_moved_still_bridges():
+    flow = make_flow()
+    renamed = replace(MANILA, name="Acme Manila North")
+    turn = resume(flow, disclosed_turn(flow).call, Silence(),
+                  facts(centers={**CENTERS, "manila": renamed}))
+
+    assert only_connect(turn).center == "manila"
+
+
+def test_bridge_offshore_for_a_caller_who_asked_for_domestic_raises_unsafe_bridge():
+    call = Call("support", 3, "bridge", "manila", ("manila",), "Manila|PH", domestic=True)
+
+    with pytest.raises(UnsafeBridge, match="domestic"):
+        resume(make_flow(), call, None, facts())
+
+
+# --- the engine's own loop guard ----------------------------------------------------------------
+
+def test_say_loop_stops_at_the_hop_limit():
+    loop = Say("loop", "Please hold.", "loop")
+    flow = replace(make_flow(), start="loop", states={**make_flow().states, "loop": loop})
+
+    with pytest.raises(RuntimeError, match="did not wait for the caller within 64 states"):
+        begin(flow, facts())
+
+
+def test_loop_through_a_disclosure_that_does_not_wait_stops_at_the_hop_limit():
+    menu = Say("menu", "Please hold.", "route")
+    flow = make_flow(route=("scranton",))  # domestic: the disclosure never waits
+    flow = replace(flow, states={**flow.states, "menu": menu,
+                                 "disclose": replace(flow.states["disclose"], next="menu")})
+
+    with pytest.raises(RuntimeError, match="did not wait for the caller within 64 states"):
+        begin(flow, facts())
+
+
+# --- step URLs -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    Call("support", 1, "greet"),
+    Call("support", 7, "disclose", "manila", ("manila",), "Manila|PH"),
+    Call("billing", 12, "bridge", "bangalore", ("manila", "bangalore"), "Bangalore|IN"),
+    Call("support", 2, TRANSFER, "manila", ("manila",), "Manila|PH", domestic=True),
+    Call("support", 2, AFTER_CAUTION, "manila", ("manila",), CAUTIOUS),
+    Call("line", 0, "route", exempt="emergency"),
+    Call("line", 0, "route", exempt="foreign-business", domestic=True),
+    Call("São Paulo line", 3, "say hello", "são-paulo", ("são-paulo",), "São Paulo|BR"),
+])
+def test_call_round_trips_through_step_url_query(call):
+    query = call.to_query()
+
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in query.items())
+    assert Call.from_query(query) == call
+
+
+def test_step_url_query_is_compact():
+    assert Call("support", 1, "greet").to_query() == {"f": "support", "v": "1", "s": "greet"}
+
+
+@pytest.mark.parametrize("query, error", [
+    ({}, KeyError),
+    ({"v": "1", "s": "greet"}, KeyError),
+    ({"f": "support", "s": "greet"}, KeyError),
+    ({"f": "support", "v": "1"}, KeyError),
+    ({"f": "support", "v": "one", "s": "greet"}, ValueError),
+    ({"f": "support", "v": "", "s": "greet"}, ValueError),
+])
+def test_malformed_step_url_query_raises(query, error):
+    with pytest.raises(error):
+        Call.from_query(query)
+
+
+# --- property: never offshore without hearing where ------------------------------------------
+
+def shipped_config() -> Config:
+    config, _, errors = check_folder(FLOWS, "US")
+    assert errors == []
+    return config
+
+
+SHIPPED = shipped_config()
+
+PROMPT_REPLIES = st.one_of(
+    st.just(Silence()),
+    st.sampled_from(["1", "2", "5", "9", "#", "12"]).map(lambda d: Heard(digits=d)),
+    st.sampled_from(["agent", "billing", "America please", "no", "united states",
+                     "agency", ""]).map(lambda s: Heard(speech=s)),
+)
+BRIDGE_ENDINGS = st.sampled_from(["busy", "no-answer", "failed", "queue-full", "error",
+                                  "canceled", "completed", "hangup", "leave", "bridged"]
+                                 ).map(BridgeEnded)
+# The shipped centers after an operator moved both offshore sites between two webhooks.
+MOVED = {**SHIPPED.centers,
+         "manila": replace(SHIPPED.centers["manila"], city="Cebu"),
+         "bangalore": replace(SHIPPED.centers["bangalore"], city="Chennai")}
+# One webhook of the call: what the caller does if prompted, how a bridge ends if bridged,
+# whether the centers could be read in that request, and whether the centers had moved.
+STEPS = st.tuples(PROMPT_REPLIES, BRIDGE_ENDINGS, st.booleans(), st.booleans())
+
+
+def run_call(flow: Flow, start: Facts, script: list) -> list[tuple[Turn, Facts]]:
+    """Play one call as Twilio would: a prompt gets input or silence, a bridge gets its outcome.
+
+    Like the webhook, an engine failure (UnsafeBridge) is answered with safe_answer.
+    """
+    played = [(begin(flow, start), start)]
+    for prompt_reply, bridge_ending, fresh, moved in script:
+        turn = played[-1][0]
+        if isinstance(turn.actions[-1], End):
+            break
+        reply = bridge_ending if isinstance(turn.actions[-1], Connect) else prompt_reply
+        f = replace(start, fresh=fresh, exempt=turn.call.exempt or None,
+                    centers=MOVED if moved else SHIPPED.centers)
+        try:
+            played.append((resume(flow, turn.call, reply, f), f))
+        except UnsafeBridge as exc:
+            played.append((safe_answer(flow, turn.call, f, str(exc)), f))
+    return played
+
+
+def assert_disclosed_before_every_offshore_bridge(played: list[tuple[Turn, Facts]]) -> None:
+    heard: list[str] = []  # what the caller was told so far, in order
+    asked_for_domestic = False
+    for turn, f in played:
+        if "transfer_requested" in steps(turn):
+            asked_for_domestic = True
+        for action in turn.actions:
+            if isinstance(action, Ask):
+                heard.append(action.text)
+            if isinstance(action, Connect):
+                c = f.centers[action.center]
+                if c.country == "US":
+                    assert action.domestic
+                    continue
+                assert not action.domestic
+                assert not asked_for_domestic, "offshore bridge after a transfer request"
+                place = f"{c.city}, {country_name(c.country)}"  # where the agent is *now*
+                assert heard, f"offshore bridge to {c.id} without any disclosure"
+                assert place in heard[-1] or heard[-1] == CAUTIOUS_TEXT, (
+                    f"bridge to {c.id} in {place} but the caller last heard {heard[-1]!r}")
+                assert "press 1" in heard[-1]
+
+
+CALLS = dict(
+    flow_id=st.sampled_from(["support", "billing"]),
+    sid=st.text("0123456789abcdef", min_size=1, max_size=8),
+    minutes=st.integers(0, 7 * 24 * 60 - 1),  # any minute of a week
+    fresh_start=st.booleans(),
+    script=st.lists(STEPS, max_size=10),
+)
+
+
+def start_facts(sid: str, minutes: int, fresh: bool) -> Facts:
+    now = datetime(2025, 3, 3, tzinfo=timezone.utc) + timedelta(minutes=minutes)  # a Monday
+    return Facts(f"CA{sid}", now, SHIPPED.centers, "US", None, fresh)
+
+
+@settings(max_examples=400, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(**CALLS)
+def test_no_offshore_connect_without_a_preceding_disclosure_of_that_place(
+        flow_id, sid, minutes, fresh_start, script):
+    played = run_call(SHIPPED.flows[flow_id], start_facts(sid, minutes, fresh_start), script)
+
+    assert_disclosed_before_every_offshore_bridge(played)
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(**CALLS)
+def test_evidence_keys_are_unique_within_a_call_while_centers_are_readable(
+        flow_id, sid, minutes, fresh_start, script):
+    script = [(p, b, True, False) for p, b, _, _ in script]
+    played = run_call(SHIPPED.flows[flow_id], start_facts(sid, minutes, True), script)
+
+    keys = [e.key for turn, _ in played for e in turn.events]
+    assert len(keys) == len(set(keys)), keys
+
+
+def test_evidence_of_a_second_bridge_after_lookup_failure_is_not_lost():
+    flow = make_flow(policy="cautious")
+    f = facts()
+    first = resume(flow, begin(flow, f).call, Silence(), f)            # bridged:1 to Manila
+    failed = resume(flow, first.call, BridgeEnded("busy"), facts(fresh=False))
+    again = resume(flow, failed.call, Silence(), facts(fresh=False))   # after the warning
+    turns = [first, failed, again]
+
+    keys = [e.key for t in turns for e in t.events]
+    assert len(keys) == len(set(keys)), f"evidence keys repeat within one call: {keys}"
+    assert only_connect(again).center != "manila", "re-tried the center that just failed"
