@@ -3,7 +3,7 @@
 Layout (every key starts with the prefix, built by ``key``):
 
     numbers            hash  E.164 -> number JSON
-    centers            hash  center id -> center JSON  (read on every routing decision)
+    centers            hash  center id -> center JSON  (checked on every webhook)
     flows              hash  flow id -> current version
     flow:ID:VERSION    string  flow JSON, immutable once written
     flow:ID:seq        counter of versions
@@ -11,10 +11,15 @@ Layout (every key starts with the prefix, built by ``key``):
     call:SID:steps     set  steps already recorded for a call (idempotency), expires
     config:log         stream  who published what, when
 
-A webhook makes at most two round trips: one pipeline to read (number, versions and
-centers together), one script call to record its events. Every call has a sub-second
-timeout and no retries; on failure the caller gets the answer built from the last
-configuration this process read successfully (``Memory``), marked not fresh.
+Theory of operation: optimistic reads. A webhook decides on the configuration this process
+last read (a ``View``, named by a digest of exactly what it was read from), then makes one
+round trip: a script that recomputes the digest inside Redis and, only if it still matches,
+appends the webhook's events. If the configuration changed, the script writes nothing and
+returns the new configuration; the webhook decides again (a second round trip). So while
+Redis answers, every answer was decided on what Redis held at the moment its evidence was
+written, and a steady webhook costs one round trip. Every call has a sub-second timeout
+and no retries; when Redis cannot answer, the caller gets the flow's safe answer built
+from the last view this process read (``fallback``).
 """
 
 from __future__ import annotations
@@ -44,18 +49,30 @@ PREFIX = "onshore:"
 STEPS_TTL = 2 * 24 * 3600
 TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and our 1 s goal
 
-# KEYS: events stream, the call's step set. ARGV: ttl, then per event its step key and
-# its fields as one JSON array [name, value, ...] (one argument per event keeps packing cheap).
-_RECORD = """
+# KEYS: events, the call's step set, numbers, flows, centers.
+# ARGV: steps ttl, expected digest ("*": do not check), number called ("" for later steps),
+# then per event its step key and its fields as one JSON array [name, value, ...].
+# Returns {1, events added} or, when the configuration changed, {0, digest, number, flows,
+# centers} and writes nothing.
+_COMMIT = r"""
+local number = ''
+if ARGV[3] ~= '' then number = redis.call('HGET', KEYS[3], ARGV[3]) or '' end
+local flows = redis.call('HGETALL', KEYS[4])
+local centers = redis.call('HGETALL', KEYS[5])
+local digest = redis.sha1hex(table.concat(flows, '\n') .. '\0' ..
+                             table.concat(centers, '\n') .. '\0' .. number)
+if ARGV[2] ~= '*' and ARGV[2] ~= digest then
+  return {0, digest, number, flows, centers}
+end
 local added = 0
-for i = 2, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
     redis.call('XADD', KEYS[1], '*', unpack(cjson.decode(ARGV[i + 1])))
     added = added + 1
   end
 end
-redis.call('EXPIRE', KEYS[2], ARGV[1])
-return added
+if #ARGV >= 4 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {1, added}
 """
 
 
@@ -72,28 +89,30 @@ def connect(url: str, timeout: float = TIMEOUT) -> redis.Redis:
     )
 
 
-@dataclass
-class Snapshot:
-    """What one webhook knows: the number, its flow version and the centers."""
+@dataclass(frozen=True)
+class View:
+    """The configuration as Redis held it at one moment; the digest names that moment."""
 
-    number: Number | None
-    flow: Flow | None
+    digest: str
+    number: Number | None  # the number called; None for later steps or an unknown number
+    versions: Mapping[str, int]
     centers: Mapping[str, Center]
-    fresh: bool
+
+
+EMPTY = View("", None, {}, {})
 
 
 @dataclass
 class Memory:
     """The last configuration read successfully; used only when Redis cannot answer."""
 
+    latest: View = EMPTY
     numbers: dict[str, Number] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
-    centers: dict[str, Center] = field(default_factory=dict)
 
     def seed(self, config: Config) -> None:
         """Start from operator files, for a process that starts while Redis is down."""
         self.numbers.update(config.numbers)
-        self.centers.update(config.centers)
+        self.latest = View("", None, {f: 0 for f in config.flows}, dict(config.centers))
 
 
 class Store:
@@ -102,63 +121,66 @@ class Store:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self.memory = Memory()
+        self._views: dict[str, View] = {}
         self._flows: dict[tuple[str, int], Flow] = {}
         self._centers: dict[bytes, Center] = {}
         self._numbers: dict[bytes, Number] = {}
-        self._record = client.register_script(_RECORD)
+        self._commit = client.register_script(_COMMIT)
 
     # -- reading ---------------------------------------------------------------
 
-    def lookup(self, to: str) -> Snapshot:
-        """The number called, its current flow and every center: one round trip."""
+    def view(self, to: str) -> View:
+        """The last view read for this number ("" for later steps); EMPTY if none yet."""
+        return self._views.get(to, EMPTY)
+
+    def fallback(self, to: str) -> View:
+        """What to decide on when Redis cannot answer: the newest view this process read."""
+        latest = self.memory.latest
+        return View("", self.memory.numbers.get(to), latest.versions, latest.centers)
+
+    def commit(self, call_sid: str, to: str, expected: str,
+               events: Iterable[tuple[Event, Mapping[str, str]]]) -> View | None:
+        """Append the events if the configuration is still ``expected``: None when written,
+        else the current view (nothing written). Raises StoreUnavailable."""
+        argv: list[Any] = [STEPS_TTL, expected, to]
+        for event, common in events:
+            flat = [part for pair in common.items() for part in pair]
+            flat += ["step", event.step]
+            flat += [part for pair in event.fields for part in pair]
+            argv += [event.key, json.dumps(flat, separators=(",", ":"))]
+        keys = [key("events"), key("call", call_sid or "-", "steps"), key("numbers"),
+                key("flows"), key("centers")]
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hget(key("numbers"), to)
-            pipe.hgetall(key("flows"))
-            pipe.hgetall(key("centers"))
-            number_raw, versions_raw, centers_raw = pipe.execute()
-            versions = {k.decode(): int(v) for k, v in versions_raw.items()}
-            flow = None
-            number = self._number(to, number_raw) if number_raw else None
-            if number is not None and number.flow in versions:
-                flow = self.flow(number.flow, versions[number.flow])
+            reply = self._commit(keys=keys, args=argv)
         except (RedisError, OSError) as exc:
-            log.warning("redis lookup failed, answering from memory: %s", exc)
-            return self._remembered(to)
-        centers = self._parse_centers(centers_raw)
-        self.memory.versions = versions
-        self.memory.centers = dict(centers)
+            raise StoreUnavailable(str(exc)) from exc
+        if reply[0] == 1:
+            return None
+        _, digest, number_raw, flows_flat, centers_flat = reply
+        versions = {flows_flat[i].decode(): int(flows_flat[i + 1])
+                    for i in range(0, len(flows_flat), 2)}
+        centers = self._parse_centers(dict(zip(centers_flat[::2], centers_flat[1::2], strict=True)))
+        number = self._number(to, number_raw) if number_raw else None
+        view = View(digest.decode(), number, versions, centers)
+        self._views[to] = view
+        self.memory.latest = view
         if number is not None:
             self.memory.numbers[to] = number
-        else:
+        elif to:
             self.memory.numbers.pop(to, None)
-        return Snapshot(number, flow, centers, fresh=True)
-
-    def lookup_step(self, flow_id: str, version: int) -> Snapshot:
-        """Centers for a later step of a call, and the call's own flow version."""
-        cached = self._flows.get((flow_id, version))
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hgetall(key("centers"))
-            if cached is None:
-                pipe.get(key("flow", flow_id, str(version)))
-            results = pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("redis step lookup failed, answering from memory: %s", exc)
-            return Snapshot(None, cached, self.memory.centers, False)
-        centers = self._parse_centers(results[0])
-        raw_flow: bytes | None = results[1] if cached is None else None
-        flow = cached or (self._parse_flow(flow_id, version, raw_flow) if raw_flow else None)
-        self.memory.centers = dict(centers)
-        return Snapshot(None, flow, centers, fresh=True)
+        return view
 
     def flow(self, flow_id: str, version: int) -> Flow | None:
-        """One published flow version; immutable, so cached for the life of the process."""
+        """One published flow version; immutable, so cached for the life of the process.
+        Raises StoreUnavailable when it must be read and Redis cannot answer."""
         cached = self._flows.get((flow_id, version))
         if cached is not None:
             return cached
-        raw: bytes | None = self.client.get(key("flow", flow_id, str(version)))  # type: ignore[assignment]
-        return self._parse_flow(flow_id, version, raw) if raw else None
+        try:
+            raw = self.client.get(key("flow", flow_id, str(version)))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return self._parse_flow(flow_id, version, raw) if raw else None  # type: ignore[arg-type]
 
     def remembered_flow(self, flow_id: str, version: int | None) -> Flow | None:
         """A flow version this process already knows (None: the newest), without Redis."""
@@ -166,17 +188,6 @@ class Store:
             return self._flows.get((flow_id, version))
         known = sorted(v for (f, v) in self._flows if f == flow_id)
         return self._flows[(flow_id, known[-1])] if known else None
-
-    def _remembered(self, to: str) -> Snapshot:
-        number = self.memory.numbers.get(to)
-        flow = None
-        if number is not None:
-            version = self.memory.versions.get(number.flow)
-            if version is not None:
-                flow = self._flows.get((number.flow, version))
-            if flow is None:
-                flow = self.remembered_flow(number.flow, None)
-        return Snapshot(number, flow, self.memory.centers, fresh=False)
 
     def remember_flow(self, flow: Flow) -> None:
         """Keep a flow known from operator files (the seed for a cold start without Redis)."""
@@ -233,24 +244,6 @@ class Store:
             return self.remembered_flow(flow_id, None)
         self._flows[(flow_id, version)] = flow
         return flow
-
-    # -- evidence ----------------------------------------------------------------
-
-    def record(self, call_sid: str, events: Iterable[tuple[Event, Mapping[str, str]]]) -> int:
-        """Append each event once per (CallSid, step); return how many were new."""
-        argv: list[Any] = [STEPS_TTL]
-        for event, common in events:
-            flat = [part for pair in common.items() for part in pair]
-            flat += ["step", event.step]
-            flat += [part for pair in event.fields for part in pair]
-            argv += [event.key, json.dumps(flat, separators=(",", ":"))]
-        if len(argv) == 1:
-            return 0
-        try:
-            return int(self._record(keys=[key("events"), key("call", call_sid, "steps")],
-                                    args=argv))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     def ping(self) -> bool:
         """True when Redis answers now."""

@@ -1,7 +1,8 @@
 """Twilio's webhooks: the edge where HTTP becomes engine calls and turns become TwiML.
 
-Order for every request: signature (403 before anything is read or written), facts from
-the store (one round trip), the engine (pure), evidence (one round trip), TwiML. Any
+Order for every request: signature (403 before anything is read or written), the engine
+(pure) on the configuration this process last read, then one round trip that records the
+evidence if that configuration is still current (see ``ivr.store``), then TwiML. Any
 failure after the signature still answers 200 with valid TwiML that keeps the caller safe.
 """
 
@@ -21,7 +22,7 @@ from ivr.errors import StoreUnavailable
 from ivr.flow import Flow
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
-from ivr.store import Snapshot, Store
+from ivr.store import EMPTY, Store, View
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
@@ -53,14 +54,20 @@ def check_signature() -> None:
     """Only requests signed by Twilio with one of our tokens get past this line."""
     app = onshore()
     # request.url decodes %7C and friends; Twilio signed the URL exactly as it requested it.
-    path = request.full_path if request.query_string else request.path
-    url = app.signatures.signed_url(request.host_url.rstrip("/") + path, path)
+    environ = request.environ
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    if environ.get("QUERY_STRING"):
+        path += "?" + environ["QUERY_STRING"]
+    url = app.signatures.signed_url(f"{request.scheme}://{request.host}{path}", path)
     algorithm = get_signature_algorithm(
         request.headers.get("X-Twilio-Webhooks-Signature-Settings", ""))
     if not app.signatures.is_valid(url, request.form, request.headers.get("X-Twilio-Signature"),
                                    algorithm):
         log.warning("refused a request with a bad signature for %s", request.path)
         abort(403)
+
+
+Decision = tuple[str, list[engine.Event]]  # the TwiML document and the events behind it
 
 
 @bp.post("/voice")
@@ -70,26 +77,26 @@ def voice() -> Response:
     form = request.form
     sid, to = form.get("CallSid", ""), form.get("To", "")
     now = app.clock()
-    snap = app.store.lookup(to)
-    facts = Facts(sid, now, snap.centers, app.settings.home_country,
-                  snap.number.exempt if snap.number else None, snap.fresh)
-    received = {"number": to, "caller_country": evidence.caller_country(form.get("FromCountry", "")),
-                "direction": form.get("Direction", ""), "fresh": str(snap.fresh).lower()}
-    if snap.flow is None:
-        turn = None
-        received.update(flow="", version="", exempt="")
-    else:
-        received.update(flow=snap.flow.id, version=str(snap.flow.version),
-                        exempt=facts.exempt or "")
-        turn = _run(lambda: engine.begin(snap.flow, facts), snap.flow,  # type: ignore[arg-type]
-                    engine.Call(snap.flow.id, snap.flow.version, snap.flow.start,
-                                exempt=facts.exempt or ""), facts)
-    events = [engine.Event("received", "received", tuple(received.items()))]
-    if turn is None:
-        reason = "unknown number" if snap.fresh else "no configuration in memory"
-        events.append(engine.Event("safe_answer:start", "safe_answer", (("reason", reason),)))
-    _record(app, sid, form.get("From", ""), now, events + (turn.events if turn else []), snap)
-    return xml(twiml.render(tuple(turn.actions)) if turn else twiml.apology(GENERIC_APOLOGY))
+
+    def decide(view: View, fresh: bool) -> Decision:
+        number = view.number
+        flow = _flow(app, number.flow, view.versions.get(number.flow), fresh) if number else None
+        facts = Facts(sid, now, view.centers, app.settings.home_country,
+                      number.exempt if number else None, fresh)
+        received = engine.Event("received", "received", (
+            ("number", to), ("caller_country", evidence.caller_country(form.get("FromCountry", ""))),
+            ("direction", form.get("Direction", "")), ("fresh", str(fresh).lower()),
+            ("flow", flow.id if flow else ""), ("version", str(flow.version) if flow else ""),
+            ("exempt", facts.exempt or "")))
+        if flow is None:
+            reason = "unknown number" if fresh else "no configuration in memory"
+            return twiml.apology(GENERIC_APOLOGY), [
+                received, engine.Event("safe_answer:start", "safe_answer", (("reason", reason),))]
+        start = Call(flow.id, flow.version, flow.start, exempt=facts.exempt or "")
+        turn = _run(lambda: engine.begin(flow, facts), flow, start, facts)
+        return twiml.render(tuple(turn.actions)), [received, *turn.events]
+
+    return _answer(app, sid, to, form.get("From", ""), now, decide)
 
 
 @bp.post("/voice/step")
@@ -102,28 +109,31 @@ def step() -> Response:
     try:
         call = Call.from_query(request.args)
     except (KeyError, ValueError):
-        return _lost(app, sid, now, request.args.get("f", ""), "malformed step URL")
-    snap = app.store.lookup_step(call.flow, call.version)
-    if snap.flow is None:
-        return _lost(app, sid, now, call.flow, "flow version unknown")
-    facts = Facts(sid, now, snap.centers, app.settings.home_country,
-                  call.exempt or None, snap.fresh)  # type: ignore[arg-type]
-    flow = snap.flow
-    turn = _run(lambda: engine.resume(flow, call, _reply(form), facts), flow, call, facts)
-    _record(app, sid, form.get("From", ""), now, turn.events, snap)
-    return xml(twiml.render(tuple(turn.actions)))
+        call = None
+
+    def decide(view: View, fresh: bool) -> Decision:
+        flow = _flow(app, call.flow, call.version, fresh) if call else None
+        if call is None or flow is None:
+            return _lost(app, sid, now, request.args.get("f", ""),
+                         "malformed step URL" if call is None else "flow version unknown")
+        facts = Facts(sid, now, view.centers, app.settings.home_country,
+                      call.exempt or None, fresh)  # type: ignore[arg-type]
+        turn = _run(lambda: engine.resume(flow, call, _reply(form), facts), flow, call, facts)
+        return twiml.render(tuple(turn.actions)), turn.events
+
+    return _answer(app, sid, "", form.get("From", ""), now, decide)
 
 
 @bp.post("/voice/wait")
 def wait() -> Response:
     """Hold: the transfer offer and music; the transfer key leaves the queue."""
     app = onshore()
-    flow_id, version = request.args.get("f", ""), request.args.get("v", "0")
     if request.form.get("Digits", "").startswith("1"):
         return xml(twiml.leave())
+    flow_id = request.args.get("f", "")
     try:
-        flow = app.store.remembered_flow(flow_id, int(version)) or app.store.flow(flow_id, int(version))
-    except Exception:  # noqa: BLE001 - hold must go on whatever Redis does
+        flow = _flow(app, flow_id, int(request.args.get("v", "0")), True)
+    except (ValueError, StoreUnavailable):  # hold goes on whatever Redis does
         flow = app.store.remembered_flow(flow_id, None)
     if flow is None:
         return xml(twiml.hold("To speak with an agent in the United States, press 1.", "en-US",
@@ -138,12 +148,44 @@ def status() -> Response:
     """Twilio's status callback: the call's final state is evidence too."""
     app = onshore()
     form = request.form
-    sid, call_status = form.get("CallSid", ""), form.get("CallStatus", "")
+    call_status = form.get("CallStatus", "")
     event = engine.Event(f"status:{call_status}", "status", (
         ("status", call_status), ("duration", form.get("CallDuration", "")),
         ("sequence", form.get("SequenceNumber", ""))))
-    _record(app, sid, form.get("From", ""), app.clock(), [event], None)
-    return xml(twiml.empty())
+    return _answer(app, form.get("CallSid", ""), "", form.get("From", ""), app.clock(),
+                   lambda view, fresh: (twiml.empty(), [event]), check=False)
+
+
+def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
+            decide: Callable[[View, bool], Decision], check: bool = True) -> Response:
+    """Decide on the last view, then record the events in one round trip if that view is
+    still what Redis holds; otherwise decide again on the view Redis sent back."""
+    store = app.store
+    common = evidence.common_fields(sid, evidence.caller_hash(caller, app.hash_key), now)
+    view = store.view(to) if check else EMPTY
+    try:
+        for attempt in range(3):
+            decision = decide(view, True) if view is not EMPTY or not check else None
+            expected = "*" if attempt == 2 or not check else (view.digest if decision else "")
+            events = decision[1] if decision and sid else []
+            fresh = store.commit(sid, to, expected, [(e, common) for e in events])
+            if fresh is None and decision is not None:
+                return xml(decision[0])
+            view = fresh or view
+    except StoreUnavailable as exc:
+        document, events = decide(store.fallback(to), False)
+        log.error("redis unavailable: %d event(s) of call %s not recorded: %s", len(events), sid, exc)
+        return xml(document)
+    raise AssertionError("unreachable: the third attempt records unconditionally")
+
+
+def _flow(app: Onshore, flow_id: str, version: int | None, fresh: bool) -> Flow | None:
+    """The flow version a call runs on; without Redis, the newest one this process knows."""
+    if version is None:
+        return None
+    if fresh:
+        return app.store.flow(flow_id, version)
+    return app.store.remembered_flow(flow_id, version) or app.store.remembered_flow(flow_id, None)
 
 
 def _reply(form: Mapping[str, str]) -> Reply:
@@ -160,38 +202,21 @@ def _run(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts) -> Tu
     """The engine's turn, or the flow's safe answer when anything goes wrong."""
     try:
         return decide()
-    except Exception as exc:
+    except Exception as exc:  # the caller must never hear "application error"
         log.exception("flow %s v%s failed at %s; giving the safe answer", flow.id, flow.version,
                       call.state)
         return engine.safe_answer(flow, call, facts, reason=f"{type(exc).__name__}: {exc}"[:200])
 
 
-def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> Response:
+def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> Decision:
     """A step we cannot place: the newest known version of its flow decides the safe answer."""
     flow = app.store.remembered_flow(flow_id, None)
     event = engine.Event("safe_answer:lost", "safe_answer", (("reason", reason),))
     if flow is None:
-        _record(app, sid, request.form.get("From", ""), now, [event], None)
-        return xml(twiml.apology(GENERIC_APOLOGY))
-    facts = Facts(sid, now, app.store.memory.centers, app.settings.home_country, None, False)
+        return twiml.apology(GENERIC_APOLOGY), [event]
+    facts = Facts(sid, now, app.store.memory.latest.centers, app.settings.home_country, None, False)
     turn = engine.safe_answer(flow, Call(flow.id, flow.version, flow.start), facts, reason)
-    _record(app, sid, request.form.get("From", ""), now, turn.events, None)
-    return xml(twiml.render(tuple(turn.actions)))
-
-
-def _record(app: Onshore, sid: str, caller: str, now: datetime, events: list[engine.Event],
-            snap: Snapshot | None) -> None:
-    """Append the events; a Redis fault costs the evidence, never the caller's answer."""
-    if not sid or not events:
-        return
-    if snap is not None and not snap.fresh:
-        log.error("redis unavailable: %d event(s) of call %s not recorded", len(events), sid)
-        return
-    common = evidence.common_fields(sid, evidence.caller_hash(caller, app.hash_key), now)
-    try:
-        app.store.record(sid, [(e, common) for e in events])
-    except StoreUnavailable as exc:
-        log.error("redis unavailable: %d event(s) of call %s not recorded: %s", len(events), sid, exc)
+    return twiml.render(tuple(turn.actions)), turn.events
 
 
 health = Blueprint("health", __name__)

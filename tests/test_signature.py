@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 from ivr import create_app
 from ivr.signature import SignatureChecker
@@ -109,3 +112,24 @@ def test_app_refuses_to_start_without_an_auth_token(monkeypatch):
     monkeypatch.setenv("IVR_CALLER_HASH_KEY", "k")
     with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
         create_app()
+
+
+_names = st.sampled_from(["CallSid", "From", "To", "Digits", "SpeechResult", "Caller", "é"])
+_values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
+_urls = st.sampled_from([
+    "https://ivr.example.com/voice", "https://ivr.example.com:443/voice",
+    "http://127.0.0.1:8000/voice/step?f=support&v=1&s=bridge&h=Manila%7CPH",
+    "http://ivr.example.com/voice?bodySHA256=abc",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(params=st.lists(st.tuples(_names, _values), max_size=6), url=_urls, signed_url=_urls,
+       token=st.sampled_from(["12345", TOKEN]), tamper=st.booleans())
+def test_checker_accepts_exactly_what_the_sdk_accepts(params, url, signed_url, token, tamper):
+    form = MultiDict(params)
+    signature = RequestValidator(token).compute_signature(signed_url, form)
+    if tamper:
+        signature = signature[::-1]
+    sdk = RequestValidator(token).validate(url, form, signature)
+    assert SignatureChecker([token]).is_valid(url, form, signature) == sdk
