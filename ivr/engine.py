@@ -213,8 +213,12 @@ def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
     turn = Turn(call)
     if call.state == TRANSFER:
         if isinstance(reply, BridgeEnded) and reply.status not in ANSWERED:
-            turn.record(f"bridge_ended:{TRANSFER}", "bridge_ended", status=reply.status)
+            turn.record(f"bridge_ended:{TRANSFER}", "bridge_ended", status=reply.status,
+                        center=call.center, domestic="true")
             return _unavailable(flow, turn, facts, "domestic bridge failed")
+        if isinstance(reply, BridgeEnded):
+            turn.record(f"bridge_ended:{TRANSFER}", "bridge_ended", status=reply.status,
+                        center=call.center, domestic="true")
         return _end(turn)
     if call.state == AFTER_CAUTION:
         if isinstance(reply, Heard) and _asks_for_transfer(reply, "1", _default_keywords()):
@@ -233,12 +237,15 @@ def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
         return _bridge(flow, turn, facts, state, reply)
     if isinstance(state, Domestic):
         if isinstance(reply, BridgeEnded) and reply.status not in ANSWERED:
-            turn.record(f"bridge_ended:{state.name}", "bridge_ended", status=reply.status)
+            turn.record(f"bridge_ended:{state.name}", "bridge_ended", status=reply.status,
+                        center=call.center, domestic="true")
             if state.on_failure:
                 turn.call = replace(call, state=state.on_failure, domestic=True)
                 return _run(flow, turn, facts)
             return _unavailable(flow, turn, facts, "domestic bridge failed")
         if isinstance(reply, BridgeEnded):
+            turn.record(f"bridge_ended:{state.name}", "bridge_ended", status=reply.status,
+                        center=call.center, domestic="true")
             return _end(turn)
     return _run(flow, turn, facts)
 
@@ -335,10 +342,12 @@ def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -
     if isinstance(reply, BridgeEnded):
         if reply.status == "leave":  # the caller pressed the transfer key while on hold
             return _transfer(flow, turn, facts, how="key during hold")
+        domestic = str(call.center in facts.centers
+                       and facts.centers[call.center].country == facts.home).lower()
+        turn.record(f"bridge_ended:{attempt}", "bridge_ended", status=reply.status,
+                    center=call.center, domestic=domestic)
         if reply.status in ANSWERED:
-            turn.record(f"bridge_ended:{attempt}", "bridge_ended", status=reply.status)
             return _end(turn)
-        turn.record(f"bridge_ended:{attempt}", "bridge_ended", status=reply.status)
         if state.on_failure:  # the failed center is no longer the call's center
             turn.call = replace(call, state=state.on_failure, center="")
             return _run(flow, turn, facts)
@@ -361,18 +370,21 @@ def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANS
     """Bridge to the flow's domestic destination, verified to be in the home country now."""
     call = turn.call
     if how:
-        turn.record("transfer_requested", "transfer_requested", how=how, center=call.center)
+        by = "hold" if "hold" in how else "key" if how.startswith("key") else "voice"
+        turn.record("transfer_requested", "transfer_requested", how=how, by=by, center=call.center)
     center = _domestic_center(flow, facts)
     if center is None:
         return _unavailable(flow, turn, facts, "no domestic center")
     return _connect(turn, center, domestic=True, attempt=state,
-                    then=replace(call, state=state, domestic=True), language=flow.language)
+                    then=replace(call, state=state, domestic=True, center=center.id),
+                    language=flow.language)
 
 
 def _connect(turn: Turn, center: Center, domestic: bool, attempt: str, then: Call,
              language: str) -> Turn:
-    turn.record(f"bridged:{attempt}", "bridged", center=center.id, country=center.country,
-                target=center.target.kind, domestic=str(domestic).lower())
+    turn.record(f"bridged:{attempt}", "bridged", center=center.id, city=center.city,
+                country=center.country, region=center.region, target=center.target.kind,
+                domestic=str(domestic).lower())
     attributes = (("center", center.id), ("country", center.country), ("language", language),
                   ("domestic", str(domestic).lower()))
     turn.call = then

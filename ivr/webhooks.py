@@ -85,6 +85,7 @@ def voice() -> Response:
                       number.exempt if number else None, fresh)
         received = engine.Event("received", "received", (
             ("number", to), ("caller_country", evidence.caller_country(form.get("FromCountry", ""))),
+            ("caller_state", form.get("FromState", "") if form.get("FromCountry") == "US" else ""),
             ("direction", form.get("Direction", "")), ("fresh", str(fresh).lower()),
             ("flow", flow.id if flow else ""), ("version", str(flow.version) if flow else ""),
             ("exempt", facts.exempt or "")))

@@ -173,8 +173,8 @@ def test_silence_after_disclosure_bridges_to_the_disclosed_center():
         "manila", Target("queue", "acme-manila"), False)
     assert ("country", "PH") in connect.attributes
     assert steps(turn) == ["bridged"]
-    assert fields(turn, "bridged") == [{"center": "manila", "country": "PH", "target": "queue",
-                                        "domestic": "false"}]
+    assert fields(turn, "bridged") == [{"center": "manila", "city": "Manila", "country": "PH",
+                                        "region": "", "target": "queue", "domestic": "false"}]
     assert turn.call.state == "bridge"
     assert of_kind(turn, Ask) == []
 
@@ -196,7 +196,7 @@ def test_transfer_request_during_disclosure_goes_to_domestic_center(reply, how):
     connect = only_connect(turn)
     assert (connect.center, connect.domestic) == ("scranton", True)
     assert connect.target == Target("number", "+15705550123")
-    assert fields(turn, "transfer_requested") == [{"how": how, "center": "manila"}]
+    assert fields(turn, "transfer_requested") == [{"how": how, "by": "key" if how.startswith("key") else "voice", "center": "manila"}]
     assert (turn.call.state, turn.call.domestic) == (TRANSFER, True)
 
 
@@ -221,7 +221,7 @@ def test_caller_leaving_the_hold_queue_is_transferred_to_domestic():
 
     connect = only_connect(turn)
     assert (connect.center, connect.domestic) == ("scranton", True)
-    assert fields(turn, "transfer_requested") == [{"how": "key during hold", "center": "manila"}]
+    assert fields(turn, "transfer_requested") == [{"how": "key during hold", "by": "hold", "center": "manila"}]
     assert "bridge_ended" not in steps(turn)
 
 
@@ -381,7 +381,7 @@ def test_failed_bridge_overflows_with_a_new_disclosure(status):
     flow = make_flow()
     turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded(status), facts())
 
-    assert fields(turn, "bridge_ended") == [{"status": status}]
+    assert fields(turn, "bridge_ended") == [{"status": status, "center": "manila", "domestic": "false"}]
     assert fields(turn, "routed") == [{"center": "bangalore", "city": "Bangalore", "country": "IN",
                                        "by": "overflow"}]
     ask = turn.actions[-1]
@@ -401,7 +401,7 @@ def test_answered_bridge_ends_the_call(status):
     turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded(status), facts())
 
     assert turn.actions == [End()]
-    assert fields(turn, "bridge_ended") == [{"status": status}]
+    assert fields(turn, "bridge_ended") == [{"status": status, "center": "manila", "domestic": "false"}]
     assert "routed" not in steps(turn)
 
 
