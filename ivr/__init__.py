@@ -17,8 +17,10 @@ from flask import Flask
 from ivr import store as store_module
 from ivr import webhooks
 from ivr.check import check_folder
+from ivr.evidence import Keyring
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
+from ivr.spool import Replayer, Spool
 
 log = logging.getLogger(__name__)
 TEST_HASH_KEY = "onshore-test-only-caller-hash-key"
@@ -31,15 +33,24 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["TESTING"] = settings.testing
     store = store_module.Store(store_module.connect(settings.redis_url, settings.redis_timeout))
     seed_memory(store, settings)
+    spool = Spool(Path(settings.spool_dir))
     app.extensions["onshore"] = webhooks.Onshore(
         settings=settings,
         store=store,
         signatures=SignatureChecker([settings.auth_token, settings.auth_token_secondary],
                                     settings.public_base_url),
-        hash_key=(settings.caller_hash_key or TEST_HASH_KEY).encode(),
+        keyring=keyring(settings),
+        spool=spool,
+        replayer=Replayer(spool, lambda call, sealed: store.append(call, sealed)),
     )
     webhooks.init_app(app)
     return app
+
+
+def keyring(settings: Settings) -> Keyring:
+    """The evidence keys: the current one and, during a rotation, the old ones."""
+    secret = (settings.caller_hash_key or TEST_HASH_KEY).encode()
+    return Keyring(settings.caller_hash_key_id, secret, settings.old_keys())
 
 
 def seed_memory(store: store_module.Store, settings: Settings) -> None:

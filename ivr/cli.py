@@ -6,11 +6,16 @@ import argparse
 import os
 import secrets
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from ivr import audit, keyring
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder
 from ivr.errors import OnshoreError
+from ivr.evidence import Keyring
+from ivr.settings import Settings
+from ivr.spool import Spool
 from ivr.store import Store, connect, publisher
 
 
@@ -90,6 +95,75 @@ def cmd_call(args: argparse.Namespace) -> int:
     return 0 if all(s == 200 for s in transcript.statuses) else 1
 
 
+def _store(args: argparse.Namespace) -> Store:
+    return Store(connect(args.redis_url, timeout=5.0))
+
+
+def _keyring() -> Keyring | None:
+    """The evidence keys from the environment; None (MACs unchecked) without them."""
+    settings = Settings.from_env(os.environ, {"testing": True})
+    return keyring(settings) if settings.caller_hash_key else None
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Walk the whole record; name the first broken link."""
+    keys = _keyring()
+    verdict = audit.verify(_store(args), keys)
+    if not verdict.intact:
+        print(f"BROKEN at {verdict.broken_at} (entry {verdict.entries}): {verdict.problem}")
+        return 1
+    note = "" if keys else " (MACs not checked: IVR_CALLER_HASH_KEY is not set)"
+    if verdict.unknown_keys:
+        note += f" ({verdict.unknown_keys} entries under key ids not configured here)"
+    print(f"intact: {verdict.entries} entries{note}")
+    return 0
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Export a range of days to a file and record that it was exported."""
+    count, digest = audit.export(_store(args), args.from_, args.to, args.format, Path(args.out))
+    print(f"exported {count} entries to {args.out} (sha256 {digest})")
+    return 0
+
+
+def cmd_audit_prune(args: argparse.Namespace) -> int:
+    """Delete exported entries older than the retention period."""
+    removed, why = audit.prune(_store(args), args.before, args.retention_days,
+                               datetime.now(UTC).date())
+    print(f"pruned {removed} entries" if removed else f"nothing pruned: {why}")
+    return 0 if removed or "no entries" in why else 1
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    """Send spooled evidence to Redis now."""
+    store = _store(args)
+    sent = Spool(Path(args.spool)).replay(store.append)
+    print(f"replayed {sent} spooled event(s) from {args.spool}")
+    return 0
+
+
+def cmd_call_record(args: argparse.Namespace) -> int:
+    """Print one call's whole record, in order, with its chain status."""
+    found = False
+    for entry_id, fields, status in audit.call_record(_store(args), _keyring(), args.call_sid):
+        found = True
+        shown = {k: v for k, v in fields.items() if k not in ("call", "prev", "hash", "mac", "kid")}
+        print(f"{entry_id}  [{status}]")
+        for name, value in shown.items():
+            print(f"    {name}: {value}")
+    if not found:
+        print(f"no record of call {args.call_sid}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
     parser.add_argument("--home-country", help="ISO code of the home country (IVR_HOME_COUNTRY)")
@@ -116,6 +190,33 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--outcome", action="append",
                       help="how each bridge ends: completed, busy, no-answer, failed (repeatable)")
     call.set_defaults(func=cmd_call)
+
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    record = sub.add_parser("call-record", help="one call's whole evidence record")
+    record.add_argument("call_sid")
+    record.add_argument("--redis-url", default=redis_url)
+    record.set_defaults(func=cmd_call_record)
+
+    audit_parser = sub.add_parser("audit", help="verify, export, prune and replay evidence")
+    audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain and MACs")
+    verify.set_defaults(func=cmd_audit_verify)
+    export = audit_sub.add_parser("export", help="export days of evidence to a file")
+    export.add_argument("--from", dest="from_", type=_day, required=True)
+    export.add_argument("--to", type=_day, required=True)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", required=True)
+    export.set_defaults(func=cmd_audit_export)
+    prune = audit_sub.add_parser("prune", help="delete exported evidence past retention")
+    prune.add_argument("--before", type=_day, required=True)
+    prune.add_argument("--retention-days", type=int,
+                       default=int(os.environ.get("IVR_RETENTION_DAYS", "400")))
+    prune.set_defaults(func=cmd_audit_prune)
+    replay = audit_sub.add_parser("replay", help="send spooled evidence to Redis")
+    replay.add_argument("--spool", default=os.environ.get("IVR_SPOOL_DIR", "spool"))
+    replay.set_defaults(func=cmd_audit_replay)
+    for p in (verify, export, prune, replay):
+        p.add_argument("--redis-url", default=redis_url)
     return parser
 
 

@@ -21,14 +21,81 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
     unavailable         reason
     status              status, duration, sequence
 
-Values are strings; each (call, step, attempt) appears at most once.
+Values are strings; each (call, step, attempt) appears at most once. Then, added when the
+event is sealed: ``kid`` (which key) and ``mac`` (HMAC-SHA256 of everything before it), and
+by Redis when it is appended: ``prev`` and ``hash``, the links of the hash chain
+(``hash`` = SHA-1 of ``prev`` + newline + the sealed event as JSON). The MAC makes an event
+unforgeable without the key; the chain makes a deleted, edited or reordered event visible.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from ivr.engine import Event
+
+CHAIN_FIELDS = ("prev", "hash")
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The secret that hashes callers and seals events, by key id; old ids stay readable."""
+
+    kid: str
+    secret: bytes
+    old: Mapping[str, bytes] = field(default_factory=dict)
+
+    def secret_for(self, kid: str) -> bytes | None:
+        """The secret of a key id, current or old."""
+        return self.secret if kid == self.kid else self.old.get(kid)
+
+    def caller_hashes(self, number: str) -> set[str]:
+        """Every hash this number may appear under, during a rotation."""
+        return {caller_hash(number, s) for s in (self.secret, *self.old.values())}
+
+
+def _json(items: Sequence[str]) -> str:
+    return json.dumps(list(items), separators=(",", ":"))
+
+
+def _mac(secret: bytes, payload: str) -> str:
+    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def seal(keyring: Keyring, common: Mapping[str, str], event: Event) -> tuple[str, str]:
+    """(step key, the event as the JSON array [name, value, ...] Redis appends), signed."""
+    flat = [part for pair in common.items() for part in pair]
+    flat += ["step", event.step]
+    flat += [part for pair in event.fields for part in pair]
+    flat += ["kid", keyring.kid]
+    flat += ["mac", _mac(keyring.secret, _json(flat))]
+    return event.key, _json(flat)
+
+
+def body_of(entry: Sequence[str]) -> str:
+    """The sealed JSON an appended entry ([name, value, ...] with chain fields) came from."""
+    return _json(entry[:-2 * len(CHAIN_FIELDS)])
+
+
+def mac_is_valid(keyring: Keyring, entry: Sequence[str]) -> bool | None:
+    """True or False for an entry's MAC; None when its key id is unknown here."""
+    sealed = entry[:-2 * len(CHAIN_FIELDS)]
+    if len(sealed) < 4 or sealed[-4] != "kid" or sealed[-2] != "mac":
+        return False
+    secret = keyring.secret_for(sealed[-3])
+    if secret is None:
+        return None
+    return hmac.compare_digest(_mac(secret, _json(sealed[:-2])), sealed[-1])
+
+
+def link(prev: str, body: str) -> str:
+    """The chain hash of an entry, as the Redis script computes it."""
+    return hashlib.sha1((prev + "\n" + body).encode()).hexdigest()
 
 
 def caller_hash(number: str, secret: bytes) -> str:

@@ -20,6 +20,10 @@ class Settings:
     public_base_url: str = ""
     home_country: str = "US"
     caller_hash_key: str = ""
+    caller_hash_key_id: str = "k1"
+    caller_hash_keys_old: str = ""  # "k0:secret,..." still readable during a rotation
+    spool_dir: str = "spool"
+    report_token: str = ""
     flows_dir: str = ""
     redis_timeout: float = 0.25
     testing: bool = False
@@ -34,6 +38,10 @@ class Settings:
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
             home_country=env.get("IVR_HOME_COUNTRY", "US").upper(),
             caller_hash_key=env.get("IVR_CALLER_HASH_KEY", ""),
+            caller_hash_key_id=env.get("IVR_CALLER_HASH_KEY_ID", "k1"),
+            caller_hash_keys_old=env.get("IVR_CALLER_HASH_KEYS_OLD", ""),
+            spool_dir=env.get("IVR_SPOOL_DIR", "spool"),
+            report_token=env.get("IVR_REPORT_TOKEN", ""),
             flows_dir=env.get("IVR_FLOWS_DIR", ""),
             redis_timeout=float(env.get("IVR_REDIS_TIMEOUT", cls.redis_timeout)),
         )
@@ -43,10 +51,23 @@ class Settings:
         settings.validate()
         return settings
 
+    def old_keys(self) -> dict[str, bytes]:
+        """IVR_CALLER_HASH_KEYS_OLD as {key id: secret}."""
+        out = {}
+        for item in filter(None, (i.strip() for i in self.caller_hash_keys_old.split(","))):
+            kid, sep, secret = item.partition(":")
+            if not sep or not kid or not secret:
+                raise SettingsError("IVR_CALLER_HASH_KEYS_OLD must look like 'k0:secret,k00:secret'")
+            out[kid] = secret.encode()
+        return out
+
     def validate(self) -> None:
         """Refuse to start without what a live phone line needs."""
         if not is_country_code(self.home_country):
             raise SettingsError(f"IVR_HOME_COUNTRY={self.home_country!r} is not an ISO 3166 code")
+        self.old_keys()
+        if self.caller_hash_key_id in self.old_keys():
+            raise SettingsError("IVR_CALLER_HASH_KEY_ID must differ from the old key ids")
         if not 0 < self.redis_timeout <= 1:
             raise SettingsError("IVR_REDIS_TIMEOUT must be between 0 and 1 second")
         if self.testing:

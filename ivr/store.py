@@ -7,8 +7,12 @@ Layout (every key starts with the prefix, built by ``key``):
     flows              hash  flow id -> current version
     flow:ID:VERSION    string  flow JSON, immutable once written
     flow:ID:seq        counter of versions
-    events             stream  per-call evidence, one entry per (CallSid, step)
+    events             stream  per-call evidence, one entry per (CallSid, step), never trimmed
+    chain:head         string  hash of the last entry appended (the chain's end)
+    audit:exported     stream  exported ranges (first id, last id, entries, sha256 of the file)
+    audit:pruned       hash  last id and hash pruned, where verification resumes
     call:SID:steps     set  steps already recorded for a call (idempotency), expires
+    call:SID:entries   list  ids of the call's entries in the events stream
     config:log         stream  who published what, when
 
 Theory of operation: optimistic reads. A webhook decides on the configuration this process
@@ -29,7 +33,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +42,6 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 from redis.retry import Retry
 
-from ivr.engine import Event
 from ivr.errors import StoreUnavailable
 from ivr.flow import Center, Config, Flow, Number
 from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number
@@ -49,28 +52,38 @@ PREFIX = "onshore:"
 STEPS_TTL = 2 * 24 * 3600
 TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and our 1 s goal
 
-# KEYS: events, the call's step set, numbers, flows, centers.
+# KEYS: events, the call's step set, numbers, flows, centers, chain head, the call's entries.
 # ARGV: steps ttl, expected digest ("*": do not check), number called ("" for later steps),
-# then per event its step key and its fields as one JSON array [name, value, ...].
+# then per event its step key and the sealed event (a JSON array [name, value, ...]).
 # Returns {1, events added} or, when the configuration changed, {0, digest, number, flows,
-# centers} and writes nothing.
+# centers} and writes nothing. Each appended entry gets prev and hash, the chain links.
 _COMMIT = r"""
 local number = ''
 if ARGV[3] ~= '' then number = redis.call('HGET', KEYS[3], ARGV[3]) or '' end
-local flows = redis.call('HGETALL', KEYS[4])
-local centers = redis.call('HGETALL', KEYS[5])
-local digest = redis.sha1hex(table.concat(flows, '\n') .. '\0' ..
-                             table.concat(centers, '\n') .. '\0' .. number)
-if ARGV[2] ~= '*' and ARGV[2] ~= digest then
-  return {0, digest, number, flows, centers}
+if ARGV[2] ~= '*' then
+  local flows = redis.call('HGETALL', KEYS[4])
+  local centers = redis.call('HGETALL', KEYS[5])
+  local digest = redis.sha1hex(table.concat(flows, '\n') .. '\0' ..
+                               table.concat(centers, '\n') .. '\0' .. number)
+  if ARGV[2] ~= digest then return {0, digest, number, flows, centers} end
 end
 local added = 0
+local head = redis.call('GET', KEYS[6]) or ''
 for i = 4, #ARGV, 2 do
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
-    redis.call('XADD', KEYS[1], '*', unpack(cjson.decode(ARGV[i + 1])))
+    local fields = cjson.decode(ARGV[i + 1])
+    local hash = redis.sha1hex(head .. '\n' .. ARGV[i + 1])
+    fields[#fields + 1] = 'prev'
+    fields[#fields + 1] = head
+    fields[#fields + 1] = 'hash'
+    fields[#fields + 1] = hash
+    local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
+    redis.call('RPUSH', KEYS[7], id)
+    head = hash
     added = added + 1
   end
 end
+if added > 0 then redis.call('SET', KEYS[6], head) end
 if #ARGV >= 4 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 return {1, added}
 """
@@ -119,7 +132,7 @@ class Store:
     """Reads configuration and records evidence, within the time budget."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+        self.client: Any = client  # redis-py's annotations cover sync and async; we are sync
         self.memory = Memory()
         self._views: dict[str, View] = {}
         self._flows: dict[tuple[str, int], Flow] = {}
@@ -139,17 +152,16 @@ class Store:
         return View("", self.memory.numbers.get(to), latest.versions, latest.centers)
 
     def commit(self, call_sid: str, to: str, expected: str,
-               events: Iterable[tuple[Event, Mapping[str, str]]]) -> View | None:
-        """Append the events if the configuration is still ``expected``: None when written,
-        else the current view (nothing written). Raises StoreUnavailable."""
+               sealed: Iterable[tuple[str, str]]) -> View | None:
+        """Append the sealed events (step key, body) if the configuration is still
+        ``expected`` ("*": whatever it is): None when written, else the current view
+        (nothing written). Raises StoreUnavailable."""
         argv: list[Any] = [STEPS_TTL, expected, to]
-        for event, common in events:
-            flat = [part for pair in common.items() for part in pair]
-            flat += ["step", event.step]
-            flat += [part for pair in event.fields for part in pair]
-            argv += [event.key, json.dumps(flat, separators=(",", ":"))]
+        for step_key, body in sealed:
+            argv += [step_key, body]
         keys = [key("events"), key("call", call_sid or "-", "steps"), key("numbers"),
-                key("flows"), key("centers")]
+                key("flows"), key("centers"), key("chain", "head"),
+                key("call", call_sid or "-", "entries")]
         try:
             reply = self._commit(keys=keys, args=argv)
         except (RedisError, OSError) as exc:
@@ -170,6 +182,10 @@ class Store:
             self.memory.numbers.pop(to, None)
         return view
 
+    def append(self, call_sid: str, sealed: list[tuple[str, str]]) -> None:
+        """Append sealed events whatever the configuration (replay); raises StoreUnavailable."""
+        self.commit(call_sid, "", "*", sealed)
+
     def flow(self, flow_id: str, version: int) -> Flow | None:
         """One published flow version; immutable, so cached for the life of the process.
         Raises StoreUnavailable when it must be read and Redis cannot answer."""
@@ -180,7 +196,7 @@ class Store:
             raw = self.client.get(key("flow", flow_id, str(version)))
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return self._parse_flow(flow_id, version, raw) if raw else None  # type: ignore[arg-type]
+        return self._parse_flow(flow_id, version, raw) if raw else None
 
     def remembered_flow(self, flow_id: str, version: int | None) -> Flow | None:
         """A flow version this process already knows (None: the newest), without Redis."""
@@ -245,6 +261,68 @@ class Store:
         self._flows[(flow_id, version)] = flow
         return flow
 
+    # -- the record ------------------------------------------------------------
+
+    def entries(self, start: str = "-", end: str = "+",
+                batch: int = 10_000) -> Iterator[tuple[str, list[str]]]:
+        """Entries of the events stream in order, as (id, [name, value, ...])."""
+        cursor = start
+        while True:
+            rows = self.client.xrange(key("events"), min=cursor, max=end, count=batch)
+            for entry_id, fields in rows:
+                yield entry_id.decode(), [x.decode() for pair in fields.items() for x in pair]
+            if len(rows) < batch:
+                return
+            cursor = "(" + rows[-1][0].decode()
+
+    def call_entries(self, call_sid: str) -> list[tuple[str, list[str] | None]]:
+        """One call's entries in order; None for an id whose entry is gone."""
+        ids = [i.decode() for i in self.client.lrange(key("call", call_sid, "entries"), 0, -1)]
+        out: list[tuple[str, list[str] | None]] = []
+        for entry_id in ids:
+            rows = self.client.xrange(key("events"), min=entry_id, max=entry_id)
+            fields = [x.decode() for pair in rows[0][1].items() for x in pair] if rows else None
+            out.append((entry_id, fields))
+        return out
+
+    def next_entry(self, entry_id: str) -> tuple[str, list[str]] | None:
+        """The entry right after this one, if any."""
+        rows = self.client.xrange(key("events"), min="(" + entry_id, max="+", count=1)
+        if not rows:
+            return None
+        next_id, fields = rows[0]
+        return next_id.decode(), [x.decode() for pair in fields.items() for x in pair]
+
+    def chain_head(self) -> str:
+        """The hash of the last entry appended, as the script left it."""
+        value = self.client.get(key("chain", "head"))
+        return value.decode() if value else ""
+
+    def pruned(self) -> tuple[str, str]:
+        """(last id, last hash) of what retention removed; ("", "") if nothing was."""
+        found = self.client.hgetall(key("audit", "pruned"))
+        return (found.get(b"id", b"").decode(), found.get(b"hash", b"").decode())
+
+    def mark_exported(self, first: str, last: str, count: int, sha256: str, path: str) -> None:
+        """Remember that entries first..last were exported to a file with this digest."""
+        self.client.xadd(key("audit", "exported"), {
+            "first": first, "last": last, "count": str(count), "sha256": sha256, "path": path,
+            "by": publisher()})
+
+    def exported(self) -> list[tuple[str, str]]:
+        """Exported ranges of entry ids, (first, last), oldest first."""
+        rows = self.client.xrange(key("audit", "exported"))
+        return [(f[b"first"].decode(), f[b"last"].decode()) for _, f in rows]
+
+    def prune(self, last_id: str, last_hash: str, calls: Iterable[str]) -> int:
+        """Remove every entry up to and including last_id; verification resumes after it."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xtrim(key("events"), minid=_after(last_id), approximate=False)
+        pipe.hset(key("audit", "pruned"), mapping={"id": last_id, "hash": last_hash})
+        for call_sid in calls:
+            pipe.delete(key("call", call_sid, "entries"))
+        return int(pipe.execute()[0])
+
     def ping(self) -> bool:
         """True when Redis answers now."""
         try:
@@ -265,7 +343,7 @@ class Store:
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(flows_key)
-                    found: dict[bytes, bytes] = pipe.hgetall(flows_key)  # type: ignore[assignment]
+                    found: dict[bytes, bytes] = pipe.hgetall(flows_key)
                     current = {k.decode(): int(v) for k, v in found.items()}
                     live: dict[str, int] = {}
                     docs: dict[str, str] = {}
@@ -309,6 +387,12 @@ class Store:
                 except WatchError:
                     continue
         raise StoreUnavailable("configuration kept changing while publishing; try again")
+
+
+def _after(entry_id: str) -> str:
+    """The smallest stream id greater than entry_id."""
+    ms, seq = entry_id.split("-")
+    return f"{ms}-{int(seq) + 1}"
 
 
 def _digest(raw: Mapping[str, Any]) -> str:

@@ -19,9 +19,11 @@ from twilio.request_validator import get_signature_algorithm
 from ivr import engine, evidence, twiml
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import StoreUnavailable
+from ivr.evidence import Keyring
 from ivr.flow import Flow
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
+from ivr.spool import Replayer, Spool, Spooled
 from ivr.store import EMPTY, Store, View
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,9 @@ class Onshore:
     settings: Settings
     store: Store
     signatures: SignatureChecker
-    hash_key: bytes
+    keyring: Keyring
+    spool: Spool
+    replayer: Replayer
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -160,24 +164,39 @@ def status() -> Response:
 def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             decide: Callable[[View, bool], Decision], check: bool = True) -> Response:
     """Decide on the last view, then record the events in one round trip if that view is
-    still what Redis holds; otherwise decide again on the view Redis sent back."""
+    still what Redis holds; otherwise decide again on the view Redis sent back. When Redis
+    cannot take them, the events go to the fsynced spool before the answer does."""
     store = app.store
-    common = evidence.common_fields(sid, evidence.caller_hash(caller, app.hash_key), now)
+    common = evidence.common_fields(
+        sid, evidence.caller_hash(caller, app.keyring.secret), now)
+
+    def sealed(events: list[engine.Event]) -> list[tuple[str, str]]:
+        return [evidence.seal(app.keyring, common, e) for e in events] if sid else []
+
     view = store.view(to) if check else EMPTY
     try:
         for attempt in range(3):
             decision = decide(view, True) if view is not EMPTY or not check else None
             expected = "*" if attempt == 2 or not check else (view.digest if decision else "")
-            events = decision[1] if decision and sid else []
-            fresh = store.commit(sid, to, expected, [(e, common) for e in events])
+            fresh = store.commit(sid, to, expected, sealed(decision[1]) if decision else [])
             if fresh is None and decision is not None:
+                app.replayer.poke()
                 return xml(decision[0])
             view = fresh or view
     except StoreUnavailable as exc:
+        log.warning("redis unavailable (%s); answering from memory, evidence to the spool", exc)
         document, events = decide(store.fallback(to), False)
-        log.error("redis unavailable: %d event(s) of call %s not recorded: %s", len(events), sid, exc)
+        _spool(app, sid, sealed(events))
         return xml(document)
     raise AssertionError("unreachable: the third attempt records unconditionally")
+
+
+def _spool(app: Onshore, sid: str, sealed: list[tuple[str, str]]) -> None:
+    """Make the events durable on local disk; the caller is answered either way."""
+    try:
+        app.spool.append(Spooled(sid, step_key, body) for step_key, body in sealed)
+    except OSError as exc:
+        log.critical("evidence of call %s LOST: Redis down and spool unwritable: %s", sid, exc)
 
 
 def _flow(app: Onshore, flow_id: str, version: int | None, fresh: bool) -> Flow | None:

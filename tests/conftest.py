@@ -55,10 +55,16 @@ def publish(redis_url: str, folder: Path = FLOWS) -> dict[str, int]:
 
 
 @pytest.fixture
-def app(redis_server, redis_client):
+def spool_dir(tmp_path):
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def app(redis_server, redis_client, spool_dir):
     publish(redis_server.url)
     return create_app({"testing": True, "auth_token": TOKEN, "auth_token_secondary": SECONDARY,
-                       "caller_hash_key": HASH_KEY, "redis_url": redis_server.url})
+                       "caller_hash_key": HASH_KEY, "redis_url": redis_server.url,
+                       "spool_dir": str(spool_dir)})
 
 
 @pytest.fixture

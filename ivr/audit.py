@@ -1,0 +1,157 @@
+"""The evidence record as a whole: verify its chain, export it, prune what was exported.
+
+``verify`` walks the events stream from the start (or from where retention pruned it) and
+checks, for each entry, that it links to the entry before it (``prev``), that its content
+still hashes to its ``hash`` (nothing edited), and that its MAC is valid under its key id
+(nothing forged without the key); at the end, that the last hash is the chain head Redis
+keeps (nothing removed from the end). The first broken link is named.
+
+The stream is never trimmed by length. ``prune`` removes only entries that were exported
+(``export`` records each exported range and the file's SHA-256) and are older than the
+retention period.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from ivr.evidence import Keyring, body_of, link, mac_is_valid
+from ivr.store import Store
+
+CHAIN_TAIL = 4  # prev, <hash>, hash, <hash>
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of verifying the record."""
+
+    entries: int
+    broken_at: str = ""  # entry id, or "end"
+    problem: str = ""
+    unknown_keys: int = 0  # entries whose key id this process does not hold
+
+    @property
+    def intact(self) -> bool:
+        return not self.broken_at
+
+
+def check_entry(keyring: Keyring | None, fields: list[str], prev: str) -> str:
+    """What is wrong with one entry given the hash before it; "" when nothing is."""
+    if len(fields) < CHAIN_TAIL or fields[-4] != "prev" or fields[-2] != "hash":
+        return "has no chain fields"
+    if fields[-3] != prev:
+        return (f"links to {fields[-3][:12] or '(start)'} but the entry before it hashes to "
+                f"{prev[:12] or '(start)'}: an entry was deleted, inserted or moved before it")
+    if link(prev, body_of(fields)) != fields[-1]:
+        return "its content no longer matches its hash: it was edited"
+    if keyring is not None and mac_is_valid(keyring, fields) is False:
+        return "its MAC is wrong: it was forged or edited"
+    return ""
+
+
+def verify(store: Store, keyring: Keyring | None) -> Verdict:
+    """Check the whole record; name the first broken link."""
+    pruned_id, prev = store.pruned()
+    count = unknown = 0
+    for entry_id, fields in store.entries(start=f"({pruned_id}" if pruned_id else "-"):
+        count += 1
+        problem = check_entry(keyring, fields, prev)
+        if problem:
+            return Verdict(count, entry_id, problem, unknown)
+        if keyring is not None and mac_is_valid(keyring, fields) is None:
+            unknown += 1
+        prev = fields[-1]
+    head = store.chain_head()
+    if head != prev:
+        return Verdict(count, "end", f"the record ends at {prev[:12] or '(start)'} but the chain "
+                       f"head is {head[:12] or '(none)'}: entries at the end were deleted", unknown)
+    return Verdict(count, unknown_keys=unknown)
+
+
+def stream_id(day: date) -> str:
+    """The first stream id of a UTC day (ids are milliseconds since the epoch)."""
+    ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    return f"{ms}-0"
+
+
+def _range(start: date, end: date) -> tuple[str, str]:
+    """Stream ids from the start of ``start`` up to, not including, the day after ``end``."""
+    return stream_id(start), "(" + stream_id(end + timedelta(days=1))
+
+
+def export(store: Store, start: date, end: date, fmt: str, out: Path) -> tuple[int, str]:
+    """Write entries of [start, end] (UTC days) as jsonl or csv; record the range. Returns
+    (entries, sha256 of the file)."""
+    first_id, last_id = _range(start, end)
+    rows = list(store.entries(first_id, last_id))
+    buffer = io.StringIO()
+    if fmt == "jsonl":
+        for entry_id, fields in rows:
+            buffer.write(json.dumps({"id": entry_id, **_pairs(fields)}, ensure_ascii=False) + "\n")
+    else:
+        names: dict[str, None] = {"id": None}
+        for _, fields in rows:
+            names.update(dict.fromkeys(fields[::2]))
+        writer = csv.DictWriter(buffer, fieldnames=list(names))
+        writer.writeheader()
+        for entry_id, fields in rows:
+            writer.writerow({"id": entry_id, **_pairs(fields)})
+    data = buffer.getvalue().encode()
+    out.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    if rows:
+        store.mark_exported(rows[0][0], rows[-1][0], len(rows), digest, str(out))
+    return len(rows), digest
+
+
+def prune(store: Store, before: date, retention_days: int, today: date) -> tuple[int, str]:
+    """Remove entries older than ``before`` and than the retention period, only where every
+    one of them was exported. Returns (entries removed, "" or why nothing was removed)."""
+    cutoff = min(before, today - timedelta(days=retention_days))
+    pruned_id, _ = store.pruned()
+    ranges = sorted(_id(a) + _id(b) for a, b in store.exported())
+    candidates = list(store.entries(f"({pruned_id}" if pruned_id else "-", "(" + stream_id(cutoff)))
+    if not candidates:
+        return 0, f"no entries before {cutoff.isoformat()} (retention {retention_days} days)"
+    for entry_id, _ in candidates:
+        key = _id(entry_id)
+        if not any(r[:2] <= key <= r[2:] for r in ranges):
+            return 0, f"entry {entry_id} was never exported: export its range first"
+    last_id, last_fields = candidates[-1]
+    calls = {dict(_pairs(f)).get("call", "") for _, f in candidates} - {""}
+    store.prune(last_id, last_fields[-1], calls)
+    return len(candidates), ""
+
+
+def call_record(store: Store, keyring: Keyring | None,
+                call_sid: str) -> Iterator[tuple[str, dict[str, str], str]]:
+    """One call's entries in order: (id, fields, chain status of that entry)."""
+    for entry_id, fields in store.call_entries(call_sid):
+        if fields is None:
+            yield entry_id, {}, "missing: deleted or pruned"
+            continue
+        problem = check_entry(keyring, fields, fields[-3] if len(fields) >= CHAIN_TAIL else "")
+        if not problem:
+            following = store.next_entry(entry_id)
+            if following is None:
+                if store.chain_head() != fields[-1]:
+                    problem = "the chain head does not point at this last entry"
+            elif following[1][-3:-2] != [fields[-1]]:
+                problem = f"the next entry ({following[0]}) does not link to it"
+        yield entry_id, _pairs(fields), problem or "intact"
+
+
+def _pairs(fields: list[str]) -> dict[str, str]:
+    return dict(zip(fields[::2], fields[1::2], strict=True))
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
