@@ -1,0 +1,169 @@
+"""The evidence record: tampering is detected, exports come before pruning, the spool
+replays in order without duplicates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from ivr import audit, evidence
+from ivr.caller import Caller
+from ivr.evidence import Keyring
+from ivr.spool import Spool, Spooled, read
+from ivr.store import Store, connect
+from tests.conftest import HASH_KEY, SUPPORT
+
+KEYS = Keyring("k1", HASH_KEY.encode())
+
+
+@pytest.fixture
+def store(redis_server, redis_client) -> Store:
+    return Store(connect(redis_server.url, timeout=5))
+
+
+@pytest.fixture
+def record(phone, store):
+    """A few real calls through the app, so the stream holds a real chain."""
+    for press in ("", "1", "", "1"):
+        phone.call(Caller(SUPPORT, press=press))
+    return list(store.entries())
+
+
+def fields_of(redis_client, entry_id: str) -> dict[bytes, bytes]:
+    return redis_client.xrange("onshore:events", entry_id, entry_id)[0][1]
+
+
+def rewrite(redis_client, entry_id: str, fields: dict) -> None:
+    """Replace an entry's content, keeping its id, as someone with Redis access could:
+    rebuild the stream with every other entry unchanged."""
+    entries = redis_client.xrange("onshore:events")
+    redis_client.delete("onshore:events")
+    for eid, old in entries:
+        redis_client.xadd("onshore:events", fields if eid.decode() == entry_id else old, id=eid)
+
+
+def test_untouched_record_is_intact(store, record):
+    verdict = audit.verify(store, KEYS)
+    assert verdict.intact, verdict
+    assert verdict.entries == len(record) > 10
+
+
+def test_an_edited_event_is_detected(store, redis_client, record):
+    target = next(i for i, f in record if "disclosed" in f)
+    fields = fields_of(redis_client, target)
+    fields[b"text"] = b"Your call will be answered by our team in Scranton."
+    rewrite(redis_client, target, fields)
+    verdict = audit.verify(store, KEYS)
+    assert verdict.broken_at == target
+    assert "edited" in verdict.problem
+
+
+def test_an_edited_event_with_a_recomputed_hash_fails_its_mac(store, redis_client, record):
+    target_id, target = next((i, f) for i, f in record if "disclosed" in f)
+    position = target.index("text") + 1
+    forged = list(target)
+    forged[position] = "Your call will be answered by our team in Scranton."
+    forged[-1] = evidence.link(forged[-3], evidence.body_of(forged))
+    rewrite(redis_client, target_id, dict(zip(forged[::2], forged[1::2], strict=True)))
+    verdict = audit.verify(store, KEYS)
+    assert verdict.broken_at != ""  # the next entry no longer links, or the MAC fails
+    assert audit.check_entry(KEYS, forged, target[-3]) == "its MAC is wrong: it was forged or edited"
+
+
+def test_a_deleted_event_is_detected_at_the_next_one(store, redis_client, record):
+    (gone, _), (after, _) = record[5], record[6]
+    redis_client.xdel("onshore:events", gone)
+    verdict = audit.verify(store, KEYS)
+    assert verdict.broken_at == after
+    assert "deleted, inserted or moved" in verdict.problem
+
+
+def test_deleting_the_last_event_is_detected(store, redis_client, record):
+    redis_client.xdel("onshore:events", record[-1][0])
+    verdict = audit.verify(store, KEYS)
+    assert verdict.broken_at == "end"
+
+
+def test_two_swapped_events_are_detected(store, redis_client, record):
+    (first, a), (second, b) = record[3], record[4]
+    rewrite(redis_client, first, dict(zip(b[::2], b[1::2], strict=True)))
+    rewrite(redis_client, second, dict(zip(a[::2], a[1::2], strict=True)))
+    assert [f for _, f in list(store.entries())[3:5]] == [b, a]
+    verdict = audit.verify(store, KEYS)
+    assert verdict.broken_at == first
+
+
+def test_a_wrong_key_fails_every_mac(store, record):
+    verdict = audit.verify(store, Keyring("k1", b"not the key"))
+    assert verdict.broken_at == record[0][0]
+    assert "MAC" in verdict.problem
+
+
+def test_old_key_ids_stay_readable_after_rotation(store, record):
+    rotated = Keyring("k2", b"the new key", {"k1": HASH_KEY.encode()})
+    assert audit.verify(store, rotated).intact
+
+
+def test_call_record_lists_a_call_in_order_with_its_chain_status(store, record):
+    call = dict(zip(record[0][1][::2], record[0][1][1::2], strict=True))["call"]
+    entries = list(audit.call_record(store, KEYS, call))
+    steps = [fields["step"] for _, fields, _ in entries]
+    assert steps[0] == "received" and "bridged" in steps
+    assert all(status == "intact" for _, _, status in entries)
+
+
+def test_prune_refuses_what_was_never_exported(store, record):
+    removed, why = audit.prune(store, date(2100, 1, 1), 0, date(2100, 1, 1))
+    assert removed == 0 and "never exported" in why
+    assert len(list(store.entries())) == len(record)
+
+
+def test_export_then_prune_keeps_the_rest_verifiable(store, redis_client, record, tmp_path):
+    today = datetime.now(UTC).date()
+    count, digest = audit.export(store, today, today, "jsonl", tmp_path / "day.jsonl")
+    assert count == len(record) and len(digest) == 64
+    assert (tmp_path / "day.jsonl").read_text().count("\n") == len(record)
+    # the retention period protects young evidence even when exported
+    assert audit.prune(store, today + timedelta(days=1), 30, today)[0] == 0
+    removed, why = audit.prune(store, today + timedelta(days=1), 0, today + timedelta(days=1))
+    assert (removed, why) == (len(record), "")
+    assert list(store.entries()) == []
+    assert audit.verify(store, KEYS).intact  # resumes from the pruned marker
+
+
+def test_csv_export_has_a_column_per_field(store, record, tmp_path):
+    import csv
+
+    today = datetime.now(UTC).date()
+    audit.export(store, today, today, "csv", tmp_path / "day.csv")
+    rows = list(csv.DictReader((tmp_path / "day.csv").open()))
+    assert len(rows) == len(record)
+    assert {"id", "call", "step", "hash", "prev", "mac"} <= set(rows[0])
+
+
+def test_spool_replays_in_order_without_duplicates(store, redis_client, tmp_path):
+    spool = Spool(tmp_path)
+    common = {"call": "CA1", "caller": "h", "at": "2026-11-28T10:00:00.000+00:00"}
+    sealed = [evidence.seal(KEYS, common, ev) for ev in (
+        evidence.Event("received", "received", (("number", SUPPORT),)),
+        evidence.Event("disclosed:1", "disclosed", (("city", "Manila"),)),
+        evidence.Event("offered:1", "offered", (("key", "1"),)),
+    )]
+    spool.append(Spooled("CA1", k, b) for k, b in sealed)
+    spool.append([Spooled("CA1", *sealed[1])])  # a retried webhook spooled the same step again
+    assert [r.key for r in read(spool.path)] == ["received", "disclosed:1", "offered:1", "disclosed:1"]
+    assert spool.replay(store.append) == 4
+    assert spool.pending() == []
+    steps = [dict(zip(f[::2], f[1::2], strict=True))["step"] for _, f in store.entries()]
+    assert steps == ["received", "disclosed", "offered"]
+    assert audit.verify(store, KEYS).intact
+    assert Spool(tmp_path).replay(store.append) == 0
+
+
+def test_a_torn_last_line_is_skipped(tmp_path):
+    spool = Spool(tmp_path)
+    spool.append([Spooled("CA1", "received", '["call","CA1"]')])
+    with open(spool.path, "a") as f:
+        f.write('{"call": "CA1", "key": "rout')
+    assert [r.key for r in read(spool.path)] == ["received"]
