@@ -35,10 +35,16 @@ def wait_for(check, timeout: float = 10.0, what: str = "server") -> None:
     raise RuntimeError(f"{what} did not come up within {timeout} s")
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 class RedisServer:
     """A redis-server the tests own: they may stop, kill and restart it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: str) -> None:
+        self.extra = extra  # more redis-server arguments, e.g. an ACL file
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="onshore-redis-")
         self.proc: subprocess.Popen | None = None
@@ -47,16 +53,17 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
+    def client(self, **auth: str) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2, **auth)
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
+             "--appendonly", "no", "--dir", self.dir, *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: self.client().ping(), what="redis-server")
+        wait_for(lambda: redis.Redis(port=self.port, socket_timeout=2).ping()
+                 or True if not self.extra else _listening(self.port), what="redis-server")
 
     def pause(self) -> None:
         """SIGSTOP: Redis hangs; connections are accepted but nothing answers."""
