@@ -4,7 +4,7 @@ Layout (every key starts with the prefix, built by ``key``):
 
     numbers            hash  E.164 -> number JSON
     centers            hash  center id -> center JSON  (checked on every webhook)
-    flows              hash  flow id -> current version
+    flows              hash  flow id -> "version:digest" of the live version
     flow:ID:VERSION    string  flow JSON, immutable once written
     flow:ID:seq        counter of versions
     events             stream  per-call evidence, one entry per (CallSid, step), never trimmed
@@ -56,7 +56,7 @@ TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and o
 # ARGV: steps ttl, expected digest ("*": do not check), number called ("" for later steps),
 # then per event its step key and the sealed event (a JSON array [name, value, ...]).
 # Returns {1, events added} or, when the configuration changed, {0, digest, number, flows,
-# centers} and writes nothing. Each appended entry gets prev and hash, the chain links.
+# centers, all numbers} and writes nothing. Each appended entry gets prev and hash, the chain links.
 _COMMIT = r"""
 local number = ''
 if ARGV[3] ~= '' then number = redis.call('HGET', KEYS[3], ARGV[3]) or '' end
@@ -65,7 +65,9 @@ if ARGV[2] ~= '*' then
   local centers = redis.call('HGETALL', KEYS[5])
   local digest = redis.sha1hex(table.concat(flows, '\n') .. '\0' ..
                                table.concat(centers, '\n') .. '\0' .. number)
-  if ARGV[2] ~= digest then return {0, digest, number, flows, centers} end
+  if ARGV[2] ~= digest then
+    return {0, digest, number, flows, centers, redis.call('HGETALL', KEYS[3])}
+  end
 end
 local added = 0
 local head = redis.call('GET', KEYS[6]) or ''
@@ -136,8 +138,9 @@ class Store:
         self.memory = Memory()
         self._views: dict[str, View] = {}
         self._flows: dict[tuple[str, int], Flow] = {}
+        self._flow_digests: dict[tuple[str, int], str] = {}
         self._centers: dict[bytes, Center] = {}
-        self._numbers: dict[bytes, Number] = {}
+        self._numbers: dict[tuple[str, bytes], Number] = {}
         self._commit = client.register_script(_COMMIT)
 
     # -- reading ---------------------------------------------------------------
@@ -168,19 +171,43 @@ class Store:
             raise StoreUnavailable(str(exc)) from exc
         if reply[0] == 1:
             return None
-        _, digest, number_raw, flows_flat, centers_flat = reply
-        versions = {flows_flat[i].decode(): int(flows_flat[i + 1])
-                    for i in range(0, len(flows_flat), 2)}
+        _, digest, number_raw, flows_flat, centers_flat, numbers_flat = reply
+        versions = {}
+        for flow_id, value in _pairs(flows_flat):
+            version, content = _live(value)
+            versions[flow_id] = version
+            self._forget_if_changed(flow_id, version, content)
         centers = self._parse_centers(dict(zip(centers_flat[::2], centers_flat[1::2], strict=True)))
         number = self._number(to, number_raw) if number_raw else None
         view = View(digest.decode(), number, versions, centers)
         self._views[to] = view
         self.memory.latest = view
-        if number is not None:
-            self.memory.numbers[to] = number
-        elif to:
-            self.memory.numbers.pop(to, None)
+        # every number, so that a number this process never answered still gets its own
+        # flow's safe answer while Redis is down
+        self.memory.numbers = {e164: n for e164, raw in _pairs(numbers_flat)
+                               if (n := self._number(e164, raw.encode())) is not None}
+        self._prefetch(versions)
         return view
+
+    def _prefetch(self, versions: Mapping[str, int]) -> None:
+        """Read every live flow version this process lacks, in one round trip, so that a
+        number it never answered still has its flow if Redis goes away."""
+        missing = [(f, v) for f, v in versions.items() if (f, v) not in self._flows]
+        if not missing:
+            return
+        try:
+            docs = self.client.mget([key("flow", f, str(v)) for f, v in missing])
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        for (flow_id, version), raw in zip(missing, docs, strict=True):
+            if raw:
+                self._parse_flow(flow_id, version, raw)
+
+    def _forget_if_changed(self, flow_id: str, version: int, content: str) -> None:
+        # Version numbers live in Redis: after a restore they can repeat with new content.
+        if self._flow_digests.get((flow_id, version), content) != content:
+            self._flows.pop((flow_id, version), None)
+            self._flow_digests.pop((flow_id, version), None)
 
     def append(self, call_sid: str, sealed: list[tuple[str, str]]) -> None:
         """Append sealed events whatever the configuration (replay); raises StoreUnavailable."""
@@ -230,7 +257,7 @@ class Store:
         return centers
 
     def _number(self, to: str, raw: bytes) -> Number | None:
-        number = self._numbers.get(raw)
+        number = self._numbers.get((to, raw))
         if number is None:
             problems = Problems("redis")
             try:
@@ -242,7 +269,7 @@ class Store:
                 return self.memory.numbers.get(to)
             if len(self._numbers) > 10_000:
                 self._numbers.clear()
-            self._numbers[raw] = number
+            self._numbers[(to, raw)] = number
         return number
 
     def _parse_flow(self, flow_id: str, version: int, raw: bytes) -> Flow | None:
@@ -250,7 +277,8 @@ class Store:
         problems = Problems(f"redis flow {flow_id} v{version}")
         flow = None
         try:
-            flow = parse_flow(flow_id, json.loads(raw)["flow"], problems, version=version)
+            doc = json.loads(raw)
+            flow = parse_flow(flow_id, doc["flow"], problems, version=version)
         except (ValueError, KeyError, TypeError) as exc:
             problems.add(f"flow '{flow_id}'", "", f"is not a published flow document: {exc}")
         for problem in problems.errors:
@@ -259,6 +287,7 @@ class Store:
         if problems.fatal or flow is None:
             return self.remembered_flow(flow_id, None)
         self._flows[(flow_id, version)] = flow
+        self._flow_digests[(flow_id, version)] = str(doc.get("digest", ""))[:16]
         return flow
 
     # -- the record ------------------------------------------------------------
@@ -344,11 +373,12 @@ class Store:
                 try:
                     pipe.watch(flows_key)
                     found: dict[bytes, bytes] = pipe.hgetall(flows_key)
-                    current = {k.decode(): int(v) for k, v in found.items()}
+                    current = {k.decode(): _live(v.decode())[0] for k, v in found.items()}
                     live: dict[str, int] = {}
                     docs: dict[str, str] = {}
+                    digests: dict[str, str] = {}
                     for flow_id, (_, raw) in sorted(sources.flows.items()):
-                        digest = _digest(raw)
+                        digest = digests[flow_id] = _digest(raw)
                         version = current.get(flow_id)
                         if version is not None:
                             old = pipe.get(key("flow", flow_id, str(version)))
@@ -377,7 +407,8 @@ class Store:
                             n: json.dumps(raw, sort_keys=True)
                             for n, (_, raw) in sources.numbers.items()})
                     if live:
-                        pipe.hset(flows_key, mapping={f: str(v) for f, v in live.items()})
+                        pipe.hset(flows_key, mapping={
+                            f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
                     pipe.xadd(key("config", "log"), {
                         "by": by, "message": message, "flows": json.dumps(live, sort_keys=True),
                         "centers": str(len(sources.centers)), "numbers": str(len(sources.numbers)),
@@ -387,6 +418,17 @@ class Store:
                 except WatchError:
                     continue
         raise StoreUnavailable("configuration kept changing while publishing; try again")
+
+
+def _pairs(flat: list[bytes]) -> list[tuple[str, str]]:
+    """A flat [name, value, ...] reply as decoded pairs."""
+    return [(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
+
+
+def _live(value: str) -> tuple[int, str]:
+    """A flows hash value "version:digest" (or a bare version) as (version, digest)."""
+    version, _, content = value.partition(":")
+    return int(version), content
 
 
 def _after(entry_id: str) -> str:
