@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Flask
 
+from ivr import operator_api, webhooks
 from ivr import store as store_module
-from ivr import webhooks
 from ivr.check import check_folder
 from ivr.evidence import Keyring
 from ivr.settings import Settings
@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         replayer=Replayer(spool, lambda call, sealed: store.append(call, sealed)),
     )
     webhooks.init_app(app)
+    operator_api.init_app(app, settings.report_token)
     return app
 
 

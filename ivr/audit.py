@@ -86,6 +86,13 @@ def _range(start: date, end: date) -> tuple[str, str]:
     return stream_id(start), "(" + stream_id(end + timedelta(days=1))
 
 
+def period(store: Store, start: date, end: date) -> Iterator[tuple[str, list[str]]]:
+    """Entries that may belong to calls received from start to end: a day of slack after
+    ``end`` for calls that ran past midnight."""
+    first_id, last_id = _range(start, end + timedelta(days=1))
+    return store.entries(first_id, last_id)
+
+
 def export(store: Store, start: date, end: date, fmt: str, out: Path) -> tuple[int, str]:
     """Write entries of [start, end] (UTC days) as jsonl or csv; record the range. Returns
     (entries, sha256 of the file)."""

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ivr import audit, keyring
+from ivr import audit, keyring, report
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder
 from ivr.errors import OnshoreError
@@ -157,6 +157,14 @@ def cmd_call_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The compliance report of a period, in the format asked for."""
+    events = report.as_events(audit.period(_store(args), args.from_, args.to))
+    built = report.build_report(events, args.from_, args.to, args.flow, _home(args))
+    print(report.render(built, args.format), end="")
+    return 0
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -192,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     call.set_defaults(func=cmd_call)
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    rep = sub.add_parser("report", help="compliance report of a period")
+    rep.add_argument("--from", dest="from_", type=_day, required=True)
+    rep.add_argument("--to", type=_day, required=True)
+    rep.add_argument("--flow", help="only calls of this flow")
+    rep.add_argument("--format", choices=report.FORMATS, default="text")
+    rep.add_argument("--redis-url", default=redis_url)
+    rep.set_defaults(func=cmd_report)
+
     record = sub.add_parser("call-record", help="one call's whole evidence record")
     record.add_argument("call_sid")
     record.add_argument("--redis-url", default=redis_url)

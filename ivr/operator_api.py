@@ -1,0 +1,59 @@
+"""Routes for operators, not for Twilio: the compliance report over HTTP.
+
+Protected by a bearer token (IVR_REPORT_TOKEN; without one the routes do not exist). A
+month of evidence takes seconds to read: serve these from an operator instance with a
+longer worker timeout than the webhooks' (deploy/README.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+
+from ivr import audit, report
+from ivr.store import Store, connect
+
+bp = Blueprint("operators", __name__)
+READ_TIMEOUT = 10.0
+
+
+@bp.before_request
+def require_token() -> None:
+    """Only a caller holding the operator token gets past this line."""
+    token = current_app.config["ONSHORE_REPORT_TOKEN"]
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not token:
+        abort(404)
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        abort(401)
+
+
+@bp.get("/reports")
+def reports() -> Response:
+    """GET /reports?from=2026-11-01&to=2026-11-30[&flow=support][&format=html]"""
+    try:
+        start = date.fromisoformat(request.args["from"])
+        end = date.fromisoformat(request.args["to"])
+    except (KeyError, ValueError):
+        return Response("from and to are required, as dates like 2026-11-01\n", status=400,
+                        mimetype="text/plain")
+    fmt = request.args.get("format", "html")
+    if fmt not in report.FORMATS:
+        return Response(f"format must be one of {', '.join(report.FORMATS)}\n", status=400,
+                        mimetype="text/plain")
+    settings = current_app.extensions["onshore"].settings
+    store = Store(connect(settings.redis_url, timeout=READ_TIMEOUT))
+    try:
+        built = report.build_report(report.as_events(audit.period(store, start, end)), start, end,
+                                    request.args.get("flow") or None, settings.home_country)
+    except ValueError as exc:
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+    return Response(report.render(built, fmt), content_type=report.CONTENT_TYPES[fmt])
+
+
+def init_app(app: Flask, token: str) -> None:
+    """Register the operator routes behind the token."""
+    app.config["ONSHORE_REPORT_TOKEN"] = token
+    app.register_blueprint(bp)

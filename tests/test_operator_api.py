@@ -1,0 +1,65 @@
+"""GET /reports: the compliance report for operators, behind a bearer token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from ivr import create_app
+from ivr.caller import Caller, Phone
+from tests.conftest import HASH_KEY, SUPPORT, TOKEN, flask_transport
+
+REPORT_TOKEN = "operator-secret"
+
+
+@pytest.fixture
+def operator_app(app, redis_server, spool_dir):
+    # app (the fixture) published the flows; this one adds the operator token
+    return create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
+                       "redis_url": redis_server.url, "spool_dir": str(spool_dir),
+                       "report_token": REPORT_TOKEN})
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def test_report_needs_the_token(operator_app):
+    client = operator_app.test_client()
+    url = f"/reports?from={today()}&to={today()}"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_report_route_is_off_without_a_token(client):
+    assert client.get(f"/reports?from={today()}&to={today()}").status_code == 404
+
+
+def test_report_counts_the_calls_made(operator_app):
+    client = operator_app.test_client()
+    phone = Phone("http://localhost", TOKEN, flask_transport(client))
+    for press in ("", "1", ""):
+        phone.call(Caller(SUPPORT, press=press))
+    auth = {"Authorization": f"Bearer {REPORT_TOKEN}"}
+    response = client.get(f"/reports?from={today()}&to={today()}&format=json", headers=auth)
+    assert response.status_code == 200
+    figures = response.get_json()
+    assert figures["volume"]["calls_received"] == 3
+    assert figures["transfers"]["requested"] == 1
+    html = client.get(f"/reports?from={today()}&to={today()}", headers=auth)
+    assert html.content_type.startswith("text/html")
+    parser = HTMLParser()
+    parser.feed(html.get_data(as_text=True))
+    assert "<script" not in html.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["", "?from=2026-11-01", "?from=x&to=y",
+                                   "?from=2026-11-30&to=2026-11-01",
+                                   "?from=2026-11-01&to=2026-11-30&format=pdf"])
+def test_bad_report_requests_say_what_is_wrong(operator_app, query):
+    response = operator_app.test_client().get(
+        "/reports" + query, headers={"Authorization": f"Bearer {REPORT_TOKEN}"})
+    assert response.status_code == 400
+    assert response.get_data(as_text=True).strip()
