@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import os
 import secrets
 import sys
@@ -11,9 +13,11 @@ from pathlib import Path
 
 from ivr import audit, keyring, report
 from ivr.caller import Caller, Phone, Transport
-from ivr.check import check_folder
-from ivr.errors import OnshoreError
+from ivr.check import check_folder, flow_problems
+from ivr.errors import FlowError, OnshoreError
 from ivr.evidence import Keyring
+from ivr.flow import Config
+from ivr.flowfile import Problems, parse_flow
 from ivr.settings import Settings
 from ivr.spool import Spool
 from ivr.store import Store, connect, publisher
@@ -157,6 +161,60 @@ def cmd_call_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_versions(args: argparse.Namespace) -> int:
+    """Every published version of a flow, the live one marked."""
+    rows = _store(args).versions(args.flow)
+    if not rows:
+        print(f"flow {args.flow} has no published versions", file=sys.stderr)
+        return 1
+    for row in rows:
+        mark = "*" if row["live"] else " "
+        print(f"{mark} v{row['version']:<4} {row['published_at']:<21} {row['by']:<12} "
+              f"{row['digest'][:12]}  {row['message']}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What changed between two versions of a flow, as a unified diff."""
+    store = _store(args)
+    docs = [store.flow_doc(args.flow, v) for v in (args.a, args.b)]
+    for version, doc in zip((args.a, args.b), docs, strict=True):
+        if doc is None:
+            print(f"flow {args.flow} has no version {version}", file=sys.stderr)
+            return 1
+    a, b = (json.dumps(d["flow"] if d else {}, indent=2, sort_keys=True,
+                       ensure_ascii=False).splitlines() for d in docs)
+    diff = list(difflib.unified_diff(a, b, f"{args.flow} v{args.a}", f"{args.flow} v{args.b}",
+                                     lineterm=""))
+    print("\n".join(diff) if diff else f"v{args.a} and v{args.b} are the same")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Make an earlier version live again, after checking it against today's centers."""
+    store = _store(args)
+    live = store.live_version(args.flow)
+    older = [r["version"] for r in store.versions(args.flow) if live is None or r["version"] < live]
+    target = args.version if args.version is not None else (older[-1] if older else None)
+    doc = store.flow_doc(args.flow, target) if target is not None else None
+    if target is None or doc is None:
+        print(f"flow {args.flow}: no version to roll back to", file=sys.stderr)
+        return 1
+    problems = Problems(f"{args.flow} v{target}")
+    flow = parse_flow(args.flow, doc["flow"], problems, version=target)
+    config = Config(centers=store.centers(), numbers={}, flows={args.flow: flow})
+    errors = [*problems.fatal, *(FlowError(problems.file, w, f, m)
+                                  for w, f, m in flow_problems(flow, config, _home(args)))]
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"not rolled back: v{target} does not fit today's configuration", file=sys.stderr)
+        return 1
+    previous = store.rollback(args.flow, target, by=publisher(), message=args.message)
+    print(f"flow {args.flow}: version {target} live (was {previous}); calls in progress keep theirs")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """The compliance report of a period, in the format asked for."""
     events = report.as_events(audit.period(_store(args), args.from_, args.to))
@@ -200,6 +258,22 @@ def build_parser() -> argparse.ArgumentParser:
     call.set_defaults(func=cmd_call)
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    versions = sub.add_parser("versions", help="published versions of a flow")
+    versions.add_argument("flow")
+    versions.set_defaults(func=cmd_versions)
+    diff = sub.add_parser("diff", help="what changed between two versions of a flow")
+    diff.add_argument("flow")
+    diff.add_argument("a", type=int)
+    diff.add_argument("b", type=int)
+    diff.set_defaults(func=cmd_diff)
+    rollback = sub.add_parser("rollback", help="make an earlier version of a flow live")
+    rollback.add_argument("flow")
+    rollback.add_argument("version", type=int, nargs="?", help="default: the one before the live one")
+    rollback.add_argument("-m", "--message", default="", help="why")
+    rollback.set_defaults(func=cmd_rollback)
+    for p in (versions, diff, rollback):
+        p.add_argument("--redis-url", default=redis_url)
+
     rep = sub.add_parser("report", help="compliance report of a period")
     rep.add_argument("--from", dest="from_", type=_day, required=True)
     rep.add_argument("--to", type=_day, required=True)

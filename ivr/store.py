@@ -13,7 +13,8 @@ Layout (every key starts with the prefix, built by ``key``):
     audit:pruned       hash  last id and hash pruned, where verification resumes
     call:SID:steps     set  steps already recorded for a call (idempotency), expires
     call:SID:entries   list  ids of the call's entries in the events stream
-    config:log         stream  who published what, when
+    flow:ID:versions   sorted set  every published version of a flow
+    config:log         stream  every configuration change: publish or rollback, who, when
 
 Theory of operation: optimistic reads. A webhook decides on the configuration this process
 last read (a ``View``, named by a digest of exactly what it was read from), then makes one
@@ -397,6 +398,7 @@ class Store:
                     pipe.multi()
                     for flow_id, doc in docs.items():
                         pipe.set(key("flow", flow_id, str(live[flow_id])), doc)
+                        pipe.zadd(key("flow", flow_id, "versions"), {str(live[flow_id]): live[flow_id]})
                     pipe.delete(key("centers"), key("numbers"), flows_key)
                     if sources.centers:
                         pipe.hset(key("centers"), mapping={
@@ -410,7 +412,9 @@ class Store:
                         pipe.hset(flows_key, mapping={
                             f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
                     pipe.xadd(key("config", "log"), {
-                        "by": by, "message": message, "flows": json.dumps(live, sort_keys=True),
+                        "action": "publish", "by": by, "message": message,
+                        "flows": json.dumps(live, sort_keys=True),
+                        "was": json.dumps(current, sort_keys=True),
                         "centers": str(len(sources.centers)), "numbers": str(len(sources.numbers)),
                     })
                     pipe.execute()
@@ -418,6 +422,67 @@ class Store:
                 except WatchError:
                     continue
         raise StoreUnavailable("configuration kept changing while publishing; try again")
+
+
+    # -- versions ---------------------------------------------------------------
+
+    def live_version(self, flow_id: str) -> int | None:
+        """The version new calls of a flow get."""
+        value = self.client.hget(key("flows"), flow_id)
+        return _live(value.decode())[0] if value else None
+
+    def versions(self, flow_id: str) -> list[dict[str, Any]]:
+        """Every published version of a flow, oldest first, with who published it and when."""
+        numbers = [int(v) for v in self.client.zrange(key("flow", flow_id, "versions"), 0, -1)]
+        if not numbers:
+            return []
+        docs = self.client.mget([key("flow", flow_id, str(v)) for v in numbers])
+        live = self.live_version(flow_id)
+        out = []
+        for version, raw in zip(numbers, docs, strict=True):
+            doc = json.loads(raw) if raw else {}
+            out.append({"version": version, "live": version == live,
+                        **{k: doc.get(k, "") for k in ("published_at", "by", "message", "digest")}})
+        return out
+
+    def flow_doc(self, flow_id: str, version: int) -> dict[str, Any] | None:
+        """A published version as stored: the operator's table and its metadata."""
+        raw = self.client.get(key("flow", flow_id, str(version)))
+        return json.loads(raw) if raw else None
+
+    def centers(self) -> dict[str, Center]:
+        """The centers as published now."""
+        return self._parse_centers(self.client.hgetall(key("centers")))
+
+    def rollback(self, flow_id: str, version: int, by: str, message: str = "") -> int | None:
+        """Make an earlier version live again, atomically; returns the version it replaced.
+        Calls in progress keep their own version; the change is logged like a publish."""
+        flows_key = key("flows")
+        for _ in range(20):
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(flows_key)
+                    raw = pipe.get(key("flow", flow_id, str(version)))
+                    if not raw:
+                        raise StoreUnavailable(f"flow {flow_id} has no version {version}")
+                    was = pipe.hget(flows_key, flow_id)
+                    previous = _live(was.decode())[0] if was else None
+                    pipe.multi()
+                    pipe.hset(flows_key, flow_id, f"{version}:{json.loads(raw)['digest'][:16]}")
+                    pipe.xadd(key("config", "log"), {
+                        "action": "rollback", "by": by, "message": message,
+                        "flows": json.dumps({flow_id: version}),
+                        "was": json.dumps({flow_id: previous})})
+                    pipe.execute()
+                    return previous
+                except WatchError:
+                    continue
+        raise StoreUnavailable("configuration kept changing during the rollback; try again")
+
+    def config_log(self, count: int = 50) -> list[dict[str, str]]:
+        """The newest configuration changes first: who, when, what."""
+        rows = self.client.xrevrange(key("config", "log"), count=count)
+        return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in rows]
 
 
 def _pairs(flat: list[bytes]) -> list[tuple[str, str]]:
