@@ -12,7 +12,7 @@ import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from twilio.request_validator import RequestValidator
 
@@ -31,6 +31,7 @@ class Transcript:
     lines: list[str] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     bridges: list[tuple[str, str]] = field(default_factory=list)  # (kind, target)
+    handoffs: list[str] = field(default_factory=list)  # URLs of the company's own applications
     documents: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
 
@@ -43,7 +44,11 @@ class Transcript:
 
 @dataclass
 class Caller:
-    """What the caller does: keys to press or words to say when asked, bridge outcomes."""
+    """What the caller does: keys to press or words to say when asked, bridge outcomes.
+
+    ``press`` answers successive prompts, comma-separated ("2,,1": 2 at the first prompt,
+    silence at the second, 1 at the third); ``say`` answers the prompt after those.
+    """
 
     to: str
     from_: str = "+12025550143"
@@ -76,7 +81,8 @@ class Phone:
             "To": caller.to, "FromCountry": caller.from_country, "ToCountry": "US",
             "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01",
         }
-        inputs = {"press": caller.press, "say": caller.say}
+        inputs = {"press": caller.press.split(",") if caller.press else [],
+                  "say": [caller.say] if caller.say else []}
         outcomes = list(caller.outcomes)
         t.note(f"call {caller.call_sid} from {caller.from_country} to {caller.to}")
         url: str = "/voice"
@@ -100,7 +106,7 @@ class Phone:
         t.note("call ended")
         return t
 
-    def _follow(self, body: str, t: Transcript, inputs: dict[str, str],
+    def _follow(self, body: str, t: Transcript, inputs: dict[str, list[str]],
                 outcomes: list[str]) -> tuple[str, dict[str, str]] | None:
         root = ET.fromstring(body)
         for verb in root:
@@ -114,17 +120,22 @@ class Phone:
                     if inner.tag == "Say":
                         t.heard.append(inner.text or "")
                         t.note(f"  hears: {inner.text}")
-                if inputs["press"]:
-                    digits, inputs["press"] = inputs["press"], ""
+                digits = inputs["press"].pop(0) if inputs["press"] else ""
+                if digits:
                     t.note(f"  presses {digits}")
                     return verb.get("action", ""), {"Digits": digits}
-                if inputs["say"]:
-                    words, inputs["say"] = inputs["say"], ""
+                if inputs["say"] and not inputs["press"]:
+                    words = inputs["say"].pop()
                     t.note(f"  says '{words}'")
                     return verb.get("action", ""), {"SpeechResult": words, "Confidence": "0.9"}
                 t.note("  (stays silent)")
             elif verb.tag == "Redirect":
-                return verb.text or "", {}
+                target = (verb.text or "").strip()
+                if urlsplit(target).netloc and not target.startswith(self.base_url):
+                    t.handoffs.append(target)  # the company's own application takes over
+                    t.note(f"  handed off to {target}")
+                    return None
+                return target, {}
             elif verb.tag in ("Dial", "Enqueue"):
                 return self._bridge(verb, t, outcomes)
             elif verb.tag == "Hangup":

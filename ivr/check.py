@@ -1,9 +1,17 @@
 """``ivr check``: everything an operator file must satisfy before it may be published.
 
 Beyond the field-level checks of ``ivr.flowfile`` this module checks references between
-files and proves, over each flow's graph, that no path reaches a bridge into an offshore
-center without passing a disclosure (which always carries the transfer offer) after the
-center was chosen. A violation names the path, state by state.
+files, the folder's allowlists and each flow's languages, and proves, over each flow's
+graph, two things a violation of which it names by its path, state by state:
+
+1. No path reaches a bridge into an offshore center without passing a disclosure (which
+   always carries the transfer offer) after the center was chosen.
+2. After a disclosure the domestic request stays live wherever the caller can answer: no
+   menu reachable after a disclosure uses the transfer key or a transfer word as an option.
+
+Languages need no dimension of their own in the walk: every text, and every disclosure's
+{city} and {country}, must exist in every language the flow offers, so a disclosure on any
+path is complete in whatever language the call speaks.
 """
 
 from __future__ import annotations
@@ -12,11 +20,37 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+import phonenumbers
+
+from ivr.engine import says
 from ivr.errors import FlowError
-from ivr.flow import Bridge, Config, Disclose, Domestic, Flow, Hangup, Overflow, Route, Say, State
-from ivr.flowfile import Sources, build, read_folder
+from ivr.flow import (
+    Bridge,
+    Center,
+    Config,
+    Disclose,
+    Domestic,
+    Flow,
+    Handoff,
+    Hours,
+    LanguageMenu,
+    Menu,
+    Overflow,
+    Policy,
+    Route,
+    Say,
+    State,
+    Text,
+    edges,
+    translation,
+)
+from ivr.flowfile import DTMF_KEYS, Sources, build, read_folder, sip_host, url_host
 
 NO_CENTER = "<none>"
+Problem = tuple[str, str, str]  # where, field, message
+# The abstract state of a call: state name, centers that may be current and were not
+# disclosed, whether the caller asked for the domestic transfer, whether a disclosure was heard.
+Node = tuple[str, frozenset[str], bool, bool]
 
 
 def check_folder(folder: Path, home_country: str) -> tuple[Config, Sources, list[FlowError]]:
@@ -29,28 +63,56 @@ def check_folder(folder: Path, home_country: str) -> tuple[Config, Sources, list
 
 
 def check_config(config: Config, sources: Sources, home_country: str) -> list[FlowError]:
-    """Cross-file references and the disclosure proof for every flow."""
+    """Cross-file references, allowlists, and the proofs for every flow."""
     errors: list[FlowError] = []
     for e164, number in config.numbers.items():
-        if number.flow and number.flow not in config.flows:
-            errors.append(FlowError(sources.numbers[e164][0], f"number '{e164}'", "flow",
-                                    f"names unknown flow '{number.flow}'"))
+        file, where = sources.numbers[e164][0], f"number '{e164}'"
+        flow = config.flows.get(number.flow)
+        if number.flow and flow is None:
+            errors.append(FlowError(file, where, "flow", f"names unknown flow '{number.flow}'"))
+        elif flow is not None and number.language and number.language not in flow.codes:
+            errors.append(FlowError(file, where, "language", f"'{number.language}' is not a language of "
+                                    f"flow '{flow.id}' ({', '.join(flow.codes)})"))
     for flow_id, flow in config.flows.items():
         file = sources.flows[flow_id][0]
         errors += [FlowError(file, where, field, msg)
                    for where, field, msg in flow_problems(flow, config, home_country)]
+    if config.policy is not None and sources.policy is not None:
+        policy_file = sources.policy[0]
+        errors += [FlowError(policy_file, "policy", "transfer_numbers", msg)
+                   for msg in _foreign_numbers(config.policy, home_country)]
+        for center_id, center in config.centers.items():
+            errors += [FlowError(sources.centers[center_id][0], f"center '{center_id}'", field, msg)
+                       for field, msg in _target_problems(center, config.policy)]
     return errors
 
 
-def _references(state: State) -> Iterator[tuple[str, str]]:
-    """(field, state name) for every edge leaving a state."""
-    for field in ("next", "closed", "on_failure", "exhausted"):
-        target = getattr(state, field, "")
-        if target:
-            yield field, target
+def _foreign_numbers(policy: Policy, home: str) -> Iterator[str]:
+    """Allowlisted numbers outside the home country: dialing abroad is not a transfer home."""
+    for number in sorted(policy.transfer_numbers):
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+        except phonenumbers.NumberParseException:
+            continue  # already refused as not E.164
+        if region != home:
+            yield f"{number} is a {region} number; only numbers in the home country {home} may be listed"
 
 
-def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[tuple[str, str, str]]:
+def _target_problems(center: Center, policy: Policy) -> Iterator[tuple[str, str]]:
+    """A center's connect target must be on the policy's allowlist of its kind."""
+    kind, value = center.target.kind, center.target.value
+    listed, allowlist = {
+        "number": (value in policy.transfer_numbers, "transfer_numbers"),
+        "queue": (value in policy.queues, "queues"),
+        "sip": (sip_host(value) in policy.sip_domains, "sip_domains"),
+        "workflow": (value in policy.workflows, "workflows"),
+    }[kind]
+    if not listed:
+        shown = sip_host(value) if kind == "sip" else value
+        yield f"connect.{kind}", f"'{shown}' is not on the policy's {allowlist} allowlist"
+
+
+def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     """(where, field, message) for every problem in one flow."""
     where = f"flow '{flow.id}'"
     if flow.start and flow.start not in flow.states:
@@ -63,41 +125,110 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[tuple[str, 
             f"center '{flow.domestic}' is in {domestic.country}, not the home country {home}; "
             "a domestic transfer must reach an agent in the home country"
         )
+    if flow.transfer_key not in DTMF_KEYS:
+        yield where, "transfer_key", f"{flow.transfer_key!r} must be one key: 0-9, * or #"
+    for language in flow.languages:
+        if not language.words:
+            yield where, f"transfer_words.{language.code}", (
+                f"is missing: there are no built-in transfer words in '{language.code}'")
+    yield from _translation_problems(flow)
+    yield from _url_problems(flow, config.policy)
     for name, state in flow.states.items():
         state_where = f"{where} state '{name}'"
-        for field, target in _references(state):
-            if target not in flow.states:
-                yield state_where, field, f"names unknown state '{target}'"
-        for center in getattr(state, "centers", ()):
-            if center not in config.centers:
-                yield state_where, "centers", f"names unknown center '{center}'"
-        if isinstance(state, Route):
-            for center, weight in state.weights.items():
-                if center not in state.centers:
-                    yield state_where, f"weights.{center}", "is not one of this state's centers"
-                elif not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
-                    yield state_where, f"weights.{center}", "must be a whole number >= 0"
-        if isinstance(state, Disclose):
-            if state.key not in tuple("0123456789*#"):
-                yield state_where, "key", f"{state.key!r} must be one key: 0-9, * or #"
-            if not 1 <= state.timeout <= 30:
-                yield state_where, "timeout", "must be between 1 and 30 seconds"
-            if "{city}" not in state.text or "{country}" not in state.text:
-                yield state_where, "text", "must name the agent's {city} and {country}"
+        yield from ((state_where, f, m) for f, m in _state_problems(flow, state, config))
     yield from _loop_problems(flow)
     yield from _path_problems(flow, config, home)
 
 
-def _loop_problems(flow: Flow) -> Iterator[tuple[str, str, str]]:
+def _state_problems(flow: Flow, state: State, config: Config) -> Iterator[tuple[str, str]]:
+    """(field, message) for what is wrong in one state on its own."""
+    for field, target in edges(state):
+        if target not in flow.states:
+            yield field, f"names unknown state '{target}'"
+    for center in getattr(state, "centers", ()):
+        if center not in config.centers:
+            yield "centers", f"names unknown center '{center}'"
+    if isinstance(state, Route):
+        for center, weight in state.weights.items():
+            if center not in state.centers:
+                yield f"weights.{center}", "is not one of this state's centers"
+            elif not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+                yield f"weights.{center}", "must be a whole number >= 0"
+    if isinstance(state, (Disclose, Menu, LanguageMenu)) and not 1 <= state.timeout <= 30:
+        yield "timeout", "must be between 1 and 30 seconds"
+    if isinstance(state, (Menu, LanguageMenu)) and not 0 <= state.retries <= 5:
+        yield "retries", "must be between 0 and 5"
+    if isinstance(state, Disclose):
+        for code in flow.codes:
+            text = translation(state.text, code, flow.codes[0])
+            if text and ("{city}" not in text or "{country}" not in text):
+                yield _field("text", state.text, code), "must name the agent's {city} and {country}"
+    if isinstance(state, LanguageMenu):
+        choices = [(f"options.{k}", c) for k, c in state.options.items()]
+        for field, code in choices + [(f"words.{w}", c) for w, c in state.words.items()]:
+            if code not in flow.codes:
+                yield field, f"'{code}' is not a language of this flow ({', '.join(flow.codes)})"
+    if isinstance(state, Hours) and state.center and state.center not in config.centers:
+        yield "center", f"names unknown center '{state.center}'"
+
+
+def _field(name: str, text: Text, code: str) -> str:
+    """The field a text problem is in: "text" for a plain string, "text.es" in a table."""
+    return name if isinstance(text, str) else f"{name}.{code}"
+
+
+def _translation_problems(flow: Flow) -> Iterator[Problem]:
+    """Every text the flow may speak must exist in every language it offers."""
+    where = f"flow '{flow.id}'"
+    texts = [(where, name, getattr(flow, name)) for name in Flow.TEXTS]
+    menus = []
+    for name, state in flow.states.items():
+        state_where = f"{where} state '{name}'"
+        texts += [(state_where, field, getattr(state, field)) for field in state.TEXTS]
+        if isinstance(state, Menu) and any(state.words.values()):
+            menus.append((state_where, state))
+    offered = ", ".join(flow.codes)
+    for text_where, field, text in texts:
+        if not text:
+            continue
+        for code in flow.codes:
+            if not translation(text, code, flow.codes[0]).strip():
+                yield text_where, f"{field}.{code}", f"is missing; the flow offers {offered}"
+    for menu_where, menu in menus:
+        for code in flow.codes:
+            if not menu.words.get(code):
+                yield menu_where, f"words.{code}", f"is missing; the flow offers {offered}"
+
+
+def _url_problems(flow: Flow, policy: Policy | None) -> Iterator[Problem]:
+    """Hand-off and audio URLs must be on the policy's url_hosts. Hold music predates
+    policies: without a [policy] it needs only to be https, as before."""
+    where = f"flow '{flow.id}'"
+    urls = [(where, "hold_music", flow.hold_music)]
+    for name, state in flow.states.items():
+        if isinstance(state, (Say, Handoff)):
+            field = "play" if isinstance(state, Say) else "url"
+            urls.append((f"{where} state '{name}'", field, getattr(state, field)))
+    for url_where, field, url in urls:
+        if not url:
+            continue
+        if policy is None:
+            if field != "hold_music":
+                yield url_where, field, "needs a [policy] table whose url_hosts lists its host"
+        elif url_host(url) not in policy.url_hosts:
+            yield url_where, field, f"host '{url_host(url)}' is not on the policy's url_hosts allowlist"
+
+
+def _loop_problems(flow: Flow) -> Iterator[Problem]:
     """States that loop forever without waiting for the caller or for Twilio."""
     # A disclose state waits only for an offshore, undisclosed center: count it as immediate.
     immediate = {n: s for n, s in flow.states.items()
-                 if isinstance(s, (Say, Route, Overflow, Disclose))}
+                 if isinstance(s, (Say, Route, Overflow, Disclose, Hours))}
     for first in immediate:
         seen, stack = set(), [(first, [first])]
         while stack:
             name, path = stack.pop()
-            for _, target in _references(immediate[name]):
+            for _, target in edges(immediate[name]):
                 if target == first:
                     yield (f"flow '{flow.id}' state '{first}'", "next",
                            "loops without waiting for the caller: " + " -> ".join(path + [first]))
@@ -107,56 +238,72 @@ def _loop_problems(flow: Flow) -> Iterator[tuple[str, str, str]]:
                     stack.append((target, path + [target]))
 
 
-def _path_problems(flow: Flow, config: Config, home: str) -> Iterator[tuple[str, str, str]]:
-    """Walk every path; a bridge reached while an offshore center is undisclosed is refused.
-
-    The abstract state is (state name, centers that may be current and were not disclosed,
-    whether the caller asked for the domestic transfer). It is finite, so the walk ends.
-    """
+def _path_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
+    """Walk every path of abstract call states (``Node``); report each violation once, with
+    the first (shortest) path that reaches it. The states are finite, so the walk ends."""
     if flow.start not in flow.states:
         return
-    offshore = {c for c, center in config.centers.items() if center.country != home}
-
-    def chosen(centers: tuple[str, ...], domestic: bool) -> frozenset[str]:
-        return frozenset(c for c in centers if not (domestic and c in offshore))
-
-    start = (flow.start, frozenset({NO_CENTER}), False)
+    offshore = frozenset(c for c, center in config.centers.items() if center.country != home)
+    start: Node = (flow.start, frozenset({NO_CENTER}), False, False)
     paths = {start: [flow.start]}
     queue = deque([start])
-    reported: set[str] = set()
+    reported: set[tuple[str, str]] = set()
     while queue:
         node = queue.popleft()
-        name, undisclosed, domestic = node
-        state = flow.states[name]
-        edges: list[tuple[str, frozenset[str], bool]] = []
-        if isinstance(state, Say):
-            edges.append((state.next, undisclosed, domestic))
-        elif isinstance(state, Route):
-            edges.append((state.next, chosen(state.centers, domestic), domestic))
-            edges.append((state.closed, undisclosed, domestic))
-        elif isinstance(state, Overflow):
-            edges.append((state.next, chosen(state.centers, domestic), domestic))
-            edges.append((state.exhausted, undisclosed, domestic))
-        elif isinstance(state, Disclose):
-            edges.append((state.next, frozenset(), domestic))
-        elif isinstance(state, Bridge):
-            bad = sorted(undisclosed & (offshore | {NO_CENTER}))
-            if bad and name not in reported:
-                reported.add(name)
-                why = ("bridges before any center is chosen" if bad == [NO_CENTER] else
-                       f"can bridge to offshore center '{next(b for b in bad if b != NO_CENTER)}' "
-                       "without a disclosure and transfer offer")
-                yield (f"flow '{flow.id}' state '{name}'", "",
-                       f"{why} on the path {' -> '.join(paths[node])}")
-            if state.on_failure:
-                edges.append((state.on_failure, undisclosed, domestic))
-        elif isinstance(state, Domestic):
-            if state.on_failure:
-                edges.append((state.on_failure, frozenset(), True))
-        elif isinstance(state, Hangup):
-            pass
-        for target, und, dom in edges:
-            nxt = (target, und, dom)
-            if target in flow.states and nxt not in paths:
-                paths[nxt] = paths[node] + [target]
+        name, state = node[0], flow.states[node[0]]
+        for field, message in _violations(flow, state, node, offshore):
+            if (name, field) not in reported:
+                reported.add((name, field))
+                yield (f"flow '{flow.id}' state '{name}'", field,
+                       f"{message} on the path {' -> '.join(paths[node])}")
+        for nxt in _successors(state, node, offshore):
+            if nxt[0] in flow.states and nxt not in paths:
+                paths[nxt] = paths[node] + [nxt[0]]
                 queue.append(nxt)
+
+
+def _successors(state: State, node: Node, offshore: frozenset[str]) -> list[Node]:
+    """Where a call in this abstract state can go next, and what it then knows."""
+    _, undisclosed, domestic, heard = node
+    if isinstance(state, (Route, Overflow)):
+        # After a domestic request only home-country centers can be chosen.
+        chosen = frozenset(c for c in state.centers if not (domestic and c in offshore))
+        other = state.closed if isinstance(state, Route) else state.exhausted
+        return [(state.next, chosen, domestic, heard), (other, undisclosed, domestic, heard)]
+    if isinstance(state, Disclose):
+        return [(state.next, frozenset(), domestic, heard or bool(undisclosed & offshore))]
+    if isinstance(state, Bridge):  # a failed bridge leaves the call without a center
+        return [(state.on_failure, frozenset({NO_CENTER}), domestic, heard)] if state.on_failure else []
+    if isinstance(state, Domestic):  # the domestic center is the call's center
+        return [(state.on_failure, frozenset(), True, heard)] if state.on_failure else []
+    return [(target, undisclosed, domestic, heard) for _, target in edges(state)]
+
+
+def _violations(flow: Flow, state: State, node: Node, offshore: frozenset[str]) -> Iterator[tuple[str, str]]:
+    """(field, message) for what this state would do wrong in this abstract state."""
+    _, undisclosed, _, heard = node
+    if isinstance(state, Bridge):
+        bad = sorted(undisclosed & (offshore | {NO_CENTER}))
+        if bad == [NO_CENTER]:
+            yield "", "bridges before any center is chosen"
+        elif bad:
+            center = next(b for b in bad if b != NO_CENTER)
+            yield "", f"can bridge to offshore center '{center}' without a disclosure and transfer offer"
+    elif isinstance(state, Disclose) and NO_CENTER in undisclosed:
+        yield "", "discloses before any center is chosen"
+    elif isinstance(state, (Menu, LanguageMenu)) and heard:
+        yield from _shadowed(flow, state)
+
+
+def _shadowed(flow: Flow, state: Menu | LanguageMenu) -> Iterator[tuple[str, str]]:
+    """Menu options that take the transfer key or a transfer word: after a disclosure they
+    ask for the domestic agent (R7, R9), so the option could never be chosen."""
+    why = "after a disclosure, where it asks for an agent in the home country"
+    if flow.transfer_key in state.options:
+        yield f"options.{flow.transfer_key}", f"uses the transfer key '{flow.transfer_key}' {why}"
+    words = ([(f"words.{w}", w) for w in state.words] if isinstance(state, LanguageMenu) else
+             [(f"words.{code}.{w}", w) for code, ws in state.words.items() for w in ws])
+    for field, word in words:
+        transfer = next((t for t in flow.transfer_words if says(word, t)), None)
+        if transfer:
+            yield field, f"holds the transfer word '{transfer}' {why}"

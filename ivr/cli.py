@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("number", help="the number dialed, E.164")
     call.add_argument("--url", help="a running server's base URL; default: in-process")
     call.add_argument("--token", help="the server's TWILIO_AUTH_TOKEN (with --url)")
-    call.add_argument("--press", default="", help="keys to press at the first prompt")
+    call.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
     call.add_argument("--say", default="", help="words to say at the first prompt")
     call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")
     call.add_argument("--from-country", default="US", help="Twilio's FromCountry")

@@ -4,15 +4,25 @@ Theory of operation. A call is a position in a flow graph (``Call``), carried be
 webhooks in the step URL that Twilio signs, so any worker can serve any step and a
 replayed webhook gets the same answer. Each webhook gives the engine what the caller or
 Twilio just did (``Reply``) and what is true now (``Facts``: the centers read from Redis at
-this moment, the time, the number's exemption). The engine walks states that need no
-answer (say, route, overflow) until it reaches one that waits for the caller or for
-Twilio (a disclosure prompt, a bridge, a hang-up) and returns a ``Turn``: what to send to
-Twilio (``actions``) and what to record (``events``).
+this moment, the time, the number's exemption and starting language). The engine walks
+states that need no answer (say, route, overflow, hours) until it reaches one that waits
+for the caller or for Twilio (a disclosure prompt, a menu, a bridge), or ends Onshore's part
+(a hang-up, a hand-off to the company's own TwiML application), and returns a ``Turn``:
+what to send to Twilio (``actions``) and what to record (``events``).
+
+The call carries its language: every prompt is spoken in it, with its voice, and the
+disclosure names the city and the country as that language says it ("Filipinas").
 
 The one rule it never breaks: a bridge to a center outside the home country happens only
 after the caller heard that center's location and the transfer offer in this call (or a
 cautious disclosure while the lookup was impossible), unless the number is exempt. When
 a flow would break it, the engine raises UnsafeBridge and the webhook gives the safe answer.
+After a disclosure the transfer stays live wherever the caller can answer: at the
+disclosure, in every menu (checked before the menu's own options) and on hold.
+
+Evidence keys are ``step:seq:state``: ``seq`` counts the call's waits (each prompt or bridge
+sends it one higher), and a state runs at most once between two waits, so each event has
+one key and a replayed webhook repeats the keys it recorded before.
 
 No I/O here: no Flask, no Redis, no Twilio.
 """
@@ -21,9 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from ivr.errors import UnsafeBridge
 from ivr.flow import (
@@ -33,11 +45,18 @@ from ivr.flow import (
     Domestic,
     Exemption,
     Flow,
+    Handoff,
     Hangup,
+    Hours,
+    Language,
+    LanguageMenu,
+    Menu,
     Overflow,
     Route,
     Say,
     Target,
+    Text,
+    translation,
 )
 from ivr.places import country_name
 
@@ -60,20 +79,17 @@ class Call:
     heard: str = ""  # location last disclosed, CAUTIOUS, or ""
     domestic: bool = False  # the caller asked for the domestic transfer
     exempt: str = ""  # the number's exemption (R5, R6), fixed for the whole call
+    language: str = ""  # language code the call speaks; "" = the flow's default
+    seq: int = 0  # how many times the call has waited for the caller or a bridge
+    misses: int = 0  # unanswered or unmatched prompts of the current menu
 
     def to_query(self) -> dict[str, str]:
         """Compact query parameters for a step URL."""
         query = {"f": self.flow, "v": str(self.version), "s": self.state}
-        if self.center:
-            query["c"] = self.center
-        if self.tried:
-            query["t"] = ",".join(self.tried)
-        if self.heard:
-            query["h"] = self.heard
-        if self.domestic:
-            query["d"] = "1"
-        if self.exempt:
-            query["x"] = self.exempt
+        optional = {"c": self.center, "t": ",".join(self.tried), "h": self.heard,
+                    "d": "1" if self.domestic else "", "x": self.exempt, "l": self.language,
+                    "n": str(self.seq or ""), "m": str(self.misses or "")}
+        query.update((k, v) for k, v in optional.items() if v)
         return query
 
     @classmethod
@@ -89,6 +105,9 @@ class Call:
             heard=query.get("h", ""),
             domestic=query.get("d") == "1",
             exempt=query.get("x", ""),
+            language=query.get("l", ""),
+            seq=int(query.get("n", "0")),
+            misses=int(query.get("m", "0")),
         )
 
 
@@ -102,6 +121,7 @@ class Facts:
     home: str = "US"
     exempt: Exemption | None = None
     fresh: bool = True  # centers were read from Redis in this request
+    language: str = ""  # the number's starting language code (begin only)
 
 
 @dataclass(frozen=True)
@@ -135,8 +155,19 @@ class Speak:
 
 
 @dataclass(frozen=True)
+class Play:
+    """Play an audio file (an https URL on the folder's allowlist)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
 class Ask:
-    """Play a prompt while listening for the transfer key or words; then continue."""
+    """Play a prompt while listening for keys and words; then continue at ``then``.
+
+    ``key`` is the transfer key when the transfer is live ("" before any disclosure);
+    ``also`` holds more lines of the same prompt, e.g. each language of a language menu.
+    """
 
     text: str
     language: str
@@ -145,6 +176,7 @@ class Ask:
     hints: tuple[str, ...]
     timeout: int
     then: Call
+    also: tuple[Speak, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,11 +191,18 @@ class Connect:
 
 
 @dataclass(frozen=True)
+class Handover:
+    """Give the call to the company's own TwiML application at this URL; Onshore's part ends."""
+
+    url: str
+
+
+@dataclass(frozen=True)
 class End:
     """Hang up."""
 
 
-Action = Speak | Ask | Connect | End
+Action = Speak | Play | Ask | Connect | Handover | End
 
 
 @dataclass(frozen=True)
@@ -186,75 +225,76 @@ class Turn:
     def record(self, key: str, step: str, /, **fields: object) -> None:
         self.events.append(Event(key, step, tuple((k, str(v)) for k, v in fields.items())))
 
+    def note(self, step: str, where: str = "", /, **fields: object) -> None:
+        """Record a step of the current wait, keyed by the state it happened in (``where``,
+        default: the call's state)."""
+        self.record(f"{step}:{self.call.seq}:{where or self.call.state}", step, **fields)
 
-def fill(template: str, flow: Flow, facts: Facts, center: Center | None) -> str:
-    """Put the center's city and country, as spoken in the flow's language, into a template."""
-    return template.format(
+
+def fill(template: Text, flow: Flow, facts: Facts, center: Center | None, language: str = "") -> str:
+    """The template in the language with this code (default: the flow's), with the center's
+    city and country as that language says them."""
+    lang = flow.speaking(language)
+    text = translation(template, lang.code, flow.codes[0]) or translation(
+        template, flow.codes[0], flow.codes[0])
+    return text.format(
         city=center.city if center else "",
-        country=country_name(center.country, flow.language) if center else "",
+        country=country_name(center.country, lang.tag) if center else "",
         center=center.name if center else "",
-        home_country=country_name(facts.home, flow.language),
+        home_country=country_name(facts.home, lang.tag),
+        key=flow.transfer_key,
     )
 
 
 def is_open(center: Center, now: datetime) -> bool:
-    """True when the center takes calls at this moment, in its own time zone."""
-    return center.hours.is_open(now.astimezone(center.zone))
+    """True when the center takes calls at this moment: its hours, holidays and closures."""
+    return center.schedule.is_open(now)
+
+
+def first_call(flow: Flow, facts: Facts) -> Call:
+    """Where a new call starts: the flow's start, in the number's language if the flow has it."""
+    language = facts.language if facts.language in flow.codes[1:] else ""
+    return Call(flow.id, flow.version, flow.start, exempt=facts.exempt or "", language=language)
+
+
+def hold_offer(flow: Flow, facts: Facts, language: str = "") -> Speak:
+    """The transfer offer a caller on hold hears, in the call's language (its code)."""
+    return _spoken(flow, facts, flow.hold_offer, language)
 
 
 def begin(flow: Flow, facts: Facts) -> Turn:
     """The first webhook of a call."""
-    turn = Turn(Call(flow.id, flow.version, flow.start, exempt=facts.exempt or ""))
-    return _run(flow, turn, facts)
+    return _run(flow, Turn(first_call(flow, facts)), facts)
 
 
 def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
     """A later webhook: the caller or Twilio answered the state the call waits in."""
     turn = Turn(call)
     if call.state == TRANSFER:
-        if isinstance(reply, BridgeEnded) and reply.status not in ANSWERED:
-            turn.record(f"bridge_ended:{TRANSFER}", "bridge_ended", status=reply.status,
-                        center=call.center, domestic="true")
-            return _unavailable(flow, turn, facts, "domestic bridge failed")
-        if isinstance(reply, BridgeEnded):
-            turn.record(f"bridge_ended:{TRANSFER}", "bridge_ended", status=reply.status,
-                        center=call.center, domestic="true")
-        return _end(turn)
+        return _domestic_ended(flow, turn, facts, reply, on_failure="")
     if call.state == AFTER_CAUTION:
-        if isinstance(reply, Heard) and _asks_for_transfer(reply, "1", _default_keywords()):
+        if _asks_for_transfer(flow, reply):
             return _transfer(flow, turn, facts, how=_how(reply))
         return _bridge(flow, turn, facts, Bridge(AFTER_CAUTION, ""), reply)
     state = flow.states[call.state]
-    if isinstance(state, Disclose) and isinstance(reply, Heard):
-        if _asks_for_transfer(reply, state.key, state.keywords):
+    if isinstance(state, Disclose):
+        if _asks_for_transfer(flow, reply):
             return _transfer(flow, turn, facts, how=_how(reply))
         turn.call = replace(call, state=state.next)
         return _run(flow, turn, facts)
-    if isinstance(state, Disclose):
-        turn.call = replace(call, state=state.next)
-        return _run(flow, turn, facts)
+    if isinstance(state, (Menu, LanguageMenu)):
+        return _answer(flow, turn, facts, state, reply)
     if isinstance(state, Bridge):
         return _bridge(flow, turn, facts, state, reply)
-    if isinstance(state, Domestic):
-        if isinstance(reply, BridgeEnded) and reply.status not in ANSWERED:
-            turn.record(f"bridge_ended:{state.name}", "bridge_ended", status=reply.status,
-                        center=call.center, domestic="true")
-            if state.on_failure:
-                turn.call = replace(call, state=state.on_failure, domestic=True)
-                return _run(flow, turn, facts)
-            return _unavailable(flow, turn, facts, "domestic bridge failed")
-        if isinstance(reply, BridgeEnded):
-            turn.record(f"bridge_ended:{state.name}", "bridge_ended", status=reply.status,
-                        center=call.center, domestic="true")
-            return _end(turn)
+    if isinstance(state, Domestic) and isinstance(reply, BridgeEnded):
+        return _domestic_ended(flow, turn, facts, reply, on_failure=state.on_failure)
     return _run(flow, turn, facts)
 
 
 def safe_answer(flow: Flow, call: Call, facts: Facts, reason: str) -> Turn:
     """What a caller gets when the normal path cannot run: the flow's lookup-failure policy."""
     turn = Turn(call)
-    turn.record(f"safe_answer:{call.state}", "safe_answer", reason=reason,
-                policy=flow.on_lookup_failure)
+    turn.note("safe_answer", reason=reason, policy=flow.on_lookup_failure)
     if flow.on_lookup_failure == "cautious" and not call.domestic:
         center = call.center or _pick(flow, facts, _all_centers(flow), call)
         if center:
@@ -267,85 +307,183 @@ def _run(flow: Flow, turn: Turn, facts: Facts) -> Turn:
         call = turn.call
         state = flow.states[call.state]
         if isinstance(state, Say):
-            turn.actions.append(Speak(fill(state.text, flow, facts, facts.centers.get(call.center)),
-                                      flow.language, flow.voice))
+            if state.text:
+                turn.actions.append(_spoken(flow, facts, state.text, call.language,
+                                            facts.centers.get(call.center)))
+            if state.play:
+                turn.actions.append(Play(state.play))
             turn.call = replace(call, state=state.next)
         elif isinstance(state, (Route, Overflow)):
             if not facts.fresh and not facts.exempt:
                 return _degraded(flow, turn, facts)
-            fresh_start = isinstance(state, Route)
-            tried = () if fresh_start else call.tried
-            center = _pick(flow, facts, state.centers, replace(call, tried=tried),
-                           weights=state.weights if isinstance(state, Route)
-                           and state.strategy == "weight" else None)
-            if not center:
-                turn.record(f"no_center:{state.name}:{len(tried)}", "no_center", state=state.name)
-                turn.call = replace(call, state=state.closed if isinstance(state, Route)
-                                    else state.exhausted)
-                continue
-            chosen = facts.centers[center]
-            tried = tried + (center,)
-            turn.record(f"routed:{len(tried)}", "routed", center=center, city=chosen.city,
-                        country=chosen.country, by="overflow" if not fresh_start else "route")
-            turn.call = replace(call, state=state.next, center=center, tried=tried)
+            _route(flow, turn, facts, state)
         elif isinstance(state, Disclose):
             if not facts.fresh and not facts.exempt:
                 return _degraded(flow, turn, facts)
             if _disclose(flow, turn, facts, state):
                 return turn
+        elif isinstance(state, Hours):
+            opened = _hours_open(state, facts)
+            turn.note("hours", state=state.name, open=str(opened).lower(), center=state.center)
+            turn.call = replace(call, state=state.open if opened else state.closed)
+        elif isinstance(state, (Menu, LanguageMenu)):
+            return _ask(flow, turn, facts, state)
         elif isinstance(state, Bridge):
             return _bridge(flow, turn, facts, state, None)
         elif isinstance(state, Domestic):
             return _transfer(flow, turn, facts, how="", state=state.name)
+        elif isinstance(state, Handoff):
+            return _hand_off(flow, turn, facts, state)
         elif isinstance(state, Hangup):
             if state.text:
-                turn.actions.append(Speak(fill(state.text, flow, facts, None), flow.language,
-                                          flow.voice))
+                turn.actions.append(_spoken(flow, facts, state.text, call.language))
             return _end(turn)
     raise RuntimeError(f"flow {flow.id} did not wait for the caller within {MAX_HOPS} states")
+
+
+def _spoken(flow: Flow, facts: Facts, template: Text, language: str,
+            center: Center | None = None) -> Speak:
+    """A template as a caller hears it in a language (its code): its words, tag and voice."""
+    lang = flow.speaking(language)
+    return Speak(fill(template, flow, facts, center, lang.code), lang.tag, lang.voice)
+
+
+def _waiting(call: Call, **changes: Any) -> Call:
+    """The call as the next webhook will carry it: one wait further."""
+    return replace(call, seq=call.seq + 1, **changes)
+
+
+def _route(flow: Flow, turn: Turn, facts: Facts, state: Route | Overflow) -> None:
+    """Choose an open center (route: afresh; overflow: one not tried yet), or go on closed."""
+    call = turn.call
+    fresh_start = isinstance(state, Route)
+    tried = () if fresh_start else call.tried
+    center = _pick(flow, facts, state.centers, replace(call, tried=tried),
+                   weights=state.weights if isinstance(state, Route)
+                   and state.strategy == "weight" else None)
+    if not center:
+        turn.note("no_center", state=state.name)
+        turn.call = replace(call, state=state.closed if isinstance(state, Route) else state.exhausted)
+        return
+    chosen = facts.centers[center]
+    turn.note("routed", center=center, city=chosen.city, country=chosen.country,
+              by="route" if fresh_start else "overflow")
+    turn.call = replace(call, state=state.next, center=center, tried=tried + (center,))
+
+
+def _hours_open(state: Hours, facts: Facts) -> bool:
+    """Open by the named center's schedule (closed when it is unknown) or the state's own."""
+    if state.schedule is not None:
+        return state.schedule.is_open(facts.now)
+    center = facts.centers.get(state.center)
+    return center is not None and is_open(center, facts.now)
 
 
 def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> bool:
     """Ask with the disclosure and offer (True: wait), or move on to state.next (False)."""
     call = turn.call
     center = facts.centers.get(call.center)
-    attempt = len(call.tried)
     if center is None:
         raise UnsafeBridge(f"state {state.name} has no chosen center to disclose")
     reason = facts.exempt or ("domestic-center" if center.country == facts.home else "")
     if reason:
-        turn.record(f"exempt:{attempt}", "exempt", reason=reason, center=center.id)
+        turn.note("exempt", reason=reason, center=center.id)
         if reason == "domestic-center" and state.courtesy:
-            turn.actions.append(Speak(fill(state.courtesy, flow, facts, center), flow.language,
-                                      flow.voice))
+            turn.actions.append(_spoken(flow, facts, state.courtesy, call.language, center))
         turn.call = replace(call, state=state.next)
         return False
     if call.heard == center.location:  # already told, e.g. re-entering after a menu
         turn.call = replace(call, state=state.next)
         return False
-    disclosure = fill(state.text, flow, facts, center)
-    offer = fill(state.offer, flow, facts, center)
-    turn.record(f"disclosed:{attempt}", "disclosed", center=center.id, city=center.city,
-                country=center.country, text=disclosure, language=flow.language)
-    turn.record(f"offered:{attempt}", "offered", text=offer, key=state.key,
-                keywords="|".join(state.keywords))
-    turn.call = replace(call, heard=center.location)
-    turn.actions.append(Ask(f"{disclosure} {offer}", flow.language, flow.voice, state.key,
-                            state.keywords, state.timeout, turn.call))
+    lang = flow.speaking(call.language)
+    disclosure = fill(state.text, flow, facts, center, lang.code)
+    offer = fill(state.offer, flow, facts, center, lang.code)
+    turn.note("disclosed", center=center.id, city=center.city, country=center.country,
+              text=disclosure, language=lang.tag)
+    turn.note("offered", text=offer, key=flow.transfer_key, keywords="|".join(flow.transfer_words))
+    turn.call = _waiting(call, heard=center.location)
+    turn.actions.append(Ask(f"{disclosure} {offer}", lang.tag, lang.voice, flow.transfer_key,
+                            _hints(flow, lang), state.timeout, turn.call))
     return True
+
+
+def _ask(flow: Flow, turn: Turn, facts: Facts, state: Menu | LanguageMenu) -> Turn:
+    """Prompt for a menu choice; after a disclosure the transfer key and words stay live."""
+    call = turn.call
+    lang = flow.speaking(call.language)
+    live = bool(call.heard)
+    if isinstance(state, LanguageMenu):  # each language's line in its own voice, the call's first
+        order = [lang] + [other for other in flow.languages if other != lang]
+        lines = [_spoken(flow, facts, state.prompt, other.code) for other in order]
+        words = tuple(state.words)
+    else:
+        lines = [_spoken(flow, facts, state.prompt, lang.code)]
+        words = tuple(state.words.get(lang.code, {}))
+    hints = (_hints(flow, lang) if live else ()) + words
+    turn.call = _waiting(call)
+    first = lines[0]
+    turn.actions.append(Ask(first.text, first.language, first.voice,
+                            flow.transfer_key if live else "", tuple(dict.fromkeys(hints)),
+                            state.timeout, turn.call, tuple(lines[1:])))
+    return turn
+
+
+def _answer(flow: Flow, turn: Turn, facts: Facts, state: Menu | LanguageMenu, reply: Reply) -> Turn:
+    """The caller answered a menu: the transfer (when live), an option, or a miss. A miss
+    prompts again until the retries are used up; then a menu branches (no_input, invalid) and a
+    language menu goes on in the language the call already has."""
+    call = turn.call
+    if call.heard and _asks_for_transfer(flow, reply):
+        return _transfer(flow, turn, facts, how=_how(reply))
+    heard = _how(reply) or "silence"
+    choice = _choice(state, reply, flow.speaking(call.language).code)
+    if not choice and call.misses < state.retries:
+        turn.note("menu", state=state.name, input=heard, result="retry")
+        turn.call = replace(call, misses=call.misses + 1)
+        return _ask(flow, turn, facts, state)
+    if isinstance(state, LanguageMenu):
+        language = choice or call.language or flow.codes[0]
+        turn.note("language", state=state.name, language=language, input=heard)
+        turn.call = replace(call, state=state.next, misses=0,
+                            language="" if language == flow.codes[0] else language)
+    else:
+        target = choice or (state.no_input if heard == "silence" else state.invalid)
+        turn.note("menu", state=state.name, input=heard, result=target)
+        turn.call = replace(call, state=target, misses=0)
+    return _run(flow, turn, facts)
+
+
+def _choice(state: Menu | LanguageMenu, reply: Reply, code: str) -> str:
+    """The option the caller chose by key or by word ("" for none)."""
+    if not isinstance(reply, Heard):
+        return ""
+    key = reply.digits.strip()[:1]
+    if key:
+        return state.options.get(key, "")
+    words = state.words if isinstance(state, LanguageMenu) else state.words.get(code, {})
+    for word in sorted(words, key=len, reverse=True):  # "tech support" before "support"
+        if says(reply.speech, word):
+            return words[word]
+    return ""
+
+
+def _hand_off(flow: Flow, turn: Turn, facts: Facts, state: Handoff) -> Turn:
+    """Redirect the call to the company's own application; what happens there is not ours."""
+    call = turn.call
+    turn.note("handoff", url=state.url, center=call.center, heard=call.heard,
+              language=flow.speaking(call.language).tag)
+    turn.actions.append(Handover(state.url))
+    return turn
 
 
 def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -> Turn:
     call = turn.call
-    # Bridges after a cautious disclosure get their own evidence keys.
-    attempt = f"{CAUTIOUS if state.name == AFTER_CAUTION else ''}{len(call.tried)}"
     if isinstance(reply, BridgeEnded):
         if reply.status == "leave":  # the caller pressed the transfer key while on hold
             return _transfer(flow, turn, facts, how="key during hold")
         domestic = str(call.center in facts.centers
                        and facts.centers[call.center].country == facts.home).lower()
-        turn.record(f"bridge_ended:{attempt}", "bridge_ended", status=reply.status,
-                    center=call.center, domestic=domestic)
+        turn.note("bridge_ended", status=reply.status, center=call.center, domestic=domestic)
         if reply.status in ANSWERED:
             return _end(turn)
         if state.on_failure:  # the failed center is no longer the call's center
@@ -362,8 +500,21 @@ def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -
         raise UnsafeBridge("a caller who asked for a domestic agent may not be sent offshore")
     if offshore and not facts.exempt and call.heard not in (center.location, CAUTIOUS):
         raise UnsafeBridge(f"center {center.id} in {center.location} was not disclosed")
-    return _connect(turn, center, domestic=not offshore, attempt=attempt,
-                    then=replace(call, state=state.name), language=flow.language)
+    return _connect(flow, turn, center, domestic=not offshore, then=replace(call, state=state.name))
+
+
+def _domestic_ended(flow: Flow, turn: Turn, facts: Facts, reply: Reply, on_failure: str) -> Turn:
+    """A bridge to the domestic destination ended: done, on_failure, or unavailable."""
+    call = turn.call
+    if not isinstance(reply, BridgeEnded):
+        return _end(turn)
+    turn.note("bridge_ended", status=reply.status, center=call.center, domestic="true")
+    if reply.status in ANSWERED:
+        return _end(turn)
+    if on_failure:
+        turn.call = replace(call, state=on_failure, domestic=True)
+        return _run(flow, turn, facts)
+    return _unavailable(flow, turn, facts, "domestic bridge failed")
 
 
 def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANSFER) -> Turn:
@@ -371,24 +522,22 @@ def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANS
     call = turn.call
     if how:
         by = "hold" if "hold" in how else "key" if how.startswith("key") else "voice"
-        turn.record("transfer_requested", "transfer_requested", how=how, by=by, center=call.center)
+        turn.note("transfer_requested", how=how, by=by, center=call.center)
     center = _domestic_center(flow, facts)
     if center is None:
         return _unavailable(flow, turn, facts, "no domestic center")
-    return _connect(turn, center, domestic=True, attempt=state,
-                    then=replace(call, state=state, domestic=True, center=center.id),
-                    language=flow.language)
+    return _connect(flow, turn, center, domestic=True,
+                    then=replace(call, state=state, domestic=True, center=center.id, misses=0))
 
 
-def _connect(turn: Turn, center: Center, domestic: bool, attempt: str, then: Call,
-             language: str) -> Turn:
-    turn.record(f"bridged:{attempt}", "bridged", center=center.id, city=center.city,
-                country=center.country, region=center.region, target=center.target.kind,
-                domestic=str(domestic).lower())
+def _connect(flow: Flow, turn: Turn, center: Center, domestic: bool, then: Call) -> Turn:
+    language = flow.speaking(then.language).tag
+    turn.note("bridged", then.state, center=center.id, city=center.city, country=center.country,
+              region=center.region, target=center.target.kind, domestic=str(domestic).lower())
     attributes = (("center", center.id), ("country", center.country), ("language", language),
                   ("domestic", str(domestic).lower()))
-    turn.call = then
-    turn.actions.append(Connect(center.id, center.target, domestic, then, attributes))
+    turn.call = _waiting(then)
+    turn.actions.append(Connect(center.id, center.target, domestic, turn.call, attributes))
     return turn
 
 
@@ -401,23 +550,21 @@ def _degraded(flow: Flow, turn: Turn, facts: Facts) -> Turn:
 
 
 def _caution(flow: Flow, turn: Turn, facts: Facts, center: str) -> Turn:
+    lang = flow.speaking(turn.call.language)
     tried = turn.call.tried if center in turn.call.tried else turn.call.tried + (center,)
-    call = replace(turn.call, state=AFTER_CAUTION, center=center, heard=CAUTIOUS, tried=tried)
-    text = fill(flow.cautious_text, flow, facts, None)
-    attempt = f"{CAUTIOUS}{len(tried)}"
-    turn.record(f"disclosed:{attempt}", "disclosed", center="", city="", country="",
-                text=text, language=flow.language, cautious="true")
-    turn.record(f"offered:{attempt}", "offered", text=text, key="1",
-                keywords="|".join(_default_keywords()))
-    turn.call = call
-    turn.actions.append(Ask(text, flow.language, flow.voice, "1", _default_keywords(), 5, call))
+    text = fill(flow.cautious_text, flow, facts, None, lang.code)
+    turn.note("disclosed", center="", city="", country="", text=text, language=lang.tag,
+              cautious="true")
+    turn.note("offered", text=text, key=flow.transfer_key, keywords="|".join(flow.transfer_words))
+    turn.call = _waiting(turn.call, state=AFTER_CAUTION, center=center, heard=CAUTIOUS, tried=tried)
+    turn.actions.append(Ask(text, lang.tag, lang.voice, flow.transfer_key, _hints(flow, lang), 5,
+                            turn.call))
     return turn
 
 
 def _unavailable(flow: Flow, turn: Turn, facts: Facts, reason: str) -> Turn:
-    turn.record(f"unavailable:{turn.call.state}", "unavailable", reason=reason)
-    turn.actions.append(Speak(fill(flow.unavailable_text, flow, facts, None), flow.language,
-                              flow.voice))
+    turn.note("unavailable", reason=reason)
+    turn.actions.append(_spoken(flow, facts, flow.unavailable_text, turn.call.language))
     return _end(turn)
 
 
@@ -470,20 +617,40 @@ def _all_centers(flow: Flow) -> tuple[str, ...]:
     return tuple(seen)
 
 
-_WORDS = re.compile(r"[^\w\s]")
+def _hints(flow: Flow, lang: Language) -> tuple[str, ...]:
+    """Speech hints for the transfer: the call's language first, then the flow's others."""
+    return tuple(dict.fromkeys(lang.words + flow.transfer_words))
 
 
-def _default_keywords() -> tuple[str, ...]:
-    return Disclose.keywords
+_NOT_WORD = re.compile(r"[^\w\s]")
 
 
-def _asks_for_transfer(reply: Heard, key: str, keywords: tuple[str, ...]) -> bool:
-    """The transfer key pressed, or a transfer keyword heard as whole words."""
-    if reply.digits and reply.digits.strip().startswith(key):
+def _normalized(text: str) -> str:
+    """Lower case, accents and punctuation removed, padded: " estados unidos "."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower())
+                    if not unicodedata.combining(c))
+    return f" {' '.join(_NOT_WORD.sub(' ', plain).split())} "
+
+
+def says(speech: str, word: str) -> bool:
+    """True when the word or phrase is in the speech as whole words (case, accents and
+    punctuation aside): "América, por favor" says "america"; "agency" does not say "agent"."""
+    return _normalized(word) in _normalized(speech)
+
+
+def _asks_for_transfer(flow: Flow, reply: Reply) -> bool:
+    """The transfer key pressed, or a transfer word of any of the flow's languages heard."""
+    if not isinstance(reply, Heard):
+        return False
+    if reply.digits and reply.digits.strip().startswith(flow.transfer_key):
         return True
-    spoken = f" {_WORDS.sub(' ', reply.speech.lower())} "
-    return any(f" {word} " in spoken for word in keywords)
+    return any(says(reply.speech, word) for word in flow.transfer_words)
 
 
-def _how(reply: Heard) -> str:
-    return f"key {reply.digits}" if reply.digits else f"said '{reply.speech}'"
+def _how(reply: Reply) -> str:
+    """What the caller did, for the evidence: "key 1", "said 'agent'", or "" for nothing."""
+    if not isinstance(reply, Heard):
+        return ""
+    if reply.digits:
+        return f"key {reply.digits}"
+    return f"said '{reply.speech}'" if reply.speech.strip() else ""

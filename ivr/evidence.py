@@ -17,6 +17,10 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
                         hold), center (the center the caller was offered away from)
     bridged             center, city, country, region, target, domestic (true | false)
     bridge_ended        status (DialCallStatus or QueueResult), center, domestic
+    menu                state, input, result
+    language            state, language, input
+    hours               state, open, center
+    handoff             url, center, heard, language (the call leaves Onshore's control)
     safe_answer         reason[, policy]
     unavailable         reason
     status              status, duration, sequence

@@ -1,21 +1,55 @@
-"""What operators describe: centers, numbers and flows (plain data, no I/O).
+"""What operators describe: centers, numbers, flows and the folder's policy (plain data, no I/O).
 
 A flow is a small graph of named states. Each state kind says what the caller hears or
 where the call goes next; the engine (``ivr.engine``) walks the graph.
+
+Texts. A flow speaks one or more languages (``Flow.languages``, the first is the default).
+Every text an operator writes is a ``Text``: either one plain string, which is the text in
+the flow's default language, or a table with one text per language code ({"en": ...,
+"es": ...}). ``ivr check`` refuses a flow that lacks a text in a language it offers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import date
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from ivr.hours import WeeklyHours
+from ivr.hours import Closure, Schedule, WeeklyHours
 
 TargetKind = Literal["queue", "number", "sip", "workflow"]
 Exemption = Literal["emergency", "foreign-business"]
 LookupPolicy = Literal["domestic", "cautious"]
+Text = str | Mapping[str, str]  # a plain string is the default language's text
+
+# Words that ask for the domestic transfer, per language code; a flow may replace them.
+TRANSFER_WORDS: Mapping[str, tuple[str, ...]] = {
+    "en": ("agent", "united states", "america"),
+    "es": ("agente", "estados unidos", "américa"),
+}
+CAUTIOUS_TEXT: Mapping[str, str] = {
+    "en": "Your call may be answered by an agent outside {home_country}. "
+          "To speak with an agent in {home_country}, press {key} or say 'agent'.",
+    "es": "Su llamada puede ser atendida por un agente fuera de {home_country}. "
+          "Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'.",
+}
+UNAVAILABLE_TEXT: Mapping[str, str] = {
+    "en": "We are sorry, no agent can take your call right now. Please call again later.",
+    "es": "Lo sentimos, ningún agente puede atender su llamada ahora. Por favor, llame más tarde.",
+}
+HOLD_OFFER: Mapping[str, str] = {
+    "en": "To speak with an agent in {home_country}, press {key} at any time.",
+    "es": "Para hablar con un agente en {home_country}, oprima {key} en cualquier momento.",
+}
+
+
+def translation(text: Text, code: str, default: str) -> str:
+    """The text in one language, or "" when it has none (a plain string is the default's)."""
+    if isinstance(text, str):
+        return text if code == default else ""
+    return text.get(code, "")
 
 
 @dataclass(frozen=True)
@@ -38,11 +72,18 @@ class Center:
     hours: WeeklyHours
     target: Target
     region: str = ""  # state or province, e.g. "PA"
+    holidays: frozenset[date] = frozenset()  # closed all day, local
+    closures: tuple[Closure, ...] = ()  # one-off closed intervals, local
 
     @property
     def location(self) -> str:
         """The place a disclosure names; a change of it needs a new disclosure."""
         return f"{self.city}|{self.country}"
+
+    @property
+    def schedule(self) -> Schedule:
+        """When the center takes calls."""
+        return Schedule(self.zone, self.hours, self.holidays, self.closures)
 
 
 @dataclass(frozen=True)
@@ -53,13 +94,33 @@ class Number:
     flow: str
     exempt: Exemption | None = None
     label: str = ""
+    language: str = ""  # language code a call starts in; "" = the flow's default
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language a flow speaks: its BCP 47 tag for <Say>, a voice, its transfer words."""
+
+    tag: str  # "es-US"
+    voice: str = ""
+    words: tuple[str, ...] = ()
+
+    @property
+    def code(self) -> str:
+        """The key of this language in operator text tables ("es")."""
+        return self.tag.split("-")[0].lower()
+
+
+ENGLISH = Language("en-US", "", TRANSFER_WORDS["en"])
 
 
 @dataclass(frozen=True)
 class Say:
     name: str
-    text: str
+    text: Text
     next: str
+    play: str = ""  # an https audio URL played after the text
+    TEXTS: ClassVar[tuple[str, ...]] = ("text",)
 
 
 @dataclass(frozen=True)
@@ -70,24 +131,25 @@ class Route:
     closed: str
     strategy: Literal["weight", "priority"] = "priority"
     weights: Mapping[str, int] = field(default_factory=dict)
+    TEXTS: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)
 class Disclose:
     name: str
-    text: str
-    offer: str
+    text: Text
+    offer: Text
     next: str
-    key: str = "1"
-    keywords: tuple[str, ...] = ("agent", "united states", "america")
     timeout: int = 5
-    courtesy: str = ""
+    courtesy: Text = ""
+    TEXTS: ClassVar[tuple[str, ...]] = ("text", "offer", "courtesy")
 
 
 @dataclass(frozen=True)
 class Bridge:
     name: str
     on_failure: str = ""
+    TEXTS: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)
@@ -96,21 +158,90 @@ class Overflow:
     centers: tuple[str, ...]
     next: str
     exhausted: str
+    TEXTS: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)
 class Domestic:
     name: str
     on_failure: str = ""
+    TEXTS: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)
 class Hangup:
     name: str
-    text: str = ""
+    text: Text = ""
+    TEXTS: ClassVar[tuple[str, ...]] = ("text",)
 
 
-State = Say | Route | Disclose | Bridge | Overflow | Domestic | Hangup
+@dataclass(frozen=True)
+class Menu:
+    """A prompt answered by a key or a spoken word; each leads to a state."""
+
+    name: str
+    prompt: Text
+    options: Mapping[str, str]  # key -> state
+    no_input: str
+    invalid: str
+    words: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # code -> word -> state
+    retries: int = 2
+    timeout: int = 5
+    TEXTS: ClassVar[tuple[str, ...]] = ("prompt",)
+
+
+@dataclass(frozen=True)
+class LanguageMenu:
+    """A prompt, one line per language, that sets the call's language; then ``next``."""
+
+    name: str
+    prompt: Text
+    options: Mapping[str, str]  # key -> language code
+    next: str
+    words: Mapping[str, str] = field(default_factory=dict)  # word (any language) -> code
+    retries: int = 2
+    timeout: int = 5
+    TEXTS: ClassVar[tuple[str, ...]] = ("prompt",)
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Business hours: ``open`` or ``closed`` by a center's schedule or the state's own."""
+
+    name: str
+    open: str
+    closed: str
+    center: str = ""
+    schedule: Schedule | None = None
+    TEXTS: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Hand the call to the company's own TwiML application; Onshore's part ends here."""
+
+    name: str
+    url: str
+    TEXTS: ClassVar[tuple[str, ...]] = ()
+
+
+State = Say | Route | Disclose | Bridge | Overflow | Domestic | Hangup | Menu | LanguageMenu | Hours | Handoff
+
+_EDGE_FIELDS = ("next", "closed", "open", "on_failure", "exhausted", "no_input", "invalid")
+
+
+def edges(state: State) -> Iterator[tuple[str, str]]:
+    """(field, state name) for every edge leaving a state."""
+    for name in _EDGE_FIELDS:
+        target = getattr(state, name, "")
+        if target:
+            yield name, target
+    if isinstance(state, Menu):
+        for key, target in state.options.items():
+            yield f"options.{key}", target
+        for code, words in state.words.items():
+            for word, target in words.items():
+                yield f"words.{code}.{word}", target
 
 
 @dataclass(frozen=True)
@@ -122,22 +253,56 @@ class Flow:
     start: str
     domestic: str  # center id of the home-country destination
     states: Mapping[str, State]
-    language: str = "en-US"
-    voice: str = ""
+    languages: tuple[Language, ...] = (ENGLISH,)  # the first is the default
+    transfer_key: str = "1"
     on_lookup_failure: LookupPolicy = "domestic"
-    cautious_text: str = (
-        "Your call may be answered by an agent outside {home_country}. "
-        "To speak with an agent in {home_country}, press 1 or say 'agent'."
-    )
-    unavailable_text: str = "We are sorry, no agent can take your call right now. Please call again later."
+    cautious_text: Text = field(default_factory=lambda: dict(CAUTIOUS_TEXT))
+    unavailable_text: Text = field(default_factory=lambda: dict(UNAVAILABLE_TEXT))
     hold_music: str = ""
-    hold_offer: str = "To speak with an agent in {home_country}, press 1 at any time."
+    hold_offer: Text = field(default_factory=lambda: dict(HOLD_OFFER))
+    TEXTS: ClassVar[tuple[str, ...]] = ("cautious_text", "unavailable_text", "hold_offer")
+
+    @property
+    def language(self) -> str:
+        """The default language's tag, e.g. "en-US"."""
+        return self.languages[0].tag
+
+    @property
+    def voice(self) -> str:
+        """The default language's voice."""
+        return self.languages[0].voice
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The language codes this flow offers, default first."""
+        return tuple(language.code for language in self.languages)
+
+    def speaking(self, code: str) -> Language:
+        """The language with this code, or the default one."""
+        return next((lang for lang in self.languages if lang.code == code), self.languages[0])
+
+    @property
+    def transfer_words(self) -> tuple[str, ...]:
+        """Every language's transfer words: a caller may ask in any language the flow offers."""
+        return tuple(dict.fromkeys(w for lang in self.languages for w in lang.words))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A folder's allowlists: the only places calls may be sent or audio fetched from."""
+
+    transfer_numbers: frozenset[str] = frozenset()  # home-country E.164 numbers
+    queues: frozenset[str] = frozenset()
+    sip_domains: frozenset[str] = frozenset()
+    workflows: frozenset[str] = frozenset()
+    url_hosts: frozenset[str] = frozenset()  # for handoff, play and hold music (https only)
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything published together: centers, numbers and flows."""
+    """Everything published together: centers, numbers and flows (and the folder's policy)."""
 
     centers: Mapping[str, Center]
     numbers: Mapping[str, Number]
     flows: Mapping[str, Flow]
+    policy: Policy | None = None

@@ -1,4 +1,4 @@
-"""Reading operator files (TOML) into centers, numbers and flows.
+"""Reading operator files (TOML) into centers, numbers, flows and the folder's policy.
 
 Every problem becomes a FlowError naming the file, the center/number/flow/state and the
 field. The same parsers read the JSON documents ``ivr load`` publishes to Redis, so a
@@ -14,35 +14,57 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 
 from ivr.errors import FlowError
 from ivr.flow import (
+    CAUTIOUS_TEXT,
+    ENGLISH,
+    HOLD_OFFER,
+    TRANSFER_WORDS,
+    UNAVAILABLE_TEXT,
     Bridge,
     Center,
     Config,
     Disclose,
     Domestic,
     Flow,
+    Handoff,
     Hangup,
+    Hours,
+    Language,
+    LanguageMenu,
+    Menu,
     Number,
     Overflow,
+    Policy,
     Route,
     Say,
+    Schedule,
     State,
     Target,
+    Text,
 )
-from ivr.hours import HoursError, parse_hours, parse_zone
+from ivr.hours import HoursError, parse_closures, parse_holidays, parse_hours, parse_zone
 from ivr.places import is_country_code
 
 # XML 1.0 forbids these; Twilio rejects a document holding one (error 12100).
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-PLACEHOLDERS = frozenset({"city", "country", "home_country", "center"})
+PLACEHOLDERS = frozenset({"city", "country", "home_country", "center", "key"})
 MAX_TEXT = 1000
+MAX_URL = 2000
+DTMF_KEYS = tuple("0123456789*#")
 _WORKFLOW_SID = re.compile(r"^WW[0-9a-f]{32}$")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9 _.\-]{1,64}$")
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_VOICE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # Polly.Lupe, Google.es-US-Neural2-A
+# A spoken word or phrase: letters, digits, spaces, ' and - (no comma: hints are comma-separated).
+_WORD = re.compile(r"^\w[\w' -]{0,39}$")
+_SCHEDULE_FIELDS = ("timezone", "hours", "holidays", "closures")
 
 
 @dataclass
@@ -68,56 +90,129 @@ class Sources:
     centers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     numbers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     flows: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    policy: tuple[str, dict[str, Any]] | None = None  # checked, never published
 
 
 class _Fields:
-    """Typed access to one table's fields, recording what is missing or wrong."""
+    """Typed access to one table's fields, recording what is missing or wrong.
 
-    def __init__(self, raw: Mapping[str, Any], where: str, problems: Problems) -> None:
-        self.raw, self.where, self.problems = raw, where, problems
+    ``codes`` are the language codes of the flow the table belongs to (default first): a
+    text may then be a table with one text per code.
+    """
+
+    def __init__(self, raw: Mapping[str, Any], where: str, problems: Problems,
+                 codes: tuple[str, ...] = ()) -> None:
+        self.raw, self.where, self.problems, self.codes = raw, where, problems, codes
         self.used: set[str] = set()
 
-    def _get(self, name: str, kind: type | tuple[type, ...], required: bool, default: Any) -> Any:
+    def add(self, field_name: str, message: str) -> None:
+        self.problems.add(self.where, field_name, message)
+
+    def get(self, name: str, kind: type | tuple[type, ...], required: bool, default: Any) -> Any:
         self.used.add(name)
         if name not in self.raw:
             if required:
-                self.problems.add(self.where, name, "is required")
+                self.add(name, "is required")
             return default
         value = self.raw[name]
         if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.problems.add(self.where, name, f"must be {names}, not {value!r}")
+            self.add(name, f"must be {names}, not {value!r}")
             return default
         if required and isinstance(value, (str, list)) and not value:
-            self.problems.add(self.where, name, "must not be empty")
+            self.add(name, "must not be empty")
         return value
 
-    def text(self, name: str, required: bool = True, default: str = "") -> str:
-        value = self._get(name, str, required, default)
+    def text(self, name: str, required: bool = True, default: str = "") -> Text:
+        """Operator text: one plain string or, in a flow, a table { en = "...", es = "..." }."""
+        value = self.get(name, (str, dict) if self.codes else str, required, default)
+        if isinstance(value, dict):
+            if required and not value:
+                self.add(name, "must not be empty")
+            return {code: self._clean(f"{name}.{code}", text)
+                    for code, text in self.per_language(name, value, str).items()}
         return self._clean(name, value) if value else value
 
     def name(self, name: str, required: bool = True) -> str:
-        return str(self._get(name, str, required, ""))
+        return str(self.get(name, str, required, ""))
 
     def integer(self, name: str, default: int) -> int:
-        return int(self._get(name, int, False, default))
+        return int(self.get(name, int, False, default))
 
     def names(self, name: str, required: bool = True) -> tuple[str, ...]:
-        value = self._get(name, list, required, [])
+        value = self.get(name, list, required, [])
         if not all(isinstance(v, str) for v in value):
-            self.problems.add(self.where, name, "must be a list of names")
+            self.add(name, "must be a list of names")
             return ()
         return tuple(value)
 
     def table(self, name: str, required: bool = True) -> dict[str, Any]:
-        return dict(self._get(name, dict, required, {}))
+        return dict(self.get(name, dict, required, {}))
 
     def choice(self, name: str, options: tuple[str, ...], default: str | None) -> Any:
-        value = self._get(name, str, default is None, default)
+        value = self.get(name, str, default is None, default)
         if name in self.raw and value not in options:
-            self.problems.add(self.where, name, f"must be one of {', '.join(options)}, not {value!r}")
+            self.add(name, f"must be one of {', '.join(options)}, not {value!r}")
             return default
         return value
+
+    def url(self, name: str, required: bool = True) -> str:
+        """An https URL; its host is checked against the folder's policy by ``ivr check``."""
+        value = self.name(name, required)
+        if value and not is_https_url(value):
+            self.add(name, f"{value[:80]!r} is not an https:// URL")
+        return value
+
+    def keys(self, name: str) -> dict[str, str]:
+        """A table of single DTMF keys to names: options = { "1" = "billing" }."""
+        out, table = {}, self.table(name)
+        if name in self.raw and not table:
+            self.add(name, "must hold at least one key")
+        for key, value in table.items():
+            if key not in DTMF_KEYS:
+                self.add(f"{name}.{key}", "must be one key: 0-9, * or #")
+            elif not isinstance(value, str) or not value:
+                self.add(f"{name}.{key}", f"must be a name, not {value!r}")
+            else:
+                out[key] = value
+        return out
+
+    def words(self, name: str) -> dict[str, str]:
+        """A table of spoken words or phrases to names: words = { "tech support" = "support" }."""
+        return self._words(name, self.table(name, required=False))
+
+    def words_per_language(self, name: str) -> dict[str, dict[str, str]]:
+        """Words for each language: a plain table is the default language's."""
+        value = self.table(name, required=False)
+        if value and all(isinstance(v, dict) for v in value.values()):
+            return {code: self._words(f"{name}.{code}", words)
+                    for code, words in self.per_language(name, value, dict).items()}
+        return {self.codes[0]: self._words(name, value)} if value and self.codes else {}
+
+    def _words(self, name: str, table: Mapping[str, Any]) -> dict[str, str]:
+        out = {}
+        for word, value in table.items():
+            if not _WORD.match(word):
+                self.add(f"{name}.{word}", "must be a word or phrase of letters, digits, spaces, ' "
+                                           "and - (at most 40)")
+            elif not isinstance(value, str) or not value:
+                self.add(f"{name}.{word}", f"must be a name, not {value!r}")
+            else:
+                out[word.lower()] = value
+        return out
+
+    def per_language(self, name: str, table: Mapping[str, Any], kind: type) -> dict[str, Any]:
+        """The entries of a per-language table whose keys are this flow's language codes."""
+        out = {}
+        for code, value in table.items():
+            if code not in self.codes:
+                offered = ", ".join(self.codes) or "none"
+                self.add(f"{name}.{code}", f"is not a language of this flow ({offered})")
+            elif not isinstance(value, kind):
+                self.add(f"{name}.{code}", f"must be {kind.__name__}, not {value!r}")
+            else:
+                out[code] = value
+        return out
 
     def _clean(self, name: str, value: str) -> str:
         bad = XML_ILLEGAL.search(value)
@@ -128,23 +223,39 @@ class _Fields:
             )
             value = XML_ILLEGAL.sub("", value)
         if len(value) > MAX_TEXT:
-            self.problems.add(self.where, name, f"is {len(value)} characters; at most {MAX_TEXT}")
+            self.add(name, f"is {len(value)} characters; at most {MAX_TEXT}")
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
         except ValueError as exc:
-            self.problems.add(self.where, name, f"has a broken placeholder: {exc}")
+            self.add(name, f"has a broken placeholder: {exc}")
             return value
         for unknown in sorted(fields - PLACEHOLDERS):
-            self.problems.add(
-                self.where, name,
-                f"uses unknown placeholder {{{unknown}}}; known: "
-                + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)),
-            )
+            self.add(name, f"uses unknown placeholder {{{unknown}}}; known: "
+                           + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)))
         return value
 
     def done(self) -> None:
         for extra in sorted(set(self.raw) - self.used):
-            self.problems.add(self.where, extra, "is not a known field")
+            self.add(extra, "is not a known field")
+
+
+def is_https_url(value: str) -> bool:
+    """True for an https URL with a host and nothing a TwiML document could choke on."""
+    if len(value) > MAX_URL or XML_ILLEGAL.search(value) or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def url_host(url: str) -> str:
+    """The host of a URL, lower case ("" when it has none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def valid_e164(number: str) -> bool:
@@ -157,6 +268,11 @@ def valid_e164(number: str) -> bool:
         return False
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return phonenumbers.is_valid_number(parsed) and e164 == number
+
+
+def sip_host(uri: str) -> str:
+    """The host of a SIP URI: sip:agents@pbx.example.com;transport=tls -> pbx.example.com."""
+    return uri.split("@", 1)[-1].split(";", 1)[0].split(":", 1)[0].lower()
 
 
 def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
@@ -185,6 +301,31 @@ def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
     return Target(kind, str(value))  # type: ignore[arg-type]
 
 
+def _schedule(f: _Fields, hours_default: object | None) -> Schedule:
+    """Time zone, weekly hours, holidays and closures (None: hours are required)."""
+    zone_name = f.name("timezone")
+    f.used.update(_SCHEDULE_FIELDS)
+    if hours_default is None and "hours" not in f.raw:
+        f.add("hours", "is required")
+    zone = parse_zone("UTC")
+    readers: list[tuple[str, Callable[[object], Any], object]] = [
+        ("hours", parse_hours, "24/7" if hours_default is None else hours_default),
+        ("holidays", parse_holidays, []), ("closures", parse_closures, [])]
+    parsed = {}
+    for name, read, default in readers:
+        try:
+            parsed[name] = read(f.raw.get(name, default))
+        except HoursError as exc:
+            f.add(name, str(exc))
+            parsed[name] = read(default)
+    if zone_name:
+        try:
+            zone = parse_zone(zone_name)
+        except HoursError as exc:
+            f.add("timezone", str(exc))
+    return Schedule(zone, parsed["hours"], parsed["holidays"], parsed["closures"])
+
+
 def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> Center:
     """One [centers.ID] table."""
     where = f"center '{center_id}'"
@@ -195,25 +336,14 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
     city = f.text("city")
     country = f.name("country")
     if country and not is_country_code(country):
-        problems.add(where, "country", f"{country!r} is not an ISO 3166 alpha-2 code like PH")
-    zone_name = f.name("timezone")
-    hours_raw = raw.get("hours", "24/7")
-    f.used.add("hours")
+        f.add("country", f"{country!r} is not an ISO 3166 alpha-2 code like PH")
+    schedule = _schedule(f, hours_default="24/7")
     region = f.name("region", required=False)
     connect = f.table("connect")
     f.done()
-    try:
-        zone = parse_zone(zone_name) if zone_name else parse_zone("UTC")
-    except HoursError as exc:
-        problems.add(where, "timezone", str(exc))
-        zone = parse_zone("UTC")
-    try:
-        hours = parse_hours(hours_raw)
-    except HoursError as exc:
-        problems.add(where, "hours", str(exc))
-        hours = parse_hours("24/7")
     target = parse_target(connect, where, problems) if "connect" in raw else Target("queue", "invalid")
-    return Center(center_id, name, city, country, zone, hours, target, region)
+    return Center(center_id, str(name), str(city), country, schedule.zone, schedule.weekly, target,
+                  region, schedule.holidays, schedule.closures)
 
 
 def parse_number(e164: str, raw: Mapping[str, Any], problems: Problems) -> Number:
@@ -225,12 +355,58 @@ def parse_number(e164: str, raw: Mapping[str, Any], problems: Problems) -> Numbe
     flow = f.name("flow")
     exempt = f.choice("exempt", ("emergency", "foreign-business"), default="") or None
     label = f.text("label", required=False)
+    language = f.name("language", required=False)
     f.done()
-    return Number(e164, flow, exempt, label)
+    return Number(e164, flow, exempt, str(label), language)
 
 
-def _state(name: str, raw: Mapping[str, Any], where: str, problems: Problems) -> State | None:
-    f = _Fields(raw, where, problems)
+def _disclose(name: str, f: _Fields) -> Disclose:
+    for old, new in (("key", "transfer_key"), ("keywords", "transfer_words")):
+        if old in f.raw:  # one transfer key and set of words per flow, live in every prompt
+            f.used.add(old)
+            f.add(old, f"is set once for the whole flow: use {new} in the flow's table")
+    return Disclose(name, f.text("text"), f.text("offer"), f.name("next"), f.integer("timeout", 5),
+                    f.text("courtesy", False))
+
+
+def _hours_state(name: str, f: _Fields) -> Hours:
+    center = f.name("center", required=False)
+    if center and any(k in f.raw for k in _SCHEDULE_FIELDS):
+        f.add("center", "give either a center or this state's own timezone and hours, not both")
+        f.used.update(_SCHEDULE_FIELDS)
+    schedule = None if center else _schedule(f, hours_default=None)
+    return Hours(name, f.name("open"), f.name("closed"), center, schedule)
+
+
+STATE_PARSERS: dict[str, Callable[[str, _Fields], State]] = {
+    "say": lambda n, f: Say(n, f.text("text", required="play" not in f.raw), f.name("next"),
+                            f.url("play", required=False)),
+    "route": lambda n, f: Route(
+        n, f.names("centers"), f.name("next"), f.name("closed"),
+        f.choice("strategy", ("weight", "priority"), "priority"), f.table("weights", False),
+    ),
+    "disclose": lambda n, f: _disclose(n, f),
+    "bridge": lambda n, f: Bridge(n, f.name("on_failure", False)),
+    "overflow": lambda n, f: Overflow(n, f.names("centers"), f.name("next"), f.name("exhausted")),
+    "domestic": lambda n, f: Domestic(n, f.name("on_failure", False)),
+    "hangup": lambda n, f: Hangup(n, f.text("text", False)),
+    "menu": lambda n, f: Menu(
+        n, f.text("prompt"), f.keys("options"), f.name("no_input"), f.name("invalid"),
+        f.words_per_language("words"), f.integer("retries", 2), f.integer("timeout", 5),
+    ),
+    "language": lambda n, f: LanguageMenu(
+        n, f.text("prompt"), f.keys("options"), f.name("next"), f.words("words"),
+        f.integer("retries", 2), f.integer("timeout", 5),
+    ),
+    "hours": _hours_state,
+    "handoff": lambda n, f: Handoff(n, f.url("url")),
+}
+STATE_KINDS = tuple(STATE_PARSERS)
+
+
+def _state(name: str, raw: Mapping[str, Any], where: str, problems: Problems,
+           codes: tuple[str, ...]) -> State | None:
+    f = _Fields(raw, where, problems, codes)
     kind = f.choice("type", STATE_KINDS, default=None)
     if kind is None:
         return None
@@ -239,23 +415,43 @@ def _state(name: str, raw: Mapping[str, Any], where: str, problems: Problems) ->
     return state
 
 
-STATE_PARSERS: dict[str, Callable[[str, _Fields], State]] = {
-    "say": lambda n, f: Say(n, f.text("text"), f.name("next")),
-    "route": lambda n, f: Route(
-        n, f.names("centers"), f.name("next"), f.name("closed"),
-        f.choice("strategy", ("weight", "priority"), "priority"), f.table("weights", False),
-    ),
-    "disclose": lambda n, f: Disclose(
-        n, f.text("text"), f.text("offer"), f.name("next"), f.name("key", False) or "1",
-        tuple(k.lower() for k in f.names("keywords", False)) or Disclose.keywords,
-        f.integer("timeout", 5), f.text("courtesy", False),
-    ),
-    "bridge": lambda n, f: Bridge(n, f.name("on_failure", False)),
-    "overflow": lambda n, f: Overflow(n, f.names("centers"), f.name("next"), f.name("exhausted")),
-    "domestic": lambda n, f: Domestic(n, f.name("on_failure", False)),
-    "hangup": lambda n, f: Hangup(n, f.text("text", False)),
-}
-STATE_KINDS = tuple(STATE_PARSERS)
+def _languages(f: _Fields) -> tuple[Language, ...]:
+    """language = "en-US" or languages = ["en-US", "es-US"]; voice(s) and transfer words."""
+    one, many = f.name("language", False), f.names("languages", False)
+    if one and many:
+        f.add("languages", "give language (one) or languages (a list), not both")
+    tags = many or ((one,) if one else (ENGLISH.tag,))
+    for tag in tags:
+        if not _LANGUAGE_TAG.match(tag):
+            f.add("languages" if many else "language", f"{tag!r} is not a language tag like en-US")
+    codes = tuple(Language(tag).code for tag in tags)
+    for code in sorted({c for c in codes if codes.count(c) > 1}):
+        f.add("languages", f"offers '{code}' twice; give one tag per language")
+    f.codes = codes
+    voice, voices = f.name("voice", False), f.table("voices", False)
+    if voice and (voices or len(codes) > 1):
+        f.add("voice", "is for a one-language flow; give voices = { en = \"...\", es = \"...\" }")
+    voices = {codes[0]: voice} if voice else f.per_language("voices", voices, str)
+    for code, name in voices.items():
+        if not _VOICE.match(name):
+            f.add("voice" if voice else f"voices.{code}", f"{name!r} is not a voice name like Polly.Lupe")
+    words = _transfer_words(f)
+    return tuple(Language(tag, voices.get(code, ""), words.get(code, TRANSFER_WORDS.get(code, ())))
+                 for tag, code in zip(tags, codes, strict=True))
+
+
+def _transfer_words(f: _Fields) -> dict[str, tuple[str, ...]]:
+    """transfer_words = ["agent", ...] (default language) or { en = [...], es = [...] }."""
+    value = f.get("transfer_words", (list, dict), False, {})
+    table = value if isinstance(value, dict) else {f.codes[0]: value} if value else {}
+    out = {}
+    for code, words in f.per_language("transfer_words", table, list).items():
+        field_name = f"transfer_words.{code}" if isinstance(value, dict) else "transfer_words"
+        good = [w for w in words if isinstance(w, str) and _WORD.match(w)]
+        if len(good) != len(words) or not good:
+            f.add(field_name, "must be a list of words or phrases (letters, digits, spaces, ' and -)")
+        out[code] = tuple(w.lower() for w in good)
+    return out
 
 
 def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version: int = 0) -> Flow:
@@ -265,34 +461,55 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
     start = f.name("start")
     domestic = f.name("domestic")
     states_raw = f.table("states")
-    defaults = Flow(flow_id, version, start, domestic, {})
+    languages = _languages(f)
     options = dict(
-        language=f.name("language", False) or defaults.language,
-        voice=f.name("voice", False),
+        languages=languages,
+        transfer_key=f.name("transfer_key", False) if "transfer_key" in raw else "1",
         on_lookup_failure=f.choice("on_lookup_failure", ("domestic", "cautious"), "domestic"),
-        cautious_text=f.text("cautious_text", False) or defaults.cautious_text,
-        unavailable_text=f.text("unavailable_text", False) or defaults.unavailable_text,
-        hold_music=f.text("hold_music", False),
-        hold_offer=f.text("hold_offer", False) or defaults.hold_offer,
+        cautious_text=f.text("cautious_text", False) or dict(CAUTIOUS_TEXT),
+        unavailable_text=f.text("unavailable_text", False) or dict(UNAVAILABLE_TEXT),
+        hold_music=f.url("hold_music", False),
+        hold_offer=f.text("hold_offer", False) or dict(HOLD_OFFER),
     )
     f.used.add("version")
     f.done()
-    if options["hold_music"] and not str(options["hold_music"]).startswith("https://"):
-        problems.add(where, "hold_music", "must be an https:// URL")
     states: dict[str, State] = {}
     for name, state_raw in states_raw.items():
         state_where = f"{where} state '{name}'"
         if not isinstance(state_raw, dict):
             problems.add(state_where, "", "must be a table")
             continue
-        state = _state(name, state_raw, state_where, problems)
+        state = _state(name, state_raw, state_where, problems, f.codes)
         if state is not None:
             states[name] = state
     return Flow(flow_id, version, start, domestic, states, **options)  # type: ignore[arg-type]
 
 
+_POLICY_LISTS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "transfer_numbers": (valid_e164, "a valid E.164 number like +15705550100"),
+    "queues": (lambda v: bool(_QUEUE_NAME.match(v)), "a queue name"),
+    "sip_domains": (lambda v: bool(_HOST.match(v)), "a host name like pbx.example.com"),
+    "workflows": (lambda v: bool(_WORKFLOW_SID.match(v)), "a workflow SID (WW and 32 hex digits)"),
+    "url_hosts": (lambda v: bool(_HOST.match(v)), "a host name like media.example.com (no https://)"),
+}
+
+
+def parse_policy(raw: Mapping[str, Any], problems: Problems) -> Policy:
+    """The [policy] table: allowlists of connect targets and URL hosts."""
+    f = _Fields(raw, "policy", problems)
+    lists = {}
+    for name, (valid, hint) in _POLICY_LISTS.items():
+        values = f.names(name, required=False)
+        for value in values:
+            if not valid(value):
+                f.add(name, f"{value!r} is not {hint}")
+        lists[name] = frozenset(v.lower() if name.endswith(("domains", "hosts")) else v for v in values)
+    f.done()
+    return Policy(**lists)
+
+
 def read_folder(folder: Path) -> tuple[Sources, list[FlowError]]:
-    """Collect [centers], [numbers] and [flows] tables from every *.toml file in a folder."""
+    """Collect [centers], [numbers], [flows] and [policy] tables from every *.toml file in a folder."""
     sources, errors = Sources(), []
     files = sorted(folder.glob("*.toml")) if folder.is_dir() else [folder]
     if not files:
@@ -305,8 +522,8 @@ def read_folder(folder: Path) -> tuple[Sources, list[FlowError]]:
             problems.add("", "", f"cannot be read: {exc}")
             errors.extend(problems.errors)
             continue
-        for section in sorted(set(doc) - {"centers", "numbers", "flows", "scenarios"}):
-            problems.add("", section, "is not a known section (centers, numbers, flows)")
+        for section in sorted(set(doc) - {"centers", "numbers", "flows", "policy", "scenarios"}):
+            problems.add("", section, "is not a known section (centers, numbers, flows, policy)")
         for section, bucket in (
             ("centers", sources.centers), ("numbers", sources.numbers), ("flows", sources.flows)
         ):
@@ -319,6 +536,13 @@ def read_folder(folder: Path) -> tuple[Sources, list[FlowError]]:
                     )
                 else:
                     bucket[key] = (str(path), table)
+        if "policy" in doc:
+            if not isinstance(doc["policy"], dict):
+                problems.add("policy", "", "must be a table")
+            elif sources.policy is not None:
+                problems.add("policy", "", f"is already defined in {sources.policy[0]}; one per folder")
+            else:
+                sources.policy = (str(path), doc["policy"])
         errors.extend(problems.errors)
     return sources, errors
 
@@ -335,9 +559,15 @@ def build(sources: Sources) -> tuple[Config, list[FlowError]]:
             errors.extend(problems.errors)
         return out
 
+    policy = None
+    if sources.policy is not None:
+        problems = Problems(sources.policy[0])
+        policy = parse_policy(sources.policy[1], problems)
+        errors.extend(problems.errors)
     config = Config(
         centers=each(sources.centers, parse_center),
         numbers=each(sources.numbers, parse_number),
         flows=each(sources.flows, parse_flow),
+        policy=policy,
     )
     return config, errors

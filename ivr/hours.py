@@ -1,4 +1,4 @@
-"""Weekly opening hours in a center's own time zone.
+"""Opening hours in a center's own time zone: a weekly pattern, holidays and closures.
 
 Written by operators as a table of day ranges to time ranges:
 
@@ -6,15 +6,22 @@ Written by operators as a table of day ranges to time ranges:
     hours = "24/7"
 
 A range that ends before it starts runs past midnight ("22:00-06:00"); several ranges
-for one day are separated by commas ("08:00-12:00,13:00-17:00").
+for one day are separated by commas ("08:00-12:00,13:00-17:00"). Holidays close whole
+local days; closures close a local interval, whatever the weekly pattern says:
+
+    holidays = ["2026-12-25", "2027-01-01"]
+    closures = [{ from = "2026-12-24T18:00", to = "2026-12-26T08:00" }]
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -39,6 +46,33 @@ class WeeklyHours:
 
 
 ALWAYS = WeeklyHours(days=tuple(((0, 1440),) for _ in DAYS))
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A one-off closed interval in local time, end exclusive."""
+
+    start: datetime  # naive, local
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a place takes calls: weekly hours, minus holidays and closures, in its zone."""
+
+    zone: ZoneInfo
+    weekly: WeeklyHours = ALWAYS
+    holidays: frozenset[date] = frozenset()
+    closures: tuple[Closure, ...] = ()
+
+    def is_open(self, now: datetime) -> bool:
+        """True when open at this moment (timezone-aware), judged in the schedule's zone."""
+        local = now.astimezone(self.zone).replace(tzinfo=None)
+        if local.date() in self.holidays:
+            return False
+        if any(c.start <= local < c.end for c in self.closures):
+            return False
+        return self.weekly.is_open(local)
 
 
 def _minutes(text: str) -> int:
@@ -98,3 +132,43 @@ def parse_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise HoursError(f"'{name}' is not an IANA time zone like Asia/Manila") from None
+
+
+def parse_holidays(value: object) -> frozenset[date]:
+    """A list of local dates like "2026-12-25"; raise HoursError saying what is wrong."""
+    if not isinstance(value, list):
+        raise HoursError(f"expected a list of dates like [{DATE_HINT}]")
+    return frozenset(_parsed(item, date.fromisoformat, DATE_HINT) for item in value)
+
+
+def parse_closures(value: object) -> tuple[Closure, ...]:
+    """A list of { from = "2026-12-24T18:00", to = "2026-12-26T08:00" } in local time."""
+    if not isinstance(value, list):
+        raise HoursError(f"expected a list like [{{ from = {TIME_HINT}, to = ... }}]")
+    return tuple(_closure(item) for item in value)
+
+
+DATE_HINT = '"2026-12-25"'
+TIME_HINT = '"2026-12-24T18:00"'
+
+
+def _closure(item: object) -> Closure:
+    if not isinstance(item, dict) or set(item) != {"from", "to"}:
+        raise HoursError(f"{item!r} is not a table with exactly from and to")
+    start, end = (_parsed(item[k], datetime.fromisoformat, TIME_HINT) for k in ("from", "to"))
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise HoursError(f"closure {item!r} has a UTC offset; write the center's local time")
+    if end <= start:
+        raise HoursError(f"closure from {item['from']} to {item['to']} must end after it starts")
+    return Closure(start, end)
+
+
+def _parsed(value: object, parse: Callable[[str], T], hint: str) -> T:
+    """A date or time written as quoted text. TOML's own date literals are refused: they
+    cannot be published as JSON."""
+    if not isinstance(value, str):
+        raise HoursError(f"{value!r} must be quoted text like {hint}")
+    try:
+        return parse(value)
+    except ValueError:
+        raise HoursError(f"'{value}' is not a date or local time like {hint}") from None

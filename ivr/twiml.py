@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
-from ivr.engine import Action, Ask, Call, Connect, End, Speak
+from ivr.engine import Action, Ask, Call, Connect, End, Handover, Play, Speak
 from ivr.flowfile import XML_ILLEGAL
 
 STEP_PATH = "/voice/step"
@@ -23,6 +23,12 @@ DIAL_TIMEOUT = 30
 def step_url(call: Call) -> str:
     """The URL Twilio requests when the caller or a bridge answers the call's current state."""
     return f"{STEP_PATH}?{urlencode(call.to_query())}"
+
+
+def wait_url(call: Call) -> str:
+    """The hold URL of a queued call: its flow version and, when not the default, language."""
+    query = {"f": call.flow, "v": call.version, **({"l": call.language} if call.language else {})}
+    return f"{WAIT_PATH}?{urlencode(query)}"
 
 
 def _clean(text: str) -> str:
@@ -44,6 +50,8 @@ def render(actions: tuple[Action, ...]) -> str:
     for action in actions:
         if isinstance(action, Speak):
             _say(response, action.text, action.language, action.voice)
+        elif isinstance(action, Play):
+            response.play(_clean(action.url))
         elif isinstance(action, Ask):
             url = step_url(action.then)
             gather = Gather(
@@ -52,10 +60,14 @@ def render(actions: tuple[Action, ...]) -> str:
                 hints=", ".join(action.hints),
             )
             _say(gather, action.text, action.language, action.voice)
+            for line in action.also:
+                _say(gather, line.text, line.language, line.voice)
             response.append(gather)
-            response.redirect(url, method="POST")
+            response.redirect(url, method="POST")  # no input: the step sees Silence
         elif isinstance(action, Connect):
             response.append(_connect(action))
+        elif isinstance(action, Handover):
+            response.redirect(_clean(action.url), method="POST")
         elif isinstance(action, End):
             response.hangup()
     return str(response)
@@ -71,7 +83,7 @@ def _connect(action: Connect) -> Dial | Enqueue:
         else:
             dial.sip(target.value)
         return dial
-    wait = f"{WAIT_PATH}?{urlencode({'f': action.then.flow, 'v': action.then.version})}"
+    wait = wait_url(action.then)
     if target.kind == "workflow":
         enqueue = Enqueue(action=url, method="POST", wait_url=wait, wait_url_method="POST",
                           workflow_sid=target.value)

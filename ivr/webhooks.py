@@ -86,7 +86,7 @@ def voice() -> Response:
         number = view.number
         flow = _flow(app, number.flow, view.versions.get(number.flow), fresh) if number else None
         facts = Facts(sid, now, view.centers, app.settings.home_country,
-                      number.exempt if number else None, fresh)
+                      number.exempt if number else None, fresh, number.language if number else "")
         received = engine.Event("received", "received", (
             ("number", to), ("caller_country", evidence.caller_country(form.get("FromCountry", ""))),
             ("caller_state", form.get("FromState", "") if form.get("FromCountry") == "US" else ""),
@@ -97,8 +97,7 @@ def voice() -> Response:
             reason = "unknown number" if fresh else "no configuration in memory"
             return twiml.apology(GENERIC_APOLOGY), [
                 received, engine.Event("safe_answer:start", "safe_answer", (("reason", reason),))]
-        start = Call(flow.id, flow.version, flow.start, exempt=facts.exempt or "")
-        turn = _run(lambda: engine.begin(flow, facts), flow, start, facts)
+        turn = _run(lambda: engine.begin(flow, facts), flow, engine.first_call(flow, facts), facts)
         return twiml.render(tuple(turn.actions)), [received, *turn.events]
 
     return _answer(app, sid, to, form.get("From", ""), now, decide)
@@ -131,21 +130,23 @@ def step() -> Response:
 
 @bp.post("/voice/wait")
 def wait() -> Response:
-    """Hold: the transfer offer and music; the transfer key leaves the queue."""
+    """Hold: the transfer offer and music, in the call's language; the transfer key leaves
+    the queue (the Enqueue action then sees QueueResult=leave)."""
     app = onshore()
-    if request.form.get("Digits", "").startswith("1"):
-        return xml(twiml.leave())
     flow_id = request.args.get("f", "")
     try:
         flow = _flow(app, flow_id, int(request.args.get("v", "0")), True)
     except (ValueError, StoreUnavailable):  # hold goes on whatever Redis does
         flow = app.store.remembered_flow(flow_id, None)
+    if request.form.get("Digits", "").startswith(flow.transfer_key if flow else "1"):
+        return xml(twiml.leave())
     if flow is None:
         return xml(twiml.hold("To speak with an agent in the United States, press 1.", "en-US",
                               "", "", request.full_path))
     facts = Facts("", app.clock(), {}, app.settings.home_country)
-    offer = engine.fill(flow.hold_offer, flow, facts, None)
-    return xml(twiml.hold(offer, flow.language, flow.voice, flow.hold_music, request.full_path))
+    offer = engine.hold_offer(flow, facts, request.args.get("l", ""))
+    return xml(twiml.hold(offer.text, offer.language, offer.voice, flow.hold_music,
+                          request.full_path))
 
 
 @bp.post("/voice/status")

@@ -6,7 +6,7 @@ breaks one thing, and expects check_folder to refuse exactly that thing.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -233,7 +233,9 @@ def test_disclosure_that_does_not_name_city_and_country_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("line, field, message", [
-    ('key = "12"', "key", "'12' must be one key: 0-9, * or #"),
+    ('key = "2"', "key", "is set once for the whole flow: use transfer_key in the flow's table"),
+    ('keywords = ["help"]', "keywords",
+     "is set once for the whole flow: use transfer_words in the flow's table"),
     ("timeout = 0", "timeout", "must be between 1 and 30 seconds"),
     ("timeout = 45", "timeout", "must be between 1 and 30 seconds"),
 ])
@@ -242,6 +244,15 @@ def test_bad_disclose_options_are_refused(tmp_path, line, field, message):
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'disclose'", field)
     assert error.message == message
+
+
+@pytest.mark.parametrize("key", ["12", "a", ""])
+def test_bad_transfer_key_is_refused(tmp_path, key):
+    errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
+                                          f'domestic = "scranton"\ntransfer_key = "{key}"'))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support'", "transfer_key")
+    assert error.message == f"{key!r} must be one key: 0-9, * or #"
 
 
 # --- references ------------------------------------------------------------------------------
@@ -452,7 +463,7 @@ next = "route"
 """
     config, _, errors = check_folder(_write(tmp_path, support), "US")
     # the engine cannot run this flow: Manila is disclosed once, then the loop never waits again
-    flow, now = config.flows["support"], datetime(2025, 3, 5, 12, tzinfo=timezone.utc)
+    flow, now = config.flows["support"], datetime(2025, 3, 5, 12, tzinfo=UTC)
     facts = Facts("CA1", now, config.centers, "US")
     with pytest.raises(RuntimeError):  # today a RecursionError; see test_engine
         resume(flow, begin(flow, facts).call, Silence(), facts)
@@ -496,3 +507,315 @@ def test_empty_folder_is_refused(tmp_path):
     _, _, errors = check_folder(tmp_path, "US")
 
     assert [e.message for e in errors] == ["holds no *.toml files"]
+
+
+# --- menus after a disclosure: the domestic request must stay reachable (R7, R9) ---------------
+
+HOLD_MENU = """
+[flows.support.states.hold_menu]
+type = "menu"
+prompt = "To wait for the next agent, press 2 or say 'wait'."
+options = { "2" = "bridge" }
+words = { wait = "bridge" }
+no_input = "bridge"
+invalid = "bridge"
+"""
+
+
+def with_hold_menu(menu: str = HOLD_MENU) -> str:
+    """The base flow with a menu between the disclosure and the bridge."""
+    return edit(SUPPORT, 'next = "bridge"\n\n[flows.support.states.bridge]',
+                'next = "hold_menu"\n\n[flows.support.states.bridge]') + menu
+
+
+def test_menu_after_a_disclosure_passes_when_it_leaves_the_transfer_free(tmp_path):
+    assert check(tmp_path, support=with_hold_menu()) == []
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    ('options = { "2" = "bridge" }', 'options = { "1" = "bridge", "2" = "bridge" }', "options.1",
+     "uses the transfer key '1' after a disclosure, where it asks for an agent in the home country"),
+    ('words = { wait = "bridge" }', 'words = { wait = "bridge", "talk to an agent" = "bridge" }',
+     "words.en.talk to an agent",
+     "holds the transfer word 'agent' after a disclosure, where it asks for an agent in the home "
+     "country"),
+])
+def test_menu_with_no_way_to_reach_the_domestic_agent_is_refused_with_the_path(
+        tmp_path, old, new, field, message):
+    errors = check(tmp_path, support=with_hold_menu(edit(HOLD_MENU, old, new)))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'hold_menu'", field)
+    assert error.message == f"{message} on the path greet -> route -> disclose -> hold_menu"
+
+
+def test_transfer_key_in_a_menu_before_any_disclosure_is_fine(tmp_path):
+    menu = """
+[flows.support.states.main]
+type = "menu"
+prompt = "For billing, press 1. For agent status, say agent."
+options = { "1" = "route" }
+words = { agent = "route" }
+no_input = "route"
+invalid = "route"
+"""
+    assert check(tmp_path, support=edit(SUPPORT, 'start = "greet"', 'start = "main"') + menu) == []
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    ('options = { "2" = "bridge" }', 'options = { "22" = "bridge" }', "options.22",
+     "must be one key: 0-9, * or #"),
+    ('options = { "2" = "bridge" }', 'options = {}', "options", "must hold at least one key"),
+    ('options = { "2" = "bridge" }', 'options = { "2" = "brige" }', "options.2",
+     "names unknown state 'brige'"),
+    ('words = { wait = "bridge" }', 'words = { "wait, please" = "bridge" }', "words.wait, please",
+     "must be a word or phrase of letters, digits, spaces, ' and - (at most 40)"),
+    ('invalid = "bridge"', 'invalid = "nowhere"', "invalid", "names unknown state 'nowhere'"),
+    ('invalid = "bridge"', 'invalid = "bridge"\nretries = 9', "retries", "must be between 0 and 5"),
+    ('invalid = "bridge"', "", "invalid", "is required"),
+])
+def test_bad_menu_fields_are_refused(tmp_path, old, new, field, message):
+    errors = check(tmp_path, support=with_hold_menu(edit(HOLD_MENU, old, new)))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'hold_menu'", field)
+    assert error.message == message
+
+
+# --- more paths the proof refuses ----------------------------------------------------------------
+
+def test_disclosure_before_any_center_is_chosen_is_refused(tmp_path):
+    errors = check(tmp_path, support=edit(SUPPORT, 'next = "route"', 'next = "disclose"'))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'disclose'", "")
+    assert error.message == "discloses before any center is chosen on the path greet -> disclose"
+
+
+def test_failed_bridge_that_bridges_again_without_choosing_is_refused(tmp_path):
+    errors = check(tmp_path, support=edit(SUPPORT, 'on_failure = "overflow"', 'on_failure = "again"')
+                   + '\n[flows.support.states.again]\ntype = "bridge"\n')
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'again'", "")
+    assert error.message.startswith("bridges before any center is chosen on the path ")
+
+
+def test_hours_branch_into_an_offshore_bridge_without_disclosure_is_refused(tmp_path):
+    support = edit(SUPPORT, 'next = "disclose"\nclosed = "sorry"', 'next = "office"\nclosed = "sorry"')
+    support += """
+[flows.support.states.office]
+type = "hours"
+center = "manila"
+open = "bridge"
+closed = "disclose"
+"""
+    errors = check(tmp_path, support=support)
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'bridge'", "")
+    assert error.message.endswith("on the path greet -> route -> office -> bridge")
+
+
+# --- business hours ------------------------------------------------------------------------------
+
+OFFICE = """
+[flows.support.states.office]
+type = "hours"
+timezone = "America/New_York"
+hours = { "mon-fri" = "09:00-17:00" }
+holidays = ["2026-12-25"]
+closures = [{ from = "2026-12-24T12:00", to = "2026-12-24T17:00" }]
+open = "route"
+closed = "sorry"
+"""
+
+
+def with_office(office: str = OFFICE) -> str:
+    return edit(SUPPORT, 'next = "route"', 'next = "office"') + office
+
+
+def test_hours_state_with_its_own_schedule_passes(tmp_path):
+    assert check(tmp_path, support=with_office()) == []
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    ('timezone = "America/New_York"\nhours = { "mon-fri" = "09:00-17:00" }\n'
+     'holidays = ["2026-12-25"]\nclosures = [{ from = "2026-12-24T12:00", to = "2026-12-24T17:00" }]\n',
+     'center = "tokyo"\n', "center", "names unknown center 'tokyo'"),
+    ('timezone = "America/New_York"\n', 'center = "manila"\ntimezone = "America/New_York"\n', "center",
+     "give either a center or this state's own timezone and hours, not both"),
+    ('hours = { "mon-fri" = "09:00-17:00" }\n', "", "hours", "is required"),
+    ('["2026-12-25"]', '["2026-12-32"]', "holidays",
+     "'2026-12-32' is not a date or local time like \"2026-12-25\""),
+    ('["2026-12-25"]', "[2026-12-25]", "holidays",
+     'datetime.date(2026, 12, 25) must be quoted text like "2026-12-25"'),
+    ('to = "2026-12-24T17:00"', 'to = "2026-12-24T11:00"', "closures",
+     "closure from 2026-12-24T12:00 to 2026-12-24T11:00 must end after it starts"),
+    ('to = "2026-12-24T17:00"', 'until = "2026-12-24T17:00"', "closures",
+     "{'from': '2026-12-24T12:00', 'until': '2026-12-24T17:00'} is not a table with exactly from and to"),
+    ('open = "route"', 'open = "rout"', "open", "names unknown state 'rout'"),
+])
+def test_bad_hours_state_is_refused(tmp_path, old, new, field, message):
+    errors = check(tmp_path, support=with_office(edit(OFFICE, old, new)))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'office'", field)
+    assert error.message == message
+
+
+def test_center_holidays_and_closures_are_read(tmp_path):
+    centers = edit(CENTERS, 'hours = { "mon-fri" = "07:00-23:00" }',
+                   'hours = { "mon-fri" = "07:00-23:00" }\nholidays = ["2026-01-26", "2026-11-08"]\n'
+                   'closures = [{ from = "2026-06-12T18:00", to = "2026-06-15T07:00" }]')
+    check(tmp_path, centers=centers)
+    config, _, errors = check_folder(tmp_path, "US")
+
+    assert errors == []
+    bangalore = config.centers["bangalore"]
+    assert sorted(str(d) for d in bangalore.holidays) == ["2026-01-26", "2026-11-08"]
+    assert [(str(c.start), str(c.end)) for c in bangalore.closures] == [
+        ("2026-06-12 18:00:00", "2026-06-15 07:00:00")]
+
+
+def test_closure_with_a_utc_offset_is_refused(tmp_path):
+    centers = edit(CENTERS, 'hours = { "mon-fri" = "07:00-23:00" }',
+                   'hours = { "mon-fri" = "07:00-23:00" }\n'
+                   'closures = [{ from = "2026-06-12T18:00+05:30", to = "2026-06-15T07:00" }]')
+    errors = check(tmp_path, centers=centers)
+
+    error = the_error(errors, tmp_path / "centers.toml", "center 'bangalore'", "closures")
+    assert "has a UTC offset; write the center's local time" in error.message
+
+
+# --- allowlists ([policy]), hand-off and audio URLs --------------------------------------------
+
+POLICY = """\
+[policy]
+transfer_numbers = ["+15705550123"]
+queues = ["acme-manila"]
+sip_domains = ["bangalore.acme.example.com"]
+url_hosts = ["ivr.acme.example.com"]
+"""
+
+ORDERS = """
+[flows.support.states.orders]
+type = "handoff"
+url = "https://ivr.acme.example.com/twiml/orders"
+"""
+
+
+def check_with_policy(folder: Path, policy: str = POLICY, centers: str = CENTERS,
+                      support: str = SUPPORT) -> list[FlowError]:
+    folder.mkdir(exist_ok=True)
+    (folder / "policy.toml").write_text(policy, encoding="utf-8")
+    return check(folder, centers=centers, support=support)
+
+
+def test_folder_whose_targets_are_all_allowlisted_passes(tmp_path):
+    assert check_with_policy(tmp_path, support=SUPPORT + ORDERS) == []
+
+
+@pytest.mark.parametrize("old, new, center, field, message", [
+    ('{ queue = "acme-manila" }', '{ queue = "acme-cebu" }', "manila", "connect.queue",
+     "'acme-cebu' is not on the policy's queues allowlist"),
+    ("sip:agents@bangalore.acme.example.com", "sip:agents@pbx.elsewhere.example.net", "bangalore",
+     "connect.sip", "'pbx.elsewhere.example.net' is not on the policy's sip_domains allowlist"),
+    ('"+15705550123"', '"+15705550188"', "scranton", "connect.number",
+     "'+15705550188' is not on the policy's transfer_numbers allowlist"),
+    ('{ queue = "acme-manila" }', '{ workflow = "WW0123456789abcdef0123456789abcdef" }', "manila",
+     "connect.workflow", "'WW0123456789abcdef0123456789abcdef' is not on the policy's workflows "
+     "allowlist"),
+])
+def test_connect_target_off_the_allowlist_is_refused(tmp_path, old, new, center, field, message):
+    errors = check_with_policy(tmp_path, centers=edit(CENTERS, old, new))
+
+    error = the_error(errors, tmp_path / "centers.toml", f"center '{center}'", field)
+    assert error.message == message
+
+
+def test_allowlisted_number_outside_the_home_country_is_refused(tmp_path):
+    errors = check_with_policy(tmp_path, policy=edit(POLICY, '["+15705550123"]',
+                                                     '["+15705550123", "+63285550123"]'))
+
+    error = the_error(errors, tmp_path / "policy.toml", "policy", "transfer_numbers")
+    assert error.message == ("+63285550123 is a PH number; only numbers in the home country US "
+                             "may be listed")
+
+
+@pytest.mark.parametrize("line, field, message", [
+    ('queues = ["acme/manila"]', "queues", "'acme/manila' is not a queue name"),
+    ('url_hosts = ["https://ivr.acme.example.com"]', "url_hosts",
+     "'https://ivr.acme.example.com' is not a host name like media.example.com (no https://)"),
+    ('workflows = ["WW12"]', "workflows", "'WW12' is not a workflow SID (WW and 32 hex digits)"),
+    ('transfer_numbers = ["5705550123"]', "transfer_numbers",
+     "'5705550123' is not a valid E.164 number like +15705550100"),
+    ('queue = ["acme-manila"]', "queue", "is not a known field"),
+])
+def test_bad_policy_entries_are_refused(tmp_path, line, field, message):
+    name = line.split(" =")[0]
+    policy = "\n".join(entry for entry in POLICY.splitlines() if not entry.startswith(name + " "))
+    errors = check_with_policy(tmp_path, policy=policy + "\n" + line + "\n")
+
+    assert the_error(errors, tmp_path / "policy.toml", "policy", field).message == message
+
+
+def test_two_policies_in_one_folder_are_refused(tmp_path):
+    errors = check_with_policy(tmp_path, support=SUPPORT + "\n" + POLICY)
+
+    error = the_error(errors, tmp_path / "support.toml", "policy", "")
+    assert error.message == f"is already defined in {tmp_path / 'policy.toml'}; one per folder"
+
+
+@pytest.mark.parametrize("url, message", [
+    ("https://evil.example.net/twiml", "host 'evil.example.net' is not on the policy's url_hosts "
+                                       "allowlist"),
+    ("http://ivr.acme.example.com/twiml/orders", "'http://ivr.acme.example.com/twiml/orders' is not an "
+                                                 "https:// URL"),
+    ("https://ivr.acme.example.com/a b", "'https://ivr.acme.example.com/a b' is not an https:// URL"),
+])
+def test_handoff_url_must_be_https_on_an_allowlisted_host(tmp_path, url, message):
+    orders = edit(ORDERS, "https://ivr.acme.example.com/twiml/orders", url)
+    errors = check_with_policy(tmp_path, support=SUPPORT + orders)
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'orders'", "url")
+    assert error.message == message
+
+
+def test_handoff_without_a_policy_is_refused(tmp_path):
+    errors = check(tmp_path, support=SUPPORT + ORDERS)
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'orders'", "url")
+    assert error.message == "needs a [policy] table whose url_hosts lists its host"
+
+
+def test_audio_url_must_be_on_an_allowlisted_host(tmp_path):
+    support = edit(SUPPORT, 'text = "Thank you for calling."',
+                   'text = "Thank you for calling."\nplay = "https://cdn.example.org/chime.mp3"')
+    errors = check_with_policy(tmp_path, support=support)
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'greet'", "play")
+    assert error.message == "host 'cdn.example.org' is not on the policy's url_hosts allowlist"
+
+
+def test_say_state_needs_text_or_audio(tmp_path):
+    errors = check(tmp_path, support=edit(SUPPORT, 'text = "Thank you for calling."\n', ""))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'greet'", "text")
+    assert error.message == "is required"
+
+
+def test_overlong_menu_prompt_is_refused(tmp_path):
+    long_prompt = "Press 2 to wait. " * 70
+    menu = edit(HOLD_MENU, "\"To wait for the next agent, press 2 or say 'wait'.\"", f'"{long_prompt}"')
+    errors = check(tmp_path, support=with_hold_menu(menu))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'hold_menu'", "prompt")
+    assert error.message == f"is {len(long_prompt)} characters; at most 1000"
+
+
+def test_xml_illegal_character_in_a_spanish_text_is_named_and_repaired(tmp_path):
+    support = edit(SUPPORT, 'text = "Sorry, nobody can take your call."',
+                   'text = { en = "Sorry.", es = "Lo\\u000c sentimos." }')
+    support = edit(support, 'domestic = "scranton"',
+                   'domestic = "scranton"\nlanguages = ["en-US", "es-US"]')
+    check(tmp_path, support=support)
+    config, _, errors = check_folder(tmp_path, "US")
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'sorry'", "text.es")
+    assert error.message == "holds the XML-illegal character '\\x0c' at 2" and error.repaired
+    assert config.flows["support"].states["sorry"].text == {"en": "Sorry.", "es": "Lo sentimos."}

@@ -254,7 +254,7 @@ def assert_no_undisclosed_offshore_bridge(t: Transcript) -> None:
     """Every bridge to an offshore target comes after, in this call, a disclosure naming
     that center's city and country, or the cautious disclosure, always with the offer."""
     assert len(bridge_lines(t)) == len(t.bridges)
-    for line_no, target in zip(bridge_lines(t), t.bridges):
+    for line_no, target in zip(bridge_lines(t), t.bridges, strict=True):
         if target in DOMESTIC_TARGETS:
             continue
         place = OFFSHORE_DISCLOSURE.get(target)
@@ -478,11 +478,6 @@ def test_flow_domestic_destination_busy_goes_on_to_domestic_centers_only(stack):
     assert [e["reason"] for e in evs if e["step"] == "exempt"] == ["domestic-center"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: ivr/engine.py _transfer/_connect and resume() key the bridged and bridge_ended "
-    "events of a flow's domestic state by the state name only ('bridged:domestic', "
-    "'bridge_ended:domestic'), so when a call reaches that state twice the per-step-key "
-    "dedupe of the commit script (ivr/store.py) drops the second bridge's evidence"))
 def test_every_bridge_of_a_long_failover_chain_is_in_the_evidence(stack):
     # Every bridge busy: Manila, Bangalore, Scranton (domestic state), Austin; then the
     # exhausted overflow leads to the domestic state again: Scranton a second time.

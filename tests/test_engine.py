@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from ivr.engine import (
     Connect,
     End,
     Facts,
+    Handover,
     Heard,
     Silence,
     Speak,
@@ -57,7 +58,7 @@ from ivr.places import country_name
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 # Wednesday 5 March 2025, 12:00 UTC: 20:00 in Manila, 17:30 in Bangalore, 07:00 in Scranton.
-WED_NOON = datetime(2025, 3, 5, 12, 0, tzinfo=timezone.utc)
+WED_NOON = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
 SID = "CA00000000000000000000000000000001"
 
 
@@ -196,7 +197,8 @@ def test_transfer_request_during_disclosure_goes_to_domestic_center(reply, how):
     connect = only_connect(turn)
     assert (connect.center, connect.domestic) == ("scranton", True)
     assert connect.target == Target("number", "+15705550123")
-    assert fields(turn, "transfer_requested") == [{"how": how, "by": "key" if how.startswith("key") else "voice", "center": "manila"}]
+    by = "key" if how.startswith("key") else "voice"
+    assert fields(turn, "transfer_requested") == [{"how": how, "by": by, "center": "manila"}]
     assert (turn.call.state, turn.call.domestic) == (TRANSFER, True)
 
 
@@ -221,7 +223,8 @@ def test_caller_leaving_the_hold_queue_is_transferred_to_domestic():
 
     connect = only_connect(turn)
     assert (connect.center, connect.domestic) == ("scranton", True)
-    assert fields(turn, "transfer_requested") == [{"how": "key during hold", "by": "hold", "center": "manila"}]
+    assert fields(turn, "transfer_requested") == [
+        {"how": "key during hold", "by": "hold", "center": "manila"}]
     assert "bridge_ended" not in steps(turn)
 
 
@@ -281,11 +284,11 @@ MANILA_DAYTIME = center("manila", "Manila", "PH", "Asia/Manila", {"mon-fri": "09
 
 @pytest.mark.parametrize("now, chosen", [
     # 03:00 UTC = 11:00 in Manila: open (it would be closed if read as UTC)
-    (datetime(2025, 3, 5, 3, 0, tzinfo=timezone.utc), "manila"),
+    (datetime(2025, 3, 5, 3, 0, tzinfo=UTC), "manila"),
     # 12:00 UTC = 20:00 in Manila: closed (it would be open if read as UTC)
-    (datetime(2025, 3, 5, 12, 0, tzinfo=timezone.utc), "bangalore"),
+    (datetime(2025, 3, 5, 12, 0, tzinfo=UTC), "bangalore"),
     # Saturday 11:00 in Manila: closed on weekends
-    (datetime(2025, 3, 8, 3, 0, tzinfo=timezone.utc), "bangalore"),
+    (datetime(2025, 3, 8, 3, 0, tzinfo=UTC), "bangalore"),
 ])
 def test_closed_center_is_skipped_by_its_own_time_zone(now, chosen):
     centers = {**CENTERS, "manila": MANILA_DAYTIME}
@@ -753,8 +756,9 @@ SHIPPED = shipped_config()
 PROMPT_REPLIES = st.one_of(
     st.just(Silence()),
     st.sampled_from(["1", "2", "5", "9", "#", "12"]).map(lambda d: Heard(digits=d)),
-    st.sampled_from(["agent", "billing", "America please", "no", "united states",
-                     "agency", ""]).map(lambda s: Heard(speech=s)),
+    st.sampled_from(["agent", "billing", "America please", "no", "united states", "agency", "",
+                     "español", "English", "agente por favor", "Estados Unidos", "phone",
+                     "order", "pedido"]).map(lambda s: Heard(speech=s)),
 )
 BRIDGE_ENDINGS = st.sampled_from(["busy", "no-answer", "failed", "queue-full", "error",
                                   "canceled", "completed", "hangup", "leave", "bridged"]
@@ -771,12 +775,13 @@ STEPS = st.tuples(PROMPT_REPLIES, BRIDGE_ENDINGS, st.booleans(), st.booleans())
 def run_call(flow: Flow, start: Facts, script: list) -> list[tuple[Turn, Facts]]:
     """Play one call as Twilio would: a prompt gets input or silence, a bridge gets its outcome.
 
-    Like the webhook, an engine failure (UnsafeBridge) is answered with safe_answer.
+    Like the webhook, an engine failure (UnsafeBridge) is answered with safe_answer. A
+    hang-up or a hand-off to the company's own application ends Onshore's part of the call.
     """
     played = [(begin(flow, start), start)]
     for prompt_reply, bridge_ending, fresh, moved in script:
         turn = played[-1][0]
-        if isinstance(turn.actions[-1], End):
+        if isinstance(turn.actions[-1], (End, Handover)):
             break
         reply = bridge_ending if isinstance(turn.actions[-1], Connect) else prompt_reply
         f = replace(start, fresh=fresh, exempt=turn.call.exempt or None,
@@ -788,31 +793,50 @@ def run_call(flow: Flow, start: Facts, script: list) -> list[tuple[Turn, Facts]]
     return played
 
 
-def assert_disclosed_before_every_offshore_bridge(played: list[tuple[Turn, Facts]]) -> None:
-    heard: list[str] = []  # what the caller was told so far, in order
+CAUTIOUS_TEXTS = {CAUTIOUS_TEXT, (
+    "Su llamada puede ser atendida por un agente fuera de Estados Unidos. "
+    "Para hablar con un agente en Estados Unidos, oprima 1 o diga 'agente'.")}
+
+
+def place_told(ask: Ask, centers: list[Center]) -> tuple[str, str] | str | None:
+    """The place a prompt tells the caller their agent is in, as (city, country), in the
+    prompt's own language; CAUTIOUS for a cautious disclosure; None for other prompts."""
+    if ask.text in CAUTIOUS_TEXTS:
+        return CAUTIOUS
+    for c in centers:
+        if f"{c.city}, {country_name(c.country, ask.language)}" in ask.text:
+            assert country_name("US", ask.language) in ask.text, f"no offer in {ask.text!r}"
+            assert ask.key == "1", f"the transfer key is not live at {ask.text!r}"
+            return (c.city, c.country)
+    return None
+
+
+def assert_disclosed_before_every_offshore_bridge(played: list[tuple[Turn, Facts]],
+                                                  home: str = "US") -> None:
+    """The caller's view: at every offshore bridge, the last place they were told (with the
+    offer, in the language they heard it in) is where the agent is now."""
+    told: tuple[str, str] | str | None = None
     asked_for_domestic = False
     for turn, f in played:
         if "transfer_requested" in steps(turn):
             asked_for_domestic = True
         for action in turn.actions:
             if isinstance(action, Ask):
-                heard.append(action.text)
+                told = place_told(action, [*f.centers.values(), *SHIPPED.centers.values(),
+                                           *MOVED.values()]) or told
             if isinstance(action, Connect):
                 c = f.centers[action.center]
-                if c.country == "US":
+                if c.country == home:
                     assert action.domestic
                     continue
                 assert not action.domestic
                 assert not asked_for_domestic, "offshore bridge after a transfer request"
-                place = f"{c.city}, {country_name(c.country)}"  # where the agent is *now*
-                assert heard, f"offshore bridge to {c.id} without any disclosure"
-                assert place in heard[-1] or heard[-1] == CAUTIOUS_TEXT, (
-                    f"bridge to {c.id} in {place} but the caller last heard {heard[-1]!r}")
-                assert "press 1" in heard[-1]
+                assert told in ((c.city, c.country), CAUTIOUS), (
+                    f"bridge to {c.id} in {c.city}, {c.country} but the caller was last told {told!r}")
 
 
 CALLS = dict(
-    flow_id=st.sampled_from(["support", "billing"]),
+    number=st.sampled_from(sorted(SHIPPED.numbers)),
     sid=st.text("0123456789abcdef", min_size=1, max_size=8),
     minutes=st.integers(0, 7 * 24 * 60 - 1),  # any minute of a week
     fresh_start=st.booleans(),
@@ -820,17 +844,22 @@ CALLS = dict(
 )
 
 
-def start_facts(sid: str, minutes: int, fresh: bool) -> Facts:
-    now = datetime(2025, 3, 3, tzinfo=timezone.utc) + timedelta(minutes=minutes)  # a Monday
-    return Facts(f"CA{sid}", now, SHIPPED.centers, "US", None, fresh)
+def start_facts(sid: str, minutes: int, fresh: bool, number: str) -> Facts:
+    now = datetime(2025, 3, 3, tzinfo=UTC) + timedelta(minutes=minutes)  # a Monday
+    return Facts(f"CA{sid}", now, SHIPPED.centers, "US", None, fresh,
+                 SHIPPED.numbers[number].language)
+
+
+def shipped_flow(number: str) -> Flow:
+    return SHIPPED.flows[SHIPPED.numbers[number].flow]
 
 
 @settings(max_examples=400, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(**CALLS)
 def test_no_offshore_connect_without_a_preceding_disclosure_of_that_place(
-        flow_id, sid, minutes, fresh_start, script):
-    played = run_call(SHIPPED.flows[flow_id], start_facts(sid, minutes, fresh_start), script)
+        number, sid, minutes, fresh_start, script):
+    played = run_call(shipped_flow(number), start_facts(sid, minutes, fresh_start, number), script)
 
     assert_disclosed_before_every_offshore_bridge(played)
 
@@ -839,9 +868,9 @@ def test_no_offshore_connect_without_a_preceding_disclosure_of_that_place(
           suppress_health_check=[HealthCheck.too_slow])
 @given(**CALLS)
 def test_evidence_keys_are_unique_within_a_call_while_centers_are_readable(
-        flow_id, sid, minutes, fresh_start, script):
+        number, sid, minutes, fresh_start, script):
     script = [(p, b, True, False) for p, b, _, _ in script]
-    played = run_call(SHIPPED.flows[flow_id], start_facts(sid, minutes, True), script)
+    played = run_call(shipped_flow(number), start_facts(sid, minutes, True, number), script)
 
     keys = [e.key for turn, _ in played for e in turn.events]
     assert len(keys) == len(set(keys)), keys

@@ -1,15 +1,27 @@
-"""Weekly opening hours, read as operators write them and evaluated in a center's local time."""
+"""Opening hours, holidays and closures, read as operators write them and evaluated in a
+center's local time."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ivr.engine import is_open
 from ivr.flow import Center, Target
-from ivr.hours import ALWAYS, DAYS, HoursError, parse_hours, parse_zone
+from ivr.hours import (
+    ALWAYS,
+    DAYS,
+    HoursError,
+    Schedule,
+    parse_closures,
+    parse_holidays,
+    parse_hours,
+    parse_zone,
+)
 
 # A week of local dates: Monday 3 March 2025 ... Sunday 9 March 2025.
 DATE = {day: 3 + i for i, day in enumerate(DAYS)}
@@ -156,10 +168,71 @@ def scranton(hours) -> Center:
 
 
 @pytest.mark.parametrize("utc, expected", [
-    (datetime(2025, 3, 7, 12, 30, tzinfo=timezone.utc), False),  # 07:30 EST, before DST
-    (datetime(2025, 3, 7, 13, 30, tzinfo=timezone.utc), True),   # 08:30 EST
-    (datetime(2025, 3, 10, 12, 30, tzinfo=timezone.utc), True),  # 08:30 EDT, after DST began
-    (datetime(2025, 3, 11, 0, 30, tzinfo=timezone.utc), False),  # Monday 20:30 EDT
+    (datetime(2025, 3, 7, 12, 30, tzinfo=UTC), False),  # 07:30 EST, before DST
+    (datetime(2025, 3, 7, 13, 30, tzinfo=UTC), True),   # 08:30 EST
+    (datetime(2025, 3, 10, 12, 30, tzinfo=UTC), True),  # 08:30 EDT, after DST began
+    (datetime(2025, 3, 11, 0, 30, tzinfo=UTC), False),  # Monday 20:30 EDT
 ])
 def test_center_hours_are_read_in_its_own_zone_across_dst(utc, expected):
     assert is_open(scranton({"mon-fri": "08:00-20:00"}), utc) is expected
+
+
+# --- holidays and one-off closures -------------------------------------------------------------
+
+NIGHTS = {"mon-sun": "22:00-06:00"}
+
+
+@pytest.mark.parametrize("local, expected", [
+    (datetime(2026, 12, 24, 23, 0), True),    # Christmas Eve night shift
+    (datetime(2026, 12, 25, 1, 0), False),    # the same shift, but now it is the holiday
+    (datetime(2026, 12, 25, 23, 0), False),
+    (datetime(2026, 12, 26, 0, 0), True),     # the holiday ended at local midnight
+])
+def test_holiday_closes_the_whole_local_day_even_a_shift_that_started_before(local, expected):
+    schedule = Schedule(ZoneInfo("Asia/Manila"), parse_hours(NIGHTS),
+                        holidays=parse_holidays(["2026-12-25"]))
+
+    assert schedule.is_open(local.replace(tzinfo=ZoneInfo("Asia/Manila"))) is expected
+
+
+@pytest.mark.parametrize("local, expected", [
+    (datetime(2026, 12, 24, 17, 59), True),
+    (datetime(2026, 12, 24, 18, 0), False),   # start is inclusive
+    (datetime(2026, 12, 26, 7, 59), False),
+    (datetime(2026, 12, 26, 8, 0), True),     # end is exclusive
+])
+def test_closure_closes_a_local_interval(local, expected):
+    zone = ZoneInfo("America/New_York")
+    schedule = Schedule(zone, parse_hours("24/7"), closures=parse_closures(
+        [{"from": "2026-12-24T18:00", "to": "2026-12-26T08:00"}]))
+
+    assert schedule.is_open(local.replace(tzinfo=zone)) is expected
+
+
+def test_center_holiday_is_its_own_local_date_not_utc():
+    center = replace(scranton("24/7"), holidays=parse_holidays(["2026-07-04"]))
+
+    assert is_open(center, datetime(2026, 7, 4, 3, 0, tzinfo=UTC))       # 3 July, 23:00 EDT
+    assert not is_open(center, datetime(2026, 7, 4, 5, 0, tzinfo=UTC))   # 4 July, 01:00 EDT
+
+
+@pytest.mark.parametrize("value, message", [
+    ("2026-12-25", 'expected a list of dates like ["2026-12-25"]'),
+    (["25/12/2026"], "'25/12/2026' is not a date or local time like \"2026-12-25\""),
+    ([date(2026, 12, 25)], 'must be quoted text like "2026-12-25"'),
+])
+def test_bad_holidays_are_refused(value, message):
+    with pytest.raises(HoursError, match=re.escape(message)):
+        parse_holidays(value)
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"from": "2026-12-24T18:00"}, 'expected a list like [{ from = "2026-12-24T18:00", to = ... }]'),
+    ([{"from": "2026-12-24T18:00"}], "is not a table with exactly from and to"),
+    ([{"from": "2026-12-24T18:00", "to": "2026-12-24T18:00"}], "must end after it starts"),
+    ([{"from": "2026-12-24 6pm", "to": "2026-12-26T08:00"}], "'2026-12-24 6pm' is not a date"),
+    ([{"from": "2026-12-24T18:00Z", "to": "2026-12-26T08:00"}], "has a UTC offset"),
+])
+def test_bad_closures_are_refused(value, message):
+    with pytest.raises(HoursError, match=re.escape(message)):
+        parse_closures(value)

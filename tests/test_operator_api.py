@@ -40,8 +40,11 @@ def test_report_route_is_off_without_a_token(client):
 def test_report_counts_the_calls_made(operator_app):
     client = operator_app.test_client()
     phone = Phone("http://localhost", TOKEN, flask_transport(client))
-    for press in ("", "1", ""):
-        phone.call(Caller(SUPPORT, press=press))
+    # The second caller picks English, then an agent, hears Manila (this CallSid's weighted
+    # choice) and asks for an agent in the US.
+    for caller in (Caller(SUPPORT), Caller(SUPPORT, press="1,1,1", call_sid="CA" + "0" * 31 + "1"),
+                   Caller(SUPPORT)):
+        phone.call(caller)
     auth = {"Authorization": f"Bearer {REPORT_TOKEN}"}
     response = client.get(f"/reports?from={today()}&to={today()}&format=json", headers=auth)
     assert response.status_code == 200

@@ -6,6 +6,7 @@ import pytest
 
 from ivr.places import country_name, is_country_code
 
+
 @pytest.mark.parametrize("code, spoken", [
     ("PH", "the Philippines"),
     ("IN", "India"),

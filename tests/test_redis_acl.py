@@ -8,8 +8,8 @@ import shutil
 import pytest
 import redis
 
-from ivr.caller import Caller, Phone
 from ivr import create_app
+from ivr.caller import Caller, Phone
 from tests.conftest import HASH_KEY, ROOT, SUPPORT, TOKEN, flask_transport, publish
 from tests.servers import RedisServer
 
@@ -35,7 +35,8 @@ def test_app_user_answers_and_records_calls(acl_redis, tmp_path):
     app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
                       "redis_url": url(acl_redis, APP), "spool_dir": str(tmp_path)})
     phone = Phone("http://localhost", TOKEN, flask_transport(app.test_client()))
-    transcript = phone.call(Caller(SUPPORT, press="1"))
+    # English at the language menu, an agent at the main menu, the US agent at the disclosure
+    transcript = phone.call(Caller(SUPPORT, press="1,1,1"))
     assert transcript.bridges == [("number", "+15705550123")]
     operator = acl_redis.client(**OPERATOR)
     assert operator.xlen("onshore:events") >= 4

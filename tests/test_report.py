@@ -1005,7 +1005,7 @@ def test_report_on_events_the_engine_itself_produced():
                     offshore_calls.add(sid)
                     exempt_calls.add(sid) if exempt else None
             last = turn.actions[-1]
-            if isinstance(last, engine.End):
+            if isinstance(last, (engine.End, engine.Handover)):
                 break
             now += timedelta(seconds=rng.randint(1, 60))
             common = evidence.common_fields(sid, "hash", now)

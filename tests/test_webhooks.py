@@ -81,9 +81,9 @@ def test_cautious_policy_on_engine_crash_discloses_and_offers(client, redis_clie
     root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
     gather = root.find("Gather")
     assert gather is not None
-    text = gather.find("Say").text
-    assert "may be answered by an agent outside the United States" in text
-    assert "press 1" in text
+    text = gather.find("Say").text  # the billing line starts in Spanish
+    assert "puede ser atendida por un agente fuera de Estados Unidos" in text
+    assert "oprima 1" in text
 
 
 def test_status_callback_is_recorded_once(client, redis_client):

@@ -12,8 +12,7 @@ import inspect
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 
-from twilio.twiml import TwiML, lower_camel
-from twilio.twiml import voice_response
+from twilio.twiml import TwiML, lower_camel, voice_response
 
 
 @lru_cache(maxsize=1)

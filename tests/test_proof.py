@@ -1,0 +1,243 @@
+"""The proof of ``ivr check`` against the engine, on random flows (issue 3, "Proof before
+publishing").
+
+Hypothesis builds random flow graphs over every state kind, three offshore and domestic
+centers and one or two languages. For every graph ``flow_problems`` accepts, it plays many
+random calls through the engine (random keys, words and silences, random bridge outcomes,
+centers closed at random by holidays, Redis readable or not) and checks what the caller
+experiences: no offshore bridge unless the last place they were told, in the language they
+heard it in and together with the offer, is where that agent sits (or they heard the
+cautious disclosure), and never after they asked for a domestic agent. An accepted flow
+must also run: the engine raises nothing on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, assume, given, settings, target
+from hypothesis import strategies as st
+
+from ivr.check import flow_problems
+from ivr.engine import (
+    Ask,
+    BridgeEnded,
+    Connect,
+    End,
+    Facts,
+    Handover,
+    Heard,
+    Silence,
+    Turn,
+    begin,
+    fill,
+    resume,
+)
+from ivr.flow import (
+    TRANSFER_WORDS,
+    Bridge,
+    Center,
+    Config,
+    Disclose,
+    Domestic,
+    Flow,
+    Handoff,
+    Hangup,
+    Hours,
+    Language,
+    LanguageMenu,
+    Menu,
+    Overflow,
+    Policy,
+    Route,
+    Say,
+    Target,
+)
+from ivr.hours import Schedule, parse_hours
+from ivr.places import country_name
+
+
+def center(cid: str, city: str, country: str, zone: str, hours: object = "24/7") -> Center:
+    return Center(cid, cid, city, country, ZoneInfo(zone), parse_hours(hours),
+                  Target("queue", cid))
+
+
+CENTERS = {c.id: c for c in (
+    center("manila", "Manila", "PH", "Asia/Manila"),
+    center("bangalore", "Bangalore", "IN", "Asia/Kolkata", {"mon-fri": "07:00-23:00"}),
+    center("scranton", "Scranton", "US", "America/New_York"),
+    center("dallas", "Dallas", "US", "America/Chicago", {"mon-sat": "08:00-20:00"}),
+)}
+CONFIG = Config(CENTERS, {}, {}, Policy(url_hosts=frozenset({"ivr.example.com"})))
+EN = Language("en-US", "Polly.Joanna", TRANSFER_WORDS["en"])
+ES = Language("es-US", "Polly.Lupe", TRANSFER_WORDS["es"])
+NAMES = [f"s{i}" for i in range(9)]
+
+GOOD_DISCLOSURE = {"en": "Your agent is in {city}, {country}.", "es": "Su agente está en {city}, {country}."}
+DISCLOSURES = st.sampled_from([
+    GOOD_DISCLOSURE, GOOD_DISCLOSURE, GOOD_DISCLOSURE,
+    {"en": GOOD_DISCLOSURE["en"]},                                   # no Spanish
+    {"en": GOOD_DISCLOSURE["en"], "es": "Su agente está en {city}."},  # Spanish without country
+    "Your agent is in {city}, {country}.",                           # the default language only
+])
+OFFER = {"en": "To speak with an agent in {home_country}, press {key} or say 'agent'.",
+         "es": "Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'."}
+TEXTS = st.sampled_from([{"en": "Hello.", "es": "Hola."}] * 4 + [{"en": "Hello."}])
+CENTER_SETS = st.lists(st.sampled_from(["manila", "bangalore", "scranton", "dallas"]), min_size=1,
+                      max_size=3, unique=True)
+
+
+def state(name: str, kind: str, draw: st.DrawFn, target: st.SearchStrategy[str]) -> object:
+    """One random state of the given kind whose edges lead to random state names."""
+    maybe = st.one_of(st.just(""), target)
+    if kind == "say":
+        return Say(name, draw(TEXTS), draw(target))
+    if kind in ("route", "overflow"):
+        cls = Route if kind == "route" else Overflow
+        return cls(name, tuple(draw(CENTER_SETS)), draw(target), draw(target))
+    if kind == "disclose":
+        return Disclose(name, draw(DISCLOSURES), OFFER, draw(target))
+    if kind == "bridge":
+        return Bridge(name, draw(maybe))
+    if kind == "domestic":
+        return Domestic(name, draw(maybe))
+    if kind == "hangup":
+        return Hangup(name, draw(TEXTS))
+    if kind == "menu":
+        keys = draw(st.lists(st.sampled_from("1239"), min_size=1, max_size=3, unique=True))
+        word = draw(st.sampled_from(["billing", "billing", "agent"]))
+        to = draw(target)
+        return Menu(name, draw(TEXTS), {k: draw(target) for k in keys}, draw(target), draw(target),
+                    {"en": {word: to}, "es": {"facturación": to}}, retries=draw(st.integers(0, 2)))
+    if kind == "language":
+        return LanguageMenu(name, {"en": "For English, press 1.", "es": "Para español, oprima 2."},
+                            {"1": "en", "2": "es"}, draw(target), {"español": "es"},
+                            retries=draw(st.integers(0, 1)))
+    if kind == "hours":
+        by_center = draw(st.booleans())
+        schedule = None if by_center else Schedule(ZoneInfo("America/New_York"),
+                                                   parse_hours({"mon-fri": "09:00-17:00"}))
+        return Hours(name, draw(target), draw(target), "bangalore" if by_center else "", schedule)
+    return Handoff(name, "https://ivr.example.com/legacy")
+
+
+# Disclosures come mostly with a route -> disclose -> bridge spine; "disclose" alone is rarer.
+KINDS = ["say", "route", "overflow", "bridge", "domestic", "hangup", "menu", "menu", "language",
+         "hours", "handoff", "say", "overflow", "disclose"]
+IMMEDIATE = {"say", "route", "overflow", "disclose", "hours"}  # run without waiting
+
+
+@st.composite
+def flows(draw: st.DrawFn) -> Flow:
+    """A random graph. Edges mostly lead on to the next state, sometimes anywhere (loops
+    included); most graphs hold somewhere a route -> disclose -> bridge -> overflow spine
+    wired as operators do, whose other edges are random like the rest."""
+    languages = draw(st.sampled_from([(EN,), (EN, ES), (EN, ES)]))
+    size = draw(st.integers(4, len(NAMES)))
+    names = NAMES[:size] + ["end"]
+    offered = [k for k in KINDS if k != "language" or len(languages) > 1]
+    kinds = [draw(st.sampled_from(offered)) for _ in range(size)]
+    kinds[0] = draw(st.sampled_from([k for k in offered if k in IMMEDIATE | {"menu", "language"}]))
+    states: dict[str, object] = {"end": Hangup("end")}
+    targets = {}
+    for i, kind in enumerate(kinds):
+        following, later, anywhere = (st.just(names[i + 1]), st.sampled_from(names[i + 1:]),
+                                      st.sampled_from(names))
+        targets[names[i]] = st.one_of(*[following] * (4 if kind in IMMEDIATE else 2), later, anywhere)
+        states[names[i]] = state(names[i], kind, draw, targets[names[i]])
+    if draw(st.integers(0, 3)):
+        route, disclose, bridge, overflow = names[(at := draw(st.integers(0, size - 4))):at + 4]
+        states[route] = Route(route, tuple(draw(CENTER_SETS)), disclose, draw(targets[route]))
+        states[disclose] = Disclose(disclose, draw(DISCLOSURES), OFFER, bridge)
+        states[bridge] = Bridge(bridge, overflow)
+        states[overflow] = Overflow(overflow, tuple(draw(CENTER_SETS)), disclose,
+                                    draw(targets[overflow]))
+    return Flow("random", 1, "s0", "scranton", states,  # type: ignore[arg-type]
+                languages=languages,
+                on_lookup_failure=draw(st.sampled_from(["domestic", "cautious"])))
+
+
+REPLIES = st.one_of(
+    st.just(Silence()),
+    st.sampled_from(["1", "2", "3", "9"]).map(lambda d: Heard(digits=d)),
+    st.sampled_from(["billing", "facturación", "agent", "agente", "español", "hello", ""]
+                    ).map(lambda s: Heard(speech=s)),
+)
+ENDINGS = st.sampled_from(["busy", "no-answer", "failed", "queue-full", "completed", "leave"]
+                          ).map(BridgeEnded)
+# One webhook: the caller's answer to a prompt, a bridge's ending, which centers are closed
+# for a holiday today, and whether Redis could be read.
+WEBHOOKS = st.tuples(REPLIES, ENDINGS, st.sets(st.sampled_from(sorted(CENTERS))), st.booleans())
+CALLS = st.lists(st.tuples(st.integers(0, 7 * 24 * 60 - 1), st.sampled_from(["", "es"]),
+                           st.lists(WEBHOOKS, max_size=12)), min_size=1, max_size=6)
+MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def on_holiday(closed: set[str], now: datetime) -> dict[str, Center]:
+    """The centers, with those named closed for a holiday on their own local date."""
+    return {cid: replace(c, holidays=frozenset({now.astimezone(c.zone).date()}))
+            if cid in closed else c for cid, c in CENTERS.items()}
+
+
+def play(flow: Flow, minute: int, language: str, webhooks: list) -> list[tuple[Turn, Facts]]:
+    """One call through the engine, as the webhooks would drive it."""
+    now = MONDAY + timedelta(minutes=minute)
+    start = Facts(f"CA{minute:032x}", now, CENTERS, "US", language=language)
+    played = [(begin(flow, start), start)]
+    for reply, ending, closed, fresh in webhooks:
+        turn = played[-1][0]
+        last = turn.actions[-1]
+        if isinstance(last, (End, Handover)):
+            break
+        facts = replace(start, centers=on_holiday(closed, now), fresh=fresh)
+        played.append((resume(flow, turn.call, ending if isinstance(last, Connect) else reply,
+                              facts), facts))
+    return played
+
+
+def assert_caller_was_told(flow: Flow, played: list[tuple[Turn, Facts]]) -> None:
+    """At each offshore bridge the caller was last told where this agent sits, with the
+    offer, in the language of that prompt; or heard the cautious disclosure."""
+    told: object = None
+    asked_for_domestic = False
+    for turn, facts in played:
+        asked_for_domestic |= any(e.step == "transfer_requested" for e in turn.events)
+        for action in turn.actions:
+            if isinstance(action, Ask):
+                told = _told(flow, action, facts) or told
+            elif isinstance(action, Connect):
+                c = facts.centers[action.center]
+                if c.country == "US":
+                    assert action.domestic
+                    continue
+                assert not asked_for_domestic, "offshore bridge after a transfer request"
+                assert told in ((c.city, c.country), "cautious"), (
+                    f"bridged to {c.city}, {c.country}; the caller was last told {told!r}")
+
+
+def _told(flow: Flow, ask: Ask, facts: Facts) -> object:
+    code = ask.language.split("-")[0]
+    if ask.text == fill(flow.cautious_text, flow, facts, None, code):
+        return "cautious"
+    for c in CENTERS.values():
+        if f"{c.city}, {country_name(c.country, ask.language)}" in ask.text:
+            assert fill(OFFER, flow, facts, c, code) in ask.text, f"no offer in {ask.text!r}"
+            assert ask.key == flow.transfer_key
+            return (c.city, c.country)
+    return None
+
+
+@settings(max_examples=250, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(flow=flows(), calls=CALLS)
+def test_every_flow_check_accepts_discloses_before_every_offshore_bridge(flow, calls):
+    assume(not list(flow_problems(flow, CONFIG, "US")))
+
+    offshore = 0
+    for minute, language, webhooks in calls:
+        played = play(flow, minute, language, webhooks)
+        assert_caller_was_told(flow, played)
+        offshore += sum(isinstance(a, Connect) and not a.domestic for turn, _ in played for a in turn.actions)
+    target(float(offshore), label="offshore bridges")  # steer towards flows that reach them
