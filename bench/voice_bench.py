@@ -2,7 +2,7 @@
 
 What it does, all on private servers it starts and stops itself:
 
-1. a redis-server on a free port (tests/servers.py), flows/ checked and published to it;
+1. a redis-server on a free port (tests/servers.py), bench/flows/ checked and published to it;
 2. Redis round trips per webhook: a gunicorn of the app whose REDIS_URL goes through a tiny
    counting TCP proxy gets 10 cold, then 200 sequential signed POST /voice; the proxy counts
    round trips (each time the client speaks after Redis did, or first) and the commands the
@@ -376,9 +376,9 @@ def main() -> int:
         cleanups.append(lambda: shutil.rmtree(redis_server.dir, ignore_errors=True))
         cleanups.append(redis_server.stop)
         redis_server.start()
-        _, sources, errors = check_folder(ROOT / "flows", "US")
+        _, sources, errors = check_folder(ROOT / "bench" / "flows", "US")
         if errors:
-            raise RuntimeError(f"flows/ does not check: {errors}")
+            raise RuntimeError(f"bench/flows/ does not check: {errors}")
         published = Store(connect(redis_server.url, timeout=5)).publish(sources, by="bench")
         rc = redis_server.client()
         print(f"redis-server :{redis_server.port}, published {published}; "

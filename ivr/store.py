@@ -71,6 +71,7 @@ if ARGV[2] ~= '*' then
   end
 end
 local added = 0
+local ids = {}
 local head = redis.call('GET', KEYS[6]) or ''
 for i = 4, #ARGV, 2 do
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
@@ -80,13 +81,15 @@ for i = 4, #ARGV, 2 do
     fields[#fields + 1] = head
     fields[#fields + 1] = 'hash'
     fields[#fields + 1] = hash
-    local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
-    redis.call('RPUSH', KEYS[7], id)
-    head = hash
     added = added + 1
+    ids[added] = redis.call('XADD', KEYS[1], '*', unpack(fields))
+    head = hash
   end
 end
-if added > 0 then redis.call('SET', KEYS[6], head) end
+if added > 0 then
+  redis.call('SET', KEYS[6], head)
+  redis.call('RPUSH', KEYS[7], unpack(ids))
+end
 if #ARGV >= 4 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 return {1, added}
 """
