@@ -56,7 +56,8 @@ EXEMPT_REASONS = ("domestic-center", "emergency", "foreign-business")
 CHANNELS = ("key", "voice", "hold")
 _CAUTIOUS = "*"  # disclosure key of a cautious "may be answered outside" disclosure
 _STEPS = {"bridged": 1, "bridge_ended": 2, "disclosed": 3, "offered": 4, "received": 5,
-          "exempt": 6, "transfer_requested": 7, "safe_answer": 8}  # the steps the report reads
+          "exempt": 6, "transfer_requested": 7, "safe_answer": 8,
+          "handoff": 9}  # the steps the report reads
 
 DEFINITIONS = (
     ("Period", "A call belongs to the period when the UTC date of its 'received' event is within "
@@ -114,6 +115,7 @@ class Volume:
     offshore_bridges: int = 0
     offshore_by_country: dict[str, int] = field(default_factory=dict)
     offshore_by_center: dict[str, int] = field(default_factory=dict)
+    handed_off: int = 0  # calls given to the company's own TwiML application (not covered)
     warning: bool = False  # share >= 25%
     threshold_reached: bool = False  # share >= 30%
     message: str = ""
@@ -240,6 +242,7 @@ class _Call:
     requests: list[tuple[Pos, str]] | None = None
     exempt: list[str] | None = None
     safe: list[str] | None = None
+    handed_off: bool = False
 
 
 def _utc(at: str) -> str | None:
@@ -364,6 +367,8 @@ def _build(events: Iterable[Mapping[str, str]], start: date, end: date, flow: st
             if c.requests is None:
                 c.requests = []
             c.requests.append((pos, get("by", "")))
+        elif code == 9:  # handoff
+            c.handed_off = True
         else:  # safe_answer
             if c.safe is None:
                 c.safe = []
@@ -434,6 +439,7 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
             continue
         day = daily[c.day]
         volume.calls_received += 1
+        volume.handed_off += c.handed_off
         day.calls_received += 1
         if c.country in ("", "UNKNOWN"):
             exemptions.caller_country_unknown += 1
@@ -648,6 +654,8 @@ def _sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[st
             ("Calls bridged offshore", _n(v.offshore_calls)),
             ("Offshore bridges", _n(v.offshore_bridges)),
             ("Share of volume answered offshore", percent(v.offshore_calls, v.calls_received)),
+            ("Handed off to the company's own application (outside this record)",
+             _n(v.handed_off)),
             ("Warning (>= 25%)", "YES" if v.warning else "no"),
             ("Notice threshold reached (>= 30%)", "YES" if v.threshold_reached else "no"),
         ], [

@@ -1056,3 +1056,15 @@ def test_100000_calls_in_one_pass():
           + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
     assert report.volume.calls_received == 100_000
     assert report.disclosure.offshore_bridges == sum(len(t.bridges) for t in sim.truths)
+
+
+def test_calls_handed_off_are_counted_apart():
+    day = "2026-11-10T10:00:00.000+00:00"
+    events = [
+        {"call": "CA1", "at": day, "step": "received", "caller_country": "US", "flow": "support"},
+        {"call": "CA1", "at": day, "step": "handoff", "url": "https://apps.example.com/ivr"},
+        {"call": "CA2", "at": day, "step": "received", "caller_country": "US", "flow": "support"},
+    ]
+    report = build_report(events, date(2026, 11, 1), date(2026, 11, 30))
+    assert (report.volume.calls_received, report.volume.handed_off) == (2, 1)
+    assert "Handed off to the company's own application" in render(report, "text")
