@@ -1,4 +1,4 @@
-"""The ``ivr`` command: check, load and try flows without a phone."""
+"""The ``ivr`` command: check, load, test and try flows without a phone."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ivr import audit, keyring, report
+from ivr import audit, keyring, report, simulation
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder, flow_problems
 from ivr.errors import FlowError, OnshoreError
 from ivr.evidence import Keyring
 from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
+from ivr.scenarios import parse_scenario, read_scenarios
 from ivr.settings import Settings
 from ivr.spool import Spool
 from ivr.store import Store, connect, publisher
@@ -97,6 +98,81 @@ def cmd_call(args: argparse.Namespace) -> int:
     transcript = phone.call(caller)
     print(transcript)
     return 0 if all(s == 200 for s in transcript.statuses) else 1
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Run a folder's scenarios (or one file's) without a phone or Redis; exit 1 on any failure."""
+    path = Path(args.path)
+    folder = path if path.is_dir() else path.parent
+    config, _, errors = check_folder(folder, _home(args))
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        print(f"no scenario run: `ivr check {folder}` must pass first", file=sys.stderr)
+        return 1
+    found, errors = read_scenarios(path)
+    scenarios = []
+    for file, name, raw in found:
+        if args.k and args.k not in name:
+            continue
+        scenario, problems = parse_scenario(name, raw, file, config)
+        errors += problems
+        if scenario is not None:
+            scenarios.append(scenario)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if not scenarios and not errors:
+        print(f"{path}: no scenarios" + (f" matching {args.k!r}" if args.k else ""), file=sys.stderr)
+        return 1
+    results = simulation.run(config, scenarios, _home(args))
+    for result in results:
+        print(f"{'ok  ' if result.passed else 'FAIL'} {result.scenario.name}")
+        if not result.passed:
+            print(simulation.explain(result))
+        elif args.verbose:
+            print("\n".join(f"    {line}" for line in result.outcome.lines))
+    failed = sum(not r.passed for r in results)
+    bad_files = f", {len(errors)} problem(s) in scenario files" if errors else ""
+    print(f"{len(results)} scenarios: {len(results) - failed} passed, {failed} failed{bad_files}")
+    return 1 if failed or errors else 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """Print what a caller of a number would hear; reads files (or Redis) and writes nothing."""
+    if args.redis_url:
+        config = Store(connect(args.redis_url, timeout=5.0)).published()
+    else:
+        config, _, errors = check_folder(Path(args.folder), _home(args))
+        for error in errors:
+            print(error, file=sys.stderr)
+        if errors:
+            return 1
+    presses = args.press.split(",") if args.press else []
+    centers = {}
+    for item in args.center or []:
+        center, _, states = item.partition("=")
+        centers[center] = states.split(",")
+    raw = {"number": args.number, "at": args.at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M"),
+           "timezone": args.tz, "from_country": args.from_country, "from_state": args.from_state,
+           "inputs": [p or "silence" for p in presses] + [{"say": s} for s in args.say or []],
+           "centers": centers, "picks": args.pick or [],
+           "redis": "unreadable" if args.redis_unreadable else "readable"}
+    if args.lang:
+        raw["language"] = args.lang
+    scenario, errors = parse_scenario("preview", raw, "ivr preview", config, need_expect=False)
+    if scenario is None:
+        for error in errors:
+            print(error, file=sys.stderr)
+        return 2
+    outcome = simulation.simulate(config, scenario, _home(args))
+    print(outcome)
+    problems = [*outcome.errors, *simulation.verify(outcome, scenario.expect)]
+    if outcome.drawn and not args.pick:
+        problems.append(f"the weighted route drew {', '.join(outcome.drawn)} for this call; "
+                        "--pick CENTER draws another")
+    for problem in dict.fromkeys(problems):
+        print(f"note: {problem}", file=sys.stderr)
+    return 1 if outcome.errors else 0
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -256,6 +332,31 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--outcome", action="append",
                       help="how each bridge ends: completed, busy, no-answer, failed (repeatable)")
     call.set_defaults(func=cmd_call)
+
+    test = sub.add_parser("test", help="run the scenarios of a folder or file without a phone")
+    test.add_argument("path", nargs="?", default="flows", help="a folder, or one scenario file in it")
+    test.add_argument("-k", default="", help="only scenarios whose name contains this")
+    test.add_argument("-v", "--verbose", action="store_true", help="print every transcript")
+    test.set_defaults(func=cmd_test)
+
+    preview = sub.add_parser("preview", help="what a caller would hear; no Redis writes")
+    preview.add_argument("number", help="the number dialed, E.164")
+    preview.add_argument("--folder", default="flows", help="operator files (default: flows)")
+    preview.add_argument("--redis-url", help="read the published configuration instead (read only)")
+    preview.add_argument("--at", help="when: 2026-11-30T10:00 (in --tz) or with an offset; default now")
+    preview.add_argument("--tz", default="UTC", help="time zone of an --at without offset (UTC)")
+    preview.add_argument("--lang", help="the call's starting language code, e.g. es")
+    preview.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
+    preview.add_argument("--say", action="append", help="words said at the next prompt after the keys")
+    preview.add_argument("--center", action="append", metavar="ID=STATE[,STATE]",
+                         help="e.g. manila=closed or scranton=busy,answered (repeatable)")
+    preview.add_argument("--pick", action="append", metavar="CENTER",
+                         help="the center a weighted route draws (repeatable, in order)")
+    preview.add_argument("--redis-unreadable", action="store_true",
+                         help="as if Redis could not be read: the flow's on_lookup_failure")
+    preview.add_argument("--from-country", default="US", help="Twilio's FromCountry")
+    preview.add_argument("--from-state", default="", help="Twilio's FromState")
+    preview.set_defaults(func=cmd_preview)
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     versions = sub.add_parser("versions", help="published versions of a flow")

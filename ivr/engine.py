@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -289,6 +289,17 @@ def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
     if isinstance(state, Domestic) and isinstance(reply, BridgeEnded):
         return _domestic_ended(flow, turn, facts, reply, on_failure=state.on_failure)
     return _run(flow, turn, facts)
+
+
+def turn_or_safe_answer(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts,
+                       failed: Callable[[Exception], None]) -> Turn:
+    """decide(), or the flow's safe answer when it raises (after telling ``failed``): the
+    caller must never hear Twilio's "application error"."""
+    try:
+        return decide()
+    except Exception as exc:  # noqa: BLE001 - any failure gets the safe answer
+        failed(exc)
+        return safe_answer(flow, call, facts, reason=f"{type(exc).__name__}: {exc}"[:200])
 
 
 def safe_answer(flow: Flow, call: Call, facts: Facts, reason: str) -> Turn:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ivr.engine import Event
+from ivr.flow import Flow
 
 CHAIN_FIELDS = ("prev", "hash")
 
@@ -120,6 +121,18 @@ def common_fields(call_sid: str, caller: str, now: datetime) -> dict[str, str]:
         "caller": caller,
         "at": now.astimezone(UTC).isoformat(timespec="milliseconds"),
     }
+
+
+def received(number: str, from_country: str, from_state: str, direction: str, fresh: bool,
+             flow: Flow | None, exempt: str) -> Event:
+    """The first event of every call: what was dialed, from where, on which flow version."""
+    country = caller_country(from_country)
+    return Event("received", "received", (
+        ("number", number), ("caller_country", country),
+        ("caller_state", from_state if country == "US" else ""),
+        ("direction", direction), ("fresh", str(fresh).lower()),
+        ("flow", flow.id if flow else ""), ("version", str(flow.version) if flow else ""),
+        ("exempt", exempt)))
 
 
 def caller_country(value: str) -> str:

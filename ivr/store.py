@@ -457,6 +457,20 @@ class Store:
         """The centers as published now."""
         return self._parse_centers(self.client.hgetall(key("centers")))
 
+    def published(self) -> Config:
+        """Numbers, centers and each flow's live version as published now; only reads
+        (``ivr preview --redis-url``)."""
+        try:
+            numbers_raw, flows_raw, centers = (self.client.hgetall(key(name))
+                                               for name in ("numbers", "flows", "centers"))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        numbers = {e164.decode(): n for e164, raw in numbers_raw.items()
+                   if (n := self._number(e164.decode(), raw)) is not None}
+        live = {f.decode(): _live(v.decode())[0] for f, v in flows_raw.items()}
+        flows = {f: flow for f, v in live.items() if (flow := self.flow(f, v)) is not None}
+        return Config(centers=self._parse_centers(centers), numbers=numbers, flows=flows)
+
     def rollback(self, flow_id: str, version: int, by: str, message: str = "") -> int | None:
         """Make an earlier version live again, atomically; returns the version it replaced.
         Calls in progress keep their own version; the change is logged like a publish."""

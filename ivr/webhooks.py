@@ -87,12 +87,8 @@ def voice() -> Response:
         flow = _flow(app, number.flow, view.versions.get(number.flow), fresh) if number else None
         facts = Facts(sid, now, view.centers, app.settings.home_country,
                       number.exempt if number else None, fresh, number.language if number else "")
-        received = engine.Event("received", "received", (
-            ("number", to), ("caller_country", evidence.caller_country(form.get("FromCountry", ""))),
-            ("caller_state", form.get("FromState", "") if form.get("FromCountry") == "US" else ""),
-            ("direction", form.get("Direction", "")), ("fresh", str(fresh).lower()),
-            ("flow", flow.id if flow else ""), ("version", str(flow.version) if flow else ""),
-            ("exempt", facts.exempt or "")))
+        received = evidence.received(to, form.get("FromCountry", ""), form.get("FromState", ""),
+                                     form.get("Direction", ""), fresh, flow, facts.exempt or "")
         if flow is None:
             reason = "unknown number" if fresh else "no configuration in memory"
             return twiml.apology(GENERIC_APOLOGY), [
@@ -221,12 +217,11 @@ def _reply(form: Mapping[str, str]) -> Reply:
 
 def _run(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts) -> Turn:
     """The engine's turn, or the flow's safe answer when anything goes wrong."""
-    try:
-        return decide()
-    except Exception as exc:  # the caller must never hear "application error"
-        log.exception("flow %s v%s failed at %s; giving the safe answer", flow.id, flow.version,
-                      call.state)
-        return engine.safe_answer(flow, call, facts, reason=f"{type(exc).__name__}: {exc}"[:200])
+    def failed(exc: Exception) -> None:
+        log.error("flow %s v%s failed at %s; giving the safe answer", flow.id, flow.version,
+                  call.state, exc_info=exc)
+
+    return engine.turn_or_safe_answer(decide, flow, call, facts, failed)
 
 
 def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> Decision:

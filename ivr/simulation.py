@@ -1,0 +1,378 @@
+"""Calls without a phone, Redis or Flask: the core of ``ivr test`` and ``ivr preview``.
+
+Theory of operation. ``simulate`` drives the engine as the webhooks do: ``begin`` for the
+first webhook, then ``resume`` with what Twilio would post back. At a prompt that is the
+scenario's next input (silence once they run out); at a bridge it is how the scenario says
+that center's next bridge ends (answered once its list runs out), as Twilio reports it for
+the target's kind (DialCallStatus or QueueResult). The facts are built as the webhooks build
+them: the scenario's moment for every webhook, the configuration's centers with their hours
+overridden where the scenario says so, Redis readable or not. An engine error gives the
+flow's safe answer, as on the webhooks, and fails the scenario.
+
+A weighted route draws by CallSid. A scenario that names ``picks`` is played with CallSids
+of its own until the weighted routes draw those centers; otherwise with one CallSid derived
+from its name, so a run repeats. ``verify`` compares the outcome with what the scenario
+expects. Pure: no files, no Redis, no Flask; ``ivr.cli`` reads the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
+
+from ivr.engine import (
+    Ask,
+    BridgeEnded,
+    Call,
+    Connect,
+    End,
+    Event,
+    Facts,
+    Handover,
+    Heard,
+    Play,
+    Reply,
+    Silence,
+    Speak,
+    Turn,
+    begin,
+    first_call,
+    hold_offer,
+    resume,
+    turn_or_safe_answer,
+)
+from ivr.evidence import received
+from ivr.flow import Center, Config, Flow, Route
+from ivr.hours import ALWAYS, WeeklyHours
+from ivr.scenarios import HELD, SILENCE, CenterState, Expect, Input, Scenario
+
+MAX_TURNS = 40  # webhooks in one call; a flow that needs more is looping
+MAX_DRAWS = 500  # CallSids tried to make the weighted routes draw a scenario's picks
+NEVER = WeeklyHours(days=tuple(() for _ in range(7)))
+# How Twilio reports the end of a bridge, per the scenario's word, for <Dial> and <Enqueue>.
+DIAL_STATUS = {"answered": "completed", "busy": "busy", "no-answer": "no-answer", "failed": "failed"}
+QUEUE_RESULT = {"answered": "bridged", "busy": "queue-full", "no-answer": "queue-full",
+                "queue-full": "queue-full", "failed": "error", "hold-transfer": "leave"}
+SHOWN_LATER = ("text", "keywords")  # event fields the transcript already shows as heard
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One bridge of a simulated call and how it ended (the scenario's word)."""
+
+    center: str
+    kind: str
+    target: str
+    domestic: bool
+    ended: str
+
+
+@dataclass
+class Outcome:
+    """What happened on one simulated call: its transcript and what it is checked against."""
+
+    call_sid: str
+    lines: list[str] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    bridges: list[Connection] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    handoff: str = ""
+    ended: str = ""  # answered, hangup, handoff; "" when the call did not end
+    language: str = ""  # the tag of the language the call speaks at its end
+    unused: tuple[Input, ...] = ()  # inputs the call ended before asking for
+    drawn: list[str] = field(default_factory=list)  # centers the weighted routes drew
+    errors: list[str] = field(default_factory=list)  # the simulation itself went wrong
+
+    def note(self, line: str) -> None:
+        self.lines.append(line)
+
+    def hear(self, text: str, language: str, how: str = "hears") -> None:
+        self.heard.append(text)
+        self.note(f"  {how} [{language}]: {text}")
+
+    def fields(self, step: str) -> list[dict[str, str]]:
+        """The fields of each event of this step, in order."""
+        return [dict(e.fields) for e in self.events if e.step == step]
+
+    @property
+    def steps(self) -> list[str]:
+        return [e.step for e in self.events]
+
+    @property
+    def transfer(self) -> str:
+        """How the caller asked for the domestic transfer: key, voice, hold, or none."""
+        asked = self.fields("transfer_requested")
+        return asked[0]["by"] if asked else "none"
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A scenario, what happened on its call, and each expectation that failed."""
+
+    scenario: Scenario
+    outcome: Outcome
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run(config: Config, scenarios: Iterable[Scenario], home: str = "US") -> list[Result]:
+    """Simulate and verify each scenario."""
+    results = []
+    for scenario in scenarios:
+        outcome = simulate(config, scenario, home)
+        results.append(Result(scenario, outcome, tuple(verify(outcome, scenario.expect))))
+    return results
+
+
+def simulate(config: Config, scenario: Scenario, home: str = "US") -> Outcome:
+    """Play one scenario's call; with ``picks``, on a CallSid whose weighted draws give them."""
+    if not scenario.picks:
+        return play(config, scenario, home, scenario.call_sid)
+    wanted = list(scenario.picks)
+    first = None
+    for attempt in range(MAX_DRAWS):
+        sid = "CA" + hashlib.sha256(f"{scenario.name}#{attempt}".encode()).hexdigest()[:32]
+        outcome = play(config, scenario, home, sid)
+        if outcome.drawn[:len(wanted)] == wanted:
+            return outcome
+        first = first or outcome
+    assert first is not None
+    first.errors.append(f"picks: no CallSid of {MAX_DRAWS} made the weighted routes draw "
+                        f"{', '.join(wanted)} (they drew {', '.join(first.drawn) or 'nothing'}); "
+                        "are those centers open and in the route?")
+    return first
+
+
+def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcome:
+    """One simulated call on one CallSid, webhook by webhook."""
+    number = config.numbers[scenario.number]
+    flow = config.flows[number.flow]
+    centers = {cid: _as_set(center, scenario.centers.get(cid)) for cid, center in config.centers.items()}
+    pending = {cid: list(state.bridges) for cid, state in scenario.centers.items()}
+    inputs = list(scenario.inputs)
+    now = scenario.at
+    facts = Facts(call_sid, now, centers, home, number.exempt, scenario.fresh,
+                  scenario.language or number.language)
+    out = Outcome(call_sid)
+    _header(out, scenario, flow, facts)
+    out.events.append(received(scenario.number, scenario.from_country, scenario.from_state,
+                               "inbound", facts.fresh, flow, facts.exempt or ""))
+    call = first_call(flow, facts)
+    turn = _decide(partial(begin, flow, facts), flow, call, facts, out)
+    answered = False
+    for _ in range(MAX_TURNS):
+        _show(out, turn, flow)
+        last = turn.actions[-1] if turn.actions else None
+        reply: Reply
+        if isinstance(last, Ask):
+            reply = inputs.pop(0) if inputs else Silence()
+            out.note(_did(reply))
+            call = last.then
+        elif isinstance(last, Connect):
+            word = pending[last.center].pop(0) if pending.get(last.center) else "answered"
+            answered = word == "answered"
+            reply = BridgeEnded(_status(last, word))
+            _bridge(out, flow, facts, last, word)
+            call = last.then
+        else:
+            out.ended = "handoff" if isinstance(last, Handover) else "answered" if answered else "hangup"
+            if not isinstance(last, (Handover, End)):
+                out.note("  (the answer ends without hanging up; Twilio hangs up)")
+            break
+        step_facts = Facts(call_sid, now, centers, home, call.exempt or None,  # type: ignore[arg-type]
+                           scenario.fresh)
+        turn = _decide(partial(resume, flow, call, reply, step_facts), flow, call, step_facts, out)
+    else:
+        out.errors.append(f"the call did not end within {MAX_TURNS} webhooks")
+        out.note(f"  (stopped after {MAX_TURNS} webhooks)")
+    out.language = flow.speaking(turn.call.language).tag
+    out.unused = tuple(inputs)
+    out.drawn = _drawn(flow, out.events)
+    return out
+
+
+def verify(outcome: Outcome, expect: Expect) -> list[str]:
+    """Each way the call differs from what was expected, as one line; [] when it passed."""
+    failures = list(outcome.errors)
+    disclosures = outcome.fields("disclosed")
+    heard_disclosures = [d["text"] for d in disclosures]
+    if expect.disclosed is not None:
+        matched = len(expect.disclosed) == len(heard_disclosures) and all(
+            want.matches(got) for want, got in zip(expect.disclosed, heard_disclosures, strict=True))
+        if not matched:
+            wanted = [("exactly " if d.exact else "") + repr(d.text) for d in expect.disclosed]
+            failures.append(f"disclosed: expected [{', '.join(wanted) or 'no disclosure'}], "
+                            f"heard {heard_disclosures or 'no disclosure'}")
+    if expect.language:
+        spoken = [("the call", outcome.language)] + [("a disclosure", d["language"]) for d in disclosures]
+        wrong = [f"{what} spoke {tag}" for what, tag in spoken if not _same_language(expect.language, tag)]
+        if wrong:
+            failures.append(f"language: expected {expect.language}, {', '.join(dict.fromkeys(wrong))}")
+    if expect.offer:
+        offers = [o["text"] for o in outcome.fields("offered")]
+        if not offers or any(expect.offer not in o for o in offers):
+            failures.append(f"offer: expected every offer to hold {expect.offer!r}, heard "
+                            f"{offers or 'no offer'}")
+    if expect.bridged is not None:
+        got = [(b.center, b.domestic) for b in outcome.bridges]
+        want = expect.bridged
+        if len(got) != len(want) or any(w.center != g[0] or w.domestic not in (None, g[1])
+                                        for w, g in zip(want, got, strict=False)):
+            expected = ", ".join(_bridged(w.center, w.domestic) for w in want) or "no bridge"
+            failures.append(f"bridged: expected [{expected}], "
+                            f"got [{', '.join(_bridged(c, d) for c, d in got) or 'no bridge'}]")
+    checks: list[tuple[str, str, str]] = [("transfer", expect.transfer, outcome.transfer),
+                                          ("handoff", expect.handoff, outcome.handoff),
+                                          ("ends", expect.ends, outcome.ended or "(did not end)")]
+    for name, want_text, got_text in checks:
+        if want_text and want_text != got_text:
+            failures.append(f"{name}: expected {want_text}, got {got_text or 'none'}")
+    for words in expect.heard:
+        if not any(words in line for line in outcome.heard):
+            failures.append(f"heard: expected to hear {words!r}")
+    for words in expect.not_heard:
+        if any(words in line for line in outcome.heard):
+            failures.append(f"not_heard: heard {words!r}")
+    steps = set(outcome.steps)
+    missing = [s for s in expect.steps if s not in steps]
+    present = [s for s in expect.not_steps if s in steps]
+    if missing:
+        failures.append(f"steps: no evidence of {', '.join(missing)}")
+    if present:
+        failures.append(f"not_steps: evidence of {', '.join(present)}")
+    if outcome.unused:
+        shown = ", ".join(_input_text(i) for i in outcome.unused)
+        failures.append(f"inputs: the call ended before asking for {shown}")
+    return failures
+
+
+def explain(result: Result) -> str:
+    """What failed and the call's transcript, for a failing scenario."""
+    about = [f"  ({result.scenario.description})"] if result.scenario.description else []
+    lines = about + [f"  {failure}" for failure in result.failures]
+    lines += ["  transcript:", *(f"  {line}" for line in result.outcome.lines)]
+    return "\n".join(lines)
+
+
+def _as_set(center: Center, state: CenterState | None) -> Center:
+    """The center with its hours as the scenario sets them."""
+    if state is None or not state.hours:
+        return center
+    hours = ALWAYS if state.hours == "open" else NEVER
+    return replace(center, hours=hours, holidays=frozenset(), closures=())
+
+
+def _decide(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts, out: Outcome) -> Turn:
+    """The engine's turn or, as the webhooks do when it fails, the flow's safe answer."""
+    def failed(exc: Exception) -> None:  # the webhooks answer with the safe answer; here it also fails
+        reason = f"{type(exc).__name__}: {exc}"
+        out.errors.append(f"the engine failed going on from state {call.state}: {reason}")
+        out.note(f"  ! the engine failed ({reason}): the caller gets the safe answer")
+
+    return turn_or_safe_answer(decide, flow, call, facts, failed)
+
+
+def _show(out: Outcome, turn: Turn, flow: Flow) -> None:
+    """A turn's evidence, then what the caller hears of it."""
+    for event in turn.events:
+        out.events.append(event)
+        shown = " ".join(f"{k}={v}" for k, v in event.fields if k not in SHOWN_LATER and v)
+        out.note(f"  · {event.step} {shown}".rstrip())
+    for action in turn.actions:
+        if isinstance(action, Speak):
+            out.hear(action.text, action.language)
+        elif isinstance(action, Play):
+            out.note(f"  hears audio: {action.url}")
+        elif isinstance(action, Ask):
+            out.hear(action.text, action.language)
+            for line in action.also:
+                out.hear(line.text, line.language)
+        elif isinstance(action, Handover):
+            out.handoff = action.url
+            out.note(f"  handed off to {action.url}")
+        elif isinstance(action, End):
+            out.note("  hangs up")
+
+
+def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str) -> None:
+    center = facts.centers[connect.center]
+    where = "domestic" if connect.domestic else "offshore"
+    out.bridges.append(Connection(center.id, connect.target.kind, connect.target.value,
+                                  connect.domestic, word))
+    out.note(f"  bridged to {center.id} ({connect.target.kind} {connect.target.value}; "
+             f"{center.city}, {center.country}; {where})")
+    if connect.target.kind in HELD:
+        offer = hold_offer(flow, facts, connect.then.language)
+        out.hear(offer.text, offer.language, how="on hold hears")
+        if word == "hold-transfer":
+            out.note(f"  presses {flow.transfer_key} on hold")
+    out.note(f"  the bridge ends: {word} ({_status(connect, word)})")
+
+
+def _status(connect: Connect, word: str) -> str:
+    """How Twilio reports this end of this kind of bridge."""
+    table = QUEUE_RESULT if connect.target.kind in HELD else DIAL_STATUS
+    return table.get(word, word)
+
+
+def _header(out: Outcome, scenario: Scenario, flow: Flow, facts: Facts) -> None:
+    origin = scenario.from_country + (f"-{scenario.from_state}" if scenario.from_state else "")
+    out.note(f"call {out.call_sid} to {scenario.number} (flow {flow.id} v{flow.version}) from "
+             f"{origin} at {_when(facts.now)}")
+    states = []
+    for center in facts.centers.values():
+        local = facts.now.astimezone(center.zone)
+        opened = "open" if center.schedule.is_open(facts.now) else "closed"
+        forced = " by the scenario" if scenario.centers.get(center.id, CenterState()).hours else ""
+        states.append(f"{center.id} {opened}{forced} ({local:%a %H:%M} local)")
+    out.note(f"  centers: {', '.join(states)}")
+    if not facts.fresh:
+        out.note(f"  Redis unreadable: centers from memory; the flow's on_lookup_failure is "
+                 f"{flow.on_lookup_failure}")
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%a %Y-%m-%d %H:%M} {moment.tzname() or ''}".rstrip()
+
+
+def _drawn(flow: Flow, events: list[Event]) -> list[str]:
+    """The centers weighted routes drew, in order (a routed event's key names its state)."""
+    drawn = []
+    for event in events:
+        state = flow.states.get(event.key.split(":", 2)[-1]) if event.step == "routed" else None
+        if isinstance(state, Route) and state.strategy == "weight":
+            drawn.append(dict(event.fields)["center"])
+    return drawn
+
+
+def _did(reply: Reply) -> str:
+    if isinstance(reply, Heard) and reply.digits:
+        return f"  presses {reply.digits}"
+    if isinstance(reply, Heard):
+        return f"  says '{reply.speech}'"
+    return "  (stays silent)"
+
+
+def _input_text(reply: Input) -> str:
+    if isinstance(reply, Silence):
+        return SILENCE
+    return reply.digits or repr(reply.speech)
+
+
+def _bridged(center: str, domestic: bool | None) -> str:
+    return center if domestic is None else f"{center} ({'domestic' if domestic else 'offshore'})"
+
+
+def _same_language(expected: str, tag: str) -> bool:
+    """"es" matches "es-US"; a whole tag must match whole."""
+    expected, tag = expected.lower(), tag.lower()
+    return expected == tag or "-" not in expected and expected == tag.split("-")[0]
