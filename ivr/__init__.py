@@ -31,7 +31,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     settings = Settings.from_env(os.environ, test_config)
     app.config["TESTING"] = settings.testing
-    store = store_module.Store(store_module.connect(settings.redis_url, settings.redis_timeout))
+    # Redis must run a webhook's write within 80% of the timeout, or not at all: the rest of
+    # the timeout is for the reply to travel back.
+    store = store_module.Store(store_module.connect(settings.redis_url, settings.redis_timeout),
+                               answer_within=settings.redis_timeout * 0.8)
     seed_memory(store, settings)
     spool = Spool(Path(settings.spool_dir))
     app.extensions["onshore"] = webhooks.Onshore(

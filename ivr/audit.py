@@ -139,8 +139,11 @@ def prune(store: Store, before: date, retention_days: int, today: date) -> tuple
 
 def call_record(store: Store, keyring: Keyring | None,
                 call_sid: str) -> Iterator[tuple[str, dict[str, str], str]]:
-    """One call's entries in order: (id, fields, chain status of that entry)."""
-    for entry_id, fields in store.call_entries(call_sid):
+    """One call's entries in the order they happened (by ``at``, then stream id: spooled
+    entries reach the stream late): (id, fields, chain status of that entry)."""
+    entries = store.call_entries(call_sid)
+    entries.sort(key=lambda e: (_pairs(e[1]).get("at", "") if e[1] else "", _id(e[0])))
+    for entry_id, fields in entries:
         if fields is None:
             yield entry_id, {}, "missing: deleted or pruned"
             continue

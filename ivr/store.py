@@ -50,15 +50,21 @@ from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_numb
 log = logging.getLogger(__name__)
 
 PREFIX = "onshore:"
-STEPS_TTL = 2 * 24 * 3600
+STEPS_TTL = 35 * 24 * 3600  # a spool replayed within this keeps its exactly-once promise
 TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and our 1 s goal
 
 # KEYS: events, the call's step set, numbers, flows, centers, chain head, the call's entries.
 # ARGV: steps ttl, expected digest ("*": do not check), number called ("" for later steps),
-# then per event its step key and the sealed event (a JSON array [name, value, ...]).
-# Returns {1, events added} or, when the configuration changed, {0, digest, number, flows,
-# centers, all numbers} and writes nothing. Each appended entry gets prev and hash, the chain links.
+# deadline (ms on Redis's clock; 0: none), then per event its step key and the sealed event
+# (a JSON array [name, value, ...]).
+# Returns {1, events added, now}; when the configuration changed, {0, digest, number, flows,
+# centers, all numbers, now} and writes nothing; past the deadline, {2, now} and writes
+# nothing: the webhook has already answered from memory and spooled that answer's events.
+# Each appended entry gets prev and hash, the chain links.
 _COMMIT = r"""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(ARGV[4]) > 0 and now > tonumber(ARGV[4]) then return {2, now} end
 local number = ''
 if ARGV[3] ~= '' then number = redis.call('HGET', KEYS[3], ARGV[3]) or '' end
 if ARGV[2] ~= '*' then
@@ -67,13 +73,13 @@ if ARGV[2] ~= '*' then
   local digest = redis.sha1hex(table.concat(flows, '\n') .. '\0' ..
                                table.concat(centers, '\n') .. '\0' .. number)
   if ARGV[2] ~= digest then
-    return {0, digest, number, flows, centers, redis.call('HGETALL', KEYS[3])}
+    return {0, digest, number, flows, centers, redis.call('HGETALL', KEYS[3]), now}
   end
 end
 local added = 0
 local ids = {}
 local head = redis.call('GET', KEYS[6]) or ''
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
     local fields = cjson.decode(ARGV[i + 1])
     local hash = redis.sha1hex(head .. '\n' .. ARGV[i + 1])
@@ -90,8 +96,8 @@ if added > 0 then
   redis.call('SET', KEYS[6], head)
   redis.call('RPUSH', KEYS[7], unpack(ids))
 end
-if #ARGV >= 4 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
-return {1, added}
+if #ARGV >= 5 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {1, added, now}
 """
 
 
@@ -137,8 +143,13 @@ class Memory:
 class Store:
     """Reads configuration and records evidence, within the time budget."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, answer_within: float = 0.0) -> None:
         self.client: Any = client  # redis-py's annotations cover sync and async; we are sync
+        # A write Redis runs later than this after it was sent (it was hung, then resumed)
+        # is refused: by then the caller was answered from memory. 0: no deadline (tools).
+        self.answer_within = answer_within
+        self._clock_offset: float | None = None  # Redis's clock minus ours, an upper bound
+        self._offset_samples = 0
         self.memory = Memory()
         self._views: dict[str, View] = {}
         self._flows: dict[tuple[str, int], Flow] = {}
@@ -163,7 +174,11 @@ class Store:
         """Append the sealed events (step key, body) if the configuration is still
         ``expected`` ("*": whatever it is): None when written, else the current view
         (nothing written). Raises StoreUnavailable."""
-        argv: list[Any] = [STEPS_TTL, expected, to]
+        sent = time.time()
+        deadline = 0
+        if self.answer_within and self._clock_offset is not None:
+            deadline = int((sent + self._clock_offset + self.answer_within) * 1000)
+        argv: list[Any] = [STEPS_TTL, expected, to, deadline]
         for step_key, body in sealed:
             argv += [step_key, body]
         keys = [key("events"), key("call", call_sid or "-", "steps"), key("numbers"),
@@ -173,9 +188,12 @@ class Store:
             reply = self._commit(keys=keys, args=argv)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
+        self._learn_clock(int(reply[-1]) / 1000 - sent)
+        if reply[0] == 2:
+            raise StoreUnavailable("Redis ran the write after the answer's deadline; nothing written")
         if reply[0] == 1:
             return None
-        _, digest, number_raw, flows_flat, centers_flat, numbers_flat = reply
+        _, digest, number_raw, flows_flat, centers_flat, numbers_flat, _ = reply
         versions = {}
         for flow_id, value in _pairs(flows_flat):
             version, content = _live(value)
@@ -206,6 +224,15 @@ class Store:
         for (flow_id, version), raw in zip(missing, docs, strict=True):
             if raw:
                 self._parse_flow(flow_id, version, raw)
+
+    def _learn_clock(self, sample: float) -> None:
+        # Redis's time when it ran minus ours when we sent: never below the true offset, so
+        # the smallest recent sample is the best bound; start over now and then for drift.
+        self._offset_samples += 1
+        if self._clock_offset is None or self._offset_samples > 1000:
+            self._clock_offset, self._offset_samples = sample, 1
+        elif sample < self._clock_offset:
+            self._clock_offset = sample
 
     def _forget_if_changed(self, flow_id: str, version: int, content: str) -> None:
         # Version numbers live in Redis: after a restore they can repeat with new content.
