@@ -58,7 +58,10 @@ SUPPORT = "+18005550100"
 WORKERS = 2
 # Identical for both servers; the conf's accesslog = "-" is overridden from the command line
 # (gunicorn cannot switch it off from there, so both write it to /dev/null).
-GUNICORN_FLAGS = ["--access-logfile", "/dev/null"]
+# Same for both servers. Workers are not recycled during a measurement (the production conf
+# recycles every ~10,000 requests), so a restart neither costs one server a cold worker nor
+# hides a worker's CPU time from the per-request figure.
+GUNICORN_FLAGS = ["--access-logfile", "/dev/null", "--max-requests", "0"]
 LUA = ROOT / "bench" / "voice.lua"
 COLD, SEQUENTIAL = 10, 200
 
@@ -114,6 +117,19 @@ def check_answer(r: requests.Response) -> str:
                     for e in root.iter())
     bridged = any(e.tag in ("Dial", "Enqueue") for e in root.iter())
     return "" if disclosed or bridged else "neither a disclosure nor a bridge: " + r.text[:200]
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU time the processes have used so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 # -- servers -----------------------------------------------------------------------------------
@@ -453,8 +469,14 @@ def main() -> int:
         for name, server in (("Onshore /voice", app), ("bare Flask baseline", base)):
             load(server.base_url, pool, 0, warm_n, args.warmup, args.connections, args.threads)
             before_workers, before_xlen = server.workers(), rc.xlen(key("events"))
+            assert redis_server.proc is not None
+            redis_pid = {redis_server.proc.pid}
+            cpu0 = cpu_seconds(before_workers), cpu_seconds(redis_pid)
             res = load(server.base_url, pool, warm_n, args.pool - warm_n, args.duration,
                        args.connections, args.threads)
+            cpu1 = cpu_seconds(before_workers), cpu_seconds(redis_pid)
+            res["cpu_workers_us"] = (cpu1[0] - cpu0[0]) / max(res["requests"], 1) * 1e6
+            res["cpu_redis_us"] = (cpu1[1] - cpu0[1]) / max(res["requests"], 1) * 1e6
             res["worker_restarts"] = len(before_workers - server.workers())
             res["events"] = rc.xlen(key("events")) - before_xlen
             results[name] = res
@@ -489,11 +511,14 @@ def main() -> int:
         # -- report --
         print()
         print(f"{'':22}{'requests/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}"
-              f"{'non-2xx':>9}{'sock err':>9}{'restarts':>9}")
+              f"{'non-2xx':>9}{'sock err':>9}{'restarts':>9}{'CPU/req':>9}{'Redis':>7}")
         for name, r in results.items():
             print(f"{name:22}{r['rps']:>11.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
                   f"{r['requests']:>10}{r['non2xx']:>9}{r['socket_errors']:>9}"
-                  f"{r['worker_restarts']:>9}")
+                  f"{r['worker_restarts']:>9}{r['cpu_workers_us']:>7.0f}us"
+                  f"{r['cpu_redis_us']:>5.0f}us")
+        print("(CPU/req: the gunicorn workers' user+system time per request, from /proc; "
+              "Redis: redis-server's)")
         base_rps = results["bare Flask baseline"]["rps"]
         print(f"\nOnshore/baseline requests/s: {onshore['rps'] / base_rps:.3f} "
               f"({onshore['tool']}, -c{args.connections}, {args.duration} s after "
