@@ -121,3 +121,28 @@ class Gunicorn:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+
+
+def dump_redis(client: redis.Redis) -> str:
+    """Every key and every value in Redis, as text, in a stable order."""
+    parts = []
+    for key in sorted(client.scan_iter(count=1000)):
+        kind = client.type(key).decode()
+        if kind == "string":
+            value = [client.get(key)]
+        elif kind == "hash":
+            value = [x for kv in sorted(client.hgetall(key).items()) for x in kv]
+        elif kind == "set":
+            value = sorted(client.smembers(key))
+        elif kind == "list":
+            value = client.lrange(key, 0, -1)
+        elif kind == "zset":
+            value = [m for m, _ in client.zrange(key, 0, -1, withscores=True)]
+        elif kind == "stream":
+            value = [x for id_, entry in client.xrange(key) for x in (id_, *entry.keys(),
+                                                                        *entry.values())]
+        else:
+            raise AssertionError(f"unexpected type {kind} of {key!r}")
+        parts.append(f"{kind} {key.decode('utf-8', 'replace')}")
+        parts += [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in value]
+    return "\n".join(parts)

@@ -80,7 +80,7 @@ from ivr.evidence import Keyring, caller_hash
 from ivr.spool import Spool, Spooled, read
 from ivr.store import Store, connect, key
 from tests.conftest import HASH_KEY, TOKEN, publish
-from tests.servers import Gunicorn, RedisServer, free_port, wait_for
+from tests.servers import Gunicorn, RedisServer, dump_redis, free_port, wait_for
 from tests.twiml_check import assert_valid_twiml
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
@@ -1120,29 +1120,6 @@ def test_redis_refusing_writes_gets_safe_answers_and_spooled_evidence(stack, tmp
 # -- 4. privacy: no raw caller number anywhere -------------------------------------------------
 
 
-def dump_redis(client: redis.Redis) -> str:
-    """Every key and every value in Redis, as text."""
-    parts = []
-    for k in sorted(client.scan_iter(count=1000)):
-        kind = client.type(k).decode()
-        if kind == "string":
-            values = [client.get(k)]
-        elif kind == "hash":
-            values = [x for kv in sorted(client.hgetall(k).items()) for x in kv]
-        elif kind == "set":
-            values = sorted(client.smembers(k))
-        elif kind == "list":
-            values = client.lrange(k, 0, -1)
-        elif kind == "zset":
-            values = [m for m, _ in client.zrange(k, 0, -1, withscores=True)]
-        elif kind == "stream":
-            values = [x for i, entry in client.xrange(k) for x in (i, *entry.keys(),
-                                                                   *entry.values())]
-        else:
-            raise AssertionError(f"unexpected type {kind} of {k!r}")
-        parts.append(f"{kind} {k.decode('utf-8', 'replace')}")
-        parts += [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
-    return "\n".join(parts)
 
 
 def raw_forms(number: str) -> list[str]:
