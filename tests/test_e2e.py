@@ -273,9 +273,9 @@ def call(stack: Stack, to: str, **kwargs) -> tuple[Transcript, list[dict[str, st
 
 
 def live_version(stack: Stack, flow: str) -> str:
-    version = stack.client().hget("onshore:flows", flow)
-    assert version is not None, flow
-    return version.decode()
+    live = stack.client().hget("onshore:flows", flow)  # "version:digest"
+    assert live is not None, flow
+    return live.decode().partition(":")[0]
 
 
 def first_params(caller: Caller) -> dict[str, str]:
