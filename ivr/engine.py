@@ -32,8 +32,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,7 @@ from ivr.flow import (
     Overflow,
     Route,
     Say,
+    State,
     Target,
     Text,
     translation,
@@ -621,11 +623,32 @@ def _domestic_center(flow: Flow, facts: Facts) -> Center | None:
 
 
 def _all_centers(flow: Flow) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for state in flow.states.values():
-        for c in getattr(state, "centers", ()):
-            seen[c] = None
-    return tuple(seen)
+    """Every center the flow names, in the order a call meets them from the start (so the
+    cautious answer picks the flow's first choice, not the first state by name)."""
+    found: dict[str, None] = {}
+    queue, seen = deque([flow.start]), {flow.start}
+    while queue:
+        state = flow.states.get(queue.popleft())
+        if state is None:
+            continue
+        found.update(dict.fromkeys(getattr(state, "centers", ())))
+        for target in _names_in(state):
+            if target in flow.states and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    for state in flow.states.values():  # states no path reaches, last
+        found.update(dict.fromkeys(getattr(state, "centers", ())))
+    return tuple(found)
+
+
+def _names_in(state: State) -> Iterator[str]:
+    """Every text a state holds in a field or a table: among them, the states it leads to."""
+    for f in fields(state):
+        value = getattr(state, f.name)
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, Mapping):
+            yield from (v for v in value.values() if isinstance(v, str))
 
 
 def _hints(flow: Flow, lang: Language) -> tuple[str, ...]:

@@ -174,6 +174,8 @@ class Store:
         """Append the sealed events (step key, body) if the configuration is still
         ``expected`` ("*": whatever it is): None when written, else the current view
         (nothing written). Raises StoreUnavailable."""
+        if self.answer_within and self._clock_offset is None:
+            self._read_clock()  # once per process: never send a write without a deadline
         sent = time.time()
         deadline = 0
         if self.answer_within and self._clock_offset is not None:
@@ -224,6 +226,14 @@ class Store:
         for (flow_id, version), raw in zip(missing, docs, strict=True):
             if raw:
                 self._parse_flow(flow_id, version, raw)
+
+    def _read_clock(self) -> None:
+        sent = time.time()
+        try:
+            seconds, micros = self.client.time()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        self._learn_clock(seconds + micros / 1e6 - sent)
 
     def _learn_clock(self, sample: float) -> None:
         # Redis's time when it ran minus ours when we sent: never below the true offset, so
