@@ -32,6 +32,7 @@ check: $(STAMP)
 
 bench: $(STAMP) redis-server
 	$(BIN)/python bench/voice_bench.py
+	$(BIN)/python bench/report_bench.py
 
 clean:
 	rm -rf $(VENV) .run
