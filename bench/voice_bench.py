@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import http.client
 import os
 import re
 import secrets
@@ -36,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import http.client
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlencode
@@ -49,7 +49,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 
 from ivr.check import check_folder  # noqa: E402
 from ivr.store import Store, connect, key  # noqa: E402
-from tests.servers import Gunicorn, RedisServer, free_port, wait_for  # noqa: E402
+from tests.servers import Gunicorn, RedisServer, wait_for  # noqa: E402
 from tests.twiml_check import assert_valid_twiml  # noqa: E402
 
 TOKEN = secrets.token_hex(16)
