@@ -31,5 +31,5 @@ fi
 export IVR_FLOWS_DIR="${IVR_FLOWS_DIR:-flows}"
 $BIN/ivr load "$IVR_FLOWS_DIR" -m "make run"
 echo "Onshore on http://127.0.0.1:8000  (auth token in .run/dev.env)"
-echo "try: set -a; . .run/dev.env; set +a; $BIN/ivr call +18005550100 --url http://127.0.0.1:8000"
+echo "try: set -a; . .run/dev.env; set +a; $BIN/ivr call +18005550100 --url http://127.0.0.1:8000 --press 1,1"
 exec $BIN/gunicorn -c deploy/gunicorn.conf.py 'ivr:create_app()'
