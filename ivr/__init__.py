@@ -16,6 +16,7 @@ from flask import Flask
 
 from ivr import operator_api, webhooks
 from ivr import store as store_module
+from ivr.audit import Anchors
 from ivr.check import check_folder
 from ivr.evidence import Keyring
 from ivr.settings import Settings
@@ -45,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         keyring=keyring(settings),
         spool=spool,
         replayer=Replayer(spool, lambda call, sealed: store.append(call, sealed)),
+        anchors=Anchors(store, keyring(settings)),
     )
     webhooks.init_app(app)
     operator_api.init_app(app, settings.report_token)

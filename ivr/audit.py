@@ -17,13 +17,19 @@ import csv
 import hashlib
 import io
 import json
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from ivr.errors import StoreUnavailable
 from ivr.evidence import Keyring, body_of, link, mac_is_valid
 from ivr.store import Store
+
+log = logging.getLogger(__name__)
 
 CHAIN_TAIL = 4  # prev, <hash>, hash, <hash>
 
@@ -60,19 +66,56 @@ def verify(store: Store, keyring: Keyring | None) -> Verdict:
     """Check the whole record; name the first broken link."""
     pruned_id, prev = store.pruned()
     count = unknown = 0
+    seen = {prev}  # every hash so far: what an anchor may attest
     for entry_id, fields in store.entries(start=f"({pruned_id}" if pruned_id else "-"):
         count += 1
-        problem = check_entry(keyring, fields, prev)
+        problem = check_entry(keyring, fields, prev) or _anchor_problem(fields, seen)
         if problem:
             return Verdict(count, entry_id, problem, unknown)
         if keyring is not None and mac_is_valid(keyring, fields) is None:
             unknown += 1
         prev = fields[-1]
+        seen.add(prev)
     head = store.chain_head()
     if head != prev:
         return Verdict(count, "end", f"the record ends at {prev[:12] or '(start)'} but the chain "
                        f"head is {head[:12] or '(none)'}: entries at the end were deleted", unknown)
     return Verdict(count, unknown_keys=unknown)
+
+
+def _anchor_problem(fields: list[str], seen: set[str]) -> str:
+    """An anchor must attest a head the record still holds before it."""
+    if "anchor" not in fields[:10]:
+        return ""
+    attested = _pairs(fields).get("head", "")
+    if attested in seen:
+        return ""
+    return (f"it attests the chain head {attested[:12]}, which no entry before it has: entries "
+            "before it were deleted or rewritten and the chain relinked")
+
+
+class Anchors:
+    """Appends an anchor now and then, after a request was answered, in the background."""
+
+    def __init__(self, store: Store, keyring: Keyring, every: float = 300.0) -> None:
+        self.store, self.keyring, self.every = store, keyring, every
+        self._last = time.monotonic()
+        self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        """Called after a successful write; anchors at most once per interval."""
+        now = time.monotonic()
+        if now - self._last < self.every or (self._thread and self._thread.is_alive()):
+            return
+        self._last = now
+        self._thread = threading.Thread(target=self._run, name="chain-anchor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.store.anchor(self.keyring, datetime.now(UTC))
+        except StoreUnavailable as exc:
+            log.warning("chain anchor skipped: %s", exc)
 
 
 def stream_id(day: date) -> str:

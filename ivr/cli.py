@@ -199,6 +199,18 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    """Attest the chain's head now (the webhooks also do it every few minutes)."""
+    keys = _keyring()
+    if keys is None:
+        print("IVR_CALLER_HASH_KEY is required to sign an anchor", file=sys.stderr)
+        return 2
+    store = _store(args)
+    store.anchor(keys, datetime.now(UTC))
+    print(f"anchored at {store.chain_head()[:12]}")
+    return 0
+
+
 def cmd_audit_export(args: argparse.Namespace) -> int:
     """Export a range of days to a file and record that it was exported."""
     count, digest = audit.export(_store(args), args.from_, args.to, args.format, Path(args.out))
@@ -392,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain and MACs")
     verify.set_defaults(func=cmd_audit_verify)
+    anchor = audit_sub.add_parser("anchor", help="attest the chain head under the key")
+    anchor.set_defaults(func=cmd_audit_anchor)
     export = audit_sub.add_parser("export", help="export days of evidence to a file")
     export.add_argument("--from", dest="from_", type=_day, required=True)
     export.add_argument("--to", type=_day, required=True)
@@ -406,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = audit_sub.add_parser("replay", help="send spooled evidence to Redis")
     replay.add_argument("--spool", default=os.environ.get("IVR_SPOOL_DIR", "spool"))
     replay.set_defaults(func=cmd_audit_replay)
-    for p in (verify, export, prune, replay):
+    for p in (verify, anchor, export, prune, replay):
         p.add_argument("--redis-url", default=redis_url)
     return parser
 

@@ -86,6 +86,12 @@ def seal(keyring: Keyring, common: Mapping[str, str], event: Event) -> tuple[str
     return event.key, f'{payload[:-1]},"mac","{_mac(keyring.secret, payload)}"]'
 
 
+def anchor(head: str) -> Event:
+    """An event that attests, under the key, the chain's head at this moment: a keyless
+    rewrite of anything before it (delete an entry, relink the rest) no longer matches."""
+    return Event(f"anchor:{head}", "anchor", (("head", head),))
+
+
 def body_of(entry: Sequence[str]) -> str:
     """The sealed JSON an appended entry ([name, value, ...] with chain fields) came from."""
     return _json(entry[:-2 * len(CHAIN_FIELDS)])

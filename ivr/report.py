@@ -291,6 +291,8 @@ def _build(events: Iterable[Mapping[str, str]], start: date, end: date, flow: st
     for ev in events:
         seq += 1
         get = ev.get
+        if get("step") == "anchor":  # the record's own, not a call's
+            continue
         sid = get("call") or ""
         if sid in calls:
             known = calls[sid]

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import get_signature_algorithm
 
 from ivr import engine, evidence, twiml
+from ivr.audit import Anchors
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import StoreUnavailable
 from ivr.evidence import Keyring
@@ -42,6 +43,7 @@ class Onshore:
     keyring: Keyring
     spool: Spool
     replayer: Replayer
+    anchors: Anchors
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -178,6 +180,7 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             fresh = store.commit(sid, to, expected, sealed(decision[1]) if decision else [])
             if fresh is None and decision is not None:
                 app.replayer.poke()
+                app.anchors.poke()
                 return xml(decision[0])
             view = fresh or view
     except StoreUnavailable as exc:

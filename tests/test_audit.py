@@ -167,3 +167,41 @@ def test_a_torn_last_line_is_skipped(tmp_path):
     with open(spool.path, "a") as f:
         f.write('{"call": "CA1", "key": "rout')
     assert [r.key for r in read(spool.path)] == ["received"]
+
+
+def relink_without(redis_client, gone: str) -> None:
+    """What someone with Redis access but without the key can do: delete an entry, then
+    recompute every later link (and the head) so the chain looks whole again."""
+    entries = redis_client.xrange("onshore:events")
+    redis_client.delete("onshore:events")
+    prev = ""
+    for eid, fields in entries:
+        if eid.decode() == gone:
+            continue
+        flat = [x.decode() for kv in fields.items() for x in kv]
+        flat[-3] = prev
+        flat[-1] = prev = evidence.link(prev, evidence.body_of(flat))
+        redis_client.xadd("onshore:events", dict(zip(flat[::2], flat[1::2], strict=True)), id=eid)
+    redis_client.set("onshore:chain:head", prev)
+
+
+def test_a_relinked_deletion_passes_without_an_anchor(store, redis_client, record):
+    relink_without(redis_client, record[3][0])
+    assert audit.verify(store, KEYS).intact  # why anchors exist
+
+
+def test_an_anchor_catches_a_relinked_deletion_before_it(store, redis_client, record, phone):
+    store.anchor(KEYS, datetime.now(UTC))
+    phone.call(Caller(SUPPORT))  # the record goes on after the anchor
+    assert audit.verify(store, KEYS).intact
+    relink_without(redis_client, record[3][0])
+    verdict = audit.verify(store, KEYS)
+    assert not verdict.intact
+    assert "deleted or rewritten" in verdict.problem
+
+
+def test_an_anchor_adds_nothing_when_nothing_happened(store, record):
+    store.anchor(KEYS, datetime.now(UTC))
+    length = len(list(store.entries()))
+    store.anchor(KEYS, datetime.now(UTC))
+    assert len(list(store.entries())) == length

@@ -4,12 +4,15 @@ evidence; the operator can publish and audit."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 import redis
 
 from ivr import create_app
 from ivr.caller import Caller, Phone
+from ivr.evidence import Keyring
+from ivr.store import Store, connect
 from tests.conftest import HASH_KEY, ROOT, SUPPORT, TOKEN, flask_transport, publish
 from tests.servers import RedisServer
 
@@ -41,6 +44,10 @@ def test_app_user_answers_and_records_calls(acl_redis, tmp_path):
     operator = acl_redis.client(**OPERATOR)
     assert operator.xlen("onshore:events") >= 4
     assert list(tmp_path.iterdir()) == []  # nothing had to be spooled
+    length = operator.xlen("onshore:events")
+    Store(connect(url(acl_redis, APP), timeout=5)).anchor(
+        Keyring("k1", HASH_KEY.encode()), datetime.now(UTC))  # the webhooks anchor too
+    assert operator.xlen("onshore:events") == length + 1
 
 
 @pytest.mark.parametrize("command", [
