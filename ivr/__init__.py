@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,12 @@ from flask import Flask
 
 from ivr import operator_api, webhooks
 from ivr import store as store_module
-from ivr.audit import Anchors
 from ivr.check import check_folder
+from ivr.chores import Chore
 from ivr.evidence import Keyring
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
-from ivr.spool import Replayer, Spool
+from ivr.spool import Spool
 
 log = logging.getLogger(__name__)
 TEST_HASH_KEY = "onshore-test-only-caller-hash-key"
@@ -38,15 +39,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                answer_within=settings.redis_timeout * 0.8)
     seed_memory(store, settings)
     spool = Spool(Path(settings.spool_dir))
+    keys = keyring(settings)
     app.extensions["onshore"] = webhooks.Onshore(
         settings=settings,
         store=store,
         signatures=SignatureChecker([settings.auth_token, settings.auth_token_secondary],
                                     settings.public_base_url),
-        keyring=keyring(settings),
+        keyring=keys,
         spool=spool,
-        replayer=Replayer(spool, lambda call, sealed: store.append(call, sealed)),
-        anchors=Anchors(store, keyring(settings)),
+        chores=(
+            Chore("spool-replay", 1.0, lambda: spool.replay(store.append),
+                  due=lambda: bool(spool.pending())),
+            Chore("chain-anchor", 300.0, lambda: store.anchor(keys, datetime.now(UTC)),
+                  wait_first=True),
+        ),
     )
     webhooks.init_app(app)
     operator_api.init_app(app, settings.report_token)

@@ -17,19 +17,13 @@ import csv
 import hashlib
 import io
 import json
-import logging
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ivr.errors import StoreUnavailable
 from ivr.evidence import Keyring, body_of, link, mac_is_valid
 from ivr.store import Store
-
-log = logging.getLogger(__name__)
 
 CHAIN_TAIL = 4  # prev, <hash>, hash, <hash>
 
@@ -92,30 +86,6 @@ def _anchor_problem(fields: list[str], seen: set[str]) -> str:
         return ""
     return (f"it attests the chain head {attested[:12]}, which no entry before it has: entries "
             "before it were deleted or rewritten and the chain relinked")
-
-
-class Anchors:
-    """Appends an anchor now and then, after a request was answered, in the background."""
-
-    def __init__(self, store: Store, keyring: Keyring, every: float = 300.0) -> None:
-        self.store, self.keyring, self.every = store, keyring, every
-        self._last = time.monotonic()
-        self._thread: threading.Thread | None = None
-
-    def poke(self) -> None:
-        """Called after a successful write; anchors at most once per interval."""
-        now = time.monotonic()
-        if now - self._last < self.every or (self._thread and self._thread.is_alive()):
-            return
-        self._last = now
-        self._thread = threading.Thread(target=self._run, name="chain-anchor", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.store.anchor(self.keyring, datetime.now(UTC))
-        except StoreUnavailable as exc:
-            log.warning("chain anchor skipped: %s", exc)
 
 
 def stream_id(day: date) -> str:

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -141,29 +140,3 @@ def _fsync_folder(folder: Path) -> None:
     finally:
         os.close(fd)
 
-
-class Replayer:
-    """Replays the spool in a background thread once Redis takes writes again."""
-
-    def __init__(self, spool: Spool, append: Append, interval: float = 1.0) -> None:
-        self.spool, self.append, self.interval = spool, append, interval
-        self._last = 0.0
-        self._thread: threading.Thread | None = None
-
-    def poke(self) -> None:
-        """Called after a successful write; looks at the folder at most once per interval."""
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            return
-        self._last = now
-        if self._thread is not None and self._thread.is_alive():
-            return
-        if self.spool.pending():
-            self._thread = threading.Thread(target=self._run, name="spool-replay", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.spool.replay(self.append)
-        except Exception as exc:  # noqa: BLE001 - Redis went away again; the next poke retries
-            log.warning("spool replay stopped: %s", exc)

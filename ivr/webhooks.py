@@ -17,14 +17,14 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import get_signature_algorithm
 
 from ivr import engine, evidence, twiml
-from ivr.audit import Anchors
+from ivr.chores import Chore
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import StoreUnavailable
 from ivr.evidence import Keyring
 from ivr.flow import Flow
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
-from ivr.spool import Replayer, Spool, Spooled
+from ivr.spool import Spool, Spooled
 from ivr.store import EMPTY, Store, View
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,7 @@ class Onshore:
     signatures: SignatureChecker
     keyring: Keyring
     spool: Spool
-    replayer: Replayer
-    anchors: Anchors
+    chores: tuple[Chore, ...]  # run after a request was answered and recorded
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -179,8 +178,8 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             expected = "*" if attempt == 2 or not check else (view.digest if decision else "")
             fresh = store.commit(sid, to, expected, sealed(decision[1]) if decision else [])
             if fresh is None and decision is not None:
-                app.replayer.poke()
-                app.anchors.poke()
+                for chore in app.chores:
+                    chore.poke()
                 return xml(decision[0])
             view = fresh or view
     except StoreUnavailable as exc:

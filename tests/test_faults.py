@@ -603,7 +603,7 @@ def assert_record_intact(stack: Stack) -> None:
 
 
 def drain(stack: Stack, client: Client, timeout: float = 20.0) -> None:
-    """Make calls until the workers' Replayer emptied the spool (it runs after a write)."""
+    """Make calls until the workers' spool-replay chore emptied the spool (it runs after a write)."""
     phone = client.phone()
     deadline = time.monotonic() + timeout
     while stack.pending():
