@@ -34,10 +34,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -52,6 +52,7 @@ from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_numb
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PREFIX = "onshore:"
 STEPS_TTL = 35 * 24 * 3600  # a spool replayed within this keeps its exactly-once promise
 TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and our 1 s goal
@@ -431,59 +432,56 @@ class Store:
         number. Calls in progress keep reading the version in their URLs.
         """
         flows_key = key("flows")
-        for _ in range(20):
-            with self.client.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(flows_key)
-                    found: dict[bytes, bytes] = pipe.hgetall(flows_key)
-                    current = {k.decode(): _live(v.decode())[0] for k, v in found.items()}
-                    live: dict[str, int] = {}
-                    docs: dict[str, str] = {}
-                    digests: dict[str, str] = {}
-                    for flow_id, (_, raw) in sorted(sources.flows.items()):
-                        digest = digests[flow_id] = _digest(raw)
-                        version = current.get(flow_id)
-                        if version is not None:
-                            old = pipe.get(key("flow", flow_id, str(version)))
-                            if old and json.loads(old).get("digest") == digest:
-                                live[flow_id] = version
-                                continue
-                        new_version = int(pipe.incr(key("flow", flow_id, "seq")))
-                        if version is not None and new_version <= version:
-                            new_version = version + 1
-                            pipe.set(key("flow", flow_id, "seq"), new_version)
-                        live[flow_id] = new_version
-                        docs[flow_id] = json.dumps({
-                            "flow": raw, "digest": digest, "by": by, "message": message,
-                            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        }, sort_keys=True)
-                    pipe.multi()
-                    for flow_id, doc in docs.items():
-                        pipe.set(key("flow", flow_id, str(live[flow_id])), doc)
-                        pipe.zadd(key("flow", flow_id, "versions"), {str(live[flow_id]): live[flow_id]})
-                    pipe.delete(key("centers"), key("numbers"), flows_key)
-                    if sources.centers:
-                        pipe.hset(key("centers"), mapping={
-                            c: json.dumps(raw, sort_keys=True)
-                            for c, (_, raw) in sources.centers.items()})
-                    if sources.numbers:
-                        pipe.hset(key("numbers"), mapping={
-                            n: json.dumps(raw, sort_keys=True)
-                            for n, (_, raw) in sources.numbers.items()})
-                    if live:
-                        pipe.hset(flows_key, mapping={
-                            f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
-                    pipe.xadd(key("config", "log"), {
-                        "action": "publish", "by": by, "message": message,
-                        "flows": json.dumps(live, sort_keys=True),
-                        "was": json.dumps(current, sort_keys=True),
-                        "centers": str(len(sources.centers)), "numbers": str(len(sources.numbers)),
-                    })
-                    pipe.execute()
-                    return live
-                except WatchError:
-                    continue
-        raise StoreUnavailable("configuration kept changing while publishing; try again")
+
+        def change(pipe: Any) -> dict[str, int]:
+            found: dict[bytes, bytes] = pipe.hgetall(flows_key)
+            current = {k.decode(): _live(v.decode())[0] for k, v in found.items()}
+            live: dict[str, int] = {}
+            docs: dict[str, str] = {}
+            digests: dict[str, str] = {}
+            for flow_id, (_, raw) in sorted(sources.flows.items()):
+                digest = digests[flow_id] = _digest(raw)
+                version = current.get(flow_id)
+                if version is not None:
+                    old = pipe.get(key("flow", flow_id, str(version)))
+                    if old and json.loads(old).get("digest") == digest:
+                        live[flow_id] = version
+                        continue
+                new_version = int(pipe.incr(key("flow", flow_id, "seq")))
+                if version is not None and new_version <= version:
+                    new_version = version + 1
+                    pipe.set(key("flow", flow_id, "seq"), new_version)
+                live[flow_id] = new_version
+                docs[flow_id] = json.dumps({
+                    "flow": raw, "digest": digest, "by": by, "message": message,
+                    "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }, sort_keys=True)
+            pipe.multi()
+            for flow_id, doc in docs.items():
+                pipe.set(key("flow", flow_id, str(live[flow_id])), doc)
+                pipe.zadd(key("flow", flow_id, "versions"), {str(live[flow_id]): live[flow_id]})
+            pipe.delete(key("centers"), key("numbers"), flows_key)
+            if sources.centers:
+                pipe.hset(key("centers"), mapping={
+                    c: json.dumps(raw, sort_keys=True)
+                    for c, (_, raw) in sources.centers.items()})
+            if sources.numbers:
+                pipe.hset(key("numbers"), mapping={
+                    n: json.dumps(raw, sort_keys=True)
+                    for n, (_, raw) in sources.numbers.items()})
+            if live:
+                pipe.hset(flows_key, mapping={
+                    f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
+            pipe.xadd(key("config", "log"), {
+                "action": "publish", "by": by, "message": message,
+                "flows": json.dumps(live, sort_keys=True),
+                "was": json.dumps(current, sort_keys=True),
+                "centers": str(len(sources.centers)), "numbers": str(len(sources.numbers)),
+            })
+            pipe.execute()
+            return live
+
+        return self._watching_flows(change, "publish")
 
 
     # -- versions ---------------------------------------------------------------
@@ -534,26 +532,35 @@ class Store:
         """Make an earlier version live again, atomically; returns the version it replaced.
         Calls in progress keep their own version; the change is logged like a publish."""
         flows_key = key("flows")
+
+        def change(pipe: Any) -> int | None:
+            raw = pipe.get(key("flow", flow_id, str(version)))
+            if not raw:
+                raise StoreUnavailable(f"flow {flow_id} has no version {version}")
+            was = pipe.hget(flows_key, flow_id)
+            previous = _live(was.decode())[0] if was else None
+            pipe.multi()
+            pipe.hset(flows_key, flow_id, f"{version}:{json.loads(raw)['digest'][:16]}")
+            pipe.xadd(key("config", "log"), {
+                "action": "rollback", "by": by, "message": message,
+                "flows": json.dumps({flow_id: version}),
+                "was": json.dumps({flow_id: previous})})
+            pipe.execute()
+            return previous
+
+        return self._watching_flows(change, "rollback")
+
+    def _watching_flows(self, change: Callable[[Any], T], what: str) -> T:
+        """Run ``change(pipe)`` with the flows hash watched, again when another publish or
+        rollback changed it first (20 times at most)."""
         for _ in range(20):
             with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(flows_key)
-                    raw = pipe.get(key("flow", flow_id, str(version)))
-                    if not raw:
-                        raise StoreUnavailable(f"flow {flow_id} has no version {version}")
-                    was = pipe.hget(flows_key, flow_id)
-                    previous = _live(was.decode())[0] if was else None
-                    pipe.multi()
-                    pipe.hset(flows_key, flow_id, f"{version}:{json.loads(raw)['digest'][:16]}")
-                    pipe.xadd(key("config", "log"), {
-                        "action": "rollback", "by": by, "message": message,
-                        "flows": json.dumps({flow_id: version}),
-                        "was": json.dumps({flow_id: previous})})
-                    pipe.execute()
-                    return previous
+                    pipe.watch(key("flows"))
+                    return change(pipe)
                 except WatchError:
                     continue
-        raise StoreUnavailable("configuration kept changing during the rollback; try again")
+        raise StoreUnavailable(f"configuration kept changing during the {what}; try again")
 
     def config_log(self, count: int = 50) -> list[dict[str, str]]:
         """The newest configuration changes first: who, when, what."""
