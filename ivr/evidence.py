@@ -59,10 +59,6 @@ class Keyring:
         """The secret of a key id, current or old."""
         return self.secret if kid == self.kid else self.old.get(kid)
 
-    def caller_hashes(self, number: str) -> set[str]:
-        """Every hash this number may appear under, during a rotation."""
-        return {caller_hash(number, s) for s in (self.secret, *self.old.values())}
-
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps builds one per call
 
