@@ -62,9 +62,11 @@ class Spool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if _still_linked(fd, self.path):
+                    new = os.fstat(fd).st_size == 0
                     os.write(fd, data)
                     os.fsync(fd)
-                    _fsync_folder(self.folder)
+                    if new:  # the file's name must be durable too, once
+                        _fsync_folder(self.folder)
                     return
             finally:
                 os.close(fd)  # closing releases the lock
