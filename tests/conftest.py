@@ -6,6 +6,8 @@ app -> client -> phone, as in Flask's tutorial; every request is signed as Twili
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from ivr import create_app
 from ivr.caller import Phone, Transport
 from ivr.check import check_folder
 from ivr.store import Store, connect
-from tests.servers import ROOT, RedisServer
+from tests.servers import ROOT, Gunicorn, RedisServer, wait_for
 from tests.twiml_check import assert_valid_twiml
 
 TOKEN = "12345678901234567890123456789012"
@@ -70,6 +72,29 @@ def app(redis_server, redis_client, spool_dir):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@contextmanager
+def serving(flows: Path, spool: Path, *redis_args: str,
+            **env: str) -> Iterator[tuple[RedisServer, Gunicorn]]:
+    """A private redis-server with these flows published and gunicorn (2 workers) serving
+    the app over it, its evidence spool private too; both stopped whatever happens."""
+    server = RedisServer(*redis_args)
+    server.start()
+    gunicorn = None
+    try:
+        wait_for(lambda: server.client().ping(), what="redis-server")
+        publish(server.url, flows)
+        gunicorn = Gunicorn(env={"REDIS_URL": server.url, "TWILIO_AUTH_TOKEN": TOKEN,
+                                 "IVR_CALLER_HASH_KEY": HASH_KEY, "IVR_SPOOL_DIR": str(spool),
+                                 **env}, workers=2)
+        gunicorn.start()
+        yield server, gunicorn
+    finally:
+        if gunicorn is not None:
+            gunicorn.stop()
+        server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 def checked(status: int, content_type: str, body: str) -> tuple[int, str, str]:

@@ -36,7 +36,7 @@ import requests
 
 from ivr.caller import Caller, Phone, Transcript
 from ivr.evidence import caller_hash
-from tests.conftest import HASH_KEY, TOKEN, http_transport, publish
+from tests.conftest import HASH_KEY, TOKEN, http_transport, publish, serving
 from tests.servers import Gunicorn, RedisServer, dump_redis
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
@@ -125,24 +125,10 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    server = RedisServer()
-    server.start()
-    gunicorn = None
-    try:
-        publish(server.url, FLOWS)
-        # A private evidence spool: what these workers spool while the test Redis is down must
-        # never be replayed by another process into another Redis.
-        spool = tmp_path_factory.mktemp("spool")
-        gunicorn = Gunicorn(env={"REDIS_URL": server.url, "TWILIO_AUTH_TOKEN": TOKEN,
-                                 "IVR_CALLER_HASH_KEY": HASH_KEY, "IVR_SPOOL_DIR": str(spool)},
-                            workers=2)
-        gunicorn.start()
+    # A private evidence spool: what these workers spool while the test Redis is down must
+    # never be replayed by another process into another Redis.
+    with serving(FLOWS, tmp_path_factory.mktemp("spool")) as (server, gunicorn):
         yield Stack(server, gunicorn)
-    finally:
-        if gunicorn is not None:
-            gunicorn.stop()
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

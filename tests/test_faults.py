@@ -79,7 +79,7 @@ from ivr.engine import Call, Facts
 from ivr.evidence import Keyring, caller_hash
 from ivr.spool import Spool, Spooled, read
 from ivr.store import Store, connect, key
-from tests.conftest import HASH_KEY, TOKEN, publish
+from tests.conftest import HASH_KEY, TOKEN, serving
 from tests.servers import Gunicorn, RedisServer, dump_redis, free_port, wait_for
 from tests.twiml_check import assert_valid_twiml
 
@@ -174,28 +174,14 @@ def live_children(parent: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    # Later arguments win in redis-server: this Redis keeps its data when killed.
-    server = RedisServer("--appendonly", "yes", "--appendfsync", "always")
-    server.start()
-    gunicorn = None
-    try:
-        wait_for(lambda: server.client().ping(), what="redis-server")
-        publish(server.url, FLOWS)
-        spool = tmp_path_factory.mktemp("faults-spool")
-        gunicorn = Gunicorn(env={"REDIS_URL": server.url, "TWILIO_AUTH_TOKEN": TOKEN,
-                                 "IVR_CALLER_HASH_KEY": HASH_KEY, "IVR_SPOOL_DIR": str(spool),
-                                 # a worker respawned while Redis is down answers from these
-                                 "IVR_FLOWS_DIR": str(FLOWS)},
-                            workers=2)
-        gunicorn.start()
+    spool = tmp_path_factory.mktemp("faults-spool")
+    # Later arguments win in redis-server: this Redis keeps its data when killed. A worker
+    # respawned while Redis is down answers from IVR_FLOWS_DIR.
+    with serving(FLOWS, spool, "--appendonly", "yes", "--appendfsync", "always",
+                 IVR_FLOWS_DIR=str(FLOWS)) as (server, gunicorn):
         s = Stack(server, gunicorn, spool)
         wait_for(lambda: len(s.workers()) == 2, what="two gunicorn workers")
         yield s
-    finally:
-        if gunicorn is not None:
-            gunicorn.stop()
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,7 @@ import pytest
 
 from ivr.caller import Caller, Phone
 from ivr.store import Store, connect
-from tests.conftest import HASH_KEY, TOKEN, http_transport, publish
-from tests.servers import Gunicorn, RedisServer
+from tests.conftest import TOKEN, http_transport, publish, serving
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
 SUPPORT = "+18005550101"  # Manila first; a busy bridge overflows to Bangalore (disclosed again)
@@ -32,17 +31,8 @@ def folder_with(tmp: Path, version: int) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    server = RedisServer()
-    server.start()
-    publish(server.url, FLOWS)
-    gunicorn = Gunicorn(env={"REDIS_URL": server.url, "TWILIO_AUTH_TOKEN": TOKEN,
-                             "IVR_CALLER_HASH_KEY": HASH_KEY,
-                             "IVR_SPOOL_DIR": str(tmp_path_factory.mktemp("spool"))})
-    gunicorn.start()
-    yield server, gunicorn, tmp_path_factory.mktemp("versions")
-    gunicorn.stop()
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
+    with serving(FLOWS, tmp_path_factory.mktemp("spool")) as (server, gunicorn):
+        yield server, gunicorn, tmp_path_factory.mktemp("versions")
 
 
 def wordings_heard(transcript) -> set[str]:
