@@ -154,6 +154,7 @@ class Store:
         self.answer_within = answer_within
         self._clock_offset: float | None = None  # Redis's clock minus ours, an upper bound
         self._offset_samples = 0
+        self._bulk: Any = None  # the bulk reader, made on first use
         self.memory = Memory()
         self._views: dict[str, View] = {}
         self._flows: dict[tuple[str, int], Flow] = {}
@@ -353,11 +354,14 @@ class Store:
         """A client for reading the record in bulk: the reply parser (hiredis, in C) decodes
         text and the entries stay the flat lists Redis sends; redis-py's per-entry dicts
         would make a month of evidence take several times longer to read."""
+        if self._bulk is not None:
+            return self._bulk
         pool = self.client.connection_pool
         kwargs = {**pool.connection_kwargs, "decode_responses": True}
         reader = redis.Redis(connection_pool=redis.ConnectionPool(
             connection_class=pool.connection_class, **kwargs))
         reader.set_response_callback("XRANGE", lambda rows, **_: [(i, f) for i, f in rows])
+        self._bulk = reader
         return reader
 
     def call_entries(self, call_sid: str) -> list[tuple[str, list[str] | None]]:
