@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchError
 from redis.retry import Retry
 
 from ivr.errors import StoreUnavailable
@@ -162,6 +163,7 @@ class Store:
         self._centers: dict[bytes, Center] = {}
         self._numbers: dict[tuple[str, bytes], Number] = {}
         self._commit = client.register_script(_COMMIT)
+        self._lines = threading.local()  # each thread's own connection for commits
 
     # -- reading ---------------------------------------------------------------
 
@@ -192,7 +194,11 @@ class Store:
                 key("flows"), key("centers"), key("chain", "head"),
                 key("call", call_sid or "-", "entries")]
         try:
-            reply = self._commit(keys=keys, args=argv)
+            try:
+                reply = self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
+            except NoScriptError:  # Redis restarted empty: load the script once, then again
+                self._on_line("SCRIPT", "LOAD", _COMMIT)
+                reply = self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
         self._learn_clock(int(reply[-1]) / 1000 - sent)
@@ -217,6 +223,29 @@ class Store:
                                if (n := self._number(e164, raw.encode())) is not None}
         self._prefetch(versions)
         return view
+
+    def _on_line(self, *command: Any) -> Any:
+        """One command on this thread's own connection. The webhook's single round trip
+        skips what redis-py's client wraps around every command (pool check-out, retry
+        wrapper, reply callbacks): about 80 µs of CPU per webhook, a tenth of our share.
+        A connection that failed is closed and made again on the next command."""
+        line = self._lines
+        if getattr(line, "pid", None) != os.getpid():  # new thread, or a forked worker
+            line.pid, line.conn = os.getpid(), self.client.connection_pool.make_connection()
+        conn = line.conn
+        try:  # as redis-py's pool does when it hands a connection out: a stray reply or EOF
+            if conn.is_connected and conn.can_read():  # (Redis restarted) means start afresh
+                conn.disconnect()
+        except (RedisError, OSError):
+            conn.disconnect()
+        try:
+            conn.send_command(*command)  # connects when not connected
+            return conn.read_response()
+        except ResponseError:
+            raise  # Redis answered: the connection is in step
+        except BaseException:
+            conn.disconnect()
+            raise
 
     def _prefetch(self, versions: Mapping[str, int]) -> None:
         """Read every live flow version this process lacks, in one round trip, so that a
