@@ -12,9 +12,12 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Request as FlaskRequest
 from twilio.request_validator import get_signature_algorithm
+from werkzeug.datastructures import ImmutableMultiDict
 
 from ivr import engine, evidence, twiml
 from ivr.chores import Chore
@@ -44,6 +47,25 @@ class Onshore:
     spool: Spool
     chores: tuple[Chore, ...]  # run after a request was answered and recorded
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class TwilioRequest(FlaskRequest):
+    """Flask's request, with Twilio's url-encoded posts parsed the way werkzeug parses them
+    (same decoding, same values, same size limit) minus its general form machinery, which
+    costs about 45 µs of the ~80 a webhook spends on reading its form. Anything else (a
+    multipart post) goes through werkzeug unchanged."""
+
+    def _load_form_data(self) -> None:
+        if "form" in self.__dict__ or self.mimetype != "application/x-www-form-urlencoded":
+            super()._load_form_data()
+            return
+        try:  # get_data() enforces max_content_length, as werkzeug's parser does
+            items = parse_qsl(self.get_data().decode(), keep_blank_values=True,
+                              errors="werkzeug.url_quote")
+        except ValueError:  # not UTF-8: werkzeug's parser gives an empty form too
+            items = []
+        self.__dict__["form"] = ImmutableMultiDict(items)
+        self.__dict__["files"] = ImmutableMultiDict()
 
 
 def onshore() -> Onshore:
@@ -256,6 +278,7 @@ def readyz() -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the webhooks and the last-resort error answer."""
+    app.request_class = TwilioRequest
     app.register_blueprint(bp)
     app.register_blueprint(health)
 
