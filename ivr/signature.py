@@ -14,23 +14,28 @@ from __future__ import annotations
 import base64
 import hmac
 from collections.abc import Mapping, Sequence
-from hashlib import sha1, sha256
+from functools import lru_cache
 from urllib.parse import urlparse
 
 from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, add_port, remove_port
+from werkzeug.datastructures import MultiDict
 
-_DIGESTS = {HMAC_SHA1: sha1, HMAC_SHA256: sha256}
+_DIGESTS = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 
 
-def _payload(params: Mapping[str, object]) -> str:
-    """Names sorted, each name's distinct values sorted, as the SDK concatenates them."""
-    getall = getattr(params, "getlist", None)
-    parts = []
-    for name in sorted(set(params)):
-        values = getall(name) if getall else [params[name]]
-        for value in sorted(set(values)):
-            parts.append(name + value)
-    return "".join(parts)
+def _payload(params: Mapping[str, str]) -> str:
+    """Names sorted, each name's distinct values sorted, as the SDK concatenates them: the
+    same order as the distinct (name, value) pairs sorted."""
+    items = params.items(multi=True) if isinstance(params, MultiDict) else params.items()
+    return "".join([name + value for name, value in sorted(set(items))])
+
+
+@lru_cache(maxsize=4096)
+def _signed_forms(url: str) -> tuple[str, ...]:
+    """The URL forms the SDK tries (without and with the port), each once. Webhook URLs
+    repeat (/voice, and step URLs differ only by the flow's states), so this is cached."""
+    parsed = urlparse(url)
+    return tuple(dict.fromkeys((remove_port(parsed), add_port(parsed))))
 
 
 class SignatureChecker:
@@ -46,19 +51,18 @@ class SignatureChecker:
             return self.public_base_url + full_path
         return request_url
 
-    def is_valid(self, url: str, params: Mapping[str, object], signature: str | None,
+    def is_valid(self, url: str, params: Mapping[str, str], signature: str | None,
                  algorithm: str | None = None) -> bool:
         """True when any accepted token produced this signature, as the SDK decides it."""
         digest = _DIGESTS.get((algorithm or HMAC_SHA1).upper())
         if not signature or digest is None:
             return False
-        parsed = urlparse(url)
         payload = _payload(params)
         expected = signature.encode()
-        for uri in dict.fromkeys((remove_port(parsed), add_port(parsed))):
+        for uri in _signed_forms(url):
             message = (uri + payload).encode()
             for secret in self.keys:
-                mac = base64.b64encode(hmac.new(secret, message, digest).digest())
+                mac = base64.b64encode(hmac.digest(secret, message, digest))
                 if hmac.compare_digest(mac, expected):
                     return True
         return False
