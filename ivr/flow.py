@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
@@ -105,7 +106,7 @@ class Language:
     voice: str = ""
     words: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def code(self) -> str:
         """The key of this language in operator text tables ("es")."""
         return self.tag.split("-")[0].lower()
@@ -272,16 +273,21 @@ class Flow:
         """The default language's voice."""
         return self.languages[0].voice
 
-    @property
+    # Flows are immutable: what is derived from their languages is computed once.
+    @cached_property
     def codes(self) -> tuple[str, ...]:
         """The language codes this flow offers, default first."""
         return tuple(language.code for language in self.languages)
 
+    @cached_property
+    def _by_code(self) -> dict[str, Language]:
+        return {lang.code: lang for lang in reversed(self.languages)}  # the first one wins
+
     def speaking(self, code: str) -> Language:
         """The language with this code, or the default one."""
-        return next((lang for lang in self.languages if lang.code == code), self.languages[0])
+        return self._by_code.get(code) or self.languages[0]
 
-    @property
+    @cached_property
     def transfer_words(self) -> tuple[str, ...]:
         """Every language's transfer words: a caller may ask in any language the flow offers."""
         return tuple(dict.fromkeys(w for lang in self.languages for w in lang.words))

@@ -503,7 +503,7 @@ def test_failed_domestic_state_goes_to_on_failure_or_unavailable(on_failure, exp
 def test_after_domestic_request_overflow_never_picks_an_offshore_center():
     retry = Overflow("retry", ("manila", "bangalore", "dallas"), "disclose", "sorry")
     flow = make_flow(domestic_on_failure="retry", extra_states=(retry,))
-    call = replace(domestic_state_call(flow), tried=())  # manila not even tried yet
+    call = domestic_state_call(flow)._replace(tried=())  # manila not even tried yet
     turn = resume(flow, call, BridgeEnded("busy"), facts())
 
     connect = only_connect(turn)
