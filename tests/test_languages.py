@@ -379,7 +379,7 @@ def test_cautious_disclosure_is_in_the_callers_language(line, centers):
 
 
 def test_unavailable_text_is_in_the_callers_language(line):
-    call = replace(begin(line, facts({})).call, language="es")
+    call = begin(line, facts({})).call._replace(language="es")
     turn = safe_answer(line, call, facts({}), "test")
 
     assert turn.actions[0] == Speak(
