@@ -11,7 +11,9 @@ What it does, all on private servers it starts and stops itself:
 3. throughput: gunicorn of the app and gunicorn of bench/baseline_app.py (bare Flask, constant
    TwiML), identical settings (deploy/gunicorn.conf.py, 2 sync workers, access log to
    /dev/null), each driven by wrk -c16 with pre-signed Twilio posts, distinct CallSids;
-   a short warm-up run first for each;
+   a short warm-up run first for each, then rounds that measure both servers one after the
+   other (alternating which goes first); each round gives a ratio and the median is the
+   figure, so a slow spell of this shared machine does not fall on one server only;
 4. checks that make the numbers mean something: sampled answers are 200 valid TwiML with a
    disclosure or a bridge, a badly signed post gets 403, wrk saw no non-2xx answer, and Redis
    holds the evidence of every measured call (so no answer came from the Redis-down path).
@@ -366,11 +368,35 @@ def find_wrk() -> bool:
     return False
 
 
+ONSHORE, BASELINE = "Onshore /voice", "bare Flask baseline"
+
+
+def measure(server: BenchGunicorn, load, pool: Path, first: int, count: int, args,
+            redis_server: RedisServer, rc) -> dict:
+    """One measured load run against one server, with its workers' and Redis's CPU time
+    per request and the evidence entries Redis gained meanwhile."""
+    workers, xlen = server.workers(), rc.xlen(key("events"))
+    assert redis_server.proc is not None
+    redis_pid = {redis_server.proc.pid}
+    cpu0 = cpu_seconds(workers), cpu_seconds(redis_pid)
+    res = load(server.base_url, pool, first, count, args.duration, args.connections,
+               args.threads)
+    cpu1 = cpu_seconds(workers), cpu_seconds(redis_pid)
+    res["cpu_workers_us"] = (cpu1[0] - cpu0[0]) / max(res["requests"], 1) * 1e6
+    res["cpu_redis_us"] = (cpu1[1] - cpu0[1]) / max(res["requests"], 1) * 1e6
+    res["worker_restarts"] = len(workers - server.workers())
+    res["events"] = rc.xlen(key("events")) - xlen
+    return res
+
+
 # -- the benchmark ----------------------------------------------------------------------------
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=int, default=10, help="seconds measured per server")
+    ap.add_argument("--duration", type=int, default=8,
+                    help="seconds measured per server per round")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds, each measuring both servers; the median ratio is reported")
     ap.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per server")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -464,37 +490,39 @@ def main() -> int:
         t0 = time.monotonic()
         write_pool(pool, app.base_url + "/voice", args.pool)
         print(f"signed {args.pool} distinct calls in {time.monotonic() - t0:.1f} s", flush=True)
+        # Rounds alternate which server goes first, so a slow spell of this shared machine
+        # weighs on both; each round gives a ratio, and the median ratio is the figure.
         warm_n = args.pool // 6
-        results = {}
-        for name, server in (("Onshore /voice", app), ("bare Flask baseline", base)):
+        per_round = (args.pool - warm_n) // args.rounds
+        servers = {ONSHORE: app, BASELINE: base}
+        for server in servers.values():
             load(server.base_url, pool, 0, warm_n, args.warmup, args.connections, args.threads)
-            before_workers, before_xlen = server.workers(), rc.xlen(key("events"))
-            assert redis_server.proc is not None
-            redis_pid = {redis_server.proc.pid}
-            cpu0 = cpu_seconds(before_workers), cpu_seconds(redis_pid)
-            res = load(server.base_url, pool, warm_n, args.pool - warm_n, args.duration,
-                       args.connections, args.threads)
-            cpu1 = cpu_seconds(before_workers), cpu_seconds(redis_pid)
-            res["cpu_workers_us"] = (cpu1[0] - cpu0[0]) / max(res["requests"], 1) * 1e6
-            res["cpu_redis_us"] = (cpu1[1] - cpu0[1]) / max(res["requests"], 1) * 1e6
-            res["worker_restarts"] = len(before_workers - server.workers())
-            res["events"] = rc.xlen(key("events")) - before_xlen
-            results[name] = res
-            print(f"{name}: {res['requests']} requests in {args.duration} s", flush=True)
+        rounds: list[dict[str, dict]] = []
+        for i in range(args.rounds):
+            order = [ONSHORE, BASELINE] if i % 2 == 0 else [BASELINE, ONSHORE]
+            rounds.append({name: measure(servers[name], load, pool, warm_n + i * per_round,
+                                         per_round, args, redis_server, rc)
+                           for name in order})
+            print(f"round {i + 1}: " + ", ".join(
+                f"{name} {rounds[-1][name]['requests']} requests" for name in order), flush=True)
 
-        onshore = results["Onshore /voice"]
+        onshore_runs = [r[ONSHORE] for r in rounds]
         bad = [why for why in (check_answer(post_voice(app.base_url)) for _ in range(20)) if why]
         if bad:
             failures.append(f"{len(bad)} of 20 app answers sampled after the run failed: {bad[0]}")
-        for name, res in results.items():
-            if res["non2xx"]:
-                failures.append(f"{name}: {res['non2xx']} non-2xx answers under load")
-            if res["socket_errors"]:
-                failures.append(f"{name}: {res['socket_errors']} socket errors under load")
-        expected_events = onshore["requests"] * events_per_call
-        recorded = onshore["events"] / expected_events if expected_events else 0.0
-        if onshore["wraps"]:
-            failures.append(f"the signed pool ran out {onshore['wraps']} time(s): CallSids "
+        for r in rounds:
+            for name, res in r.items():
+                if res["non2xx"]:
+                    failures.append(f"{name}: {res['non2xx']} non-2xx answers under load")
+                if res["socket_errors"]:
+                    failures.append(f"{name}: {res['socket_errors']} socket errors under load")
+        measured = sum(r["requests"] for r in onshore_runs)
+        recorded_events = sum(r["events"] for r in onshore_runs)
+        expected_events = measured * events_per_call
+        recorded = recorded_events / expected_events if expected_events else 0.0
+        wraps = sum(r["wraps"] for r in onshore_runs)
+        if wraps:
+            failures.append(f"the signed pool ran out {wraps} time(s): CallSids "
                             "repeated (raise --pool)")
         elif abs(recorded - 1) > 0.01:
             failures.append(f"evidence for {recorded:.1%} of the measured calls: some answers "
@@ -510,22 +538,26 @@ def main() -> int:
 
         # -- report --
         print()
-        print(f"{'':22}{'requests/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}"
+        print(f"{'':30}{'requests/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}"
               f"{'non-2xx':>9}{'sock err':>9}{'restarts':>9}{'CPU/req':>9}{'Redis':>7}")
-        for name, r in results.items():
-            print(f"{name:22}{r['rps']:>11.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
-                  f"{r['requests']:>10}{r['non2xx']:>9}{r['socket_errors']:>9}"
-                  f"{r['worker_restarts']:>9}{r['cpu_workers_us']:>7.0f}us"
-                  f"{r['cpu_redis_us']:>5.0f}us")
+        for i, r in enumerate(rounds, 1):
+            for name in (ONSHORE, BASELINE):
+                res = r[name]
+                print(f"{f'round {i}, {name}':30}{res['rps']:>11.1f}{res['p50']:>9.2f}"
+                      f"{res['p99']:>9.2f}{res['requests']:>10}{res['non2xx']:>9}"
+                      f"{res['socket_errors']:>9}{res['worker_restarts']:>9}"
+                      f"{res['cpu_workers_us']:>7.0f}us{res['cpu_redis_us']:>5.0f}us")
         print("(CPU/req: the gunicorn workers' user+system time per request, from /proc; "
               "Redis: redis-server's)")
-        base_rps = results["bare Flask baseline"]["rps"]
-        print(f"\nOnshore/baseline requests/s: {onshore['rps'] / base_rps:.3f} "
-              f"({onshore['tool']}, -c{args.connections}, {args.duration} s after "
+        ratios = [r[ONSHORE]["rps"] / r[BASELINE]["rps"] for r in rounds]
+        tool = onshore_runs[0]["tool"]
+        print(f"\nOnshore/baseline requests/s: {statistics.median(ratios):.3f} (median of "
+              f"{len(ratios)} rounds: {', '.join(f'{x:.3f}' for x in ratios)}; {tool}, "
+              f"-c{args.connections}, {args.duration} s per server per round after "
               f"{args.warmup} s warm-up, {WORKERS} sync workers each, "
               f"{os.cpu_count()} CPU(s) shared by load generator, gunicorn and Redis)")
-        print(f"evidence written during the Onshore run: {onshore['events']} stream entries = "
-              f"{recorded:.1%} of {onshore['requests']} calls x {events_per_call:g} events "
+        print(f"evidence written during the Onshore runs: {recorded_events} stream entries = "
+              f"{recorded:.1%} of {measured} calls x {events_per_call:g} events "
               f"(a little over 100%: calls in flight when the load stopped are answered but "
               f"not counted)")
         print(f"\nRedis per POST /voice, steady state ({SEQUENTIAL} sequential signed calls "

@@ -40,7 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     seed_memory(store, settings)
     spool = Spool(Path(settings.spool_dir))
     keys = keyring(settings)
-    app.extensions["onshore"] = webhooks.Onshore(
+    onshore = webhooks.Onshore(
         settings=settings,
         store=store,
         signatures=SignatureChecker([settings.auth_token, settings.auth_token_secondary],
@@ -54,7 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                   wait_first=True),
         ),
     )
-    webhooks.init_app(app)
+    webhooks.init_app(app, onshore)
     operator_api.init_app(app, settings.report_token)
     return app
 

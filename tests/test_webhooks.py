@@ -150,3 +150,11 @@ def test_a_post_that_is_not_url_encoded_still_goes_through_werkzeug():
         "REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=b",
         "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)})
     assert request.form["CallSid"] == "CA1"
+
+
+def test_webhook_urls_take_only_signed_posts(client, redis_client):
+    assert client.get("/voice").status_code == 405
+    assert post(client, "/voice/nowhere", incoming(SUPPORT)).status_code == 404
+    assert client.post("/voice", data=incoming(SUPPORT)).status_code == 403  # no signature
+    assert redis_client.xlen("onshore:events") == 0
+    assert client.get("/healthz").status_code == 200  # the Flask routes behind them still answer
