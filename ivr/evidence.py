@@ -37,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -73,13 +73,22 @@ def _mac(secret: bytes, payload: str) -> str:
 
 def seal(keyring: Keyring, common: Mapping[str, str], event: Event) -> tuple[str, str]:
     """(step key, the event as the JSON array [name, value, ...] Redis appends), signed."""
-    flat = [part for pair in common.items() for part in pair]
-    flat += ["step", event.step]
-    flat += [part for pair in event.fields for part in pair]
-    flat += ["kid", keyring.kid]
-    payload = _json(flat)
-    # the same text as _json(flat + ["mac", mac]): the MAC is hex, nothing to escape
-    return event.key, f'{payload[:-1]},"mac","{_mac(keyring.secret, payload)}"]'
+    return seal_all(keyring, common, [event])[0]
+
+
+def seal_all(keyring: Keyring, common: Mapping[str, str],
+             events: Iterable[Event]) -> list[tuple[str, str]]:
+    """``seal`` for each of a webhook's events, the fields they share encoded once: the
+    text is exactly _json(common + step + fields + kid) followed by the MAC of that text."""
+    head = _json([part for pair in common.items() for part in pair])[:-1]
+    tail = f',"kid",{_json([keyring.kid])[1:]}'
+    sealed = []
+    for event in events:
+        own = _json(["step", event.step, *[part for pair in event.fields for part in pair]])
+        payload = f"{head},{own[1:-1]}{tail}"
+        # the same text as _json(flat + ["mac", mac]): the MAC is hex, nothing to escape
+        sealed.append((event.key, f'{payload[:-1]},"mac","{_mac(keyring.secret, payload)}"]'))
+    return sealed
 
 
 def anchor(head: str) -> Event:

@@ -6,15 +6,39 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr import audit, evidence
 from ivr.caller import Caller
+from ivr.engine import Event
 from ivr.evidence import Keyring
 from ivr.spool import Spool, Spooled, read
 from ivr.store import Store, connect
 from tests.conftest import HASH_KEY, SUPPORT
 
 KEYS = Keyring("k1", HASH_KEY.encode())
+
+
+_text = st.text(max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(common=st.tuples(_text, _text, _text), kid=_text,
+       events=st.lists(st.tuples(_text, st.lists(st.tuples(_text, _text), max_size=3)),
+                       min_size=1, max_size=4))
+def test_sealing_a_webhooks_events_together_gives_each_events_own_seal(common, kid, events):
+    # seal_all encodes the shared fields once; each body must still be exactly the JSON
+    # array of its fields, kid and MAC, and the MAC must verify as audit verify checks it
+    keys = Keyring(kid, b"secret")
+    shared = dict(zip(("call", "caller", "at"), common, strict=True))
+    evs = [Event(f"key{i}", step, tuple(fields)) for i, (step, fields) in enumerate(events)]
+    for (key, body), event in zip(evidence.seal_all(keys, shared, evs), evs, strict=True):
+        flat = [p for pair in shared.items() for p in pair] + ["step", event.step]
+        flat += [p for pair in event.fields for p in pair] + ["kid", kid]
+        mac = evidence.hmac.new(b"secret", evidence._json(flat).encode(), "sha256").hexdigest()
+        assert key == event.key and body == evidence._json([*flat, "mac", mac])
+        assert evidence.mac_is_valid(keys, [*flat, "mac", mac, "prev", "", "hash", ""])
 
 
 @pytest.fixture
