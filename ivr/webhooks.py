@@ -73,10 +73,6 @@ class TwilioRequest(Request):
         self.__dict__["files"] = ImmutableMultiDict()
 
 
-def xml(document: str) -> Response:
-    return Response(document, status=200, mimetype="text/xml")
-
-
 def signed_by_twilio(app: Onshore, request: Request) -> bool:
     """Only requests signed by Twilio with one of our tokens get past this check."""
     # request.url decodes %7C and friends; Twilio signed the URL exactly as it requested it.
@@ -94,7 +90,7 @@ def signed_by_twilio(app: Onshore, request: Request) -> bool:
 Decision = tuple[str, list[engine.Event]]  # the TwiML document and the events behind it
 
 
-def voice(app: Onshore, request: Request) -> Response:
+def voice(app: Onshore, request: Request) -> str:
     """A call comes in: choose the flow by the number called and start it."""
     form = request.form
     sid, to = form.get("CallSid", ""), form.get("To", "")
@@ -117,7 +113,7 @@ def voice(app: Onshore, request: Request) -> Response:
     return _answer(app, sid, to, form.get("From", ""), now, decide)
 
 
-def step(app: Onshore, request: Request) -> Response:
+def step(app: Onshore, request: Request) -> str:
     """The caller or a bridge answered the state the call waits in."""
     form = request.form
     sid = form.get("CallSid", "")
@@ -140,7 +136,7 @@ def step(app: Onshore, request: Request) -> Response:
     return _answer(app, sid, "", form.get("From", ""), now, decide)
 
 
-def wait(app: Onshore, request: Request) -> Response:
+def wait(app: Onshore, request: Request) -> str:
     """Hold: the transfer offer and music, in the call's language; the transfer key leaves
     the queue (the Enqueue action then sees QueueResult=leave)."""
     flow_id = request.args.get("f", "")
@@ -149,17 +145,17 @@ def wait(app: Onshore, request: Request) -> Response:
     except (ValueError, StoreUnavailable):  # hold goes on whatever Redis does
         flow = app.store.remembered_flow(flow_id, None)
     if request.form.get("Digits", "").startswith(flow.transfer_key if flow else "1"):
-        return xml(twiml.leave())
+        return twiml.leave()
     if flow is None:
-        return xml(twiml.hold("To speak with an agent in the United States, press 1.", "en-US",
-                              "", "", request.full_path))
+        return twiml.hold("To speak with an agent in the United States, press 1.", "en-US",
+                          "", "", request.full_path)
     facts = Facts("", app.clock(), {}, app.settings.home_country)
     offer = engine.hold_offer(flow, facts, request.args.get("l", ""))
-    return xml(twiml.hold(offer.text, offer.language, offer.voice, flow.hold_music,
-                          request.full_path))
+    return twiml.hold(offer.text, offer.language, offer.voice, flow.hold_music,
+                      request.full_path)
 
 
-def status(app: Onshore, request: Request) -> Response:
+def status(app: Onshore, request: Request) -> str:
     """Twilio's status callback: the call's final state is evidence too."""
     form = request.form
     call_status = form.get("CallStatus", "")
@@ -171,7 +167,7 @@ def status(app: Onshore, request: Request) -> Response:
 
 
 def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
-            decide: Callable[[View, bool], Decision], check: bool = True) -> Response:
+            decide: Callable[[View, bool], Decision], check: bool = True) -> str:
     """Decide on the last view, then record the events in one round trip if that view is
     still what Redis holds; otherwise decide again on the view Redis sent back. When Redis
     cannot take them, the events go to the fsynced spool before the answer does."""
@@ -180,7 +176,7 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
         sid, evidence.caller_hash(caller, app.keyring.secret), now)
 
     def sealed(events: list[engine.Event]) -> list[tuple[str, str]]:
-        return [evidence.seal(app.keyring, common, e) for e in events] if sid else []
+        return evidence.seal_all(app.keyring, common, events) if sid else []
 
     view = store.view(to) if check else EMPTY
     try:
@@ -191,13 +187,13 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             if fresh is None and decision is not None:
                 for chore in app.chores:
                     chore.poke()
-                return xml(decision[0])
+                return decision[0]
             view = fresh or view
     except StoreUnavailable as exc:
         log.warning("redis unavailable (%s); answering from memory, evidence to the spool", exc)
         document, events = decide(store.fallback(to), False)
         _spool(app, sid, sealed(events))
-        return xml(document)
+        return document
     raise AssertionError("unreachable: the third attempt records unconditionally")
 
 
@@ -248,7 +244,7 @@ def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> D
     return twiml.render(tuple(turn.actions)), turn.events
 
 
-ROUTES: dict[str, Callable[[Onshore, Request], Response]] = {
+ROUTES: dict[str, Callable[[Onshore, Request], str]] = {
     "/voice": voice, "/voice/step": step, "/voice/wait": wait, "/voice/status": status}
 
 
@@ -259,22 +255,29 @@ class Webhooks:
         self.app = app
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        return self.respond(TwilioRequest(environ))(environ, start_response)
+        request = TwilioRequest(environ)
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused(environ, start_response)
+        try:
+            body = ROUTES[request.path](self.app, request).encode()
+        except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
+            log.exception("unhandled error on %s", request.path)
+            body = twiml.apology(GENERIC_APOLOGY).encode()
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
 
-    def respond(self, request: Request) -> Response | HTTPException:
-        handler = ROUTES.get(request.path)
-        if handler is None:
+    def refusal(self, request: Request) -> HTTPException | None:
+        """Why this request gets no TwiML: not ours, not a POST, or not signed by Twilio."""
+        if request.path not in ROUTES:
             return NotFound()
         if request.method != "POST":
             return MethodNotAllowed(["POST"])
         if not signed_by_twilio(self.app, request):
             log.warning("refused a request with a bad signature for %s", request.path)
             return Forbidden()
-        try:
-            return handler(self.app, request)
-        except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
-            log.exception("unhandled error on %s", request.path)
-            return xml(twiml.apology(GENERIC_APOLOGY))
+        return None
 
 
 health = Blueprint("health", __name__)
