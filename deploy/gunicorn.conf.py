@@ -5,6 +5,7 @@ so a worker stuck for 5 s is broken and is replaced, and Twilio still has time t
 number's fallback URL.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -22,3 +23,10 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):  # noqa: ARG001 - gunicorn's hook signature
+    """Once the app is loaded, move everything it built (modules, flows, centers) out of the
+    garbage collector's sight: a full collection then scans what webhooks allocate, not
+    ~50,000 long-lived objects, and no call waits ~30 ms (measured here) behind one."""
+    gc.freeze()
