@@ -395,15 +395,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=8,
                     help="seconds measured per server per round")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=5,
                     help="rounds, each measuring both servers; the median ratio is reported")
     ap.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per server")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
-    ap.add_argument("--pool", type=int, default=60_000, help="signed bodies to pre-generate")
+    ap.add_argument("--pool", type=int, default=0,
+                    help="signed bodies to pre-generate (default: 10,000 + 20,000 a round)")
     ap.add_argument("--load", choices=("auto", "python"), default="auto",
                     help="auto: wrk (installed with apt-get when root), else Python threads")
     args = ap.parse_args()
+    args.pool = args.pool or 10_000 + 20_000 * args.rounds
 
     failures: list[str] = []
     cleanups: list = []
@@ -493,7 +495,7 @@ def main() -> int:
         print(f"signed {args.pool} distinct calls in {time.monotonic() - t0:.1f} s", flush=True)
         # Rounds alternate which server goes first, so a slow spell of this shared machine
         # weighs on both; each round gives a ratio, and the median ratio is the figure.
-        warm_n = args.pool // 6
+        warm_n = 10_000 if args.pool > 20_000 else args.pool // 6
         per_round = (args.pool - warm_n) // args.rounds
         servers = {ONSHORE: app, BASELINE: base}
         for server in servers.values():
