@@ -81,9 +81,8 @@ def signed_by_twilio(app: Onshore, request: Request) -> bool:
     if environ.get("QUERY_STRING"):
         path += "?" + environ["QUERY_STRING"]
     url = app.signatures.signed_url(f"{request.scheme}://{request.host}{path}", path)
-    algorithm = get_signature_algorithm(
-        request.headers.get("X-Twilio-Webhooks-Signature-Settings", ""))
-    return app.signatures.is_valid(url, request.form, request.headers.get("X-Twilio-Signature"),
+    algorithm = get_signature_algorithm(environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"))
+    return app.signatures.is_valid(url, request.form, environ.get("HTTP_X_TWILIO_SIGNATURE"),
                                    algorithm)
 
 

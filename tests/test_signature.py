@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import HMAC_SHA256, RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from ivr import create_app
@@ -82,6 +82,17 @@ def test_secondary_token_signed_call_is_answered(client, redis_client):
                            headers={"X-Twilio-Signature": sign(url, PARAMS, SECONDARY)})
     assert response.status_code == 200
     assert _stream_length(redis_client) > 0
+
+
+def test_a_request_signed_with_hmac_sha256_says_so_in_its_settings_header(client, redis_client):
+    url = "http://localhost/voice"
+    signature = RequestValidator(TOKEN).compute_signature(url, PARAMS, algorithm=HMAC_SHA256)
+    settings_header = {"X-Twilio-Webhooks-Signature-Settings": "key=wh1,algorithm=HMAC_SHA256"}
+    assert client.post(url, data=PARAMS, headers={"X-Twilio-Signature": signature}
+                       ).status_code == 403  # without the header, SHA-1 is expected
+    assert _stream_length(redis_client) == 0
+    assert client.post(url, data=PARAMS, headers={"X-Twilio-Signature": signature,
+                                                  **settings_header}).status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/voice/step?f=support&v=1&s=bridge", "/voice/status",
