@@ -56,12 +56,13 @@ class Onshore:
 
 class TwilioRequest(Request):
     """werkzeug's request, with Twilio's url-encoded posts parsed the way werkzeug parses them
-    (same decoding, same values, same size limit) minus its general form machinery, which
-    costs about 45 µs of the ~80 a webhook spends on reading its form. Anything else (a
-    multipart post) goes through werkzeug unchanged."""
+    (same decoding, same values, same size limit; a test holds the two together on generated
+    bodies) minus its general form machinery: about 65 µs of CPU down to 45 here.
+    Anything else (a multipart post) goes through werkzeug unchanged."""
 
     def _load_form_data(self) -> None:
-        if "form" in self.__dict__ or self.mimetype != "application/x-www-form-urlencoded":
+        content_type = self.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        if "form" in self.__dict__ or content_type != "application/x-www-form-urlencoded":
             super()._load_form_data()
             return
         try:  # get_data() enforces max_content_length, as werkzeug's parser does
