@@ -7,7 +7,7 @@ failure after the signature still answers 200 with valid TwiML that keeps the ca
 
 The webhooks are a WSGI app of their own on werkzeug, Flask's own request and response
 layer, mounted in front of the Flask app (``init_app``): the app and request contexts, URL
-map and hooks Flask runs around every request cost about 70 µs of a webhook's CPU, and
+map and hooks Flask runs around every request cost about 100 µs of a webhook's CPU, and
 Twilio's four URLs need none of them. Health checks and reports stay Flask routes.
 """
 
