@@ -68,7 +68,7 @@ def _json(items: Sequence[str]) -> str:
 
 
 def _mac(secret: bytes, payload: str) -> str:
-    return hmac.digest(secret, payload.encode(), "sha256").hex()  # one-shot: no HMAC object
+    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
 
 
 def seal(keyring: Keyring, common: Mapping[str, str], event: Event) -> tuple[str, str]:
@@ -122,7 +122,7 @@ def caller_hash(number: str, secret: bytes) -> str:
     """HMAC-SHA256 of the caller's number with the operator's secret, shortened."""
     if not number:
         return "unknown"
-    return hmac.digest(secret, number.encode(), "sha256").hex()[:32]
+    return hmac.new(secret, number.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def common_fields(call_sid: str, caller: str, now: datetime) -> dict[str, str]:
