@@ -112,6 +112,19 @@ def key(*parts: str) -> str:
     return PREFIX + ":".join(parts)
 
 
+def _round_trip(conn: Any, command: tuple[Any, ...]) -> Any:
+    """Send one command and read its reply; a connection that failed is closed (the next
+    command connects afresh). An error reply leaves it open: Redis answered in step."""
+    try:
+        conn.send_command(*command)  # connects when not connected
+        return conn.read_response()
+    except ResponseError:
+        raise
+    except BaseException:
+        conn.disconnect()
+        raise
+
+
 def connect(url: str, timeout: float = TIMEOUT) -> redis.Redis:
     """A client that fails fast: sub-second timeouts, no retries."""
     return redis.Redis.from_url(
@@ -236,21 +249,13 @@ class Store:
         line = self._lines
         if getattr(line, "pid", None) != os.getpid():  # new thread, or a forked worker
             line.pid, line.conn = os.getpid(), self.client.connection_pool.make_connection()
-        conn = line.conn
-        for fresh in (not conn.is_connected, True):
-            try:
-                conn.send_command(*command)  # connects when not connected
-                return conn.read_response()
-            except ResponseError:
-                raise  # Redis answered: the connection is in step
-            except ConnectionLost:
-                conn.disconnect()
-                if fresh:
-                    raise
-            except BaseException:
-                conn.disconnect()
+        was_open = line.conn.is_connected
+        try:
+            return _round_trip(line.conn, command)
+        except ConnectionLost:
+            if not was_open:
                 raise
-        raise AssertionError("unreachable: the second attempt returns or raises")
+            return _round_trip(line.conn, command)  # Redis closed it while idle: once more
 
     def _prefetch(self, versions: Mapping[str, int]) -> None:
         """Read every live flow version this process lacks, in one round trip, so that a
