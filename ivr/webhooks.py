@@ -256,14 +256,14 @@ class Webhooks:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = TwilioRequest(environ)
-        refused = self.refusal(request)
-        if refused is not None:
-            return refused(environ, start_response)
-        try:
-            body = ROUTES[request.path](self.app, request).encode()
+        try:  # the signature check too: a failure there is ours, not the caller's
+            refused = self.refusal(request)
+            body = b"" if refused else ROUTES[request.path](self.app, request).encode()
         except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
             log.exception("unhandled error on %s", request.path)
-            body = twiml.apology(GENERIC_APOLOGY).encode()
+            refused, body = None, twiml.apology(GENERIC_APOLOGY).encode()
+        if refused is not None:
+            return refused(environ, start_response)
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
                                   ("Content-Length", str(len(body)))])
         return [body]

@@ -158,3 +158,16 @@ def test_webhook_urls_take_only_signed_posts(client, redis_client):
     assert client.post("/voice", data=incoming(SUPPORT)).status_code == 403  # no signature
     assert redis_client.xlen("onshore:events") == 0
     assert client.get("/healthz").status_code == 200  # the Flask routes behind them still answer
+
+
+def test_a_crash_in_the_signature_check_still_answers_valid_twiml(app, client, redis_client,
+                                                                  monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.extensions["onshore"].signatures, "is_valid", broken)
+    response = post(client, "/voice", incoming(SUPPORT))
+    assert response.status_code == 200
+    root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    assert [v.tag for v in root] == ["Say", "Hangup"]
+    assert redis_client.xlen("onshore:events") == 0  # nothing written for an unchecked request
