@@ -10,6 +10,7 @@ reading the period from Redis, building the figures, rendering each format.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr import audit, report  # noqa: E402
+from ivr import audit, evidence, report  # noqa: E402
 from ivr.store import Store, connect, key  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 from tests.test_report import Sim  # noqa: E402
@@ -37,13 +38,17 @@ def main() -> int:
         events = sorted(sim.events(), key=lambda e: e["at"])
         client = server.client()
         began = time.perf_counter()
-        last_ms, seq = 0, 0
+        last_ms, seq, prev = 0, 0, ""
         pipe = client.pipeline(transaction=False)
         for n, event in enumerate(events, 1):
             ms = int(datetime.fromisoformat(event["at"]).timestamp() * 1000)
             seq = seq + 1 if ms <= last_ms else 0
             last_ms = max(ms, last_ms)
-            pipe.xadd(key("events"), event, id=f"{last_ms}-{seq}")
+            # as the evidence script appends it: the event as JSON, then the chain links
+            body = json.dumps([x for pair in event.items() for x in pair], separators=(",", ":"))
+            prev, previous = evidence.link(prev, body), prev
+            pipe.xadd(key("events"), {"event": body, "prev": previous, "hash": prev},
+                      id=f"{last_ms}-{seq}")
             if n % 5000 == 0:
                 pipe.execute()
         pipe.execute()

@@ -30,6 +30,13 @@ event is sealed: ``kid`` (which key) and ``mac`` (HMAC-SHA256 of everything befo
 by Redis when it is appended: ``prev`` and ``hash``, the links of the hash chain
 (``hash`` = SHA-1 of ``prev`` + newline + the sealed event as JSON). The MAC makes an event
 unforgeable without the key; the chain makes a deleted, edited or reordered event visible.
+
+In the stream an entry is three fields: ``event`` (the sealed event, the JSON array
+[name, value, ...] exactly as sealed), ``prev`` and ``hash``. Entries appended before this
+layout hold the sealed event's fields themselves, then ``prev`` and ``hash``; ``unpack``
+reads both as the same flat list, so one record may mix them and its chain stays whole.
+The one field costs Redis less per append (no decoding of the event, three fields instead
+of about twenty, and the same field names entry after entry, which Redis stores once).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import orjson
 
 from ivr.engine import Event
 from ivr.flow import Flow
@@ -95,6 +104,14 @@ def anchor(head: str) -> Event:
     """An event that attests, under the key, the chain's head at this moment: a keyless
     rewrite of anything before it (delete an entry, relink the rest) no longer matches."""
     return Event(f"anchor:{head}", "anchor", (("head", head),))
+
+
+def unpack(stored: Sequence[str]) -> list[str]:
+    """An entry as Redis holds it ([name, value, ...]), in either layout, as the sealed
+    event's fields followed by the chain fields: [name, value, ..., "prev", p, "hash", h]."""
+    if len(stored) == 6 and stored[0] == "event":  # orjson: a third of json's time here
+        return [*orjson.loads(stored[1]), *stored[2:]]
+    return list(stored)
 
 
 def body_of(entry: Sequence[str]) -> str:

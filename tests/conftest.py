@@ -16,6 +16,7 @@ import requests
 from ivr import create_app
 from ivr.caller import Phone, Transport
 from ivr.check import check_folder
+from ivr.evidence import unpack
 from ivr.store import Store, connect
 from tests.servers import ROOT, Gunicorn, RedisServer, wait_for
 from tests.twiml_check import assert_valid_twiml
@@ -25,6 +26,16 @@ SECONDARY = "abcdefabcdefabcdefabcdefabcdef12"
 HASH_KEY = "test-caller-hash-key"
 FLOWS = ROOT / "flows"
 SUPPORT, BILLING = "+18005550100", "+18885550199"
+
+
+def stream_entries(client) -> list[tuple[str, dict[str, str]]]:
+    """Every entry of the events stream, read straight from Redis, as (id, fields): the
+    sealed event's fields, then the chain links."""
+    out = []
+    for entry_id, entry in client.xrange("onshore:events"):
+        flat = unpack([x.decode() for pair in entry.items() for x in pair])
+        out.append((entry_id.decode(), dict(zip(flat[::2], flat[1::2], strict=True))))
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -54,17 +54,25 @@ def record(phone, store):
     return list(store.entries())
 
 
-def fields_of(redis_client, entry_id: str) -> dict[bytes, bytes]:
-    return redis_client.xrange("onshore:events", entry_id, entry_id)[0][1]
+def stored(flat: list[str]) -> dict[str, str]:
+    """An entry ([name, value, ..., "prev", p, "hash", h]) in the layout the script appends."""
+    return {"event": evidence.body_of(flat), "prev": flat[-3], "hash": flat[-1]}
 
 
 def rewrite(redis_client, entry_id: str, fields: dict) -> None:
-    """Replace an entry's content, keeping its id, as someone with Redis access could:
+    """Replace an entry's stored fields, keeping its id, as someone with Redis access could:
     rebuild the stream with every other entry unchanged."""
     entries = redis_client.xrange("onshore:events")
     redis_client.delete("onshore:events")
     for eid, old in entries:
         redis_client.xadd("onshore:events", fields if eid.decode() == entry_id else old, id=eid)
+
+
+def test_entries_are_appended_as_one_sealed_event_then_the_chain_links(redis_client, record):
+    entry_id, flat = record[0]
+    raw = redis_client.xrange("onshore:events", entry_id, entry_id)[0][1]
+    assert list(raw) == [b"event", b"prev", b"hash"]
+    assert {k.decode(): v.decode() for k, v in raw.items()} == stored(flat)
 
 
 def test_untouched_record_is_intact(store, record):
@@ -73,11 +81,26 @@ def test_untouched_record_is_intact(store, record):
     assert verdict.entries == len(record) > 10
 
 
+def test_entries_in_the_earlier_layout_read_the_same_and_keep_the_chain(store, redis_client,
+                                                                         record):
+    # before the one-field layout, an entry held the sealed event's own fields: a record
+    # that mixes the two must read, verify and catch an edit the same way
+    old_id, old = record[4]
+    layout = dict(zip(old[::2], old[1::2], strict=True))
+    rewrite(redis_client, old_id, layout)
+    assert list(store.entries()) == record
+    assert audit.verify(store, KEYS).intact
+    assert [(f, status) for i, f, status in audit.call_record(store, KEYS, layout["call"])
+            if i == old_id] == [(layout, "intact")]
+    rewrite(redis_client, old_id, {**layout, "step": "forged"})
+    assert audit.verify(store, KEYS).broken_at == old_id
+
+
 def test_an_edited_event_is_detected(store, redis_client, record):
-    target = next(i for i, f in record if "disclosed" in f)
-    fields = fields_of(redis_client, target)
-    fields[b"text"] = b"Your call will be answered by our team in Scranton."
-    rewrite(redis_client, target, fields)
+    target, flat = next((i, f) for i, f in record if "disclosed" in f)
+    edited = list(flat)
+    edited[flat.index("text") + 1] = "Your call will be answered by our team in Scranton."
+    rewrite(redis_client, target, stored(edited))
     verdict = audit.verify(store, KEYS)
     assert verdict.broken_at == target
     assert "edited" in verdict.problem
@@ -89,7 +112,7 @@ def test_an_edited_event_with_a_recomputed_hash_fails_its_mac(store, redis_clien
     forged = list(target)
     forged[position] = "Your call will be answered by our team in Scranton."
     forged[-1] = evidence.link(forged[-3], evidence.body_of(forged))
-    rewrite(redis_client, target_id, dict(zip(forged[::2], forged[1::2], strict=True)))
+    rewrite(redis_client, target_id, stored(forged))
     verdict = audit.verify(store, KEYS)
     assert verdict.broken_at != ""  # the next entry no longer links, or the MAC fails
     assert audit.check_entry(KEYS, forged, target[-3]) == "its MAC is wrong: it was forged or edited"
@@ -111,8 +134,8 @@ def test_deleting_the_last_event_is_detected(store, redis_client, record):
 
 def test_two_swapped_events_are_detected(store, redis_client, record):
     (first, a), (second, b) = record[3], record[4]
-    rewrite(redis_client, first, dict(zip(b[::2], b[1::2], strict=True)))
-    rewrite(redis_client, second, dict(zip(a[::2], a[1::2], strict=True)))
+    rewrite(redis_client, first, stored(b))
+    rewrite(redis_client, second, stored(a))
     assert [f for _, f in list(store.entries())[3:5]] == [b, a]
     verdict = audit.verify(store, KEYS)
     assert verdict.broken_at == first
@@ -193,24 +216,23 @@ def test_a_torn_last_line_is_skipped(tmp_path):
     assert [r.key for r in read(spool.path)] == ["received"]
 
 
-def relink_without(redis_client, gone: str) -> None:
+def relink_without(store, redis_client, gone: str) -> None:
     """What someone with Redis access but without the key can do: delete an entry, then
     recompute every later link (and the head) so the chain looks whole again."""
-    entries = redis_client.xrange("onshore:events")
+    entries = list(store.entries())
     redis_client.delete("onshore:events")
     prev = ""
-    for eid, fields in entries:
-        if eid.decode() == gone:
+    for eid, flat in entries:
+        if eid == gone:
             continue
-        flat = [x.decode() for kv in fields.items() for x in kv]
         flat[-3] = prev
         flat[-1] = prev = evidence.link(prev, evidence.body_of(flat))
-        redis_client.xadd("onshore:events", dict(zip(flat[::2], flat[1::2], strict=True)), id=eid)
+        redis_client.xadd("onshore:events", stored(flat), id=eid)
     redis_client.set("onshore:chain:head", prev)
 
 
 def test_a_relinked_deletion_passes_without_an_anchor(store, redis_client, record):
-    relink_without(redis_client, record[3][0])
+    relink_without(store, redis_client, record[3][0])
     assert audit.verify(store, KEYS).intact  # why anchors exist
 
 
@@ -218,7 +240,7 @@ def test_an_anchor_catches_a_relinked_deletion_before_it(store, redis_client, re
     store.anchor(KEYS, datetime.now(UTC))
     phone.call(Caller(SUPPORT))  # the record goes on after the anchor
     assert audit.verify(store, KEYS).intact
-    relink_without(redis_client, record[3][0])
+    relink_without(store, redis_client, record[3][0])
     verdict = audit.verify(store, KEYS)
     assert not verdict.intact
     assert "deleted or rewritten" in verdict.problem

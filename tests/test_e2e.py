@@ -36,7 +36,7 @@ import requests
 
 from ivr.caller import Caller, Phone, Transcript
 from ivr.evidence import caller_hash
-from tests.conftest import HASH_KEY, TOKEN, http_transport, publish, serving
+from tests.conftest import HASH_KEY, TOKEN, http_transport, publish, serving, stream_entries
 from tests.servers import Gunicorn, RedisServer, dump_redis
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
@@ -204,12 +204,7 @@ def query(url: str) -> dict[str, str]:
 
 def events(stack: Stack, sid: str) -> list[dict[str, str]]:
     """The call's evidence, in stream order."""
-    out = []
-    for _, entry in stack.client().xrange(EVENTS):
-        fields = {k.decode(): v.decode() for k, v in entry.items()}
-        if fields.get("call") == sid:
-            out.append(fields)
-    return out
+    return [fields for _, fields in stream_entries(stack.client()) if fields.get("call") == sid]
 
 
 def steps(evs: list[dict[str, str]]) -> list[str]:
@@ -801,8 +796,8 @@ def test_no_raw_caller_number_anywhere_in_redis(stack):
 
     client = stack.client()
     hashes = {caller_hash(number, HASH_KEY.encode()) for number in CALLERS}
-    for _, entry in client.xrange(EVENTS):  # every event of every call still in Redis
-        assert entry.get(b"caller", b"").decode() in hashes, entry
+    for _, fields in stream_entries(client):  # every event of every call still in Redis
+        assert fields.get("caller", "") in hashes, fields
 
     everything = dump_redis(client)
     assert EVENTS in everything and "onshore:centers" in everything

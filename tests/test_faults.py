@@ -79,7 +79,7 @@ from ivr.engine import Call, Facts
 from ivr.evidence import Keyring, caller_hash
 from ivr.spool import Spool, Spooled, read
 from ivr.store import Store, connect, key
-from tests.conftest import HASH_KEY, TOKEN, serving
+from tests.conftest import HASH_KEY, TOKEN, serving, stream_entries
 from tests.servers import Gunicorn, RedisServer, dump_redis, free_port, wait_for
 from tests.twiml_check import assert_valid_twiml
 
@@ -446,10 +446,8 @@ class Analysis:
 
 def stream(stack: Stack) -> list[tuple[int, str, dict[str, str]]]:
     """(position, id, fields) of every entry of the events stream."""
-    out = []
-    for pos, (entry_id, fields) in enumerate(stack.client().xrange(EVENTS)):
-        out.append((pos, entry_id.decode(), {k.decode(): v.decode() for k, v in fields.items()}))
-    return out
+    return [(pos, entry_id, fields)
+            for pos, (entry_id, fields) in enumerate(stream_entries(stack.client()))]
 
 
 def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:

@@ -14,17 +14,12 @@ from werkzeug.wrappers import Request
 from ivr import engine
 from ivr.caller import Caller
 from ivr.webhooks import TwilioRequest
-from tests.conftest import BILLING, SUPPORT, TOKEN
+from tests.conftest import BILLING, SUPPORT, TOKEN, stream_entries
 from tests.twiml_check import assert_valid_twiml
 
 
 def events(redis_client, call_sid: str) -> list[dict[str, str]]:
-    out = []
-    for _, fields in redis_client.xrange("onshore:events"):
-        decoded = {k.decode(): v.decode() for k, v in fields.items()}
-        if decoded["call"] == call_sid:
-            out.append(decoded)
-    return out
+    return [fields for _, fields in stream_entries(redis_client) if fields["call"] == call_sid]
 
 
 def post(client, path: str, params: dict[str, str]):
