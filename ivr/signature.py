@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from urllib.parse import urlparse
 
@@ -23,10 +23,16 @@ from werkzeug.datastructures import MultiDict
 _DIGESTS = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 
 
-def _payload(params: Mapping[str, str]) -> str:
+Params = Mapping[str, str] | Iterable[tuple[str, str]]  # a mapping, or every (name, value)
+
+
+def _payload(params: Params) -> str:
     """Names sorted, each name's distinct values sorted, as the SDK concatenates them: the
     same order as the distinct (name, value) pairs sorted."""
-    items = params.items(multi=True) if isinstance(params, MultiDict) else params.items()
+    if isinstance(params, MultiDict):
+        items: Iterable[tuple[str, str]] = params.items(multi=True)
+    else:
+        items = params.items() if isinstance(params, Mapping) else params
     return "".join([name + value for name, value in sorted(set(items))])
 
 
@@ -51,7 +57,7 @@ class SignatureChecker:
             return self.public_base_url + full_path
         return request_url
 
-    def is_valid(self, url: str, params: Mapping[str, str], signature: str | None,
+    def is_valid(self, url: str, params: Params, signature: str | None,
                  algorithm: str | None = None) -> bool:
         """True when any accepted token produced this signature, as the SDK decides it."""
         digest = _DIGESTS.get((algorithm or HMAC_SHA1).upper())
