@@ -38,10 +38,13 @@ def _payload(params: Params) -> str:
 
 @lru_cache(maxsize=4096)
 def _signed_forms(url: str) -> tuple[str, ...]:
-    """The URL forms the SDK tries (without and with the port), each once. Webhook URLs
-    repeat (/voice, and step URLs differ only by the flow's states), so this is cached."""
+    """The URL forms the SDK tries (without and with the port), each once, the one that is
+    the URL as requested first: Twilio signs what it requested, so one HMAC usually
+    decides. Webhook URLs repeat (/voice, and step URLs differ only by the flow's states),
+    so this is cached."""
     parsed = urlparse(url)
-    return tuple(dict.fromkeys((remove_port(parsed), add_port(parsed))))
+    forms = (remove_port(parsed), add_port(parsed))
+    return tuple(dict.fromkeys(sorted(forms, key=lambda form: form != url)))
 
 
 class SignatureChecker:

@@ -122,6 +122,10 @@ def _round_trip(conn: Any, command: tuple[Any, ...]) -> Any:
         raise
 
 
+_EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD = (
+    key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"))
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Python's cycle collector paused while a batch of entries is built: it would traverse
@@ -220,9 +224,8 @@ class Store:
         argv: list[Any] = [STEPS_TTL, expected, to, deadline]
         for step_key, body in sealed:
             argv += [step_key, body]
-        keys = [key("events"), key("call", call_sid or "-", "steps"), key("numbers"),
-                key("flows"), key("centers"), key("chain", "head"),
-                key("call", call_sid or "-", "entries")]
+        call = key("call", call_sid or "-")
+        keys = [_EVENTS, f"{call}:steps", _NUMBERS, _FLOWS, _CENTERS, _HEAD, f"{call}:entries"]
         try:
             try:
                 reply = self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)

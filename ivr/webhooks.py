@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import unquote
 
 from flask import Blueprint, Flask, Response, current_app
@@ -104,9 +105,10 @@ class TwilioRequest:
         if "SERVER_NAME" in environ:
             port = str(environ.get("SERVER_PORT", ""))
             server = (environ["SERVER_NAME"], int(port) if port.isdigit() else None)
-        return f"{scheme}://{get_host(scheme, environ.get('HTTP_HOST'), server)}{self.target}"
+        return f"{scheme}://{_host(scheme, environ.get('HTTP_HOST'), server)}{self.target}"
 
 
+_host = lru_cache(maxsize=64)(get_host)  # a server answers to a handful of names
 MAX_BODY = 1 << 20  # Twilio's posts are a few kB; a larger one is cut short and fails its signature
 
 
