@@ -225,13 +225,12 @@ class Turn:
     actions: list[Action] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
-    def record(self, key: str, step: str, /, **fields: object) -> None:
-        self.events.append(Event(key, step, tuple((k, str(v)) for k, v in fields.items())))
-
     def note(self, step: str, where: str = "", /, **fields: object) -> None:
         """Record a step of the current wait, keyed by the state it happened in (``where``,
         default: the call's state)."""
-        self.record(f"{step}:{self.call.seq}:{where or self.call.state}", step, **fields)
+        call = self.call
+        self.events.append(Event(f"{step}:{call.seq}:{where or call.state}", step,
+                                 tuple([(name, str(value)) for name, value in fields.items()])))
 
 
 def fill(template: Text, flow: Flow, facts: Facts, center: Center | None, language: str = "") -> str:

@@ -81,9 +81,9 @@ class Center:
         """The place a disclosure names; a change of it needs a new disclosure."""
         return f"{self.city}|{self.country}"
 
-    @property
+    @cached_property
     def schedule(self) -> Schedule:
-        """When the center takes calls."""
+        """When the center takes calls (built once: every route asks)."""
         return Schedule(self.zone, self.hours, self.holidays, self.closures)
 
 

@@ -39,10 +39,13 @@ class WeeklyHours:
         """True when the center is open at this local time."""
         minute = local.hour * 60 + local.minute
         today = local.weekday()
-        if any(start <= minute < end for start, end in self.days[today]):
-            return True
-        yesterday = (today - 1) % 7
-        return any(end > 1440 and minute < end - 1440 for _, end in self.days[yesterday])
+        for start, end in self.days[today]:
+            if start <= minute < end:
+                return True
+        for _, end in self.days[(today - 1) % 7]:  # an interval of yesterday's past midnight
+            if end > 1440 and minute < end - 1440:
+                return True
+        return False
 
 
 ALWAYS = WeeklyHours(days=tuple(((0, 1440),) for _ in DAYS))
@@ -70,8 +73,9 @@ class Schedule:
         local = now.astimezone(self.zone).replace(tzinfo=None)
         if local.date() in self.holidays:
             return False
-        if any(c.start <= local < c.end for c in self.closures):
-            return False
+        for closure in self.closures:
+            if closure.start <= local < closure.end:
+                return False
         return self.weekly.is_open(local)
 
 
