@@ -404,7 +404,7 @@ class Store:
         cursor = start
         while True:
             with _collector_paused():
-                rows = reader.execute_command("XRANGE", key("events"), cursor, end, "COUNT", batch)
+                rows = reader.execute_command("XRANGE", _EVENTS, cursor, end, "COUNT", batch)
             yield from rows
             if len(rows) < batch:
                 return
@@ -429,13 +429,13 @@ class Store:
         ids = [i.decode() for i in self.client.lrange(key("call", call_sid, "entries"), 0, -1)]
         out: list[tuple[str, list[str] | None]] = []
         for entry_id in ids:
-            rows = self.client.xrange(key("events"), min=entry_id, max=entry_id)
+            rows = self.client.xrange(_EVENTS, min=entry_id, max=entry_id)
             out.append((entry_id, _unpacked(rows[0][1]) if rows else None))
         return out
 
     def next_entry(self, entry_id: str) -> tuple[str, list[str]] | None:
         """The entry right after this one, if any."""
-        rows = self.client.xrange(key("events"), min="(" + entry_id, max="+", count=1)
+        rows = self.client.xrange(_EVENTS, min="(" + entry_id, max="+", count=1)
         if not rows:
             return None
         next_id, fields = rows[0]
@@ -444,9 +444,10 @@ class Store:
     def anchor(self, keyring: Keyring, now: datetime) -> None:
         """Append an anchor attesting the current chain head (nothing new: nothing added)."""
         head = self.chain_head()
-        last = self.client.xrevrange(key("events"), count=1)
+        last = self.client.xrevrange(_EVENTS, count=1)
         fields = _unpacked(last[0][1]) if last else []
-        if head and last and dict(zip(fields[::2], fields[1::2], strict=True)).get("step") != "anchor":
+        step = dict(zip(fields[::2], fields[1::2], strict=True)).get("step")
+        if head and last and step != "anchor":
             common = {"call": "anchor", "caller": "", "at": now.isoformat(timespec="milliseconds")}
             self.append("anchor", [seal(keyring, common, evidence_anchor(head))])
 
@@ -474,7 +475,7 @@ class Store:
     def prune(self, last_id: str, last_hash: str, calls: Iterable[str]) -> int:
         """Remove every entry up to and including last_id; verification resumes after it."""
         pipe = self.client.pipeline(transaction=True)
-        pipe.xtrim(key("events"), minid=_after(last_id), approximate=False)
+        pipe.xtrim(_EVENTS, minid=_after(last_id), approximate=False)
         pipe.hset(key("audit", "pruned"), mapping={"id": last_id, "hash": last_hash})
         for call_sid in calls:
             pipe.delete(key("call", call_sid, "entries"))

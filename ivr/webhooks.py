@@ -58,7 +58,9 @@ class Onshore:
 class TwilioRequest:
     """What a webhook reads of a request, taken straight from the WSGI environ: werkzeug's
     request object, form parser and multi-dicts cost about 50 µs a webhook here, for posts
-    that are always a small url-encoded form. Names and values are decoded exactly as
+    that are always a small url-encoded form, and its request keeps itself in the environ,
+    a reference cycle that left every webhook's garbage to the cycle collector. Names and
+    values are decoded exactly as
     werkzeug decodes them (a test holds the two together on generated bodies and query
     strings); any other kind of post (multipart) goes through werkzeug's parser."""
 
