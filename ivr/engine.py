@@ -253,6 +253,15 @@ def is_open(center: Center, now: datetime) -> bool:
     return center.schedule.is_open(now)
 
 
+def opening(flow: Flow, facts: Facts) -> tuple[bool, ...]:
+    """Whether each center the flow may route to, and each of its hours states, is open at
+    ``facts.now``: the only way the clock enters a turn (``_pick`` and ``_hours_open``), so
+    two first turns with the same flow, centers and opening are the same turn."""
+    centers, now = facts.centers, facts.now
+    return (*[c in centers and is_open(centers[c], now) for c in flow.routable],
+            *[_hours_open(state, facts) for state in flow.hours_states])
+
+
 def first_call(flow: Flow, facts: Facts) -> Call:
     """Where a new call starts: the flow's start, in the number's language if the flow has it."""
     language = facts.language if facts.language in flow.codes[1:] else ""

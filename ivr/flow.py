@@ -292,6 +292,22 @@ class Flow:
         """Every language's transfer words: a caller may ask in any language the flow offers."""
         return tuple(dict.fromkeys(w for lang in self.languages for w in lang.words))
 
+    @cached_property
+    def routable(self) -> tuple[str, ...]:
+        """Every center a route or overflow state names, each once."""
+        return tuple(dict.fromkeys(
+            c for state in self.states.values() for c in getattr(state, "centers", ())))
+
+    @cached_property
+    def hours_states(self) -> tuple[Hours, ...]:
+        return tuple(state for state in self.states.values() if isinstance(state, Hours))
+
+    @cached_property
+    def weighted(self) -> bool:
+        """True when a route shares calls between centers by weight (by CallSid)."""
+        return any(isinstance(state, Route) and state.strategy == "weight"
+                   for state in self.states.values())
+
 
 @dataclass(frozen=True)
 class Policy:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import unquote
@@ -31,6 +31,7 @@ from ivr.chores import Chore
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import StoreUnavailable
 from ivr.evidence import Keyring
+from ivr.first_turns import FirstTurns
 from ivr.flow import Flow
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
@@ -53,6 +54,7 @@ class Onshore:
     spool: Spool
     chores: tuple[Chore, ...]  # run after a request was answered and recorded
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    first_turns: FirstTurns = field(default_factory=FirstTurns)
 
 
 class TwilioRequest:
@@ -167,7 +169,8 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
             reason = "unknown number" if fresh else "no configuration in memory"
             return twiml.apology(GENERIC_APOLOGY), [
                 received, engine.Event("safe_answer:start", "safe_answer", (("reason", reason),))]
-        turn = _run(lambda: engine.begin(flow, facts), flow, engine.first_call(flow, facts), facts)
+        turn = _run(lambda: app.first_turns.begin(flow, facts, view.digest), flow,
+                    engine.first_call(flow, facts), facts)
         return twiml.render(tuple(turn.actions)), [received, *turn.events]
 
     return _answer(app, sid, to, form.get("From", ""), now, decide)

@@ -35,6 +35,7 @@ from ivr.engine import (
     fill,
     resume,
 )
+from ivr.first_turns import FirstTurns
 from ivr.flow import (
     TRANSFER_WORDS,
     Bridge,
@@ -241,3 +242,32 @@ def test_every_flow_check_accepts_discloses_before_every_offshore_bridge(flow, c
         assert_caller_was_told(flow, played)
         offshore += sum(isinstance(a, Connect) and not a.domestic for turn, _ in played for a in turn.actions)
     target(float(offshore), label="offshore bridges")  # steer towards flows that reach them
+
+
+# A call's first turn is remembered per configuration and opening (ivr.first_turns): on any
+# flow, at any time, with any centers closed, any exemption or language, it must be exactly
+# the engine's own first turn. The digest stands for the centers as published: a holiday is
+# part of a center, so it changes the digest; the hours of the day do not.
+FIRST_CALLS = st.lists(
+    st.tuples(st.integers(0, 7 * 24 * 60 - 1), st.sets(st.sampled_from(sorted(CENTERS))),
+              st.sampled_from(["", "es"]), st.sampled_from([None, "emergency", "foreign-business"])),
+    min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(flow=flows(), calls=FIRST_CALLS, weighted=st.booleans())
+def test_a_remembered_first_turn_is_the_engines_own(flow, calls, weighted):
+    assume(not list(flow_problems(flow, CONFIG, "US")))
+    if weighted:  # a route that shares calls by weight picks by CallSid: never remembered
+        flow = replace(flow, states={
+            name: replace(s, strategy="weight", weights={c: 1 + i for i, c in enumerate(s.centers)})
+            if isinstance(s, Route) else s for name, s in flow.states.items()})
+    first_turns = FirstTurns()
+    for minute, closed, language, exempt in calls:
+        now = MONDAY + timedelta(minutes=minute)
+        digest = "published:" + ",".join(sorted(closed))
+        for caller in range(3):  # alike calls but for the CallSid
+            facts = Facts(f"CA{minute:028x}{caller:04x}", now, on_holiday(closed, now), "US",
+                          exempt, language=language)  # type: ignore[arg-type]
+            assert first_turns.begin(flow, facts, digest) == begin(flow, facts)
