@@ -6,7 +6,7 @@ centers as published, the number's exemption and language, the home country and 
 centers and hours are open at that moment (``engine.opening``): never on the CallSid or
 the caller, unless a route shares calls by weight. So calls to one number, on one
 configuration, while the same centers are open, all start the same way, and the engine's
-work (about a fifth of a webhook's CPU under load) is done once for them.
+work (about an eighth of a worker's CPU per webhook under load) is done once for them.
 
 The key holds the configuration's digest (``ivr.store.View``: flows, centers and the
 number's own settings exactly as Redis held them), so a published change, or a center
