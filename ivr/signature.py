@@ -18,7 +18,6 @@ from functools import lru_cache
 from urllib.parse import urlparse
 
 from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, add_port, remove_port
-from werkzeug.datastructures import MultiDict
 
 _DIGESTS = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 
@@ -29,10 +28,7 @@ Params = Mapping[str, str] | Iterable[tuple[str, str]]  # a mapping, or every (n
 def _payload(params: Params) -> str:
     """Names sorted, each name's distinct values sorted, as the SDK concatenates them: the
     same order as the distinct (name, value) pairs sorted."""
-    if isinstance(params, MultiDict):
-        items: Iterable[tuple[str, str]] = params.items(multi=True)
-    else:
-        items = params.items() if isinstance(params, Mapping) else params
+    items = params.items() if isinstance(params, Mapping) else params
     return "".join([name + value for name, value in sorted(set(items))])
 
 
