@@ -101,15 +101,15 @@ class TwilioRequest:
         return environ.get("SCRIPT_NAME", "") + self.path + (f"?{query}" if query else "")
 
     @property
-    def url(self) -> str:
-        """The URL requested: scheme and host as werkzeug gives them, then ``target``."""
+    def origin(self) -> str:
+        """Scheme and host of the URL requested, as werkzeug gives them."""
         environ = self.environ
         scheme = environ.get("wsgi.url_scheme", "http")
         server: tuple[str, int | None] | None = None
         if "SERVER_NAME" in environ:
             port = str(environ.get("SERVER_PORT", ""))
             server = (environ["SERVER_NAME"], int(port) if port.isdigit() else None)
-        return f"{scheme}://{_host(scheme, environ.get('HTTP_HOST'), server)}{self.target}"
+        return f"{scheme}://{_host(scheme, environ.get('HTTP_HOST'), server)}"
 
 
 _host = lru_cache(maxsize=64)(get_host)  # a server answers to a handful of names
@@ -143,7 +143,8 @@ def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
 def signed_by_twilio(app: Onshore, request: TwilioRequest) -> bool:
     """Only requests signed by Twilio with one of our tokens get past this check."""
     environ = request.environ
-    url = app.signatures.signed_url(request.url, request.target)
+    target = request.target
+    url = app.signatures.signed_url(request.origin + target, target)
     algorithm = get_signature_algorithm(environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"))
     return app.signatures.is_valid(url, request.pairs, environ.get("HTTP_X_TWILIO_SIGNATURE"),
                                    algorithm)
