@@ -109,6 +109,11 @@ def key(*parts: str) -> str:
     return PREFIX + ":".join(parts)
 
 
+# The keys every webhook or publish names; a call's and a flow version's are built with key().
+_EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD = (
+    key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"))
+
+
 def _round_trip(conn: Any, command: tuple[Any, ...]) -> Any:
     """Send one command and read its reply; a connection that failed is closed (the next
     command connects afresh). An error reply leaves it open: Redis answered in step."""
@@ -120,10 +125,6 @@ def _round_trip(conn: Any, command: tuple[Any, ...]) -> Any:
     except BaseException:
         conn.disconnect()
         raise
-
-
-_EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD = (
-    key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"))
 
 
 @contextmanager
@@ -453,7 +454,7 @@ class Store:
 
     def chain_head(self) -> str:
         """The hash of the last entry appended, as the script left it."""
-        value = self.client.get(key("chain", "head"))
+        value = self.client.get(_HEAD)
         return value.decode() if value else ""
 
     def pruned(self) -> tuple[str, str]:
@@ -496,10 +497,8 @@ class Store:
         A flow whose content did not change keeps its version; a changed one gets the next
         number. Calls in progress keep reading the version in their URLs.
         """
-        flows_key = key("flows")
-
         def change(pipe: Any) -> dict[str, int]:
-            found: dict[bytes, bytes] = pipe.hgetall(flows_key)
+            found: dict[bytes, bytes] = pipe.hgetall(_FLOWS)
             current = {k.decode(): _live(v.decode())[0] for k, v in found.items()}
             live: dict[str, int] = {}
             docs: dict[str, str] = {}
@@ -525,17 +524,17 @@ class Store:
             for flow_id, doc in docs.items():
                 pipe.set(key("flow", flow_id, str(live[flow_id])), doc)
                 pipe.zadd(key("flow", flow_id, "versions"), {str(live[flow_id]): live[flow_id]})
-            pipe.delete(key("centers"), key("numbers"), flows_key)
+            pipe.delete(_CENTERS, _NUMBERS, _FLOWS)
             if sources.centers:
-                pipe.hset(key("centers"), mapping={
+                pipe.hset(_CENTERS, mapping={
                     c: json.dumps(raw, sort_keys=True)
                     for c, (_, raw) in sources.centers.items()})
             if sources.numbers:
-                pipe.hset(key("numbers"), mapping={
+                pipe.hset(_NUMBERS, mapping={
                     n: json.dumps(raw, sort_keys=True)
                     for n, (_, raw) in sources.numbers.items()})
             if live:
-                pipe.hset(flows_key, mapping={
+                pipe.hset(_FLOWS, mapping={
                     f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
             pipe.xadd(key("config", "log"), {
                 "action": "publish", "by": by, "message": message,
@@ -553,7 +552,7 @@ class Store:
 
     def live_version(self, flow_id: str) -> int | None:
         """The version new calls of a flow get."""
-        value = self.client.hget(key("flows"), flow_id)
+        value = self.client.hget(_FLOWS, flow_id)
         return _live(value.decode())[0] if value else None
 
     def versions(self, flow_id: str) -> list[dict[str, Any]]:
@@ -577,7 +576,7 @@ class Store:
 
     def centers(self) -> dict[str, Center]:
         """The centers as published now."""
-        return self._parse_centers(self.client.hgetall(key("centers")))
+        return self._parse_centers(self.client.hgetall(_CENTERS))
 
     def published(self) -> Config:
         """Numbers, centers and each flow's live version as published now; only reads
@@ -596,16 +595,14 @@ class Store:
     def rollback(self, flow_id: str, version: int, by: str, message: str = "") -> int | None:
         """Make an earlier version live again, atomically; returns the version it replaced.
         Calls in progress keep their own version; the change is logged like a publish."""
-        flows_key = key("flows")
-
         def change(pipe: Any) -> int | None:
             raw = pipe.get(key("flow", flow_id, str(version)))
             if not raw:
                 raise StoreUnavailable(f"flow {flow_id} has no version {version}")
-            was = pipe.hget(flows_key, flow_id)
+            was = pipe.hget(_FLOWS, flow_id)
             previous = _live(was.decode())[0] if was else None
             pipe.multi()
-            pipe.hset(flows_key, flow_id, f"{version}:{json.loads(raw)['digest'][:16]}")
+            pipe.hset(_FLOWS, flow_id, f"{version}:{json.loads(raw)['digest'][:16]}")
             pipe.xadd(key("config", "log"), {
                 "action": "rollback", "by": by, "message": message,
                 "flows": json.dumps({flow_id: version}),
@@ -621,7 +618,7 @@ class Store:
         for _ in range(20):
             with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(key("flows"))
+                    pipe.watch(_FLOWS)
                     return change(pipe)
                 except WatchError:
                     continue
