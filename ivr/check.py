@@ -58,6 +58,9 @@ def check_folder(folder: Path, home_country: str) -> tuple[Config, Sources, list
     sources, errors = read_folder(folder)
     config, parse_errors = build(sources)
     errors += parse_errors
+    if not sources.numbers and not errors:  # an empty or truncated folder takes every call offline
+        errors.append(FlowError(str(folder), "", "numbers", "no number is defined: published, "
+                                "this would leave every number without a flow"))
     errors += check_config(config, sources, home_country)
     return config, sources, errors
 

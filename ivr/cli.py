@@ -50,7 +50,8 @@ def cmd_load(args: argparse.Namespace) -> int:
         print("nothing published: fix the problems above", file=sys.stderr)
         return 1
     store = Store(connect(args.redis_url, timeout=5.0))
-    live = store.publish(sources, by=publisher(), message=args.message)
+    allowed = {i.strip() for item in args.allow_removal or [] for i in item.split(",") if i.strip()}
+    live = store.publish(sources, by=publisher(), message=args.message, allow_removal=allowed)
     for flow_id, version in sorted(live.items()):
         print(f"flow {flow_id}: version {version} live")
     print(f"published {len(sources.centers)} centers, {len(sources.numbers)} numbers")
@@ -331,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("folder", nargs="?", default="flows")
     load.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     load.add_argument("-m", "--message", default="", help="why this change")
+    load.add_argument("--allow-removal", action="append", metavar="ID[,ID]",
+                      help="a live number or center this publish may remove (repeatable)")
     load.set_defaults(func=cmd_load)
 
     call = sub.add_parser("call", help="play a call without a phone")

@@ -4,6 +4,7 @@
     ├── FlowError          an operator file is wrong (names file, place and field)
     │   └── FlowErrors     several FlowErrors found in one check
     ├── StoreUnavailable   Redis did not answer in time or refused
+    ├── RemovalRefused     a publish would drop live numbers or centers not named for removal
     ├── UnsafeBridge       the engine was asked to bridge offshore without a disclosure
     └── SettingsError      the process environment is incomplete
 """
@@ -39,6 +40,17 @@ class FlowErrors(OnshoreError):
 
 class StoreUnavailable(OnshoreError):
     """Redis could not be read or written within the time budget."""
+
+
+class RemovalRefused(OnshoreError):
+    """A publish would take live numbers or centers away that the operator did not name."""
+
+    def __init__(self, numbers: list[str], centers: list[str]) -> None:
+        self.numbers, self.centers = numbers, centers
+        dropped = [f"number {n}" for n in numbers] + [f"center {c}" for c in centers]
+        super().__init__(
+            "nothing published: this would remove what is live now: " + ", ".join(dropped)
+            + "; name each with --allow-removal ID to remove it on purpose")
 
 
 class UnsafeBridge(OnshoreError):

@@ -48,7 +48,7 @@ from redis.exceptions import ConnectionError as ConnectionLost
 from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchError
 from redis.retry import Retry
 
-from ivr.errors import StoreUnavailable
+from ivr.errors import RemovalRefused, StoreUnavailable
 from ivr.evidence import Keyring, seal, unpack
 from ivr.evidence import anchor as evidence_anchor
 from ivr.flow import Center, Config, Flow, Number
@@ -491,13 +491,23 @@ class Store:
 
     # -- publishing --------------------------------------------------------------
 
-    def publish(self, sources: Sources, by: str, message: str = "") -> dict[str, int]:
+    def publish(self, sources: Sources, by: str, message: str = "",
+                allow_removal: Iterable[str] = ()) -> dict[str, int]:
         """Publish centers, numbers and flows atomically; return each flow's live version.
 
         A flow whose content did not change keeps its version; a changed one gets the next
-        number. Calls in progress keep reading the version in their URLs.
+        number. Calls in progress keep reading the version in their URLs. A live number or
+        center the sources lack is removed only when ``allow_removal`` names it: a truncated
+        folder must not take numbers offline (raises RemovalRefused, nothing written).
         """
+        allowed = set(allow_removal)
+
         def change(pipe: Any) -> dict[str, int]:
+            dropped = [sorted(k.decode() for k in pipe.hkeys(name) if k.decode() not in kept
+                              and k.decode() not in allowed)
+                       for name, kept in ((_NUMBERS, sources.numbers), (_CENTERS, sources.centers))]
+            if any(dropped):
+                raise RemovalRefused(*dropped)
             found: dict[bytes, bytes] = pipe.hgetall(_FLOWS)
             current = {k.decode(): _live(v.decode())[0] for k, v in found.items()}
             live: dict[str, int] = {}
@@ -613,12 +623,12 @@ class Store:
         return self._watching_flows(change, "rollback")
 
     def _watching_flows(self, change: Callable[[Any], T], what: str) -> T:
-        """Run ``change(pipe)`` with the flows hash watched, again when another publish or
-        rollback changed it first (20 times at most)."""
+        """Run ``change(pipe)`` with the configuration's hashes watched, again when another
+        publish or rollback changed them first (20 times at most)."""
         for _ in range(20):
             with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(_FLOWS)
+                    pipe.watch(_FLOWS, _NUMBERS, _CENTERS)
                     return change(pipe)
                 except WatchError:
                     continue
