@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ivr import step_query
 from ivr.errors import UnsafeBridge
 from ivr.flow import (
     Bridge,
@@ -87,28 +88,30 @@ class Call(NamedTuple):
     misses: int = 0  # unanswered or unmatched prompts of the current menu
 
     def to_query(self) -> dict[str, str]:
-        """Compact query parameters for a step URL."""
-        query = {"f": self.flow, "v": str(self.version), "s": self.state}
-        optional = {"c": self.center, "t": ",".join(self.tried), "h": self.heard,
-                    "d": "1" if self.domestic else "", "x": self.exempt, "l": self.language,
-                    "n": str(self.seq or ""), "m": str(self.misses or "")}
-        query.update((k, v) for k, v in optional.items() if v)
+        """Compact query parameters for a step URL, in unreserved characters only."""
+        encode = step_query.encode
+        query = {"f": encode(self.flow), "v": str(self.version), "s": encode(self.state)}
+        optional = {"c": self.center, "t": step_query.LIST_SEPARATOR.join(self.tried),
+                    "h": self.heard, "d": "1" if self.domestic else "", "x": self.exempt,
+                    "l": self.language, "n": str(self.seq or ""), "m": str(self.misses or "")}
+        query.update((k, encode(v)) for k, v in optional.items() if v)
         return query
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Call:
-        """Inverse of to_query; raises KeyError or ValueError on a malformed URL."""
-        tried = query.get("t", "")
+        """Inverse of to_query, and reads the URLs given out before it (percent-escaped);
+        raises KeyError or ValueError on a malformed URL."""
+        decode = step_query.decode
         return cls(
-            flow=query["f"],
+            flow=decode(query["f"]),
             version=int(query["v"]),
-            state=query["s"],
-            center=query.get("c", ""),
-            tried=tuple(tried.split(",")) if tried else (),
-            heard=query.get("h", ""),
+            state=decode(query["s"]),
+            center=decode(query.get("c", "")),
+            tried=step_query.split(decode(query.get("t", ""))),
+            heard=decode(query.get("h", "")),
             domestic=query.get("d") == "1",
-            exempt=query.get("x", ""),
-            language=query.get("l", ""),
+            exempt=decode(query.get("x", "")),
+            language=decode(query.get("l", "")),
             seq=int(query.get("n", "0")),
             misses=int(query.get("m", "0")),
         )
