@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         settings=settings,
         store=store,
         signatures=SignatureChecker([settings.auth_token, settings.auth_token_secondary],
-                                    settings.public_base_url),
+                                    settings.public_base_url, settings.shared_keys()),
         keyring=keys,
         spool=spool,
         chores=(

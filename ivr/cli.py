@@ -63,8 +63,9 @@ def _http_transport() -> Transport:
 
     session = requests.Session()
 
-    def send(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str, str]:
-        r = session.post(url, data=params, headers=headers, timeout=15)
+    def send(url: str, params: dict[str, str], headers: dict[str, str],
+             method: str = "POST") -> tuple[int, str, str]:
+        r = session.request(method, url, data=params or None, headers=headers, timeout=15)
         return r.status_code, r.headers.get("Content-Type", ""), r.text
 
     return send
@@ -75,8 +76,9 @@ def _app_transport(token: str) -> Transport:
 
     client = create_app({"testing": True, "auth_token": token}).test_client()
 
-    def send(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str, str]:
-        r = client.post(url, data=params, headers=headers)
+    def send(url: str, params: dict[str, str], headers: dict[str, str],
+             method: str = "POST") -> tuple[int, str, str]:
+        r = client.open(url, method=method, data=params or None, headers=headers)
         return r.status_code, r.content_type or "", r.get_data(as_text=True)
 
     return send

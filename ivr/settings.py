@@ -22,6 +22,7 @@ class Settings:
     caller_hash_key: str = ""
     caller_hash_key_id: str = "k1"
     caller_hash_keys_old: str = ""  # "k0:secret,..." still readable during a rotation
+    webhook_shared_keys: str = ""  # "id:secret,...": Webhook Rules' SharedKeys, all accepted
     spool_dir: str = "spool"
     report_token: str = ""
     flows_dir: str = ""
@@ -40,6 +41,7 @@ class Settings:
             caller_hash_key=env.get("IVR_CALLER_HASH_KEY", ""),
             caller_hash_key_id=env.get("IVR_CALLER_HASH_KEY_ID", "k1"),
             caller_hash_keys_old=env.get("IVR_CALLER_HASH_KEYS_OLD", ""),
+            webhook_shared_keys=env.get("TWILIO_WEBHOOK_SHARED_KEYS", ""),
             spool_dir=env.get("IVR_SPOOL_DIR", "spool"),
             report_token=env.get("IVR_REPORT_TOKEN", ""),
             flows_dir=env.get("IVR_FLOWS_DIR", ""),
@@ -53,19 +55,18 @@ class Settings:
 
     def old_keys(self) -> dict[str, bytes]:
         """IVR_CALLER_HASH_KEYS_OLD as {key id: secret}."""
-        out = {}
-        for item in filter(None, (i.strip() for i in self.caller_hash_keys_old.split(","))):
-            kid, sep, secret = item.partition(":")
-            if not sep or not kid or not secret:
-                raise SettingsError("IVR_CALLER_HASH_KEYS_OLD must look like 'k0:secret,k00:secret'")
-            out[kid] = secret.encode()
-        return out
+        return _keys(self.caller_hash_keys_old, "IVR_CALLER_HASH_KEYS_OLD", "k0")
+
+    def shared_keys(self) -> dict[str, bytes]:
+        """TWILIO_WEBHOOK_SHARED_KEYS as {SharedKey id: secret}."""
+        return _keys(self.webhook_shared_keys, "TWILIO_WEBHOOK_SHARED_KEYS", "webhooks_sharedkey_1")
 
     def validate(self) -> None:
         """Refuse to start without what a live phone line needs."""
         if not is_country_code(self.home_country):
             raise SettingsError(f"IVR_HOME_COUNTRY={self.home_country!r} is not an ISO 3166 code")
         self.old_keys()
+        self.shared_keys()
         if self.caller_hash_key_id in self.old_keys():
             raise SettingsError("IVR_CALLER_HASH_KEY_ID must differ from the old key ids")
         if not 0 < self.redis_timeout <= 1:
@@ -77,3 +78,15 @@ class Settings:
         if not self.caller_hash_key:
             raise SettingsError(
                 "IVR_CALLER_HASH_KEY is required: caller numbers are stored only as keyed hashes")
+
+
+def _keys(value: str, variable: str, example_id: str) -> dict[str, bytes]:
+    """A list of "id:secret" items as {id: secret}; the secret is everything after the first colon."""
+    out = {}
+    for item in filter(None, (i.strip() for i in value.split(","))):
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid or not secret:
+            raise SettingsError(
+                f"{variable} must look like '{example_id}:secret,{example_id}b:secret'")
+        out[kid] = secret.encode()
+    return out

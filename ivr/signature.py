@@ -1,8 +1,19 @@
-"""Checking X-Twilio-Signature exactly as the twilio SDK does, with token rotation.
+"""Checking X-Twilio-Signature exactly as Twilio signs it, with key rotation.
 
 Twilio signs the full URL it requested followed by each POST parameter's name and value,
-names sorted. Behind a proxy the URL Flask sees differs (http vs https, host, port), so
-PUBLIC_BASE_URL, when set, replaces scheme and host.
+names sorted (a GET request: the URL with its query string, nothing after it). Behind a
+proxy the URL Flask sees differs (http vs https, host, port), so PUBLIC_BASE_URL, when set,
+replaces scheme and host.
+
+Which secret signed it: by default the account's auth token, with HMAC-SHA1 (the primary or,
+during a rotation, the secondary token). When a Webhook Rule matches the URL, Twilio signs
+with that Rule's Setting's SharedKey instead, with the Setting's algorithm, and says so in
+``X-Twilio-Webhooks-Signature-Settings: key=<SharedKey id>,algorithm=HMAC_SHA256``; then the
+SharedKey named there is the HMAC key and the auth token is not
+(https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys; twilio-node's
+examples/WebhookSignatureValidation.md: "Only the hash changes. The signed string is still
+the full URL followed by the sorted POST parameters"). Several SharedKeys may be configured,
+so a rotation never refuses a call.
 
 ``RequestValidator.validate`` always computes two HMACs (URL with and without the port).
 This module accepts exactly the same requests (the tests compare it with the SDK on its
@@ -13,12 +24,20 @@ from __future__ import annotations
 
 import base64
 import hmac
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from urllib.parse import urlparse
 
-from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, add_port, remove_port
+from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
+    add_port,
+    get_signature_algorithm,
+    remove_port,
+)
 
+log = logging.getLogger(__name__)
 _DIGESTS = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 
 
@@ -43,11 +62,23 @@ def _signed_forms(url: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(sorted(forms, key=lambda form: form != url)))
 
 
-class SignatureChecker:
-    """Accepts a request signed with the primary or, during rotation, the secondary token."""
+def _shared_key_id(settings: str) -> str:
+    """The ``key=`` item of a signature-settings header ("" when there is none)."""
+    for part in settings.split(","):
+        name, separator, value = part.partition("=")
+        if separator and name.strip() == "key":
+            return value.strip()
+    return ""
 
-    def __init__(self, tokens: Sequence[str], public_base_url: str = "") -> None:
+
+class SignatureChecker:
+    """Accepts a request signed with the primary or secondary auth token, or, when its
+    signature-settings header names one, with one of the configured SharedKeys."""
+
+    def __init__(self, tokens: Sequence[str], public_base_url: str = "",
+                 shared_keys: Mapping[str, bytes] | None = None) -> None:
         self.keys = [t.encode() for t in tokens if t]
+        self.shared_keys = dict(shared_keys or {})
         self.public_base_url = public_base_url.rstrip("/")
 
     def signed_url(self, request_url: str, full_path: str) -> str:
@@ -56,17 +87,35 @@ class SignatureChecker:
             return self.public_base_url + full_path
         return request_url
 
+    def secrets(self, settings: str | None) -> list[bytes]:
+        """The secrets that may have signed a request with this signature-settings header:
+        without one, the auth tokens; with one, the SharedKey it names (every configured one
+        when it names none), never the auth token."""
+        if not settings:
+            return self.keys
+        key_id = _shared_key_id(settings)
+        if not key_id:
+            return list(self.shared_keys.values())
+        secret = self.shared_keys.get(key_id)
+        if secret is None:
+            log.warning("signed with SharedKey %.64r, which TWILIO_WEBHOOK_SHARED_KEYS does "
+                        "not list", key_id)
+            return []
+        return [secret]
+
     def is_valid(self, url: str, params: Params, signature: str | None,
-                 algorithm: str | None = None) -> bool:
-        """True when any accepted token produced this signature, as the SDK decides it."""
-        digest = _DIGESTS.get((algorithm or HMAC_SHA1).upper())
+                 settings: str | None = None) -> bool:
+        """True when an accepted secret produced this signature with the algorithm the
+        signature-settings header names (HMAC-SHA1 without one), URL forms as the SDK tries."""
+        digest = _DIGESTS.get(get_signature_algorithm(settings).upper())
         if not signature or digest is None:
             return False
+        secrets = self.secrets(settings)
         payload = _payload(params)
         expected = signature.encode()
         for uri in _signed_forms(url):
             message = (uri + payload).encode()
-            for secret in self.keys:
+            for secret in secrets:
                 mac = base64.b64encode(hmac.digest(secret, message, digest))
                 if hmac.compare_digest(mac, expected):
                     return True

@@ -21,7 +21,6 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from flask import Blueprint, Flask, Response, current_app
-from twilio.request_validator import get_signature_algorithm
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 from werkzeug.sansio.utils import get_host
 from werkzeug.wrappers import Request
@@ -145,9 +144,8 @@ def signed_by_twilio(app: Onshore, request: TwilioRequest) -> bool:
     environ = request.environ
     target = request.target
     url = app.signatures.signed_url(request.origin + target, target)
-    algorithm = get_signature_algorithm(environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"))
     return app.signatures.is_valid(url, request.pairs, environ.get("HTTP_X_TWILIO_SIGNATURE"),
-                                   algorithm)
+                                   environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"))
 
 
 Decision = tuple[str, list[engine.Event]]  # the TwiML document and the events behind it
@@ -220,8 +218,9 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
 
 
 def status(app: Onshore, request: TwilioRequest) -> str:
-    """Twilio's status callback: the call's final state is evidence too."""
-    form = request.form
+    """Twilio's status callback: the call's final state is evidence too. A callback
+    configured as GET carries its parameters in the query string, signed with the URL."""
+    form = request.form if request.method == "POST" else request.args
     call_status = form.get("CallStatus", "")
     event = engine.Event(f"status:{call_status}", "status", (
         ("status", call_status), ("duration", form.get("CallDuration", "")),
@@ -310,10 +309,15 @@ def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> D
 
 ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
     "/voice": voice, "/voice/step": step, "/voice/wait": wait, "/voice/status": status}
+# Twilio's console lets "Call status changes" be a GET; every other URL Onshore gives out is POST.
+# https://www.twilio.com/docs/usage/webhooks/webhooks-security: "the parameters sent in the
+# webhook (either GET or POST) and the exact URL" make the signature.
+GET_ROUTES = frozenset({"/voice/status"})
 
 
 class Webhooks:
-    """The WSGI app for Twilio's URLs: POST only, signature first, TwiML whatever fails."""
+    """The WSGI app for Twilio's URLs: POST (and GET for status), signature first, TwiML
+    whatever fails."""
 
     def __init__(self, app: Onshore) -> None:
         self.app = app
@@ -336,8 +340,9 @@ class Webhooks:
         """Why this request gets no TwiML: not ours, not a POST, or not signed by Twilio."""
         if request.path not in ROUTES:
             return NotFound()
-        if request.method != "POST":
-            return MethodNotAllowed(["POST"])
+        if request.method != "POST" and (request.method != "GET"
+                                         or request.path not in GET_ROUTES):
+            return MethodNotAllowed(["GET", "POST"] if request.path in GET_ROUTES else ["POST"])
         if not signed_by_twilio(self.app, request):
             log.warning("refused a request with a bad signature for %s", request.path)
             return Forbidden()

@@ -117,8 +117,8 @@ def checked(status: int, content_type: str, body: str) -> tuple[int, str, str]:
 
 def flask_transport(client) -> Transport:
     """Requests through Flask's test client; answers checked as TwiML."""
-    def send(url, params, headers):
-        r = client.post(url, data=params, headers=headers)
+    def send(url, params, headers, method="POST"):
+        r = client.open(url, method=method, data=params or None, headers=headers)
         return checked(r.status_code, r.content_type or "", r.get_data(as_text=True))
 
     return send
@@ -128,8 +128,8 @@ def http_transport(timeout: float = 5.0) -> Transport:
     """Requests over real HTTP; answers checked as TwiML."""
     session = requests.Session()
 
-    def send(url, params, headers):
-        r = session.post(url, data=params, headers=headers, timeout=timeout)
+    def send(url, params, headers, method="POST"):
+        r = session.request(method, url, data=params or None, headers=headers, timeout=timeout)
         return checked(r.status_code, r.headers.get("Content-Type", ""), r.text)
 
     return send

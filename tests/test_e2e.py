@@ -64,6 +64,9 @@ HOME_GREETING = "Thank you for calling the end to end home line."
 UNAVAILABLE = "We are sorry, no agent can take your call right now. Please call again later."
 
 BUDGET = 1.0  # seconds: each answer while Redis is hung or down
+# Webhook Rules' SharedKeys the servers accept (TWILIO_WEBHOOK_SHARED_KEYS), mid-rotation
+SHARED_KEYS = (("webhooks_sharedkey_01old", "old-secret-of-a-rule"),
+               ("webhooks_sharedkey_02new", "new-secret-of-a-rule"))
 
 CALLERS: set[str] = set()  # every From number used in this module
 _next_caller = iter(range(100, 200))
@@ -98,12 +101,13 @@ class Recorder:
     def __post_init__(self) -> None:
         self._send = http_transport(timeout=5.0)
 
-    def __call__(self, url: str, params: dict[str, str], headers: dict[str, str]):
+    def __call__(self, url: str, params: dict[str, str], headers: dict[str, str],
+                 method: str = "POST"):
         hook = self.hooks.pop(len(self.requests), None)
         if hook is not None:
             hook()
         start = time.monotonic()
-        status, ctype, body = self._send(url, params, headers)
+        status, ctype, body = self._send(url, params, headers, method)
         self.requests.append(Request(urlsplit(url).path, status, time.monotonic() - start, body))
         return status, ctype, body
 
@@ -127,7 +131,9 @@ class Stack:
 def stack(tmp_path_factory):
     # A private evidence spool: what these workers spool while the test Redis is down must
     # never be replayed by another process into another Redis.
-    with serving(FLOWS, tmp_path_factory.mktemp("spool")) as (server, gunicorn):
+    shared_keys = ",".join(f"{kid}:{secret}" for kid, secret in SHARED_KEYS)
+    with serving(FLOWS, tmp_path_factory.mktemp("spool"),
+                 TWILIO_WEBHOOK_SHARED_KEYS=shared_keys) as (server, gunicorn):
         yield Stack(server, gunicorn)
 
 
@@ -632,6 +638,67 @@ def test_unsigned_or_badly_signed_requests_get_403_and_write_nothing(stack):
     status, _, _ = phone.post("/voice", params)
     assert status == 200
     assert client.xlen(EVENTS) > before[0]
+
+
+def test_a_webhook_rules_shared_key_signs_whole_calls_and_the_auth_token_cannot_stand_in(stack):
+    # Twilio's cloud cannot run here: Phone signs as a Webhook Rule whose Setting names a
+    # SharedKey (https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys), HMAC-SHA256
+    # under the key's secret with X-Twilio-Webhooks-Signature-Settings naming it.
+    base = stack.gunicorn.base_url
+    for key in SHARED_KEYS:  # both keys of the rotation sign calls that go through
+        phone = Phone(base, TOKEN, http_transport(), shared_key=key)
+        t = phone.call(Caller(SUPPORT, from_=new_caller(), press="1"))
+        assert t.statuses and set(t.statuses) == {200}, t
+        assert t.bridges == [SCRANTON], t
+        names = steps(events(stack, t.call_sid))
+        assert names[0] == "received" and "bridged" in names and names[-1] == "status", names
+
+    # The auth token under a settings header is not what Twilio does: refused, nothing written.
+    client = stack.client()
+    params = first_params(Caller(SUPPORT, from_=new_caller()))
+    before = client.xlen(EVENTS), dump_redis(client)
+    forged = [
+        Phone(base, TOKEN, http_transport(), shared_key=(SHARED_KEYS[1][0], TOKEN)),
+        Phone(base, TOKEN, http_transport(), shared_key=("webhooks_sharedkey_03gone", "x")),
+        Phone(base, TOKEN, http_transport(), shared_key=(SHARED_KEYS[1][0], SHARED_KEYS[0][1])),
+    ]
+    for phone in forged:
+        assert phone.post("/voice", params)[0] == 403, phone.shared_key
+        assert (client.xlen(EVENTS), dump_redis(client)) == before
+    # the same request signed by the named key is served
+    assert Phone(base, TOKEN, http_transport(), shared_key=SHARED_KEYS[1]).post(
+        "/voice", params)[0] == 200
+
+
+def test_a_status_callback_configured_as_get_is_checked_and_recorded(stack):
+    base = stack.gunicorn.base_url
+    phone = Phone(base, TOKEN, http_transport(), status_method="GET")
+    t = phone.call(Caller(HOME, from_=new_caller()))
+    assert "status callback" not in str(t), t
+    status = only(events(stack, t.call_sid), "status")
+    assert (status["status"], status["duration"]) == ("completed", "60")
+
+    # the query string is what Twilio signed: changed, unsigned or signed as a POST, refused
+    client = stack.client()
+    before = client.xlen(EVENTS), dump_redis(client)
+    params = {**first_params(Caller(HOME, from_=new_caller())), "CallStatus": "completed"}
+    url = base + "/voice/status?" + urlencode(params)
+    signed = phone.signed(url, {})
+    attempts = {
+        "query changed": (url.replace("completed", "busy"), signed),
+        "unsigned": (url, {}),
+        "signed as a POST of the same form": (
+            url, phone.signed(base + "/voice/status", params)),
+    }
+    for what, (target, headers) in attempts.items():
+        assert requests.get(target, headers=headers, timeout=5).status_code == 403, what
+        assert (client.xlen(EVENTS), dump_redis(client)) == before, what
+    assert requests.get(url, headers=signed, timeout=5).status_code == 200
+    assert client.xlen(EVENTS) == before[0] + 1
+    # other webhooks are only ever POSTed by Twilio: a GET there is refused before anything
+    r = requests.get(base + "/voice?" + urlencode(params),
+                     headers=phone.signed(base + "/voice?" + urlencode(params), {}), timeout=5)
+    assert r.status_code == 405
 
 
 # -- Redis hung, Redis down --------------------------------------------------------------------------
