@@ -8,10 +8,10 @@ import json
 import os
 import secrets
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from ivr import audit, keyring, report, simulation
+from ivr import audit, keyring, period, report, simulation
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder, flow_problems
 from ivr.errors import FlowError, OnshoreError
@@ -216,15 +216,16 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
     """Export a range of days to a file and record that it was exported."""
-    count, digest = audit.export(_store(args), args.from_, args.to, args.format, Path(args.out))
+    start, end = period.parse(args.from_, args.to)
+    count, digest = audit.export(_store(args), start, end, args.format, Path(args.out))
     print(f"exported {count} entries to {args.out} (sha256 {digest})")
     return 0
 
 
 def cmd_audit_prune(args: argparse.Namespace) -> int:
     """Delete exported entries older than the retention period."""
-    removed, why = audit.prune(_store(args), args.before, args.retention_days,
-                               datetime.now(UTC).date())
+    before = period.day(args.before, "before")
+    removed, why = audit.prune(_store(args), before, args.retention_days, datetime.now(UTC).date())
     print(f"pruned {removed} entries" if removed else f"nothing pruned: {why}")
     return 0 if removed or "no entries" in why else 1
 
@@ -308,17 +309,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The compliance report of a period, in the format asked for."""
-    events = report.as_events(audit.period(_store(args), args.from_, args.to))
-    built = report.build_report(events, args.from_, args.to, args.flow, _home(args))
+    start, end = period.parse(args.from_, args.to)
+    events = report.as_events(audit.period(_store(args), start, end))
+    built = report.build_report(events, start, end, args.flow, _home(args))
     print(report.render(built, args.format), end="")
     return 0
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -393,8 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--redis-url", default=redis_url)
 
     rep = sub.add_parser("report", help="compliance report of a period")
-    rep.add_argument("--from", dest="from_", type=_day, required=True)
-    rep.add_argument("--to", type=_day, required=True)
+    rep.add_argument("--from", dest="from_", required=True)
+    rep.add_argument("--to", required=True)
     rep.add_argument("--flow", help="only calls of this flow")
     rep.add_argument("--format", choices=report.FORMATS, default="text")
     rep.add_argument("--redis-url", default=redis_url)
@@ -412,13 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     anchor = audit_sub.add_parser("anchor", help="attest the chain head under the key")
     anchor.set_defaults(func=cmd_audit_anchor)
     export = audit_sub.add_parser("export", help="export days of evidence to a file")
-    export.add_argument("--from", dest="from_", type=_day, required=True)
-    export.add_argument("--to", type=_day, required=True)
+    export.add_argument("--from", dest="from_", required=True)
+    export.add_argument("--to", required=True)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--out", required=True)
     export.set_defaults(func=cmd_audit_export)
     prune = audit_sub.add_parser("prune", help="delete exported evidence past retention")
-    prune.add_argument("--before", type=_day, required=True)
+    prune.add_argument("--before", required=True)
     prune.add_argument("--retention-days", type=int,
                        default=int(os.environ.get("IVR_RETENTION_DAYS", "400")))
     prune.set_defaults(func=cmd_audit_prune)

@@ -6,7 +6,8 @@
     ├── StoreUnavailable   Redis did not answer in time or refused
     ├── RemovalRefused     a publish would drop live numbers or centers not named for removal
     ├── UnsafeBridge       the engine was asked to bridge offshore without a disclosure
-    └── SettingsError      the process environment is incomplete
+    ├── SettingsError      the process environment is incomplete
+    └── PeriodError        a report's or an export's dates are malformed or out of range
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class UnsafeBridge(OnshoreError):
 
 class SettingsError(OnshoreError):
     """A required setting is missing or malformed."""
+
+
+class PeriodError(OnshoreError):
+    """A period's dates are malformed, out of the record's range, or in the wrong order."""

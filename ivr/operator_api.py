@@ -8,11 +8,10 @@ longer worker timeout than the webhooks' (deploy/README.md).
 from __future__ import annotations
 
 import hmac
-from datetime import date
-
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from ivr import audit, report
+from ivr import audit, period, report
+from ivr.errors import PeriodError
 from ivr.store import Store, connect
 
 bp = Blueprint("operators", __name__)
@@ -34,11 +33,9 @@ def require_token() -> None:
 def reports() -> Response:
     """GET /reports?from=2026-11-01&to=2026-11-30[&flow=support][&format=html]"""
     try:
-        start = date.fromisoformat(request.args["from"])
-        end = date.fromisoformat(request.args["to"])
-    except (KeyError, ValueError):
-        return Response("from and to are required, as dates like 2026-11-01\n", status=400,
-                        mimetype="text/plain")
+        start, end = period.parse(request.args.get("from"), request.args.get("to"))
+    except PeriodError as exc:  # not a Twilio webhook: a plain 400 is the right answer
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
     fmt = request.args.get("format", "html")
     if fmt not in report.FORMATS:
         return Response(f"format must be one of {', '.join(report.FORMATS)}\n", status=400,
