@@ -16,6 +16,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, RequestValidator
 
+from ivr.outcomes import HANGS_UP, reported
+
 
 class Transport(Protocol):
     """Sends one request: (url, form, headers, method) -> (status, content type, body). A
@@ -24,8 +26,7 @@ class Transport(Protocol):
     def __call__(self, url: str, params: dict[str, str], headers: dict[str, str],
                  method: str = "POST") -> tuple[int, str, str]: ...
 
-QUEUE_RESULTS = {"completed": "bridged", "answered": "bridged", "busy": "queue-full",
-                 "no-answer": "queue-full", "failed": "error"}
+
 MAX_REQUESTS = 40
 
 
@@ -125,6 +126,9 @@ class Phone:
             if status != 200:
                 t.note(f"Twilio got HTTP {status}: the caller hears an application error")
                 break
+            if extra.get("CallStatus") == "completed":
+                t.note("  (the caller has hung up: Twilio plays nothing more)")
+                break
             nxt = self._follow(body, t, inputs, outcomes)
             if nxt is None:
                 break
@@ -182,11 +186,13 @@ class Phone:
         if verb.tag == "Dial":
             inner = verb[0]
             kind, target = inner.tag.lower(), (inner.text or "").strip()
-            result = {"DialCallStatus": outcome}
+            result = {"DialCallStatus": reported(outcome, kind) or outcome}
         else:
             workflow = verb.get("workflowSid")
             kind, target = ("workflow", workflow) if workflow else ("queue", (verb.text or "").strip())
-            result = {"QueueResult": QUEUE_RESULTS.get(outcome, outcome), "QueueTime": "12"}
+            result = {"QueueResult": reported(outcome, kind) or outcome, "QueueTime": "12"}
+        if outcome == HANGS_UP:  # the action request then carries the caller's ended leg
+            result["CallStatus"] = "completed"
         t.bridges.append((kind, target))
         t.note(f"  bridged to {kind} {target}: {outcome}")
         action = verb.get("action")

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ivr import step_query
+from ivr import outcomes, step_query
 from ivr.errors import UnsafeBridge
 from ivr.flow import (
     Bridge,
@@ -66,7 +66,6 @@ from ivr.places import country_name
 AFTER_CAUTION = "@bridge"  # built-in: bridge the chosen center after a cautious disclosure
 TRANSFER = "@domestic"  # built-in: the caller asked for an agent in the home country
 CAUTIOUS = "*"  # heard: a cautious "may be answered outside" disclosure
-ANSWERED = frozenset({"completed", "answered", "bridged", "hangup", "redirected"})
 MAX_HOPS = 64
 
 
@@ -145,9 +144,12 @@ class Silence:
 
 @dataclass(frozen=True)
 class BridgeEnded:
-    """Twilio reported how a bridge ended (DialCallStatus or QueueResult)."""
+    """Twilio reported how a bridge ended (DialCallStatus or QueueResult); ``caller_ended``:
+    the caller's own leg was over by then; ``wait``: seconds in the queue (QueueTime)."""
 
     status: str
+    caller_ended: bool = False
+    wait: str = ""
 
 
 Reply = Heard | Silence | BridgeEnded | None
@@ -504,12 +506,13 @@ def _hand_off(flow: Flow, turn: Turn, facts: Facts, state: Handoff) -> Turn:
 def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -> Turn:
     call = turn.call
     if isinstance(reply, BridgeEnded):
-        if reply.status == "leave":  # the caller pressed the transfer key while on hold
+        read = outcomes.meaning(reply.status, reply.caller_ended)
+        if read == outcomes.LEFT:  # the caller pressed the transfer key while on hold
             return _transfer(flow, turn, facts, how="key during hold")
         domestic = str(call.center in facts.centers
                        and facts.centers[call.center].country == facts.home).lower()
-        turn.note("bridge_ended", status=reply.status, center=call.center, domestic=domestic)
-        if reply.status in ANSWERED:
+        _ended(turn, reply, read, domestic)
+        if read != outcomes.FAILED:  # answered, or a caller who is gone or no longer ours
             return _end(turn)
         if state.on_failure:  # the failed center is no longer the call's center
             turn.call = call._replace(state=state.on_failure, center="")
@@ -533,13 +536,21 @@ def _domestic_ended(flow: Flow, turn: Turn, facts: Facts, reply: Reply, on_failu
     call = turn.call
     if not isinstance(reply, BridgeEnded):
         return _end(turn)
-    turn.note("bridge_ended", status=reply.status, center=call.center, domestic="true")
-    if reply.status in ANSWERED:
+    read = outcomes.meaning(reply.status, reply.caller_ended)
+    _ended(turn, reply, read, "true")
+    if read in (outcomes.ANSWERED, outcomes.GONE, outcomes.MOVED):
         return _end(turn)
     if on_failure:
         turn.call = call._replace(state=on_failure, domestic=True)
         return _run(flow, turn, facts)
     return _unavailable(flow, turn, facts, "domestic bridge failed")
+
+
+def _ended(turn: Turn, reply: BridgeEnded, read: str, domestic: str) -> None:
+    """Record how the bridge ended, what that means, and the wait Twilio reported."""
+    wait = {"wait": reply.wait} if reply.wait else {}
+    turn.note("bridge_ended", status=reply.status, outcome=read, center=turn.call.center,
+              domestic=domestic, **wait)
 
 
 def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANSFER) -> Turn:

@@ -16,7 +16,9 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
     transfer_requested  how ("key 1", "said 'agent'", "key during hold"), by (key | voice |
                         hold), center (the center the caller was offered away from)
     bridged             center, city, country, region, target, domestic (true | false)
-    bridge_ended        status (DialCallStatus or QueueResult), center, domestic
+    bridge_ended        status (DialCallStatus or QueueResult), outcome (what it means, from
+                        ivr.outcomes: answered | gone | failed | left | moved), center,
+                        domestic[, wait (QueueTime: seconds in the queue)]
     menu                state, input, result
     language            state, language, input
     hours               state, open, center

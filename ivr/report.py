@@ -17,7 +17,7 @@ see ``DEFINITIONS``):
 * An offshore bridge is a ``bridged`` event with ``domestic=false`` (when the field is absent:
   its country is not the home country). A call is offshore when it has at least one.
 * A bridge was answered unless Twilio reported, in the ``bridge_ended`` that follows it, a
-  status outside the engine's ``ANSWERED`` set, or the call moved on (another bridge or a
+  status that ``ivr.outcomes`` does not read as answered, or the call moved on (another bridge or a
   transfer request, e.g. the caller pressed 1 on hold) before any ``bridge_ended``. A bridge
   with no report at all counts as answered: Twilio connected it and said nothing else.
 """
@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ivr.engine import ANSWERED
+from ivr.outcomes import ANSWERED, meaning
 
 FORMATS = ("text", "csv", "json", "html")
 CONTENT_TYPES = {
@@ -74,10 +74,12 @@ DEFINITIONS = (
                             "from an 'exempt' event or the number's flag on 'received')."),
     ("Offer coverage", "Offshore bridges with an 'offered' event after such a disclosure and "
                        "before the bridge, or whose call is exempt."),
-    ("Answered bridge", "A bridge counts as answered unless its 'bridge_ended' status is outside "
-                        "completed/answered/bridged/hangup/redirected, or the call moved on to "
-                        "another bridge or a transfer before any 'bridge_ended'. A bridge with "
-                        "no report counts as answered."),
+    ("Answered bridge", "A bridge counts as answered unless its 'bridge_ended' status means "
+                        "otherwise (answered: DialCallStatus completed/answered, QueueResult "
+                        "bridged/bridging-in-process/redirected-from-bridged; a caller who hung "
+                        "up first is never answered), or the call moved on to another bridge or "
+                        "a transfer before any 'bridge_ended'. A bridge with no report counts "
+                        "as answered."),
     ("Transfer requests", "Each 'transfer_requested' event. Completed: a domestic bridge after "
                           "it (and before the call's next request) was answered. Time to bridge: "
                           "'at' of the first such bridge minus 'at' of the request, nearest-rank "
@@ -326,7 +328,8 @@ def _build(events: Iterable[Mapping[str, str]], start: date, end: date, flow: st
         elif code == 2:  # bridge_ended
             if c.ends is None:
                 c.ends = []
-            c.ends.append((pos, get("status", "")))
+            # what the engine read it as; events recorded before it said so: the table's reading
+            c.ends.append((pos, get("outcome") or meaning(get("status", ""))))
         elif code == 3:  # disclosed
             where = (_CAUTIOUS if get("cautious") == "true"
                      else (get("city", ""), get("country", "")))
@@ -386,7 +389,7 @@ def _outcomes(c: _Call) -> list[bool]:
     if len(bridges) == 1 and not c.requests:  # most calls
         made = bridges[0][0]
         later = [e for e in c.ends or () if e[0] > made]
-        return [not later or min(later)[1] in ANSWERED]
+        return [not later or min(later)[1] == ANSWERED]
     items: list[tuple[Pos, int, Any]] = [(b[0], 0, i) for i, b in enumerate(bridges)]
     items += [(e[0], 1, e[1]) for e in c.ends or ()]
     items += [(r[0], 2, None) for r in c.requests or ()]
@@ -397,7 +400,7 @@ def _outcomes(c: _Call) -> list[bool]:
         if kind == 0:  # a new bridge: the previous one, unreported, did not hold the caller
             current = value
         elif current is not None:
-            answered[current] = kind == 1 and value in ANSWERED
+            answered[current] = kind == 1 and value == ANSWERED
             current = None
     if current is not None:
         answered[current] = True  # no report: connected, nothing said otherwise

@@ -25,12 +25,11 @@ from ivr.errors import FlowError
 from ivr.flow import Config, Route
 from ivr.flowfile import Problems, _Fields
 from ivr.hours import HoursError, parse_zone
+from ivr import outcomes as ends
 
 Input = Heard | Silence
 HOURS = ("open", "closed")  # regardless of the center's hours, holidays and closures
-OUTCOMES = ("answered", "busy", "no-answer", "queue-full", "failed", "hold-transfer")
-HELD = ("queue", "workflow")  # targets a caller waits on (<Enqueue>): queue-full, hold-transfer
-ENDINGS = ("answered", "hangup", "handoff")
+ENDINGS = ("answered", "hangup", "handoff", "abandoned")
 TRANSFERS = ("key", "voice", "hold", "none")
 STEPS = ("received", "routed", "no_center", "disclosed", "offered", "exempt", "transfer_requested",
          "bridged", "bridge_ended", "menu", "language", "hours", "handoff", "safe_answer",
@@ -259,12 +258,13 @@ def _center_state(f: _Fields, config: Config, center_id: str, value: object) -> 
     outcomes = tuple(w for w in words if w not in HOURS)
     if len(hours) > 1:
         f.add(where, "give open or closed once")
+    kind = center.target.kind
     for word in outcomes:
-        if word not in OUTCOMES:
-            f.add(where, f"{word!r} is not one of {', '.join(HOURS + OUTCOMES)}")
-        elif word in ("queue-full", "hold-transfer") and center.target.kind not in HELD:
-            f.add(where, f"{word!r} needs a queue or workflow center; '{center_id}' is a "
-                         f"{center.target.kind} target")
+        if ends.reported(word, kind) is None:
+            how = "<Enqueue> (a queue or workflow center)" if ends.verb(kind) == "enqueue" else \
+                f"<Dial> (a {kind} center)"
+            f.add(where, f"{word!r} is not one of {', '.join(HOURS + tuple(ends.words(kind)))}: "
+                         f"how Twilio's {how} can end")
     return CenterState(hours[0] if hours else "", outcomes)
 
 

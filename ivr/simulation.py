@@ -47,15 +47,13 @@ from ivr.engine import (
 from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
 from ivr.hours import ALWAYS, WeeklyHours
-from ivr.scenarios import HELD, SILENCE, CenterState, Expect, Input, Scenario
+from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, meaning, reported
+from ivr.scenarios import SILENCE, CenterState, Expect, Input, Scenario
 
 MAX_TURNS = 40  # webhooks in one call; a flow that needs more is looping
 MAX_DRAWS = 500  # CallSids tried to make the weighted routes draw a scenario's picks
 NEVER = WeeklyHours(days=tuple(() for _ in range(7)))
-# How Twilio reports the end of a bridge, per the scenario's word, for <Dial> and <Enqueue>.
-DIAL_STATUS = {"answered": "completed", "busy": "busy", "no-answer": "no-answer", "failed": "failed"}
-QUEUE_RESULT = {"answered": "bridged", "busy": "queue-full", "no-answer": "queue-full",
-                "queue-full": "queue-full", "failed": "error", "hold-transfer": "leave"}
+ENDED = {ANSWERED: "answered", GONE: "abandoned"}  # how a call ends after its last bridge
 SHOWN_LATER = ("text", "keywords")  # event fields the transcript already shows as heard
 
 
@@ -80,7 +78,7 @@ class Outcome:
     bridges: list[Connection] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     handoff: str = ""
-    ended: str = ""  # answered, hangup, handoff; "" when the call did not end
+    ended: str = ""  # answered, hangup, handoff, abandoned; "" when the call did not end
     language: str = ""  # the tag of the language the call speaks at its end
     unused: tuple[Input, ...] = ()  # inputs the call ended before asking for
     drawn: list[str] = field(default_factory=list)  # centers the weighted routes drew
@@ -168,7 +166,7 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
                                "inbound", facts.fresh, flow, facts.exempt or ""))
     call = first_call(flow, facts)
     turn = _decide(partial(begin, flow, facts), flow, call, facts, out)
-    answered = False
+    last_end = ""  # what the last bridge's end meant (ivr.outcomes)
     for _ in range(MAX_TURNS):
         _show(out, turn, flow)
         last = turn.actions[-1] if turn.actions else None
@@ -179,12 +177,13 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             call = last.then
         elif isinstance(last, Connect):
             word = pending[last.center].pop(0) if pending.get(last.center) else "answered"
-            answered = word == "answered"
-            reply = BridgeEnded(_status(last, word))
+            status = _status(last, word)
+            reply = BridgeEnded(status, word == HANGS_UP, "12" if last.target.kind in HELD else "")
+            last_end = meaning(status, reply.caller_ended)
             _bridge(out, flow, facts, last, word)
             call = last.then
         else:
-            out.ended = "handoff" if isinstance(last, Handover) else "answered" if answered else "hangup"
+            out.ended = "handoff" if isinstance(last, Handover) else ENDED.get(last_end, "hangup")
             if not isinstance(last, (Handover, End)):
                 out.note("  (the answer ends without hanging up; Twilio hangs up)")
             break
@@ -315,13 +314,14 @@ def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str)
         out.hear(offer.text, offer.language, how="on hold hears")
         if word == "hold-transfer":
             out.note(f"  presses {flow.transfer_key} on hold")
+    if word == HANGS_UP:
+        out.note("  hangs up before an agent answers")
     out.note(f"  the bridge ends: {word} ({_status(connect, word)})")
 
 
 def _status(connect: Connect, word: str) -> str:
-    """How Twilio reports this end of this kind of bridge."""
-    table = QUEUE_RESULT if connect.target.kind in HELD else DIAL_STATUS
-    return table.get(word, word)
+    """How Twilio reports this end of this kind of bridge (the scenario checked the word)."""
+    return reported(word, connect.target.kind) or word
 
 
 def _header(out: Outcome, scenario: Scenario, flow: Flow, facts: Facts) -> None:

@@ -281,7 +281,12 @@ def _reply(form: Mapping[str, str]) -> Reply:
     get = form.get
     outcome = get("DialCallStatus") or get("QueueResult")
     if outcome:
-        return BridgeEnded(outcome)
+        # CallStatus is the caller's own leg: "completed" once they have hung up
+        # (https://www.twilio.com/docs/voice/twiml#request-parameters); QueueTime is the
+        # seconds the caller spent in the queue (https://www.twilio.com/docs/voice/twiml/enqueue).
+        wait = get("QueueTime", "")
+        return BridgeEnded(outcome, get("CallStatus") == "completed",
+                           wait if wait.isdigit() and len(wait) < 7 else "")
     if get("Digits") or get("SpeechResult"):
         return Heard(get("Digits", ""), get("SpeechResult", ""))
     return Silence()

@@ -387,7 +387,8 @@ def test_failed_bridge_overflows_with_a_new_disclosure(status):
     flow = make_flow()
     turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded(status), facts())
 
-    assert fields(turn, "bridge_ended") == [{"status": status, "center": "manila", "domestic": "false"}]
+    assert fields(turn, "bridge_ended") == [{"status": status, "outcome": "failed", "center": "manila",
+                                             "domestic": "false"}]
     assert fields(turn, "routed") == [{"center": "bangalore", "city": "Bangalore", "country": "IN",
                                        "by": "overflow"}]
     ask = turn.actions[-1]
@@ -401,14 +402,42 @@ def test_failed_bridge_overflows_with_a_new_disclosure(status):
     assert only_connect(after).center == "bangalore"
 
 
-@pytest.mark.parametrize("status", ["completed", "answered", "bridged", "hangup", "redirected"])
+@pytest.mark.parametrize("status", ["completed", "answered", "bridged", "bridging-in-process",
+                                    "redirected-from-bridged"])
 def test_answered_bridge_ends_the_call(status):
     flow = make_flow()
     turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded(status), facts())
 
     assert turn.actions == [End()]
-    assert fields(turn, "bridge_ended") == [{"status": status, "center": "manila", "domestic": "false"}]
+    assert fields(turn, "bridge_ended") == [{"status": status, "outcome": "answered", "center": "manila",
+                                             "domestic": "false"}]
     assert "routed" not in steps(turn)
+
+
+@pytest.mark.parametrize("reply, outcome", [
+    (BridgeEnded("hangup", wait="95"), "gone"),  # hung up in the queue
+    (BridgeEnded("no-answer", caller_ended=True), "gone"),  # hung up while the Dial rang
+    (BridgeEnded("queue-full", caller_ended=True), "gone"),
+    (BridgeEnded("redirected"), "moved"),  # taken out of the queue by someone else (REST API)
+])
+def test_a_caller_who_is_gone_is_never_answered_and_never_overflows(reply, outcome):
+    flow = make_flow()
+    turn = resume(flow, bridged_to_manila(flow).call, reply, facts())
+
+    assert turn.actions == [End()]
+    ended = fields(turn, "bridge_ended")
+    assert [(e["status"], e["outcome"], e.get("wait", "")) for e in ended] == [
+        (reply.status, outcome, reply.wait)]
+    assert "routed" not in steps(turn) and "bridged" not in steps(turn)
+
+
+def test_a_caller_gone_from_the_domestic_bridge_gets_no_on_failure():
+    flow = make_flow()
+    turn = resume(flow, domestic_state_call(flow), BridgeEnded("busy", caller_ended=True), facts())
+
+    assert turn.actions == [End()]
+    assert fields(turn, "bridge_ended")[0]["outcome"] == "gone"
+    assert "bridged" not in steps(turn)
 
 
 @pytest.mark.parametrize("next_center, disclosure", [

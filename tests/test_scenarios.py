@@ -19,7 +19,7 @@ import redis
 
 from ivr.check import check_folder
 from ivr.cli import main
-from ivr.engine import ANSWERED, Heard, Silence, says
+from ivr.engine import Heard, Silence, says
 from ivr.flow import (
     Bridge,
     Disclose,
@@ -34,8 +34,8 @@ from ivr.flow import (
     Route,
     translation,
 )
+from ivr.outcomes import HELD
 from ivr.scenarios import (
-    HELD,
     Bridged,
     CenterState,
     Disclosure,
@@ -133,7 +133,7 @@ def branches_taken(flow: Flow, outcome: Outcome) -> set[Branch]:
         elif event.step == "language" and f["input"] == "silence":
             value = "silence"
         elif event.step == "bridge_ended":
-            value = "answered" if f["status"] in ANSWERED else "failed"
+            value = {"answered": "answered", "failed": "failed"}.get(f["outcome"])
         elif event.step in ("safe_answer", "transfer_requested"):
             state, value = "", f.get("policy") or f.get("by", "")
         if value is not None:
@@ -239,7 +239,7 @@ def test_a_folder_without_scenarios_fails(folder, capsys):
     ('inputs = ["1", { press = "one" }]', "inputs[1]", "press takes keys"),
     ('inputs = [1]', "inputs[0]", "must be keys, words or \"silence\""),
     ('centers.manila = "bsy"', "centers.manila", "'bsy' is not one of open, closed, answered"),
-    ('centers.bangalore = "queue-full"', "centers.bangalore", "needs a queue or workflow center"),
+    ('centers.bangalore = "queue-full"', "centers.bangalore", "how Twilio's <Dial> (a sip center) can end"),
     ('centers.lima = "open"', "centers.lima", "names unknown center 'lima'"),
     ('centers.manila = ["open", "closed"]', "centers.manila", "give open or closed once"),
     ('picks = ["lima"]', "picks[0]", "names unknown center 'lima'"),
