@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +49,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         chores=(
             Chore("spool-replay", 1.0, lambda: spool.replay(store.append),
                   due=lambda: bool(spool.pending())),
-            Chore("chain-anchor", 300.0, lambda: store.anchor(keys, datetime.now(UTC)),
-                  wait_first=True),
         ),
     )
     webhooks.init_app(app, onshore)

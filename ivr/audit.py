@@ -1,10 +1,13 @@
-"""The evidence record as a whole: verify its chain, export it, prune what was exported.
+"""The evidence record as a whole: verify its chain, anchor it, export it, prune what was
+exported.
 
 ``verify`` walks the events stream from the start (or from where retention pruned it) and
 checks, for each entry, that it links to the entry before it (``prev``), that its content
 still hashes to its ``hash`` (nothing edited), and that its MAC is valid under its key id
-(nothing forged without the key); at the end, that the last hash is the chain head Redis
-keeps (nothing removed from the end). The first broken link is named.
+(nothing forged without the key); that every anchor (``ivr.anchors``) still finds its entry,
+with the hash and position it attested (nothing erased, truncated or rewritten, even by
+someone who relinked the chain: the anchors are out of the webhooks' reach); at the end,
+that the last hash is the chain head Redis keeps. The first broken link is named.
 
 The stream is never trimmed by length. ``prune`` removes only entries that were exported
 (``export`` records each exported range and the file's SHA-256) and are older than the
@@ -17,11 +20,12 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from ivr.anchors import Anchor, merged, stream_order
 from ivr.evidence import Keyring, body_of, link, mac_is_valid
 from ivr.store import Store
 
@@ -32,10 +36,12 @@ CHAIN_TAIL = 4  # prev, <hash>, hash, <hash>
 class Verdict:
     """The result of verifying the record."""
 
-    entries: int
+    entries: int  # entries checked, with those pruned before
     broken_at: str = ""  # entry id, or "end"
     problem: str = ""
     unknown_keys: int = 0  # entries whose key id this process does not hold
+    anchors: int = 0  # anchors the record was held to
+    last_anchor: str = ""  # when the newest of them was taken
 
     @property
     def intact(self) -> bool:
@@ -56,29 +62,104 @@ def check_entry(keyring: Keyring | None, fields: list[str], prev: str) -> str:
     return ""
 
 
-def verify(store: Store, keyring: Keyring | None) -> Verdict:
-    """Check the whole record; name the first broken link."""
-    pruned_id, prev = store.pruned()
-    count = unknown = 0
-    seen = {prev}  # every hash so far: what an anchor may attest
+def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = ()) -> Verdict:
+    """Check the whole record against its chain, its MACs and every anchor (Redis's and
+    ``logged``, from a local log); name the first broken link."""
+    pruned_id, _, _ = store.pruned()
+    every, disagreement = merged(store.anchors(), logged)
+    if disagreement:
+        return Verdict(0, "anchors", disagreement)
+    after = stream_order(pruned_id) if pruned_id else (-1, -1)
+    pending = [a for a in every if stream_order(a.last) > after]
+    verdict = _walk(store, keyring, pending)
+    return replace(verdict, anchors=len(pending), last_anchor=pending[-1].at if pending else "")
+
+
+def _walk(store: Store, keyring: Keyring | None, pending: list[Anchor]) -> Verdict:
+    """``verify`` from the pruned marker on, holding the record to ``pending`` (oldest
+    first, the ones not pruned)."""
+    pruned_id, prev, count = store.pruned()
+    pending = list(pending)
+    unknown = 0
+    seen = {prev}  # every hash so far: what an in-stream anchor may attest
     for entry_id, fields in store.entries(start=f"({pruned_id}" if pruned_id else "-"):
+        if pending and stream_order(entry_id) > stream_order(pending[0].last):
+            return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id), unknown)
         count += 1
         problem = check_entry(keyring, fields, prev) or _anchor_problem(fields, seen)
+        if problem and len(seen) == 1 and fields[-3:-2] != [prev]:
+            problem = (f"the record's oldest entries were erased: it starts at {entry_id}, "
+                       f"which links to {fields[-3][:12] or '(start)'}, not to "
+                       f"{'the pruned marker ' + prev[:12] if prev else 'the start'}")
+        if not problem and pending and entry_id == pending[0].last:
+            problem = _held_to(pending.pop(0), fields[-1], count)
         if problem:
             return Verdict(count, entry_id, problem, unknown)
         if keyring is not None and mac_is_valid(keyring, fields) is None:
             unknown += 1
         prev = fields[-1]
         seen.add(prev)
+    if pending:
+        return Verdict(count, pending[0].last, _erased(pending[0], count, ""), unknown)
     head = store.chain_head()
     if head != prev:
         return Verdict(count, "end", f"the record ends at {prev[:12] or '(start)'} but the chain "
-                       f"head is {head[:12] or '(none)'}: entries at the end were deleted", unknown)
+                       f"head is {head[:12] or '(none)'}: entries at the end were deleted, or "
+                       "the head was overwritten", unknown)
     return Verdict(count, unknown_keys=unknown)
 
 
+def _erased(anchor: Anchor, count: int, next_id: str) -> str:
+    """Why an anchored entry that is not in the stream means evidence was erased."""
+    where = f"before {next_id}" if next_id else "at its end"
+    return (f"the anchor of {anchor.at} attests {anchor.count} entries up to {anchor.last} "
+            f"(hash {anchor.hash[:12]}); the record holds {count} {where}: "
+            f"{anchor.count - count} or more entries were erased (trimmed, deleted or rewritten)")
+
+
+def _held_to(anchor: Anchor, hash_: str, count: int) -> str:
+    """What is wrong with an anchored entry as found; "" when it is what was attested."""
+    if hash_ != anchor.hash:
+        return (f"it hashes to {hash_[:12]} but the anchor of {anchor.at} attests "
+                f"{anchor.hash[:12]}: it or entries before it were rewritten")
+    if count != anchor.count:
+        return (f"it is entry {count} of the record but the anchor of {anchor.at} attests it "
+                f"as entry {anchor.count}: entries before it were deleted or inserted")
+    return ""
+
+
+def anchor(store: Store, now: datetime) -> tuple[Anchor | None, str]:
+    """Take a high-water mark of the record now, unless nothing was appended since the last
+    one. Refuses (None, why) when the record no longer holds what the last anchor attested:
+    the alarm goes off on the auditor's timer, not only when someone runs verify."""
+    count, last_id, hash_ = store.high_water()
+    every = store.anchors()
+    previous = every[-1] if every else None
+    pruned_id, pruned_hash, _ = store.pruned()
+    # Two reads, not a walk: the app's user can only trim from the start (XADD's MAXLEN,
+    # MINID), so the oldest entry and the last anchored one show any erasure it can do.
+    first = next(store.entries(f"({pruned_id}" if pruned_id else "-", batch=1), None)
+    if first is not None and first[1][-3:-2] != [pruned_hash]:
+        return None, (f"the record now starts at {first[0]}, which does not link to where the "
+                      "last prune left it: its oldest entries were erased; run ivr audit verify")
+    if previous is not None:
+        if not pruned_id or stream_order(previous.last) > stream_order(pruned_id):
+            found = store.entry(previous.last)
+            if found is None or found[-1] != previous.hash or count < previous.count:
+                return None, (f"the record no longer holds entry {previous.last} as the anchor "
+                              f"of {previous.at} attested it: run ivr audit verify")
+        if previous.last == last_id:
+            return None, ""
+    if not last_id:
+        return None, ""
+    taken = Anchor(now.astimezone(UTC).isoformat(timespec="milliseconds"), last_id, hash_, count)
+    store.add_anchor(taken)
+    return taken, ""
+
+
 def _anchor_problem(fields: list[str], seen: set[str]) -> str:
-    """An anchor must attest a head the record still holds before it."""
+    """An anchor the webhooks once appended to the stream itself must attest a head the
+    record still holds before it (records from before ``ivr.anchors``)."""
     if "anchor" not in fields[:10]:
         return ""
     attested = _pairs(fields).get("head", "")
@@ -135,18 +216,18 @@ def prune(store: Store, before: date, retention_days: int, today: date) -> tuple
     """Remove entries older than ``before`` and than the retention period, only where every
     one of them was exported. Returns (entries removed, "" or why nothing was removed)."""
     cutoff = min(before, today - timedelta(days=retention_days))
-    pruned_id, _ = store.pruned()
-    ranges = sorted(_id(a) + _id(b) for a, b in store.exported())
+    pruned_id = store.pruned()[0]
+    ranges = sorted(stream_order(a) + stream_order(b) for a, b in store.exported())
     candidates = list(store.entries(f"({pruned_id}" if pruned_id else "-", "(" + stream_id(cutoff)))
     if not candidates:
         return 0, f"no entries before {cutoff.isoformat()} (retention {retention_days} days)"
     for entry_id, _ in candidates:
-        key = _id(entry_id)
+        key = stream_order(entry_id)
         if not any(r[:2] <= key <= r[2:] for r in ranges):
             return 0, f"entry {entry_id} was never exported: export its range first"
     last_id, last_fields = candidates[-1]
     calls = {dict(_pairs(f)).get("call", "") for _, f in candidates} - {""}
-    store.prune(last_id, last_fields[-1], calls)
+    store.prune(last_id, last_fields[-1], calls, len(candidates))
     return len(candidates), ""
 
 
@@ -155,7 +236,7 @@ def call_record(store: Store, keyring: Keyring | None,
     """One call's entries in the order they happened (by ``at``, then stream id: spooled
     entries reach the stream late): (id, fields, chain status of that entry)."""
     entries = store.call_entries(call_sid)
-    entries.sort(key=lambda e: (_pairs(e[1]).get("at", "") if e[1] else "", _id(e[0])))
+    entries.sort(key=lambda e: (_pairs(e[1]).get("at", "") if e[1] else "", stream_order(e[0])))
     for entry_id, fields in entries:
         if fields is None:
             yield entry_id, {}, "missing: deleted or pruned"
@@ -174,7 +255,3 @@ def call_record(store: Store, keyring: Keyring | None,
 def _pairs(fields: list[str]) -> dict[str, str]:
     return dict(zip(fields[::2], fields[1::2], strict=True))
 
-
-def _id(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)

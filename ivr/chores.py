@@ -1,6 +1,7 @@
-"""Work a worker does in the background after it answered: replaying the spool, anchoring
-the evidence chain. Never on a caller's time: a chore runs in its own thread, at most once
-per interval, and one run at a time."""
+"""Work a worker does in the background after it answered: replaying the spool. Never on a
+caller's time: a chore runs in its own thread, at most once per interval, and one run at a
+time. (Anchoring the record is not a worker's chore: it needs the auditor's credentials,
+which the webhooks never hold; see ``ivr.anchors``.)"""
 
 from __future__ import annotations
 

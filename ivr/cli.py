@@ -8,10 +8,11 @@ import json
 import os
 import secrets
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ivr import audit, keyring, period, report, simulation
+from ivr import anchors, audit, keyring, period, report, simulation
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder, flow_problems
 from ivr.errors import FlowError, OnshoreError
@@ -191,27 +192,44 @@ def _keyring() -> Keyring | None:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Walk the whole record; name the first broken link."""
     keys = _keyring()
-    verdict = audit.verify(_store(args), keys)
+    try:
+        logged = anchors.read(Path(args.anchors)) if args.anchors else []
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the anchor log {args.anchors}: {exc}", file=sys.stderr)
+        return 1
+    verdict = audit.verify(_store(args), keys, logged)
     if not verdict.intact:
         print(f"BROKEN at {verdict.broken_at} (entry {verdict.entries}): {verdict.problem}")
         return 1
     note = "" if keys else " (MACs not checked: IVR_CALLER_HASH_KEY is not set)"
     if verdict.unknown_keys:
         note += f" ({verdict.unknown_keys} entries under key ids not configured here)"
+    if verdict.anchors:
+        note += f", held to {verdict.anchors} anchors, the last of {verdict.last_anchor}"
+    else:
+        note += (" (no anchors: erasure by the webhooks' Redis user would not show; run "
+                 "ivr audit anchor with the auditor's credentials on a timer)")
     print(f"intact: {verdict.entries} entries{note}")
     return 0
 
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
-    """Attest the chain's head now (the webhooks also do it every few minutes)."""
-    keys = _keyring()
-    if keys is None:
-        print("IVR_CALLER_HASH_KEY is required to sign an anchor", file=sys.stderr)
-        return 2
-    store = _store(args)
-    store.anchor(keys, datetime.now(UTC))
-    print(f"anchored at {store.chain_head()[:12]}")
-    return 0
+    """Record the record's high-water mark (with the auditor's credentials), also in the
+    local log; with --every, again and again. Exit 1 when the record lost what an earlier
+    anchor attested."""
+    store, log = _store(args), Path(args.log) if args.log else None
+    while True:
+        taken, problem = audit.anchor(store, datetime.now(UTC))
+        if problem:
+            print(f"ALARM: {problem}", file=sys.stderr, flush=True)
+        elif taken is not None:
+            if log is not None:
+                anchors.append(log, taken)
+            print(f"anchored {taken.count} entries up to {taken.last} ({taken.hash[:12]})",
+                  flush=True)
+        if not args.every:
+            return 1 if problem else 0
+        time.sleep(args.every)
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
@@ -402,9 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_parser = sub.add_parser("audit", help="verify, export, prune and replay evidence")
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="check the hash chain and MACs")
+    anchor_log = os.environ.get("IVR_ANCHOR_LOG", "")
+    verify = audit_sub.add_parser("verify", help="check the hash chain, MACs and anchors")
+    verify.add_argument("--anchors", default=anchor_log,
+                        help="a local anchor log to hold the record to as well")
     verify.set_defaults(func=cmd_audit_verify)
-    anchor = audit_sub.add_parser("anchor", help="attest the chain head under the key")
+    anchor = audit_sub.add_parser("anchor", help="record the high-water mark (auditor user)")
+    anchor.add_argument("--log", default=anchor_log, help="also append it to this local file")
+    anchor.add_argument("--every", type=float, default=0.0,
+                        help="seconds between anchors; 0: once (for a timer)")
     anchor.set_defaults(func=cmd_audit_anchor)
     export = audit_sub.add_parser("export", help="export days of evidence to a file")
     export.add_argument("--from", dest="from_", required=True)

@@ -112,12 +112,6 @@ def seal_all(keyring: Keyring, common: Mapping[str, str],
     return sealed
 
 
-def anchor(head: str) -> Event:
-    """An event that attests, under the key, the chain's head at this moment: a keyless
-    rewrite of anything before it (delete an entry, relink the rest) no longer matches."""
-    return Event(f"anchor:{head}", "anchor", (("head", head),))
-
-
 def unpack(stored: Sequence[str]) -> list[str]:
     """An entry as Redis holds it ([name, value, ...]), in either layout, as the sealed
     event's fields followed by the chain fields: [name, value, ..., "prev", p, "hash", h]."""

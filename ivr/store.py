@@ -10,7 +10,8 @@ Layout (every key starts with the prefix, built by ``key``):
     events             stream  per-call evidence, one entry per (CallSid, step), never trimmed
     chain:head         string  hash of the last entry appended (the chain's end)
     audit:exported     stream  exported ranges (first id, last id, entries, sha256 of the file)
-    audit:pruned       hash  last id and hash pruned, where verification resumes
+    audit:pruned       hash  last id, hash and count pruned, where verification resumes
+    audit:anchors      stream  high-water marks (count, last id, hash), the auditor's only
     call:SID:steps     set  steps already recorded for a call (idempotency), expires
     call:SID:entries   list  ids of the call's entries in the events stream
     flow:ID:versions   sorted set  every published version of a flow
@@ -39,7 +40,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 import redis
@@ -48,9 +48,9 @@ from redis.exceptions import ConnectionError as ConnectionLost
 from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchError
 from redis.retry import Retry
 
+from ivr.anchors import Anchor
 from ivr.errors import RemovalRefused, StoreUnavailable
-from ivr.evidence import Keyring, seal, unpack
-from ivr.evidence import anchor as evidence_anchor
+from ivr.evidence import unpack
 from ivr.flow import Center, Config, Flow, Number
 from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number
 
@@ -112,6 +112,7 @@ def key(*parts: str) -> str:
 # The keys every webhook or publish names; a call's and a flow version's are built with key().
 _EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD = (
     key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"))
+_PRUNED, _ANCHORS = key("audit", "pruned"), key("audit", "anchors")
 
 
 def _round_trip(conn: Any, command: tuple[Any, ...]) -> Any:
@@ -428,11 +429,7 @@ class Store:
     def call_entries(self, call_sid: str) -> list[tuple[str, list[str] | None]]:
         """One call's entries in order; None for an id whose entry is gone."""
         ids = [i.decode() for i in self.client.lrange(key("call", call_sid, "entries"), 0, -1)]
-        out: list[tuple[str, list[str] | None]] = []
-        for entry_id in ids:
-            rows = self.client.xrange(_EVENTS, min=entry_id, max=entry_id)
-            out.append((entry_id, _unpacked(rows[0][1]) if rows else None))
-        return out
+        return [(entry_id, self.entry(entry_id)) for entry_id in ids]
 
     def next_entry(self, entry_id: str) -> tuple[str, list[str]] | None:
         """The entry right after this one, if any."""
@@ -442,25 +439,42 @@ class Store:
         next_id, fields = rows[0]
         return next_id.decode(), _unpacked(fields)
 
-    def anchor(self, keyring: Keyring, now: datetime) -> None:
-        """Append an anchor attesting the current chain head (nothing new: nothing added)."""
-        head = self.chain_head()
-        last = self.client.xrevrange(_EVENTS, count=1)
-        fields = _unpacked(last[0][1]) if last else []
-        step = dict(zip(fields[::2], fields[1::2], strict=True)).get("step")
-        if head and last and step != "anchor":
-            common = {"call": "anchor", "caller": "", "at": now.isoformat(timespec="milliseconds")}
-            self.append("anchor", [seal(keyring, common, evidence_anchor(head))])
+    def entry(self, entry_id: str) -> list[str] | None:
+        """One entry by id; None when it is not in the stream."""
+        rows = self.client.xrange(_EVENTS, min=entry_id, max=entry_id)
+        return _unpacked(rows[0][1]) if rows else None
+
+    def high_water(self) -> tuple[int, str, str]:
+        """(entries appended so far, pruned ones counted; the last one's id; its hash), read
+        at one moment."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hgetall(_PRUNED).xlen(_EVENTS).xrevrange(_EVENTS, count=1)
+        pruned, length, last = pipe.execute()
+        if not last:
+            return (int(pruned.get(b"count", 0)), pruned.get(b"id", b"").decode(),
+                    pruned.get(b"hash", b"").decode())
+        return int(pruned.get(b"count", 0)) + length, last[0][0].decode(), _unpacked(last[0][1])[-1]
+
+    def anchors(self) -> list[Anchor]:
+        """Every anchor the auditor wrote, oldest first."""
+        return [Anchor.of({k.decode(): v.decode() for k, v in f.items()})
+                for _, f in self.client.xrange(_ANCHORS)]
+
+    def add_anchor(self, anchor: Anchor) -> None:
+        """Record a high-water mark (the auditor's credentials: the app's cannot)."""
+        self.client.xadd(_ANCHORS, anchor.fields())
 
     def chain_head(self) -> str:
         """The hash of the last entry appended, as the script left it."""
         value = self.client.get(_HEAD)
         return value.decode() if value else ""
 
-    def pruned(self) -> tuple[str, str]:
-        """(last id, last hash) of what retention removed; ("", "") if nothing was."""
-        found = self.client.hgetall(key("audit", "pruned"))
-        return (found.get(b"id", b"").decode(), found.get(b"hash", b"").decode())
+    def pruned(self) -> tuple[str, str, int]:
+        """(last id, last hash, entries removed) of what retention removed; ("", "", 0) if
+        nothing was."""
+        found = self.client.hgetall(_PRUNED)
+        return (found.get(b"id", b"").decode(), found.get(b"hash", b"").decode(),
+                int(found.get(b"count", 0)))
 
     def mark_exported(self, first: str, last: str, count: int, sha256: str, path: str) -> None:
         """Remember that entries first..last were exported to a file with this digest."""
@@ -473,11 +487,13 @@ class Store:
         rows = self.client.xrange(key("audit", "exported"))
         return [(f[b"first"].decode(), f[b"last"].decode()) for _, f in rows]
 
-    def prune(self, last_id: str, last_hash: str, calls: Iterable[str]) -> int:
-        """Remove every entry up to and including last_id; verification resumes after it."""
+    def prune(self, last_id: str, last_hash: str, calls: Iterable[str], removed: int) -> int:
+        """Remove every entry up to and including last_id (``removed`` of them, counted in
+        the marker so that anchors' counts still match); verification resumes after it."""
         pipe = self.client.pipeline(transaction=True)
         pipe.xtrim(_EVENTS, minid=_after(last_id), approximate=False)
-        pipe.hset(key("audit", "pruned"), mapping={"id": last_id, "hash": last_hash})
+        pipe.hset(_PRUNED, mapping={"id": last_id, "hash": last_hash})
+        pipe.hincrby(_PRUNED, "count", removed)
         for call_sid in calls:
             pipe.delete(key("call", call_sid, "entries"))
         return int(pipe.execute()[0])

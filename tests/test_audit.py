@@ -6,12 +6,13 @@ from __future__ import annotations
 import hmac
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr import audit, evidence
+from ivr import anchors, audit, evidence
 from ivr.caller import Caller
 from ivr.engine import Event
 from ivr.evidence import Keyring
@@ -251,17 +252,73 @@ def test_a_relinked_deletion_passes_without_an_anchor(store, redis_client, recor
 
 
 def test_an_anchor_catches_a_relinked_deletion_before_it(store, redis_client, record, phone):
-    store.anchor(KEYS, datetime.now(UTC))
+    taken, problem = audit.anchor(store, datetime.now(UTC))
+    assert problem == "" and taken is not None and taken.count == len(record)
     phone.call(Caller(SUPPORT))  # the record goes on after the anchor
     assert audit.verify(store, KEYS).intact
     relink_without(store, redis_client, record[3][0])
     verdict = audit.verify(store, KEYS)
-    assert not verdict.intact
-    assert "deleted or rewritten" in verdict.problem
+    assert verdict.broken_at == record[-1][0]
+    assert "rewritten" in verdict.problem and taken.hash[:12] in verdict.problem
 
 
 def test_an_anchor_adds_nothing_when_nothing_happened(store, record):
-    store.anchor(KEYS, datetime.now(UTC))
-    length = len(list(store.entries()))
-    store.anchor(KEYS, datetime.now(UTC))
-    assert len(list(store.entries())) == length
+    assert audit.anchor(store, datetime.now(UTC))[0] is not None
+    assert audit.anchor(store, datetime.now(UTC)) == (None, "")
+    assert len(store.anchors()) == 1
+
+
+def test_anchoring_raises_the_alarm_when_anchored_evidence_is_gone(store, redis_client, record,
+                                                                   phone):
+    audit.anchor(store, datetime.now(UTC))
+    phone.call(Caller(SUPPORT))
+    redis_client.xtrim("onshore:events", minid=record[2][0], approximate=False)  # two
+    taken, problem = audit.anchor(store, datetime.now(UTC))
+    assert taken is None and f"starts at {record[2][0]}" in problem
+    redis_client.xtrim("onshore:events", maxlen=0, approximate=False)
+    taken, problem = audit.anchor(store, datetime.now(UTC))
+    assert taken is None and f"no longer holds entry {record[-1][0]}" in problem
+    assert len(store.anchors()) == 1  # the tampered record is not anchored
+
+
+def test_anchors_before_the_pruned_marker_stay_satisfied(store, redis_client, record, phone):
+    audit.anchor(store, datetime.now(UTC))
+    today = datetime.now(UTC).date()
+    audit.export(store, today, today, "jsonl", Path("/dev/null"))
+    tomorrow = today + timedelta(days=1)
+    assert audit.prune(store, tomorrow, 0, tomorrow)[0] == len(record)
+    phone.call(Caller(SUPPORT))
+    taken, problem = audit.anchor(store, datetime.now(UTC))
+    assert problem == "" and taken is not None and taken.count > len(record)
+    verdict = audit.verify(store, KEYS)
+    assert verdict.intact and verdict.anchors == 1, verdict  # the first one was pruned past
+
+
+def test_the_local_anchor_log_holds_the_record_when_redis_lost_its_anchors(
+        store, redis_client, record, tmp_path):
+    log = tmp_path / "anchors.jsonl"
+    taken, _ = audit.anchor(store, datetime.now(UTC))
+    assert taken is not None
+    anchors.append(log, taken)
+    redis_client.delete("onshore:audit:anchors", "onshore:events")  # an admin, not the app
+    redis_client.set("onshore:chain:head", "")
+    assert audit.verify(store, KEYS).intact  # Redis alone has nothing left to go on
+    verdict = audit.verify(store, KEYS, anchors.read(log))
+    assert verdict.broken_at == taken.last
+    assert f"attests {len(record)} entries" in verdict.problem and "erased" in verdict.problem
+
+
+def test_anchors_that_disagree_are_named(store, record, tmp_path):
+    taken, _ = audit.anchor(store, datetime.now(UTC))
+    assert taken is not None
+    forged = anchors.Anchor(taken.at, taken.last, "0" * 40, taken.count)
+    verdict = audit.verify(store, KEYS, [forged])
+    assert verdict.broken_at == "anchors" and "disagree" in verdict.problem
+
+
+def test_a_torn_last_anchor_line_is_skipped(tmp_path):
+    log = tmp_path / "anchors.jsonl"
+    anchors.append(log, anchors.Anchor("2026-12-01T00:00:00.000+00:00", "1-0", "ab", 3))
+    with open(log, "a") as f:
+        f.write('{"at": "2026-12-01T00:01')
+    assert [a.last for a in anchors.read(log)] == ["1-0"]

@@ -1,23 +1,29 @@
 """deploy/users.acl on a real redis-server: the app can do its work and cannot destroy
-evidence; the operator can publish and audit."""
+evidence unseen; the operator can publish, export and prune; only the auditor writes anchors.
+
+What the app's user can still do to the record (``XADD`` trims with ``MAXLEN``/``MINID``,
+and it must set the chain head) is played here against the shipped ACL, and ``ivr audit
+verify`` must then fail and name what is missing."""
 
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 
-from ivr import create_app
+from ivr import audit, create_app
 from ivr.caller import Caller, Phone
-from ivr.evidence import Keyring
+from ivr.cli import main
 from ivr.store import Store, connect
 from tests.conftest import HASH_KEY, ROOT, SUPPORT, TOKEN, flask_transport, publish
 from tests.servers import RedisServer
 
 APP = {"username": "onshore-app", "password": "CHANGE-ME-app"}
 OPERATOR = {"username": "onshore-operator", "password": "CHANGE-ME-operator"}
+AUDITOR = {"username": "onshore-auditor", "password": "CHANGE-ME-auditor"}
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +39,117 @@ def url(server: RedisServer, who: dict[str, str]) -> str:
     return f"redis://{who['username']}:{who['password']}@127.0.0.1:{server.port}/0"
 
 
+def app_phone(server: RedisServer, spool: Path) -> Phone:
+    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
+                      "redis_url": url(server, APP), "spool_dir": str(spool)})
+    return Phone("http://localhost", TOKEN, flask_transport(app.test_client()))
+
+
 def test_app_user_answers_and_records_calls(acl_redis, tmp_path):
     publish(url(acl_redis, OPERATOR))
-    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                      "redis_url": url(acl_redis, APP), "spool_dir": str(tmp_path)})
-    phone = Phone("http://localhost", TOKEN, flask_transport(app.test_client()))
     # English at the language menu, an agent at the main menu, the US agent at the disclosure
-    transcript = phone.call(Caller(SUPPORT, press="1,1,1"))
+    transcript = app_phone(acl_redis, tmp_path).call(Caller(SUPPORT, press="1,1,1"))
     assert transcript.bridges == [("number", "+15705550123")]
     operator = acl_redis.client(**OPERATOR)
     assert operator.xlen("onshore:events") >= 4
     assert list(tmp_path.iterdir()) == []  # nothing had to be spooled
-    length = operator.xlen("onshore:events")
-    Store(connect(url(acl_redis, APP), timeout=5)).anchor(
-        Keyring("k1", HASH_KEY.encode()), datetime.now(UTC))  # the webhooks anchor too
-    assert operator.xlen("onshore:events") == length + 1
+    taken, problem = audit.anchor(Store(connect(url(acl_redis, AUDITOR), timeout=5)),
+                                  datetime.now(UTC))
+    assert problem == "" and taken is not None
+    assert operator.xrevrange("onshore:audit:anchors", count=1)[0][1][b"last"] == taken.last.encode()
+
+
+@pytest.fixture
+def anchored(acl_redis, tmp_path, monkeypatch):
+    """Calls recorded by the app's user, then anchored by the auditor's (as its timer does)."""
+    restart_empty(acl_redis)
+    publish(url(acl_redis, OPERATOR))
+    phone = app_phone(acl_redis, tmp_path / "spool")
+    for press in ("1,1,1", "", "1,2"):
+        phone.call(Caller(SUPPORT, press=press))
+    monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
+    assert main(["audit", "anchor", "--redis-url", url(acl_redis, AUDITOR),
+                 "--log", str(tmp_path / "anchors.jsonl")]) == 0
+    phone.call(Caller(SUPPORT))  # the record goes on after the anchor
+    return phone
+
+
+def restart_empty(server: RedisServer) -> None:
+    """Empty the server between tests: no user here may FLUSHALL, so start it afresh."""
+    server.stop()
+    server.start()
+
+
+def verify(server: RedisServer, capsys, *extra: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["audit", "verify", "--redis-url", url(server, AUDITOR), *extra])
+    return code, capsys.readouterr().out
+
+
+def test_the_auditor_finds_an_untouched_record_intact(acl_redis, anchored, capsys):
+    code, out = verify(acl_redis, capsys)
+    assert code == 0 and "intact" in out and "held to 1 anchors" in out
+
+
+@pytest.mark.parametrize("attack", [
+    # the issue's reproduction: everything trimmed away, the head made to agree
+    [("XADD", "onshore:events", "MAXLEN", "0", "*", "x", "y"), ("SET", "onshore:chain:head", "")],
+    [("XADD", "onshore:events", "MAXLEN", "2", "*", "x", "y")],
+    [("XADD", "onshore:events", "MINID", "=", "{third}", "*", "x", "y")],
+    [("SET", "onshore:chain:head", "")],
+    [("SET", "onshore:chain:head", "0" * 40)],
+])
+def test_what_the_app_user_may_do_to_the_record_fails_verify(acl_redis, anchored, capsys,
+                                                              tmp_path, attack):
+    app = acl_redis.client(**APP)
+    operator = acl_redis.client(**OPERATOR)
+    ids = [i.decode() for i, _ in operator.xrange("onshore:events")]
+    anchor = operator.xrevrange("onshore:audit:anchors", count=1)[0][1]
+    for command in attack:
+        app.execute_command(*(part.format(third=ids[2]) for part in command))
+    code, out = verify(acl_redis, capsys)
+    assert code == 1 and out.startswith("BROKEN"), out
+    if attack[0][0] == "XADD":  # evidence erased: what is missing is named
+        assert "erased" in out
+        if "MAXLEN" in attack[0]:  # the anchored entry itself is gone
+            assert (f"attests {anchor[b'count'].decode()} entries up to "
+                    f"{anchor[b'last'].decode()}") in out
+        else:  # the oldest ones are
+            assert f"oldest entries were erased: it starts at {ids[2]}" in out
+        # and the auditor's timer raises the alarm instead of anchoring what is left
+        assert main(["audit", "anchor", "--redis-url", url(acl_redis, AUDITOR)]) == 1
+        assert "ALARM" in capsys.readouterr().err
+    else:
+        assert "chain head" in out
+    # the local log alone (Redis's anchors lost too) still says what is missing
+    code, out = verify(acl_redis, capsys, "--anchors", str(tmp_path / "anchors.jsonl"))
+    assert code == 1
+
+
+def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl_redis, anchored,
+                                                                             capsys):
+    with pytest.raises(redis.exceptions.NoPermissionError):  # a mark covering every id
+        acl_redis.client(**APP).xadd("onshore:audit:exported", {
+            "first": "0-1", "last": "99999999999999-0", "count": "1", "sha256": "0" * 64,
+            "path": "x", "by": "app"})
+    operator = Store(connect(url(acl_redis, OPERATOR), timeout=5))
+    later = datetime.now(UTC).date() + timedelta(days=1)
+    removed, why = audit.prune(operator, later, 0, later)
+    assert removed == 0 and "never exported" in why
+    assert verify(acl_redis, capsys)[0] == 0
 
 
 @pytest.mark.parametrize("command", [
     ("DEL", "onshore:events"), ("XTRIM", "onshore:events", "MAXLEN", "0"),
     ("XDEL", "onshore:events", "0-1"), ("EXPIRE", "onshore:events", "1"),
+    ("EXPIRE", "onshore:call:CA1:entries", "1"), ("DEL", "onshore:call:CA1:entries"),
+    ("SET", "onshore:call:CA1:entries", "x"), ("DEL", "onshore:chain:head"),
+    ("EXPIRE", "onshore:chain:head", "1"), ("UNLINK", "onshore:events"),
+    ("RENAME", "onshore:events", "onshore:call:x:steps"),
+    ("XADD", "onshore:audit:exported", "*", "first", "0-1", "last", "9-0"),
+    ("HSET", "onshore:audit:pruned", "id", "9-0"), ("DEL", "onshore:audit:anchors"),
+    ("XADD", "onshore:audit:anchors", "*", "last", "0-1"),
+    ("XADD", "onshore:numbers", "*", "x", "y"),
     ("SET", "onshore:flow:support:1", "x"), ("HSET", "onshore:centers", "manila", "{}"),
     ("FLUSHALL",), ("CONFIG", "SET", "appendonly", "no"),
 ])
@@ -62,6 +159,20 @@ def test_app_user_cannot_destroy_or_rewrite(acl_redis, command):
         app.execute_command(*command)
     with pytest.raises(redis.exceptions.ResponseError):  # not through a script either
         app.eval(f"return redis.call({', '.join(repr(c) for c in command)})", 0)
+
+
+@pytest.mark.parametrize("who, command", [
+    (AUDITOR, ("XADD", "onshore:events", "*", "x", "y")), (AUDITOR, ("DEL", "onshore:events")),
+    (AUDITOR, ("SET", "onshore:chain:head", "")),
+    (AUDITOR, ("XADD", "onshore:audit:exported", "*", "x", "y")),
+    (AUDITOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
+    (OPERATOR, ("DEL", "onshore:audit:anchors")),
+    (OPERATOR, ("XADD", "onshore:audit:anchors", "*", "x", "y")),
+    (OPERATOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
+])
+def test_only_the_auditor_writes_anchors_and_it_writes_nothing_else(acl_redis, who, command):
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        acl_redis.client(**who).execute_command(*command)
 
 
 def test_default_user_is_off(acl_redis):
