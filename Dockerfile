@@ -10,7 +10,7 @@ COPY flows ./flows
 COPY deploy/gunicorn.conf.py ./deploy/gunicorn.conf.py
 RUN pip install --no-cache-dir --no-deps . \
     && useradd --system --no-create-home --uid 10001 onshore \
-    && mkdir /spool && chown onshore /spool
+    && mkdir /spool /anchors && chown onshore /spool /anchors
 USER onshore
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=2s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=1)"

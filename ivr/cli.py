@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from redis.exceptions import RedisError
+
 from ivr import anchors, audit, keyring, period, report, simulation
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder, flow_problems
@@ -219,7 +221,10 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
     anchor attested."""
     store, log = _store(args), Path(args.log) if args.log else None
     while True:
-        taken, problem = audit.anchor(store, datetime.now(UTC))
+        try:
+            taken, problem = audit.anchor(store, datetime.now(UTC))
+        except (RedisError, OSError) as exc:  # the timer goes on: the next run may reach it
+            taken, problem = None, f"cannot read the record: {exc}"
         if problem:
             print(f"ALARM: {problem}", file=sys.stderr, flush=True)
         elif taken is not None:
