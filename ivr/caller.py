@@ -183,10 +183,13 @@ class Phone:
     def _bridge(self, verb: ET.Element, t: Transcript,
                 outcomes: list[str]) -> tuple[str, dict[str, str]] | None:
         outcome = outcomes.pop(0) if outcomes else "completed"
+        shown = ""
         if verb.tag == "Dial":
             inner = verb[0]
             kind, target = inner.tag.lower(), (inner.text or "").strip()
             result = {"DialCallStatus": reported(outcome, kind) or outcome}
+            if verb.get("callerId"):
+                shown = f" (shows caller ID {verb.get('callerId')})"
         else:
             workflow = verb.get("workflowSid")
             kind, target = ("workflow", workflow) if workflow else ("queue", (verb.text or "").strip())
@@ -194,6 +197,6 @@ class Phone:
         if outcome == HANGS_UP:  # the action request then carries the caller's ended leg
             result["CallStatus"] = "completed"
         t.bridges.append((kind, target))
-        t.note(f"  bridged to {kind} {target}: {outcome}")
+        t.note(f"  bridged to {kind} {target}{shown}: {outcome}")
         action = verb.get("action")
         return (action, result) if action else None

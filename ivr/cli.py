@@ -160,6 +160,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         centers[center] = states.split(",")
     raw = {"number": args.number, "at": args.at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M"),
            "timezone": args.tz, "from_country": args.from_country, "from_state": args.from_state,
+           "from": args.from_,
            "inputs": [p or "silence" for p in presses] + [{"say": s} for s in args.say or []],
            "centers": centers, "picks": args.pick or [],
            "redis": "unreadable" if args.redis_unreadable else "readable"}
@@ -391,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="as if Redis could not be read: the flow's on_lookup_failure")
     preview.add_argument("--from-country", default="US", help="Twilio's FromCountry")
     preview.add_argument("--from-state", default="", help="Twilio's FromState")
+    preview.add_argument("--from", dest="from_", default="+12025550143",
+                         help="the caller's ID as Twilio posts it (a number, anonymous, ...)")
     preview.set_defaults(func=cmd_preview)
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

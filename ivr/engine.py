@@ -196,6 +196,7 @@ class Connect:
     domestic: bool
     then: Call
     attributes: tuple[tuple[str, str], ...] = ()
+    caller_id: str = ""  # the callerId a <Dial> shows ("": the caller's own, see caller_ids)
 
 
 @dataclass(frozen=True)

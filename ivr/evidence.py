@@ -19,6 +19,9 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
     bridge_ended        status (DialCallStatus or QueueResult), outcome (what it means, from
                         ivr.outcomes: answered | gone | failed | left | moved), center,
                         domestic[, wait (QueueTime: seconds in the queue)]
+    caller_id           reason (withheld | anonymous | restricted | ... | not-e164 | invalid),
+                        shown (called-number), center: a <Dial><Number> showed the number
+                        dialed instead of the caller's ID (never recorded itself)
     menu                state, input, result
     language            state, language, input
     hours               state, open, center

@@ -33,8 +33,9 @@ ENDINGS = ("answered", "hangup", "handoff", "abandoned")
 TRANSFERS = ("key", "voice", "hold", "none")
 STEPS = ("received", "routed", "no_center", "disclosed", "offered", "exempt", "transfer_requested",
          "bridged", "bridge_ended", "menu", "language", "hours", "handoff", "safe_answer",
-         "unavailable")
+         "unavailable", "caller_id")
 SILENCE = "silence"
+CALLER = "+12025550143"  # a scenario's caller unless it says `from`
 _KEYS = re.compile(r"^[0-9*#]+$")
 
 
@@ -100,6 +101,7 @@ class Scenario:
     picks: tuple[str, ...] = ()  # centers the weighted routes draw, in order
     fresh: bool = True  # Redis readable
     expect: Expect = field(default_factory=Expect)
+    caller: str = CALLER  # what Twilio posts as From: a number, "anonymous", ...
 
     @property
     def call_sid(self) -> str:
@@ -150,6 +152,7 @@ def parse_scenario(name: str, raw: Mapping[str, Any], file: str, config: Config,
     at = _moment(f)
     from_country = f.name("from_country", required=False) or "US"
     from_state = f.name("from_state", required=False)
+    caller = f.get("from", str, False, CALLER)
     language = f.name("language", required=False)
     if language and flow is not None and language not in flow.codes:
         f.add("language", f"'{language}' is not a language of flow '{flow.id}' ({', '.join(flow.codes)})")
@@ -173,7 +176,7 @@ def parse_scenario(name: str, raw: Mapping[str, Any], file: str, config: Config,
     if problems.errors or at is None:
         return None, problems.errors
     return Scenario(name, number, at, file, description, from_country.upper(), from_state, language,
-                    inputs, centers, picks, fresh, expect), []
+                    inputs, centers, picks, fresh, expect, caller=caller), []
 
 
 def parse_moment(value: object, zone_name: str = "UTC") -> datetime:

@@ -44,6 +44,7 @@ from ivr.engine import (
     resume,
     turn_or_safe_answer,
 )
+from ivr.caller_ids import substitute
 from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
 from ivr.hours import ALWAYS, WeeklyHours
@@ -165,7 +166,8 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
     out.events.append(received(scenario.number, scenario.from_country, scenario.from_state,
                                "inbound", facts.fresh, flow, facts.exempt or ""))
     call = first_call(flow, facts)
-    turn = _decide(partial(begin, flow, facts), flow, call, facts, out)
+    turn = substitute(_decide(partial(begin, flow, facts), flow, call, facts, out),
+                      scenario.caller, scenario.number)  # as the webhooks do
     last_end = ""  # what the last bridge's end meant (ivr.outcomes)
     for _ in range(MAX_TURNS):
         _show(out, turn, flow)
@@ -189,7 +191,8 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             break
         step_facts = Facts(call_sid, now, centers, home, call.exempt or None,  # type: ignore[arg-type]
                            scenario.fresh)
-        turn = _decide(partial(resume, flow, call, reply, step_facts), flow, call, step_facts, out)
+        turn = substitute(_decide(partial(resume, flow, call, reply, step_facts), flow, call,
+                                  step_facts, out), scenario.caller, scenario.number)
     else:
         out.errors.append(f"the call did not end within {MAX_TURNS} webhooks")
         out.note(f"  (stopped after {MAX_TURNS} webhooks)")
@@ -309,6 +312,8 @@ def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str)
                                   connect.domestic, word))
     out.note(f"  bridged to {center.id} ({connect.target.kind} {connect.target.value}; "
              f"{center.city}, {center.country}; {where})")
+    if connect.caller_id:
+        out.note(f"  the called side sees caller ID {connect.caller_id}, the number dialed")
     if connect.target.kind in HELD:
         offer = hold_offer(flow, facts, connect.then.language)
         out.hear(offer.text, offer.language, how="on hold hears")

@@ -77,7 +77,8 @@ def _connect(action: Connect) -> Dial | Enqueue:
     url = step_url(action.then)
     target = action.target
     if target.kind in ("number", "sip"):
-        dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT)
+        dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT,
+                    caller_id=action.caller_id or None)
         if target.kind == "number":
             dial.number(target.value)
         else:

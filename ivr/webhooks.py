@@ -25,7 +25,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotF
 from werkzeug.sansio.utils import get_host
 from werkzeug.wrappers import Request
 
-from ivr import engine, evidence, twiml
+from ivr import caller_ids, engine, evidence, twiml
 from ivr.chores import Chore
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import StoreUnavailable
@@ -170,6 +170,7 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
                 received, engine.Event("safe_answer:start", "safe_answer", (("reason", reason),))]
         turn = _run(lambda: app.first_turns.begin(flow, facts, view.digest), flow,
                     engine.first_call(flow, facts), facts)
+        turn = caller_ids.substitute(turn, form.get("From", ""), to)
         return twiml.render(tuple(turn.actions)), [received, *turn.events]
 
     return _answer(app, sid, to, form.get("From", ""), now, decide)
@@ -193,6 +194,7 @@ def step(app: Onshore, request: TwilioRequest) -> str:
         facts = Facts(sid, now, view.centers, app.settings.home_country,
                       call.exempt or None, fresh)  # type: ignore[arg-type]
         turn = _run(lambda: engine.resume(flow, call, _reply(form), facts), flow, call, facts)
+        turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""))
         return twiml.render(tuple(turn.actions)), turn.events
 
     return _answer(app, sid, "", form.get("From", ""), now, decide)

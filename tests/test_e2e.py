@@ -339,6 +339,32 @@ def test_transfer_request_reaches_the_domestic_center(stack, how, caller_input, 
     assert steps(evs).index("transfer_requested") < steps(evs).index("bridged")
 
 
+@pytest.mark.parametrize("from_, reason", [
+    ("anonymous", "anonymous"), ("Restricted", "restricted"), ("", "withheld"),
+    ("2025550143", "not-e164"), ("+19995550143", "invalid"), ("+266696687", "invalid")])
+def test_a_withheld_or_invalid_caller_id_asking_for_the_us_is_bridged_showing_the_number_dialed(
+        stack, from_, reason):
+    # Twilio warning 13214: a <Dial> without callerId passes the caller's ID on, and the
+    # called network may refuse a withheld or invalid one; the called number is accepted.
+    t = stack.phone().call(Caller(SUPPORT, from_=from_, press="1"))
+    assert t.statuses and set(t.statuses) == {200}, t
+    assert t.bridges == [SCRANTON], t
+    dial = bridge_verb(t.documents[-2])
+    assert dial.tag == "Dial" and dial.get("callerId") == SUPPORT, t.documents[-2]
+    evs = events(stack, t.call_sid)
+    shown = only(evs, "caller_id")
+    assert (shown["reason"], shown["shown"], shown["center"]) == (reason, "called-number", "scranton")
+    assert steps(evs).index("bridged") < steps(evs).index("caller_id")
+    if any(c.isdigit() for c in from_):  # the caller's number is only ever a keyed hash
+        assert all(from_ not in value for e in evs for value in e.values())
+
+
+def test_a_valid_caller_id_is_passed_on_as_it_is(stack):
+    t, evs = call(stack, SUPPORT, press="1")
+    assert bridge_verb(t.documents[-2]).get("callerId") is None
+    assert "caller_id" not in steps(evs)
+
+
 def test_transfer_key_on_hold_leaves_the_queue_for_the_domestic_center(stack):
     phone = stack.phone()
     caller = Caller(SUPPORT, from_=new_caller())

@@ -1,0 +1,56 @@
+"""Whether the caller's ID can be passed on when Onshore dials a number for them.
+
+A ``<Dial>`` without ``callerId`` passes the caller's own ID to the number it calls. Carriers
+send Twilio withheld or invalid IDs ("anonymous", "restricted", digits that are no number),
+and the called network may refuse a call that carries one; Twilio then marks the bridge
+failed (warning 13214, https://www.twilio.com/docs/api/errors/13214: "your application
+should recognize invalid caller IDs, and substitute them with a valid Caller ID"). The
+``callerId`` Twilio accepts is the calling number, the called number or a verified one
+(https://www.twilio.com/docs/voice/twiml/dial#callerid), so Onshore substitutes the Twilio
+number the caller dialed. The caller's number itself is never recorded: only the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import lru_cache
+
+from ivr.engine import Action, Connect, Event, Turn
+from ivr.flowfile import valid_e164
+
+# What carriers put in From for a caller who withholds their number (any case).
+WITHHELD = frozenset({"anonymous", "restricted", "private", "unknown", "unavailable",
+                      "withheld", "blocked"})
+_E164_FORM = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+@lru_cache(maxsize=4096)  # callers repeat, and the phonenumbers check is the cost
+def problem(caller: str) -> str:
+    """Why this caller ID cannot be passed on ("" when it can): withheld, one of WITHHELD,
+    not-e164 or invalid (the form of E.164, but no number in service anywhere)."""
+    word = caller.strip()
+    if not word:
+        return "withheld"
+    if word.lower() in WITHHELD:
+        return word.lower()
+    if not _E164_FORM.fullmatch(word):
+        return "not-e164"
+    return "" if valid_e164(word) else "invalid"
+
+
+def substitute(turn: Turn, caller: str, called: str) -> Turn:
+    """The turn with each bridge to a number showing the called number when the caller's ID
+    cannot be passed on, and an event that says so; the turn itself when nothing changes.
+    Checked only when the turn dials a number, so other webhooks pay nothing for it."""
+    dials = [a for a in turn.actions if isinstance(a, Connect) and a.target.kind == "number"]
+    reason = problem(caller) if dials and called else ""
+    if not reason:
+        return turn
+    actions: list[Action] = [replace(a, caller_id=called) if a in dials else a
+                             for a in turn.actions]
+    events = turn.events + [
+        Event(f"caller_id:{a.then.seq}:{a.then.state}", "caller_id",
+              (("reason", reason), ("shown", "called-number"), ("center", a.center)))
+        for a in dials]
+    return Turn(turn.call, actions, events)
