@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench check redis-server clean
+.PHONY: run test bench check redis-server nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,16 +21,25 @@ redis-server:
 	    echo "redis-server is missing: install it (sudo apt-get install redis-server) or set REDIS_URL"; exit 1; \
 	  fi; }
 
+# tests/test_proxy.py runs the shipped deploy/nginx/ config in front of gunicorn.
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq nginx >/dev/null; \
+	  else \
+	    echo "nginx is missing: install it (sudo apt-get install nginx); tests/test_proxy.py skips without it"; \
+	  fi; }
+
 run: $(STAMP) redis-server
 	@bash deploy/run.sh
 
-test: $(STAMP) redis-server
+test: $(STAMP) redis-server nginx
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)
 	$(BIN)/ivr check flows
 
-bench: $(STAMP) redis-server
+bench: $(STAMP) redis-server nginx
 	$(BIN)/python bench/voice_bench.py
 	$(BIN)/python bench/report_bench.py
 

@@ -26,7 +26,6 @@ import base64
 import hmac
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from urllib.parse import urlparse
 
 from twilio.request_validator import (
@@ -51,15 +50,27 @@ def _payload(params: Params) -> str:
     return "".join([name + value for name, value in sorted(set(items))])
 
 
-@lru_cache(maxsize=4096)
-def _signed_forms(url: str) -> tuple[str, ...]:
+def _url_forms(url: str) -> tuple[str, ...]:
     """The URL forms the SDK tries (without and with the port), each once, the one that is
     the URL as requested first: Twilio signs what it requested, so one HMAC usually
-    decides. Webhook URLs repeat (/voice, and step URLs differ only by the flow's states),
-    so this is cached."""
+    decides."""
     parsed = urlparse(url)
     forms = (remove_port(parsed), add_port(parsed))
     return tuple(dict.fromkeys(sorted(forms, key=lambda form: form != url)))
+
+
+# Webhook URLs repeat (/voice, and step URLs differ only by the flow's states), so their
+# forms are remembered, but only once a request to that URL verified: the Host header and
+# the query string are the client's choice, and a forgery must leave nothing behind.
+SIGNED_URLS = 1024
+_signed: dict[str, tuple[str, ...]] = {}
+
+
+def _remember(url: str, forms: tuple[str, ...]) -> None:
+    if url not in _signed:
+        if len(_signed) >= SIGNED_URLS:
+            del _signed[next(iter(_signed))]  # the oldest
+        _signed[url] = forms
 
 
 def _shared_key_id(settings: str) -> str:
@@ -113,10 +124,12 @@ class SignatureChecker:
         secrets = self.secrets(settings)
         payload = _payload(params)
         expected = signature.encode()
-        for uri in _signed_forms(url):
+        forms = _signed.get(url) or _url_forms(url)
+        for uri in forms:
             message = (uri + payload).encode()
             for secret in secrets:
                 mac = base64.b64encode(hmac.digest(secret, message, digest))
                 if hmac.compare_digest(mac, expected):
+                    _remember(url, forms)
                     return True
         return False

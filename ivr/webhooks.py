@@ -17,15 +17,11 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from urllib.parse import unquote
 
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
-from werkzeug.sansio.utils import get_host
-from werkzeug.wrappers import Request
 
-from ivr import caller_ids, engine, evidence, twiml
+from ivr import caller_ids, engine, evidence, twilio_request, twiml
 from ivr.chores import Chore
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import StoreUnavailable
@@ -36,6 +32,7 @@ from ivr.settings import Settings
 from ivr.signature import SignatureChecker
 from ivr.spool import Spool, Spooled
 from ivr.store import EMPTY, Store, View
+from ivr.twilio_request import TwilioRequest
 
 log = logging.getLogger(__name__)
 
@@ -54,89 +51,6 @@ class Onshore:
     chores: tuple[Chore, ...]  # run after a request was answered and recorded
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     first_turns: FirstTurns = field(default_factory=FirstTurns)
-
-
-class TwilioRequest:
-    """What a webhook reads of a request, taken straight from the WSGI environ: werkzeug's
-    request object, form parser and multi-dicts cost about 50 µs a webhook here, for posts
-    that are always a small url-encoded form, and its request keeps itself in the environ,
-    a reference cycle that left every webhook's garbage to the cycle collector. Names and
-    values are decoded exactly as
-    werkzeug decodes them (a test holds the two together on generated bodies and query
-    strings); any other kind of post (multipart) goes through werkzeug's parser."""
-
-    __slots__ = ("environ", "method", "path", "pairs", "form", "args")
-
-    def __init__(self, environ: dict) -> None:
-        self.environ = environ
-        self.method: str = environ.get("REQUEST_METHOD", "GET")
-        self.path: str = environ.get("PATH_INFO", "")
-        self.pairs = self._posted(environ) if self.method == "POST" else []  # in order
-        self.form = _first_values(self.pairs)
-        self.args = _first_values(_decoded_pairs(environ.get("QUERY_STRING", "").encode("latin1")))
-
-    @staticmethod
-    def _posted(environ: dict) -> list[tuple[str, str]]:
-        content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded":
-            return list(Request(environ).form.items(multi=True))
-        try:
-            length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
-        except ValueError:  # werkzeug reads no body then either
-            length = 0
-        body = environ["wsgi.input"].read(min(length, MAX_BODY)) if length else b""
-        return _decoded_pairs(body)
-
-    @property
-    def full_path(self) -> str:
-        """The path and query string, as werkzeug's ``full_path`` gives them."""
-        return f"{self.path}?{self.environ.get('QUERY_STRING', '')}"
-
-    @property
-    def target(self) -> str:
-        """Path and query string exactly as requested: Twilio signs them undecoded."""
-        environ = self.environ
-        query = environ.get("QUERY_STRING")
-        return environ.get("SCRIPT_NAME", "") + self.path + (f"?{query}" if query else "")
-
-    @property
-    def origin(self) -> str:
-        """Scheme and host of the URL requested, as werkzeug gives them."""
-        environ = self.environ
-        scheme = environ.get("wsgi.url_scheme", "http")
-        server: tuple[str, int | None] | None = None
-        if "SERVER_NAME" in environ:
-            port = str(environ.get("SERVER_PORT", ""))
-            server = (environ["SERVER_NAME"], int(port) if port.isdigit() else None)
-        return f"{scheme}://{_host(scheme, environ.get('HTTP_HOST'), server)}"
-
-
-_host = lru_cache(maxsize=64)(get_host)  # a server answers to a handful of names
-MAX_BODY = 1 << 20  # Twilio's posts are a few kB; a larger one is cut short and fails its signature
-
-
-def _decoded_pairs(data: bytes) -> list[tuple[str, str]]:
-    """(name, value) pairs of a url-encoded string, as werkzeug decodes them (``parse_qsl``
-    with its error handler); text that is not UTF-8 gives none, as in werkzeug's form."""
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        return []
-    pairs = []
-    for part in text.split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        if "%" in part or "+" in part:
-            name = unquote(name.replace("+", " "), errors="werkzeug.url_quote")
-            value = unquote(value.replace("+", " "), errors="werkzeug.url_quote")
-        pairs.append((name, value))
-    return pairs
-
-
-def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Each name's first value, as a werkzeug MultiDict's ``get`` gives it."""
-    return dict(reversed(pairs))
 
 
 def signed_by_twilio(app: Onshore, request: TwilioRequest) -> bool:
@@ -330,28 +244,44 @@ class Webhooks:
         self.app = app
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        request = TwilioRequest(environ)
-        try:  # the signature check too: a failure there is ours, not the caller's
-            refused = self.refusal(request)
-            body = b"" if refused else ROUTES[request.path](self.app, request).encode()
+        path = environ.get("PATH_INFO", "")
+        try:  # the checks too: a failure there is ours, not the caller's
+            refused, request = self.unread_refusal(environ), None
+            if refused is None:
+                try:
+                    request = TwilioRequest(environ)
+                except HTTPException as exc:  # too slow, or shorter than declared
+                    refused = exc
+                else:
+                    refused = self.refusal(request)
+            if refused is not None:
+                log.warning("refused a request for %s: %s", path, refused.code)
+            body = b"" if refused else ROUTES[path](self.app, request).encode()  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
-            log.exception("unhandled error on %s", request.path)
+            log.exception("unhandled error on %s", path)
             refused, body = None, twiml.apology(GENERIC_APOLOGY).encode()
         if refused is not None:
+            twilio_request.stop_reading(environ)
             return refused(environ, start_response)
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
                                   ("Content-Length", str(len(body)))])
         return [body]
 
-    def refusal(self, request: TwilioRequest) -> HTTPException | None:
-        """Why this request gets no TwiML: not ours, not a POST, or not signed by Twilio."""
-        if request.path not in ROUTES:
+    @staticmethod
+    def unread_refusal(environ: dict) -> HTTPException | None:
+        """Why a request is refused before its body is read: not ours, not a method it takes,
+        no signature, not a form, or too large (``ivr.twilio_request``)."""
+        if environ.get("PATH_INFO", "") not in ROUTES:
             return NotFound()
-        if request.method != "POST" and (request.method != "GET"
-                                         or request.path not in GET_ROUTES):
-            return MethodNotAllowed(["GET", "POST"] if request.path in GET_ROUTES else ["POST"])
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method != "POST" and (method != "GET" or environ["PATH_INFO"] not in GET_ROUTES):
+            in_get = environ["PATH_INFO"] in GET_ROUTES
+            return MethodNotAllowed(["GET", "POST"] if in_get else ["POST"])
+        return twilio_request.refusal(environ)
+
+    def refusal(self, request: TwilioRequest) -> HTTPException | None:
+        """Why a request that was read gets no TwiML: not signed by Twilio."""
         if not signed_by_twilio(self.app, request):
-            log.warning("refused a request with a bad signature for %s", request.path)
             return Forbidden()
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,3 +147,71 @@ def dump_redis(client: redis.Redis) -> str:
         parts.append(f"{kind} {key.decode('utf-8', 'replace')}")
         parts += [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in value]
     return "\n".join(parts)
+
+
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)  # root's PATH only
+
+
+class Nginx:
+    """deploy/nginx as shipped, in front of a gunicorn: the template rendered as the nginx
+    image renders it (its ${VARS} substituted), TLS with a self-signed certificate for
+    127.0.0.1, everything in a private folder, on free ports."""
+
+    def __init__(self, upstream: str) -> None:
+        self.port, self.http_port = free_port(), free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="onshore-nginx-"))
+        self.upstream = upstream
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def cert(self) -> str:
+        return str(self.dir / "fullchain.pem")
+
+    def render(self) -> Path:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(self.dir / "privkey.pem"), "-out", self.cert],
+            check=True, capture_output=True)
+        values = {"PUBLIC_HOST": "127.0.0.1", "ONSHORE_UPSTREAM": self.upstream,
+                  "LISTEN_HTTPS": f"127.0.0.1:{self.port}",
+                  "LISTEN_HTTP": f"127.0.0.1:{self.http_port}", "TLS_DIR": str(self.dir),
+                  "ONSHORE_PROXY_CONF": str(ROOT / "deploy" / "nginx" / "onshore-proxy.conf")}
+        text = (ROOT / "deploy" / "nginx" / "onshore.conf.template").read_text()
+        for name, value in values.items():  # envsubst touches only the variables it is given
+            text = text.replace("${" + name + "}", value)
+        (self.dir / "onshore.conf").write_text(text)
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        main = self.dir / "nginx.conf"
+        main.write_text(
+            f"{user}daemon off;\nworker_processes 1;\npid {self.dir}/nginx.pid;\n"
+            f"error_log {self.dir}/error.log warn;\nevents {{ worker_connections 512; }}\n"
+            f"http {{\n  access_log {self.dir}/access.log;\n"
+            + "".join(f"  {kind}_temp_path {self.dir}/{kind};\n"
+                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+            + f"  include {self.dir}/onshore.conf;\n}}\n")
+        return main
+
+    def start(self) -> None:
+        main = self.render()
+        assert NGINX is not None, "nginx is not installed"
+        self.proc = subprocess.Popen([NGINX, "-p", str(self.dir), "-c", str(main)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_for(lambda: requests.get(self.base_url + "/healthz", timeout=1,
+                                      verify=self.cert).ok, what="nginx")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
