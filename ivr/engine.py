@@ -33,7 +33,7 @@ import hashlib
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -291,12 +291,12 @@ def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
         return _domestic_ended(flow, turn, facts, reply, on_failure="")
     if call.state == AFTER_CAUTION:
         if _asks_for_transfer(flow, reply):
-            return _transfer(flow, turn, facts, how=_how(reply))
+            return _transfer(flow, turn, facts, how=_transfer_input(flow, reply))
         return _bridge(flow, turn, facts, Bridge(AFTER_CAUTION, ""), reply)
     state = flow.states[call.state]
     if isinstance(state, Disclose):
         if _asks_for_transfer(flow, reply):
-            return _transfer(flow, turn, facts, how=_how(reply))
+            return _transfer(flow, turn, facts, how=_transfer_input(flow, reply))
         turn.call = call._replace(state=state.next)
         return _run(flow, turn, facts)
     if isinstance(state, (Menu, LanguageMenu)):
@@ -462,9 +462,10 @@ def _answer(flow: Flow, turn: Turn, facts: Facts, state: Menu | LanguageMenu, re
     language menu goes on in the language the call already has."""
     call = turn.call
     if call.heard and _asks_for_transfer(flow, reply):
-        return _transfer(flow, turn, facts, how=_how(reply))
-    heard = _how(reply) or "silence"
-    choice = _choice(state, reply, flow.speaking(call.language).code)
+        return _transfer(flow, turn, facts, how=_transfer_input(flow, reply))
+    words = _words(state, flow.speaking(call.language).code)
+    heard = _input(reply, words) or "silence"
+    choice = _choice(state, reply, words)
     if not choice and call.misses < state.retries:
         turn.note("menu", state=state.name, input=heard, result="retry")
         turn.call = call._replace(misses=call.misses + 1)
@@ -481,18 +482,21 @@ def _answer(flow: Flow, turn: Turn, facts: Facts, state: Menu | LanguageMenu, re
     return _run(flow, turn, facts)
 
 
-def _choice(state: Menu | LanguageMenu, reply: Reply, code: str) -> str:
+def _words(state: Menu | LanguageMenu, code: str) -> Mapping[str, str]:
+    """The words a menu listens for in the call's language (a language menu: in all of
+    them), each with the option it chooses."""
+    return state.words if isinstance(state, LanguageMenu) else state.words.get(code, {})
+
+
+def _choice(state: Menu | LanguageMenu, reply: Reply, words: Mapping[str, str]) -> str:
     """The option the caller chose by key or by word ("" for none)."""
     if not isinstance(reply, Heard):
         return ""
     key = reply.digits.strip()[:1]
     if key:
         return state.options.get(key, "")
-    words = state.words if isinstance(state, LanguageMenu) else state.words.get(code, {})
-    for word in sorted(words, key=len, reverse=True):  # "tech support" before "support"
-        if says(reply.speech, word):
-            return words[word]
-    return ""
+    word = _word(reply.speech, words)
+    return words[word] if word else ""
 
 
 def _hand_off(flow: Flow, turn: Turn, facts: Facts, state: Handoff) -> Turn:
@@ -705,10 +709,27 @@ def _asks_for_transfer(flow: Flow, reply: Reply) -> bool:
     return any(says(reply.speech, word) for word in flow.transfer_words)
 
 
-def _how(reply: Reply) -> str:
-    """What the caller did, for the evidence: "key 1", "said 'agent'", or "" for nothing."""
+def _word(speech: str, words: Iterable[str]) -> str:
+    """The longest of the words heard in the speech ("tech support" before "support"); ""."""
+    return next((w for w in sorted(words, key=len, reverse=True) if says(speech, w)), "")
+
+
+def _input(reply: Reply, words: Iterable[str], key: str = "") -> str:
+    """What the engine made of the caller's input, for the evidence: "key 1" (``key`` when
+    the digits start with it, else the one key a menu reads), "said 'agent'" (the word it
+    matched, as the flow spells it), "unrecognised" (speech without any of ``words``), or ""
+    for nothing. Never the rest: callers type and say phone and card numbers."""
     if not isinstance(reply, Heard):
         return ""
-    if reply.digits:
-        return f"key {reply.digits}"
-    return f"said '{reply.speech}'" if reply.speech.strip() else ""
+    digits = reply.digits.strip()
+    if digits:
+        return f"key {key if key and digits.startswith(key) else digits[:1]}"
+    if not reply.speech.strip():
+        return ""
+    word = _word(reply.speech, words)
+    return f"said '{word}'" if word else "unrecognised"
+
+
+def _transfer_input(flow: Flow, reply: Reply) -> str:
+    """How the caller asked for the transfer, for the evidence: the key or the word."""
+    return _input(reply, flow.transfer_words, flow.transfer_key)

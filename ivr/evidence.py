@@ -30,6 +30,11 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
     unavailable         reason
     status              status, duration, sequence
 
+What the caller did (``how``, ``input``) is what the engine matched, never what they typed
+or said beyond it: "key 2" (the one key a prompt reads), "said 'billing'" (the word as the
+flow spells it), "unrecognised" (speech that matched nothing), "silence". Callers say card
+and phone numbers at prompts; none of it is kept.
+
 Values are strings; each (call, step, attempt) appears at most once. Then, added when the
 event is sealed: ``kid`` (which key) and ``mac`` (HMAC-SHA256 of everything before it), and
 by Redis when it is appended: ``prev`` and ``hash``, the links of the hash chain

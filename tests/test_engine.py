@@ -188,10 +188,12 @@ def test_silence_after_disclosure_bridges_to_the_disclosed_center():
 @pytest.mark.parametrize("reply, how", [
     (Heard(digits="1"), "key 1"),
     (Heard(speech="agent"), "said 'agent'"),
-    (Heard(speech="Agent."), "said 'Agent.'"),
-    (Heard(speech="United States"), "said 'United States'"),
-    (Heard(speech="I want to talk to someone in America"),
-     "said 'I want to talk to someone in America'"),
+    # the word as the flow spells it, never the rest of what was said
+    (Heard(speech="Agent."), "said 'agent'"),
+    (Heard(speech="United States"), "said 'united states'"),
+    (Heard(speech="I want to talk to someone in America"), "said 'america'"),
+    (Heard(speech="agent, my card is 4111 1111 1111 1111"), "said 'agent'"),
+    (Heard(digits="1234"), "key 1"),
 ])
 def test_transfer_request_during_disclosure_goes_to_domestic_center(reply, how):
     flow = make_flow()

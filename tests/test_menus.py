@@ -123,8 +123,10 @@ def test_menu_asks_for_keys_and_words_with_the_words_as_hints():
 @pytest.mark.parametrize("reply, to, heard", [
     (Heard(digits="2"), "Billing.", "key 2"),
     (Heard(digits="3"), "Support.", "key 3"),
-    (Heard(speech="Billing, please."), "Billing.", "said 'Billing, please.'"),
-    (Heard(speech="I need tech support"), "Technical support.", "said 'I need tech support'"),
+    (Heard(speech="Billing, please."), "Billing.", "said 'billing'"),
+    (Heard(speech="I need tech support"), "Technical support.", "said 'tech support'"),
+    (Heard(speech="billing, my number is 570 555 0123"), "Billing.", "said 'billing'"),
+    (Heard(digits="2345"), "Billing.", "key 2"),
     (Heard(speech="support"), "Support.", "said 'support'"),
 ])
 def test_menu_choice_by_key_or_word_goes_to_its_state(reply, to, heard):
@@ -135,23 +137,25 @@ def test_menu_choice_by_key_or_word_goes_to_its_state(reply, to, heard):
     assert turn.call.misses == 0
 
 
-@pytest.mark.parametrize("reply, branch, text", [
-    (Silence(), "quiet", "We did not hear you."),
-    (Heard(digits="7"), "lost", "We did not understand."),
-    (Heard(speech="my bill is wrong"), "lost", "We did not understand."),
+@pytest.mark.parametrize("reply, branch, text, heard", [
+    (Silence(), "quiet", "We did not hear you.", "silence"),
+    (Heard(digits="7"), "lost", "We did not understand.", "key 7"),
+    (Heard(speech="my bill is wrong"), "lost", "We did not understand.", "unrecognised"),
+    (Heard(speech="my card is 4111 1111 1111 1111"), "lost", "We did not understand.",
+     "unrecognised"),
 ])
-def test_menu_prompts_again_until_its_retries_are_used_then_branches(reply, branch, text):
+def test_menu_prompts_again_until_its_retries_are_used_then_branches(reply, branch, text, heard):
     turn = begin(FLOW, facts())
     for attempt in range(1, MAIN.retries + 1):
         turn = resume(FLOW, turn.call, reply, facts())
         assert of_kind(turn, Ask)[0].text == PROMPT
         assert (turn.call.state, turn.call.misses) == ("main", attempt)
-        assert fields(turn, "menu")[0]["result"] == "retry"
+        assert fields(turn, "menu")[0] == {"state": "main", "input": heard, "result": "retry"}
 
     turn = resume(FLOW, turn.call, reply, facts())
 
     assert turn.actions == [Speak(text, "en-US", ""), End()]
-    assert fields(turn, "menu")[0]["result"] == branch
+    assert fields(turn, "menu")[0] == {"state": "main", "input": heard, "result": branch}
 
 
 def test_menu_without_retries_branches_at_once():
@@ -193,7 +197,7 @@ def test_menu_after_a_disclosure_listens_for_the_transfer_too():
 
 @pytest.mark.parametrize("reply, how", [
     (Heard(digits="1"), "key 1"),
-    (Heard(speech="an agent in America"), "said 'an agent in America'"),
+    (Heard(speech="an agent in America"), "said 'america'"),
 ])
 def test_after_a_disclosure_the_transfer_wins_over_the_menu(reply, how):
     flow = after_disclosure_flow()
