@@ -22,7 +22,7 @@ from pathlib import Path
 
 import phonenumbers
 
-from ivr.engine import says
+from ivr.engine import heard_as
 from ivr.errors import FlowError
 from ivr.flow import (
     Bridge,
@@ -45,12 +45,14 @@ from ivr.flow import (
     translation,
 )
 from ivr.flowfile import DTMF_KEYS, Sources, build, read_folder, sip_host, url_host
+from ivr.limits import limit_problems
 
-NO_CENTER = "<none>"
 Problem = tuple[str, str, str]  # where, field, message
-# The abstract state of a call: state name, centers that may be current and were not
-# disclosed, whether the caller asked for the domestic transfer, whether a disclosure was heard.
-Node = tuple[str, frozenset[str], bool, bool]
+# What may be current and undisclosed: nothing offshore, no center at all, or an offshore one.
+NOTHING, NO_CENTER, OFFSHORE = "", "<none>", "<offshore>"
+# The abstract state of a call: state name, what may be current and undisclosed, whether
+# the caller asked for the domestic transfer, whether a disclosure was heard.
+Node = tuple[str, str, bool, bool]
 
 
 def check_folder(folder: Path, home_country: str) -> tuple[Config, Sources, list[FlowError]]:
@@ -139,7 +141,7 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     for name, state in flow.states.items():
         state_where = f"{where} state '{name}'"
         yield from ((state_where, f, m) for f, m in _state_problems(flow, state, config))
-    yield from _loop_problems(flow)
+    yield from limit_problems(flow, config, home)
     yield from _path_problems(flow, config, home)
 
 
@@ -222,77 +224,76 @@ def _url_problems(flow: Flow, policy: Policy | None) -> Iterator[Problem]:
             yield url_where, field, f"host '{url_host(url)}' is not on the policy's url_hosts allowlist"
 
 
-def _loop_problems(flow: Flow) -> Iterator[Problem]:
-    """States that loop forever without waiting for the caller or for Twilio."""
-    # A disclose state waits only for an offshore, undisclosed center: count it as immediate.
-    immediate = {n: s for n, s in flow.states.items()
-                 if isinstance(s, (Say, Route, Overflow, Disclose, Hours))}
-    for first in immediate:
-        seen, stack = set(), [(first, [first])]
-        while stack:
-            name, path = stack.pop()
-            for _, target in edges(immediate[name]):
-                if target == first:
-                    yield (f"flow '{flow.id}' state '{first}'", "next",
-                           "loops without waiting for the caller: " + " -> ".join(path + [first]))
-                    return
-                if target in immediate and target not in seen:
-                    seen.add(target)
-                    stack.append((target, path + [target]))
-
-
 def _path_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
-    """Walk every path of abstract call states (``Node``); report each violation once, with
-    the first (shortest) path that reaches it. The states are finite, so the walk ends."""
+    """Walk every path of abstract call states (``Node``), breadth first; report each
+    violation once, with the first (shortest) path that reaches it. A flow has at most
+    twelve nodes per state, so the walk is linear in the flow's size."""
     if flow.start not in flow.states:
         return
     offshore = frozenset(c for c, center in config.centers.items() if center.country != home)
-    start: Node = (flow.start, frozenset({NO_CENTER}), False, False)
-    paths = {start: [flow.start]}
+    start: Node = (flow.start, NO_CENTER, False, False)
+    parent: dict[Node, tuple[Node | None, int]] = {start: (None, 1)}  # and the path's length
+    named = {start: ""}  # the offshore center an OFFSHORE node's first path chose
     queue = deque([start])
     reported: set[tuple[str, str]] = set()
     while queue:
         node = queue.popleft()
         name, state = node[0], flow.states[node[0]]
-        for field, message in _violations(flow, state, node, offshore):
+        for field, message in _violations(flow, state, node, named[node]):
             if (name, field) not in reported:
                 reported.add((name, field))
                 yield (f"flow '{flow.id}' state '{name}'", field,
-                       f"{message} on the path {' -> '.join(paths[node])}")
-        for nxt in _successors(state, node, offshore):
-            if nxt[0] in flow.states and nxt not in paths:
-                paths[nxt] = paths[node] + [nxt[0]]
+                       f"{message} on the path {_path(node, parent)}")
+        for nxt, center in _successors(state, node, named[node], offshore):
+            if nxt[0] in flow.states and nxt not in parent:
+                parent[nxt] = (node, parent[node][1] + 1)
+                named[nxt] = center
                 queue.append(nxt)
 
 
-def _successors(state: State, node: Node, offshore: frozenset[str]) -> list[Node]:
-    """Where a call in this abstract state can go next, and what it then knows."""
-    _, undisclosed, domestic, heard = node
+def _path(node: Node, parent: dict[Node, tuple[Node | None, int]], shown: int = 12) -> str:
+    """The states from the start to this node; a long path by its start and last states."""
+    names: list[str] = []
+    at: Node | None = node
+    while at is not None and len(names) < shown:
+        names.append(at[0])
+        at = parent[at][0]
+    if at is not None:  # longer than shown: the start (every path's first node), then "..."
+        first = next(iter(parent))
+        names += ["...", first[0]] if parent[node][1] > shown + 1 else [first[0]]
+    return " -> ".join(reversed(names))
+
+
+def _successors(state: State, node: Node, center: str,
+                offshore: frozenset[str]) -> list[tuple[Node, str]]:
+    """Where a call in this abstract state can go next, what it then knows, and which
+    offshore center it may not have heard about."""
+    _, pending, domestic, heard = node
     if isinstance(state, (Route, Overflow)):
         # After a domestic request only home-country centers can be chosen.
-        chosen = frozenset(c for c in state.centers if not (domestic and c in offshore))
+        chosen = sorted(c for c in state.centers if c in offshore and not domestic)
         other = state.closed if isinstance(state, Route) else state.exhausted
-        return [(state.next, chosen, domestic, heard), (other, undisclosed, domestic, heard)]
+        return [((state.next, OFFSHORE if chosen else NOTHING, domestic, heard),
+                 chosen[0] if chosen else ""),
+                ((other, pending, domestic, heard), center)]
     if isinstance(state, Disclose):
-        return [(state.next, frozenset(), domestic, heard or bool(undisclosed & offshore))]
+        return [((state.next, NOTHING, domestic, heard or pending == OFFSHORE), "")]
     if isinstance(state, Bridge):  # a failed bridge leaves the call without a center
-        return [(state.on_failure, frozenset({NO_CENTER}), domestic, heard)] if state.on_failure else []
+        return [((state.on_failure, NO_CENTER, domestic, heard), "")] if state.on_failure else []
     if isinstance(state, Domestic):  # the domestic center is the call's center
-        return [(state.on_failure, frozenset(), True, heard)] if state.on_failure else []
-    return [(target, undisclosed, domestic, heard) for _, target in edges(state)]
+        return [((state.on_failure, NOTHING, True, heard), "")] if state.on_failure else []
+    return [((target, pending, domestic, heard), center) for _, target in edges(state)]
 
 
-def _violations(flow: Flow, state: State, node: Node, offshore: frozenset[str]) -> Iterator[tuple[str, str]]:
+def _violations(flow: Flow, state: State, node: Node, center: str) -> Iterator[tuple[str, str]]:
     """(field, message) for what this state would do wrong in this abstract state."""
-    _, undisclosed, _, heard = node
+    _, pending, _, heard = node
     if isinstance(state, Bridge):
-        bad = sorted(undisclosed & (offshore | {NO_CENTER}))
-        if bad == [NO_CENTER]:
+        if pending == NO_CENTER:
             yield "", "bridges before any center is chosen"
-        elif bad:
-            center = next(b for b in bad if b != NO_CENTER)
+        elif pending == OFFSHORE:
             yield "", f"can bridge to offshore center '{center}' without a disclosure and transfer offer"
-    elif isinstance(state, Disclose) and NO_CENTER in undisclosed:
+    elif isinstance(state, Disclose) and pending == NO_CENTER:
         yield "", "discloses before any center is chosen"
     elif isinstance(state, (Menu, LanguageMenu)) and heard:
         yield from _shadowed(flow, state)
@@ -306,7 +307,15 @@ def _shadowed(flow: Flow, state: Menu | LanguageMenu) -> Iterator[tuple[str, str
         yield f"options.{flow.transfer_key}", f"uses the transfer key '{flow.transfer_key}' {why}"
     words = ([(f"words.{w}", w) for w in state.words] if isinstance(state, LanguageMenu) else
              [(f"words.{code}.{w}", w) for code, ws in state.words.items() for w in ws])
+    # A word holds a transfer word when that word's words run inside it (``says``): look
+    # each run of the menu word up, rather than trying every transfer word on every word.
+    transfer: dict[str, int] = {}
+    for index, word in enumerate(flow.transfer_words):
+        transfer.setdefault(heard_as(word), index)
     for field, word in words:
-        transfer = next((t for t in flow.transfer_words if says(word, t)), None)
-        if transfer:
-            yield field, f"holds the transfer word '{transfer}' {why}"
+        tokens = heard_as(word).split()
+        runs = (" " + " ".join(tokens[i:j]) + " "
+                for i in range(len(tokens)) for j in range(i + 1, len(tokens) + 1))
+        found = [transfer[run] for run in runs if run in transfer]
+        if found:
+            yield field, f"holds the transfer word '{flow.transfer_words[min(found)]}' {why}"

@@ -694,6 +694,11 @@ def _normalized(text: str) -> str:
     return f" {' '.join(_NOT_WORD.sub(' ', plain).split())} "
 
 
+def heard_as(text: str) -> str:
+    """The form ``says`` compares: lower case, no accents or punctuation, padded by spaces."""
+    return _normalized(text)
+
+
 def says(speech: str, word: str) -> bool:
     """True when the word or phrase is in the speech as whole words (case, accents and
     punctuation aside): "América, por favor" says "america"; "agency" does not say "agent"."""

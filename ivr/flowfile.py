@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,7 +426,7 @@ def _languages(f: _Fields) -> tuple[Language, ...]:
         if not _LANGUAGE_TAG.match(tag):
             f.add("languages" if many else "language", f"{tag!r} is not a language tag like en-US")
     codes = tuple(Language(tag).code for tag in tags)
-    for code in sorted({c for c in codes if codes.count(c) > 1}):
+    for code in sorted({c for c, n in Counter(codes).items() if n > 1}):
         f.add("languages", f"offers '{code}' twice; give one tag per language")
     f.codes = codes
     voice, voices = f.name("voice", False), f.table("voices", False)
@@ -508,6 +509,9 @@ def parse_policy(raw: Mapping[str, Any], problems: Problems) -> Policy:
     return Policy(**lists)
 
 
+MAX_DEPTH = 12  # tables and lists within each other; the deepest field (a menu's words) is 6
+
+
 def read_folder(folder: Path) -> tuple[Sources, list[FlowError]]:
     """Collect [centers], [numbers], [flows] and [policy] tables from every *.toml file in a folder."""
     sources, errors = Sources(), []
@@ -520,31 +524,70 @@ def read_folder(folder: Path) -> tuple[Sources, list[FlowError]]:
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
             problems.add("", "", f"cannot be read: {exc}")
-            errors.extend(problems.errors)
-            continue
-        for section in sorted(set(doc) - {"centers", "numbers", "flows", "policy", "scenarios"}):
-            problems.add("", section, "is not a known section (centers, numbers, flows, policy)")
-        for section, bucket in (
-            ("centers", sources.centers), ("numbers", sources.numbers), ("flows", sources.flows)
-        ):
-            for key, table in doc.get(section, {}).items():
-                if not isinstance(table, dict):
-                    problems.add(f"{section[:-1]} '{key}'", "", "must be a table")
-                elif key in bucket:
-                    problems.add(
-                        f"{section[:-1]} '{key}'", "", f"is already defined in {bucket[key][0]}"
-                    )
-                else:
-                    bucket[key] = (str(path), table)
-        if "policy" in doc:
-            if not isinstance(doc["policy"], dict):
-                problems.add("policy", "", "must be a table")
-            elif sources.policy is not None:
-                problems.add("policy", "", f"is already defined in {sources.policy[0]}; one per folder")
-            else:
-                sources.policy = (str(path), doc["policy"])
+        except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+            problems.add("", "", "cannot be read: it nests too deep (tables and lists may nest "
+                                 f"at most {MAX_DEPTH} levels)")
+        else:
+            collect(doc, sources, problems)
         errors.extend(problems.errors)
     return sources, errors
+
+
+def collect(doc: Mapping[str, Any], sources: Sources, problems: Problems) -> None:
+    """File one TOML document's tables into ``sources``; what cannot be filed is a problem."""
+    file = problems.file
+    for section in sorted(set(doc) - {"centers", "numbers", "flows", "policy", "scenarios"}):
+        problems.add("", section, "is not a known section (centers, numbers, flows, policy)")
+    for section, bucket in (
+        ("centers", sources.centers), ("numbers", sources.numbers), ("flows", sources.flows)
+    ):
+        tables = doc.get(section, {})
+        if not isinstance(tables, dict):
+            problems.add("", section, f"must be tables like [{section}.ID], not {_shown(tables)}")
+            continue
+        for key, table in tables.items():
+            where = f"{section[:-1]} '{key}'"
+            deepest = _depth(table)
+            if not isinstance(table, dict):
+                problems.add(where, "", "must be a table")
+            elif deepest[0] > MAX_DEPTH:
+                problems.add(where, deepest[1], f"nests {deepest[0]} levels deep; at most {MAX_DEPTH}")
+            elif key in bucket:
+                problems.add(where, "", f"is already defined in {bucket[key][0]}")
+            else:
+                bucket[key] = (file, table)
+    if "policy" in doc:
+        if not isinstance(doc["policy"], dict):
+            problems.add("policy", "", "must be a table")
+        elif _depth(doc["policy"])[0] > MAX_DEPTH:
+            problems.add("policy", "", f"nests deeper than {MAX_DEPTH} levels")
+        elif sources.policy is not None:
+            problems.add("policy", "", f"is already defined in {sources.policy[0]}; one per folder")
+        else:
+            sources.policy = (file, doc["policy"])
+
+
+def _shown(value: object) -> str:
+    return repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
+
+
+def _depth(value: object) -> tuple[int, str]:
+    """How deep tables and lists nest in a value, and the dotted path to the deepest field;
+    without recursion, so a hostile file cannot exhaust the stack."""
+    deepest, where = 0, ""
+    stack: list[tuple[object, int, str]] = [(value, 1, "")]
+    while stack:
+        item, depth, path = stack.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth > deepest:
+            deepest, where = depth, path
+        if depth > MAX_DEPTH:
+            break
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        stack.extend((child, depth + 1, f"{path}.{name}" if path else str(name))
+                     for name, child in children)
+    return deepest, where
 
 
 def build(sources: Sources) -> tuple[Config, list[FlowError]]:
