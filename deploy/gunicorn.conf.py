@@ -25,8 +25,24 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
-def post_worker_init(worker):  # noqa: ARG001 - gunicorn's hook signature
+def post_worker_init(worker):
     """Once the app is loaded, move everything it built (modules, flows, centers) out of the
     garbage collector's sight: a full collection then scans what webhooks allocate, not
-    ~50,000 long-lived objects, and no call waits ~30 ms (measured here) behind one."""
+    ~50,000 long-lived objects, and no call waits ~30 ms (measured here) behind one. Then
+    start this worker's chores timer (spool replay, anchors): a thread made before the fork
+    would not exist in the worker."""
     gc.freeze()
+    _onshore(worker).chores.start()
+
+
+def worker_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """Stop the chores timer (in the worker, as it exits), letting a running chore finish."""
+    onshore = _onshore(worker)
+    if onshore is not None:
+        onshore.chores.stop()
+
+
+def _onshore(worker):
+    """What create_app built, from the app this worker loaded (None before it loaded one)."""
+    app = getattr(worker, "wsgi", None)
+    return app.extensions["onshore"] if app is not None else None

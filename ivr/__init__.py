@@ -16,8 +16,9 @@ from flask import Flask
 
 from ivr import operator_api, webhooks
 from ivr import store as store_module
+from ivr.breaker import Breaker
 from ivr.check import check_folder
-from ivr.chores import Chore
+from ivr.chores import Chore, Chores
 from ivr.evidence import Keyring
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
@@ -35,7 +36,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Redis must run a webhook's write within 80% of the timeout, or not at all: the rest of
     # the timeout is for the reply to travel back.
     store = store_module.Store(store_module.connect(settings.redis_url, settings.redis_timeout),
-                               answer_within=settings.redis_timeout * 0.8)
+                               answer_within=settings.redis_timeout * 0.8,
+                               breaker=Breaker(on_change=store_module.breaker_moved))
     seed_memory(store, settings)
     spool = Spool(Path(settings.spool_dir))
     keys = keyring(settings)
@@ -46,10 +48,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                     settings.public_base_url, settings.shared_keys()),
         keyring=keys,
         spool=spool,
-        chores=(
+        chores=Chores([
             Chore("spool-replay", 1.0, lambda: spool.replay(store.append),
                   due=lambda: bool(spool.pending())),
-        ),
+        ]),
     )
     webhooks.init_app(app, onshore)
     operator_api.init_app(app, settings.report_token)

@@ -4,6 +4,7 @@
     ├── FlowError          an operator file is wrong (names file, place and field)
     │   └── FlowErrors     several FlowErrors found in one check
     ├── StoreUnavailable   Redis did not answer in time or refused
+    │   └── CircuitOpen    Redis was not tried: it failed a moment ago (ivr.breaker)
     ├── RemovalRefused     a publish would drop live numbers or centers not named for removal
     ├── UnsafeBridge       the engine was asked to bridge offshore without a disclosure
     ├── SettingsError      the process environment is incomplete
@@ -41,6 +42,10 @@ class FlowErrors(OnshoreError):
 
 class StoreUnavailable(OnshoreError):
     """Redis could not be read or written within the time budget."""
+
+
+class CircuitOpen(StoreUnavailable):
+    """Redis was skipped, not tried: it failed a moment ago and is not due for a probe."""
 
 
 class RemovalRefused(OnshoreError):

@@ -73,9 +73,13 @@ class Spool:
 
     def pending(self) -> list[Path]:
         """Spool files waiting for replay, oldest first."""
-        if not self.folder.is_dir():
-            return []
-        return sorted(self.folder.glob("spool-*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+        found = []
+        for path in self.folder.glob("spool-*.jsonl"):  # none when the folder does not exist
+            try:
+                found.append((path.stat().st_mtime, path.name, path))
+            except FileNotFoundError:  # another process replayed it just now
+                continue
+        return [path for *_, path in sorted(found)]
 
     def replay(self, append: Append) -> int:
         """Send every waiting file to Redis in order; return how many records were sent."""

@@ -25,7 +25,9 @@ returns the new configuration; the webhook decides again (a second round trip). 
 Redis answers, every answer was decided on what Redis held at the moment its evidence was
 written, and a steady webhook costs one round trip. Every call has a sub-second timeout
 and no retries; when Redis cannot answer, the caller gets the flow's safe answer built
-from the last view this process read (``fallback``).
+from the last view this process read (``fallback``). After a failure the webhooks' round
+trips go through a circuit breaker (``ivr.breaker``): Redis is skipped, and callers are
+answered from that view at once, until one probe finds it answering again.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchErro
 from redis.retry import Retry
 
 from ivr.anchors import Anchor
-from ivr.errors import RemovalRefused, StoreUnavailable
+from ivr.breaker import Breaker, State
+from ivr.errors import CircuitOpen, RemovalRefused, StoreUnavailable
 from ivr.evidence import unpack
 from ivr.flow import Center, Config, Flow, Number
 from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number
@@ -148,7 +151,9 @@ def _unpacked(entry: Mapping[bytes, bytes]) -> list[str]:
 
 
 def connect(url: str, timeout: float = TIMEOUT) -> redis.Redis:
-    """A client that fails fast: sub-second timeouts, no retries."""
+    """A client that fails fast: sub-second timeouts, no retries (redis-py's Retry object
+    decides how often a command that failed on a connection or timeout error is sent again;
+    zero retries: never; https://redis.readthedocs.io/en/latest/retry.html)."""
     return redis.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0), health_check_interval=0,
@@ -184,8 +189,11 @@ class Memory:
 class Store:
     """Reads configuration and records evidence, within the time budget."""
 
-    def __init__(self, client: redis.Redis, answer_within: float = 0.0) -> None:
+    def __init__(self, client: redis.Redis, answer_within: float = 0.0,
+                 breaker: Breaker | None = None) -> None:
         self.client: Any = client  # redis-py's annotations cover sync and async; we are sync
+        # The webhooks' store has one; tools (ivr load, audit) wait for Redis instead.
+        self.breaker = breaker
         # A write Redis runs later than this after it was sent (it was hung, then resumed)
         # is refused: by then the caller was answered from memory. 0: no deadline (tools).
         self.answer_within = answer_within
@@ -228,14 +236,14 @@ class Store:
             argv += [step_key, body]
         call = key("call", call_sid or "-")
         keys = [_EVENTS, f"{call}:steps", _NUMBERS, _FLOWS, _CENTERS, _HEAD, f"{call}:entries"]
-        try:
+        def run() -> Any:
             try:
-                reply = self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
+                return self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
             except NoScriptError:  # Redis restarted empty: load the script once, then again
                 self._on_line("SCRIPT", "LOAD", _COMMIT)
-                reply = self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+                return self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
+
+        reply = self._through_breaker(run)
         self._learn_clock(int(reply[-1]) / 1000 - sent)
         if reply[0] == 2:
             raise StoreUnavailable("Redis ran the write after the answer's deadline; nothing written")
@@ -258,6 +266,22 @@ class Store:
                                if (n := self._number(e164, raw.encode())) is not None}
         self._prefetch(versions)
         return view
+
+    def _through_breaker(self, call: Callable[[], T]) -> T:
+        """Round trips to Redis, unless the breaker says it failed a moment ago (then
+        CircuitOpen, at once). Raises StoreUnavailable when Redis fails now."""
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow():
+            raise CircuitOpen("Redis failed a moment ago; not tried")
+        try:
+            result = call()
+        except (RedisError, OSError) as exc:
+            if breaker is not None:
+                breaker.failed(f"{type(exc).__name__}: {exc}")
+            raise StoreUnavailable(str(exc)) from exc
+        if breaker is not None:
+            breaker.succeeded()
+        return result
 
     def _on_line(self, *command: Any) -> Any:
         """One command on this thread's own connection. The webhook's single round trip
@@ -284,20 +308,15 @@ class Store:
         missing = [(f, v) for f, v in versions.items() if (f, v) not in self._flows]
         if not missing:
             return
-        try:
-            docs = self.client.mget([key("flow", f, str(v)) for f, v in missing])
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        docs = self._through_breaker(
+            lambda: self.client.mget([key("flow", f, str(v)) for f, v in missing]))
         for (flow_id, version), raw in zip(missing, docs, strict=True):
             if raw:
                 self._parse_flow(flow_id, version, raw)
 
     def _read_clock(self) -> None:
         sent = time.time()
-        try:
-            seconds, micros = self.client.time()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        seconds, micros = self._through_breaker(self.client.time)
         self._learn_clock(seconds + micros / 1e6 - sent)
 
     def _learn_clock(self, sample: float) -> None:
@@ -325,10 +344,7 @@ class Store:
         cached = self._flows.get((flow_id, version))
         if cached is not None:
             return cached
-        try:
-            raw = self.client.get(key("flow", flow_id, str(version)))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        raw = self._through_breaker(lambda: self.client.get(key("flow", flow_id, str(version))))
         return self._parse_flow(flow_id, version, raw) if raw else None
 
     def remembered_flow(self, flow_id: str, version: int | None) -> Flow | None:
@@ -654,6 +670,11 @@ class Store:
         """The newest configuration changes first: who, when, what."""
         rows = self.client.xrevrange(key("config", "log"), count=count)
         return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in rows]
+
+
+def breaker_moved(was: State, now: State, why: str) -> None:
+    """The log line of each change of the webhooks' circuit breaker."""
+    log.warning("redis circuit %s -> %s: %s", was.value, now.value, why)
 
 
 def _pairs(flat: list[bytes]) -> list[tuple[str, str]]:

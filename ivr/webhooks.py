@@ -22,9 +22,9 @@ from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
 from ivr import caller_ids, engine, evidence, twilio_request, twiml
-from ivr.chores import Chore
+from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
-from ivr.errors import StoreUnavailable
+from ivr.errors import CircuitOpen, StoreUnavailable
 from ivr.evidence import Keyring
 from ivr.first_turns import FirstTurns
 from ivr.flow import Flow
@@ -48,7 +48,7 @@ class Onshore:
     signatures: SignatureChecker
     keyring: Keyring
     spool: Spool
-    chores: tuple[Chore, ...]  # run after a request was answered and recorded
+    chores: Chores  # on a timer of each worker's own (deploy/gunicorn.conf.py starts it)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     first_turns: FirstTurns = field(default_factory=FirstTurns)
 
@@ -164,12 +164,12 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             expected = "*" if attempt == 2 or not check else (view.digest if decision else "")
             fresh = store.commit(sid, to, expected, sealed(decision[1]) if decision else [])
             if fresh is None and decision is not None:
-                for chore in app.chores:
-                    chore.poke()
                 return decision[0]
             view = fresh or view
     except StoreUnavailable as exc:
-        log.warning("redis unavailable (%s); answering from memory, evidence to the spool", exc)
+        if not isinstance(exc, CircuitOpen):  # while it is open, the breaker logs for all
+            log.warning("redis unavailable (%s); answering from memory, evidence to the spool",
+                        exc)
         document, events = decide(store.fallback(to), False)
         _spool(app, sid, sealed(events))
         return document

@@ -15,6 +15,8 @@ from pathlib import Path
 import redis
 import requests
 
+from ivr.breaker import MAX_DELAY
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,6 +51,7 @@ class RedisServer:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="onshore-redis-")
         self.proc: subprocess.Popen | None = None
+        self.disturbed = False  # paused or killed since a test last waited for the breakers
 
     @property
     def url(self) -> str:
@@ -69,6 +72,7 @@ class RedisServer:
     def pause(self) -> None:
         """SIGSTOP: Redis hangs; connections are accepted but nothing answers."""
         assert self.proc is not None
+        self.disturbed = True
         self.proc.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
@@ -76,6 +80,7 @@ class RedisServer:
         self.proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
+        self.disturbed = True
         if self.proc is not None:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.kill()
@@ -84,6 +89,13 @@ class RedisServer:
 
     def stop(self) -> None:
         self.kill()
+
+    def settle(self) -> None:
+        """After a pause or a kill, wait out the app's circuit breakers (ivr.breaker): then
+        every worker's next call probes Redis, and is answered as normal."""
+        if self.disturbed:
+            time.sleep(MAX_DELAY)
+            self.disturbed = False
 
 
 class Gunicorn:

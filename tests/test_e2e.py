@@ -148,6 +148,7 @@ def back_to_normal(stack):
     else:
         stack.redis.resume()
     publish(stack.redis.url, FLOWS)  # unchanged flows keep their versions
+    stack.redis.settle()
 
 
 def hold_a_worker(stack: Stack) -> socket.socket:
@@ -801,7 +802,9 @@ def test_redis_hung_every_answer_is_fast_valid_and_safe(stack):
     assert_fast_and_valid(recorder)
     assert len(recorder.requests) >= 10
 
-    # Redis answers again: the next call is the normal one, recorded.
+    # Redis answers again: once the breaker's delay is over, the next call is the probe and
+    # the normal one, recorded.
+    stack.redis.settle()
     t, evs = call(stack, SUPPORT)
     assert t.heard[1] == f"{MANILA_DISCLOSURE} {OFFER}" and t.bridges == [MANILA]
     assert only(evs, "received")["fresh"] == "true" and "disclosed" in steps(evs)
@@ -824,6 +827,7 @@ def test_redis_killed_mid_call_then_restarted(stack):
     stack.redis.start()  # empty: the test Redis keeps no data
     on_each_worker(stack, lambda: assert_health(stack, 200))
     publish(stack.redis.url, FLOWS)
+    stack.redis.settle()
 
     for _ in range(2):
         t, evs = call(stack, SUPPORT)

@@ -191,6 +191,7 @@ def back_to_normal(stack):
     stack.redis_up()
     if stack.pending():
         Spool(stack.spool).replay(stack.store().append)
+    stack.redis.settle()
 
 
 def hold_a_worker(stack: Stack) -> socket.socket:
@@ -739,6 +740,7 @@ def run(stack, tmp_path_factory) -> Run:
     return Run(client, faults, analysis, time.monotonic() - started, seed)
 
 
+@pytest.mark.slow
 def test_fault_run_loses_nothing_and_duplicates_nothing(stack, run):
     client, analysis = run.client, run.analysis
     kinds = Counter(f.kind for f in run.faults)
