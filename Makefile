@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench check redis-server nginx clean
+.PHONY: run test test-faults bench bench-outage check redis-server nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,19 @@ run: $(STAMP) redis-server
 test: $(STAMP) redis-server nginx
 	$(BIN)/python -m pytest -q
 
+# Only the long fault and outage runs (marked slow); `make test` runs them too.
+test-faults: $(STAMP) redis-server nginx
+	$(BIN)/python -m pytest -q -m slow
+
 check: $(STAMP)
 	$(BIN)/ivr check flows
 
 bench: $(STAMP) redis-server nginx
 	$(BIN)/python bench/voice_bench.py
 	$(BIN)/python bench/report_bench.py
+
+bench-outage: $(STAMP) redis-server
+	$(BIN)/python bench/outage_bench.py
 
 clean:
 	rm -rf $(VENV) .run
