@@ -29,7 +29,7 @@ def post_worker_init(worker):
     """Once the app is loaded, move everything it built (modules, flows, centers) out of the
     garbage collector's sight: a full collection then scans what webhooks allocate, not
     ~50,000 long-lived objects, and no call waits ~30 ms (measured here) behind one. Then
-    start this worker's chores timer (spool replay, anchors): a thread made before the fork
+    start this worker's chores timer (the spool replay): a thread made before the fork
     would not exist in the worker."""
     gc.freeze()
     _onshore(worker).chores.start()
