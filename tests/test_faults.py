@@ -72,7 +72,7 @@ import redis
 import requests
 
 import ivr
-from ivr import audit, engine, evidence, twiml, webhooks
+from ivr import audit, caller_ids, engine, evidence, twiml, webhooks
 from ivr.caller import Caller, Phone, Transcript
 from ivr.check import check_folder
 from ivr.engine import Call, Facts
@@ -385,6 +385,7 @@ class Oracle:
                               number.language)
                 turn = webhooks._run(lambda flow=flow, facts=facts: engine.begin(flow, facts),
                                      flow, engine.first_call(flow, facts), facts)
+                turn = caller_ids.substitute(turn, form.get("From", ""), to)
                 received = evidence.received(to, form.get("FromCountry", ""),
                                              form.get("FromState", ""), form.get("Direction", ""),
                                              fresh, flow, facts.exempt or "")
@@ -402,6 +403,7 @@ class Oracle:
             turn = webhooks._run(
                 lambda flow=flow, facts=facts: engine.resume(flow, call, reply, facts),
                 flow, call, facts)
+            turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""))
             out.append(Decision(twiml.render(tuple(turn.actions)), tuple(turn.events), fresh))
         return out
 
