@@ -65,29 +65,30 @@ def check_entry(keyring: Keyring | None, fields: list[str], prev: str) -> str:
 def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = ()) -> Verdict:
     """Check the whole record against its chain, its MACs and every anchor (Redis's and
     ``logged``, from a local log); name the first broken link."""
-    pruned_id, _, _ = store.pruned()
+    pruned = store.pruned()
     every, disagreement = merged(store.anchors(), logged)
     if disagreement:
         return Verdict(0, "anchors", disagreement)
-    after = stream_order(pruned_id) if pruned_id else (-1, -1)
+    after = stream_order(pruned[0]) if pruned[0] else (-1, -1)
     pending = [a for a in every if stream_order(a.last) > after]
-    verdict = _walk(store, keyring, pending)
+    verdict = _walk(store, keyring, pruned, list(pending))
     return replace(verdict, anchors=len(pending), last_anchor=pending[-1].at if pending else "")
 
 
-def _walk(store: Store, keyring: Keyring | None, pending: list[Anchor]) -> Verdict:
-    """``verify`` from the pruned marker on, holding the record to ``pending`` (oldest
-    first, the ones not pruned)."""
-    pruned_id, prev, count = store.pruned()
-    pending = list(pending)
+def _walk(store: Store, keyring: Keyring | None, pruned: tuple[str, str, int],
+          pending: list[Anchor]) -> Verdict:
+    """``verify`` from the pruned marker (id, hash, entries) on, holding the record to
+    ``pending`` (the anchors past the marker, oldest first; consumed)."""
+    pruned_id, prev, count = pruned
     unknown = 0
     seen = {prev}  # every hash so far: what an in-stream anchor may attest
     for entry_id, fields in store.entries(start=f"({pruned_id}" if pruned_id else "-"):
         if pending and stream_order(entry_id) > stream_order(pending[0].last):
             return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id), unknown)
+        first = count == pruned[2]
         count += 1
         problem = check_entry(keyring, fields, prev) or _anchor_problem(fields, seen)
-        if problem and len(seen) == 1 and fields[-3:-2] != [prev]:
+        if problem and first and fields[-3:-2] != [prev]:
             problem = (f"the record's oldest entries were erased: it starts at {entry_id}, "
                        f"which links to {fields[-3][:12] or '(start)'}, not to "
                        f"{'the pruned marker ' + prev[:12] if prev else 'the start'}")

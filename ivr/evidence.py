@@ -124,8 +124,13 @@ def unpack(stored: Sequence[str]) -> list[str]:
     """An entry as Redis holds it ([name, value, ...]), in either layout, as the sealed
     event's fields followed by the chain fields: [name, value, ..., "prev", p, "hash", h]."""
     if len(stored) == 6 and stored[0] == "event":  # orjson: a third of json's time here
-        return [*orjson.loads(stored[1]), *stored[2:]]
-    return list(stored)
+        try:
+            sealed = orjson.loads(stored[1])
+        except orjson.JSONDecodeError:
+            sealed = None
+        if isinstance(sealed, list):
+            return [*sealed, *stored[2:]]
+    return list(stored)  # not an event as sealed: verify names it, it does not stop there
 
 
 def body_of(entry: Sequence[str]) -> str:

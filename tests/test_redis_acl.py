@@ -91,16 +91,24 @@ def test_the_auditor_finds_an_untouched_record_intact(acl_redis, anchored, capsy
     assert code == 0 and "intact" in out and "held to 1 anchors" in out
 
 
-@pytest.mark.parametrize("attack", [
+ANCHOR_GONE = "attests {count} entries up to {last}"  # and "or more entries were erased"
+
+
+@pytest.mark.parametrize("attack, named, alarm", [
     # the issue's reproduction: everything trimmed away, the head made to agree
-    [("XADD", "onshore:events", "MAXLEN", "0", "*", "x", "y"), ("SET", "onshore:chain:head", "")],
-    [("XADD", "onshore:events", "MAXLEN", "2", "*", "x", "y")],
-    [("XADD", "onshore:events", "MINID", "=", "{third}", "*", "x", "y")],
-    [("SET", "onshore:chain:head", "")],
-    [("SET", "onshore:chain:head", "0" * 40)],
+    ([("XADD", "onshore:events", "MAXLEN", "0", "*", "x", "y"), ("SET", "onshore:chain:head", "")],
+     ANCHOR_GONE, True),
+    ([("XADD", "onshore:events", "MAXLEN", "2", "*", "x", "y")], ANCHOR_GONE, True),
+    ([("XADD", "onshore:events", "MINID", "=", "{third}", "*", "x", "y")],
+     "the record's oldest entries were erased: it starts at {third}", True),
+    ([("SET", "onshore:chain:head", "")], "but the chain head is (none)", False),
+    ([("SET", "onshore:chain:head", "0" * 40)], "but the chain head is 000000000000", False),
+    # an entry that is not one (its event not even JSON): named, not a traceback
+    ([("XADD", "onshore:events", "*", "event", "not json]", "prev", "", "hash", "")],
+     "links to (start) but the entry before it hashes to", False),
 ])
 def test_what_the_app_user_may_do_to_the_record_fails_verify(acl_redis, anchored, capsys,
-                                                              tmp_path, attack):
+                                                              tmp_path, attack, named, alarm):
     app = acl_redis.client(**APP)
     operator = acl_redis.client(**OPERATOR)
     ids = [i.decode() for i, _ in operator.xrange("onshore:events")]
@@ -109,21 +117,13 @@ def test_what_the_app_user_may_do_to_the_record_fails_verify(acl_redis, anchored
         app.execute_command(*(part.format(third=ids[2]) for part in command))
     code, out = verify(acl_redis, capsys)
     assert code == 1 and out.startswith("BROKEN"), out
-    if attack[0][0] == "XADD":  # evidence erased: what is missing is named
-        assert "erased" in out
-        if "MAXLEN" in attack[0]:  # the anchored entry itself is gone
-            assert (f"attests {anchor[b'count'].decode()} entries up to "
-                    f"{anchor[b'last'].decode()}") in out
-        else:  # the oldest ones are
-            assert f"oldest entries were erased: it starts at {ids[2]}" in out
-        # and the auditor's timer raises the alarm instead of anchoring what is left
-        assert main(["audit", "anchor", "--redis-url", url(acl_redis, AUDITOR)]) == 1
-        assert "ALARM" in capsys.readouterr().err
-    else:
-        assert "chain head" in out
-    # the local log alone (Redis's anchors lost too) still says what is missing
-    code, out = verify(acl_redis, capsys, "--anchors", str(tmp_path / "anchors.jsonl"))
-    assert code == 1
+    assert named.format(third=ids[2], count=anchor[b"count"].decode(),
+                        last=anchor[b"last"].decode()) in out, out
+    # the auditor's timer raises the alarm instead of anchoring what is left
+    assert main(["audit", "anchor", "--redis-url", url(acl_redis, AUDITOR)]) == int(alarm)
+    assert ("ALARM" in capsys.readouterr().err) is alarm
+    # held to the local log as well, the verdict is the same
+    assert verify(acl_redis, capsys, "--anchors", str(tmp_path / "anchors.jsonl")) == (code, out)
 
 
 def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl_redis, anchored,
