@@ -19,6 +19,8 @@ from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, Req
 from ivr.outcomes import HANGS_UP, reported
 
 
+ACCOUNT_SID = "AC" + "0" * 32  # the stand-in account
+
 class Transport(Protocol):
     """Sends one request: (url, form, headers, method) -> (status, content type, body). A
     GET carries no form: its parameters are already in the URL."""
@@ -93,8 +95,10 @@ class Phone:
                 SIGNATURE_SETTINGS_HEADER: f"key={key_id},algorithm={HMAC_SHA256}"}
 
     def post(self, path_or_url: str, params: dict[str, str]) -> tuple[int, str, str]:
-        """One signed request, as Twilio sends it."""
+        """One signed request, as Twilio sends it: with the account's id, which Twilio puts
+        in every request (https://www.twilio.com/docs/voice/twiml#request-parameters)."""
         url = urljoin(self.base_url, path_or_url)
+        params = {"AccountSid": ACCOUNT_SID, **params}
         return self.transport(url, params, self.signed(url, params))
 
     def get(self, path_or_url: str, params: dict[str, str]) -> tuple[int, str, str]:
@@ -108,7 +112,7 @@ class Phone:
         """Play a whole call and return its transcript."""
         t = Transcript(caller.call_sid)
         base = {
-            "CallSid": caller.call_sid, "AccountSid": "AC" + "0" * 32, "From": caller.from_,
+            "CallSid": caller.call_sid, "AccountSid": ACCOUNT_SID, "From": caller.from_,
             "To": caller.to, "FromCountry": caller.from_country, "ToCountry": "US",
             "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01",
         }

@@ -27,6 +27,7 @@ class Settings:
     report_token: str = ""
     flows_dir: str = ""
     redis_timeout: float = 0.25
+    extra_parameters: str = ""  # "Name,..." Twilio sends that ivr.parameters does not list yet
     testing: bool = False
 
     @classmethod
@@ -46,6 +47,7 @@ class Settings:
             report_token=env.get("IVR_REPORT_TOKEN", ""),
             flows_dir=env.get("IVR_FLOWS_DIR", ""),
             redis_timeout=float(env.get("IVR_REDIS_TIMEOUT", cls.redis_timeout)),
+            extra_parameters=env.get("IVR_EXTRA_PARAMETERS", ""),
         )
         known = {f.name for f in fields(cls)}
         extra = {k.lower(): v for k, v in (overrides or {}).items() if k.lower() in known}

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
-from ivr import caller_ids, engine, evidence, twilio_request, twiml
+from ivr import caller_ids, engine, evidence, parameters, twilio_request, twiml
 from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import CircuitOpen, StoreUnavailable
@@ -242,6 +242,7 @@ class Webhooks:
 
     def __init__(self, app: Onshore) -> None:
         self.app = app
+        self.extra_names = parameters.extra_names(app.settings.extra_parameters)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -280,8 +281,14 @@ class Webhooks:
         return twilio_request.refusal(environ)
 
     def refusal(self, request: TwilioRequest) -> HTTPException | None:
-        """Why a request that was read gets no TwiML: not signed by Twilio."""
+        """Why a request that was read gets no TwiML: not signed by Twilio, or signed but
+        carrying names Twilio does not send to that URL (``ivr.parameters``)."""
         if not signed_by_twilio(self.app, request):
+            return Forbidden()
+        sent = request.pairs if request.method == "POST" else request.args.items()
+        unknown = parameters.unknown(request.path, (name for name, _ in sent), self.extra_names)
+        if unknown:
+            parameters.record_refusal(request.path, unknown)
             return Forbidden()
         return None
 
