@@ -366,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")
     call.add_argument("--from-country", default="US", help="Twilio's FromCountry")
     call.add_argument("--outcome", action="append",
-                      help="how each bridge ends: completed, busy, no-answer, failed (repeatable)")
+                      help="how each bridge ends: completed, busy, no-answer, failed, hangup "
+                           "(the caller hangs up first), or any QueueResult (repeatable)")
     call.set_defaults(func=cmd_call)
 
     test = sub.add_parser("test", help="run the scenarios of a folder or file without a phone")

@@ -38,7 +38,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ivr.outcomes import ANSWERED, meaning
+from ivr import waits
+from ivr.outcomes import ANSWERED, GONE, meaning
+from ivr.waits import Waits, nearest_rank
 
 FORMATS = ("text", "csv", "json", "html")
 CONTENT_TYPES = {
@@ -63,11 +65,13 @@ DEFINITIONS = (
     ("Period", "A call belongs to the period when the UTC date of its 'received' event is within "
                "the period (inclusive); all its events count, whenever they were recorded."),
     ("Order", "Within a call, events are ordered by 'at', then by stream order."),
-    ("Offshore call", "A call with at least one 'bridged' event with domestic=false. A call "
-                      "bridged to several offshore centers counts once in the total and once "
+    ("Offshore call", "A call an offshore agent answered: at least one 'bridged' event with "
+                      "domestic=false whose bridge was answered (see Answered bridge). A call "
+                      "bridged offshore that was abandoned, failed or moved on is not one. A call "
+                      "answered at several offshore centers counts once in the total and once "
                       "under each country and center."),
-    ("Offshore share", "Offshore calls / calls received (R17): warning at 25%, notice "
-                       "threshold at 30%."),
+    ("Offshore share", "Offshore calls (answered offshore) / calls received (R17): warning at "
+                       "25%, notice threshold at 30%."),
     ("Disclosure coverage", "Offshore bridges (each one, not each call) preceded in the call by a "
                             "disclosure naming the bridge's city and country, or by a cautious "
                             "disclosure, or whose call is exempt (emergency or foreign-business, "
@@ -89,6 +93,7 @@ DEFINITIONS = (
                    "and of unknown country (R11) from 'received'."),
     ("New Jersey", "Calls whose 'received' caller_state is NJ; answered in NJ: an answered bridge "
                    "to a center whose region is NJ (country US) (R20: target 65%)."),
+    *waits.DEFINITIONS,
 )
 
 
@@ -112,9 +117,9 @@ class Volume:
     """Section 1 (R17): calls received and calls answered offshore."""
 
     calls_received: int = 0
-    offshore_calls: int = 0
+    offshore_calls: int = 0  # calls an offshore agent answered
     offshore_share: float | None = None  # offshore_calls / calls_received
-    offshore_bridges: int = 0
+    offshore_bridges: int = 0  # every offshore bridge made, answered or not
     offshore_by_country: dict[str, int] = field(default_factory=dict)
     offshore_by_center: dict[str, int] = field(default_factory=dict)
     handed_off: int = 0  # calls given to the company's own TwiML application (not covered)
@@ -220,6 +225,7 @@ class Report:
     safe_answers: SafeAnswers
     new_jersey: NewJersey
     daily: list[Day]
+    waits: Waits = field(default_factory=Waits)
 
 
 # -- one pass over the events ------------------------------------------------------------------
@@ -240,7 +246,7 @@ class _Call:
     disclosed: dict[Any, Pos] | None = None  # (city, country) or _CAUTIOUS -> first
     offers: list[Pos] | None = None
     bridges: list[tuple[Pos, str, str, str, str, bool]] | None = None
-    ends: list[tuple[Pos, str]] | None = None
+    ends: list[tuple[Pos, str, str]] | None = None  # (position, meaning, wait)
     requests: list[tuple[Pos, str]] | None = None
     exempt: list[str] | None = None
     safe: list[str] | None = None
@@ -329,7 +335,7 @@ def _build(events: Iterable[Mapping[str, str]], start: date, end: date, flow: st
             if c.ends is None:
                 c.ends = []
             # what the engine read it as; events recorded before it said so: the table's reading
-            c.ends.append((pos, get("outcome") or meaning(get("status", ""))))
+            c.ends.append((pos, get("outcome") or meaning(get("status", "")), get("wait", "")))
         elif code == 3:  # disclosed
             where = (_CAUTIOUS if get("cautious") == "true"
                      else (get("city", ""), get("country", "")))
@@ -383,35 +389,41 @@ def _build(events: Iterable[Mapping[str, str]], start: date, end: date, flow: st
     return _sum_up(calls, start, end, flow, home, source)
 
 
-def _outcomes(c: _Call) -> list[bool]:
-    """Per bridge of the call: answered (True) or not, walking its bridges in call order."""
+End = tuple[str, Pos | None, str]  # what a bridge's end meant, where it was reported, the wait
+_UNREPORTED: End = (ANSWERED, None, "")  # connected, and Twilio said nothing else
+_MOVED_ON: End = ("", None, "")  # another bridge or a transfer came before any report
+
+
+def _outcomes(c: _Call) -> list[End]:
+    """Per bridge of the call, how it ended, walking its bridges in call order."""
     bridges = c.bridges or []
     if len(bridges) == 1 and not c.requests:  # most calls
         made = bridges[0][0]
         later = [e for e in c.ends or () if e[0] > made]
-        return [not later or min(later)[1] == ANSWERED]
+        if not later:
+            return [_UNREPORTED]
+        pos, read, wait = min(later)
+        return [(read, pos, wait)]
     items: list[tuple[Pos, int, Any]] = [(b[0], 0, i) for i, b in enumerate(bridges)]
-    items += [(e[0], 1, e[1]) for e in c.ends or ()]
+    items += [(e[0], 1, e) for e in c.ends or ()]
     items += [(r[0], 2, None) for r in c.requests or ()]
-    items.sort()  # positions are unique: only they are compared
-    answered = [False] * len(bridges)
+    items.sort(key=lambda item: item[0])  # positions are unique: only they are compared
+    ends = [_MOVED_ON] * len(bridges)
     current: int | None = None
     for _, kind, value in items:
         if kind == 0:  # a new bridge: the previous one, unreported, did not hold the caller
             current = value
         elif current is not None:
-            answered[current] = kind == 1 and value == ANSWERED
+            if kind == 1:
+                ends[current] = (value[1], value[0], value[2])
             current = None
     if current is not None:
-        answered[current] = True  # no report: connected, nothing said otherwise
-    return answered
+        ends[current] = _UNREPORTED
+    return ends
 
 
-def _nearest_rank(values: list[float], percent: int) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, -(-percent * len(ordered) // 100) - 1)]
+def _seconds_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -435,6 +447,7 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
     safe_reasons: Counter[str] = Counter()
     delays: list[float] = []
     nj_centers: set[str] = set()
+    tally = waits.Tally()
 
     for sid, c in calls.items():
         if c is None:
@@ -462,20 +475,24 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
         from_nj = c.state == "NJ"
         nj.calls_from_nj += from_nj
         bridges = c.bridges or []
-        answered = _outcomes(c) if bridges else []
+        ends = _outcomes(c) if bridges else []
+        answered = [read == ANSWERED for read, _, _ in ends]
         countries: set[str] = set()
         centers: set[str] = set()
         bridged_nj = answered_nj = False
-        for (pos, center, city, country, region, offshore), ok in zip(bridges, answered,
-                                                                       strict=True):
+        for (pos, center, city, country, region, offshore), (read, ended, wait), ok in zip(
+                bridges, ends, answered, strict=True):
+            tally.add(center, read, float(wait) if wait.isdigit() else None,
+                      _seconds_between(pos[0], ended[0]) if ended else None)
             if region == "NJ" and country == "US":
                 nj_centers.add(center)
                 bridged_nj = True
                 answered_nj = answered_nj or ok
             if not offshore:
                 continue
-            countries.add(country)
-            centers.add(center)
+            if ok:  # R17 counts the calls an offshore agent answered
+                countries.add(country)
+                centers.add(center)
             volume.offshore_bridges += 1
             day.offshore_bridges += 1
             said = _disclosed_before(c.disclosed, (city, country), pos)
@@ -494,6 +511,7 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
             day.offshore_calls += 1
             by_country.update(countries)
             by_center.update(centers)
+        tally.abandoned_calls += any(read == GONE for read, _, _ in ends)
         if from_nj:
             nj.bridged_to_nj += bridged_nj
             nj.answered_in_nj += answered_nj
@@ -509,8 +527,7 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
                     transfers.reached_domestic_bridge += 1
                     transfers.completed += any(ok for _, ok in after)
                     first = min(after)[0][0]
-                    delays.append((datetime.fromisoformat(first)
-                                   - datetime.fromisoformat(requested_at[0])).total_seconds())
+                    delays.append(_seconds_between(requested_at[0], first))
 
     volume.offshore_by_country = _ranked(by_country)
     volume.offshore_by_center = _ranked(by_center)
@@ -527,8 +544,8 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
     transfers.by_channel = dict(sorted(channels.items(), key=lambda kv: (
         CHANNELS.index(kv[0]) if kv[0] in CHANNELS else len(CHANNELS), kv[0])))
     transfers.not_completed = transfers.requested - transfers.completed
-    transfers.seconds_to_bridge_p50 = _nearest_rank(delays, 50)
-    transfers.seconds_to_bridge_p90 = _nearest_rank(delays, 90)
+    transfers.seconds_to_bridge_p50 = nearest_rank(delays, 50)
+    transfers.seconds_to_bridge_p90 = nearest_rank(delays, 90)
     exemptions.by_reason = dict(sorted(reasons.items(), key=lambda kv: (
         EXEMPT_REASONS.index(kv[0]) if kv[0] in EXEMPT_REASONS else len(EXEMPT_REASONS), kv[0])))
     safe.by_reason = _ranked(safe_reasons)
@@ -541,7 +558,7 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
         d.offshore_share = _share(d.offshore_calls, d.calls_received)
         d.disclosure_coverage = _share(d.covered_bridges, d.offshore_bridges)
     return Report(start, end, flow, home, source, volume, disclosure, offer, transfers,
-                  exemptions, safe, nj, list(daily.values()))
+                  exemptions, safe, nj, list(daily.values()), tally.result())
 
 
 def _disclosed_before(disclosed: Mapping[Any, Pos] | None, where: tuple[str, str],
@@ -656,8 +673,8 @@ def _sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[st
     return [
         ("1. Call volume and offshore share (R17)", [
             ("Calls received", _n(v.calls_received)),
-            ("Calls bridged offshore", _n(v.offshore_calls)),
-            ("Offshore bridges", _n(v.offshore_bridges)),
+            ("Calls answered offshore", _n(v.offshore_calls)),
+            ("Offshore bridges (answered or not)", _n(v.offshore_bridges)),
             ("Share of volume answered offshore", percent(v.offshore_calls, v.calls_received)),
             ("Handed off to the company's own application (outside this record)",
              _n(v.handed_off)),
@@ -706,6 +723,16 @@ def _sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[st
               percent(x.offshore_calls, x.calls_received), _n(x.offshore_bridges),
               _n(x.covered_bridges), percent(x.covered_bridges, x.offshore_bridges))
              for x in r.daily]))]),
+        ("8. Abandoned calls and waits, per center", [
+            ("Calls abandoned (the caller hung up before an answer)", _n(r.waits.abandoned_calls)),
+            ("Share of calls received", percent(r.waits.abandoned_calls, v.calls_received)),
+        ], [("By center", (
+            ("Center", "Bridges", "Answered", "Abandoned", "Abandon rate", "To abandon p50",
+             "To abandon p90", "Waits reported", "Wait p50", "Wait p90", "Wait p99"),
+            [(w.center, _n(w.bridges), _n(w.answered), _n(w.abandoned),
+              percent(w.abandoned, w.bridges), _seconds(w.seconds_to_abandon_p50),
+              _seconds(w.seconds_to_abandon_p90), _n(w.waits_reported), _seconds(w.wait_p50),
+              _seconds(w.wait_p90), _seconds(w.wait_p99)) for w in r.waits.by_center]))]),
         ("Source", [
             ("Events read", _n(r.source.events_read)),
             ("Calls in the input", _n(r.source.calls_seen)),
@@ -819,6 +846,11 @@ def rows(r: Report) -> Iterator[tuple[str, str, str, str]]:
         for name, value in asdict(day).items():
             if name != "day":
                 yield "daily", name, day.day.isoformat(), cell(value)
+    yield "waits", "abandoned_calls", "", cell(r.waits.abandoned_calls)
+    for center in r.waits.by_center:
+        for name, value in asdict(center).items():
+            if name != "center":
+                yield "waits", name, center.center, cell(value)
 
 
 def render_csv(r: Report) -> str:

@@ -186,6 +186,8 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             call = last.then
         else:
             out.ended = "handoff" if isinstance(last, Handover) else ENDED.get(last_end, "hangup")
+            if last_end == GONE:
+                out.note("  (the caller had hung up already: nobody hears Onshore's answer)")
             if not isinstance(last, (Handover, End)):
                 out.note("  (the answer ends without hanging up; Twilio hangs up)")
             break

@@ -70,6 +70,7 @@ BUDGET = 1.0  # seconds: each answer while Redis is hung or down
 SHARED_KEYS = (("webhooks_sharedkey_01old", "old-secret-of-a-rule"),
                ("webhooks_sharedkey_02new", "new-secret-of-a-rule"))
 
+REPORT_TOKEN = "e2e-report-token"
 CALLERS: set[str] = set()  # every From number used in this module
 _next_caller = iter(range(100, 200))
 
@@ -134,8 +135,8 @@ def stack(tmp_path_factory):
     # A private evidence spool: what these workers spool while the test Redis is down must
     # never be replayed by another process into another Redis.
     shared_keys = ",".join(f"{kid}:{secret}" for kid, secret in SHARED_KEYS)
-    with serving(FLOWS, tmp_path_factory.mktemp("spool"),
-                 TWILIO_WEBHOOK_SHARED_KEYS=shared_keys) as (server, gunicorn):
+    with serving(FLOWS, tmp_path_factory.mktemp("spool"), TWILIO_WEBHOOK_SHARED_KEYS=shared_keys,
+                 IVR_REPORT_TOKEN=REPORT_TOKEN) as (server, gunicorn):
         yield Stack(server, gunicorn)
 
 
@@ -387,6 +388,35 @@ def test_transfer_key_on_hold_leaves_the_queue_for_the_domestic_center(stack):
     assert t.bridges == [MANILA, SCRANTON], t
     assert only(evs, "transfer_requested")["how"] == "key during hold"
     assert [e["center"] for e in evs if e["step"] == "bridged"] == ["manila", "scranton"]
+
+
+def todays_report(stack: Stack) -> dict:
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    r = requests.get(f"{stack.gunicorn.base_url}/reports?from={today}&to={today}&format=json",
+                     headers={"Authorization": f"Bearer {REPORT_TOKEN}"}, timeout=5)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_caller_who_hangs_up_in_the_queue_is_an_abandon_not_an_answer(stack):
+    before = todays_report(stack)
+    # The caller hangs up on hold: Twilio posts QueueResult=hangup (and the caller's own
+    # CallStatus=completed) to the <Enqueue> action.
+    t, evs = call(stack, SUPPORT, outcomes=["hangup"])
+    after = todays_report(stack)
+
+    assert t.bridges == [MANILA], t  # no overflow to Bangalore for a caller who is gone
+    ended = only(evs, "bridge_ended")
+    assert (ended["status"], ended["outcome"], ended["wait"]) == ("hangup", "gone", "12")
+    assert steps(evs).count("bridged") == 1 and "transfer_requested" not in steps(evs)
+    assert after["volume"]["calls_received"] == before["volume"]["calls_received"] + 1
+    assert after["volume"]["offshore_calls"] == before["volume"]["offshore_calls"]  # not answered
+    assert after["volume"]["offshore_bridges"] == before["volume"]["offshore_bridges"] + 1
+    assert after["waits"]["abandoned_calls"] == before["waits"]["abandoned_calls"] + 1
+    manila = {c["center"]: c for c in after["waits"]["by_center"]}["manila"]
+    was = {c["center"]: c for c in before["waits"]["by_center"]}.get("manila", {"abandoned": 0})
+    assert manila["abandoned"] == was["abandoned"] + 1
+    assert "answered" in after["definitions"]["Offshore call"]
 
 
 def test_domestic_center_needs_no_disclosure_and_is_bridged_straight_away(stack):

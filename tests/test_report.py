@@ -71,6 +71,10 @@ class Truth:
     safe: set[str] = field(default_factory=set)
     nj_bridged: bool = False
     nj_answered: bool = False
+    answered: set[str] = field(default_factory=set)  # offshore centers whose agent answered
+    abandoned: list[tuple[str, float]] = field(default_factory=list)  # (center, s to abandon)
+    waits: list[tuple[str, float]] = field(default_factory=list)  # (center, QueueTime)
+    centers: Counter[str] = field(default_factory=Counter)  # bridges per center
 
 
 def iso(moment: datetime) -> str:
@@ -84,6 +88,12 @@ class Writer:
         self.sim, self.rng, self.sid, self.now, self.t = sim, sim.rng, sid, t0, truth
         self.turns: list[tuple[datetime, list[dict[str, str]]]] = []
         self.caller = f"{sim.rng.getrandbits(128):032x}"
+        self.pending: tuple[str, datetime] | None = None  # the last bridge, until it ends
+
+    def close(self) -> None:
+        """The call is over: a bridge still pending was never reported, so it was answered."""
+        if self.pending is not None:
+            self.settle(self.pending[0], None)
 
     def turn(self, ms: int | None = None) -> None:
         if self.turns:
@@ -111,8 +121,12 @@ class Writer:
 
     def bridged(self, center: str, heard: tuple[bool, bool] = (True, True)) -> None:
         city, country, region = CENTERS[center]
+        if self.pending is not None:  # the previous bridge, unreported, did not hold the caller
+            self.pending = None
         self.emit("bridged", center=center, city=city, country=country, region=region,
                   target="queue", domestic=str(country == "US").lower())
+        self.pending = (center, self.now)
+        self.t.centers[center] += 1
         if country != "US":
             self.t.bridges.append((center, country, *heard))
         if region == "NJ":
@@ -122,10 +136,30 @@ class Writer:
         """The bridge the call ends on; status None: Twilio never reported it."""
         if status is not None:
             self.turn()
-            self.emit("bridge_ended", status=status, center=center,
-                      domestic=str(CENTERS[center][1] == "US").lower())
+            self.report_end(center, status)
         if (status is None or status in GOOD) and CENTERS[center][2] == "NJ":
             self.t.nj_answered = True
+        self.settle(center, status)
+
+    def report_end(self, center: str, status: str) -> None:
+        """Twilio's report of the pending bridge's end, with a QueueTime most of the time."""
+        fields = {}
+        if self.rng.random() < 0.9:
+            wait = self.rng.randint(0, 600)
+            fields["wait"] = str(wait)
+            self.t.waits.append((center, float(wait)))
+        if status == "hangup":
+            made = self.pending[1] if self.pending else self.now
+            took = float(fields["wait"]) if fields else (self.now - made).total_seconds()
+            self.t.abandoned.append((center, took))
+        self.emit("bridge_ended", status=status, center=center,
+                  domestic=str(CENTERS[center][1] == "US").lower(), **fields)
+
+    def settle(self, center: str, status: str | None) -> None:
+        if self.pending is not None and self.pending[0] == center:
+            if (status is None or status in GOOD) and CENTERS[center][1] != "US":
+                self.t.answered.add(center)
+            self.pending = None
 
     def domestic(self) -> str:
         return "newark" if self.rng.random() < (0.7 if self.t.nj else 0.3) else "scranton"
@@ -141,6 +175,7 @@ class Writer:
     def transfer(self, by: str, offered_from: str) -> None:
         rng, t = self.rng, self.t
         self.emit("transfer_requested", how=HOW[by], by=by, center=offered_from)
+        self.pending = None  # a bridge the caller left on hold was not answered
         t.request = by
         if rng.random() < 0.05:
             self.emit("unavailable", reason="no domestic center")
@@ -170,9 +205,14 @@ class Writer:
             self.ended(x, rng.choice(GOOD))
         elif r < 0.8:
             self.ended(x, None)
+        elif r < 0.84:  # the caller hangs up in the queue: no overflow
+            self.turn()
+            self.report_end(x, "hangup")
+            self.pending = None
         elif r < 0.9:
             self.turn()
-            self.emit("bridge_ended", status=rng.choice(BAD), center=x, domestic="false")
+            self.report_end(x, rng.choice(BAD))
+            self.pending = None
             if rng.random() < 0.5:
                 y = rng.choice([c for c in OFFSHORE if c != x])
                 self.routed(y, "overflow")
@@ -268,7 +308,8 @@ class Sim:
                 w.ended(d, None)
             elif r < 0.95:
                 w.turn()
-                w.emit("bridge_ended", status=rng.choice(BAD), center=d, domestic="true")
+                w.report_end(d, rng.choice(BAD))
+                w.pending = None
                 w.routed(x, "overflow")
                 w.disclose(x)
                 w.turn()
@@ -334,6 +375,7 @@ class Sim:
             w.disclose(x)
         else:
             raise AssertionError(scenario)
+        w.close()
         w.turn()
         w.emit("status", status="completed", duration=str(rng.randint(5, 900)), sequence="4")
         spooled = rng.randrange(len(w.turns)) if len(w.turns) > 1 and rng.random() < 0.04 else -1
@@ -356,7 +398,7 @@ def nearest_rank(values: list[float], p: int) -> float | None:
 def expected(sim: Sim, start: date, end: date, flow: str | None = None) -> dict[str, Any]:
     """The figures, added up from the generator's notes."""
     calls = [t for t in sim.truths if start <= t.day <= end and (flow is None or t.flow == flow)]
-    offshore = [t for t in calls if t.bridges]
+    offshore = [t for t in calls if t.answered]
     bridges = [(t, b) for t in calls for b in t.bridges]
     heard = [(t, b) for t, b in bridges if b[2] or t.exempt_call]
     offered = [(t, b) for t, b in bridges if b[3] or t.exempt_call]
@@ -371,7 +413,7 @@ def expected(sim: Sim, start: date, end: date, flow: str | None = None) -> dict[
         today = [t for t in calls if t.day == d]
         days[d] = {
             "calls_received": len(today),
-            "offshore_calls": sum(1 for t in today if t.bridges),
+            "offshore_calls": sum(1 for t in today if t.answered),
             "offshore_bridges": sum(len(t.bridges) for t in today),
             "covered_bridges": sum(1 for t in today for b in t.bridges if b[2] or t.exempt_call),
         }
@@ -380,8 +422,12 @@ def expected(sim: Sim, start: date, end: date, flow: str | None = None) -> dict[
         "calls_received": len(calls),
         "offshore_calls": len(offshore),
         "offshore_bridges": len(bridges),
-        "offshore_by_country": dict(Counter(c for t in offshore for c in {b[1] for b in t.bridges})),
-        "offshore_by_center": dict(Counter(c for t in offshore for c in {b[0] for b in t.bridges})),
+        "offshore_by_country": dict(Counter(c for t in offshore for c in {CENTERS[a][1] for a in t.answered})),
+        "offshore_by_center": dict(Counter(c for t in offshore for c in t.answered)),
+        "abandoned_calls": sum(1 for t in calls if t.abandoned),
+        "bridges_by_center": sum((t.centers for t in calls), Counter()),
+        "abandoned": [a for t in calls for a in t.abandoned],
+        "waits": [w for t in calls for w in t.waits],
         "disclosed": len(heard),
         "disclosed_via_exemption": sum(1 for t, b in heard if not b[2]),
         "disclosure_exception_calls": sorted({t.sid for t, b in bridges if (t, b) not in heard}),
@@ -422,6 +468,17 @@ def assert_matches(report: Report, e: dict[str, Any]) -> None:
     assert v.offshore_bridges == e["offshore_bridges"]
     assert v.offshore_by_country == e["offshore_by_country"]
     assert v.offshore_by_center == e["offshore_by_center"]
+    w = report.waits
+    assert w.abandoned_calls == e["abandoned_calls"]
+    assert {c.center: c.bridges for c in w.by_center} == dict(e["bridges_by_center"])
+    for c in w.by_center:
+        took = [s for center, s in e["abandoned"] if center == c.center]
+        waited = [s for center, s in e["waits"] if center == c.center]
+        assert (c.abandoned, c.abandon_rate) == (len(took), len(took) / c.bridges)
+        assert (c.seconds_to_abandon_p50, c.seconds_to_abandon_p90) == (
+            nearest_rank(took, 50), nearest_rank(took, 90))
+        assert (c.waits_reported, c.wait_p50, c.wait_p90, c.wait_p99) == (
+            len(waited), nearest_rank(waited, 50), nearest_rank(waited, 90), nearest_rank(waited, 99))
     share = e["offshore_calls"] / e["calls_received"] if e["calls_received"] else None
     assert v.offshore_share == share
     assert v.warning == (share is not None and share >= 0.25)
@@ -492,7 +549,7 @@ BOUNDARY = {  # calls whose bridge lacks a disclosure, so the exception list sho
 @pytest.fixture(scope="module")
 def month() -> tuple[Sim, list[dict[str, str]], dict[str, str]]:
     sim = Sim(20261101).month(3000)
-    boundary = {name: sim.call(t0, "missing_disclosure", flow="support").sid
+    boundary = {name: sim.call(t0, "missing_disclosure", flow="support", exempt="").sid
                 for name, t0 in BOUNDARY.items()}
     for scenario in ("missing_disclosure", "missing_offer", "wrong_city", "late_disclosure",
                      "cautious", "unknown_number"):  # at least one of each, whatever the seed
@@ -520,7 +577,9 @@ def test_generator_covers_every_case(month):
     assert e["caller_country_unknown"] > 0 and len(e["safe_by_reason"]) >= 3
     assert 0 < e["answered_in_nj"] < e["bridged_to_nj"] < e["calls_from_nj"]
     assert set(e["offshore_by_country"]) == {"PH", "IN"} and e["outside_period"] > 0
-    assert e["offshore_calls"] < sum(e["offshore_by_center"].values())  # overflowed calls
+    bridged_offshore = sum(1 for t in sim.truths if NOV1 <= t.day <= NOV30 and t.bridges)
+    assert 0 < e["abandoned_calls"] and e["offshore_calls"] < bridged_offshore  # not all answered
+    assert len(e["waits"]) < sum(e["bridges_by_center"].values())  # some ends without a wait
     steps = [ev["step"] for ev in events]
     stream_order = [ev["at"] for ev in events if ev["call"] != "CAorphan"]
     assert stream_order != sorted(stream_order)  # some webhooks were appended late
@@ -653,7 +712,7 @@ def pairs(report: Report) -> list[tuple[str, str]]:
                       report.new_jersey)
     return [
         ("Calls received", f"{v.calls_received:,}"),
-        ("Calls bridged offshore", f"{v.offshore_calls:,}"),
+        ("Calls answered offshore", f"{v.offshore_calls:,}"),
         ("Share of volume answered offshore", percent(v.offshore_calls, v.calls_received)),
         ("Disclosure coverage", percent(d.covered, d.offshore_bridges)),
         ("Offer coverage", percent(o.covered, o.offshore_bridges)),
@@ -815,6 +874,64 @@ def one_month(events: list[dict[str, str]], **kwargs: Any) -> Report:
     return build_report(events, NOV1, NOV30, **kwargs)
 
 
+def queued_call(sid: str, status: str, **fields: str) -> list[dict[str, str]]:
+    """A call disclosed, offered and queued for Manila, then Twilio's report of the queue's end."""
+    return [received(sid), disclosed(sid, 1, "manila"), offered(sid, 1), bridged(sid, 5, "manila"),
+            ev(sid, at(65), "bridge_ended", status=status, center="manila", domestic="false",
+               **fields)]
+
+
+@pytest.mark.parametrize("fields", [{}, {"outcome": "gone", "wait": "60"}])  # before and after
+def test_a_caller_who_hung_up_in_the_queue_is_not_answered_offshore(fields):
+    report = one_month([*queued_call("A", "hangup", **fields), *queued_call("B", "bridged")])
+
+    assert report.volume.offshore_bridges == 2
+    assert report.volume.offshore_calls == 1 and report.volume.offshore_by_center == {"manila": 1}
+    assert report.volume.offshore_share == 0.5  # B only; A hung up before any agent
+    (manila,) = report.waits.by_center
+    assert (report.waits.abandoned_calls, manila.bridges, manila.answered, manila.abandoned) == (
+        1, 2, 1, 1)
+    assert manila.abandon_rate == 0.5 and manila.seconds_to_abandon_p50 == 60.0
+    text = render(report, "text")
+    assert "Calls answered offshore ...." in text and "Calls abandoned" in text
+    assert "Offshore call: A call an offshore agent answered" in text
+
+
+@pytest.mark.parametrize("status, answered", [
+    ("bridged", True), ("bridging-in-process", True), ("redirected-from-bridged", True),
+    ("hangup", False), ("redirected", False), ("leave", False), ("error", False),
+    ("queue-full", False), ("system-error", False)])
+def test_every_queue_result_counts_as_the_outcomes_table_says(status, answered):
+    report = one_month(queued_call("A", status))
+    assert report.volume.offshore_calls == answered
+    assert report.waits.abandoned_calls == (status == "hangup")
+
+
+def test_waits_and_abandons_per_center_in_every_format():
+    events = [*queued_call("A", "hangup", wait="40"), *queued_call("B", "bridged", wait="20"),
+              *queued_call("C", "bridged", wait="30")]
+    # a Dial the caller ended while Scranton rang, 12 s after the bridge
+    events += [received("D"), bridged("D", 5, "scranton"),
+               ev("D", at(17), "bridge_ended", status="no-answer", outcome="gone",
+                  center="scranton", domestic="true")]
+    report = one_month(events)
+    manila, scranton = report.waits.by_center
+    assert (manila.center, manila.waits_reported, manila.wait_p50, manila.wait_p90,
+            manila.wait_p99) == ("manila", 3, 30.0, 40.0, 40.0)
+    assert (scranton.abandoned, scranton.seconds_to_abandon_p50, scranton.waits_reported) == (
+        1, 12.0, 0)
+    assert report.waits.abandoned_calls == 2
+    cells = {(row[0], row[1], row[2]): row[3] for row in csv.reader(io.StringIO(render(report, "csv")))}
+    assert cells[("waits", "abandoned", "manila")] == "1"
+    assert cells[("waits", "wait_p90", "manila")] == "40.0"
+    assert cells[("waits", "seconds_to_abandon_p50", "scranton")] == "12.0"
+    data = json.loads(render(report, "json"))
+    assert data["waits"]["by_center"][0]["abandon_rate"] == 1 / 3
+    assert "Offshore call" in data["definitions"] and "Abandoned" in data["definitions"]
+    page = render(report, "html")
+    assert "8. Abandoned calls and waits, per center" in page and "Time to abandon" in page
+
+
 def test_the_offer_must_come_between_the_disclosure_and_the_bridge():
     report = one_month([
         received("A"), offered("A", 1), disclosed("A", 1, "manila"), bridged("A", 5, "manila"),
@@ -845,7 +962,7 @@ def test_a_disclosure_covers_only_its_own_city_and_country():
     assert report.disclosure.offshore_bridges == 3
     assert [u.center for u in report.disclosure.exceptions] == ["bangalore", "cebu"]
     assert report.volume.offshore_by_country == {"PH": 1, "IN": 1}
-    assert report.volume.offshore_by_center == {"bangalore": 1, "cebu": 1, "manila": 1}
+    assert report.volume.offshore_by_center == {"bangalore": 1, "cebu": 1}  # manila was busy
 
 
 def test_cautious_disclosure_and_exemptions_cover_a_bridge():
@@ -984,7 +1101,7 @@ def test_report_on_events_the_engine_itself_produced():
     rng = random.Random(4932)
     events: list[dict[str, str]] = []
     offshore_bridges, offshore_calls, requests = 0, set(), Counter()
-    exempt_calls = set()
+    exempt_calls, answered_offshore = set(), set()
     for n in range(300):
         sid = f"CAengine{n:04d}"
         flow = config.flows[rng.choice(sorted(config.flows))]
@@ -995,7 +1112,10 @@ def test_report_on_events_the_engine_itself_produced():
         events.append({**common, "step": "received", "caller_country": "US",
                        "caller_state": "NJ", "flow": flow.id, "exempt": exempt or ""})
         turn = engine.begin(flow, facts)
+        answered = False  # the reply to the last offshore bridge said an agent answered
         for _ in range(10):
+            if answered:  # ... and this turn, which records that reply, is in the record
+                answered_offshore.add(sid)
             for e in turn.events:
                 events.append({**common, "step": e.step, **dict(e.fields)})
                 requests[dict(e.fields).get("by")] += e.step == "transfer_requested"
@@ -1010,18 +1130,25 @@ def test_report_on_events_the_engine_itself_produced():
             now += timedelta(seconds=rng.randint(1, 60))
             common = evidence.common_fields(sid, "hash", now)
             f = replace(facts, now=now, fresh=rng.random() > 0.05)
-            reply = (engine.BridgeEnded(rng.choice(["completed", "busy", "leave", "no-answer"]))
+            reply = (engine.BridgeEnded(rng.choice(["completed", "busy", "leave", "no-answer",
+                                                    "hangup"]))
                      if isinstance(last, engine.Connect) else
                      rng.choice([engine.Silence(), engine.Heard(digits="1"),
                                  engine.Heard(speech="agent please"), engine.Heard(digits="7")]))
+            answered = (isinstance(last, engine.Connect) and not last.domestic
+                        and reply == engine.BridgeEnded("completed"))
             try:
                 turn = engine.resume(flow, turn.call, reply, f)
             except UnsafeBridge as exc:
                 turn = engine.safe_answer(flow, turn.call, f, str(exc))
+        else:  # the record stops on a bridge Twilio never reported: connected, so answered
+            if isinstance(last, engine.Connect) and not last.domestic:
+                answered_offshore.add(sid)
     report = one_month(events)
     assert report.volume.calls_received == 300
     assert report.volume.offshore_bridges == offshore_bridges > 50
-    assert report.volume.offshore_calls == len(offshore_calls)
+    assert report.volume.offshore_calls == len(answered_offshore) < len(offshore_calls)
+    assert report.waits.abandoned_calls > 0
     assert report.disclosure.complete and report.offer.complete  # the engine never skips it
     assert report.disclosure.via_exemption > 0
     assert report.transfers.requested == sum(requests.values()) > 10
