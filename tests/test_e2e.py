@@ -72,11 +72,11 @@ SHARED_KEYS = (("webhooks_sharedkey_01old", "old-secret-of-a-rule"),
 
 REPORT_TOKEN = "e2e-report-token"
 CALLERS: set[str] = set()  # every From number used in this module
-_next_caller = iter(range(100, 200))
+_next_caller = iter(range(100, 1000))
 
 
 def new_caller() -> str:
-    """A fresh caller number (US, fictional 555-01xx range), remembered for the privacy scan."""
+    """A fresh caller number (US, fictional 555-0100..0999), remembered for the privacy scan."""
     number = f"+1202555{next(_next_caller):04d}"
     CALLERS.add(number)
     return number
