@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
-from ivr import caller_ids, engine, evidence, parameters, twilio_request, twiml
+from ivr import caller_ids, engine, evidence, logs, parameters, twilio_request, twiml
 from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import CircuitOpen, StoreUnavailable
@@ -255,9 +255,15 @@ class Webhooks:
                     refused = exc
                 else:
                     refused = self.refusal(request)
+            body = b""
             if refused is not None:
                 log.warning("refused a request for %s: %s", path, refused.code)
-            body = b"" if refused else ROUTES[path](self.app, request).encode()  # type: ignore[arg-type]
+            elif request is not None:
+                sid = (request.form if request.method == "POST" else request.args).get(
+                    "CallSid", "")
+                environ["onshore.call_sid"] = sid  # for the access log line
+                with logs.call(sid):
+                    body = ROUTES[path](self.app, request).encode()
         except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
             log.exception("unhandled error on %s", path)
             refused, body = None, twiml.apology(GENERIC_APOLOGY).encode()
