@@ -3,7 +3,9 @@
 import pytest
 
 from ivr import outcomes
+from ivr.caller import Caller, Phone
 from ivr.outcomes import ANSWERED, FAILED, GONE, LEFT, MOVED, meaning, reported
+from tests.conftest import BILLING, stream_entries
 
 # https://www.twilio.com/docs/voice/twiml/enqueue#attributes-action-parameters-queueresult
 QUEUE_RESULTS = {
@@ -73,3 +75,59 @@ def test_a_scenario_word_is_reported_as_the_targets_verb_reports_it(word, kind, 
 ])
 def test_a_word_the_targets_verb_never_reports_is_refused(word, kind):
     assert reported(word, kind) is None
+
+
+# -- the stand-ins play every value: the test phone and the simulator ------------------------
+
+ENQUEUE = '<Response><Enqueue action="/voice/step?s=1" waitUrl="/voice/wait">q</Enqueue></Response>'
+DIAL = '<Response><Dial action="/voice/step?s=1"><Sip>sip:a@b.example.com</Sip></Dial></Response>'
+
+
+def played(document: str, outcome: str) -> list[tuple[str, dict[str, str]]]:
+    """What the test phone posts when Onshore answers with this bridge and it ends so."""
+    posted: list[tuple[str, dict[str, str]]] = []
+
+    def transport(url, params, headers, method="POST"):
+        posted.append((url, dict(params)))
+        return 200, "text/xml", document if url.endswith("/voice") else "<Response><Hangup/></Response>"
+
+    Phone("http://localhost", "token", transport).call(Caller("+18005550100", outcomes=[outcome]))
+    return [(url.rpartition("localhost")[2], params) for url, params in posted]
+
+
+@pytest.mark.parametrize("result", sorted(QUEUE_RESULTS))
+def test_the_phone_posts_every_queue_result_to_the_enqueue_action(result):
+    posted = played(ENQUEUE, result)
+    action = [params for url, params in posted if url.startswith("/voice/step")]
+    assert [(p["QueueResult"], p["QueueTime"]) for p in action] == [(result, "12")]
+
+
+# "answered" is the scenario word for an answer (sent as "completed"); Twilio sends the value
+# "answered" only for a <Dial><Conference>, which Onshore never makes.
+@pytest.mark.parametrize("status", sorted(set(DIAL_CALL_STATUSES) - {"answered"}))
+def test_the_phone_posts_every_dial_call_status_to_the_dial_action(status):
+    posted = played(DIAL, status)
+    assert [p["DialCallStatus"] for url, p in posted if url.startswith("/voice/step")] == [status]
+
+
+@pytest.mark.parametrize("document, field, value", [(ENQUEUE, "QueueResult", "hangup"),
+                                                    (DIAL, "DialCallStatus", "no-answer")])
+def test_a_caller_who_hangs_up_is_posted_with_their_leg_completed_and_hears_nothing_more(
+        document, field, value):
+    posted = played(document, "hangup")
+    url, action = posted[1]
+    assert url.startswith("/voice/step") and (action[field], action["CallStatus"]) == (value, "completed")
+    assert meaning(action[field], caller_ended=action["CallStatus"] == "completed") == GONE
+    assert [url for url, _ in posted[2:]] == ["/voice/status"]  # nothing followed but the status
+
+
+def test_a_dial_the_caller_ended_is_recorded_as_an_abandon_and_not_overflowed(phone, redis_client):
+    # Billing dials Bangalore (SIP) or, when it is closed, Scranton (a number); either way a
+    # failed Dial would go on to the next; a caller who hung up goes nowhere.
+    t = phone.call(Caller(BILLING, outcomes=["hangup"]))
+    evs = [e for _, e in stream_entries(redis_client) if e.get("call") == t.call_sid]
+
+    assert len(t.bridges) == 1 and t.bridges[0][0] in ("sip", "number"), t
+    bridged = [e["center"] for e in evs if e["step"] == "bridged"]
+    ended = [(e["center"], e["status"], e["outcome"]) for e in evs if e["step"] == "bridge_ended"]
+    assert len(bridged) == 1 and ended == [(bridged[0], "no-answer", "gone")]

@@ -34,6 +34,7 @@ from ivr.flow import (
     Route,
     translation,
 )
+from ivr import outcomes
 from ivr.outcomes import HELD
 from ivr.scenarios import (
     Bridged,
@@ -396,6 +397,34 @@ def test_an_engine_failure_gives_the_safe_answer_and_fails_the_scenario():
                               "Manila|PH was not disclosed"]
     assert ("safe_answer", "domestic") in {(e.step, dict(e.fields).get("policy")) for e in outcome.events}
     assert [b.center for b in outcome.bridges] == ["scranton"]
+
+
+ENDS_AFTER = {"answered": "answered", "gone": "abandoned", "moved": "hangup"}  # one bridge only
+
+
+@pytest.mark.parametrize("center, inputs, kind, value", [
+    *[("manila", ("1", "1"), "queue", v) for v in sorted(outcomes.QUEUE_RESULT)],
+    *[("bangalore", ("2", "1"), "sip", v) for v in sorted(outcomes.DIAL_CALL_STATUS)],
+    ("manila", ("1", "1"), "queue", "hangup"), ("bangalore", ("2", "1"), "sip", "hangup"),
+])
+def test_the_simulator_plays_every_end_of_a_bridge_as_the_table_reads_it(center, inputs, kind, value):
+    outcome = simulate(CONFIG, scenario(picks=(center,), inputs=tuple(Heard(digits=d) for d in inputs),
+                                        centers={center: CenterState(bridges=(value,))}))
+    status = outcomes.reported(value, kind)
+    read = outcomes.meaning(status, caller_ended=value == outcomes.HANGS_UP)
+    ended = [dict(e.fields) for e in outcome.events if e.step == "bridge_ended"]
+
+    assert outcome.errors == []
+    if read == outcomes.LEFT:  # recorded as the caller's transfer request, not as an end
+        assert ended[0]["center"] != center
+    else:
+        assert (ended[0]["center"], ended[0]["status"], ended[0]["outcome"]) == (center, status, read)
+    if read in ENDS_AFTER:  # an answer, or a caller who is gone or no longer ours: no overflow
+        assert [b.center for b in outcome.bridges] == [center]
+        assert outcome.ended == ENDS_AFTER[read]
+    else:  # a failure overflows; the caller's own <Leave/> is a transfer request on hold
+        assert len(outcome.bridges) == 2 and outcome.ended == "answered"
+        assert outcome.transfer == ("hold" if read == outcomes.LEFT else "none")
 
 
 @pytest.mark.parametrize("value, expected", [
