@@ -108,8 +108,9 @@ class Phone:
         url += ("&" if "?" in url else "?") + urlencode(params)
         return self.transport(url, {}, self.signed(url, {}), "GET")
 
-    def call(self, caller: Caller) -> Transcript:
-        """Play a whole call and return its transcript."""
+    def call(self, caller: Caller, first: str = "/voice", method: str = "POST") -> Transcript:
+        """Play a whole call and return its transcript; ``first`` and ``method`` are how the
+        number's URL (or its Fallback URL) is configured."""
         t = Transcript(caller.call_sid)
         base = {
             "CallSid": caller.call_sid, "AccountSid": ACCOUNT_SID, "From": caller.from_,
@@ -120,10 +121,12 @@ class Phone:
                   "say": [caller.say] if caller.say else []}
         outcomes = list(caller.outcomes)
         t.note(f"call {caller.call_sid} from {caller.from_country} to {caller.to}")
-        url: str = "/voice"
+        url: str = first
         extra: dict[str, str] = {}
+        request = self.get if method == "GET" else self.post
         for _ in range(MAX_REQUESTS):
-            status, _, body = self.post(url, {**base, **extra})
+            status, _, body = request(url, {**base, **extra})
+            request = self.post  # later requests are actions and redirects, posted
             t.statuses.append(status)
             t.documents.append(body)
             base["CallStatus"] = "in-progress"
@@ -178,14 +181,22 @@ class Phone:
                     return None
                 return target, {}
             elif verb.tag in ("Dial", "Enqueue"):
-                return self._bridge(verb, t, outcomes)
+                outcome, result = self._bridge(verb, t, outcomes)
+                action = verb.get("action")
+                if action:
+                    return action, result
+                if outcome in ("completed", "answered", HANGS_UP):
+                    return None  # they talked, and the caller hangs up at the end
+                # No action: Twilio goes on with this document when the bridge ends
+                # (https://www.twilio.com/docs/voice/twiml/dial)
             elif verb.tag == "Hangup":
                 t.note("  hangs up")
                 return None
         return None
 
     def _bridge(self, verb: ET.Element, t: Transcript,
-                outcomes: list[str]) -> tuple[str, dict[str, str]] | None:
+                outcomes: list[str]) -> tuple[str, dict[str, str]]:
+        """Play the bridge's outcome: (outcome, the parameters Twilio posts to its action)."""
         outcome = outcomes.pop(0) if outcomes else "completed"
         shown = ""
         if verb.tag == "Dial":
@@ -202,5 +213,4 @@ class Phone:
             result["CallStatus"] = "completed"
         t.bridges.append((kind, target))
         t.note(f"  bridged to {kind} {target}{shown}: {outcome}")
-        action = verb.get("action")
-        return (action, result) if action else None
+        return outcome, result

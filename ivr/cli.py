@@ -14,7 +14,7 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from ivr import anchors, audit, keyring, period, report, simulation
+from ivr import anchors, audit, fallback, keyring, period, report, simulation
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder, flow_problems
 from ivr.errors import FlowError, OnshoreError
@@ -32,15 +32,59 @@ def _home(args: argparse.Namespace) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate a folder of operator files; print every problem."""
+    """Validate a folder of operator files; print every problem (and, with --redis-url, warn
+    when the published configuration's fallback documents are not built)."""
     config, _, errors = check_folder(Path(args.folder), _home(args))
     for error in errors:
         print(error, file=sys.stderr)
+    if args.redis_url:
+        for warning in _fallback_warnings(Store(connect(args.redis_url, timeout=5.0)), _home(args)):
+            print(f"warning: {warning}", file=sys.stderr)
     if errors:
         print(f"{len(errors)} problem(s) in {args.folder}", file=sys.stderr)
         return 1
     print(f"{args.folder}: {len(config.centers)} centers, {len(config.numbers)} numbers, "
           f"{len(config.flows)} flows: OK")
+    return 0
+
+
+def _fallback_warnings(store: Store, home: str) -> list[str]:
+    """What is wrong with the fallback documents of the published configuration."""
+    built = store.fallback_built()
+    current = fallback.render_all(store.published(), home)
+    if not built:
+        return ["no fallback documents were ever built for the published configuration: "
+                "run `ivr fallback build OUT/ --redis-url ...` and host them"]
+    if built.get("digest") != current.digest:
+        return [f"the published configuration changed since the fallback was built "
+                f"({built.get('built_at', '?')}): run `ivr fallback build` again and host the files"]
+    return []
+
+
+def cmd_fallback_build(args: argparse.Namespace) -> int:
+    """Render one static TwiML document per number for its Fallback URL, and an index."""
+    if args.redis_url:
+        store = Store(connect(args.redis_url, timeout=5.0))
+        config, source = store.published(), f"published ({args.redis_url.split('@')[-1]})"
+    else:
+        config, _, errors = check_folder(Path(args.folder), _home(args))
+        for error in errors:
+            print(error, file=sys.stderr)
+        if errors:
+            print("no fallback built: fix the problems above", file=sys.stderr)
+            return 1
+        source = f"files ({args.folder})"
+    built = fallback.render_all(config, _home(args))
+    for note in built.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not built.documents:
+        print("no fallback built: no number has a flow and a domestic destination", file=sys.stderr)
+        return 1
+    index = fallback.write(built, Path(args.out), source)
+    if args.redis_url:
+        store.record_fallback(built.digest, publisher(), len(built.documents))
+    print(f"built {len(built.documents)} fallback documents in {args.out} (index {index}, "
+          f"digest {built.digest[:12]})")
     return 0
 
 
@@ -347,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate operator files without a server")
     check.add_argument("folder", nargs="?", default="flows")
+    check.add_argument("--redis-url", help="also warn when the published configuration's "
+                       "fallback documents are missing or out of date")
     check.set_defaults(func=cmd_check)
 
     load = sub.add_parser("load", help="validate and publish to Redis")
@@ -413,6 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.set_defaults(func=cmd_rollback)
     for p in (versions, diff, rollback):
         p.add_argument("--redis-url", default=redis_url)
+
+    fall = sub.add_parser("fallback", help="static TwiML for the numbers' Fallback URLs")
+    fall_sub = fall.add_subparsers(dest="fallback_command", required=True)
+    fall_build = fall_sub.add_parser("build", help="one document per number, and an index")
+    fall_build.add_argument("out", help="the folder to write (served as static files)")
+    fall_build.add_argument("--folder", default="flows", help="operator files (default: flows)")
+    fall_build.add_argument("--redis-url", help="build from the published configuration "
+                            "instead, and record the build for `ivr check --redis-url`")
+    fall_build.set_defaults(func=cmd_fallback_build)
 
     rep = sub.add_parser("report", help="compliance report of a period")
     rep.add_argument("--from", dest="from_", required=True)

@@ -16,6 +16,7 @@ Layout (every key starts with the prefix, built by ``key``):
     call:SID:entries   list  ids of the call's entries in the events stream
     flow:ID:versions   sorted set  every published version of a flow
     config:log         stream  every configuration change: publish or rollback, who, when
+    config:fallback    hash  the last `ivr fallback build --redis-url`: digest, by, when
 
 Theory of operation: optimistic reads. A webhook decides on the configuration this process
 last read (a ``View``, named by a digest of exactly what it was read from), then makes one
@@ -665,6 +666,17 @@ class Store:
                 except WatchError:
                     continue
         raise StoreUnavailable(f"configuration kept changing during the {what}; try again")
+
+    def record_fallback(self, digest: str, by: str, numbers: int) -> None:
+        """Remember the digest of the fallback documents built from the published configuration."""
+        self.client.hset(key("config", "fallback"), mapping={
+            "digest": digest, "by": by, "numbers": str(numbers),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+
+    def fallback_built(self) -> dict[str, str]:
+        """The last fallback build recorded (digest, by, numbers, built_at); {} if none."""
+        found = self.client.hgetall(key("config", "fallback"))
+        return {k.decode(): v.decode() for k, v in found.items()}
 
     def config_log(self, count: int = 50) -> list[dict[str, str]]:
         """The newest configuration changes first: who, when, what."""

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
 from ivr.engine import Action, Ask, Call, Connect, End, Handover, Play, Speak
+from ivr.flow import Target
 from ivr.flowfile import XML_ILLEGAL
 
 STEP_PATH = "/voice/step"
@@ -92,6 +93,33 @@ def _connect(action: Connect) -> Dial | Enqueue:
         return enqueue
     return Enqueue(target.value, action=url, method="POST", wait_url=wait,
                    wait_url_method="POST")
+
+
+def static_bridge(lines: tuple[Speak, ...], target: Target, caller_id: str,
+                  attributes: tuple[tuple[str, str], ...], closing: tuple[Speak, ...]) -> str:
+    """A document that needs no server (``ivr.fallback``): the lines, a bridge with no
+    action or wait URL (Twilio then goes on to the next verb), the closing lines, hang up."""
+    response = VoiceResponse()
+    for line in lines:
+        _say(response, line.text, line.language, line.voice)
+    if target.kind in ("number", "sip"):
+        # The number called as the caller ID: the caller's own may be withheld (13214).
+        dial = Dial(timeout=DIAL_TIMEOUT, caller_id=caller_id or None)
+        if target.kind == "number":
+            dial.number(target.value)
+        else:
+            dial.sip(target.value)
+        response.append(dial)
+    elif target.kind == "workflow":
+        enqueue = Enqueue(workflow_sid=target.value)
+        enqueue.task(json.dumps(dict(attributes), sort_keys=True))
+        response.append(enqueue)
+    else:
+        response.append(Enqueue(target.value))
+    for line in closing:
+        _say(response, line.text, line.language, line.voice)
+    response.hangup()
+    return str(response)
 
 
 @lru_cache(maxsize=256)
