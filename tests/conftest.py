@@ -24,6 +24,7 @@ from tests.twiml_check import assert_valid_twiml
 TOKEN = "12345678901234567890123456789012"
 SECONDARY = "abcdefabcdefabcdefabcdefabcdef12"
 HASH_KEY = "test-caller-hash-key"
+REPORT_TOKEN = "operator-secret"
 FLOWS = ROOT / "flows"
 SUPPORT, BILLING = "+18005550100", "+18885550199"
 
@@ -65,6 +66,14 @@ def publish(redis_url: str, folder: Path = FLOWS) -> dict[str, int]:
     _, sources, errors = check_folder(folder, "US")
     assert not errors, errors
     return Store(connect(redis_url, timeout=5)).publish(sources, by="tests")
+
+
+@pytest.fixture
+def operator_app(app, redis_server, spool_dir):
+    """The app with the operator token: GET /reports is on (app published the flows)."""
+    return create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
+                       "redis_url": redis_server.url, "spool_dir": str(spool_dir),
+                       "report_token": REPORT_TOKEN})
 
 
 @pytest.fixture

@@ -79,7 +79,8 @@ def test_calls_are_answered_from_the_static_files_with_app_and_redis_down(
     assert len(answered.heard) == 2  # answered: the caller hung up after the conversation
     # Billing starts in Spanish; a busy domestic line goes on with the document (no action URL)
     assert busy.heard[0].startswith("Nuestro sistema") and "India" in busy.heard[0]
-    assert busy.heard[-1] == "Lo sentimos, ningún agente puede atender su llamada ahora. Por favor, llame más tarde."
+    assert busy.heard[-1] == ("Lo sentimos, ningún agente puede atender su llamada ahora. "
+                              "Por favor, llame más tarde.")
     assert "hangs up" in str(busy)
 
 

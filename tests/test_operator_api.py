@@ -7,19 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ivr import create_app
 from ivr.caller import Caller, Phone
-from tests.conftest import HASH_KEY, SUPPORT, TOKEN, flask_transport
-
-REPORT_TOKEN = "operator-secret"
-
-
-@pytest.fixture
-def operator_app(app, redis_server, spool_dir):
-    # app (the fixture) published the flows; this one adds the operator token
-    return create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                       "redis_url": redis_server.url, "spool_dir": str(spool_dir),
-                       "report_token": REPORT_TOKEN})
+from tests.conftest import REPORT_TOKEN, SUPPORT, TOKEN, flask_transport
 
 
 def today() -> str:

@@ -8,8 +8,8 @@ import pytest
 
 from ivr.caller import Caller, Phone
 from ivr.cli import main
-from tests.conftest import SUPPORT, TOKEN, flask_transport
-from tests.test_operator_api import REPORT_TOKEN, operator_app, today  # noqa: F401 - fixture
+from tests.conftest import REPORT_TOKEN, SUPPORT, TOKEN, flask_transport
+from tests.test_operator_api import today
 
 ODD = [
     ("from=2026-11-01&to=9999-12-31", "to 9999-12-31 is after 9999-12-29, the last day a period may end"),
