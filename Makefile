@@ -46,6 +46,7 @@ check: $(STAMP)
 bench: $(STAMP) redis-server nginx
 	$(BIN)/python bench/voice_bench.py
 	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/slow_client_bench.py
 
 bench-outage: $(STAMP) redis-server
 	$(BIN)/python bench/outage_bench.py

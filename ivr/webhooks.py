@@ -1,7 +1,9 @@
 """Twilio's webhooks: the edge where HTTP becomes engine calls and turns become TwiML.
 
-Order for every request: signature (403 before anything is read or written), the engine
-(pure) on the configuration this process last read, then one round trip that records the
+Order for every request: what can be refused unread (``ivr.twilio_request``: no signature
+header, not a form, too large), the body read within a deadline, the signature and the
+parameter names (``ivr.parameters``; 403 before anything is written), the engine (pure) on
+the configuration this process last read, then one round trip that records the
 evidence if that configuration is still current (see ``ivr.store``), then TwiML. Any
 failure after the signature still answers 200 with valid TwiML that keeps the caller safe.
 
