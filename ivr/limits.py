@@ -80,9 +80,10 @@ def limit_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
         yield where, "transfer_words", (
             f"holds {len(flow.transfer_words)} words; a prompt listens for at most "
             f"{HINTS_LIMIT} (Twilio's limit on speech hints)")
-    for name, state in flow.states.items():
-        if isinstance(state, (Menu, LanguageMenu)):
-            yield from _hint_problems(flow, name, state)
+    transfer = frozenset(flow.transfer_words)
+    for name, state in flow.states.items():  # (each menu's own words, once the flow's fit)
+        if isinstance(state, (Menu, LanguageMenu)) and len(transfer) <= HINTS_LIMIT:
+            yield from _hint_problems(flow, name, state, transfer)
     following = {name: [t for _, t in edges(state) if t in flow.states]
                  for name, state in flow.states.items()}
     loop, order = _passing_order(flow, following)
@@ -104,11 +105,12 @@ def limit_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     yield from _size_problems(flow, config, home, following, order, entries)
 
 
-def _hint_problems(flow: Flow, name: str, state: Menu | LanguageMenu) -> Iterator[Problem]:
+def _hint_problems(flow: Flow, name: str, state: Menu | LanguageMenu,
+                   transfer: frozenset[str]) -> Iterator[Problem]:
     per_language = ({"": state.words} if isinstance(state, LanguageMenu)
                     else {f".{code}": words for code, words in state.words.items()})
     for suffix, words in per_language.items():
-        count = len(dict.fromkeys((*flow.transfer_words, *words)))
+        count = len(transfer) + sum(word not in transfer for word in words)
         if count > HINTS_LIMIT:
             yield (f"flow '{flow.id}' state '{name}'", f"words{suffix}",
                    f"with the transfer words makes {count} speech hints; a prompt listens for "
@@ -211,6 +213,7 @@ class _Sizes:
         self.targets = [c.target for c in self.centers] or [Target("queue", "")]
         self.tag = max((lang.tag for lang in flow.languages), key=len)
         self._ends: dict[tuple[str, str], int] = {}
+        self._transfer_hints: dict[str, int] = {}
         hangup = _bytes((End(),))
         self.envelope = hangup - (_bytes((End(), End())) - hangup)
 
@@ -230,12 +233,20 @@ class _Sizes:
         lang = self.flow.speaking(code)
         return (Speak(self.text(template, code), lang.tag, lang.voice),) if template else ()
 
-    def ask(self, text: str, code: str, state: str, timeout: int, words: tuple[str, ...] = (),
-            also: tuple[Speak, ...] = ()) -> Ask:
+    def asked(self, text: str, code: str, state: str, timeout: int, words: tuple[str, ...] = (),
+              also: tuple[Speak, ...] = ()) -> int:
+        """The bytes of a prompt that listens for the transfer and these words. The prompt is
+        rendered with its own words as hints; the transfer words' share of the hints, the
+        same in every prompt of a language, is measured once and added (an overlap between
+        the two is counted twice: the bound stays an upper one)."""
         lang = self.flow.speaking(code)
-        hints = tuple(dict.fromkeys((*lang.words, *self.flow.transfer_words, *words)))
-        return Ask(text, lang.tag, lang.voice, self.flow.transfer_key, hints, timeout,
-                   self.call._replace(state=state), also)
+        ask = Ask(text, lang.tag, lang.voice, self.flow.transfer_key, words, timeout,
+                  self.call._replace(state=state), also)
+        if code not in self._transfer_hints:
+            hints = ", ".join(dict.fromkeys((*lang.words, *self.flow.transfer_words)))
+            self._transfer_hints[code] = len(escape(hints, {'"': "&quot;"}).encode())
+        transfer = self._transfer_hints[code]
+        return self.part((ask,)) + transfer + (len(", ") if words and transfer else 0)
 
     def passing(self, state: State, code: str) -> int:
         """What a passing state says on its way: a say's text and audio, a courtesy line."""
@@ -258,20 +269,19 @@ class _Sizes:
         flow, name = self.flow, state.name
         unavailable = self.part((*self.speak(flow.unavailable_text, code), End()))
         if isinstance(state, (Route, Overflow, Disclose)):
-            caution = self.part((self.ask(self.text(flow.cautious_text, code), code,
-                                          "@bridge", 5),))
+            caution = self.asked(self.text(flow.cautious_text, code), code, "@bridge", 5)
             if isinstance(state, Disclose):
                 text = f"{self.text(state.text, code)} {self.text(state.offer, code)}"
-                caution = max(caution, self.part((self.ask(text, code, name, state.timeout),)))
+                caution = max(caution, self.asked(text, code, name, state.timeout))
             return max(caution, self.connect(name), unavailable)
         if isinstance(state, Menu):
-            return self.part((self.ask(self.text(state.prompt, code), code, name, state.timeout,
-                                       tuple(state.words.get(code, {}))),))
+            return self.asked(self.text(state.prompt, code), code, name, state.timeout,
+                              tuple(state.words.get(code, {})))
         if isinstance(state, LanguageMenu):
             lines = tuple(s for c in flow.codes for s in self.speak(state.prompt, c)
                           if isinstance(s, Speak))
-            return self.part((self.ask(lines[0].text, code, name, state.timeout,
-                                       tuple(state.words), lines[1:]),))
+            return self.asked(lines[0].text, code, name, state.timeout, tuple(state.words),
+                              lines[1:])
         if isinstance(state, (Bridge, Domestic)):
             return max(self.connect(name), unavailable)
         if isinstance(state, Handoff):
