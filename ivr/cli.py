@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from ivr import anchors, audit, fallback, keyring, period, report, simulation
 from ivr.caller import Caller, Phone, Transport
 from ivr.check import check_folder, flow_problems
-from ivr.errors import FlowError, OnshoreError
+from ivr.errors import FlowError, OnshoreError, PeriodError
 from ivr.evidence import Keyring
 from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
@@ -102,6 +102,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     for flow_id, version in sorted(live.items()):
         print(f"flow {flow_id}: version {version} live")
     print(f"published {len(sources.centers)} centers, {len(sources.numbers)} numbers")
+    for note in _fallback_warnings(store, _home(args)):
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -293,6 +295,8 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 def cmd_audit_prune(args: argparse.Namespace) -> int:
     """Delete exported entries older than the retention period."""
     before = period.day(args.before, "before")
+    if not 0 <= args.retention_days <= period.MAX_DAYS * 10:
+        raise PeriodError(f"retention-days {args.retention_days} must be 0 to {period.MAX_DAYS * 10}")
     removed, why = audit.prune(_store(args), before, args.retention_days, datetime.now(UTC).date())
     print(f"pruned {removed} entries" if removed else f"nothing pruned: {why}")
     return 0 if removed or "no entries" in why else 1

@@ -131,7 +131,7 @@ def test_check_warns_until_the_fallback_matches_the_published_configuration(
     acme = changed / "acme.toml"
     acme.write_text(acme.read_text().replace('country = "IN"', 'country = "LK"'))
     assert main(["load", str(changed), "--redis-url", redis.url]) == 0
-    capsys.readouterr()
+    assert "note: the published configuration changed since the fallback" in capsys.readouterr().err
     assert main(["check", str(changed), "--redis-url", redis.url]) == 0
     err = capsys.readouterr().err
     assert "warning: the published configuration changed since the fallback was built" in err

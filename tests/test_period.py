@@ -58,6 +58,13 @@ def test_odd_prune_date_gets_one_line(redis_server, redis_client, capsys, before
     assert err.startswith("ivr: before") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("days", ["-1", "99999999"])
+def test_odd_retention_gets_one_line(redis_server, redis_client, capsys, days):
+    assert main(["audit", "prune", "--before", "2026-01-01", "--retention-days", days,
+                 "--redis-url", redis_server.url]) == 1
+    assert capsys.readouterr().err == f"ivr: retention-days {days} must be 0 to 36600\n"
+
+
 def test_the_widest_periods_still_report(operator_app, redis_server, capsys):
     client = operator_app.test_client()
     Phone("http://localhost", TOKEN, flask_transport(client)).call(Caller(SUPPORT))
