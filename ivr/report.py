@@ -482,8 +482,9 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
         bridged_nj = answered_nj = False
         for (pos, center, city, country, region, offshore), (read, ended, wait), ok in zip(
                 bridges, ends, answered, strict=True):
-            tally.add(center, read, float(wait) if wait.isdigit() else None,
-                      _seconds_between(pos[0], ended[0]) if ended else None)
+            queued = float(wait) if wait.isdigit() else None
+            tally.add(center, read, queued, _seconds_between(pos[0], ended[0])
+                      if read == GONE and queued is None and ended else None)
             if region == "NJ" and country == "US":
                 nj_centers.add(center)
                 bridged_nj = True

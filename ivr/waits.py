@@ -76,7 +76,8 @@ class Tally:
         self.abandoned_calls = 0
 
     def add(self, center: str, read: str, wait: float | None, to_end: float | None) -> None:
-        """One bridge: what its end meant, the reported wait, seconds until its end's report."""
+        """One bridge: what its end meant, the reported wait, and (needed only for an abandon
+        without a reported wait) the seconds until its end was reported."""
         c = self.centers.get(center)
         if c is None:
             c = self.centers[center] = _Center()
