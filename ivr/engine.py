@@ -145,11 +145,17 @@ class Silence:
 @dataclass(frozen=True)
 class BridgeEnded:
     """Twilio reported how a bridge ended (DialCallStatus or QueueResult); ``caller_ended``:
-    the caller's own leg was over by then; ``wait``: seconds in the queue (QueueTime)."""
+    the caller's own leg was over by then; ``wait``: seconds in the queue (QueueTime);
+    ``connected``: whether the Dial reached the party (DialBridged; None when not said)."""
 
     status: str
     caller_ended: bool = False
     wait: str = ""
+    connected: bool | None = None
+
+    def meaning(self) -> outcomes.Meaning:
+        """What this end means (ivr.outcomes)."""
+        return outcomes.meaning(self.status, self.caller_ended, self.connected)
 
 
 Reply = Heard | Silence | BridgeEnded | None
@@ -511,7 +517,7 @@ def _hand_off(flow: Flow, turn: Turn, facts: Facts, state: Handoff) -> Turn:
 def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -> Turn:
     call = turn.call
     if isinstance(reply, BridgeEnded):
-        read = outcomes.meaning(reply.status, reply.caller_ended)
+        read = reply.meaning()
         if read == outcomes.LEFT:  # the caller pressed the transfer key while on hold
             return _transfer(flow, turn, facts, how="key during hold")
         domestic = str(call.center in facts.centers
@@ -541,7 +547,7 @@ def _domestic_ended(flow: Flow, turn: Turn, facts: Facts, reply: Reply, on_failu
     call = turn.call
     if not isinstance(reply, BridgeEnded):
         return _end(turn)
-    read = outcomes.meaning(reply.status, reply.caller_ended)
+    read = reply.meaning()
     _ended(turn, reply, read, "true")
     if read in (outcomes.ANSWERED, outcomes.GONE, outcomes.MOVED):
         return _end(turn)

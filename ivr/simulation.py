@@ -48,7 +48,7 @@ from ivr.caller_ids import substitute
 from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
 from ivr.hours import ALWAYS, WeeklyHours
-from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, meaning, reported
+from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, reported
 from ivr.scenarios import SILENCE, CenterState, Expect, Input, Scenario
 
 MAX_TURNS = 40  # webhooks in one call; a flow that needs more is looping
@@ -181,7 +181,7 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             word = pending[last.center].pop(0) if pending.get(last.center) else "answered"
             status = _status(last, word)
             reply = BridgeEnded(status, word == HANGS_UP, "12" if last.target.kind in HELD else "")
-            last_end = meaning(status, reply.caller_ended)
+            last_end = reply.meaning()
             _bridge(out, flow, facts, last, word)
             call = last.then
         else:

@@ -201,10 +201,13 @@ def _reply(form: Mapping[str, str]) -> Reply:
     if outcome:
         # CallStatus is the caller's own leg: "completed" once they have hung up
         # (https://www.twilio.com/docs/voice/twiml#request-parameters); QueueTime is the
-        # seconds the caller spent in the queue (https://www.twilio.com/docs/voice/twiml/enqueue).
-        wait = get("QueueTime", "")
+        # seconds the caller spent in the queue (https://www.twilio.com/docs/voice/twiml/enqueue);
+        # DialBridged says whether the Dial was connected to the dialed party
+        # (https://www.twilio.com/docs/voice/twiml/dial#action).
+        wait, bridged = get("QueueTime", ""), get("DialBridged", "").lower()
         return BridgeEnded(outcome, get("CallStatus") == "completed",
-                           wait if wait.isdigit() and len(wait) < 7 else "")
+                           wait if wait.isdigit() and len(wait) < 7 else "",
+                           {"true": True, "false": False}.get(bridged))
     if get("Digits") or get("SpeechResult"):
         return Heard(get("Digits", ""), get("SpeechResult", ""))
     return Silence()

@@ -421,6 +421,7 @@ def test_answered_bridge_ends_the_call(status):
     (BridgeEnded("no-answer", caller_ended=True), "gone"),  # hung up while the Dial rang
     (BridgeEnded("queue-full", caller_ended=True), "gone"),
     (BridgeEnded("redirected"), "moved"),  # taken out of the queue by someone else (REST API)
+    (BridgeEnded("no-answer", caller_ended=True, connected=False), "gone"),
 ])
 def test_a_caller_who_is_gone_is_never_answered_and_never_overflows(reply, outcome):
     flow = make_flow()
@@ -431,6 +432,16 @@ def test_a_caller_who_is_gone_is_never_answered_and_never_overflows(reply, outco
     assert [(e["status"], e["outcome"], e.get("wait", "")) for e in ended] == [
         (reply.status, outcome, reply.wait)]
     assert "routed" not in steps(turn) and "bridged" not in steps(turn)
+
+
+def test_a_dial_that_never_reached_the_party_overflows_whatever_its_status():
+    # e.g. the agent's side declined a confirm whisper: DialCallStatus completed, DialBridged false
+    flow = make_flow()
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("completed", connected=False),
+                  facts())
+
+    assert fields(turn, "bridge_ended")[0]["outcome"] == "failed"
+    assert fields(turn, "routed")[0]["by"] == "overflow"
 
 
 def test_a_caller_gone_from_the_domestic_bridge_gets_no_on_failure():

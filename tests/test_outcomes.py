@@ -2,8 +2,9 @@
 
 import pytest
 
-from ivr import outcomes
+from ivr import outcomes, webhooks
 from ivr.caller import Caller, Phone
+from ivr.engine import BridgeEnded
 from ivr.outcomes import ANSWERED, FAILED, GONE, LEFT, MOVED, meaning, reported
 from tests.conftest import BILLING, stream_entries
 
@@ -131,3 +132,18 @@ def test_a_dial_the_caller_ended_is_recorded_as_an_abandon_and_not_overflowed(ph
     bridged = [e["center"] for e in evs if e["step"] == "bridged"]
     ended = [(e["center"], e["status"], e["outcome"]) for e in evs if e["step"] == "bridge_ended"]
     assert len(bridged) == 1 and ended == [(bridged[0], "no-answer", "gone")]
+
+
+@pytest.mark.parametrize("form, meant", [
+    ({"QueueResult": "hangup", "QueueTime": "95", "CallStatus": "completed"}, GONE),
+    ({"QueueResult": "bridged", "QueueTime": "30", "CallStatus": "completed"}, ANSWERED),
+    ({"DialCallStatus": "no-answer", "CallStatus": "completed", "DialBridged": "false"}, GONE),
+    ({"DialCallStatus": "no-answer", "CallStatus": "in-progress", "DialBridged": "false"}, FAILED),
+    ({"DialCallStatus": "completed", "CallStatus": "in-progress", "DialBridged": "false"}, FAILED),
+    ({"DialCallStatus": "completed", "CallStatus": "completed", "DialBridged": "true"}, ANSWERED),
+    ({"QueueResult": "redirected", "CallStatus": "in-progress"}, MOVED),
+])
+def test_the_webhook_reads_twilios_action_parameters_into_what_the_bridge_meant(form, meant):
+    reply = webhooks._reply(form)
+    assert isinstance(reply, BridgeEnded) and reply.meaning() == meant
+    assert reply.wait == form.get("QueueTime", "")
