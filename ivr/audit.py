@@ -236,7 +236,9 @@ def call_record(store: Store, keyring: Keyring | None,
                 call_sid: str) -> Iterator[tuple[str, dict[str, str], str]]:
     """One call's entries in the order they happened (by ``at``, then stream id: spooled
     entries reach the stream late): (id, fields, chain status of that entry)."""
-    entries = store.call_entries(call_sid)
+    entries: list[tuple[str, list[str] | None]] = list(store.call_entries(call_sid))
+    if not entries:  # its id list expired with the call (store.CALL_TTL): read the stream
+        entries = [(i, f) for i, f in store.entries() if _pairs(f).get("call") == call_sid]
     entries.sort(key=lambda e: (_pairs(e[1]).get("at", "") if e[1] else "", stream_order(e[0])))
     for entry_id, fields in entries:
         if fields is None:

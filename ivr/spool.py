@@ -4,7 +4,7 @@ A webhook answers only after its events are durable: appended to Redis, or writt
 and fsynced. Each process appends to its own file (one JSON line per sealed event); any
 process, or ``ivr audit replay``, later sends every file's lines to Redis in order through
 the same idempotent append, then removes the file. Replaying twice adds nothing: Redis
-keeps one entry per (CallSid, step).
+keeps one entry per (CallSid, step) while the call's step set lives (``store.CALL_TTL``).
 
 Locking: a writer holds an exclusive flock while it appends and checks that the file it
 locked is still the one at its path; a replayer takes the lock (without waiting), so a file

@@ -13,7 +13,7 @@ Layout (every key starts with the prefix, built by ``key``):
     audit:pruned       hash  last id, hash and count pruned, where verification resumes
     audit:anchors      stream  high-water marks (count, last id, hash), the auditor's only
     call:SID:steps     set  steps already recorded for a call (idempotency), expires
-    call:SID:entries   list  ids of the call's entries in the events stream
+    call:SID:entries   list  ids of the call's entries in the events stream, expires
     flow:ID:versions   sorted set  every published version of a flow
     config:log         stream  every configuration change: publish or rollback, who, when
     config:fallback    hash  the last `ivr fallback build --redis-url`: digest, by, when
@@ -62,11 +62,16 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PREFIX = "onshore:"
-STEPS_TTL = 35 * 24 * 3600  # a spool replayed within this keeps its exactly-once promise
+# A call's own keys (its step set and entry ids) live as long as it can still send webhooks:
+# Twilio ends every call at its time limit, at most 24 hours
+# (https://www.twilio.com/docs/voice/twiml/dial#timelimit,
+# https://www.twilio.com/docs/api/errors/86006), plus two hours for the status callback
+# and a spool replayed after a short outage. The stream keeps the evidence itself.
+CALL_TTL = 26 * 3600
 TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and our 1 s goal
 
 # KEYS: events, the call's step set, numbers, flows, centers, chain head, the call's entries.
-# ARGV: steps ttl, expected digest ("*": do not check), number called ("" for later steps),
+# ARGV: the call's keys' ttl, expected digest ("*": do not check), number called ("" for later steps),
 # deadline (ms on Redis's clock; 0: none), then per event its step key and the sealed event
 # (a JSON array [name, value, ...]).
 # Returns {1, events added, now}; when the configuration changed, {0, digest, number, flows,
@@ -102,6 +107,7 @@ end
 if added > 0 then
   redis.call('SET', KEYS[6], head)
   redis.call('RPUSH', KEYS[7], unpack(ids))
+  redis.call('EXPIRE', KEYS[7], ARGV[1])
 end
 if #ARGV >= 5 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 return {1, added, now}
@@ -232,7 +238,7 @@ class Store:
         deadline = 0
         if self.answer_within and self._clock_offset is not None:
             deadline = int((sent + self._clock_offset + self.answer_within) * 1000)
-        argv: list[Any] = [STEPS_TTL, expected, to, deadline]
+        argv: list[Any] = [CALL_TTL, expected, to, deadline]
         for step_key, body in sealed:
             argv += [step_key, body]
         call = key("call", call_sid or "-")

@@ -17,7 +17,7 @@ from ivr.caller import Caller
 from ivr.engine import Event
 from ivr.evidence import Keyring
 from ivr.spool import Spool, Spooled, read
-from ivr.store import Store, connect
+from ivr.store import CALL_TTL, Store, connect
 from tests.conftest import HASH_KEY, SUPPORT
 
 KEYS = Keyring("k1", HASH_KEY.encode())
@@ -173,6 +173,18 @@ def test_call_record_lists_a_call_in_order_with_its_chain_status(store, record):
     steps = [fields["step"] for _, fields, _ in entries]
     assert steps[0] == "received" and "bridged" in steps
     assert all(status == "intact" for _, _, status in entries)
+
+
+def test_a_calls_own_keys_expire_after_twilios_longest_call(redis_client, store, record):
+    # Twilio ends a call within 24 hours: its step set and entry ids go soon after, set by
+    # the webhook's own commit; the evidence stays in the stream and ivr audit call finds it
+    call = dict(zip(record[0][1][::2], record[0][1][1::2], strict=True))["call"]
+    for part in ("steps", "entries"):
+        assert 24 * 3600 < redis_client.ttl(f"onshore:call:{call}:{part}") <= CALL_TTL, part
+    before = list(audit.call_record(store, KEYS, call))
+    redis_client.delete(f"onshore:call:{call}:entries", f"onshore:call:{call}:steps")
+    assert list(audit.call_record(store, KEYS, call)) == before
+    assert before and all(status == "intact" for _, _, status in before)
 
 
 def test_prune_refuses_what_was_never_exported(store, record):

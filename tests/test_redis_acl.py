@@ -142,7 +142,7 @@ def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl
 @pytest.mark.parametrize("command", [
     ("DEL", "onshore:events"), ("XTRIM", "onshore:events", "MAXLEN", "0"),
     ("XDEL", "onshore:events", "0-1"), ("EXPIRE", "onshore:events", "1"),
-    ("EXPIRE", "onshore:call:CA1:entries", "1"), ("DEL", "onshore:call:CA1:entries"),
+    ("DEL", "onshore:call:CA1:entries"),
     ("SET", "onshore:call:CA1:entries", "x"), ("DEL", "onshore:chain:head"),
     ("EXPIRE", "onshore:chain:head", "1"), ("UNLINK", "onshore:events"),
     ("RENAME", "onshore:events", "onshore:call:x:steps"),
