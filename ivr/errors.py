@@ -4,7 +4,8 @@
     ├── FlowError          an operator file is wrong (names file, place and field)
     │   └── FlowErrors     several FlowErrors found in one check
     ├── StoreUnavailable   Redis did not answer in time or refused
-    │   └── CircuitOpen    Redis was not tried: it failed a moment ago (ivr.breaker)
+    │   ├── CircuitOpen    Redis was not tried: it failed a moment ago (ivr.breaker)
+    │   └── Unconfirmed    sent, but no reply came in time: Redis may have run it
     ├── RemovalRefused     a publish would drop live numbers or centers not named for removal
     ├── UnsafeBridge       the engine was asked to bridge offshore without a disclosure
     ├── SettingsError      the process environment is incomplete
@@ -46,6 +47,11 @@ class StoreUnavailable(OnshoreError):
 
 class CircuitOpen(StoreUnavailable):
     """Redis was skipped, not tried: it failed a moment ago and is not due for a probe."""
+
+
+class Unconfirmed(StoreUnavailable):
+    """A command reached Redis, or may have, and no reply came in time: Redis may have run
+    it (it ran, then hung or died before its reply left; or the reply is late)."""
 
 
 class RemovalRefused(OnshoreError):

@@ -27,6 +27,9 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
     hours               state, open, center
     handoff             url, center, heard, language (the call leaves Onshore's control)
     safe_answer         reason[, policy]
+    unconfirmed         steps, macs, reason: a write that went to Redis with no reply in time;
+                        the caller was answered from memory instead. If the record holds
+                        the events these MACs name, the caller never heard them
     unavailable         reason
     status              status, duration, sequence
 
@@ -180,6 +183,20 @@ def received(number: str, from_country: str, from_state: str, direction: str, fr
         ("direction", direction), ("fresh", str(fresh).lower()),
         ("flow", flow.id if flow else ""), ("version", str(flow.version) if flow else ""),
         ("exempt", exempt)))
+
+
+def unconfirmed(sent: Sequence[tuple[str, str]], answered: Iterable[str]) -> Event | None:
+    """The event that names, by MAC, the sealed events of a write Redis may have appended
+    without its reply reaching us, when the caller was given another answer; those under a
+    step key the answer given records too (``received``) are left out: one of the two stays
+    in the record, the first to get there. None when nothing is left."""
+    given = set(answered)
+    unheard = [(step_key, body[-66:-2]) for step_key, body in sent if step_key not in given]
+    if not unheard:
+        return None
+    return Event(f"unconfirmed:{unheard[0][0]}", "unconfirmed", (
+        ("steps", ",".join(k for k, _ in unheard)), ("macs", ",".join(m for _, m in unheard)),
+        ("reason", "Redis did not reply in time; the caller was answered from memory")))
 
 
 def caller_country(value: str) -> str:

@@ -53,7 +53,7 @@ from redis.retry import Retry
 
 from ivr.anchors import Anchor
 from ivr.breaker import Breaker, State
-from ivr.errors import CircuitOpen, RemovalRefused, StoreUnavailable
+from ivr.errors import CircuitOpen, RemovalRefused, StoreUnavailable, Unconfirmed
 from ivr.evidence import unpack
 from ivr.flow import Center, Config, Flow, Number
 from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number
@@ -125,14 +125,27 @@ _EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD = (
 _PRUNED, _ANCHORS = key("audit", "pruned"), key("audit", "anchors")
 
 
+class _Unanswered(RedisError):
+    """The command was sent whole and no reply came: Redis may have run it."""
+
+
 def _round_trip(conn: Any, command: tuple[Any, ...]) -> Any:
     """Send one command and read its reply; a connection that failed is closed (the next
-    command connects afresh). An error reply leaves it open: Redis answered in step."""
+    command connects afresh). An error reply leaves it open: Redis answered in step. A
+    failure while sending means Redis never had the whole command (it runs none in part);
+    one while waiting for the reply is _Unanswered."""
     try:
         conn.send_command(*command)  # connects when not connected
+    except BaseException:
+        conn.disconnect()
+        raise
+    try:
         return conn.read_response()
     except ResponseError:
         raise
+    except Exception as exc:
+        conn.disconnect()
+        raise _Unanswered(f"{type(exc).__name__}: {exc}") from exc
     except BaseException:
         conn.disconnect()
         raise
@@ -204,7 +217,7 @@ class Store:
         # A write Redis runs later than this after it was sent (it was hung, then resumed)
         # is refused: by then the caller was answered from memory. 0: no deadline (tools).
         self.answer_within = answer_within
-        self._clock_offset: float | None = None  # Redis's clock minus ours, an upper bound
+        self._clock_offset: float | None = None  # Redis's clock minus ours, a lower bound
         self._offset_samples = 0
         self._bulk: Any = None  # the bulk reader, made on first use
         self.memory = Memory()
@@ -251,7 +264,7 @@ class Store:
                 return self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
 
         reply = self._through_breaker(run)
-        self._learn_clock(int(reply[-1]) / 1000 - sent)
+        self._learn_clock(int(reply[-1]) / 1000 - time.time())
         if reply[0] == 2:
             raise StoreUnavailable("Redis ran the write after the answer's deadline; nothing written")
         if reply[0] == 1:
@@ -285,7 +298,8 @@ class Store:
         except (RedisError, OSError) as exc:
             if breaker is not None:
                 breaker.failed(f"{type(exc).__name__}: {exc}")
-            raise StoreUnavailable(str(exc)) from exc
+            raise (Unconfirmed if isinstance(exc, _Unanswered) else StoreUnavailable)(
+                str(exc)) from exc
         if breaker is not None:
             breaker.succeeded()
         return result
@@ -295,19 +309,34 @@ class Store:
         skips what redis-py's client wraps around every command (pool check-out, health
         poll, retry wrapper, reply callbacks): about 80 µs of CPU per webhook here.
         A connection that failed is closed and made again on the next command; one that
-        Redis closed while it lay idle (Redis restarted) is found out by that command,
-        which then goes once more on a new connection. Sending twice is safe: the evidence
-        script is idempotent per step, and a timeout (Redis hung) is never sent again."""
+        Redis closed while it lay idle (Redis restarted) is found out before sending, or,
+        closed just then, by that command, which then goes once more on a new connection.
+        Sending twice is safe: the evidence script is idempotent per step, and a timeout
+        (Redis hung) is never sent again. A command sent whole with no reply coming is
+        _Unanswered: Redis may have run it."""
         line = self._lines
         if getattr(line, "pid", None) != os.getpid():  # new thread, or a forked worker
             line.pid, line.conn = os.getpid(), self.client.connection_pool.make_connection()
+        if line.conn.is_connected:
+            try:  # one poll: Redis closed it while idle (restarted, killed), or stray bytes
+                stale = line.conn.can_read(0)
+            except (RedisError, OSError):
+                stale = True
+            if stale:  # so a write is not sent to a dead line, its fate then unknown
+                line.conn.disconnect()
         was_open = line.conn.is_connected
         try:
             return _round_trip(line.conn, command)
-        except ConnectionLost:
-            if not was_open:
+        except (ConnectionLost, _Unanswered) as exc:
+            lost = exc if isinstance(exc, ConnectionLost) else exc.__cause__
+            if not was_open or not isinstance(lost, ConnectionLost):
                 raise
-            return _round_trip(line.conn, command)  # Redis closed it while idle: once more
+            try:
+                return _round_trip(line.conn, command)  # Redis closed it while idle: once more
+            except (RedisError, OSError) as again:
+                if isinstance(exc, _Unanswered):  # the first one may have run after all
+                    raise _Unanswered(str(again)) from again
+                raise
 
     def _prefetch(self, versions: Mapping[str, int]) -> None:
         """Read every live flow version this process lacks, in one round trip, so that a
@@ -322,17 +351,19 @@ class Store:
                 self._parse_flow(flow_id, version, raw)
 
     def _read_clock(self) -> None:
-        sent = time.time()
         seconds, micros = self._through_breaker(self.client.time)
-        self._learn_clock(seconds + micros / 1e6 - sent)
+        self._learn_clock(seconds + micros / 1e6 - time.time())
 
     def _learn_clock(self, sample: float) -> None:
-        # Redis's time when it ran minus ours when we sent: never below the true offset, so
-        # the smallest recent sample is the best bound; start over now and then for drift.
+        # Redis's time when it ran minus ours when its reply was in: never above the true
+        # offset, so the deadline it gives Redis is never later than meant (a bound taken
+        # from the sending side is too high by a slow round trip, and so was the deadline,
+        # for up to 1000 writes after each fresh start). The largest recent sample is the
+        # best bound; start over now and then for drift.
         self._offset_samples += 1
         if self._clock_offset is None or self._offset_samples > 1000:
             self._clock_offset, self._offset_samples = sample, 1
-        elif sample < self._clock_offset:
+        elif sample > self._clock_offset:
             self._clock_offset = sample
 
     def _forget_if_changed(self, flow_id: str, version: int, content: str) -> None:

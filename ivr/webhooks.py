@@ -26,7 +26,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotF
 from ivr import caller_ids, engine, evidence, logs, parameters, twilio_request, twiml
 from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
-from ivr.errors import CircuitOpen, StoreUnavailable
+from ivr.errors import CircuitOpen, StoreUnavailable, Unconfirmed
 from ivr.evidence import Keyring
 from ivr.first_turns import FirstTurns
 from ivr.flow import Flow
@@ -160,11 +160,14 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
         return evidence.seal_all(app.keyring, common, events) if sid else []
 
     view = store.view(to) if check else EMPTY
+    sent: list[tuple[str, str]] = []  # the write in flight
     try:
         for attempt in range(3):
             decision = decide(view, True) if view is not EMPTY or not check else None
             expected = "*" if attempt == 2 or not check else (view.digest if decision else "")
-            fresh = store.commit(sid, to, expected, sealed(decision[1]) if decision else [])
+            sent = sealed(decision[1]) if decision else []
+            fresh = store.commit(sid, to, expected, sent)
+            sent = []
             if fresh is None and decision is not None:
                 return decision[0]
             view = fresh or view
@@ -173,6 +176,11 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             log.warning("redis unavailable (%s); answering from memory, evidence to the spool",
                         exc)
         document, events = decide(store.fallback(to), False)
+        if sent and isinstance(exc, Unconfirmed):
+            # Redis may have appended the write and lost its reply: the record then holds a
+            # decision the caller never got, and says so next to the one they got.
+            unheard = evidence.unconfirmed(sent, {e.key for e in events})
+            events = [*events, *([unheard] if unheard else [])]
         _spool(app, sid, sealed(events))
         return document
     raise AssertionError("unreachable: the third attempt records unconditionally")

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +97,47 @@ class RedisServer:
         if self.disturbed:
             time.sleep(MAX_DELAY)
             self.disturbed = False
+
+
+class DelayingProxy:
+    """A TCP relay in front of a server that can hold back the server's replies: Redis runs
+    each command at once, and its reply reaches the client ``delay`` seconds later (a
+    reply lost in a stall, as when Redis hangs right after running a command)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port, self.delay = upstream_port, 0.0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            for a, b, replies in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, replies), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket, replies: bool) -> None:
+        try:
+            while data := a.recv(65536):
+                if replies and self.delay:
+                    time.sleep(self.delay)
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            a.close()
+            b.close()
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class Gunicorn:

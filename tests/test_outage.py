@@ -9,6 +9,9 @@ sync workers) over HTTP, a real redis-server stopped with SIGSTOP, signed webhoo
   not here (a shared machine makes any timed assertion flaky).
 * Once Redis is back, the evidence spooled meanwhile goes into Redis with no call to carry
   it: each worker's chores timer (ivr/chores.py) replays the spool on its own.
+* A write Redis ran whose reply came too late (Redis hung, or died, right after running
+  it): the caller got the answer from memory, and the record says which of its entries
+  the caller never heard.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from ivr import audit
+from ivr import audit, create_app
 from ivr.breaker import BASE_DELAY, MAX_DELAY
+from ivr.caller import Caller, Phone
 from ivr.evidence import Keyring
+from ivr.spool import Spool
 from ivr.store import Store, connect
-from tests.conftest import HASH_KEY, TOKEN, serving, stream_entries
+from tests.conftest import HASH_KEY, TOKEN, flask_transport, publish, serving, stream_entries
 from tests.load import Answer, figures, first_post, paced
-from tests.servers import wait_for
+from tests.servers import DelayingProxy, wait_for
 from tests.twiml_check import assert_valid_twiml
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
@@ -126,3 +131,40 @@ def test_spooled_evidence_goes_in_with_no_call_to_carry_it(tmp_path):
     assert all(stream[a.call_sid] == 1 for a in made), stream
     assert "Traceback" not in log, log
 
+
+
+def test_a_write_redis_ran_but_did_not_confirm_in_time_is_declared_unheard(
+        redis_server, redis_client, tmp_path):
+    """Redis appends the decision at once; its reply comes 0.3 s later, past the 0.25 s
+    timeout (as when Redis stops right after running a command, or is killed then). The
+    worker answers from memory. Before this was known, the record then said the caller
+    heard Bangalore's disclosure while they heard the cautious one."""
+    publish(redis_server.url, FLOWS)
+    proxy = DelayingProxy(redis_server.port)
+    try:
+        app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
+                          "redis_url": proxy.url, "spool_dir": str(tmp_path / "spool")})
+        phone = Phone("http://localhost", TOKEN, flask_transport(app.test_client()))
+        phone.post("/voice", first_post(Caller(BILLING)))  # the worker has read Redis
+        c = Caller(BILLING)
+        proxy.delay = 0.3
+        status, _, body = phone.post("/voice", first_post(c))
+        proxy.delay = 0.0
+        store = Store(connect(redis_server.url, timeout=5))
+        Spool(tmp_path / "spool").replay(store.append)
+    finally:
+        proxy.close()
+    assert status == 200 and DISCLOSURES[1] in body and "Bangalore" not in body, body
+
+    mine = [f for _, f in stream_entries(redis_client) if f["call"] == c.call_sid]
+    steps = [(f["step"], f.get("city") or f.get("cautious") or "") for f in mine]
+    assert steps[:4] == [("received", ""), ("routed", "Bangalore"), ("disclosed", "Bangalore"),
+                         ("offered", "")], steps  # what Redis ran before its reply was lost
+    (declared,) = [f for f in mine if f["step"] == "unconfirmed"]
+    assert declared["macs"].split(",") == [f["mac"] for f in mine[1:4]]
+    assert declared["steps"] == "routed:0:route,disclosed:0:disclose,offered:0:disclose"
+    heard = [f for f in mine if f["mac"] not in declared["macs"].split(",")]
+    assert [(f["step"], f.get("cautious", "")) for f in heard] == [
+        ("received", ""), ("safe_answer", ""), ("disclosed", "true"), ("offered", ""),
+        ("unconfirmed", "")], heard
+    assert_record_intact(redis_server)
