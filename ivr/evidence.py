@@ -185,12 +185,14 @@ def received(number: str, from_country: str, from_state: str, direction: str, fr
         ("exempt", exempt)))
 
 
-def unconfirmed(sent: Sequence[tuple[str, str]], answered: Iterable[str]) -> Event | None:
+def unconfirmed(sent: Sequence[tuple[str, str]],
+                answered: Sequence[tuple[str, str]]) -> Event | None:
     """The event that names, by MAC, the sealed events of a write Redis may have appended
-    without its reply reaching us, when the caller was given another answer; those under a
-    step key the answer given records too (``received``) are left out: one of the two stays
-    in the record, the first to get there. None when nothing is left."""
-    given = set(answered)
+    without its reply reaching us, when the caller was given another answer (sealed events,
+    ``answered``); those under a step key the answer records too (``received``) are left
+    out: one of the two stays in the record, the first to get there. None when none is
+    left."""
+    given = {step_key for step_key, _ in answered}
     unheard = [(step_key, body[-66:-2]) for step_key, body in sent if step_key not in given]
     if not unheard:
         return None

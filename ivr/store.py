@@ -357,9 +357,9 @@ class Store:
     def _learn_clock(self, sample: float) -> None:
         # Redis's time when it ran minus ours when its reply was in: never above the true
         # offset, so the deadline it gives Redis is never later than meant (a bound taken
-        # from the sending side is too high by a slow round trip, and so was the deadline,
-        # for up to 1000 writes after each fresh start). The largest recent sample is the
-        # best bound; start over now and then for drift.
+        # on the sending side is too high by the round trip, and a slow one, taken at the
+        # start or at a fresh start, let Redis take writes after the worker's timeout).
+        # The largest recent sample is the best bound; start over now and then for drift.
         self._offset_samples += 1
         if self._clock_offset is None or self._offset_samples > 1000:
             self._clock_offset, self._offset_samples = sample, 1

@@ -176,12 +176,17 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             log.warning("redis unavailable (%s); answering from memory, evidence to the spool",
                         exc)
         document, events = decide(store.fallback(to), False)
+        records = sealed(events)
         if sent and isinstance(exc, Unconfirmed):
             # Redis may have appended the write and lost its reply: the record then holds a
-            # decision the caller never got, and says so next to the one they got.
-            unheard = evidence.unconfirmed(sent, {e.key for e in events})
-            events = [*events, *([unheard] if unheard else [])]
-        _spool(app, sid, sealed(events))
+            # decision the caller never got, and says so next to the one they got. An event
+            # both decisions hold word for word is one fact: it goes under the sent key, so
+            # the record keeps it once whichever got there.
+            key_of = {body: step_key for step_key, body in sent}
+            records = [(key_of.get(body, step_key), body) for step_key, body in records]
+            unheard = evidence.unconfirmed(sent, records)
+            records += sealed([unheard]) if unheard else []
+        _spool(app, sid, records)
         return document
     raise AssertionError("unreachable: the third attempt records unconditionally")
 
