@@ -19,6 +19,7 @@ from ivr import fallback
 from ivr.caller import Caller, Phone
 from ivr.check import check_folder
 from ivr.cli import main
+from ivr.flow import Target
 from tests.conftest import BILLING, FLOWS, SUPPORT, TOKEN, http_transport
 from tests.servers import RedisServer
 from tests.twiml_check import assert_valid_twiml
@@ -160,3 +161,22 @@ def test_a_number_taken_out_loses_its_document(tmp_path):
     fallback.write(fallback.render_all(fewer, "US"), tmp_path, "files")
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["18005550100.xml", "index.json"]
+
+
+@pytest.mark.parametrize(("target", "tag", "attribute"), [
+    (("sip", "sip:agents@pbx.acme.example.com"), "Sip", None),
+    (("queue", "acme-scranton"), "Enqueue", None),
+    (("workflow", "WW" + "0" * 32), "Enqueue", "workflowSid"),
+])
+def test_every_kind_of_domestic_target_is_bridged_without_a_url(target, tag, attribute):
+    config, _, _ = check_folder(FLOWS, "US")
+    scranton = dataclasses.replace(config.centers["scranton"], target=Target(*target))
+    config = dataclasses.replace(config, centers={**config.centers, "scranton": scranton})
+    root = assert_valid_twiml(fallback.render_all(config, "US").documents["18005550100.xml"])
+
+    bridge = next(e for e in root.iter() if e.tag == tag)
+    assert (bridge.get(attribute) if attribute else (bridge.text or "").strip()) == target[1]
+    assert not [a for e in root.iter() for a in e.attrib if a in ("action", "waitUrl", "url")]
+    if attribute:  # TaskRouter gets the call's facts as the task's attributes
+        task = json.loads(next(e for e in root.iter() if e.tag == "Task").text)
+        assert task["domestic"] == "true" and task["center"] == "scranton"
