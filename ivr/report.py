@@ -852,6 +852,8 @@ def rows(r: Report) -> Iterator[tuple[str, str, str, str]]:
         for name, value in asdict(center).items():
             if name != "center":
                 yield "waits", name, center.center, cell(value)
+    for name, text in DEFINITIONS:  # how each figure is computed, as in the other formats
+        yield "definitions", name, "", text
 
 
 def render_csv(r: Report) -> str:

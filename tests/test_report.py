@@ -925,6 +925,7 @@ def test_waits_and_abandons_per_center_in_every_format():
     assert cells[("waits", "abandoned", "manila")] == "1"
     assert cells[("waits", "wait_p90", "manila")] == "40.0"
     assert cells[("waits", "seconds_to_abandon_p50", "scranton")] == "12.0"
+    assert cells[("definitions", "Offshore call", "")].startswith("A call an offshore agent answered")
     data = json.loads(render(report, "json"))
     assert data["waits"]["by_center"][0]["abandon_rate"] == 1 / 3
     assert "Offshore call" in data["definitions"] and "Abandoned" in data["definitions"]
