@@ -161,7 +161,7 @@ def _state_problems(flow: Flow, state: State, config: Config) -> Iterator[tuple[
                 yield f"weights.{center}", "must be a whole number >= 0"
     if isinstance(state, (Disclose, Menu, LanguageMenu)) and not 1 <= state.timeout <= 30:
         yield "timeout", "must be between 1 and 30 seconds"
-    if isinstance(state, (Menu, LanguageMenu)) and not 0 <= state.retries <= 5:
+    if isinstance(state, (Disclose, Menu, LanguageMenu)) and not 0 <= state.retries <= 5:
         yield "retries", "must be between 0 and 5"
     if isinstance(state, Disclose):
         for code in flow.codes:
@@ -277,7 +277,10 @@ def _successors(state: State, node: Node, center: str,
                  chosen[0] if chosen else ""),
                 ((other, pending, domestic, heard), center)]
     if isinstance(state, Disclose):
-        return [((state.next, NOTHING, domestic, heard or pending == OFFSHORE), "")]
+        # Only silence after the offer goes to next. Input not understood, retries times,
+        # goes to invalid with no center chosen and nothing heard (the engine clears both).
+        told = [((state.next, NOTHING, domestic, heard or pending == OFFSHORE), "")]
+        return told + ([((state.invalid, NO_CENTER, domestic, False), "")] if state.invalid else [])
     if isinstance(state, Bridge):  # a failed bridge leaves the call without a center
         return [((state.on_failure, NO_CENTER, domestic, heard), "")] if state.on_failure else []
     if isinstance(state, Domestic):  # the domestic center is the call's center

@@ -20,6 +20,13 @@ a flow would break it, the engine raises UnsafeBridge and the webhook gives the 
 After a disclosure the transfer stays live wherever the caller can answer: at the
 disclosure, in every menu (checked before the menu's own options) and on hold.
 
+Consent is silence after the whole offer, nothing else. The location sentence is spoken on
+its own, before the prompt that listens; the offer is that prompt. A key or words that are
+not the transfer (or speech below the flow's ``min_confidence``) hear the offer again, up
+to the state's ``retries``; then the call goes to the state's ``invalid`` (default: the
+domestic destination) with no center chosen and nothing heard, so no offshore bridge can
+follow without a new route and disclosure.
+
 Evidence keys are ``step:seq:state``: ``seq`` counts the call's waits (each prompt or bridge
 sends it one higher), and a state runs at most once between two waits, so each event has
 one key and a replayed webhook repeats the keys it recorded before.
@@ -67,6 +74,7 @@ AFTER_CAUTION = "@bridge"  # built-in: bridge the chosen center after a cautious
 TRANSFER = "@domestic"  # built-in: the caller asked for an agent in the home country
 CAUTIOUS = "*"  # heard: a cautious "may be answered outside" disclosure
 MAX_HOPS = 64
+CAUTION_RETRIES, CAUTION_TIMEOUT = 2, 5  # the cautious offer has no state to set them
 
 
 class Call(NamedTuple):
@@ -131,10 +139,11 @@ class Facts:
 
 @dataclass(frozen=True)
 class Heard:
-    """The caller pressed keys or spoke during a prompt."""
+    """The caller pressed keys or spoke during a prompt (``confidence``: Twilio's, for speech)."""
 
     digits: str = ""
     speech: str = ""
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -296,15 +305,10 @@ def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
     if call.state == TRANSFER:
         return _domestic_ended(flow, turn, facts, reply, on_failure="")
     if call.state == AFTER_CAUTION:
-        if _asks_for_transfer(flow, reply):
-            return _transfer(flow, turn, facts, how=_transfer_input(flow, reply))
-        return _bridge(flow, turn, facts, Bridge(AFTER_CAUTION, ""), reply)
+        return _offer_answered(flow, turn, facts, reply, None)
     state = flow.states[call.state]
     if isinstance(state, Disclose):
-        if _asks_for_transfer(flow, reply):
-            return _transfer(flow, turn, facts, how=_transfer_input(flow, reply))
-        turn.call = call._replace(state=state.next)
-        return _run(flow, turn, facts)
+        return _offer_answered(flow, turn, facts, reply, state)
     if isinstance(state, (Menu, LanguageMenu)):
         return _answer(flow, turn, facts, state, reply)
     if isinstance(state, Bridge):
@@ -430,15 +434,62 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> bool:
         turn.call = call._replace(state=state.next)
         return False
     lang = flow.speaking(call.language)
-    disclosure = fill(state.text, flow, facts, center, lang.code)
-    offer = fill(state.offer, flow, facts, center, lang.code)
+    disclosure = _spoken(flow, facts, state.text, call.language, center)
+    # The location is a prompt of its own, before the one that listens for the offer's
+    # answer: nothing the caller presses or says can cut it short (see ivr.twiml.render).
     turn.note("disclosed", center=center.id, city=center.city, country=center.country,
-              text=disclosure, language=lang.tag)
-    turn.note("offered", text=offer, key=flow.transfer_key, keywords="|".join(flow.transfer_words))
-    turn.call = _waiting(call, heard=center.location)
-    turn.actions.append(Ask(f"{disclosure} {offer}", lang.tag, lang.voice, flow.transfer_key,
-                            _hints(flow, lang), state.timeout, turn.call))
+              text=disclosure.text, language=lang.tag, prompt="alone")
+    turn.actions.append(disclosure)
+    turn.call = call._replace(heard=center.location, misses=0)
+    _offer(flow, turn, facts, fill(state.offer, flow, facts, center, lang.code), state.timeout)
     return True
+
+
+def _offer(flow: Flow, turn: Turn, facts: Facts, text: str, timeout: int) -> Turn:
+    """Ask with the transfer offer (again, after a miss); the answer comes back to this state."""
+    lang = flow.speaking(turn.call.language)
+    turn.note("offered", text=text, key=flow.transfer_key, keywords="|".join(flow.transfer_words),
+              prompt="gather", attempt=turn.call.misses + 1)
+    turn.call = _waiting(turn.call)
+    turn.actions.append(Ask(text, lang.tag, lang.voice, flow.transfer_key, _hints(flow, lang),
+                            timeout, turn.call))
+    return turn
+
+
+def _offer_answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply,
+                    state: Disclose | None) -> Turn:
+    """The caller answered a transfer offer (a disclosure's, or the cautious one without a
+    state): the transfer, silence after the whole offer (consent to ``next``), or a miss,
+    which hears the offer again until the retries are used up and then goes to ``invalid``."""
+    call = turn.call
+    matched = _matched(flow, reply)
+    ended = ("speech" if isinstance(reply, Heard) and reply.speech.strip() else
+             "key" if isinstance(reply, Heard) and reply.digits else "silence")
+    retries = state.retries if state else CAUTION_RETRIES
+    result = ("transfer" if matched else "next" if ended == "silence" else
+              "again" if call.misses < retries else "invalid")
+    turn.note("offer_ended", ended=ended, matched=matched or ("" if ended == "silence" else
+              "unrecognised"), attempt=call.misses + 1, result=result)
+    if result == "transfer":
+        return _transfer(flow, turn, facts, how=matched)
+    if result == "next":
+        if state is None:
+            return _bridge(flow, turn, facts, Bridge(AFTER_CAUTION, ""), reply)
+        turn.call = call._replace(state=state.next, misses=0)
+        return _run(flow, turn, facts)
+    if result == "again":
+        turn.call = call._replace(misses=call.misses + 1)
+        center = facts.centers.get(call.center)
+        if state is None:
+            return _offer(flow, turn, facts, _caution_text(flow, facts, call.language), CAUTION_TIMEOUT)
+        text = fill(state.offer, flow, facts, center, flow.speaking(call.language).code)
+        return _offer(flow, turn, facts, text, state.timeout)
+    # Not understood, again and again: never consent. The call leaves the disclosure with no
+    # center and nothing heard, so only a new route and disclosure can lead offshore.
+    if state is None or not state.invalid:
+        return _transfer(flow, turn, facts, how="")
+    turn.call = call._replace(state=state.invalid, center="", heard="", misses=0)
+    return _run(flow, turn, facts)
 
 
 def _ask(flow: Flow, turn: Turn, facts: Facts, state: Menu | LanguageMenu) -> Turn:
@@ -597,16 +648,20 @@ def _degraded(flow: Flow, turn: Turn, facts: Facts) -> Turn:
 
 
 def _caution(flow: Flow, turn: Turn, facts: Facts, center: str) -> Turn:
+    """The cautious disclosure: one prompt, both sentences; only silence after all of it
+    lets the bridge go ahead (a key or words cut it, and are the transfer or a miss)."""
     lang = flow.speaking(turn.call.language)
     tried = turn.call.tried if center in turn.call.tried else turn.call.tried + (center,)
-    text = fill(flow.cautious_text, flow, facts, None, lang.code)
+    text = _caution_text(flow, facts, turn.call.language)
     turn.note("disclosed", center="", city="", country="", text=text, language=lang.tag,
-              cautious="true")
-    turn.note("offered", text=text, key=flow.transfer_key, keywords="|".join(flow.transfer_words))
-    turn.call = _waiting(turn.call, state=AFTER_CAUTION, center=center, heard=CAUTIOUS, tried=tried)
-    turn.actions.append(Ask(text, lang.tag, lang.voice, flow.transfer_key, _hints(flow, lang), 5,
-                            turn.call))
-    return turn
+              cautious="true", prompt="gather")
+    turn.call = turn.call._replace(state=AFTER_CAUTION, center=center, heard=CAUTIOUS,
+                                   tried=tried, misses=0)
+    return _offer(flow, turn, facts, text, CAUTION_TIMEOUT)
+
+
+def _caution_text(flow: Flow, facts: Facts, language: str) -> str:
+    return fill(flow.cautious_text, flow, facts, None, flow.speaking(language).code)
 
 
 def _unavailable(flow: Flow, turn: Turn, facts: Facts, reason: str) -> Turn:
@@ -730,6 +785,18 @@ def _input(reply: Reply, words: Iterable[str], key: str = "") -> str:
     the digits start with it, else the one key a menu reads), "said 'agent'" (the word it
     matched, as the flow spells it), "unrecognised" (speech without any of ``words``), or ""
     for nothing. Never the rest: callers type and say phone and card numbers."""
+
+
+def _matched(flow: Flow, reply: Reply) -> str:
+    """What asked for the transfer at an offer: "key 1", "said 'agent'" (the transfer word,
+    never the rest of the speech), or "" when nothing did. Speech below the flow's
+    ``min_confidence`` asks for nothing."""
+    if not _asks_for_transfer(flow, reply):
+        return ""
+    assert isinstance(reply, Heard)
+    if not reply.digits.strip() and reply.confidence < flow.min_confidence:
+        return ""
+    return _transfer_input(flow, reply)
     if not isinstance(reply, Heard):
         return ""
     digits = reply.digits.strip()

@@ -10,10 +10,20 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
                         fresh, flow, version, exempt
     routed              center, city, country, by (route | overflow)
     no_center           state
-    disclosed           center, city, country, text, language[, cautious=true]
-    offered             text, key, keywords
+    disclosed           center, city, country, text, language, prompt (alone: a <Say> before
+                        the <Gather>, which no input can cut; gather: the cautious one, one
+                        prompt with its offer)[, cautious=true]
+    offered             text, key, keywords, prompt (gather: nested, so the caller's first key
+                        or words stop it), attempt (1, then one more per offer heard again)
+    offer_ended         ended (silence: the whole offer played, then the timeout passed with
+                        no input | key | speech: during or after the offer; Twilio does not
+                        say which), matched ("key 1", "said 'agent'": the transfer word only,
+                        "unrecognised", or "" for silence), attempt, result (transfer | next:
+                        silence, the caller's consent | again: the offer again | invalid: not
+                        understood, retries used up)
     exempt              reason (domestic-center | emergency | foreign-business), center
-    transfer_requested  how ("key 1", "said 'agent'", "key during hold"), by (key | voice |
+    transfer_requested  how ("key 1", "said 'agent'", "key during hold"; at an offer the
+                        transfer word matched, never the rest of the speech), by (key | voice |
                         hold), center (the center the caller was offered away from)
     bridged             center, city, country, region, target, domestic (true | false)
     bridge_ended        status (DialCallStatus or QueueResult), outcome (what it means, from

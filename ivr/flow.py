@@ -137,12 +137,18 @@ class Route:
 
 @dataclass(frozen=True)
 class Disclose:
+    """The location, then the transfer offer; silence after the whole offer goes to ``next``.
+    Input that is not the transfer hears the offer again, ``retries`` times, then goes to
+    ``invalid`` ("": the domestic destination) with no center chosen."""
+
     name: str
     text: Text
     offer: Text
     next: str
     timeout: int = 5
     courtesy: Text = ""
+    retries: int = 2
+    invalid: str = ""
     TEXTS: ClassVar[tuple[str, ...]] = ("text", "offer", "courtesy")
 
 
@@ -261,6 +267,7 @@ class Flow:
     unavailable_text: Text = field(default_factory=lambda: dict(UNAVAILABLE_TEXT))
     hold_music: str = ""
     hold_offer: Text = field(default_factory=lambda: dict(HOLD_OFFER))
+    min_confidence: float = 0.5  # speech Twilio is less sure of is not understood at an offer
     TEXTS: ClassVar[tuple[str, ...]] = ("cautious_text", "unavailable_text", "hold_offer")
 
     @property

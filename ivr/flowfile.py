@@ -140,6 +140,15 @@ class _Fields:
     def integer(self, name: str, default: int) -> int:
         return int(self.get(name, int, False, default))
 
+    def share(self, name: str, default: float) -> float:
+        """A number from 0 to 1, such as a confidence."""
+        raw = self.get(name, (int, float), False, default)
+        value = default if isinstance(raw, bool) else float(raw)
+        if isinstance(raw, bool) or not 0 <= value <= 1:
+            self.add(name, f"must be a number between 0 and 1, not {raw!r}")
+            return default
+        return value
+
     def names(self, name: str, required: bool = True) -> tuple[str, ...]:
         value = self.get(name, list, required, [])
         if not all(isinstance(v, str) for v in value):
@@ -367,7 +376,7 @@ def _disclose(name: str, f: _Fields) -> Disclose:
             f.used.add(old)
             f.add(old, f"is set once for the whole flow: use {new} in the flow's table")
     return Disclose(name, f.text("text"), f.text("offer"), f.name("next"), f.integer("timeout", 5),
-                    f.text("courtesy", False))
+                    f.text("courtesy", False), f.integer("retries", 2), f.name("invalid", False))
 
 
 def _hours_state(name: str, f: _Fields) -> Hours:
@@ -471,6 +480,7 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
         unavailable_text=f.text("unavailable_text", False) or dict(UNAVAILABLE_TEXT),
         hold_music=f.url("hold_music", False),
         hold_offer=f.text("hold_offer", False) or dict(HOLD_OFFER),
+        min_confidence=f.share("min_confidence", 0.5),
     )
     f.used.add("version")
     f.done()

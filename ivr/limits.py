@@ -84,8 +84,7 @@ def limit_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     for name, state in flow.states.items():  # (each menu's own words, once the flow's fit)
         if isinstance(state, (Menu, LanguageMenu)) and len(transfer) <= HINTS_LIMIT:
             yield from _hint_problems(flow, name, state, transfer)
-    following = {name: [t for _, t in edges(state) if t in flow.states]
-                 for name, state in flow.states.items()}
+    following = {name: _following(flow, state) for name, state in flow.states.items()}
     loop, order = _passing_order(flow, following)
     if loop:
         yield (f"{where} state '{loop[0]}'", "next",
@@ -103,6 +102,13 @@ def limit_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
                    f"the engine walks {walked} states from here before it waits for the caller "
                    f"({_path(entry, hops)}); it gives up after {MAX_HOPS}")
     yield from _size_problems(flow, config, home, following, order, entries)
+
+
+def _following(flow: Flow, state: State) -> list[str]:
+    """The states a walk can go on to from this one without waiting. A disclosure's invalid
+    is reached only after the caller answered the offer: a walk of its own starts there."""
+    return [t for f, t in edges(state) if t in flow.states
+            and not (isinstance(state, Disclose) and f == "invalid")]
 
 
 def _hint_problems(flow: Flow, name: str, state: Menu | LanguageMenu,
@@ -154,7 +160,7 @@ def _entries(flow: Flow) -> list[str]:
     found = dict.fromkeys([flow.start] if flow.start in flow.states else [])
     for state in flow.states.values():
         if isinstance(state, Disclose):
-            found.setdefault(state.next)
+            found.update(dict.fromkeys(t for t in (state.next, state.invalid) if t))
         elif not isinstance(state, PASSING):
             found.update(dict.fromkeys(t for _, t in edges(state)))
     return [name for name in found if name in flow.states]
@@ -270,9 +276,9 @@ class _Sizes:
         unavailable = self.part((*self.speak(flow.unavailable_text, code), End()))
         if isinstance(state, (Route, Overflow, Disclose)):
             caution = self.asked(self.text(flow.cautious_text, code), code, "@bridge", 5)
-            if isinstance(state, Disclose):
-                text = f"{self.text(state.text, code)} {self.text(state.offer, code)}"
-                caution = max(caution, self.asked(text, code, name, state.timeout))
+            if isinstance(state, Disclose):  # the location alone, then the offer's prompt
+                offer = self.asked(self.text(state.offer, code), code, name, state.timeout)
+                caution = max(caution, self.part(self.speak(state.text, code)) + offer)
             return max(caution, self.connect(name), unavailable)
         if isinstance(state, Menu):
             return self.asked(self.text(state.prompt, code), code, name, state.timeout,

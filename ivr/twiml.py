@@ -19,6 +19,11 @@ from ivr.flowfile import XML_ILLEGAL
 STEP_PATH = "/voice/step"
 WAIT_PATH = "/voice/wait"
 DIAL_TIMEOUT = 30
+# Every key the caller presses at a prompt is input, "#" included: Twilio's default
+# finishOnKey="#" would end the <Gather> on a lone "#" as if nothing were pressed (the step
+# would see silence, after a nested prompt cut short); "" turns that off and numDigits=1
+# still ends the input at the first key (https://www.twilio.com/docs/voice/twiml/gather).
+FINISH_ON_KEY = ""
 
 
 def step_url(call: Call) -> str:
@@ -54,11 +59,17 @@ def render(actions: tuple[Action, ...]) -> str:
         elif isinstance(action, Play):
             response.play(_clean(action.url))
         elif isinstance(action, Ask):
+            # A nested prompt stops at the caller's first key or detected speech (bargeIn
+            # is on by default) and the timeout starts once it has played: silence reaches
+            # the step only after the whole prompt. That is why a disclosure's location is
+            # a <Say> of its own before this <Gather>, where no input can cut it, while the
+            # offer is nested here, so that the transfer key works at once
+            # (https://www.twilio.com/docs/voice/twiml/gather).
             url = step_url(action.then)
             gather = Gather(
                 input="dtmf speech", action=url, method="POST", num_digits=1,
-                timeout=action.timeout, speech_timeout="auto", language=action.language,
-                hints=", ".join(action.hints),
+                finish_on_key=FINISH_ON_KEY, timeout=action.timeout, speech_timeout="auto",
+                language=action.language, hints=", ".join(action.hints),
             )
             _say(gather, action.text, action.language, action.voice)
             for line in action.also:

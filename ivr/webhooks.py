@@ -222,8 +222,17 @@ def _reply(form: Mapping[str, str]) -> Reply:
                            wait if wait.isdigit() and len(wait) < 7 else "",
                            {"true": True, "false": False}.get(bridged))
     if get("Digits") or get("SpeechResult"):
-        return Heard(get("Digits", ""), get("SpeechResult", ""))
+        return Heard(get("Digits", ""), get("SpeechResult", ""), _confidence(get("Confidence", "")))
     return Silence()
+
+
+def _confidence(value: str) -> float:
+    """Twilio's Confidence (0.0 to 1.0) of a SpeechResult; missing or malformed: no confidence."""
+    try:
+        confidence = float(value)
+    except ValueError:
+        return 0.0
+    return confidence if 0.0 <= confidence <= 1.0 else 0.0
 
 
 def _run(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts) -> Turn:

@@ -238,11 +238,42 @@ def test_disclosure_that_does_not_name_city_and_country_is_refused(tmp_path):
      "is set once for the whole flow: use transfer_words in the flow's table"),
     ("timeout = 0", "timeout", "must be between 1 and 30 seconds"),
     ("timeout = 45", "timeout", "must be between 1 and 30 seconds"),
+    ("retries = 6", "retries", "must be between 0 and 5"),
+    ('invalid = "nowhere"', "invalid", "names unknown state 'nowhere'"),
 ])
 def test_bad_disclose_options_are_refused(tmp_path, line, field, message):
     errors = check(tmp_path, support=edit(SUPPORT, 'next = "bridge"', f'next = "bridge"\n{line}'))
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'disclose'", field)
+    assert error.message == message
+
+
+def test_input_not_understood_at_a_disclosure_may_lead_to_a_state_that_routes_again(tmp_path):
+    # invalid leaves the disclosure with no center chosen: a new route and disclosure is fine
+    support = edit(SUPPORT, 'next = "bridge"', 'next = "bridge"\nretries = 1\ninvalid = "route"')
+    assert check(tmp_path, support=support) == []
+
+
+def test_input_not_understood_at_a_disclosure_never_bridges_what_it_was_not_told(tmp_path):
+    # the caller's answer was not understood: that is no consent, so no bridge may follow
+    support = edit(SUPPORT, 'next = "bridge"', 'next = "bridge"\ninvalid = "bridge"')
+    errors = check(tmp_path, support=support)
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'bridge'", "")
+    assert error.message == ("bridges before any center is chosen on the path "
+                             "greet -> route -> disclose -> bridge")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("1.5", "must be a number between 0 and 1, not 1.5"),
+    ("true", "must be a number between 0 and 1, not True"),
+    ('"high"', "must be int or float, not 'high'"),
+])
+def test_bad_min_confidence_is_refused(tmp_path, value, message):
+    errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
+                                          f'domestic = "scranton"\nmin_confidence = {value}'))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support'", "min_confidence")
     assert error.message == message
 
 

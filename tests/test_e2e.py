@@ -251,7 +251,8 @@ def assert_no_undisclosed_offshore_bridge(t: Transcript) -> None:
         place = OFFSHORE_DISCLOSURE.get(target)
         assert place is not None, f"bridged to unexpected target {target}:\n{t}"
         before = [line for line in t.lines[:line_no] if line.startswith("  hears: ")]
-        assert any((place in h or "may be answered" in h) and OFFER in h for h in before), (
+        told = [i for i, h in enumerate(before) if place in h or "may be answered" in h]
+        assert told and any(OFFER in h for h in before[told[-1]:]), (
             f"bridged to offshore {target} without hearing where the agent is:\n{t}")
 
 
@@ -299,7 +300,7 @@ def test_healthz_and_readyz_answer_200(stack):
 def test_offshore_center_discloses_city_country_and_offer_before_the_bridge(stack):
     t, evs = call(stack, SUPPORT)
 
-    assert t.heard == [SUPPORT_GREETING, f"{MANILA_DISCLOSURE} {OFFER}"]
+    assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER]
     assert t.bridges == [MANILA]
     assert first_line(t, MANILA_DISCLOSURE) < bridge_lines(t)[0]
     first = root(t.documents[0])
@@ -326,6 +327,50 @@ def test_offshore_center_discloses_city_country_and_offer_before_the_bridge(stac
     assert only(evs, "status")["status"] == "completed"
 
 
+def test_stray_input_at_the_disclosure_hears_the_offer_again_and_is_never_bridged(stack):
+    """Issue 9, point 1, over the wire: "hello?" and key 3 at the disclosure step are not
+    consent. Each gets the offer again (no bridge); a third miss goes home, never offshore."""
+    phone = stack.phone()
+    caller = Caller(SUPPORT, from_=new_caller())
+    params = first_params(caller)
+    status, _, body = phone.post("/voice", params)
+    assert status == 200
+    verbs = [v.tag for v in root(body)]
+    assert verbs == ["Say", "Say", "Gather", "Redirect"], body  # the location before the Gather
+    assert root(body)[1].text == MANILA_DISCLOSURE
+    assert [s.text for s in root(body).find("Gather")] == [OFFER]
+    assert root(body).find("Gather").get("finishOnKey") == ""
+    params["CallStatus"] = "in-progress"
+
+    for answer in ({"SpeechResult": "hello?", "Confidence": "0.91"}, {"Digits": "3"}):
+        status, _, body = phone.post(gather_action(body), {**params, **answer})
+        assert status == 200
+        assert [v.tag for v in root(body)] == ["Gather", "Redirect"], body  # no Enqueue, no Dial
+        assert says(body) == [OFFER]
+    status, _, body = phone.post(gather_action(body), {**params, "Digits": "3"})
+    assert bridge_verb(body).tag == "Dial" and bridge_verb(body)[0].text == SCRANTON[1]
+
+    evs = events(stack, caller.call_sid)
+    ended = [(e["ended"], e["matched"], e["result"]) for e in evs if e["step"] == "offer_ended"]
+    assert ended == [("speech", "unrecognised", "again"), ("key", "unrecognised", "again"),
+                     ("key", "unrecognised", "invalid")]
+    assert [e["attempt"] for e in evs if e["step"] == "offered"] == ["1", "2", "3"]
+    assert only(evs, "disclosed")["prompt"] == "alone"
+    assert [e["center"] for e in evs if e["step"] == "bridged"] == ["scranton"]
+    assert "transfer_requested" not in steps(evs)
+    assert not any("hello" in value for e in evs for value in e.values())  # speech never kept
+
+
+def test_a_caller_who_barges_in_with_3_hears_the_offer_cut_then_again(stack):
+    t, evs = call(stack, SUPPORT, press="3", barge_in=True)
+
+    assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER, OFFER]
+    assert "    ^ cut off by key 3 while it played (barge-in)" in t.lines
+    assert t.bridges == [MANILA]  # after the silence that followed the second offer
+    assert [e["result"] for e in evs if e["step"] == "offer_ended"] == ["again", "next"]
+    assert_no_undisclosed_offshore_bridge(t)
+
+
 @pytest.mark.parametrize("how, caller_input, recorded", [
     ("key", {"press": "1"}, "key 1"),
     ("voice", {"say": "agent"}, "said 'agent'"),
@@ -334,7 +379,7 @@ def test_offshore_center_discloses_city_country_and_offer_before_the_bridge(stac
 def test_transfer_request_reaches_the_domestic_center(stack, how, caller_input, recorded):
     t, evs = call(stack, SUPPORT, **caller_input)
 
-    assert t.heard == [SUPPORT_GREETING, f"{MANILA_DISCLOSURE} {OFFER}"]
+    assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER]
     assert t.bridges == [SCRANTON], t
     requested = only(evs, "transfer_requested")
     assert (requested["how"], requested["center"]) == (recorded, "manila")
@@ -456,8 +501,8 @@ def test_overflow_to_another_country_discloses_the_new_center_before_the_second_
     t, evs = call(stack, SUPPORT, outcomes=["busy"])
 
     assert t.bridges == [MANILA, BANGALORE], t
-    assert t.heard == [SUPPORT_GREETING, f"{MANILA_DISCLOSURE} {OFFER}",
-                       f"{BANGALORE_DISCLOSURE} {OFFER}"]
+    assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER,
+                       BANGALORE_DISCLOSURE, OFFER]
     first_bridge, second_bridge = bridge_lines(t)
     assert first_line(t, MANILA_DISCLOSURE) < first_bridge < first_line(t, BANGALORE_DISCLOSURE) \
         < second_bridge
@@ -533,7 +578,7 @@ def test_center_location_change_is_heard_on_the_very_next_call(stack, tmp_path):
     publish(stack.redis.url, folder)
 
     t, evs = call(stack, ROVING)
-    assert t.heard[1] == f"Your call will be answered by our team in Warsaw, Poland. {OFFER}"
+    assert t.heard[1:3] == ["Your call will be answered by our team in Warsaw, Poland.", OFFER]
     assert not any("Lisbon" in h or "Portugal" in h for h in t.heard)
     disclosed = only(evs, "disclosed")
     assert (disclosed["city"], disclosed["country"]) == ("Warsaw", "PL")
@@ -591,9 +636,9 @@ def test_call_in_progress_keeps_its_flow_version(stack, tmp_path):
     new = publish(stack.redis.url, folder)["notice"]
     assert new == old + 1
 
-    # The caller presses 2 (not the transfer key): the call goes on, on its own version.
+    # The caller lets the offer pass in silence: the call goes on, on its own version.
     params["CallStatus"] = "in-progress"
-    status, _, body = phone.post(action, {**params, "Digits": "2"})
+    status, _, body = phone.post(redirect_url(body), params)
     assert status == 200
     assert says(body) == ["Connecting you now, version one."]
     enqueue = bridge_verb(body)
@@ -604,7 +649,7 @@ def test_call_in_progress_keeps_its_flow_version(stack, tmp_path):
     assert only(events(stack, caller.call_sid), "received")["version"] == str(old)
 
     t, evs = call(stack, NOTICE)
-    assert t.heard == ["Welcome to the notice line, version two.", f"{MANILA_DISCLOSURE} {OFFER}",
+    assert t.heard == ["Welcome to the notice line, version two.", MANILA_DISCLOSURE, OFFER,
                        "Connecting you now, version two."]
     assert only(evs, "received")["version"] == str(new)
 
@@ -635,7 +680,7 @@ def test_replayed_webhooks_get_identical_twiml_and_add_no_events(stack):
     status, _, bridged = phone.post(step, params)
     assert status == 200 and bridge_verb(bridged).text == "e2e-manila"
     after_step = count()
-    assert after_step[0] == after_first[0] + 1  # bridged
+    assert after_step[0] == after_first[0] + 2  # offer_ended, bridged
     for _ in range(3):
         status, _, again = phone.post(step, params)
         assert status == 200 and again == bridged
@@ -650,7 +695,8 @@ def test_replayed_webhooks_get_identical_twiml_and_add_no_events(stack):
     assert again == hangup and count() == after_end
 
     names = steps(events(stack, caller.call_sid))
-    assert names == ["received", "routed", "disclosed", "offered", "bridged", "bridge_ended"]
+    assert names == ["received", "routed", "disclosed", "offered", "offer_ended", "bridged",
+                     "bridge_ended"]
 
 
 def test_unsigned_or_badly_signed_requests_get_403_and_write_nothing(stack):
@@ -809,7 +855,7 @@ def test_redis_hung_every_answer_is_fast_valid_and_safe(stack):
     mid = Caller(SUPPORT, from_=new_caller())
     params = first_params(mid)
     status, _, body = phone.post("/voice", params)
-    assert status == 200 and f"{MANILA_DISCLOSURE} {OFFER}" in says(body)
+    assert status == 200 and says(body)[1:] == [MANILA_DISCLOSURE, OFFER]
 
     wait_url = "/voice/wait?" + urlencode({"f": "billing", "v": live_version(stack, "billing")})
     recorder = Recorder()
@@ -836,7 +882,7 @@ def test_redis_hung_every_answer_is_fast_valid_and_safe(stack):
     # the normal one, recorded.
     stack.redis.settle()
     t, evs = call(stack, SUPPORT)
-    assert t.heard[1] == f"{MANILA_DISCLOSURE} {OFFER}" and t.bridges == [MANILA]
+    assert t.heard[1:3] == [MANILA_DISCLOSURE, OFFER] and t.bridges == [MANILA]
     assert only(evs, "received")["fresh"] == "true" and "disclosed" in steps(evs)
 
 
@@ -846,7 +892,7 @@ def test_redis_killed_mid_call_then_restarted(stack):
     recorder = Recorder(hooks={1: stack.redis.kill})  # after /voice, before the first step
     t = stack.phone(recorder).call(Caller(SUPPORT, from_=new_caller()))
     assert stack.redis.proc is None, "the hook did not run"
-    assert t.heard[:2] == [SUPPORT_GREETING, f"{MANILA_DISCLOSURE} {OFFER}"], t
+    assert t.heard[:3] == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER], t
     assert t.bridges in ([MANILA], [SCRANTON]), t
     assert_no_undisclosed_offshore_bridge(t)
 
@@ -861,9 +907,9 @@ def test_redis_killed_mid_call_then_restarted(stack):
 
     for _ in range(2):
         t, evs = call(stack, SUPPORT)
-        assert t.heard == [SUPPORT_GREETING, f"{MANILA_DISCLOSURE} {OFFER}"] and t.bridges == [MANILA]
-        assert steps(evs) == ["received", "routed", "disclosed", "offered", "bridged",
-                              "bridge_ended", "status"]
+        assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER] and t.bridges == [MANILA]
+        assert steps(evs) == ["received", "routed", "disclosed", "offered", "offer_ended",
+                              "bridged", "bridge_ended", "status"]
         assert only(evs, "received")["fresh"] == "true"
 
 

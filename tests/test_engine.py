@@ -153,10 +153,12 @@ def test_offshore_center_is_disclosed_with_offer_before_bridge():
     turn = disclosed_turn()
 
     assert turn.actions[0] == Speak(GREETING, "en-US", "")
+    # The location is spoken on its own, where no input can cut it; the offer is the prompt.
+    assert turn.actions[1] == Speak("Your call will be answered by our team in Manila, the Philippines.",
+                                    "en-US", "")
     ask = turn.actions[-1]
     assert isinstance(ask, Ask)
-    assert ask.text == f"Your call will be answered by our team in Manila, the Philippines. {OFFER}"
-    assert "Manila, the Philippines" in ask.text and OFFER in ask.text
+    assert ask.text == OFFER
     assert ask.key == "1"
     assert ask.hints == ("agent", "united states", "america")
     assert of_kind(turn, Connect) == []
@@ -164,6 +166,8 @@ def test_offshore_center_is_disclosed_with_offer_before_bridge():
     assert fields(turn, "disclosed")[0]["city"] == "Manila"
     assert fields(turn, "disclosed")[0]["country"] == "PH"
     assert fields(turn, "offered")[0]["text"] == OFFER
+    assert fields(turn, "disclosed")[0]["prompt"] == "alone"
+    assert (fields(turn, "offered")[0]["prompt"], fields(turn, "offered")[0]["attempt"]) == ("gather", "1")
     assert ask.then == turn.call
     assert (turn.call.state, turn.call.center, turn.call.heard) == (
         "disclose", "manila", "Manila|PH")
@@ -176,7 +180,9 @@ def test_silence_after_disclosure_bridges_to_the_disclosed_center():
     assert (connect.center, connect.target, connect.domestic) == (
         "manila", Target("queue", "acme-manila"), False)
     assert ("country", "PH") in connect.attributes
-    assert steps(turn) == ["bridged"]
+    assert steps(turn) == ["offer_ended", "bridged"]
+    assert fields(turn, "offer_ended") == [{"ended": "silence", "matched": "", "attempt": "1",
+                                            "result": "next"}]
     assert fields(turn, "bridged") == [{"center": "manila", "city": "Manila", "country": "PH",
                                         "region": "", "target": "queue", "domestic": "false"}]
     assert turn.call.state == "bridge"
@@ -207,19 +213,72 @@ def test_transfer_request_during_disclosure_goes_to_domestic_center(reply, how):
     assert (turn.call.state, turn.call.domestic) == (TRANSFER, True)
 
 
-@pytest.mark.parametrize("reply", [
-    Heard(digits="5"),
+UNRECOGNISED = [
+    Heard(digits="3"),
+    Heard(digits="#"),  # rendered with finishOnKey="": a key like any other
+    Heard(speech="hello?"),
     Heard(speech="billing"),
     Heard(speech="my travel agency"),  # "agency" is not the word "agent"
     Heard(speech="Americana"),
-])
-def test_other_input_during_disclosure_proceeds_to_the_bridge(reply):
+    Heard(speech="agent", confidence=0.3),  # below the flow's min_confidence (0.5)
+]
+
+
+@pytest.mark.parametrize("reply", UNRECOGNISED)
+def test_unrecognised_input_at_a_disclosure_hears_the_offer_again_never_the_bridge(reply):
     flow = make_flow()
     turn = resume(flow, disclosed_turn(flow).call, reply, facts())
 
-    connect = only_connect(turn)
-    assert (connect.center, connect.domestic) == ("manila", False)
-    assert "transfer_requested" not in steps(turn)
+    assert of_kind(turn, Connect) == []
+    assert [a.text for a in of_kind(turn, Ask)] == [OFFER]
+    assert of_kind(turn, Speak) == []  # the location was heard whole; the offer comes again
+    assert steps(turn) == ["offer_ended", "offered"]
+    ended = fields(turn, "offer_ended")[0]
+    assert ended == {"ended": "speech" if reply.speech else "key", "matched": "unrecognised",
+                     "attempt": "1", "result": "again"}
+    assert fields(turn, "offered")[0]["attempt"] == "2"
+    assert (turn.call.state, turn.call.misses, turn.call.seq) == ("disclose", 1, 2)
+
+
+def test_silence_after_a_re_offer_is_consent_and_bridges_the_disclosed_center():
+    flow = make_flow()
+    again = resume(flow, disclosed_turn(flow).call, Heard(speech="hello?"), facts())
+    turn = resume(flow, again.call, Silence(), facts())
+
+    assert (only_connect(turn).center, only_connect(turn).domestic) == ("manila", False)
+    assert fields(turn, "offer_ended")[0]["result"] == "next"
+
+
+def test_unrecognised_input_past_the_retries_goes_home_by_default():
+    flow = make_flow()
+    call = disclosed_turn(flow).call
+    for _ in range(2):  # the default retries: the offer is heard three times in all
+        turn = resume(flow, call, Heard(digits="3"), facts())
+        assert of_kind(turn, Connect) == [] and len(of_kind(turn, Ask)) == 1
+        call = turn.call
+    turn = resume(flow, call, Heard(digits="3"), facts())
+
+    assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
+    assert fields(turn, "offer_ended")[0] == {"ended": "key", "matched": "unrecognised",
+                                              "attempt": "3", "result": "invalid"}
+    assert "transfer_requested" not in steps(turn)  # the caller did not ask; nobody guessed
+
+
+def test_a_declared_invalid_state_is_reached_with_no_center_and_nothing_heard():
+    flow = make_flow(extra_states=[Hangup("puzzled", "Goodbye.")])
+    flow = replace(flow, states={**flow.states, "disclose": replace(
+        flow.states["disclose"], retries=0, invalid="puzzled")})
+    turn = resume(flow, disclosed_turn(flow).call, Heard(speech="hello?"), facts())
+
+    assert [s.text for s in of_kind(turn, Speak)] == ["Goodbye."]
+    assert (turn.call.center, turn.call.heard) == ("", "")
+
+
+def test_a_flow_sets_the_confidence_floor():
+    flow = replace(make_flow(), min_confidence=0.2)
+    turn = resume(flow, disclosed_turn(flow).call, Heard(speech="agent", confidence=0.3), facts())
+
+    assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
 
 
 def test_caller_leaving_the_hold_queue_is_transferred_to_domestic():
@@ -393,9 +452,11 @@ def test_failed_bridge_overflows_with_a_new_disclosure(status):
                                              "domestic": "false"}]
     assert fields(turn, "routed") == [{"center": "bangalore", "city": "Bangalore", "country": "IN",
                                        "by": "overflow"}]
+    assert turn.actions[-2] == Speak("Your call will be answered by our team in Bangalore, India.",
+                                     "en-US", "")
     ask = turn.actions[-1]
     assert isinstance(ask, Ask)
-    assert ask.text == f"Your call will be answered by our team in Bangalore, India. {OFFER}"
+    assert ask.text == OFFER
     assert of_kind(turn, Connect) == []
     assert turn.call.tried == ("manila", "bangalore")
     assert turn.call.heard == "Bangalore|IN"
@@ -465,7 +526,8 @@ def test_overflow_discloses_again_only_when_the_location_changes(next_center, di
 
     asks = of_kind(turn, Ask)
     if disclosure:
-        assert len(asks) == 1 and f"in {disclosure}." in asks[0].text and OFFER in asks[0].text
+        assert len(asks) == 1 and asks[0].text == OFFER
+        assert f"in {disclosure}." in of_kind(turn, Speak)[-1].text
         assert of_kind(turn, Connect) == []
     else:
         assert asks == []
@@ -883,17 +945,20 @@ CAUTIOUS_TEXTS = {CAUTIOUS_TEXT, (
     "Para hablar con un agente en Estados Unidos, oprima 1 o diga 'agente'.")}
 
 
-def place_told(ask: Ask, centers: list[Center]) -> tuple[str, str] | str | None:
-    """The place a prompt tells the caller their agent is in, as (city, country), in the
-    prompt's own language; CAUTIOUS for a cautious disclosure; None for other prompts."""
-    if ask.text in CAUTIOUS_TEXTS:
+def place_told(said: Speak | Ask, centers: list[Center]) -> tuple[str, str] | str | None:
+    """The place a line tells the caller their agent is in, as (city, country), in the
+    line's own language; CAUTIOUS for a cautious disclosure; None for other lines."""
+    if said.text in CAUTIOUS_TEXTS:
         return CAUTIOUS
     for c in centers:
-        if f"{c.city}, {country_name(c.country, ask.language)}" in ask.text:
-            assert country_name("US", ask.language) in ask.text, f"no offer in {ask.text!r}"
-            assert ask.key == "1", f"the transfer key is not live at {ask.text!r}"
+        if f"{c.city}, {country_name(c.country, said.language)}" in said.text:
             return (c.city, c.country)
     return None
+
+
+def is_offer(ask: Ask) -> bool:
+    """The transfer offer, with the transfer key live."""
+    return country_name("US", ask.language) in ask.text and ask.key == "1"
 
 
 def assert_disclosed_before_every_offshore_bridge(played: list[tuple[Turn, Facts]],
@@ -901,14 +966,18 @@ def assert_disclosed_before_every_offshore_bridge(played: list[tuple[Turn, Facts
     """The caller's view: at every offshore bridge, the last place they were told (with the
     offer, in the language they heard it in) is where the agent is now."""
     told: tuple[str, str] | str | None = None
+    spoken: tuple[str, str] | str | None = None  # a location line not yet followed by the offer
     asked_for_domestic = False
     for turn, f in played:
         if "transfer_requested" in steps(turn):
             asked_for_domestic = True
         for action in turn.actions:
-            if isinstance(action, Ask):
-                told = place_told(action, [*f.centers.values(), *SHIPPED.centers.values(),
-                                           *MOVED.values()]) or told
+            if isinstance(action, (Speak, Ask)):
+                place = place_told(action, [*f.centers.values(), *SHIPPED.centers.values(),
+                                            *MOVED.values()])
+                spoken = place or spoken
+                if isinstance(action, Ask) and is_offer(action) and spoken:
+                    told, spoken = spoken, None
             if isinstance(action, Connect):
                 c = f.centers[action.center]
                 if c.country == home:

@@ -327,13 +327,16 @@ def test_language_menu_speaks_each_line_in_its_own_language_the_calls_first(line
     ("", "manila", "Your agent is in Manila, the Philippines. "
                    "For an agent in the United States, press 1 or say 'agent'."),
 ])
-def test_disclosure_and_offer_are_one_prompt_in_the_callers_language(line, centers, language,
-                                                                     center, expected):
+def test_disclosure_and_offer_are_heard_in_the_callers_language(line, centers, language,
+                                                                center, expected):
     only = {k: v for k, v in centers.items() if k in (center, "scranton")}
-    ask = asks(disclosed(line, only, language))[0]
+    turn = disclosed(line, only, language)
+    ask = asks(turn)[0]
+    location = turn.actions[turn.actions.index(ask) - 1]
 
-    assert ask.text == expected
-    assert ask.language == ("es-US" if language else "en-US")
+    assert isinstance(location, Speak)
+    assert f"{location.text} {ask.text}" == expected
+    assert ask.language == location.language == ("es-US" if language else "en-US")
     assert ask.key == "1"
     gather = assert_valid_twiml(render((ask,))).find("Gather")
     assert gather.get("language") == ask.language

@@ -30,6 +30,7 @@ from ivr.engine import (
     Handover,
     Heard,
     Silence,
+    Speak,
     Turn,
     begin,
     fill,
@@ -99,7 +100,8 @@ def state(name: str, kind: str, draw: st.DrawFn, target: st.SearchStrategy[str])
         cls = Route if kind == "route" else Overflow
         return cls(name, tuple(draw(CENTER_SETS)), draw(target), draw(target))
     if kind == "disclose":
-        return Disclose(name, draw(DISCLOSURES), OFFER, draw(target))
+        return Disclose(name, draw(DISCLOSURES), OFFER, draw(target),
+                        retries=draw(st.integers(0, 2)), invalid=draw(maybe))
     if kind == "bridge":
         return Bridge(name, draw(maybe))
     if kind == "domestic":
@@ -151,7 +153,9 @@ def flows(draw: st.DrawFn) -> Flow:
     if draw(st.integers(0, 3)):
         route, disclose, bridge, overflow = names[(at := draw(st.integers(0, size - 4))):at + 4]
         states[route] = Route(route, tuple(draw(CENTER_SETS)), disclose, draw(targets[route]))
-        states[disclose] = Disclose(disclose, draw(DISCLOSURES), OFFER, bridge)
+        states[disclose] = Disclose(disclose, draw(DISCLOSURES), OFFER, bridge,
+                                    retries=draw(st.integers(0, 2)),
+                                    invalid=draw(st.one_of(st.just(""), targets[disclose])))
         states[bridge] = Bridge(bridge, overflow)
         states[overflow] = Overflow(overflow, tuple(draw(CENTER_SETS)), disclose,
                                     draw(targets[overflow]))
@@ -162,9 +166,10 @@ def flows(draw: st.DrawFn) -> Flow:
 
 REPLIES = st.one_of(
     st.just(Silence()),
-    st.sampled_from(["1", "2", "3", "9"]).map(lambda d: Heard(digits=d)),
-    st.sampled_from(["billing", "facturación", "agent", "agente", "español", "hello", ""]
+    st.sampled_from(["1", "2", "3", "9", "#"]).map(lambda d: Heard(digits=d)),
+    st.sampled_from(["billing", "facturación", "agent", "agente", "español", "hello?", ""]
                     ).map(lambda s: Heard(speech=s)),
+    st.sampled_from(["agent", "hello?"]).map(lambda s: Heard(speech=s, confidence=0.2)),
 )
 ENDINGS = st.sampled_from(["busy", "no-answer", "failed", "queue-full", "completed", "leave"]
                           ).map(BridgeEnded)
@@ -182,32 +187,45 @@ def on_holiday(closed: set[str], now: datetime) -> dict[str, Center]:
             if cid in closed else c for cid, c in CENTERS.items()}
 
 
-def play(flow: Flow, minute: int, language: str, webhooks: list) -> list[tuple[Turn, Facts]]:
+Played = list[tuple[Turn, Facts, object]]  # each turn, its facts, the reply it answered
+
+
+def play(flow: Flow, minute: int, language: str, webhooks: list) -> Played:
     """One call through the engine, as the webhooks would drive it."""
     now = MONDAY + timedelta(minutes=minute)
     start = Facts(f"CA{minute:032x}", now, CENTERS, "US", language=language)
-    played = [(begin(flow, start), start)]
+    played: Played = [(begin(flow, start), start, None)]
     for reply, ending, closed, fresh in webhooks:
         turn = played[-1][0]
         last = turn.actions[-1]
         if isinstance(last, (End, Handover)):
             break
         facts = replace(start, centers=on_holiday(closed, now), fresh=fresh)
-        played.append((resume(flow, turn.call, ending if isinstance(last, Connect) else reply,
-                              facts), facts))
+        answer = ending if isinstance(last, Connect) else reply
+        played.append((resume(flow, turn.call, answer, facts), facts, answer))
     return played
 
 
-def assert_caller_was_told(flow: Flow, played: list[tuple[Turn, Facts]]) -> None:
-    """At each offshore bridge the caller was last told where this agent sits, with the
-    offer, in the language of that prompt; or heard the cautious disclosure."""
-    told: object = None
+def assert_caller_was_told(flow: Flow, played: Played) -> None:
+    """At each offshore bridge the caller was last told, whole, where this agent sits, then
+    heard the whole offer in the same language and stayed silent: no key, no words, nothing
+    below the confidence floor ever counts as consent. Or the same with the cautious one."""
+    told: object = None  # the place of the last offer the caller let pass in silence
+    spoken: object = None  # the place of the last location line, not yet offered
+    offer: object = None  # the place of the offer the current prompt makes, if it is one
     asked_for_domestic = False
-    for turn, facts in played:
+    for turn, facts, reply in played:
+        if offer is not None:  # this turn answers an offer
+            told = offer if isinstance(reply, Silence) else None
+            offer = None
         asked_for_domestic |= any(e.step == "transfer_requested" for e in turn.events)
         for action in turn.actions:
-            if isinstance(action, Ask):
-                told = _told(flow, action, facts) or told
+            if isinstance(action, Speak):
+                spoken = _place(action, facts) or spoken
+            elif isinstance(action, Ask):
+                offer = _offered(flow, action, facts, spoken)
+                if offer is not None:
+                    spoken = offer
             elif isinstance(action, Connect):
                 c = facts.centers[action.center]
                 if c.country == "US":
@@ -215,18 +233,26 @@ def assert_caller_was_told(flow: Flow, played: list[tuple[Turn, Facts]]) -> None
                     continue
                 assert not asked_for_domestic, "offshore bridge after a transfer request"
                 assert told in ((c.city, c.country), "cautious"), (
-                    f"bridged to {c.city}, {c.country}; the caller was last told {told!r}")
+                    f"bridged to {c.city}, {c.country}; the caller last consented to {told!r}")
 
 
-def _told(flow: Flow, ask: Ask, facts: Facts) -> object:
+def _place(said: Speak, facts: Facts) -> object:
+    for c in CENTERS.values():
+        if f"{c.city}, {country_name(c.country, said.language)}" in said.text:
+            return (c.city, c.country)
+    return None
+
+
+def _offered(flow: Flow, ask: Ask, facts: Facts, spoken: object) -> object:
+    """The place a prompt offers the transfer away from ("cautious" for the cautious one),
+    or None when it is no offer."""
     code = ask.language.split("-")[0]
     if ask.text == fill(flow.cautious_text, flow, facts, None, code):
         return "cautious"
     for c in CENTERS.values():
-        if f"{c.city}, {country_name(c.country, ask.language)}" in ask.text:
-            assert fill(OFFER, flow, facts, c, code) in ask.text, f"no offer in {ask.text!r}"
+        if spoken == (c.city, c.country) and ask.text == fill(OFFER, flow, facts, c, code):
             assert ask.key == flow.transfer_key
-            return (c.city, c.country)
+            return spoken
     return None
 
 
@@ -240,7 +266,8 @@ def test_every_flow_check_accepts_discloses_before_every_offshore_bridge(flow, c
     for minute, language, webhooks in calls:
         played = play(flow, minute, language, webhooks)
         assert_caller_was_told(flow, played)
-        offshore += sum(isinstance(a, Connect) and not a.domestic for turn, _ in played for a in turn.actions)
+        offshore += sum(isinstance(a, Connect) and not a.domestic
+                        for turn, _, _ in played for a in turn.actions)
     target(float(offshore), label="offshore bridges")  # steer towards flows that reach them
 
 

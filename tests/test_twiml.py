@@ -1,0 +1,66 @@
+"""The disclosure's TwiML, exactly, as twilio-python tests its own builders.
+
+What is asserted is the document Twilio gets: the location as a ``<Say>`` of its own before
+the ``<Gather>`` (a nested prompt stops at the caller's first key or speech; a top-level one
+cannot be cut), the offer nested in the ``<Gather>`` that listens for its answer, every key
+heard as input (``finishOnKey=""``: with Twilio's default a lone ``#`` would end the
+``<Gather>`` as silence), and the ``<Redirect>`` that brings silence back to the same step.
+"""
+
+from __future__ import annotations
+
+from ivr.engine import Heard, Silence, begin, resume
+from ivr.twiml import render
+from tests.test_engine import facts, make_flow
+from tests.twiml_check import assert_valid_twiml
+
+HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+LOCATION = "Your call will be answered by our team in Manila, the Philippines."
+OFFER = "To speak with an agent in the United States, press 1 or say 'agent'."
+
+
+def gather(step: str) -> str:
+    return (f'<Gather action="{step}" finishOnKey="" hints="agent, united states, america" '
+            'input="dtmf speech" language="en-US" method="POST" numDigits="1" '
+            'speechTimeout="auto" timeout="5">'
+            f'<Say language="en-US">{OFFER}</Say></Gather>'
+            f'<Redirect method="POST">{step}</Redirect>')
+
+
+def test_a_disclosure_is_the_location_alone_then_the_offer_in_the_gather():
+    document = render(tuple(begin(make_flow(), facts()).actions))
+
+    step = "/voice/step?f=support&amp;v=3&amp;s=disclose&amp;c=manila&amp;t=manila&amp;h=Manila%7CPH&amp;n=1"
+    assert document == (f'{HEAD}<Response>'
+                        '<Say language="en-US">Thank you for calling Acme.</Say>'
+                        f'<Say language="en-US">{LOCATION}</Say>'
+                        f'{gather(step)}</Response>')
+    assert_valid_twiml(document)
+
+
+def test_unrecognised_input_gets_exactly_the_offer_again_one_attempt_later():
+    flow = make_flow()
+    again = resume(flow, begin(flow, facts()).call, Heard(speech="hello?"), facts())
+    document = render(tuple(again.actions))
+
+    step = ("/voice/step?f=support&amp;v=3&amp;s=disclose&amp;c=manila&amp;t=manila"
+            "&amp;h=Manila%7CPH&amp;n=2&amp;m=1")
+    assert document == f"{HEAD}<Response>{gather(step)}</Response>"
+    assert_valid_twiml(document)
+
+
+def test_the_cautious_disclosure_is_one_prompt_that_only_silence_gets_past():
+    flow = make_flow(policy="cautious")
+    turn = begin(flow, facts(fresh=False))
+    document = render(tuple(turn.actions))
+
+    step = "/voice/step?f=support&amp;v=3&amp;s=%40bridge&amp;c=manila&amp;t=manila&amp;h=%2A&amp;n=1"
+    cautious = ("Your call may be answered by an agent outside the United States. To speak with "
+                "an agent in the United States, press 1 or say 'agent'.")
+    assert document == (f'{HEAD}<Response>'
+                        '<Say language="en-US">Thank you for calling Acme.</Say>'
+                        + gather(step).replace(OFFER, cautious) + '</Response>')
+    retried = resume(flow, turn.call, Heard(digits="3"), facts(fresh=False))
+    assert [type(a).__name__ for a in retried.actions] == ["Ask"]
+    bridged = resume(flow, retried.call, Silence(), facts(fresh=False))
+    assert [type(a).__name__ for a in bridged.actions] == ["Connect"]
