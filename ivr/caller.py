@@ -2,8 +2,11 @@
 
 It posts the webhooks Twilio would post, signed exactly as Twilio signs them, follows the
 TwiML it gets back (Say, Gather, Redirect, Dial, Enqueue, Hangup) and writes down what the
-caller hears and where the call is bridged. ``ivr call`` and the end-to-end tests use it;
-Twilio's own cloud cannot run here, so this is the one stand-in for it.
+caller hears and where the call is bridged. A ``<Gather>`` hears keys as Twilio does
+(``finishOnKey``, ``numDigits``: ``ivr.prompts``), and a caller who answers while its nested
+prompt plays cuts that prompt when ``bargeIn`` is on, as it is by default. ``ivr call`` and
+the end-to-end tests use it; Twilio's own cloud cannot run here, so this is the one
+stand-in for it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from ivr.outcomes import HANGS_UP, reported
+from ivr.prompts import DEFAULT_FINISH_ON_KEY, keys_heard
 
 
 ACCOUNT_SID = "AC" + "0" * 32  # the stand-in account
@@ -56,7 +60,8 @@ class Caller:
     """What the caller does: keys to press or words to say when asked, bridge outcomes.
 
     ``press`` answers successive prompts, comma-separated ("2,,1": 2 at the first prompt,
-    silence at the second, 1 at the third); ``say`` answers the prompt after those.
+    silence at the second, 1 at the third); ``say`` answers the prompt after those, with
+    Twilio's ``confidence``. With ``barge_in`` every answer comes while the prompt plays.
     """
 
     to: str
@@ -65,6 +70,8 @@ class Caller:
     press: str = ""
     say: str = ""
     outcomes: list[str] = field(default_factory=list)  # per bridge; default: completed
+    barge_in: bool = False
+    confidence: float = 0.9
     call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
 
 
@@ -136,7 +143,7 @@ class Phone:
             if extra.get("CallStatus") == "completed":
                 t.note("  (the caller has hung up: Twilio plays nothing more)")
                 break
-            nxt = self._follow(body, t, inputs, outcomes)
+            nxt = self._follow(body, t, inputs, outcomes, caller)
             if nxt is None:
                 break
             url, extra = nxt
@@ -151,7 +158,7 @@ class Phone:
         return t
 
     def _follow(self, body: str, t: Transcript, inputs: dict[str, list[str]],
-                outcomes: list[str]) -> tuple[str, dict[str, str]] | None:
+                outcomes: list[str], caller: Caller) -> tuple[str, dict[str, str]] | None:
         root = ET.fromstring(body)
         for verb in root:
             if verb.tag == "Say":
@@ -160,19 +167,9 @@ class Phone:
             elif verb.tag == "Play":
                 t.note(f"  hears audio: {verb.text}")
             elif verb.tag == "Gather":
-                for inner in verb:
-                    if inner.tag == "Say":
-                        t.heard.append(inner.text or "")
-                        t.note(f"  hears: {inner.text}")
-                digits = inputs["press"].pop(0) if inputs["press"] else ""
-                if digits:
-                    t.note(f"  presses {digits}")
-                    return verb.get("action", ""), {"Digits": digits}
-                if inputs["say"] and not inputs["press"]:
-                    words = inputs["say"].pop()
-                    t.note(f"  says '{words}'")
-                    return verb.get("action", ""), {"SpeechResult": words, "Confidence": "0.9"}
-                t.note("  (stays silent)")
+                answer = self._gather(verb, t, inputs, caller)
+                if answer is not None:
+                    return answer
             elif verb.tag == "Redirect":
                 target = (verb.text or "").strip()
                 if urlsplit(target).netloc and not target.startswith(self.base_url):
@@ -192,6 +189,36 @@ class Phone:
             elif verb.tag == "Hangup":
                 t.note("  hangs up")
                 return None
+        return None
+
+    def _gather(self, verb: ET.Element, t: Transcript, inputs: dict[str, list[str]],
+                caller: Caller) -> tuple[str, dict[str, str]] | None:
+        """Play a <Gather> as Twilio does: its nested prompts (cut at the caller's input
+        when it comes while they play and bargeIn is on), then the keys or words it hears.
+        None: no input, and Twilio goes on to the next verb."""
+        pressed = inputs["press"].pop(0) if inputs["press"] else ""
+        words = inputs["say"].pop() if inputs["say"] and not inputs["press"] and not pressed else ""
+        num_digits = int(verb.get("numDigits", "0") or 0)
+        digits = keys_heard(pressed, verb.get("finishOnKey", DEFAULT_FINISH_ON_KEY), num_digits)
+        cut = (pressed or words) and caller.barge_in and verb.get("bargeIn", "true") != "false"
+        for inner in verb:
+            if inner.tag == "Say":
+                t.heard.append(inner.text or "")
+                t.note(f"  hears: {inner.text}")
+            if cut:  # Twilio stops the prompt there; nothing after it is played
+                t.note(f"    ^ cut off by {'key ' + pressed[0] if pressed else 'speech'} "
+                       "while it played (barge-in)")
+                break
+        if pressed:
+            t.note(f"  presses {pressed}" + ("" if digits else ": no input (finishOnKey)"))
+        if digits:
+            return verb.get("action", ""), {"Digits": digits}
+        if words:
+            t.note(f"  says '{words}'")
+            return verb.get("action", ""), {"SpeechResult": words,
+                                            "Confidence": f"{caller.confidence:g}"}
+        if not pressed:
+            t.note("  (stays silent)")
         return None
 
     def _bridge(self, verb: ET.Element, t: Transcript,

@@ -146,7 +146,8 @@ def cmd_call(args: argparse.Namespace) -> int:
         token = secrets.token_hex(16)
         phone = Phone("http://localhost", token, _app_transport(token))
     caller = Caller(to=args.number, from_=args.from_, from_country=args.from_country,
-                    press=args.press, say=args.say, outcomes=args.outcome or [])
+                    press=args.press, say=args.say, outcomes=args.outcome or [],
+                    barge_in=args.barge_in)
     transcript = phone.call(caller)
     print(transcript)
     return 0 if all(s == 200 for s in transcript.statuses) else 1
@@ -207,7 +208,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     raw = {"number": args.number, "at": args.at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M"),
            "timezone": args.tz, "from_country": args.from_country, "from_state": args.from_state,
            "from": args.from_,
-           "inputs": [p or "silence" for p in presses] + [{"say": s} for s in args.say or []],
+           "inputs": [{"press": p, "during": args.barge_in} if p else "silence" for p in presses]
+                     + [{"say": s, "during": args.barge_in} for s in args.say or []],
            "centers": centers, "picks": args.pick or [],
            "redis": "unreadable" if args.redis_unreadable else "readable"}
     if args.lang:
@@ -413,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--token", help="the server's TWILIO_AUTH_TOKEN (with --url)")
     call.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
     call.add_argument("--say", default="", help="words to say at the first prompt")
+    call.add_argument("--barge-in", action="store_true",
+                      help="press and say while each prompt still plays (which cuts it)")
     call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")
     call.add_argument("--from-country", default="US", help="Twilio's FromCountry")
     call.add_argument("--outcome", action="append",
@@ -435,6 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--lang", help="the call's starting language code, e.g. es")
     preview.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
     preview.add_argument("--say", action="append", help="words said at the next prompt after the keys")
+    preview.add_argument("--barge-in", action="store_true",
+                         help="press and say while each prompt still plays (which cuts it)")
     preview.add_argument("--center", action="append", metavar="ID=STATE[,STATE]",
                          help="e.g. manila=closed or scranton=busy,answered (repeatable)")
     preview.add_argument("--pick", action="append", metavar="CENTER",

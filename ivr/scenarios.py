@@ -27,14 +27,23 @@ from ivr.flowfile import Problems, _Fields
 from ivr.hours import HoursError, parse_zone
 from ivr import outcomes as ends
 
-Input = Heard | Silence
+
+@dataclass(frozen=True)
+class Interrupting:
+    """Input given while the prompt still plays: Twilio stops the prompt there (barge-in)."""
+
+    heard: Heard
+
+
+Input = Heard | Silence | Interrupting
 HOURS = ("open", "closed")  # regardless of the center's hours, holidays and closures
 ENDINGS = ("answered", "hangup", "handoff", "abandoned")
 TRANSFERS = ("key", "voice", "hold", "none")
-STEPS = ("received", "routed", "no_center", "disclosed", "offered", "exempt", "transfer_requested",
-         "bridged", "bridge_ended", "menu", "language", "hours", "handoff", "safe_answer",
-         "unavailable", "caller_id")
+STEPS = ("received", "routed", "no_center", "disclosed", "offered", "offer_ended", "exempt",
+         "transfer_requested", "bridged", "bridge_ended", "menu", "language", "hours", "handoff",
+         "safe_answer", "unavailable", "caller_id")
 SILENCE = "silence"
+SPOKEN_CONFIDENCE = 0.9  # Twilio's Confidence for words a scenario says, unless it gives one
 CALLER = "+12025550143"  # a scenario's caller unless it says `from`
 _KEYS = re.compile(r"^[0-9*#]+$")
 
@@ -203,18 +212,32 @@ def parse_moment(value: object, zone_name: str = "UTC") -> datetime:
 
 def parse_input(value: object) -> Input:
     """What the caller does at one prompt: "2" presses 2, "silence" (or "") says nothing, other
-    text is spoken; { press = "2" } and { say = "..." } say it explicitly. Raises ValueError."""
-    if isinstance(value, dict):
-        if len(value) != 1 or not set(value) <= {"press", "say"}:
-            raise ValueError("a table here takes exactly one of press or say")
-        kind, text = next(iter(value.items()))
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"{kind} must be non-empty text")
-        if kind == "say":
-            return Heard(speech=text)
-        value = text
-        if not _KEYS.match(text):
-            raise ValueError(f"press takes keys (0-9, * or #), not {text!r}")
+    text is spoken; { press = "2" } and { say = "..." } say it explicitly, and may add
+    during = true (given while the prompt plays, which cuts it) and, with say, confidence
+    (Twilio's, 0 to 1; default 0.9). Raises ValueError."""
+    if not isinstance(value, dict):
+        return _plain_input(value)
+    kinds = [k for k in value if k in ("press", "say")]
+    if len(kinds) != 1 or not set(value) <= {"press", "say", "during", "confidence"}:
+        raise ValueError("a table here takes exactly one of press or say (and during, confidence)")
+    kind, text = kinds[0], value[kinds[0]]
+    during, confidence = value.get("during", False), value.get("confidence", SPOKEN_CONFIDENCE)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{kind} must be non-empty text")
+    if not isinstance(during, bool):
+        raise ValueError(f"during must be true or false, not {during!r}")
+    if "confidence" in value and (kind != "say" or isinstance(confidence, bool)
+                                  or not isinstance(confidence, (int, float))
+                                  or not 0 <= confidence <= 1):
+        raise ValueError("confidence goes with say and is a number from 0 to 1")
+    if kind == "press" and not _KEYS.match(text):
+        raise ValueError(f"press takes keys (0-9, * or #), not {text!r}")
+    heard = _plain_input(text) if kind == "press" else Heard(speech=text, confidence=confidence)
+    assert isinstance(heard, Heard)
+    return Interrupting(heard) if during else heard
+
+
+def _plain_input(value: object) -> Input:
     if not isinstance(value, str):
         raise ValueError(f"must be keys, words or \"{SILENCE}\", not {value!r}")
     if value.strip().lower() in ("", SILENCE):
@@ -223,7 +246,7 @@ def parse_input(value: object) -> Input:
         if len(value.strip()) > 1:
             raise ValueError(f"a prompt takes one key (Twilio's numDigits=1), not {value!r}")
         return Heard(digits=value.strip())
-    return Heard(speech=value)
+    return Heard(speech=value, confidence=SPOKEN_CONFIDENCE)
 
 
 def _moment(f: _Fields) -> datetime | None:

@@ -2,7 +2,10 @@
 
 Theory of operation. ``simulate`` drives the engine as the webhooks do: ``begin`` for the
 first webhook, then ``resume`` with what Twilio would post back. At a prompt that is the
-scenario's next input (silence once they run out); at a bridge it is how the scenario says
+scenario's next input (silence once they run out), as Twilio's ``<Gather>`` would post it
+(``ivr.prompts``: every key is input, since the prompts are rendered with
+``finishOnKey=""``; input given during a prompt cuts it, and the transcript shows where);
+at a bridge it is how the scenario says
 that center's next bridge ends (answered once its list runs out), as Twilio reports it for
 the target's kind (DialCallStatus or QueueResult). The facts are built as the webhooks build
 them: the scenario's moment for every webhook, the configuration's centers with their hours
@@ -49,7 +52,9 @@ from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
 from ivr.hours import ALWAYS, WeeklyHours
 from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, reported
-from ivr.scenarios import SILENCE, CenterState, Expect, Input, Scenario
+from ivr.prompts import keys_heard
+from ivr.scenarios import SILENCE, CenterState, Expect, Input, Interrupting, Scenario
+from ivr.twiml import FINISH_ON_KEY
 
 MAX_TURNS = 40  # webhooks in one call; a flow that needs more is looping
 MAX_DRAWS = 500  # CallSids tried to make the weighted routes draw a scenario's picks
@@ -170,11 +175,12 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
                       scenario.caller, scenario.number)  # as the webhooks do
     last_end = ""  # what the last bridge's end meant (ivr.outcomes)
     for _ in range(MAX_TURNS):
-        _show(out, turn, flow)
         last = turn.actions[-1] if turn.actions else None
+        given = inputs[0] if inputs and isinstance(last, Ask) else None
+        _show(out, turn, flow, given.heard if isinstance(given, Interrupting) else None)
         reply: Reply
         if isinstance(last, Ask):
-            reply = inputs.pop(0) if inputs else Silence()
+            reply = _posted(inputs.pop(0) if inputs else Silence())
             out.note(_did(reply))
             call = last.then
         elif isinstance(last, Connect):
@@ -285,8 +291,18 @@ def _decide(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts, ou
     return turn_or_safe_answer(decide, flow, call, facts, failed)
 
 
-def _show(out: Outcome, turn: Turn, flow: Flow) -> None:
-    """A turn's evidence, then what the caller hears of it."""
+def _posted(given: Input) -> Reply:
+    """What Twilio posts for the caller's input at one of Onshore's prompts (numDigits=1)."""
+    heard = given.heard if isinstance(given, Interrupting) else given
+    if not isinstance(heard, Heard) or heard.speech:
+        return heard
+    digits = keys_heard(heard.digits, FINISH_ON_KEY, num_digits=1)
+    return replace(heard, digits=digits) if digits else Silence()
+
+
+def _show(out: Outcome, turn: Turn, flow: Flow, interrupted_by: Heard | None = None) -> None:
+    """A turn's evidence, then what the caller hears of it (its prompt cut short by input
+    given while it plays: barge-in)."""
     for event in turn.events:
         out.events.append(event)
         shown = " ".join(f"{k}={v}" for k, v in event.fields if k not in SHOWN_LATER and v)
@@ -296,6 +312,10 @@ def _show(out: Outcome, turn: Turn, flow: Flow) -> None:
             out.hear(action.text, action.language)
         elif isinstance(action, Play):
             out.note(f"  hears audio: {action.url}")
+        elif isinstance(action, Ask) and interrupted_by is not None:  # the rest is never played
+            by = f"key {interrupted_by.digits}" if interrupted_by.digits else "speech"
+            out.hear(action.text, action.language)
+            out.note(f"    ^ cut off by {by} while it played (barge-in)")
         elif isinstance(action, Ask):
             out.hear(action.text, action.language)
             for line in action.also:
@@ -365,11 +385,14 @@ def _did(reply: Reply) -> str:
     if isinstance(reply, Heard) and reply.digits:
         return f"  presses {reply.digits}"
     if isinstance(reply, Heard):
-        return f"  says '{reply.speech}'"
+        sure = f" (confidence {reply.confidence:g})" if reply.confidence < 0.9 else ""
+        return f"  says '{reply.speech}'{sure}"
     return "  (stays silent)"
 
 
 def _input_text(reply: Input) -> str:
+    if isinstance(reply, Interrupting):
+        return _input_text(reply.heard)
     if isinstance(reply, Silence):
         return SILENCE
     return reply.digits or repr(reply.speech)
