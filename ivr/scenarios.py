@@ -43,7 +43,6 @@ STEPS = ("received", "routed", "no_center", "disclosed", "offered", "offer_ended
          "transfer_requested", "bridged", "bridge_ended", "menu", "language", "hours", "handoff",
          "safe_answer", "unavailable", "caller_id")
 SILENCE = "silence"
-SPOKEN_CONFIDENCE = 0.9  # Twilio's Confidence for words a scenario says, unless it gives one
 CALLER = "+12025550143"  # a scenario's caller unless it says `from`
 _KEYS = re.compile(r"^[0-9*#]+$")
 
@@ -214,14 +213,14 @@ def parse_input(value: object) -> Input:
     """What the caller does at one prompt: "2" presses 2, "silence" (or "") says nothing, other
     text is spoken; { press = "2" } and { say = "..." } say it explicitly, and may add
     during = true (given while the prompt plays, which cuts it) and, with say, confidence
-    (Twilio's, 0 to 1; default 0.9). Raises ValueError."""
+    (Twilio's, 0 to 1; default 1). Raises ValueError."""
     if not isinstance(value, dict):
         return _plain_input(value)
     kinds = [k for k in value if k in ("press", "say")]
     if len(kinds) != 1 or not set(value) <= {"press", "say", "during", "confidence"}:
         raise ValueError("a table here takes exactly one of press or say (and during, confidence)")
     kind, text = kinds[0], value[kinds[0]]
-    during, confidence = value.get("during", False), value.get("confidence", SPOKEN_CONFIDENCE)
+    during, confidence = value.get("during", False), value.get("confidence", 1.0)
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{kind} must be non-empty text")
     if not isinstance(during, bool):
@@ -246,7 +245,7 @@ def _plain_input(value: object) -> Input:
         if len(value.strip()) > 1:
             raise ValueError(f"a prompt takes one key (Twilio's numDigits=1), not {value!r}")
         return Heard(digits=value.strip())
-    return Heard(speech=value, confidence=SPOKEN_CONFIDENCE)
+    return Heard(speech=value)
 
 
 def _moment(f: _Fields) -> datetime | None:

@@ -104,6 +104,7 @@ EMERGENCY, FOREIGN = "+18005550103", "+18005550104"
 SCRANTON = ("number", "+15705550123")
 CAUTIOUS_TEXT = "Your call may be answered by an agent outside the United States."
 DISCLOSURE_MARK = "answered by"  # "will be answered by our team in ...", "may be answered by"
+OFFER_MARK = "To speak with an agent in the United States"  # every offer, the cautious one too
 
 COMMON_FIELDS = {"call", "caller", "at", "step", "kid", "mac", "prev", "hash"}
 
@@ -320,14 +321,14 @@ def go_on(phone: Phone, c: Caller, body: str) -> Transcript:
     t = Transcript(c.call_sid)
     base = {**first_params(c), "CallStatus": "in-progress"}
     inputs, outcomes = {"press": c.press, "say": c.say}, list(c.outcomes)
-    nxt = phone._follow(body, t, inputs, outcomes)
+    nxt = phone._follow(body, t, inputs, outcomes, c)
     while nxt is not None:
         url, extra = nxt
         status, _, body = phone.post(url, {**base, **extra})
         t.statuses.append(status)
         if status != 200:
             break
-        nxt = phone._follow(body, t, inputs, outcomes)
+        nxt = phone._follow(body, t, inputs, outcomes, c)
     phone.post("/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60",
                                  "SequenceNumber": "0"})
     return t
@@ -419,9 +420,15 @@ class Oracle:
 
 
 def disclosure_prompt(body: str) -> bool:
-    root = ET.fromstring(body)
-    return any(DISCLOSURE_MARK in (say.text or "")
-               for gather in root.iter("Gather") for say in gather.iter("Say"))
+    """The answer discloses: the location on its own before the Gather, or the cautious
+    disclosure inside it."""
+    return any(DISCLOSURE_MARK in (say.text or "") for say in ET.fromstring(body).iter("Say"))
+
+
+def offer_prompt(body: str) -> bool:
+    """The answer's Gather makes the transfer offer (after a disclosure, or again)."""
+    return any(OFFER_MARK in (say.text or "")
+               for gather in ET.fromstring(body).iter("Gather") for say in gather.iter("Say"))
 
 
 def bridge_answer(body: str) -> bool:
@@ -487,7 +494,7 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
         required_keys: set[str] = set()
         keys_of: dict[Sig, set[str]] = defaultdict(set)
         requests_of: dict[Sig, set[int]] = defaultdict(set)
-        prompts = bridges = 0
+        prompts = offers = bridges = 0
         lost = False
         for i, ex in enumerate(answered):
             decisions = oracle.decisions(ex)
@@ -516,6 +523,7 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
                     keys_of[sig_of_event(e)].add(e.key)
                     requests_of[sig_of_event(e)].add(i)
             prompts += disclosure_prompt(ex.body)
+            offers += offer_prompt(ex.body)
             bridges += bridge_answer(ex.body)
 
         everything = by_call.get(sid, [])
@@ -586,7 +594,7 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
         # From the TwiML alone, not from the oracle.
         if names["received"] != 1:
             bad("count", f"{names['received']} received events")
-        for step, n in (("disclosed", prompts), ("offered", prompts), ("bridged", bridges)):
+        for step, n in (("disclosed", prompts), ("offered", offers), ("bridged", bridges)):
             if names[step] < n or (names[step] > n and not lost):
                 bad("ghost" if ghost_here else "count",
                     f"{names[step]} {step} events for {n} answers that imply one each")

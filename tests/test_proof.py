@@ -215,8 +215,9 @@ def assert_caller_was_told(flow: Flow, played: Played) -> None:
     offer: object = None  # the place of the offer the current prompt makes, if it is one
     asked_for_domestic = False
     for turn, facts, reply in played:
-        if offer is not None:  # this turn answers an offer
-            told = offer if isinstance(reply, Silence) else None
+        if offer is not None:  # this turn answers an offer; nothing heard is silence
+            said = isinstance(reply, Heard) and (reply.digits or reply.speech.strip())
+            told = None if said else offer
             offer = None
         asked_for_domestic |= any(e.step == "transfer_requested" for e in turn.events)
         for action in turn.actions:
