@@ -22,7 +22,6 @@ from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, Req
 from ivr.outcomes import HANGS_UP, reported
 from ivr.prompts import DEFAULT_FINISH_ON_KEY, keys_heard
 
-
 ACCOUNT_SID = "AC" + "0" * 32  # the stand-in account
 
 class Transport(Protocol):

@@ -785,18 +785,6 @@ def _input(reply: Reply, words: Iterable[str], key: str = "") -> str:
     the digits start with it, else the one key a menu reads), "said 'agent'" (the word it
     matched, as the flow spells it), "unrecognised" (speech without any of ``words``), or ""
     for nothing. Never the rest: callers type and say phone and card numbers."""
-
-
-def _matched(flow: Flow, reply: Reply) -> str:
-    """What asked for the transfer at an offer: "key 1", "said 'agent'" (the transfer word,
-    never the rest of the speech), or "" when nothing did. Speech below the flow's
-    ``min_confidence`` asks for nothing."""
-    if not _asks_for_transfer(flow, reply):
-        return ""
-    assert isinstance(reply, Heard)
-    if not reply.digits.strip() and reply.confidence < flow.min_confidence:
-        return ""
-    return _transfer_input(flow, reply)
     if not isinstance(reply, Heard):
         return ""
     digits = reply.digits.strip()
@@ -811,3 +799,15 @@ def _matched(flow: Flow, reply: Reply) -> str:
 def _transfer_input(flow: Flow, reply: Reply) -> str:
     """How the caller asked for the transfer, for the evidence: the key or the word."""
     return _input(reply, flow.transfer_words, flow.transfer_key)
+
+
+def _matched(flow: Flow, reply: Reply) -> str:
+    """What asked for the transfer at an offer: "key 1", "said 'agent'" (the transfer word,
+    never the rest of the speech), or "" when nothing did. Speech below the flow's
+    ``min_confidence`` asks for nothing."""
+    if not _asks_for_transfer(flow, reply):
+        return ""
+    assert isinstance(reply, Heard)
+    if not reply.digits.strip() and reply.confidence < flow.min_confidence:
+        return ""
+    return _transfer_input(flow, reply)

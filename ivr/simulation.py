@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
+from ivr.caller_ids import substitute
 from ivr.engine import (
     Ask,
     BridgeEnded,
@@ -47,7 +48,6 @@ from ivr.engine import (
     resume,
     turn_or_safe_answer,
 )
-from ivr.caller_ids import substitute
 from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
 from ivr.hours import ALWAYS, WeeklyHours
