@@ -85,6 +85,8 @@ def cpu(redis_url: str, spool: Path) -> bool:
     widest = (urlencode(call_params(0)) + "&Junk=" + "%C3%A9" * MIB).encode()
     widest = widest[:twilio_request.MAX_BODY - twilio_request.MAX_BODY % 6]
     small = urlencode(call_params(0)).encode()
+    invalid = (urlencode(call_params(0)) + "&Junk=" + "%FF" * MIB).encode()[:twilio_request.MAX_BODY]
+    many = (urlencode(call_params(0)) + "&a=b" * MIB).encode()[:twilio_request.MAX_BODY]
     cases = {
         "signed webhook, answered and recorded (200)": (signed, 2000),
         "unsigned 1 MiB body (403)": (lambda i: environ(big, {}), 2000),
@@ -92,6 +94,10 @@ def cpu(redis_url: str, spool: Path) -> bool:
         f"{len(widest) // 1024} kB of %-escapes, forged signature (403)":
             (lambda i: environ(widest, forged), 200),
         "Twilio-sized post, forged signature (403)": (lambda i: environ(small, forged), 2000),
+        f"{len(invalid) // 1024} kB of %FF (not UTF-8), forged signature (403)":
+            (lambda i: environ(invalid, forged), 2000),
+        f"{len(many) // 1024} kB of 'a=b&' pairs, forged signature (403)":
+            (lambda i: environ(many, forged), 2000),
     }
     ok = True
     timed(app, signed, 300)  # warm-up: configuration read, first turns decided

@@ -68,15 +68,26 @@ def test_a_large_or_unsigned_post_is_refused_before_its_body_is_read(app, redis_
 def test_a_forged_post_of_the_largest_size_is_read_and_decoded_once(app, redis_client,
                                                                     monkeypatch):
     decoded = []
-    real = twilio_request._decoded_pairs
-    monkeypatch.setattr(twilio_request, "_decoded_pairs",
+    real = twilio_request.posted_pairs
+    monkeypatch.setattr(twilio_request, "posted_pairs",
                         lambda data: decoded.append(len(data)) or real(data))
     body = urlencode({**PARAMS, "Junk": "é" * 5000}).encode()
     assert len(body) <= twilio_request.MAX_BODY
     env = environ(body, HTTP_X_TWILIO_SIGNATURE="Zm9yZ2Vk")
     assert call(app, env) == 403
     assert env["wsgi.input"].taken == len(body)
-    assert decoded == [len(body), 0]  # the body once (signature and form), the query once
+    assert decoded == [len(body)]  # once, for both the signature and the form
+
+
+@pytest.mark.parametrize("body", [
+    b"CallSid=CA1&Junk=%zz",  # a malformed escape
+    b"CallSid=CA1&Junk=%FF",  # not UTF-8 once decoded
+    b"CallSid=CA1" + b"&a=b" * 300,  # more pairs than Twilio ever sends
+])
+def test_a_post_twilio_would_not_send_is_refused_before_its_signature(app, redis_client, body):
+    env = environ(body, HTTP_X_TWILIO_SIGNATURE=sign("http://localhost/voice", {}))
+    assert call(app, env) == 403
+    assert redis_client.xlen("onshore:events") == 0
 
 
 def test_twenty_thousand_forgeries_leave_every_cache_at_its_bound(app, redis_client):
