@@ -50,8 +50,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _fallback_warnings(store: Store, home: str) -> list[str]:
     """What is wrong with the fallback documents of the published configuration."""
-    built = store.fallback_built()
-    current = fallback.render_all(store.published(), home)
+    try:
+        built = store.fallback_built()
+        current = fallback.render_all(store.published(), home)
+    except (RedisError, OSError, OnshoreError) as exc:
+        return [f"cannot read the published configuration to compare its fallback: {exc}"]
     if not built:
         return ["no fallback documents were ever built for the published configuration: "
                 "run `ivr fallback build OUT/ --redis-url ...` and host them"]

@@ -180,3 +180,11 @@ def test_every_kind_of_domestic_target_is_bridged_without_a_url(target, tag, att
     if attribute:  # TaskRouter gets the call's facts as the task's attributes
         task = json.loads(next(e for e in root.iter() if e.tag == "Task").text)
         assert task["domestic"] == "true" and task["center"] == "scranton"
+
+
+def test_check_with_redis_unreachable_warns_in_one_line(tmp_path, capsys):
+    down = RedisServer()  # never started: nothing listens on its port
+    assert main(["check", str(FLOWS), "--redis-url", down.url]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: cannot read the published configuration") and err.count("\n") == 1
+    shutil.rmtree(down.dir, ignore_errors=True)
