@@ -6,8 +6,9 @@ signature check is time no call gets. The order, cheapest first (``refusal``): t
 method, a non-empty ``X-Twilio-Signature`` header, a url-encoded body (Twilio posts nothing
 else), a declared length no larger than ``MAX_BODY``; only then is the body read, within
 ``READ_DEADLINE`` whatever the client trickles, and decoded once (``posted_pairs``: refused
-unless a large one is the kind of form Twilio posts), for both the signature and the form. A deployment puts nginx in front (deploy/nginx/), which buffers the whole
-body before gunicorn sees a byte; these bounds are what holds when it does not.
+unless a large one is the kind of form Twilio posts), for both the signature and the form.
+A deployment puts nginx in front (deploy/nginx/), which buffers the whole body before
+gunicorn sees a byte; these bounds are what holds when it does not.
 """
 
 from __future__ import annotations

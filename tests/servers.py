@@ -140,6 +140,17 @@ class DelayingProxy:
         self.sock.close()
 
 
+def terminate(proc: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if proc is not None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Gunicorn:
     """The app served exactly as in production: gunicorn with deploy/gunicorn.conf.py."""
 
@@ -168,14 +179,8 @@ class Gunicorn:
         return Path(self.log.name).read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        terminate(self.proc)
+        self.proc = None
 
 
 def dump_redis(client: redis.Redis) -> str:
@@ -260,12 +265,6 @@ class Nginx:
                                       verify=self.cert).ok, what="nginx")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        terminate(self.proc)
+        self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -53,9 +53,9 @@ def outcome(sock: socket.socket, within: float) -> str:
 def attack(base_url: str, signed_webhook: Callable[[int], int], webhooks: int = 100,
            threads: int = 4, cafile: str | None = None, stalls: int = STALLS,
            ) -> tuple[list[tuple[int, float]], dict[str, str]]:
-    """Open the stalled clients (none when ``stalls`` is 0), run ``webhooks`` signed webhooks on ``threads`` threads
-    (``signed_webhook(i)`` sends the i-th and gives its status), then read what each
-    stalled client got. Returns [(status, seconds)] and {client: outcome}."""
+    """Open the stalled clients (none when ``stalls`` is 0), run ``webhooks`` signed
+    webhooks on ``threads`` threads (``signed_webhook(i)`` sends the i-th and gives its
+    status), then read what each stalled client got. Returns [(status, seconds)] and {client: outcome}."""
     stalled = {f"slow body {i}{' forged' if i % 2 else ''}":
                open_stalled(base_url, 200, b"CallSid=CA", bool(i % 2), cafile)
                for i in range(stalls)}
