@@ -17,8 +17,9 @@ path is complete in whatever language the call speaks.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 
@@ -44,12 +45,20 @@ from ivr.flow import (
     edges,
     translation,
 )
-from ivr.flowfile import DTMF_KEYS, Sources, build, read_folder, sip_host, url_host
+from ivr.flowfile import DTMF_KEYS, VOICE_NAME, Sources, build, read_folder, sip_host, url_host
 from ivr.limits import limit_problems
+from ivr.voices import language_problem, voice_problem
 
 Problem = tuple[str, str, str]  # where, field, message
 # What may be current and undisclosed: nothing offshore, no center at all, or an offshore one.
 NOTHING, NO_CENTER, OFFSHORE = "", "<none>", "<offshore>"
+# Twilio's <Gather> ends the input at finishOnKey, "#" by default, and a lone "#" is no
+# input at all (https://www.twilio.com/docs/voice/twiml/gather). Onshore's own prompts turn
+# that off, but not every <Gather> a call meets does (hold, a fallback document, the
+# company's own application): a key a caller must press is never "#".
+FINISH_KEY = "#"
+FINISH_KEY_PROBLEM = ("'#' ends the caller's input in Twilio's <Gather> (finishOnKey): pressed "
+                      "alone it is no key at all; use 0-9 or *")
 # The abstract state of a call: state name, what may be current and undisclosed, whether
 # the caller asked for the domestic transfer, whether a disclosure was heard.
 Node = tuple[str, str, bool, bool]
@@ -79,9 +88,11 @@ def check_config(config: Config, sources: Sources, home_country: str) -> list[Fl
             errors.append(FlowError(file, where, "language", f"'{number.language}' is not a language of "
                                     f"flow '{flow.id}' ({', '.join(flow.codes)})"))
     for flow_id, flow in config.flows.items():
-        file = sources.flows[flow_id][0]
+        file, raw = sources.flows[flow_id]
         errors += [FlowError(file, where, field, msg)
                    for where, field, msg in flow_problems(flow, config, home_country)]
+        errors += [FlowError(file, f"flow '{flow_id}'", field, msg)
+                   for field, msg in _voice_problems(flow, raw)]
     if config.policy is not None and sources.policy is not None:
         policy_file = sources.policy[0]
         errors += [FlowError(policy_file, "policy", "transfer_numbers", msg)
@@ -90,6 +101,18 @@ def check_config(config: Config, sources: Sources, home_country: str) -> list[Fl
             errors += [FlowError(sources.centers[center_id][0], f"center '{center_id}'", field, msg)
                        for field, msg in _target_problems(center, config.policy)]
     return errors
+
+
+def _voice_problems(flow: Flow, raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Each language must be one Twilio's <Gather> listens in, and its voice one Twilio's
+    <Say> speaks it with (ivr.voices); named by the field the flow's table gives them in."""
+    several = "languages" in raw
+    for i, lang in enumerate(flow.languages):
+        problem = language_problem(lang.tag)
+        if problem:
+            yield (f"languages[{i}]" if several else "language"), problem
+        elif VOICE_NAME.match(lang.voice) and (problem := voice_problem(lang.voice, lang.tag)):
+            yield ("voice" if "voice" in raw else f"voices.{lang.code}"), problem
 
 
 def _foreign_numbers(policy: Policy, home: str) -> Iterator[str]:
@@ -132,6 +155,8 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
         )
     if flow.transfer_key not in DTMF_KEYS:
         yield where, "transfer_key", f"{flow.transfer_key!r} must be one key: 0-9, * or #"
+    elif flow.transfer_key == FINISH_KEY:
+        yield where, "transfer_key", FINISH_KEY_PROBLEM
     for language in flow.languages:
         if not language.words:
             yield where, f"transfer_words.{language.code}", (
@@ -147,6 +172,8 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
 
 def _state_problems(flow: Flow, state: State, config: Config) -> Iterator[tuple[str, str]]:
     """(field, message) for what is wrong in one state on its own."""
+    if isinstance(state, (Menu, LanguageMenu)) and FINISH_KEY in state.options:
+        yield f"options.{FINISH_KEY}", FINISH_KEY_PROBLEM
     for field, target in edges(state):
         if target not in flow.states:
             yield field, f"names unknown state '{target}'"

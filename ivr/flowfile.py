@@ -62,7 +62,7 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9 _.\-]{1,64}$")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-_VOICE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # Polly.Lupe, Google.es-US-Neural2-A
+VOICE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # Polly.Lupe, Google.es-US-Neural2-A
 # A spoken word or phrase: letters, digits, spaces, ' and - (no comma: hints are comma-separated).
 _WORD = re.compile(r"^\w[\w' -]{0,39}$")
 _SCHEDULE_FIELDS = ("timezone", "hours", "holidays", "closures")
@@ -443,7 +443,7 @@ def _languages(f: _Fields) -> tuple[Language, ...]:
         f.add("voice", "is for a one-language flow; give voices = { en = \"...\", es = \"...\" }")
     voices = {codes[0]: voice} if voice else f.per_language("voices", voices, str)
     for code, name in voices.items():
-        if not _VOICE.match(name):
+        if not VOICE_NAME.match(name):
             f.add("voice" if voice else f"voices.{code}", f"{name!r} is not a voice name like Polly.Lupe")
     words = _transfer_words(f)
     return tuple(Language(tag, voices.get(code, ""), words.get(code, TRANSFER_WORDS.get(code, ())))

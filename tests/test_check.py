@@ -277,6 +277,15 @@ def test_bad_min_confidence_is_refused(tmp_path, value, message):
     assert error.message == message
 
 
+def test_hash_as_the_transfer_key_is_refused_as_twilio_ends_input_on_it(tmp_path):
+    errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
+                                          'domestic = "scranton"\ntransfer_key = "#"'))
+
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support'", "transfer_key")
+    assert error.message == ("'#' ends the caller's input in Twilio's <Gather> (finishOnKey): "
+                             "pressed alone it is no key at all; use 0-9 or *")
+
+
 @pytest.mark.parametrize("key", ["12", "a", ""])
 def test_bad_transfer_key_is_refused(tmp_path, key):
     errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
@@ -596,6 +605,9 @@ invalid = "route"
     ('options = { "2" = "bridge" }', 'options = { "22" = "bridge" }', "options.22",
      "must be one key: 0-9, * or #"),
     ('options = { "2" = "bridge" }', 'options = {}', "options", "must hold at least one key"),
+    ('options = { "2" = "bridge" }', 'options = { "#" = "bridge" }', "options.#",
+     "'#' ends the caller's input in Twilio's <Gather> (finishOnKey): pressed alone it is no "
+     "key at all; use 0-9 or *"),
     ('options = { "2" = "bridge" }', 'options = { "2" = "brige" }', "options.2",
      "names unknown state 'brige'"),
     ('words = { wait = "bridge" }', 'words = { "wait, please" = "bridge" }', "words.wait, please",

@@ -269,6 +269,51 @@ def test_bad_language_settings_are_refused(tmp_path, old, new, where, field, mes
     assert errors_at(errors, where).get(field) == message, errors
 
 
+# Twilio's <Say> fails a voice that does not speak the language; <Gather> listens only in
+# the languages its page lists (ivr/voices.py transcribes both).
+VOICES = 'voices = { en = "Polly.Joanna", es = "Polly.Lupe" }'
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    (VOICES, 'voices = { en = "Polly.Lupe", es = "Polly.Lupe" }', "voices.en",
+     "'Polly.Lupe' speaks es-US, not en-US"),
+    (VOICES, 'voices = { en = "Polly.Joanna", es = "Polly.Mia" }', "voices.es",
+     "'Polly.Mia' speaks es-MX, not es-US"),
+    (VOICES, 'voices = { en = "Google.en-GB-Standard-A", es = "Polly.Lupe" }', "voices.en",
+     "'Google.en-GB-Standard-A' is a en-GB voice, not one for en-US"),
+    (VOICES, 'voices = { en = "Polly.Robot", es = "Polly.Lupe" }', "voices.en",
+     "'Polly.Robot' is not a voice Twilio offers (Polly.NAME, Polly.NAME-Neural, "
+     "Google.TAG-KIND-VARIANT, man, woman)"),
+    (VOICES, 'voices = { en = "man", es = "man" }', "voices.es",
+     "'man' speaks only de-DE, en-GB, en-US, es-ES, fr-FR, not es-US"),
+    ('languages = ["en-US", "es-US"]', 'languages = ["en-US", "es-XX"]', "languages[1]",
+     "'es-XX' is not a language Twilio's <Gather> recognises speech in; for this language: "
+     "es-AR, es-BO, es-CL, es-CO, es-CR, es-DO, es-EC, es-ES, es-GT, es-HN, es-MX, es-NI, "
+     "es-PA, es-PE, es-PR, es-PY, es-SV, es-US, es-UY, es-VE"),
+    ('languages = ["en-US", "es-US"]\n' + VOICES, 'language = "en"\nvoice = "Polly.Joanna"',
+     "language", "'en' is not a language Twilio's <Gather> recognises speech in; for this "
+     "language: en-AU, en-CA, en-GB, en-GH, en-IE, en-IN, en-KE, en-NG, en-NZ, en-PH, en-TZ, "
+     "en-US, en-ZA"),
+    ('languages = ["en-US", "es-US"]\n' + VOICES, 'language = "en-GB"\nvoice = "Polly.Joanna"',
+     "voice", "'Polly.Joanna' speaks en-US, not en-GB"),
+])
+def test_voice_and_language_twilio_would_refuse_are_refused(tmp_path, old, new, field, message):
+    _, errors = check(tmp_path, line=edit(LINE, old, new))
+
+    assert errors_at(errors, "flow 'line'").get(field) == message, errors
+
+
+@pytest.mark.parametrize("voices", [
+    'voices = { en = "Polly.Joanna-Neural", es = "Polly.Lupe-Generative" }',
+    'voices = { en = "Google.en-US-Neural2-F", es = "Google.es-US-Chirp3-HD-Aoede" }',
+    'voices = { en = "woman", es = "Polly.Miguel" }',
+])
+def test_voices_twilio_offers_for_the_language_pass(tmp_path, voices):
+    _, errors = check(tmp_path, line=edit(LINE, VOICES, voices))
+
+    assert errors_at(errors, "flow 'line'") == {}, errors
+
+
 def test_number_starting_in_a_language_its_flow_lacks_is_refused(tmp_path):
     _, errors = check(tmp_path, numbers=edit(NUMBERS, 'language = "es"', 'language = "fr"'))
 
