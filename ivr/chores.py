@@ -24,9 +24,9 @@ class Chore:
     """``work``, at most once per ``every`` seconds, when ``due()`` says there is some."""
 
     def __init__(self, name: str, every: float, work: Callable[[], object],
-                 due: Callable[[], bool] = lambda: True, wait_first: bool = False) -> None:
+                 due: Callable[[], bool] = lambda: True) -> None:
         self.name, self.every, self.work, self.due = name, every, work, due
-        self._last = time.monotonic() if wait_first else float("-inf")
+        self._last = float("-inf")
 
     def run_if_due(self, now: float) -> None:
         """Run the work now if the interval has passed and there is work; never raises."""
