@@ -7,6 +7,12 @@ caller hears and where the call is bridged. A ``<Gather>`` hears keys as Twilio 
 prompt plays cuts that prompt when ``bargeIn`` is on, as it is by default. ``ivr call`` and
 the end-to-end tests use it; Twilio's own cloud cannot run here, so this is the one
 stand-in for it.
+
+A queue is played as Twilio plays it (https://www.twilio.com/docs/voice/twiml/enqueue): an
+<Enqueue> is never busy or unanswered. The phone requests the waitUrl, plays the document
+(speech at 150 words a minute, each <Play> as ``music_seconds``, then the Gather's timeout),
+and requests it again with QueueTime grown by that, until the agent answers after the
+caller's ``wait``, the caller presses ``hold_press`` then, or a document says <Leave/>.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ class Transport(Protocol):
 
 
 MAX_REQUESTS = 40
+MAX_HOLDS = 2000  # waitUrl requests in one queued bridge
+
+
+class ImpossibleOutcome(ValueError):
+    """A bridge outcome Twilio never reports for this kind of bridge."""
 
 
 @dataclass
@@ -43,6 +54,7 @@ class Transcript:
     lines: list[str] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     bridges: list[tuple[str, str]] = field(default_factory=list)  # (kind, target)
+    held: list[str] = field(default_factory=list)  # what the caller hears on hold
     handoffs: list[str] = field(default_factory=list)  # URLs of the company's own applications
     documents: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -72,6 +84,9 @@ class Caller:
     barge_in: bool = False
     confidence: float = 0.9
     call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
+    wait: int = 0  # seconds on hold before a queue's agent answers (or hold_press is pressed)
+    hold_press: str = ""  # a key pressed on hold once ``wait`` seconds passed
+    music_seconds: int = 45  # how long each hold-music <Play> lasts
 
 
 class Phone:
@@ -142,7 +157,7 @@ class Phone:
             if extra.get("CallStatus") == "completed":
                 t.note("  (the caller has hung up: Twilio plays nothing more)")
                 break
-            nxt = self._follow(body, t, inputs, outcomes, caller)
+            nxt = self._follow(body, t, inputs, outcomes, caller, base)
             if nxt is None:
                 break
             url, extra = nxt
@@ -157,7 +172,8 @@ class Phone:
         return t
 
     def _follow(self, body: str, t: Transcript, inputs: dict[str, list[str]],
-                outcomes: list[str], caller: Caller) -> tuple[str, dict[str, str]] | None:
+                outcomes: list[str], caller: Caller,
+                base: dict[str, str]) -> tuple[str, dict[str, str]] | None:
         root = ET.fromstring(body)
         for verb in root:
             if verb.tag == "Say":
@@ -177,7 +193,9 @@ class Phone:
                     return None
                 return target, {}
             elif verb.tag in ("Dial", "Enqueue"):
-                outcome, result = self._bridge(verb, t, outcomes)
+                outcome, result = self._bridge(verb, t, outcomes, caller, base)
+                if result is None:
+                    return None  # the caller hung up on hold
                 action = verb.get("action")
                 if action:
                     return action, result
@@ -220,11 +238,13 @@ class Phone:
             t.note("  (stays silent)")
         return None
 
-    def _bridge(self, verb: ET.Element, t: Transcript,
-                outcomes: list[str]) -> tuple[str, dict[str, str]]:
-        """Play the bridge's outcome: (outcome, the parameters Twilio posts to its action)."""
+    def _bridge(self, verb: ET.Element, t: Transcript, outcomes: list[str], caller: Caller,
+                base: dict[str, str]) -> tuple[str, dict[str, str] | None]:
+        """Play the bridge's outcome: (outcome, the parameters Twilio posts to its action;
+        None when the caller hung up on hold)."""
         outcome = outcomes.pop(0) if outcomes else "completed"
         shown = ""
+        result: dict[str, str] | None
         if verb.tag == "Dial":
             inner = verb[0]
             kind, target = inner.tag.lower(), (inner.text or "").strip()
@@ -234,9 +254,72 @@ class Phone:
         else:
             workflow = verb.get("workflowSid")
             kind, target = ("workflow", workflow) if workflow else ("queue", (verb.text or "").strip())
-            result = {"QueueResult": reported(outcome, kind) or outcome, "QueueTime": "12"}
+            queue_result = reported(outcome, kind)
+            if queue_result is None:
+                raise ImpossibleOutcome(
+                    f"a {kind} bridge is never {outcome}: Twilio's <Enqueue> has no timeout; "
+                    "the caller waits (--wait SECONDS) until an agent answers, the caller "
+                    "leaves (the transfer key, the queue's max_wait) or hangs up")
+            result = {"QueueResult": queue_result, "QueueTime": "12"}
         if outcome == HANGS_UP:  # the action request then carries the caller's ended leg
             result["CallStatus"] = "completed"
         t.bridges.append((kind, target))
         t.note(f"  bridged to {kind} {target}{shown}: {outcome}")
+        wait_url = verb.get("waitUrl")
+        if verb.tag == "Enqueue" and wait_url and result["QueueResult"] == "bridged":
+            result = self._hold(wait_url, t, caller, base)
         return outcome, result
+
+    def _hold(self, wait_url: str, t: Transcript, caller: Caller,
+              base: dict[str, str]) -> dict[str, str] | None:
+        """The waitUrl loop; what Twilio then posts to the <Enqueue> action (None: hung up)."""
+        elapsed = 0
+        for _ in range(MAX_HOLDS):
+            queue = {"QueueSid": "QU" + "0" * 32, "QueueTime": str(elapsed), "QueuePosition": "1",
+                     "CurrentQueueSize": "1", "AvgQueueTime": "0"}
+            status, _, body = self.post(wait_url, {**base, **queue})
+            t.statuses.append(status)
+            t.documents.append(body)
+            if status != 200:
+                t.note(f"  on hold {_clock(elapsed)}: Twilio got HTTP {status} from the waitUrl")
+                return {"QueueResult": "error", "QueueTime": str(elapsed)}
+            verbs = list(ET.fromstring(body))
+            tags = [v.tag for v in verbs]
+            if "Leave" in tags:
+                t.note(f"  on hold {_clock(elapsed)}: leaves the queue")
+                return {"QueueResult": "leave", "QueueTime": str(elapsed)}
+            if "Hangup" in tags:
+                t.note(f"  on hold {_clock(elapsed)}: hangs up")
+                return None
+            gather = next((v for v in verbs if v.tag == "Gather"), None)
+            if caller.hold_press and elapsed >= caller.wait and gather is not None:
+                t.note(f"  on hold {_clock(elapsed)}: presses {caller.hold_press}")
+                status, _, pressed = self.post(gather.get("action", wait_url),
+                                               {**base, **queue, "Digits": caller.hold_press})
+                t.statuses.append(status)
+                t.documents.append(pressed)
+                if status == 200 and [v.tag for v in ET.fromstring(pressed)] == ["Leave"]:
+                    t.note(f"  on hold {_clock(elapsed)}: leaves the queue")
+                    return {"QueueResult": "leave", "QueueTime": str(elapsed)}
+            length = 0
+            for inner in (gather if gather is not None else verbs):
+                if inner.tag == "Say":
+                    t.held.append(inner.text or "")
+                    t.note(f"  on hold {_clock(elapsed)} hears: {inner.text}")
+                    length += max(1, round(len((inner.text or "").split()) / 2.5))
+                elif inner.tag == "Play":
+                    t.note(f"  on hold {_clock(elapsed)} hears audio: {inner.text}")
+                    length += caller.music_seconds
+                elif inner.tag == "Pause":
+                    length += int(inner.get("length", "1"))
+            length += int(gather.get("timeout", "5")) if gather is not None else 0
+            if not caller.hold_press and elapsed + max(length, 1) > caller.wait:
+                t.note(f"  on hold {_clock(caller.wait)}: an agent answers")
+                return {"QueueResult": "bridged", "QueueTime": str(caller.wait)}
+            elapsed += max(length, 1)
+        t.note(f"  on hold: stopped after {MAX_HOLDS} waitUrl requests")
+        return None
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -236,7 +236,7 @@ def _url_problems(flow: Flow, policy: Policy | None) -> Iterator[Problem]:
     """Hand-off and audio URLs must be on the policy's url_hosts. Hold music predates
     policies: without a [policy] it needs only to be https, as before."""
     where = f"flow '{flow.id}'"
-    urls = [(where, "hold_music", flow.hold_music)]
+    urls = [(where, "hold_music", url) for url in flow.hold_music]
     for name, state in flow.states.items():
         if isinstance(state, (Say, Handoff)):
             field = "play" if isinstance(state, Say) else "url"

@@ -15,7 +15,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 
 from ivr import anchors, audit, fallback, keyring, period, report, simulation
-from ivr.caller import Caller, Phone, Transport
+from ivr.caller import Caller, ImpossibleOutcome, Phone, Transport
 from ivr.check import check_folder, flow_problems
 from ivr.errors import FlowError, OnshoreError, PeriodError
 from ivr.evidence import Keyring
@@ -150,8 +150,12 @@ def cmd_call(args: argparse.Namespace) -> int:
         phone = Phone("http://localhost", token, _app_transport(token))
     caller = Caller(to=args.number, from_=args.from_, from_country=args.from_country,
                     press=args.press, say=args.say, outcomes=args.outcome or [],
-                    barge_in=args.barge_in)
-    transcript = phone.call(caller)
+                    barge_in=args.barge_in, wait=args.wait, hold_press=args.hold_press)
+    try:
+        transcript = phone.call(caller)
+    except ImpossibleOutcome as exc:
+        print(f"ivr call: {exc}", file=sys.stderr)
+        return 2
     print(transcript)
     return 0 if all(s == 200 for s in transcript.statuses) else 1
 
@@ -213,7 +217,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
            "from": args.from_,
            "inputs": [{"press": p, "during": args.barge_in} if p else "silence" for p in presses]
                      + [{"say": s, "during": args.barge_in} for s in args.say or []],
-           "centers": centers, "picks": args.pick or [],
+           "centers": centers, "picks": args.pick or [], "wait": args.wait,
            "redis": "unreadable" if args.redis_unreadable else "readable"}
     if args.lang:
         raw["language"] = args.lang
@@ -423,8 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")
     call.add_argument("--from-country", default="US", help="Twilio's FromCountry")
     call.add_argument("--outcome", action="append",
-                      help="how each bridge ends: completed, busy, no-answer, failed, hangup "
-                           "(the caller hangs up first), or any QueueResult (repeatable)")
+                      help="how each bridge ends: completed, failed, hangup (the caller "
+                           "hangs up first), a Dial also busy, no-answer, a queue any other "
+                           "QueueResult (repeatable)")
+    call.add_argument("--wait", type=int, default=0, metavar="SECONDS",
+                      help="seconds on hold before a queue's agent answers")
+    call.add_argument("--hold-press", default="", metavar="KEY",
+                      help="a key pressed on hold (after --wait)")
     call.set_defaults(func=cmd_call)
 
     test = sub.add_parser("test", help="run the scenarios of a folder or file without a phone")
@@ -448,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="e.g. manila=closed or scranton=busy,answered (repeatable)")
     preview.add_argument("--pick", action="append", metavar="CENTER",
                          help="the center a weighted route draws (repeatable, in order)")
+    preview.add_argument("--wait", type=int, default=0, metavar="SECONDS",
+                         help="seconds on hold before a queue's agent answers (or hold-transfer)")
     preview.add_argument("--redis-unreadable", action="store_true",
                          help="as if Redis could not be read: the flow's on_lookup_failure")
     preview.add_argument("--from-country", default="US", help="Twilio's FromCountry")

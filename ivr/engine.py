@@ -155,12 +155,16 @@ class Silence:
 class BridgeEnded:
     """Twilio reported how a bridge ended (DialCallStatus or QueueResult); ``caller_ended``:
     the caller's own leg was over by then; ``wait``: seconds in the queue (QueueTime);
-    ``connected``: whether the Dial reached the party (DialBridged; None when not said)."""
+    ``connected``: whether the Dial reached the party (DialBridged; None when not said). For
+    a caller who left a queue (QueueResult=leave), ``left`` says why, as the wait handler
+    recorded it: "wait-limit" (max_wait passed), "key" (the transfer key on hold), "unknown"
+    (the record could not be read)."""
 
     status: str
     caller_ended: bool = False
     wait: str = ""
     connected: bool | None = None
+    left: str = ""
 
     def meaning(self) -> outcomes.Meaning:
         """What this end means (ivr.outcomes)."""
@@ -212,6 +216,7 @@ class Connect:
     then: Call
     attributes: tuple[tuple[str, str], ...] = ()
     caller_id: str = ""  # the callerId a <Dial> shows ("": the caller's own, see caller_ids)
+    max_wait: int = 0  # a queue's wait limit in seconds (0: none), for the wait handler
 
 
 @dataclass(frozen=True)
@@ -254,9 +259,10 @@ class Turn:
                                  tuple([(name, str(value)) for name, value in fields.items()])))
 
 
-def fill(template: Text, flow: Flow, facts: Facts, center: Center | None, language: str = "") -> str:
+def fill(template: Text, flow: Flow, facts: Facts, center: Center | None, language: str = "",
+         **more: object) -> str:
     """The template in the language with this code (default: the flow's), with the center's
-    city and country as that language says them."""
+    city and country as that language says them (and ``more`` placeholders, on hold)."""
     lang = flow.speaking(language)
     text = translation(template, lang.code, flow.codes[0]) or translation(
         template, flow.codes[0], flow.codes[0])
@@ -266,6 +272,7 @@ def fill(template: Text, flow: Flow, facts: Facts, center: Center | None, langua
         center=center.name if center else "",
         home_country=country_name(facts.home, lang.tag),
         key=flow.transfer_key,
+        **more,
     )
 
 
@@ -569,17 +576,21 @@ def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -
     call = turn.call
     if isinstance(reply, BridgeEnded):
         read = reply.meaning()
-        if read == outcomes.LEFT:  # the caller pressed the transfer key while on hold
-            return _transfer(flow, turn, facts, how="key during hold")
+        left = reply.left if read == outcomes.LEFT else ""
+        if read == outcomes.LEFT and left not in ("wait-limit", "unknown"):
+            return _transfer(flow, turn, facts, how="key during hold")  # the key on hold
         domestic = str(call.center in facts.centers
                        and facts.centers[call.center].country == facts.home).lower()
         _ended(turn, reply, read, domestic)
-        if read != outcomes.FAILED:  # answered, or a caller who is gone or no longer ours
+        if read not in (outcomes.FAILED, outcomes.LEFT):  # answered, gone, or not ours
             return _end(turn)
-        if state.on_failure:  # the failed center is no longer the call's center
-            turn.call = call._replace(state=state.on_failure, center="")
+        if left == "unknown":  # the key or the wait limit: the domestic line is right for both
+            return _transfer(flow, turn, facts, how="")
+        then = (state.on_wait_limit if left else "") or state.on_failure
+        if then:  # the failed center is no longer the call's center
+            turn.call = call._replace(state=then, center="")
             return _run(flow, turn, facts)
-        if state.name == AFTER_CAUTION:
+        if left or state.name == AFTER_CAUTION:
             return _transfer(flow, turn, facts, how="")
         return _unavailable(flow, turn, facts, f"bridge {reply.status}, no on_failure")
     center = facts.centers.get(call.center)
@@ -611,8 +622,9 @@ def _domestic_ended(flow: Flow, turn: Turn, facts: Facts, reply: Reply, on_failu
 def _ended(turn: Turn, reply: BridgeEnded, read: str, domestic: str) -> None:
     """Record how the bridge ended, what that means, and the wait Twilio reported."""
     wait = {"wait": reply.wait} if reply.wait else {}
+    left = {"left": reply.left} if reply.left and read == outcomes.LEFT else {}
     turn.note("bridge_ended", status=reply.status, outcome=read, center=turn.call.center,
-              domestic=domestic, **wait)
+              domestic=domestic, **wait, **left)
 
 
 def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANSFER) -> Turn:
@@ -635,7 +647,9 @@ def _connect(flow: Flow, turn: Turn, center: Center, domestic: bool, then: Call)
     attributes = (("center", center.id), ("country", center.country), ("language", language),
                   ("domestic", str(domestic).lower()))
     turn.call = _waiting(then)
-    turn.actions.append(Connect(center.id, center.target, domestic, turn.call, attributes))
+    held = center.target.kind in outcomes.HELD
+    turn.actions.append(Connect(center.id, center.target, domestic, turn.call, attributes,
+                                max_wait=(center.max_wait or flow.max_wait) if held else 0))
     return turn
 
 

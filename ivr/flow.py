@@ -44,6 +44,24 @@ HOLD_OFFER: Mapping[str, str] = {
     "en": "To speak with an agent in {home_country}, press {key} at any time.",
     "es": "Para hablar con un agente en {home_country}, oprima {key} en cualquier momento.",
 }
+# Said on hold on entry and every few minutes: the place in line (Twilio's QueuePosition) and,
+# when Onshore has enough recent waits of the queue, the wait ahead in whole minutes.
+QUEUE_POSITION: Mapping[str, str] = {
+    "en": "You are number {position} in line.",
+    "es": "Usted es el número {position} en la fila.",
+}
+QUEUE_WAIT: Mapping[str, str] = {
+    "en": "Your expected wait is about {minutes} minutes.",
+    "es": "Su tiempo de espera estimado es de unos {minutes} minutos.",
+}
+# Twilio's own public hold music, as its <Leave> page plays it
+# (https://www.twilio.com/docs/voice/twiml/leave) from the bucket of its default playlist:
+# what a caller heard on hold before Onshore set a waitUrl, which replaces it.
+TWILIO_HOLD_MUSIC: tuple[str, ...] = (
+    "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3",
+    "http://com.twilio.sounds.music.s3.amazonaws.com/ClockworkWaltz.mp3",
+)
+OFFER_EVERY = 45  # seconds of hold music between two offers, by default
 
 
 def translation(text: Text, code: str, default: str) -> str:
@@ -75,6 +93,7 @@ class Center:
     region: str = ""  # state or province, e.g. "PA"
     holidays: frozenset[date] = frozenset()  # closed all day, local
     closures: tuple[Closure, ...] = ()  # one-off closed intervals, local
+    max_wait: int = 0  # seconds a caller waits in this center's queue at most; 0: the flow's
 
     @property
     def location(self) -> str:
@@ -156,6 +175,7 @@ class Disclose:
 class Bridge:
     name: str
     on_failure: str = ""
+    on_wait_limit: str = ""  # a queued caller waited max_wait: "" = on_failure, else domestic
     TEXTS: ClassVar[tuple[str, ...]] = ()
 
 
@@ -234,7 +254,8 @@ class Handoff:
 
 State = Say | Route | Disclose | Bridge | Overflow | Domestic | Hangup | Menu | LanguageMenu | Hours | Handoff
 
-_EDGE_FIELDS = ("next", "closed", "open", "on_failure", "exhausted", "no_input", "invalid")
+_EDGE_FIELDS = ("next", "closed", "open", "on_failure", "on_wait_limit", "exhausted", "no_input",
+                "invalid")
 
 
 def edges(state: State) -> Iterator[tuple[str, str]]:
@@ -265,10 +286,15 @@ class Flow:
     on_lookup_failure: LookupPolicy = "domestic"
     cautious_text: Text = field(default_factory=lambda: dict(CAUTIOUS_TEXT))
     unavailable_text: Text = field(default_factory=lambda: dict(UNAVAILABLE_TEXT))
-    hold_music: str = ""
+    hold_music: tuple[str, ...] = ()  # segments played in turn; () = TWILIO_HOLD_MUSIC
     hold_offer: Text = field(default_factory=lambda: dict(HOLD_OFFER))
     min_confidence: float = 0.5  # speech Twilio is less sure of is not understood at an offer
-    TEXTS: ClassVar[tuple[str, ...]] = ("cautious_text", "unavailable_text", "hold_offer")
+    offer_every: int = OFFER_EVERY  # seconds each hold-music segment lasts, offer to offer
+    max_wait: int = 0  # seconds in a queue before the wait-limit path; 0: no limit
+    queue_position: Text = field(default_factory=lambda: dict(QUEUE_POSITION))
+    queue_wait: Text = field(default_factory=lambda: dict(QUEUE_WAIT))
+    TEXTS: ClassVar[tuple[str, ...]] = ("cautious_text", "unavailable_text", "hold_offer",
+                                        "queue_position", "queue_wait")
 
     @property
     def language(self) -> str:

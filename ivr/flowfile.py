@@ -24,6 +24,9 @@ from ivr.flow import (
     CAUTIOUS_TEXT,
     ENGLISH,
     HOLD_OFFER,
+    OFFER_EVERY,
+    QUEUE_POSITION,
+    QUEUE_WAIT,
     TRANSFER_WORDS,
     UNAVAILABLE_TEXT,
     Bridge,
@@ -49,12 +52,15 @@ from ivr.flow import (
     Text,
 )
 from ivr.hours import HoursError, parse_closures, parse_holidays, parse_hours, parse_zone
+from ivr.outcomes import HELD
 from ivr.places import is_country_code
 
 # XML 1.0 forbids these; Twilio rejects a document holding one (error 12100).
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 PLACEHOLDERS = frozenset({"city", "country", "home_country", "center", "key"})
+QUEUE_PLACEHOLDERS = PLACEHOLDERS | {"position", "minutes"}  # hold announcements only
 MAX_TEXT = 1000
+MIN_WAIT = 30  # seconds: a max_wait below this leaves before the first hold document ends
 MAX_URL = 2000
 DTMF_KEYS = tuple("0123456789*#")
 _WORKFLOW_SID = re.compile(r"^WW[0-9a-f]{32}$")
@@ -124,15 +130,16 @@ class _Fields:
             self.add(name, "must not be empty")
         return value
 
-    def text(self, name: str, required: bool = True, default: str = "") -> Text:
+    def text(self, name: str, required: bool = True, default: str = "",
+             placeholders: frozenset[str] = PLACEHOLDERS) -> Text:
         """Operator text: one plain string or, in a flow, a table { en = "...", es = "..." }."""
         value = self.get(name, (str, dict) if self.codes else str, required, default)
         if isinstance(value, dict):
             if required and not value:
                 self.add(name, "must not be empty")
-            return {code: self._clean(f"{name}.{code}", text)
+            return {code: self._clean(f"{name}.{code}", text, placeholders)
                     for code, text in self.per_language(name, value, str).items()}
-        return self._clean(name, value) if value else value
+        return self._clean(name, value, placeholders) if value else value
 
     def name(self, name: str, required: bool = True) -> str:
         return str(self.get(name, str, required, ""))
@@ -224,7 +231,28 @@ class _Fields:
                 out[code] = value
         return out
 
-    def _clean(self, name: str, value: str) -> str:
+    def seconds(self, name: str, default: int, least: int) -> int:
+        """A whole number of seconds, at least ``least`` (0, the default, is allowed: none)."""
+        value = self.integer(name, default)
+        if value and value < least:
+            self.add(name, f"must be at least {least} seconds, not {value}")
+            return default
+        return value
+
+    def urls(self, name: str) -> tuple[str, ...]:
+        """One https URL or a list of them."""
+        value = self.get(name, (str, list), False, [])
+        values = [value] if isinstance(value, str) else value
+        if not all(isinstance(v, str) and v for v in values):
+            self.add(name, "must be an https URL or a list of them")
+            return ()
+        for i, url in enumerate(values):
+            if not is_https_url(url):
+                self.add(name if isinstance(value, str) else f"{name}[{i}]",
+                         f"{url[:80]!r} is not an https:// URL")
+        return tuple(values)
+
+    def _clean(self, name: str, value: str, placeholders: frozenset[str] = PLACEHOLDERS) -> str:
         bad = XML_ILLEGAL.search(value)
         if bad:
             self.problems.add(
@@ -239,9 +267,9 @@ class _Fields:
         except ValueError as exc:
             self.add(name, f"has a broken placeholder: {exc}")
             return value
-        for unknown in sorted(fields - PLACEHOLDERS):
+        for unknown in sorted(fields - placeholders):
             self.add(name, f"uses unknown placeholder {{{unknown}}}; known: "
-                           + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)))
+                           + ", ".join("{" + p + "}" for p in sorted(placeholders)))
         return value
 
     def done(self) -> None:
@@ -350,10 +378,14 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
     schedule = _schedule(f, hours_default="24/7")
     region = f.name("region", required=False)
     connect = f.table("connect")
+    max_wait = f.seconds("max_wait", 0, MIN_WAIT)
     f.done()
     target = parse_target(connect, where, problems) if "connect" in raw else Target("queue", "invalid")
+    if max_wait and target.kind not in HELD:
+        f.add("max_wait", f"applies to queue and workflow centers; a {target.kind} bridge is a "
+                          "<Dial>, which gives up after its own timeout")
     return Center(center_id, str(name), str(city), country, schedule.zone, schedule.weekly, target,
-                  region, schedule.holidays, schedule.closures)
+                  region, schedule.holidays, schedule.closures, max_wait)
 
 
 def parse_number(e164: str, raw: Mapping[str, Any], problems: Problems) -> Number:
@@ -396,7 +428,7 @@ STATE_PARSERS: dict[str, Callable[[str, _Fields], State]] = {
         f.choice("strategy", ("weight", "priority"), "priority"), f.table("weights", False),
     ),
     "disclose": lambda n, f: _disclose(n, f),
-    "bridge": lambda n, f: Bridge(n, f.name("on_failure", False)),
+    "bridge": lambda n, f: Bridge(n, f.name("on_failure", False), f.name("on_wait_limit", False)),
     "overflow": lambda n, f: Overflow(n, f.names("centers"), f.name("next"), f.name("exhausted")),
     "domestic": lambda n, f: Domestic(n, f.name("on_failure", False)),
     "hangup": lambda n, f: Hangup(n, f.text("text", False)),
@@ -478,9 +510,15 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
         on_lookup_failure=f.choice("on_lookup_failure", ("domestic", "cautious"), "domestic"),
         cautious_text=f.text("cautious_text", False) or dict(CAUTIOUS_TEXT),
         unavailable_text=f.text("unavailable_text", False) or dict(UNAVAILABLE_TEXT),
-        hold_music=f.url("hold_music", False),
+        hold_music=f.urls("hold_music"),
         hold_offer=f.text("hold_offer", False) or dict(HOLD_OFFER),
         min_confidence=f.share("min_confidence", 0.5),
+        offer_every=f.seconds("offer_every", OFFER_EVERY, 10) or OFFER_EVERY,
+        max_wait=f.seconds("max_wait", 0, MIN_WAIT),
+        queue_position=f.text("queue_position", False, placeholders=QUEUE_PLACEHOLDERS)
+        or dict(QUEUE_POSITION),
+        queue_wait=f.text("queue_wait", False, placeholders=QUEUE_PLACEHOLDERS)
+        or dict(QUEUE_WAIT),
     )
     f.used.add("version")
     f.done()

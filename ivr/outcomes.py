@@ -62,8 +62,10 @@ HANGS_UP: Final = "hangup"  # a scenario's word for a caller who hangs up before
 # the action request's CallStatus=completed says it, so the stand-ins send "no-answer" with it.
 WORDS: Final = {
     "dial": {"answered": "completed", HANGS_UP: "no-answer"},
-    "enqueue": {"answered": "bridged", "busy": "queue-full", "no-answer": "queue-full",
-                "failed": "error", "hold-transfer": "leave", "completed": "bridged"},
+    # no busy, no no-answer: an <Enqueue> has no timeout and waits until an agent answers,
+    # the caller leaves or hangs up (https://www.twilio.com/docs/voice/twiml/enqueue)
+    "enqueue": {"answered": "bridged", "failed": "error", "hold-transfer": "leave",
+                "completed": "bridged"},
 }
 
 

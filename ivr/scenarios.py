@@ -37,11 +37,12 @@ class Interrupting:
 
 Input = Heard | Silence | Interrupting
 HOURS = ("open", "closed")  # regardless of the center's hours, holidays and closures
+MAX_WAIT = 24 * 3600  # seconds a scenario may hold for
 ENDINGS = ("answered", "hangup", "handoff", "abandoned")
 TRANSFERS = ("key", "voice", "hold", "none")
 STEPS = ("received", "routed", "no_center", "disclosed", "offered", "offer_ended", "exempt",
          "transfer_requested", "bridged", "bridge_ended", "menu", "language", "hours", "handoff",
-         "safe_answer", "unavailable", "caller_id")
+         "safe_answer", "unavailable", "caller_id", "wait_limit")
 SILENCE = "silence"
 CALLER = "+12025550143"  # a scenario's caller unless it says `from`
 _KEYS = re.compile(r"^[0-9*#]+$")
@@ -110,6 +111,7 @@ class Scenario:
     fresh: bool = True  # Redis readable
     expect: Expect = field(default_factory=Expect)
     caller: str = CALLER  # what Twilio posts as From: a number, "anonymous", ...
+    wait: int = 0  # seconds on hold before a queued bridge's end (an agent, the key)
 
     @property
     def call_sid(self) -> str:
@@ -176,6 +178,9 @@ def parse_scenario(name: str, raw: Mapping[str, Any], file: str, config: Config,
                                               for s in flow.states.values()):
         f.add("picks", f"flow '{flow.id}' has no weighted route to draw from")
     fresh = f.choice("redis", ("readable", "unreadable"), "readable") == "readable"
+    wait = f.integer("wait", 0)
+    if not 0 <= wait <= MAX_WAIT:
+        f.add("wait", f"must be 0 to {MAX_WAIT} seconds, not {wait}")
     expect_raw = f.table("expect", required=need_expect)
     if need_expect and "expect" in raw and not expect_raw:
         f.add("expect", "must say what must happen")
@@ -184,7 +189,7 @@ def parse_scenario(name: str, raw: Mapping[str, Any], file: str, config: Config,
     if problems.errors or at is None:
         return None, problems.errors
     return Scenario(name, number, at, file, description, from_country.upper(), from_state, language,
-                    inputs, centers, picks, fresh, expect, caller=caller), []
+                    inputs, centers, picks, fresh, expect, caller=caller, wait=wait), []
 
 
 def parse_moment(value: object, zone_name: str = "UTC") -> datetime:
@@ -285,7 +290,13 @@ def _center_state(f: _Fields, config: Config, center_id: str, value: object) -> 
         f.add(where, "give open or closed once")
     kind = center.target.kind
     for word in outcomes:
-        if ends.reported(word, kind) is None:
+        if ends.reported(word, kind) is None and word in ("busy", "no-answer"):
+            f.add(where, f"{word!r} cannot happen to '{center_id}', a {kind} center: Twilio's "
+                         "<Enqueue> has no timeout and never ends busy or unanswered; the "
+                         "caller waits (a scenario's wait, ivr preview --wait) until an agent "
+                         "answers, the transfer key (hold-transfer), the center's max_wait or "
+                         "a hang-up; or the queue is full (queue-full)")
+        elif ends.reported(word, kind) is None:
             how = "<Enqueue> (a queue or workflow center)" if ends.verb(kind) == "enqueue" else \
                 f"<Dial> (a {kind} center)"
             f.add(where, f"{word!r} is not one of {', '.join(HOURS + tuple(ends.words(kind)))}: "

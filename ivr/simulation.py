@@ -44,20 +44,21 @@ from ivr.engine import (
     Turn,
     begin,
     first_call,
-    hold_offer,
     resume,
     turn_or_safe_answer,
 )
 from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
+from ivr.hold import WAIT_LIMIT, Queued, hold, wait_limit
 from ivr.hours import ALWAYS, WeeklyHours
 from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, reported
 from ivr.prompts import keys_heard
 from ivr.scenarios import SILENCE, CenterState, Expect, Input, Interrupting, Scenario
-from ivr.twiml import FINISH_ON_KEY
+from ivr.twiml import FINISH_ON_KEY, HOLD_SILENCE
 
 MAX_TURNS = 40  # webhooks in one call; a flow that needs more is looping
 MAX_DRAWS = 500  # CallSids tried to make the weighted routes draw a scenario's picks
+MAX_HOLDS = 2000  # hold documents in one queued bridge: a day of 45 s segments
 NEVER = WeeklyHours(days=tuple(() for _ in range(7)))
 ENDED = {ANSWERED: "answered", GONE: "abandoned"}  # how a call ends after its last bridge
 SHOWN_LATER = ("text", "keywords")  # event fields the transcript already shows as heard
@@ -185,10 +186,8 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             call = last.then
         elif isinstance(last, Connect):
             word = pending[last.center].pop(0) if pending.get(last.center) else "answered"
-            status = _status(last, word)
-            reply = BridgeEnded(status, word == HANGS_UP, "12" if last.target.kind in HELD else "")
+            reply = _bridge(out, flow, facts, last, word, scenario.wait)
             last_end = reply.meaning()
-            _bridge(out, flow, facts, last, word)
             call = last.then
         else:
             out.ended = "handoff" if isinstance(last, Handover) else ENDED.get(last_end, "hangup")
@@ -327,23 +326,70 @@ def _show(out: Outcome, turn: Turn, flow: Flow, interrupted_by: Heard | None = N
             out.note("  hangs up")
 
 
-def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str) -> None:
+def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
+            wait: int) -> BridgeEnded:
+    """Play one bridge and say how Twilio reports its end; a queue, as Twilio plays it."""
     center = facts.centers[connect.center]
     where = "domestic" if connect.domestic else "offshore"
-    out.bridges.append(Connection(center.id, connect.target.kind, connect.target.value,
-                                  connect.domestic, word))
     out.note(f"  bridged to {center.id} ({connect.target.kind} {connect.target.value}; "
              f"{center.city}, {center.country}; {where})")
     if connect.caller_id:
         out.note(f"  the called side sees caller ID {connect.caller_id}, the number dialed")
-    if connect.target.kind in HELD:
-        offer = hold_offer(flow, facts, connect.then.language)
-        out.hear(offer.text, offer.language, how="on hold hears")
-        if word == "hold-transfer":
-            out.note(f"  presses {flow.transfer_key} on hold")
-    if word == HANGS_UP:
+    reply = BridgeEnded(_status(connect, word), word == HANGS_UP)
+    if connect.target.kind in HELD and word in ("answered", "hold-transfer", HANGS_UP):
+        reply = _hold(out, flow, facts, connect, word, wait)
+    elif word == HANGS_UP:
         out.note("  hangs up before an agent answers")
-    out.note(f"  the bridge ends: {word} ({_status(connect, word)})")
+    ended = reply.left if reply.left == WAIT_LIMIT else word
+    out.bridges.append(Connection(center.id, connect.target.kind, connect.target.value,
+                                  connect.domestic, ended))
+    out.note(f"  the bridge ends: {ended} ({reply.status})")
+    return reply
+
+
+def _hold(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
+          wait: int) -> BridgeEnded:
+    """The waitUrl loop: Twilio requests it again each time a document ends, QueueTime
+    growing, until after ``wait`` seconds the agent answers (answered), the caller presses
+    the transfer key (hold-transfer) or hangs up, or a document says <Leave/> (max_wait)."""
+    then, elapsed = connect.then, 0
+    for _ in range(MAX_HOLDS):
+        queued = Queued(elapsed, 1)
+        document = hold(flow, facts, queued, connect.max_wait, then.language)
+        if document.leave:
+            event = wait_limit(str(then.seq), then.state, connect.center, queued,
+                               connect.max_wait)
+            out.events.append(event)
+            out.note(f"  · wait_limit queue_time={elapsed} max_wait={connect.max_wait}")
+            out.note(f"  on hold {_clock(elapsed)}: the wait handler answers <Leave/>")
+            return BridgeEnded("leave", wait=str(elapsed), left=WAIT_LIMIT)
+        if word == "hold-transfer" and elapsed >= wait:
+            out.note(f"  on hold {_clock(elapsed)}: presses {flow.transfer_key}")
+            return BridgeEnded("leave", wait=str(elapsed), left="key")
+        for line in document.lines:
+            if isinstance(line, Speak):
+                out.hear(line.text, line.language, how=f"on hold {_clock(elapsed)} hears")
+            else:
+                out.heard.append(line.url)
+                out.note(f"  on hold {_clock(elapsed)} hears music: {line.url}")
+        length = sum(_spoken_seconds(line.text) if isinstance(line, Speak) else flow.offer_every
+                     for line in document.lines) + HOLD_SILENCE
+        if word != "hold-transfer" and elapsed + length > wait:
+            gone = word == HANGS_UP
+            out.note(f"  on hold {_clock(wait)}: " + ("hangs up before an agent answers" if gone
+                                                      else "an agent answers"))
+            return BridgeEnded(_status(connect, word), gone, str(wait))
+        elapsed += length
+    raise RuntimeError(f"a hold of {wait} s needs more than {MAX_HOLDS} hold documents")
+
+
+def _spoken_seconds(text: str) -> int:
+    """How long Twilio takes to say a text, about: 150 words a minute."""
+    return max(1, round(len(text.split()) / 2.5))
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _status(connect: Connect, word: str) -> str:

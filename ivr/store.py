@@ -17,6 +17,8 @@ Layout (every key starts with the prefix, built by ``key``):
     flow:ID:versions   sorted set  every published version of a flow
     config:log         stream  every configuration change: publish or rollback, who, when
     config:fallback    hash  the last `ivr fallback build --redis-url`: digest, by, when
+    queue:ID:waits     sorted set  "CallSid:seconds" waited in center ID's queue before an
+                       agent answered, scored by when the bridge ended; the newest RECENT
 
 Theory of operation: optimistic reads. A webhook decides on the configuration this process
 last read (a ``View``, named by a digest of exactly what it was read from), then makes one
@@ -54,6 +56,7 @@ from redis.retry import Retry
 from ivr.anchors import Anchor
 from ivr.breaker import Breaker, State
 from ivr.errors import CircuitOpen, RemovalRefused, StoreUnavailable, Unconfirmed
+from ivr.estimate import RECENT
 from ivr.evidence import unpack
 from ivr.flow import Center, Config, Flow, Number
 from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number
@@ -371,6 +374,34 @@ class Store:
         if self._flow_digests.get((flow_id, version), content) != content:
             self._flows.pop((flow_id, version), None)
             self._flow_digests.pop((flow_id, version), None)
+
+    def has_step(self, call_sid: str, step_key: str) -> bool:
+        """True when this call's evidence holds this step; raises StoreUnavailable."""
+        steps = key("call", call_sid, "steps")
+        return bool(self._through_breaker(lambda: self._on_line("SISMEMBER", steps, step_key)))
+
+    def record_wait(self, center: str, call_sid: str, seconds: int, at: float) -> None:
+        """Remember how long a caller waited in a center's queue before an agent answered
+        (idempotent per CallSid: a replay keeps the first); raises StoreUnavailable."""
+        waits = key("queue", center, "waits")
+
+        def run() -> None:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.zadd(waits, {f"{call_sid}:{seconds}": at}, nx=True)
+            pipe.zremrangebyrank(waits, 0, -RECENT - 1)
+            pipe.execute()
+
+        self._through_breaker(run)
+
+    def recent_waits(self, center: str) -> list[tuple[float, float]]:
+        """(when, seconds) recent callers waited in a center's queue, newest first; raises
+        StoreUnavailable."""
+        waits = key("queue", center, "waits")
+        flat = self._through_breaker(  # on the webhook's own line: one round trip
+            lambda: self._on_line("ZREVRANGE", waits, 0, RECENT - 1, "WITHSCORES"))
+        # RESP3 replies pair each member with its score; RESP2 gives them flat
+        pairs = flat if flat and isinstance(flat[0], list) else zip(flat[::2], flat[1::2], strict=True)
+        return [(float(at), float(member.rpartition(b":")[2])) for member, at in pairs]
 
     def append(self, call_sid: str, sealed: list[tuple[str, str]]) -> None:
         """Append sealed events whatever the configuration (replay); raises StoreUnavailable."""

@@ -31,9 +31,12 @@ def step_url(call: Call) -> str:
     return f"{STEP_PATH}?{urlencode(call.to_query())}"
 
 
-def wait_url(call: Call) -> str:
-    """The hold URL of a queued call: its flow version and, when not the default, language."""
-    query = {"f": call.flow, "v": call.version, **({"l": call.language} if call.language else {})}
+def wait_url(call: Call, max_wait: int = 0) -> str:
+    """The hold URL of a queued call: its flow version, center, step (``n``, ``s``: where the
+    wait handler's evidence goes) and, when set, its language and wait limit in seconds."""
+    query = {"f": call.flow, "v": call.version, "c": call.center, "n": call.seq, "s": call.state,
+             **({"l": call.language} if call.language else {}),
+             **({"w": max_wait} if max_wait else {})}
     return f"{WAIT_PATH}?{urlencode(query)}"
 
 
@@ -96,7 +99,7 @@ def _connect(action: Connect) -> Dial | Enqueue:
         else:
             dial.sip(target.value)
         return dial
-    wait = wait_url(action.then)
+    wait = wait_url(action.then, action.max_wait)
     if target.kind == "workflow":
         enqueue = Enqueue(action=url, method="POST", wait_url=wait, wait_url_method="POST",
                           workflow_sid=target.value)
@@ -133,14 +136,24 @@ def static_bridge(lines: tuple[Speak, ...], target: Target, caller_id: str,
     return str(response)
 
 
-@lru_cache(maxsize=256)
-def hold(offer: str, language: str, voice: str, music: str, pressed_url: str) -> str:
-    """TwiML played to a caller waiting in a queue: the transfer offer, then music."""
+# A hold document ends 1 s after its music: then Twilio requests the waitUrl again. Gather's
+# timeout starts when its nested Say and Play end (https://www.twilio.com/docs/voice/twiml/gather),
+# so no more than that of silence in a row; the key stays live throughout.
+HOLD_SILENCE = 1
+
+
+@lru_cache(maxsize=1024)
+def hold(lines: tuple[Speak | Play, ...], pressed_url: str) -> str:
+    """TwiML played to a caller waiting in a queue: announcements, the offer, music, all
+    listening for the transfer key, which posts to ``pressed_url``."""
     response = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=10, action=pressed_url, method="POST")
-    _say(gather, offer, language, voice)
-    if music:
-        gather.play(music)
+    gather = Gather(input="dtmf", num_digits=1, timeout=HOLD_SILENCE, action=pressed_url,
+                    method="POST")
+    for line in lines:
+        if isinstance(line, Speak):
+            _say(gather, line.text, line.language, line.voice)
+        else:
+            gather.play(_clean(line.url))
     response.append(gather)
     return str(response)
 

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
-from ivr import caller_ids, engine, evidence, logs, parameters, twilio_request, twiml
+from ivr import caller_ids, engine, evidence, hold, logs, parameters, twilio_request, twiml
 from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import CircuitOpen, StoreUnavailable, Unconfirmed
+from ivr.estimate import remaining
 from ivr.evidence import Keyring
 from ivr.first_turns import FirstTurns
-from ivr.flow import Flow
+from ivr.flow import TWILIO_HOLD_MUSIC, Flow
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
 from ivr.spool import Spool, Spooled
@@ -109,30 +110,86 @@ def step(app: Onshore, request: TwilioRequest) -> str:
                          "malformed step URL" if call is None else "flow version unknown")
         facts = Facts(sid, now, view.centers, app.settings.home_country,
                       call.exempt or None, fresh)  # type: ignore[arg-type]
-        turn = _run(lambda: engine.resume(flow, call, _reply(form), facts), flow, call, facts)
+        turn = _run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
         turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""))
         return twiml.render(tuple(turn.actions)), turn.events
 
+    reply = _reply(form)
+    if call is not None and isinstance(reply, BridgeEnded) and call.center:
+        reply = _queue_left(app, sid, call, reply, now)
     return _answer(app, sid, "", form.get("From", ""), now, decide)
 
 
-def wait(app: Onshore, request: TwilioRequest) -> str:
-    """Hold: the transfer offer and music, in the call's language; the transfer key leaves
-    the queue (the Enqueue action then sees QueueResult=leave)."""
-    flow_id = request.args.get("f", "")
+def _queue_left(app: Onshore, sid: str, call: Call, reply: BridgeEnded, now: datetime) -> BridgeEnded:
+    """What the <Enqueue> action's QueueResult needs from the record: why a caller left
+    (the wait handler's wait_limit event, or the transfer key); and a bridged caller's
+    wait, kept for the queue's estimate."""
     try:
-        flow = _flow(app, flow_id, int(request.args.get("v", "0")), True)
+        if reply.status == "leave":
+            recorded = hold.wait_limit(str(call.seq), call.state, "", hold.Queued(), 0)
+            limit = app.store.has_step(sid, recorded.key)
+            return replace(reply, left=hold.WAIT_LIMIT if limit else "key")
+        if reply.status == "bridged" and reply.wait:
+            app.store.record_wait(call.center, sid, int(reply.wait), now.timestamp())
+    except StoreUnavailable:
+        return replace(reply, left="unknown") if reply.status == "leave" else reply
+    return reply
+
+
+def wait(app: Onshore, request: TwilioRequest) -> str:
+    """Hold (Twilio requests the waitUrl again each time a document ends): the place in line,
+    the transfer offer and music, in the call's language; the transfer key leaves the queue,
+    and so does a wait past the queue's max_wait, recorded first (the <Enqueue> action then
+    sees QueueResult=leave and tells the two apart by that record)."""
+    args, form = request.args, request.form
+    flow_id, sid, now = args.get("f", ""), form.get("CallSid", ""), app.clock()
+    queued = hold.Queued(_seconds(form.get("QueueTime")), _seconds(form.get("QueuePosition")))
+    max_wait, center = _seconds(args.get("w")), args.get("c", "")
+    if hold.past_limit(queued, max_wait):  # the URL says so: no flow, no Redis needed
+        event = hold.wait_limit(args.get("n", "0"), args.get("s", ""), center, queued, max_wait)
+        return _answer(app, sid, "", form.get("From", ""), now,
+                       lambda view, fresh: (twiml.leave(), [event]), check=False)
+    try:
+        flow = _flow(app, flow_id, int(args.get("v", "0")), True)
     except (ValueError, StoreUnavailable):  # hold goes on whatever Redis does
         flow = app.store.remembered_flow(flow_id, None)
-    if request.form.get("Digits", "").startswith(flow.transfer_key if flow else "1"):
+    if form.get("Digits", "").startswith(flow.transfer_key if flow else "1"):
         return twiml.leave()
     if flow is None:
-        return twiml.hold("To speak with an agent in the United States, press 1.", "en-US",
-                          "", "", request.full_path)
-    facts = Facts("", app.clock(), {}, app.settings.home_country)
-    offer = engine.hold_offer(flow, facts, request.args.get("l", ""))
-    return twiml.hold(offer.text, offer.language, offer.voice, flow.hold_music,
-                      request.full_path)
+        return keep_holding(request.full_path)
+    expected = _expected(app, center, queued) if hold.announcing(flow, queued) else None
+    document = hold.hold(flow, Facts(sid, now, {}, app.settings.home_country), queued, max_wait,
+                         args.get("l", ""), expected)
+    return twiml.hold(document.lines, request.full_path)
+
+
+def keep_holding(pressed_url: str) -> str:
+    """A waiting caller's document when nothing else can be said: Twilio's music and the
+    offer, still listening for the key. Never a hang-up: the caller keeps their place."""
+    offer = engine.Speak("To speak with an agent in the United States, press 1 at any time.",
+                         "en-US")
+    return twiml.hold((offer, engine.Play(TWILIO_HOLD_MUSIC[0])), pressed_url)
+
+
+def _asked(environ: dict) -> str:
+    """The path and query string of a request not (or not yet) read."""
+    query = environ.get("QUERY_STRING", "")
+    return environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+
+
+def _expected(app: Onshore, center: str, queued: hold.Queued) -> float | None:
+    """The wait still ahead of this caller, from the queue's recent waits; None without
+    enough of them, or without Redis."""
+    try:
+        return remaining(app.store.recent_waits(center), queued.time, queued.position) \
+            if center else None
+    except StoreUnavailable:
+        return None
+
+
+def _seconds(value: str | None) -> int:
+    """A whole number Twilio posted (QueueTime, QueuePosition); 0 for anything else."""
+    return int(value) if value and value.isdigit() else 0
 
 
 def status(app: Onshore, request: TwilioRequest) -> str:
@@ -293,7 +350,9 @@ class Webhooks:
                     body = ROUTES[path](self.app, request).encode()
         except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
             log.exception("unhandled error on %s", path)
-            refused, body = None, twiml.apology(GENERIC_APOLOGY).encode()
+            last_resort = keep_holding(_asked(environ)) if path == twiml.WAIT_PATH else \
+                twiml.apology(GENERIC_APOLOGY)
+            refused, body = None, last_resort.encode()
         if refused is not None:
             twilio_request.stop_reading(environ)
             return refused(environ, start_response)

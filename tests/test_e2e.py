@@ -414,24 +414,42 @@ def test_a_valid_caller_id_is_passed_on_as_it_is(stack):
     assert "caller_id" not in steps(evs)
 
 
+def hold_documents(t: Transcript) -> list[ET.Element]:
+    """The answers to the call's waitUrl requests, in order (a <Leave/> ends the hold)."""
+    return [root(d) for d in t.documents
+            if root(d).find("Leave") is not None or root(d).find("Gather/Play") is not None]
+
+
+def assert_holds_with_music_and_the_offer(document: ET.Element) -> None:
+    """A hold document: the offer and music inside a Gather for the key, at most 2 s of
+    silence (no Pause, a short timeout), never a hang-up."""
+    gather = document.find("Gather")
+    assert gather is not None and [v.tag for v in document] == ["Gather"], ET.tostring(document)
+    assert gather.get("input") == "dtmf" and int(gather.get("timeout", "5")) <= 2
+    assert any("press 1" in (s.text or "") for s in gather.iter("Say"))
+    assert gather.find("Play") is not None and document.find(".//Pause") is None
+
+
 def test_transfer_key_on_hold_leaves_the_queue_for_the_domestic_center(stack):
     phone = stack.phone()
     caller = Caller(SUPPORT, from_=new_caller())
     wait = "/voice/wait?" + urlencode({"f": "support", "v": live_version(stack, "support")})
     hold_params = {**first_params(caller), "CallStatus": "in-progress", "QueuePosition": "3",
-                   "QueueTime": "40", "AvgQueueTime": "60", "CurrentQueueSize": "3"}
+                   "QueueTime": "100", "AvgQueueTime": "60", "CurrentQueueSize": "3"}
     status, _, body = phone.post(wait, hold_params)
     assert status == 200
     gather = root(body).find("Gather")
     assert gather is not None and gather.get("action") == wait, body
     assert says(body) == ["To speak with an agent in the United States, press 1 at any time."]
+    assert_holds_with_music_and_the_offer(root(body))
     status, _, body = phone.post(wait, {**hold_params, "Digits": "1"})
     assert status == 200 and [v.tag for v in root(body)] == ["Leave"], body
 
-    # Twilio then reports QueueResult=leave on the <Enqueue> action.
-    t, evs = call(stack, SUPPORT, outcomes=["leave"])
+    # A whole call: the key on hold, then Twilio reports QueueResult=leave on the action.
+    t, evs = call(stack, SUPPORT, wait=60, hold_press="1")
     assert t.bridges == [MANILA, SCRANTON], t
     assert only(evs, "transfer_requested")["how"] == "key during hold"
+    assert "wait_limit" not in steps(evs)
     assert [e["center"] for e in evs if e["step"] == "bridged"] == ["manila", "scranton"]
 
 
@@ -462,6 +480,33 @@ def test_a_caller_who_hangs_up_in_the_queue_is_an_abandon_not_an_answer(stack):
     was = {c["center"]: c for c in before["waits"]["by_center"]}.get("manila", {"abandoned": 0})
     assert manila["abandoned"] == was["abandoned"] + 1
     assert "answered" in after["definitions"]["Offshore call"]
+
+
+def test_a_wait_past_max_wait_leaves_the_queue_for_the_overflow_never_as_a_transfer(stack):
+    recorder = Recorder()
+    t = stack.phone(recorder).call(Caller(SUPPORT, from_=new_caller(), wait=3600))
+    evs = events(stack, t.call_sid)
+
+    assert set(t.statuses) == {200}, t
+    waits = [r for r in recorder.requests if r.path == "/voice/wait"]
+    holds = hold_documents(t)
+    assert len(waits) == len(holds) >= 3, t  # Twilio asked again and again, QueueTime growing
+    for document in holds[:-1]:
+        assert_holds_with_music_and_the_offer(document)
+    assert [v.tag for v in holds[-1]] == ["Leave"]
+    # After the Leave, the overflow: Bangalore disclosed before its bridge.
+    assert t.bridges == [MANILA, BANGALORE], t
+    assert t.heard[-1] == f"{BANGALORE_DISCLOSURE} {OFFER}"
+    limit = only(evs, "wait_limit")
+    assert (limit["center"], limit["max_wait"]) == ("manila", "120")
+    assert int(limit["queue_time"]) >= 120
+    ended = [e for e in evs if e["step"] == "bridge_ended"]
+    assert (ended[0]["status"], ended[0]["left"]) == ("leave", "wait-limit")
+    assert "transfer_requested" not in steps(evs)
+    names = steps(evs)
+    assert names.index("wait_limit") < names.index("bridge_ended") < names.index(
+        "disclosed", names.index("bridge_ended"))
+    assert [e["center"] for e in evs if e["step"] == "disclosed"] == ["manila", "bangalore"]
 
 
 def test_domestic_center_needs_no_disclosure_and_is_bridged_straight_away(stack):
@@ -498,7 +543,7 @@ def test_exempt_number_is_bridged_without_disclosure_and_the_reason_recorded(sta
 
 
 def test_overflow_to_another_country_discloses_the_new_center_before_the_second_bridge(stack):
-    t, evs = call(stack, SUPPORT, outcomes=["busy"])
+    t, evs = call(stack, SUPPORT, outcomes=["queue-full"])
 
     assert t.bridges == [MANILA, BANGALORE], t
     assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER,
@@ -533,7 +578,7 @@ def test_flow_domestic_destination_busy_goes_on_to_domestic_centers_only(stack):
     # Manila busy, Bangalore busy, Scranton (the flow's domestic state) busy: its on_failure
     # overflow lists Manila, Bangalore, Dublin (untried, offshore) and Austin: only Austin
     # may be chosen, and nothing about Dublin may be said.
-    t, evs = call(stack, SUPPORT, outcomes=["busy", "busy", "busy"])
+    t, evs = call(stack, SUPPORT, outcomes=["queue-full", "busy", "busy"])
 
     assert t.bridges == [MANILA, BANGALORE, SCRANTON, AUSTIN], t
     assert not any("Dublin" in h for h in t.heard), t
@@ -549,7 +594,7 @@ def test_flow_domestic_destination_busy_goes_on_to_domestic_centers_only(stack):
 def test_every_bridge_of_a_long_failover_chain_is_in_the_evidence(stack):
     # Every bridge busy: Manila, Bangalore, Scranton (domestic state), Austin; then the
     # exhausted overflow leads to the domestic state again: Scranton a second time.
-    t, evs = call(stack, SUPPORT, outcomes=["busy"] * 6)
+    t, evs = call(stack, SUPPORT, outcomes=["queue-full"] + ["busy"] * 5)
 
     assert t.bridges == [MANILA, BANGALORE, SCRANTON, AUSTIN, SCRANTON], t
     assert_no_undisclosed_offshore_bridge(t)
@@ -947,6 +992,46 @@ def test_redis_hung_number_not_yet_called_on_this_worker_still_gets_through(stac
 
 
 # -- privacy -----------------------------------------------------------------------------------------
+
+
+def test_redis_stopped_the_wait_url_keeps_every_caller_queued(stack, tmp_path):
+    """Redis down: every waitUrl answer, whatever its request (a flow this worker never
+    read, a malformed URL, a broken QueueTime), is music and the offer, never a hang-up;
+    only a caller past max_wait leaves the queue, for the <Enqueue> action's safe path."""
+    version = live_version(stack, "support")
+    base = {"f": "support", "v": version, "c": "manila", "n": "2", "s": "bridge", "w": "120"}
+    recorder = Recorder()
+    phone = stack.phone(recorder)
+    caller = Caller(SUPPORT, from_=new_caller())
+    params = {**first_params(caller), "CallStatus": "in-progress", "QueueSid": "QU" + "0" * 32,
+              "QueuePosition": "2", "CurrentQueueSize": "4", "AvgQueueTime": "30"}
+    stack.redis.kill()
+    holding = [
+        ("/voice/wait?" + urlencode(base), {"QueueTime": "0"}),  # announcing: no estimate now
+        ("/voice/wait?" + urlencode(base), {"QueueTime": "60"}),
+        ("/voice/wait?" + urlencode({**base, "f": "never-published"}), {"QueueTime": "0"}),
+        ("/voice/wait?" + urlencode({**base, "v": "x", "n": "?"}), {"QueueTime": "0"}),
+        ("/voice/wait?" + urlencode({**base, "w": "ten"}), {"QueueTime": "-5"}),
+        ("/voice/wait?" + urlencode(base), {"QueueTime": "12.5", "QueuePosition": "x"}),
+    ]
+    for url, more in holding:
+        status, _, body = phone.post(url, {**params, **more})
+        assert status == 200, (url, body)
+        assert_holds_with_music_and_the_offer(root(body))
+    status, _, body = phone.post("/voice/wait?" + urlencode(base), {**params, "QueueTime": "130"})
+    assert status == 200 and [v.tag for v in root(body)] == ["Leave"], body
+    assert_fast_and_valid(recorder)
+
+    stack.redis.start()  # empty: the spooled wait_limit is replayed once writes succeed
+    publish(stack.redis.url, FLOWS)
+    t, _ = call(stack, SUPPORT)
+    def replayed() -> bool:
+        return bool([e for e in events(stack, caller.call_sid) if e["step"] == "wait_limit"])
+    deadline = time.monotonic() + 5
+    while not replayed() and time.monotonic() < deadline:
+        call(stack, SUPPORT)
+        time.sleep(0.2)
+    assert replayed(), "the wait_limit evidence spooled while Redis was down was never replayed"
 
 
 def test_no_raw_caller_number_anywhere_in_redis(stack):

@@ -292,6 +292,51 @@ def test_caller_leaving_the_hold_queue_is_transferred_to_domestic():
     assert "bridge_ended" not in steps(turn)
 
 
+def test_a_wait_past_max_wait_overflows_with_a_new_disclosure_never_as_a_transfer():
+    flow = make_flow()
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("leave", "wait-limit"), facts())
+
+    assert fields(turn, "bridge_ended") == [
+        {"status": "leave", "center": "manila", "domestic": "false", "left": "wait-limit"}]
+    assert "transfer_requested" not in steps(turn)
+    assert [d["center"] for d in fields(turn, "disclosed")] == ["bangalore"]  # a new country
+    assert of_kind(turn, Ask) and not of_kind(turn, Connect)
+
+
+def test_the_wait_limit_path_is_the_bridges_own_then_its_on_failure_then_home():
+    own = make_flow(extra_states=(Bridge("bridge", "overflow", on_wait_limit="domestic"),))
+    turn = resume(own, bridged_to_manila(own).call, BridgeEnded("leave", "wait-limit"), facts())
+    assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
+
+    bare = make_flow(extra_states=(Bridge("bridge"),))
+    turn = resume(bare, bridged_to_manila(bare).call, BridgeEnded("leave", "wait-limit"), facts())
+    assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
+    assert "transfer_requested" not in steps(turn)
+
+
+def test_a_leave_whose_reason_could_not_be_read_goes_home_unrecorded_as_a_request():
+    flow = make_flow()
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("leave", "unknown"), facts())
+
+    assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
+    assert "transfer_requested" not in steps(turn)
+    assert fields(turn, "bridge_ended")[0]["left"] == "unknown"
+
+
+@pytest.mark.parametrize("center_wait, flow_wait, kind, expected", [
+    (300, 0, "queue", 300), (0, 600, "queue", 600), (300, 600, "workflow", 300),
+    (0, 600, "number", 0),  # a <Dial> has its own timeout
+])
+def test_a_queued_bridge_carries_its_wait_limit(center_wait, flow_wait, kind, expected):
+    value = {"queue": "acme-manila", "workflow": "WW" + "0" * 32, "number": "+639171234567"}[kind]
+    manila = replace(MANILA, target=Target(kind, value), max_wait=center_wait)
+    flow = replace(make_flow(), max_wait=flow_wait)
+    f = facts(centers={**CENTERS, "manila": manila})
+    turn = resume(flow, disclosed_turn(flow, f).call, Silence(), f)
+
+    assert only_connect(turn).max_wait == expected
+
+
 # --- R3 / R5 / R6: exemptions --------------------------------------------------------------
 
 @pytest.mark.parametrize("courtesy, spoken", [

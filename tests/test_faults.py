@@ -82,7 +82,7 @@ import redis
 import requests
 
 import ivr
-from ivr import audit, caller_ids, engine, evidence, twiml, webhooks
+from ivr import audit, caller_ids, engine, evidence, hold, twiml, webhooks
 from ivr.caller import Caller, Phone, Transcript
 from ivr.check import check_folder
 from ivr.engine import Call, Facts
@@ -321,14 +321,14 @@ def go_on(phone: Phone, c: Caller, body: str) -> Transcript:
     t = Transcript(c.call_sid)
     base = {**first_params(c), "CallStatus": "in-progress"}
     inputs, outcomes = {"press": c.press, "say": c.say}, list(c.outcomes)
-    nxt = phone._follow(body, t, inputs, outcomes, c)
+    nxt = phone._follow(body, t, inputs, outcomes, c, base)
     while nxt is not None:
         url, extra = nxt
         status, _, body = phone.post(url, {**base, **extra})
         t.statuses.append(status)
         if status != 200:
             break
-        nxt = phone._follow(body, t, inputs, outcomes, c)
+        nxt = phone._follow(body, t, inputs, outcomes, c, base)
     phone.post("/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60",
                                  "SequenceNumber": "0"})
     return t
@@ -403,6 +403,8 @@ class Oracle:
                 out.append(Decision(twiml.render(tuple(turn.actions)),
                                     (received, *turn.events), fresh))
             return out
+        if ex.path == "/voice/wait":
+            return self.hold_decisions(ex)
         assert ex.path == "/voice/step", ex.path
         call = Call.from_query(ex.query)
         reply = webhooks._reply(form)
@@ -417,6 +419,23 @@ class Oracle:
             turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""))
             out.append(Decision(twiml.render(tuple(turn.actions)), tuple(turn.events), fresh))
         return out
+
+
+    @staticmethod
+    def hold_decisions(ex: Exchange) -> list[Decision]:
+        """A waitUrl answer: a hold document (its estimate depends on the queue's recent waits,
+        so any one: music and the offer in a Gather, never a hang-up), no events; past the
+        URL's max_wait, <Leave/> and the wait_limit event."""
+        args = ex.query
+        queued = hold.Queued(webhooks._seconds(ex.form.get("QueueTime")))
+        max_wait = webhooks._seconds(args.get("w"))
+        if hold.past_limit(queued, max_wait):
+            event = hold.wait_limit(args.get("n", "0"), args.get("s", ""), args.get("c", ""),
+                                    queued, max_wait)
+            return [Decision(twiml.leave(), (event,), fresh) for fresh in (True, False)]
+        root = ET.fromstring(ex.body)
+        held = [v.tag for v in root] == ["Gather"] and root.find("Gather/Play") is not None
+        return [Decision(ex.body, (), True)] if held else []
 
 
 def disclosure_prompt(body: str) -> bool:
@@ -668,7 +687,7 @@ def warm_up(stack: Stack, client: Client) -> None:
 
 SCENARIOS = [
     (SUPPORT, {}), (SUPPORT, {}), (SUPPORT, {"press": "1"}), (SUPPORT, {"say": "agent"}),
-    (SUPPORT, {"outcomes": ["busy"]}), (SUPPORT, {"outcomes": ["busy", "busy"]}),
+    (SUPPORT, {"outcomes": ["queue-full"]}), (SUPPORT, {"outcomes": ["queue-full", "busy"]}),
     (BILLING, {}), (BILLING, {"press": "1"}), (BILLING, {"outcomes": ["busy"]}),
     (HOME, {}), (EMERGENCY, {}), (FOREIGN, {}),
 ]

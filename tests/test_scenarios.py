@@ -21,6 +21,7 @@ from ivr.check import check_folder
 from ivr.cli import main
 from ivr.engine import Heard, Silence, says
 from ivr.flow import (
+    HELD_KINDS,
     Bridge,
     Disclose,
     Domestic,
@@ -116,7 +117,9 @@ def branches_of(flow: Flow) -> set[Branch]:
             out.add(("heard", name, ""))
         elif isinstance(state, Handoff):
             out.add(("handoff", name, state.url))
-        if any(CONFIG.centers[c].target.kind in HELD for c in getattr(state, "centers", ())):
+        if isinstance(state, Bridge) and any(CONFIG.centers[c].max_wait for c in flow.routable):
+            out.add(("bridge_ended", name, "wait-limit"))
+        if any(CONFIG.centers[c].target.kind in HELD_KINDS for c in getattr(state, "centers", ())):
             out.add(("transfer_requested", "", "hold"))
     return out
 
@@ -134,7 +137,8 @@ def branches_taken(flow: Flow, outcome: Outcome) -> set[Branch]:
         elif event.step == "language" and f["input"] == "silence":
             value = "silence"
         elif event.step == "bridge_ended":
-            value = {"answered": "answered", "failed": "failed"}.get(f["outcome"])
+            value = {"answered": "answered", "failed": "failed",
+                     "left": f.get("left", "")}.get(f["outcome"])
         elif event.step in ("safe_answer", "transfer_requested"):
             state, value = "", f.get("policy") or f.get("by", "")
         if value is not None:
@@ -372,7 +376,7 @@ def test_picks_no_weighted_route_can_draw_fail_the_scenario():
 
 
 @pytest.mark.parametrize("kind, word, status", [
-    ("queue", "answered", "bridged"), ("queue", "busy", "queue-full"), ("queue", "failed", "error"),
+    ("queue", "answered", "bridged"), ("queue", "queue-full", "queue-full"), ("queue", "failed", "error"),
     ("queue", "hold-transfer", "leave"), ("sip", "answered", "completed"), ("sip", "busy", "busy"),
     ("sip", "no-answer", "no-answer"), ("number", "failed", "failed"),
 ])
@@ -383,6 +387,39 @@ def test_a_bridge_ends_as_twilio_reports_it_for_its_target(kind, word, status):
     assert outcome.bridges[0].center == center
     assert f"  the bridge ends: {word} ({status})" in outcome.lines
     assert outcome.transfer == ("hold" if word == "hold-transfer" else "none")
+
+
+@pytest.mark.parametrize("word", ["busy", "no-answer"])
+def test_a_queue_center_is_never_busy_or_unanswered(word):
+    raw = {"number": SUPPORT, "at": "2026-11-30T10:00Z", "centers": {"manila": word},
+           "expect": {"ends": "answered"}}
+    parsed, errors = parse_scenario("t", raw, "f.toml", CONFIG)
+
+    assert parsed is None
+    assert [e.field for e in errors] == ["centers.manila"]
+    assert "Twilio's <Enqueue> has no timeout and never ends busy or unanswered" in errors[0].message
+
+
+def test_a_long_hold_grows_queue_time_until_max_wait_then_overflows():
+    outcome = simulate(CONFIG, scenario(wait=3600))  # Manila's max_wait is 300 s
+
+    holds = [line for line in outcome.lines if line.startswith("  on hold ")]
+    times = sorted({line.split()[2] for line in holds})
+    assert len(times) >= 5 and "0:00" in times  # one document after another, QueueTime growing
+    assert [b.center for b in outcome.bridges] == ["manila", "bangalore"]
+    assert outcome.bridges[0].ended == "wait-limit"
+    limit = outcome.fields("wait_limit")
+    assert len(limit) == 1 and int(limit[0]["queue_time"]) >= 300
+    assert outcome.transfer == "none"
+    assert [d["center"] for d in outcome.fields("disclosed")] == ["manila", "bangalore"]
+
+
+def test_an_agent_within_max_wait_ends_the_hold_answered():
+    outcome = simulate(CONFIG, scenario(wait=120))
+
+    assert [(b.center, b.ended) for b in outcome.bridges] == [("manila", "answered")]
+    assert "  on hold 2:00: an agent answers" in outcome.lines
+    assert "wait_limit" not in outcome.steps
 
 
 def test_an_engine_failure_gives_the_safe_answer_and_fails_the_scenario():
@@ -461,14 +498,25 @@ def test_preview_prints_what_the_caller_hears(capsys):
 
 def test_preview_follows_presses_center_states_and_picks(capsys):
     code = main(["preview", SUPPORT, "--folder", str(FLOWS), "--at", "2026-11-30T15:00Z",
-                 "--press", "2,,1", "--pick", "manila", "--center", "manila=busy",
+                 "--press", "2,,1", "--pick", "manila", "--center", "manila=queue-full",
                  "--center", "bangalore=closed"])
 
     out = capsys.readouterr().out
     assert code == 0
     assert "Su llamada será atendida por nuestro equipo en Manila, Filipinas." in out
-    assert "the bridge ends: busy (queue-full)" in out
+    assert "the bridge ends: queue-full (queue-full)" in out
     assert "Su llamada será atendida por nuestro equipo en Scranton." in out
+
+
+def test_preview_plays_a_long_hold(capsys):
+    code = main(["preview", SUPPORT, "--folder", str(FLOWS), "--at", "2026-11-30T15:00Z",
+                 "--press", "1,1", "--pick", "manila", "--wait", "600"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "on hold 0:00 hears [en-US]: You are number 1 in line." in out
+    assert "the wait handler answers <Leave/>" in out
+    assert "Your call will be answered by our team in Bangalore, India." in out
 
 
 def test_preview_names_a_bad_option(capsys):

@@ -15,7 +15,7 @@ from ivr.store import Store, connect
 from tests.conftest import TOKEN, http_transport, publish, serving
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
-SUPPORT = "+18005550101"  # Manila first; a busy bridge overflows to Bangalore (disclosed again)
+SUPPORT = "+18005550101"  # Manila first; a full queue overflows to Bangalore (disclosed again)
 WORDINGS = {1: "our team in", 2: "our colleagues in", 3: "our agents in"}
 
 
@@ -52,7 +52,7 @@ def test_publish_and_rollback_under_concurrent_calls(stack):
         phone = Phone(gunicorn.base_url, TOKEN, http_transport())
         while not done.is_set():
             try:
-                transcripts.append(phone.call(Caller(SUPPORT, outcomes=["busy", "completed"])))
+                transcripts.append(phone.call(Caller(SUPPORT, outcomes=["queue-full", "completed"])))
             except Exception as exc:  # noqa: BLE001 - a failed call is the finding
                 failures.append(repr(exc))
 
@@ -83,7 +83,7 @@ def test_publish_and_rollback_under_concurrent_calls(stack):
     # v2 is live again after the rollback: the next call hears its wording
     assert store.live_version("support") == changes[0]
     after = Phone(gunicorn.base_url, TOKEN, http_transport()).call(
-        Caller(SUPPORT, outcomes=["busy", "completed"]))
+        Caller(SUPPORT, outcomes=["queue-full", "completed"]))
     assert wordings_heard(after) == {WORDINGS[2]}
 
     versions = store.versions("support")

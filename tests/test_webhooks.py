@@ -105,7 +105,9 @@ def test_hold_offers_the_transfer_and_the_key_leaves_the_queue(client, redis_cli
     post(client, "/voice", incoming(SUPPORT))
     hold = post(client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "AccountSid": "AC1", "QueuePosition": "3"})
     root = assert_valid_twiml(hold.get_data(as_text=True), hold.content_type)
-    assert "press 1" in root.find("Gather").find("Say").text
+    assert [s.text for s in root.find("Gather").iter("Say")] == [
+        "You are number 3 in line.",
+        "To speak with an agent in the United States, press 1 at any time."]
     left = post(client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "AccountSid": "AC1", "Digits": "1"})
     root = assert_valid_twiml(left.get_data(as_text=True), left.content_type)
     assert [v.tag for v in root] == ["Leave"]
@@ -230,3 +232,78 @@ def test_a_crash_in_the_signature_check_still_answers_valid_twiml(app, client, r
     root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
     assert [v.tag for v in root] == ["Say", "Hangup"]
     assert redis_client.xlen("onshore:events") == 0  # nothing written for an unchecked request
+
+
+WAIT = "/voice/wait?f=support&v=1&c=manila&n=3&s=bridge&w=300"
+
+
+def test_any_failure_on_the_wait_url_keeps_the_caller_queued(client, redis_client, monkeypatch):
+    from ivr import hold
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(hold, "hold", broken)
+    response = post(client, WAIT, {"CallSid": "CA" + "d" * 32, "QueueTime": "60"})
+    root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    assert response.status_code == 200 and [v.tag for v in root] == ["Gather"]
+    gather = root.find("Gather")
+    assert gather.get("action") == WAIT and gather.find("Play") is not None
+    assert "press 1" in gather.find("Say").text and root.find(".//Hangup") is None
+
+
+def bridged_then_left(client, sid: str, queue_time: str) -> list[dict[str, str]]:
+    """A call disclosed Manila and was queued; the wait URL at queue_time, then Twilio's
+    <Enqueue> action with QueueResult=leave: the call's evidence."""
+    from ivr.caller import Phone
+    from tests.conftest import flask_transport
+
+    send = flask_transport(client)
+
+    def until_the_action(url, params, headers):  # the test posts the action itself
+        return (200, "text/xml", "<Response/>") if "QueueResult" in params else send(url, params,
+                                                                                     headers)
+
+    transcript = Phone("http://localhost", TOKEN, until_the_action).call(
+        Caller(SUPPORT, call_sid=sid, press="1,1"))
+    enqueue = [d for d in transcript.documents if "<Enqueue" in d][0]
+    action = enqueue.split('action="')[1].split('"')[0].replace("&amp;", "&")
+    wait = enqueue.split('waitUrl="')[1].split('"')[0].replace("&amp;", "&")
+    answer = post(client, wait, {"CallSid": sid, "QueueTime": queue_time, "QueuePosition": "1"})
+    assert answer.status_code == 200
+    post(client, action, {"CallSid": sid, "QueueResult": "leave", "QueueTime": queue_time})
+    return events(redis_client_of(client), sid)
+
+
+def redis_client_of(client):
+    return client.application.extensions["onshore"].store.client
+
+
+def test_the_enqueue_action_tells_the_wait_limit_from_the_transfer_key(client, redis_client):
+    limit = bridged_then_left(client, "CA" + "1" * 32, "400")  # manila's max_wait is 300
+    key = bridged_then_left(client, "CA" + "2" * 32, "20")
+
+    assert [e["step"] for e in limit if e["step"] in ("wait_limit", "transfer_requested")] == [
+        "wait_limit"]
+    assert [e.get("left") for e in limit if e["step"] == "bridge_ended"][-1] == "wait-limit"
+    assert "wait_limit" not in [e["step"] for e in key]
+    assert [e["how"] for e in key if e["step"] == "transfer_requested"] == ["key during hold"]
+
+
+def test_bridged_waits_are_kept_and_give_the_next_callers_their_estimate(client, redis_client):
+    from datetime import UTC, datetime, timedelta
+
+    onshore, start = client.application.extensions["onshore"], datetime(2026, 11, 30, tzinfo=UTC)
+    step = "/voice/step?f=support&v=1&s=bridge&c=manila&n=3"
+    for i in range(10):  # a bridge ends every two minutes
+        onshore.clock = lambda i=i: start + timedelta(seconds=120 * i)
+        post(client, step, {"CallSid": f"CA{i:032d}", "QueueResult": "bridged",
+                            "QueueTime": str(400 + 10 * i)})
+    post(client, step, {"CallSid": f"CA{0:032d}", "QueueResult": "bridged", "QueueTime": "400"})
+    assert redis_client.zcard("onshore:queue:manila:waits") == 10  # a replay adds nothing
+
+    response = post(client, WAIT, {"CallSid": "CA" + "9" * 32, "QueueTime": "0",
+                                   "QueuePosition": "4"})
+    said = [s.text for s in assert_valid_twiml(response.get_data(as_text=True),
+                                               response.content_type).iter("Say")]
+    assert said[:2] == ["You are number 4 in line.", "Your expected wait is about 8 minutes."]
