@@ -294,10 +294,11 @@ def test_caller_leaving_the_hold_queue_is_transferred_to_domestic():
 
 def test_a_wait_past_max_wait_overflows_with_a_new_disclosure_never_as_a_transfer():
     flow = make_flow()
-    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("leave", "wait-limit"), facts())
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("leave", left="wait-limit"),
+                  facts())
 
-    assert fields(turn, "bridge_ended") == [
-        {"status": "leave", "center": "manila", "domestic": "false", "left": "wait-limit"}]
+    assert fields(turn, "bridge_ended") == [{"status": "leave", "outcome": "left", "center": "manila",
+                                             "domestic": "false", "left": "wait-limit"}]
     assert "transfer_requested" not in steps(turn)
     assert [d["center"] for d in fields(turn, "disclosed")] == ["bangalore"]  # a new country
     assert of_kind(turn, Ask) and not of_kind(turn, Connect)
@@ -305,18 +306,18 @@ def test_a_wait_past_max_wait_overflows_with_a_new_disclosure_never_as_a_transfe
 
 def test_the_wait_limit_path_is_the_bridges_own_then_its_on_failure_then_home():
     own = make_flow(extra_states=(Bridge("bridge", "overflow", on_wait_limit="domestic"),))
-    turn = resume(own, bridged_to_manila(own).call, BridgeEnded("leave", "wait-limit"), facts())
+    turn = resume(own, bridged_to_manila(own).call, BridgeEnded("leave", left="wait-limit"), facts())
     assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
 
     bare = make_flow(extra_states=(Bridge("bridge"),))
-    turn = resume(bare, bridged_to_manila(bare).call, BridgeEnded("leave", "wait-limit"), facts())
+    turn = resume(bare, bridged_to_manila(bare).call, BridgeEnded("leave", left="wait-limit"), facts())
     assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
     assert "transfer_requested" not in steps(turn)
 
 
 def test_a_leave_whose_reason_could_not_be_read_goes_home_unrecorded_as_a_request():
     flow = make_flow()
-    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("leave", "unknown"), facts())
+    turn = resume(flow, bridged_to_manila(flow).call, BridgeEnded("leave", left="unknown"), facts())
 
     assert (only_connect(turn).center, only_connect(turn).domestic) == ("scranton", True)
     assert "transfer_requested" not in steps(turn)

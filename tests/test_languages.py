@@ -451,4 +451,4 @@ def test_the_hold_url_carries_the_calls_language(line, centers):
     connect = [a for a in turn.actions if isinstance(a, Connect)][0]
     assert wait_url(connect.then) == "/voice/wait?f=line&v=0&c=manila&n=4&s=bridge&l=es"
     enqueue = assert_valid_twiml(render((connect,))).find("Enqueue")
-    assert enqueue.get("waitUrl") == "/voice/wait?f=line&v=0&l=es"
+    assert enqueue.get("waitUrl") == "/voice/wait?f=line&v=0&c=manila&n=4&s=bridge&l=es"

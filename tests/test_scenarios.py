@@ -21,7 +21,6 @@ from ivr.check import check_folder
 from ivr.cli import main
 from ivr.engine import Heard, Silence, says
 from ivr.flow import (
-    HELD_KINDS,
     Bridge,
     Disclose,
     Domestic,
@@ -119,7 +118,7 @@ def branches_of(flow: Flow) -> set[Branch]:
             out.add(("handoff", name, state.url))
         if isinstance(state, Bridge) and any(CONFIG.centers[c].max_wait for c in flow.routable):
             out.add(("bridge_ended", name, "wait-limit"))
-        if any(CONFIG.centers[c].target.kind in HELD_KINDS for c in getattr(state, "centers", ())):
+        if any(CONFIG.centers[c].target.kind in HELD for c in getattr(state, "centers", ())):
             out.add(("transfer_requested", "", "hold"))
     return out
 
