@@ -385,8 +385,8 @@ class Store:
         (idempotent per CallSid: a replay keeps the first); raises StoreUnavailable."""
         waits = key("queue", center, "waits")
 
-        def run() -> None:
-            pipe = self.client.pipeline(transaction=True)
+        def run() -> None:  # one round trip; no MULTI: the trim is idempotent
+            pipe = self.client.pipeline(transaction=False)
             pipe.zadd(waits, {f"{call_sid}:{seconds}": at}, nx=True)
             pipe.zremrangebyrank(waits, 0, -RECENT - 1)
             pipe.execute()

@@ -53,6 +53,13 @@ def test_app_user_answers_and_records_calls(acl_redis, tmp_path):
     operator = acl_redis.client(**OPERATOR)
     assert operator.xlen("onshore:events") >= 4
     assert list(tmp_path.iterdir()) == []  # nothing had to be spooled
+    store = Store(connect(url(acl_redis, APP), timeout=5))  # what the hold and the Enqueue
+    store.record_wait("manila", transcript.call_sid, 95, 1e9)  # action do besides the script
+    assert store.recent_waits("manila") == [(1e9, 95.0)]
+    steps = [s.decode() for s in operator.smembers(f"onshore:call:{transcript.call_sid}:steps")]
+    assert store.has_step(transcript.call_sid, steps[0]) and not store.has_step("CA0", "x:0:y")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        acl_redis.client(**APP).delete("onshore:queue:manila:waits")
     taken, problem = audit.anchor(Store(connect(url(acl_redis, AUDITOR), timeout=5)),
                                   datetime.now(UTC))
     assert problem == "" and taken is not None
