@@ -288,9 +288,9 @@ class Phone:
             if "Leave" in tags:
                 t.note(f"  on hold {_clock(elapsed)}: leaves the queue")
                 return {"QueueResult": "leave", "QueueTime": str(elapsed)}
-            if "Hangup" in tags:
+            if "Hangup" in tags:  # the call ends in the queue, as a caller hanging up would
                 t.note(f"  on hold {_clock(elapsed)}: hangs up")
-                return None
+                return {"QueueResult": "hangup", "QueueTime": str(elapsed), "CallStatus": "completed"}
             gather = next((v for v in verbs if v.tag == "Gather"), None)
             if caller.hold_press and elapsed >= caller.wait and gather is not None:
                 t.note(f"  on hold {_clock(elapsed)}: presses {caller.hold_press}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from ivr import outcomes
 from ivr.check import check_folder
 from ivr.cli import main
 from ivr.engine import Heard, Silence, says
@@ -34,7 +35,6 @@ from ivr.flow import (
     Route,
     translation,
 )
-from ivr import outcomes
 from ivr.outcomes import HELD
 from ivr.scenarios import (
     Bridged,

@@ -103,12 +103,14 @@ def test_status_callback_is_recorded_once(client, redis_client):
 
 def test_hold_offers_the_transfer_and_the_key_leaves_the_queue(client, redis_client):
     post(client, "/voice", incoming(SUPPORT))
-    hold = post(client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "AccountSid": "AC1", "QueuePosition": "3"})
+    hold = post(client, "/voice/wait?f=support&v=1",
+                {"CallSid": "CA1", "AccountSid": "AC1", "QueuePosition": "3"})
     root = assert_valid_twiml(hold.get_data(as_text=True), hold.content_type)
     assert [s.text for s in root.find("Gather").iter("Say")] == [
         "You are number 3 in line.",
         "To speak with an agent in the United States, press 1 at any time."]
-    left = post(client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "AccountSid": "AC1", "Digits": "1"})
+    left = post(client, "/voice/wait?f=support&v=1",
+                {"CallSid": "CA1", "AccountSid": "AC1", "Digits": "1"})
     root = assert_valid_twiml(left.get_data(as_text=True), left.content_type)
     assert [v.tag for v in root] == ["Leave"]
 
@@ -244,7 +246,7 @@ def test_any_failure_on_the_wait_url_keeps_the_caller_queued(client, redis_clien
         raise RuntimeError("boom")
 
     monkeypatch.setattr(hold, "hold", broken)
-    response = post(client, WAIT, {"CallSid": "CA" + "d" * 32, "QueueTime": "60"})
+    response = post(client, WAIT, {"CallSid": "CA" + "d" * 32, "AccountSid": "AC1", "QueueTime": "60"})
     root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
     assert response.status_code == 200 and [v.tag for v in root] == ["Gather"]
     gather = root.find("Gather")
@@ -269,9 +271,11 @@ def bridged_then_left(client, sid: str, queue_time: str) -> list[dict[str, str]]
     enqueue = [d for d in transcript.documents if "<Enqueue" in d][0]
     action = enqueue.split('action="')[1].split('"')[0].replace("&amp;", "&")
     wait = enqueue.split('waitUrl="')[1].split('"')[0].replace("&amp;", "&")
-    answer = post(client, wait, {"CallSid": sid, "QueueTime": queue_time, "QueuePosition": "1"})
+    answer = post(client, wait, {"CallSid": sid, "AccountSid": "AC1", "QueueTime": queue_time,
+                                 "QueuePosition": "1"})
     assert answer.status_code == 200
-    post(client, action, {"CallSid": sid, "QueueResult": "leave", "QueueTime": queue_time})
+    post(client, action, {"CallSid": sid, "AccountSid": "AC1", "QueueResult": "leave",
+                          "QueueTime": queue_time})
     return events(redis_client_of(client), sid)
 
 
@@ -297,13 +301,14 @@ def test_bridged_waits_are_kept_and_give_the_next_callers_their_estimate(client,
     step = "/voice/step?f=support&v=1&s=bridge&c=manila&n=3"
     for i in range(10):  # a bridge ends every two minutes
         onshore.clock = lambda i=i: start + timedelta(seconds=120 * i)
-        post(client, step, {"CallSid": f"CA{i:032d}", "QueueResult": "bridged",
+        post(client, step, {"CallSid": f"CA{i:032d}", "AccountSid": "AC1", "QueueResult": "bridged",
                             "QueueTime": str(400 + 10 * i)})
-    post(client, step, {"CallSid": f"CA{0:032d}", "QueueResult": "bridged", "QueueTime": "400"})
+    post(client, step, {"CallSid": f"CA{0:032d}", "AccountSid": "AC1", "QueueResult": "bridged",
+                        "QueueTime": "400"})
     assert redis_client.zcard("onshore:queue:manila:waits") == 10  # a replay adds nothing
 
-    response = post(client, WAIT, {"CallSid": "CA" + "9" * 32, "QueueTime": "0",
-                                   "QueuePosition": "4"})
+    response = post(client, WAIT, {"CallSid": "CA" + "9" * 32, "AccountSid": "AC1",
+                                   "QueueTime": "0", "QueuePosition": "4"})
     said = [s.text for s in assert_valid_twiml(response.get_data(as_text=True),
                                                response.content_type).iter("Say")]
     assert said[:2] == ["You are number 4 in line.", "Your expected wait is about 8 minutes."]
