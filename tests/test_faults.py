@@ -542,7 +542,7 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
                     keys_of[sig_of_event(e)].add(e.key)
                     requests_of[sig_of_event(e)].add(i)
             prompts += disclosure_prompt(ex.body)
-            offers += offer_prompt(ex.body)
+            offers += ex.path != "/voice/wait" and offer_prompt(ex.body)  # hold offers: no event
             bridges += bridge_answer(ex.body)
 
         everything = by_call.get(sid, [])
