@@ -425,7 +425,8 @@ def _hours_open(state: Hours, facts: Facts) -> bool:
 
 
 def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> bool:
-    """Ask with the disclosure and offer (True: wait), or move on to state.next (False)."""
+    """Speak the location, then ask with the offer (True: wait), or move on to state.next
+    (False: exempt, or this location was already heard)."""
     call = turn.call
     center = facts.centers.get(call.center)
     if center is None:
