@@ -5,6 +5,7 @@ each other). Used by tests/test_outage.py and bench/outage_bench.py."""
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 import threading
 import time
@@ -78,10 +79,11 @@ def figures(answers: list[Answer]) -> dict[str, float]:
     """p50, p99 and p100 of the answer times (seconds), throughput (answers per second
     over the span the calls were sent in) and the client's own lag (max late send)."""
     times = sorted(a.seconds for a in answers if a.status)
-    if not times:
-        return {"answers": 0}
+    if not times:  # no answer at all: as slow as can be
+        return {"answers": 0, "p50": math.inf, "p99": math.inf, "p100": math.inf,
+                "per_second": 0.0, "late": max((a.sent - a.due for a in answers), default=0.0)}
     span = max(a.sent + a.seconds for a in answers) - min(a.sent for a in answers)
-    q = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else times * 99
+    q = statistics.quantiles(times * (2 if len(times) == 1 else 1), n=100, method="inclusive")
     return {"answers": len(times), "p50": q[49], "p99": q[98], "p100": times[-1],
             "per_second": len(times) / span if span > 0 else 0.0,
             "late": max(a.sent - a.due for a in answers)}
