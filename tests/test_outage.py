@@ -133,7 +133,6 @@ def test_spooled_evidence_goes_in_with_no_call_to_carry_it(tmp_path):
     assert "Traceback" not in log, log
 
 
-
 def late_reply(redis_server, redis_client, spool: Path, to: str) -> tuple[str, list[dict]]:
     """One first webhook whose write Redis runs at once and whose reply comes 0.3 s later,
     past the 0.25 s timeout (as when Redis stops right after running a command, or is
