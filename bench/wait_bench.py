@@ -79,8 +79,8 @@ def main() -> int:
 
         def kinds(n: int) -> dict[str, list[Callable[[], dict]]]:
             sids = ["CA" + secrets.token_hex(16) for _ in range(n)]
-            call = {"From": "+12025550143", "To": SUPPORT, "FromCountry": "US",
-                    "Direction": "inbound", "CallStatus": "in-progress"}
+            call = {"AccountSid": "AC" + "0" * 32, "From": "+12025550143", "To": SUPPORT,
+                    "FromCountry": "US", "Direction": "inbound", "CallStatus": "in-progress"}
             return {
                 "voice": [environ("/voice", {**call, "CallSid": s, "CallStatus": "ringing"})
                           for s in sids],
