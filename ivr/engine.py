@@ -73,6 +73,7 @@ from ivr.places import country_name
 AFTER_CAUTION = "@bridge"  # built-in: bridge the chosen center after a cautious disclosure
 TRANSFER = "@domestic"  # built-in: the caller asked for an agent in the home country
 CAUTIOUS = "*"  # heard: a cautious "may be answered outside" disclosure
+WAIT_LIMIT, UNKNOWN = "wait-limit", "unknown"  # why a caller left a queue (BridgeEnded.left)
 MAX_HOPS = 64
 CAUTION_RETRIES, CAUTION_TIMEOUT = 2, 5  # the cautious offer has no state to set them
 
@@ -578,14 +579,14 @@ def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -
     if isinstance(reply, BridgeEnded):
         read = reply.meaning()
         left = reply.left if read == outcomes.LEFT else ""
-        if read == outcomes.LEFT and left not in ("wait-limit", "unknown"):
+        if read == outcomes.LEFT and left not in (WAIT_LIMIT, UNKNOWN):
             return _transfer(flow, turn, facts, how="key during hold")  # the key on hold
         domestic = str(call.center in facts.centers
                        and facts.centers[call.center].country == facts.home).lower()
         _ended(turn, reply, read, domestic)
         if read not in (outcomes.FAILED, outcomes.LEFT):  # answered, gone, or not ours
             return _end(turn)
-        if left == "unknown":  # the key or the wait limit: the domestic line is right for both
+        if left == UNKNOWN:  # the key or the wait limit: the domestic line is right for both
             return _transfer(flow, turn, facts, how="")
         then = (state.on_wait_limit if left else "") or state.on_failure
         if then:  # the failed center is no longer the call's center

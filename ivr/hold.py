@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr.engine import Event, Facts, Play, Speak, fill, hold_offer
+from ivr.engine import WAIT_LIMIT, Event, Facts, Play, Speak, fill, hold_offer
 from ivr.estimate import minutes
 from ivr.flow import TWILIO_HOLD_MUSIC, Flow
 
 ANNOUNCE_EVERY = 180  # seconds between two announcements of the place in line
-WAIT_LIMIT = "wait-limit"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ivr.estimate import remaining
 from ivr.evidence import Keyring
 from ivr.first_turns import FirstTurns
 from ivr.flow import TWILIO_HOLD_MUSIC, Flow
+from ivr.places import country_name
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
 from ivr.spool import Spool, Spooled
@@ -128,11 +129,11 @@ def _queue_left(app: Onshore, sid: str, call: Call, reply: BridgeEnded, now: dat
         if reply.status == "leave":
             recorded = hold.wait_limit(str(call.seq), call.state, "", hold.Queued(), 0)
             limit = app.store.has_step(sid, recorded.key)
-            return replace(reply, left=hold.WAIT_LIMIT if limit else "key")
+            return replace(reply, left=engine.WAIT_LIMIT if limit else "key")
         if reply.status == "bridged" and reply.wait:
             app.store.record_wait(call.center, sid, int(reply.wait), now.timestamp())
     except StoreUnavailable:
-        return replace(reply, left="unknown") if reply.status == "leave" else reply
+        return replace(reply, left=engine.UNKNOWN) if reply.status == "leave" else reply
     return reply
 
 
@@ -156,25 +157,26 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
     if form.get("Digits", "").startswith(flow.transfer_key if flow else "1"):
         return twiml.leave()
     if flow is None:
-        return keep_holding(request.full_path)
+        return keep_holding(request.full_path, app.settings.home_country)
     expected = _expected(app, center, queued) if hold.announcing(flow, queued) else None
     document = hold.hold(flow, Facts(sid, now, {}, app.settings.home_country), queued, max_wait,
                          args.get("l", ""), expected)
     return twiml.hold(document.lines, request.full_path)
 
 
-def keep_holding(pressed_url: str) -> str:
-    """A waiting caller's document when nothing else can be said: Twilio's music and the
-    offer, still listening for the key. Never a hang-up: the caller keeps their place."""
-    offer = engine.Speak("To speak with an agent in the United States, press 1 at any time.",
-                         "en-US")
+def keep_holding(pressed_url: str, home: str) -> str:
+    """A waiting caller's document when nothing else can be said (no flow to speak from):
+    Twilio's music and the offer with the default key, still listening for it. Never a
+    hang-up: the caller keeps their place."""
+    offer = engine.Speak(f"To speak with an agent in {country_name(home, 'en-US')}, press 1 "
+                         "at any time.", "en-US")
     return twiml.hold((offer, engine.Play(TWILIO_HOLD_MUSIC[0])), pressed_url)
 
 
-def _asked(environ: dict) -> str:
+def _asked(environ: Mapping[str, object]) -> str:
     """The path and query string of a request not (or not yet) read."""
-    query = environ.get("QUERY_STRING", "")
-    return environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+    query = str(environ.get("QUERY_STRING", ""))
+    return str(environ.get("PATH_INFO", "")) + (f"?{query}" if query else "")
 
 
 def _expected(app: Onshore, center: str, queued: hold.Queued) -> float | None:
@@ -189,7 +191,7 @@ def _expected(app: Onshore, center: str, queued: hold.Queued) -> float | None:
 
 def _seconds(value: str | None) -> int:
     """A whole number Twilio posted (QueueTime, QueuePosition); 0 for anything else."""
-    return int(value) if value and value.isdigit() else 0
+    return int(value) if value and value.isascii() and value.isdigit() else 0
 
 
 def status(app: Onshore, request: TwilioRequest) -> str:
@@ -350,8 +352,8 @@ class Webhooks:
                     body = ROUTES[path](self.app, request).encode()
         except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
             log.exception("unhandled error on %s", path)
-            last_resort = keep_holding(_asked(environ)) if path == twiml.WAIT_PATH else \
-                twiml.apology(GENERIC_APOLOGY)
+            last_resort = keep_holding(_asked(environ), self.app.settings.home_country) \
+                if path == twiml.WAIT_PATH else twiml.apology(GENERIC_APOLOGY)
             refused, body = None, last_resort.encode()
         if refused is not None:
             twilio_request.stop_reading(environ)
