@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults bench bench-outage check redis-server nginx clean
+.PHONY: run stop test test-faults bench bench-outage check redis-server nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ nginx:
 run: $(STAMP) redis-server
 	@bash deploy/run.sh
 
+# What `make run` started: gunicorn and the private redis-server (pid files in .run/).
+stop:
+	@bash deploy/stop.sh
+
 test: $(STAMP) redis-server nginx
 	$(BIN)/python -m pytest -q
 
@@ -51,5 +55,5 @@ bench: $(STAMP) redis-server nginx
 bench-outage: $(STAMP) redis-server
 	$(BIN)/python bench/outage_bench.py
 
-clean:
+clean: stop
 	rm -rf $(VENV) .run
