@@ -375,7 +375,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         return 1
     problems = Problems(f"{args.flow} v{target}")
     flow = parse_flow(args.flow, doc["flow"], problems, version=target)
-    config = Config(centers=store.centers(), numbers={}, flows={args.flow: flow})
+    config = Config(centers=store.centers(), numbers={}, flows={args.flow: flow},
+                    policy=store.policy())
     errors = [*problems.fatal, *(FlowError(problems.file, w, f, m)
                                   for w, f, m in flow_problems(flow, config, _home(args)))]
     for error in errors:

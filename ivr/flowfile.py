@@ -97,7 +97,7 @@ class Sources:
     centers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     numbers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     flows: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
-    policy: tuple[str, dict[str, Any]] | None = None  # checked, never published
+    policy: tuple[str, dict[str, Any]] | None = None  # published, versioned (store.py)
 
 
 class _Fields:

@@ -15,6 +15,9 @@ Layout (every key starts with the prefix, built by ``key``):
     call:SID:steps     set  steps already recorded for a call (idempotency), expires
     call:SID:entries   list  ids of the call's entries in the events stream, expires
     flow:ID:versions   sorted set  every published version of a flow
+    policy             string  the live version of the folder's [policy]; absent: none
+    policy:VERSION     string  a published [policy] JSON, immutable once written
+    policy:seq         counter of policy versions
     config:log         stream  every configuration change: publish or rollback, who, when
     config:fallback    hash  the last `ivr fallback build --redis-url`: digest, by, when
     queue:ID:waits     sorted set  "CallSid:seconds" waited in center ID's queue before an
@@ -58,8 +61,8 @@ from ivr.breaker import Breaker, State
 from ivr.errors import CircuitOpen, RemovalRefused, StoreUnavailable, Unconfirmed
 from ivr.estimate import RECENT
 from ivr.evidence import unpack
-from ivr.flow import Center, Config, Flow, Number
-from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number
+from ivr.flow import Center, Config, Flow, Number, Policy
+from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number, parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,7 @@ def key(*parts: str) -> str:
 _EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD = (
     key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"))
 _PRUNED, _ANCHORS = key("audit", "pruned"), key("audit", "anchors")
+_POLICY = key("policy")
 
 
 class _Unanswered(RedisError):
@@ -631,7 +635,15 @@ class Store:
                     "flow": raw, "digest": digest, "by": by, "message": message,
                     "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }, sort_keys=True)
+            policy = _policy_version(pipe, sources, by, message)
             pipe.multi()
+            if policy is None:
+                pipe.delete(_POLICY)
+            else:
+                version, doc = policy
+                if doc:
+                    pipe.set(key("policy", str(version)), doc)
+                pipe.set(_POLICY, version)
             for flow_id, doc in docs.items():
                 pipe.set(key("flow", flow_id, str(live[flow_id])), doc)
                 pipe.zadd(key("flow", flow_id, "versions"), {str(live[flow_id]): live[flow_id]})
@@ -652,6 +664,7 @@ class Store:
                 "flows": json.dumps(live, sort_keys=True),
                 "was": json.dumps(current, sort_keys=True),
                 "centers": str(len(sources.centers)), "numbers": str(len(sources.numbers)),
+                "policy": str(policy[0]) if policy else "",
             })
             pipe.execute()
             return live
@@ -689,6 +702,16 @@ class Store:
         """The centers as published now."""
         return self._parse_centers(self.client.hgetall(_CENTERS))
 
+    def policy(self) -> Policy | None:
+        """The [policy] published with the configuration now; None when none was."""
+        version = self.client.get(_POLICY)
+        raw = self.client.get(key("policy", version.decode())) if version else None
+        if not raw:
+            return None
+        problems = Problems(f"published policy v{version.decode()}")
+        policy = parse_policy(json.loads(raw)["policy"], problems)
+        return None if problems.fatal else policy
+
     def published(self) -> Config:
         """Numbers, centers and each flow's live version as published now; only reads
         (``ivr preview --redis-url``)."""
@@ -701,7 +724,8 @@ class Store:
                    if (n := self._number(e164.decode(), raw)) is not None}
         live = {f.decode(): _live(v.decode())[0] for f, v in flows_raw.items()}
         flows = {f: flow for f, v in live.items() if (flow := self.flow(f, v)) is not None}
-        return Config(centers=self._parse_centers(centers), numbers=numbers, flows=flows)
+        return Config(centers=self._parse_centers(centers), numbers=numbers, flows=flows,
+                      policy=self.policy())
 
     def rollback(self, flow_id: str, version: int, by: str, message: str = "") -> int | None:
         """Make an earlier version live again, atomically; returns the version it replaced.
@@ -772,6 +796,25 @@ def _after(entry_id: str) -> str:
     """The smallest stream id greater than entry_id."""
     ms, seq = entry_id.split("-")
     return f"{ms}-{int(seq) + 1}"
+
+
+def _policy_version(pipe: Any, sources: Sources, by: str,
+                    message: str) -> tuple[int, str] | None:
+    """The version the folder's [policy] gets (the live one when unchanged) and, when it is
+    new, its document to write; None when the folder has no policy."""
+    if sources.policy is None:
+        return None
+    raw = sources.policy[1]
+    digest = _digest(raw)
+    live = pipe.get(_POLICY)
+    if live:
+        old = pipe.get(key("policy", live.decode()))
+        if old and json.loads(old).get("digest") == digest:
+            return int(live), ""
+    version = int(pipe.incr(key("policy", "seq")))
+    return version, json.dumps({
+        "policy": raw, "digest": digest, "by": by, "message": message,
+        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, sort_keys=True)
 
 
 def _digest(raw: Mapping[str, Any]) -> str:
