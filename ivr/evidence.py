@@ -122,12 +122,13 @@ def seal_all(keyring: Keyring, common: Mapping[str, str],
              events: Iterable[Event]) -> list[tuple[str, str]]:
     """``seal`` for each of a webhook's events, the fields they share encoded once: the
     text is exactly _json(common + step + fields + kid) followed by the MAC of that text."""
-    head = _json([part for pair in common.items() for part in pair])[:-1]
+    shared = _json([part for pair in common.items() for part in pair])[1:-1]
+    head = f"[{shared}," if shared else "["  # no common fields: no comma before "step"
     tail = f',"kid",{_json([keyring.kid])[1:]}'
     sealed = []
     for event in events:
         own = _json(["step", event.step, *[part for pair in event.fields for part in pair]])
-        payload = f"{head},{own[1:-1]}{tail}"
+        payload = f"{head}{own[1:-1]}{tail}"
         # the same text as _json(flat + ["mac", mac]): the MAC is hex, nothing to escape
         sealed.append((event.key, f'{payload[:-1]},"mac","{_mac(keyring.secret, payload)}"]'))
     return sealed
