@@ -10,19 +10,16 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+# Flask, Redis and the twilio SDK are imported inside the functions that use them, so that
+# importing a module of the package (the pure engine, the flow checker) does not load them.
+if TYPE_CHECKING:
+    from flask import Flask
 
-from ivr import operator_api, webhooks
-from ivr import store as store_module
-from ivr.breaker import Breaker
-from ivr.check import check_folder
-from ivr.chores import Chore, Chores
-from ivr.evidence import Keyring
-from ivr.settings import Settings
-from ivr.signature import SignatureChecker
-from ivr.spool import Spool
+    from ivr.evidence import Keyring
+    from ivr.settings import Settings
+    from ivr.store import Store
 
 log = logging.getLogger(__name__)
 TEST_HASH_KEY = "onshore-test-only-caller-hash-key"
@@ -30,6 +27,16 @@ TEST_HASH_KEY = "onshore-test-only-caller-hash-key"
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and, in tests, test_config)."""
+    from flask import Flask
+
+    from ivr import operator_api, webhooks
+    from ivr import store as store_module
+    from ivr.breaker import Breaker
+    from ivr.chores import Chore, Chores
+    from ivr.settings import Settings
+    from ivr.signature import SignatureChecker
+    from ivr.spool import Spool
+
     app = Flask(__name__)
     settings = Settings.from_env(os.environ, test_config)
     app.config["TESTING"] = settings.testing
@@ -60,12 +67,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def keyring(settings: Settings) -> Keyring:
     """The evidence keys: the current one and, during a rotation, the old ones."""
+    from ivr.evidence import Keyring
+
     secret = (settings.caller_hash_key or TEST_HASH_KEY).encode()
     return Keyring(settings.caller_hash_key_id, secret, settings.old_keys())
 
 
-def seed_memory(store: store_module.Store, settings: Settings) -> None:
+def seed_memory(store: Store, settings: Settings) -> None:
     """Give the process a configuration to fall back on before Redis ever answered."""
+    from ivr.check import check_folder
+
     folder = Path(settings.flows_dir) if settings.flows_dir else None
     if folder is None or not folder.exists():
         return

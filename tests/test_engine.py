@@ -9,6 +9,8 @@ and country together with the offer of a domestic agent (R1, R4, R7, R8).
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -1087,3 +1089,13 @@ def test_evidence_of_a_second_bridge_after_lookup_failure_is_not_lost():
     keys = [e.key for t in turns for e in t.events]
     assert len(keys) == len(set(keys)), f"evidence keys repeat within one call: {keys}"
     assert only_connect(again).center != "manila", "re-tried the center that just failed"
+
+
+def test_importing_the_engine_loads_no_flask_redis_or_twilio():
+    # the engine is pure: importing it (and so the package's __init__) must not pull in the
+    # web framework, the Redis client or the twilio SDK; a fresh interpreter shows it
+    code = ("import sys, ivr.engine; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'redis', 'twilio'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
