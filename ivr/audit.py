@@ -19,17 +19,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from ivr import archive
 from ivr.anchors import Anchor, merged, stream_order
 from ivr.evidence import Keyring, body_of, link, mac_is_valid
 from ivr.store import Store
 
 CHAIN_TAIL = 4  # prev, <hash>, hash, <hash>
+RECENT = 10_000  # chain hashes an in-stream anchor may attest
 
 
 @dataclass(frozen=True)
@@ -62,52 +66,88 @@ def check_entry(keyring: Keyring | None, fields: list[str], prev: str) -> str:
     return ""
 
 
-def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = ()) -> Verdict:
-    """Check the whole record against its chain, its MACs and every anchor (Redis's and
-    ``logged``, from a local log); name the first broken link."""
-    pruned = store.pruned()
+def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (),
+           folder: Path | None = None) -> Verdict:
+    """Check the whole record (the archive in ``folder``, then Redis) against its chain,
+    its MACs and every anchor (Redis's and ``logged``, from a local log); name the first
+    broken link. Reads a batch or a chunk at a time: memory does not grow with the record."""
     every, disagreement = merged(store.anchors(), logged)
     if disagreement:
         return Verdict(0, "anchors", disagreement)
-    after = stream_order(pruned[0]) if pruned[0] else (-1, -1)
+    if folder is not None and (days := archive.manifest(folder)):
+        origin = ("", days[0].prev, days[0].before)
+        after = stream_order(days[0].first)
+        after = (after[0], after[1] - 1)
+        rows: Iterable[tuple[str, list[str]]] = itertools.chain(
+            archive.entries(folder, days, store.export_marks()),
+            store.entries(f"({days[-1].last}"))
+    else:
+        origin = store.pruned()
+        after = stream_order(origin[0]) if origin[0] else (-1, -1)
+        rows = store.entries(start=f"({origin[0]}" if origin[0] else "-")
     pending = [a for a in every if stream_order(a.last) > after]
-    verdict = _walk(store, keyring, pruned, list(pending))
+    verdict = _walk(rows, keyring, origin, list(pending), store.chain_head)
     return replace(verdict, anchors=len(pending), last_anchor=pending[-1].at if pending else "")
 
 
-def _walk(store: Store, keyring: Keyring | None, pruned: tuple[str, str, int],
-          pending: list[Anchor]) -> Verdict:
-    """``verify`` from the pruned marker (id, hash, entries) on, holding the record to
-    ``pending`` (the anchors past the marker, oldest first; consumed)."""
-    pruned_id, prev, count = pruned
+def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
+          origin: tuple[str, str, int], pending: list[Anchor],
+          chain_head: Callable[[], str]) -> Verdict:
+    """``verify`` of ``rows``, the entries after ``origin`` (id, hash, entries before),
+    holding the record to ``pending`` (the anchors past it, oldest first; consumed)."""
+    _, prev, count = origin
     unknown = 0
-    seen = {prev}  # every hash so far: what an in-stream anchor may attest
-    for entry_id, fields in store.entries(start=f"({pruned_id}" if pruned_id else "-"):
-        if pending and stream_order(entry_id) > stream_order(pending[0].last):
-            return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id), unknown)
-        first = count == pruned[2]
-        count += 1
-        problem = check_entry(keyring, fields, prev) or _anchor_problem(fields, seen)
-        if problem and first and fields[-3:-2] != [prev]:
-            problem = (f"the record's oldest entries were erased: it starts at {entry_id}, "
-                       f"which links to {fields[-3][:12] or '(start)'}, not to "
-                       f"{'the pruned marker ' + prev[:12] if prev else 'the start'}")
-        if not problem and pending and entry_id == pending[0].last:
-            problem = _held_to(pending.pop(0), fields[-1], count)
-        if problem:
-            return Verdict(count, entry_id, problem, unknown)
-        if keyring is not None and mac_is_valid(keyring, fields) is None:
-            unknown += 1
-        prev = fields[-1]
-        seen.add(prev)
+    recent = _Recent()  # the hashes just before: what an in-stream anchor may attest
+    recent.add(prev)
+    try:
+        for entry_id, fields in rows:
+            if pending and stream_order(entry_id) > stream_order(pending[0].last):
+                return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id),
+                               unknown)
+            first = count == origin[2]
+            count += 1
+            problem = check_entry(keyring, fields, prev) or _anchor_problem(fields, recent)
+            if problem and first and fields[-3:-2] != [prev]:
+                problem = (f"the record's oldest entries were erased: it starts at {entry_id}, "
+                           f"which links to {fields[-3][:12] or '(start)'}, not to "
+                           f"{'the pruned marker ' + prev[:12] if prev else 'the start'}")
+            if not problem and pending and entry_id == pending[0].last:
+                problem = _held_to(pending.pop(0), fields[-1], count)
+            if problem:
+                return Verdict(count, entry_id, problem, unknown)
+            if keyring is not None and mac_is_valid(keyring, fields) is None:
+                unknown += 1
+            prev = fields[-1]
+            recent.add(prev)
+    except archive.Broken as broken:
+        return Verdict(count, broken.where, broken.problem, unknown)
     if pending:
         return Verdict(count, pending[0].last, _erased(pending[0], count, ""), unknown)
-    head = store.chain_head()
+    head = chain_head()
     if head != prev:
         return Verdict(count, "end", f"the record ends at {prev[:12] or '(start)'} but the chain "
                        f"head is {head[:12] or '(none)'}: entries at the end were deleted, or "
                        "the head was overwritten", unknown)
     return Verdict(count, unknown_keys=unknown)
+
+
+class _Recent:
+    """The last RECENT chain hashes, as a set: an in-stream anchor (records from before
+    ``ivr.anchors``) attested the head as it read it, a few entries before its own place,
+    so a window bounds verify's memory where a set of every hash grew with the record."""
+
+    def __init__(self) -> None:
+        self.order: deque[str] = deque()
+        self.hashes: set[str] = set()
+
+    def add(self, hash_: str) -> None:
+        if len(self.order) == RECENT:
+            self.hashes.discard(self.order.popleft())
+        self.order.append(hash_)
+        self.hashes.add(hash_)
+
+    def __contains__(self, hash_: object) -> bool:
+        return hash_ in self.hashes
 
 
 def _erased(anchor: Anchor, count: int, next_id: str) -> str:
@@ -158,7 +198,7 @@ def anchor(store: Store, now: datetime) -> tuple[Anchor | None, str]:
     return taken, ""
 
 
-def _anchor_problem(fields: list[str], seen: set[str]) -> str:
+def _anchor_problem(fields: list[str], seen: _Recent) -> str:
     """An anchor the webhooks once appended to the stream itself must attest a head the
     record still holds before it (records from before ``ivr.anchors``)."""
     if "anchor" not in fields[:10]:
@@ -166,26 +206,29 @@ def _anchor_problem(fields: list[str], seen: set[str]) -> str:
     attested = _pairs(fields).get("head", "")
     if attested in seen:
         return ""
-    return (f"it attests the chain head {attested[:12]}, which no entry before it has: entries "
-            "before it were deleted or rewritten and the chain relinked")
-
-
-def stream_id(day: date) -> str:
-    """The first stream id of a UTC day (ids are milliseconds since the epoch)."""
-    ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-    return f"{ms}-0"
+    return (f"it attests the chain head {attested[:12]}, which none of the {RECENT} entries "
+            "before it has: entries before it were deleted or rewritten and the chain relinked")
 
 
 def _range(start: date, end: date) -> tuple[str, str]:
     """Stream ids from the start of ``start`` up to, not including, the day after ``end``."""
-    return stream_id(start), "(" + stream_id(end + timedelta(days=1))
+    return archive.first_id(start), "(" + archive.first_id(end + timedelta(days=1))
 
 
-def period(store: Store, start: date, end: date) -> Iterator[tuple[str, list[str]]]:
-    """Entries that may belong to calls received from start to end: a day of slack after
-    ``end`` for calls that ran past midnight."""
+def period(store: Store, start: date, end: date,
+           folder: Path | None = None) -> Iterator[tuple[str, list[str]]]:
+    """Entries that may belong to calls received from start to end, from the archive in
+    ``folder`` and then Redis: a day of slack after ``end`` for calls that ran past midnight."""
     first_id, last_id = _range(start, end + timedelta(days=1))
-    return store.entries(first_id, last_id)
+    days = archive.manifest(folder) if folder is not None else []
+    if folder is None or not days:
+        yield from store.entries(first_id, last_id)
+        return
+    yield from archive.period(folder, first_id, last_id)
+    # what the archive holds is read from it alone, even before Redis pruned it
+    if stream_order(days[-1].last) >= stream_order(first_id):
+        first_id = f"({days[-1].last}"
+    yield from store.entries(first_id, last_id)
 
 
 def export(store: Store, start: date, end: date, fmt: str, out: Path) -> tuple[int, str]:
@@ -219,7 +262,8 @@ def prune(store: Store, before: date, retention_days: int, today: date) -> tuple
     cutoff = min(before, today - timedelta(days=retention_days))
     pruned_id = store.pruned()[0]
     ranges = sorted(stream_order(a) + stream_order(b) for a, b in store.exported())
-    candidates = list(store.entries(f"({pruned_id}" if pruned_id else "-", "(" + stream_id(cutoff)))
+    candidates = list(store.entries(f"({pruned_id}" if pruned_id else "-",
+                                    "(" + archive.first_id(cutoff)))
     if not candidates:
         return 0, f"no entries before {cutoff.isoformat()} (retention {retention_days} days)"
     for entry_id, _ in candidates:

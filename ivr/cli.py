@@ -14,7 +14,7 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from ivr import anchors, audit, fallback, keyring, period, report, simulation
+from ivr import anchors, archive, audit, fallback, keyring, period, report, simulation
 from ivr.caller import Caller, ImpossibleOutcome, Phone, Transport
 from ivr.check import check_folder, flow_problems
 from ivr.errors import FlowError, OnshoreError, PeriodError
@@ -23,6 +23,7 @@ from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
 from ivr.scenarios import parse_scenario, read_scenarios
 from ivr.settings import Settings
+from ivr.archive import HOT_DAYS
 from ivr.spool import Spool
 from ivr.store import Store, connect, publisher
 
@@ -255,7 +256,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read the anchor log {args.anchors}: {exc}", file=sys.stderr)
         return 1
-    verdict = audit.verify(_store(args), keys, logged)
+    verdict = audit.verify(_store(args), keys, logged, _folder(args))
     if not verdict.intact:
         print(f"BROKEN at {verdict.broken_at} (entry {verdict.entries}): {verdict.problem}")
         return 1
@@ -298,6 +299,29 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     start, end = period.parse(args.from_, args.to)
     count, digest = audit.export(_store(args), start, end, args.format, Path(args.out))
     print(f"exported {count} entries to {args.out} (sha256 {digest})")
+    return 0
+
+
+def _folder(args: argparse.Namespace) -> Path | None:
+    return Path(args.archive) if args.archive else None
+
+
+def cmd_audit_archive(args: argparse.Namespace) -> int:
+    """Move complete days older than the hot window to day files, then prune them."""
+    if not args.archive:
+        print("no archive folder: set IVR_ARCHIVE_DIR or pass --archive", file=sys.stderr)
+        return 2
+    if not 1 <= args.hot_days <= period.MAX_DAYS * 10:
+        raise PeriodError(f"hot-days {args.hot_days} must be 1 to {period.MAX_DAYS * 10}")
+    written, why = archive.archive(_store(args), Path(args.archive), args.hot_days,
+                                   datetime.now(UTC).date())
+    for day in written:
+        print(f"archived {day.count} entries of {day.day} to {day.file} (sha256 {day.sha256})")
+    if why:
+        print(f"stopped: {why}", file=sys.stderr)
+        return 1
+    if not written:
+        print(f"nothing to archive: no complete day older than {args.hot_days} days in Redis")
     return 0
 
 
@@ -392,7 +416,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """The compliance report of a period, in the format asked for."""
     start, end = period.parse(args.from_, args.to)
-    events = report.as_events(audit.period(_store(args), start, end))
+    events = report.as_events(audit.period(_store(args), start, end, _folder(args)))
     built = report.build_report(events, start, end, args.flow, _home(args))
     print(report.render(built, args.format), end="")
     return 0
@@ -469,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.set_defaults(func=cmd_preview)
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    archive_dir = os.environ.get("IVR_ARCHIVE_DIR", "")
     versions = sub.add_parser("versions", help="published versions of a flow")
     versions.add_argument("flow")
     versions.set_defaults(func=cmd_versions)
@@ -500,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--flow", help="only calls of this flow")
     rep.add_argument("--format", choices=report.FORMATS, default="text")
     rep.add_argument("--redis-url", default=redis_url)
+    rep.add_argument("--archive", default=archive_dir, help="day files of older evidence")
     rep.set_defaults(func=cmd_report)
 
     record = sub.add_parser("call-record", help="one call's whole evidence record")
@@ -513,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="check the hash chain, MACs and anchors")
     verify.add_argument("--anchors", default=anchor_log,
                         help="a local anchor log to hold the record to as well")
+    verify.add_argument("--archive", default=archive_dir,
+                        help="day files of older evidence, verified with Redis as one record")
     verify.set_defaults(func=cmd_audit_verify)
     anchor = audit_sub.add_parser("anchor", help="record the high-water mark (auditor user)")
     anchor.add_argument("--log", default=anchor_log, help="also append it to this local file")
@@ -530,10 +558,15 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--retention-days", type=int,
                        default=int(os.environ.get("IVR_RETENTION_DAYS", "400")))
     prune.set_defaults(func=cmd_audit_prune)
+    moved = audit_sub.add_parser("archive", help="move days past the hot window to day files")
+    moved.add_argument("--archive", default=archive_dir, help="the archive folder")
+    moved.add_argument("--hot-days", type=int,
+                       default=int(os.environ.get("IVR_HOT_DAYS", str(HOT_DAYS))))
+    moved.set_defaults(func=cmd_audit_archive)
     replay = audit_sub.add_parser("replay", help="send spooled evidence to Redis")
     replay.add_argument("--spool", default=os.environ.get("IVR_SPOOL_DIR", "spool"))
     replay.set_defaults(func=cmd_audit_replay)
-    for p in (verify, anchor, export, prune, replay):
+    for p in (verify, anchor, export, prune, moved, replay):
         p.add_argument("--redis-url", default=redis_url)
     return parser
 

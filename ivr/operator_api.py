@@ -7,6 +7,8 @@ longer worker timeout than the webhooks' (deploy/README.md).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hmac
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
@@ -43,8 +45,10 @@ def reports() -> Response:
     settings = current_app.extensions["onshore"].settings
     store = Store(connect(settings.redis_url, timeout=READ_TIMEOUT))
     try:
-        built = report.build_report(report.as_events(audit.period(store, start, end)), start, end,
-                                    request.args.get("flow") or None, settings.home_country)
+        folder = Path(settings.archive_dir) if settings.archive_dir else None
+        built = report.build_report(report.as_events(audit.period(store, start, end, folder)),
+                                    start, end, request.args.get("flow") or None,
+                                    settings.home_country)
     except ValueError as exc:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
     return Response(report.render(built, fmt), content_type=report.CONTENT_TYPES[fmt])

@@ -25,6 +25,7 @@ class Settings:
     webhook_shared_keys: str = ""  # "id:secret,...": Webhook Rules' SharedKeys, all accepted
     spool_dir: str = "spool"
     report_token: str = ""
+    archive_dir: str = ""  # day files of evidence past the hot window (ivr.archive)
     flows_dir: str = ""
     redis_timeout: float = 0.25
     extra_parameters: str = ""  # "Name,..." Twilio sends that ivr.parameters does not list yet
@@ -45,6 +46,7 @@ class Settings:
             webhook_shared_keys=env.get("TWILIO_WEBHOOK_SHARED_KEYS", ""),
             spool_dir=env.get("IVR_SPOOL_DIR", "spool"),
             report_token=env.get("IVR_REPORT_TOKEN", ""),
+            archive_dir=env.get("IVR_ARCHIVE_DIR", ""),
             flows_dir=env.get("IVR_FLOWS_DIR", ""),
             redis_timeout=float(env.get("IVR_REDIS_TIMEOUT", cls.redis_timeout)),
             extra_parameters=env.get("IVR_EXTRA_PARAMETERS", ""),

@@ -488,9 +488,10 @@ class Store:
     # -- the record ------------------------------------------------------------
 
     def entries(self, start: str = "-", end: str = "+",
-                batch: int = 10_000) -> Iterator[tuple[str, list[str]]]:
+                batch: int = 2_000) -> Iterator[tuple[str, list[str]]]:
         """Entries of the events stream in order, as (id, [name, value, ...]) with the
-        chain fields last (``evidence.unpack``)."""
+        chain fields last (``evidence.unpack``). A batch at a time: 2,000 entries are about
+        13 MiB as Python lists, so a reader's memory does not grow with the record."""
         reader = self._reader()
         cursor = start
         while True:
@@ -575,6 +576,12 @@ class Store:
         """Exported ranges of entry ids, (first, last), oldest first."""
         rows = self.client.xrange(key("audit", "exported"))
         return [(f[b"first"].decode(), f[b"last"].decode()) for _, f in rows]
+
+    def export_marks(self) -> dict[tuple[str, str], str]:
+        """The SHA-256 of each exported range's file, by (first, last) id."""
+        rows = self.client.xrange(key("audit", "exported"))
+        return {(f[b"first"].decode(), f[b"last"].decode()): f[b"sha256"].decode()
+                for _, f in rows}
 
     def prune(self, last_id: str, last_hash: str, calls: Iterable[str], removed: int) -> int:
         """Remove every entry up to and including last_id (``removed`` of them, counted in

@@ -1,0 +1,172 @@
+"""The archive: days past the hot window leave Redis for day files, and the record read over
+files and Redis is the record as Redis alone held it (verify, anchors, reports)."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from ivr import archive, audit, report
+from ivr.cli import main
+from ivr.evidence import Keyring
+from ivr.store import Store, connect
+from tests import records
+from tests.conftest import HASH_KEY
+
+KEYS = Keyring("k1", HASH_KEY.encode())
+START = datetime(2026, 11, 1, tzinfo=UTC)
+TODAY = date(2026, 12, 1)  # 30 days after START: with a 25-day hot window, 5 days archive
+
+
+@pytest.fixture
+def store(redis_server, redis_client) -> Store:
+    return Store(connect(redis_server.url, timeout=5))
+
+
+@pytest.fixture
+def month(redis_client, store):
+    """400 simulated calls over the 30 days of November, sealed, chained, in Redis."""
+    events = records.simulated(400, START, 30)
+    records.append(redis_client, KEYS, events)
+    return events
+
+
+def test_archiving_moves_old_days_to_day_files_and_verify_reads_both(store, month, tmp_path):
+    before = list(store.entries())
+    taken, _ = audit.anchor(store, datetime.now(UTC))  # an anchor over what will leave Redis
+    written, why = archive.archive(store, tmp_path, 25, TODAY)
+    assert not why and [d.day for d in written] == [f"2026-11-0{i}" for i in range(1, 6)]
+    # one file a day, the chain running on from one file to the next and into Redis
+    assert all(a.head == b.prev and a.before + a.count == b.before
+               for a, b in zip(written, written[1:]))
+    in_files = sum(d.count for d in written)
+    assert store.pruned() == (written[-1].last, written[-1].head, in_files)
+    left = list(store.entries())
+    assert left == before[in_files:] and left[0][1][-3] == written[-1].head
+    assert all(archive.day_of(i) >= date(2026, 11, 6) for i, _ in left)
+    assert list(archive.entries(tmp_path, written, store.export_marks())) == before[:in_files]
+    verdict = audit.verify(store, KEYS, folder=tmp_path)
+    assert verdict.intact and verdict.entries == len(before), verdict
+    assert verdict.anchors == 1 and taken is not None
+    # without the files, Redis alone verifies from its pruned marker, as before
+    assert audit.verify(store, KEYS).intact
+    # run again the next day: one more file, nothing twice
+    again, _ = archive.archive(store, tmp_path, 25, TODAY + timedelta(days=1))
+    assert [d.day for d in again] == ["2026-11-06"] and again[0].prev == written[-1].head
+    assert audit.verify(store, KEYS, folder=tmp_path).entries == len(before)
+    assert archive.archive(store, tmp_path, 25, TODAY + timedelta(days=1)) == ([], "")
+
+
+def test_an_edited_day_file_is_caught(store, month, tmp_path):
+    written, _ = archive.archive(store, tmp_path, 25, TODAY)
+    path = tmp_path / written[2].file
+    lines = path.read_text().splitlines()
+    row = json.loads(lines[3])
+    row[row.index("at") + 1] = "2026-11-03T23:59:59.000+00:00"
+    lines[3] = json.dumps(row, separators=(",", ":"))
+    path.write_text("\n".join(lines) + "\n")
+    verdict = audit.verify(store, KEYS, folder=tmp_path)
+    assert verdict.broken_at == row[0] and "edited" in verdict.problem, verdict
+
+
+def test_a_day_file_rewritten_with_its_manifest_line_is_caught(store, month, tmp_path):
+    # even with the chain relinked and the manifest's SHA-256 recomputed, Redis's export
+    # mark (the operator's user writes it, not whoever can write the archive) disagrees
+    written, _ = archive.archive(store, tmp_path, 25, TODAY)
+    target = written[-1]
+    path = tmp_path / target.file
+    kept = path.read_bytes().splitlines(keepends=True)[:-1]  # drop the day's last entry
+    path.write_bytes(b"".join(kept))
+    manifest = (tmp_path / archive.MANIFEST).read_text().splitlines()
+    import hashlib
+    last = json.loads(kept[-1])
+    forged = {**json.loads(manifest[-1]), "count": len(kept), "last": last[0], "head": last[-1],
+              "sha256": hashlib.sha256(b"".join(kept)).hexdigest()}
+    (tmp_path / archive.MANIFEST).write_text("\n".join([*manifest[:-1], json.dumps(forged)]) + "\n")
+    verdict = audit.verify(store, KEYS, folder=tmp_path)
+    assert not verdict.intact and verdict.broken_at != "", verdict
+
+
+def test_a_missing_day_file_is_caught(store, month, tmp_path):
+    written, _ = archive.archive(store, tmp_path, 25, TODAY)
+    (tmp_path / written[1].file).unlink()
+    verdict = audit.verify(store, KEYS, folder=tmp_path)
+    assert verdict.broken_at == written[1].file and "missing" in verdict.problem, verdict
+
+
+def test_a_day_dropped_from_file_and_manifest_breaks_the_chain(store, month, tmp_path):
+    written, _ = archive.archive(store, tmp_path, 25, TODAY)
+    (tmp_path / written[1].file).unlink()
+    lines = (tmp_path / archive.MANIFEST).read_text().splitlines()
+    (tmp_path / archive.MANIFEST).write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    verdict = audit.verify(store, KEYS, folder=tmp_path)
+    assert verdict.broken_at == written[2].first and "deleted" in verdict.problem, verdict
+
+
+def test_a_crash_before_pruning_is_finished_by_the_next_run(store, month, tmp_path):
+    # the day file and its manifest line are on disk, Redis still holds the day
+    written, _ = archive.archive(store, tmp_path, 25, TODAY)
+    in_files = sum(d.count for d in written)
+    everything = list(archive.entries(tmp_path, written, {})) + list(store.entries())
+    store.client.delete("onshore:audit:pruned")
+    store.client.delete("onshore:events")
+    records.append(store.client, KEYS, records.simulated(400, START, 30))
+    assert list(store.entries()) == everything  # the same record again, nothing pruned
+    assert archive.archive(store, tmp_path, 25, TODAY) == ([], "")
+    assert store.pruned()[2] == in_files
+    assert audit.verify(store, KEYS, folder=tmp_path).entries == len(everything)
+
+
+def test_report_over_files_and_redis_equals_report_over_redis(store, redis_client, month,
+                                                              tmp_path):
+    start, end = date(2026, 11, 1), date(2026, 11, 30)
+    alone = report.build_report(report.as_events(audit.period(store, start, end)), start, end)
+    archive.archive(store, tmp_path, 25, TODAY)
+    assert len(list(store.entries())) < len(month)
+    both = report.build_report(report.as_events(audit.period(store, start, end, tmp_path)),
+                               start, end)
+    assert report.render(both, "json") == report.render(alone, "json")
+    assert alone.volume.calls_received > 300
+    # a period inside the archive alone, and one across its edge
+    for first, last in ((date(2026, 11, 2), date(2026, 11, 3)), (date(2026, 11, 4), end)):
+        from_files = list(audit.period(store, first, last, tmp_path))
+        assert from_files and all(first <= archive.day_of(i) <= last + timedelta(days=1)
+                                  for i, _ in from_files)
+
+
+def test_the_cli_archives_and_verifies_over_files(redis_server, store, month, tmp_path, capsys,
+                                                 monkeypatch):
+    monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
+    url = ["--redis-url", redis_server.url, "--archive", str(tmp_path)]
+    assert main(["audit", "archive", "--hot-days", "3", *url]) == 0
+    assert "archived" in capsys.readouterr().out
+    assert main(["audit", "verify", *url]) == 0
+    assert f"intact: {len(month)} entries" in capsys.readouterr().out
+    assert main(["report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json",
+                 *url]) == 0
+    assert json.loads(capsys.readouterr().out)["volume"]["calls_received"] > 300
+
+
+def _peak_verify(store: Store, client, folder, calls: int) -> int:
+    client.flushall()
+    records.append(client, KEYS, records.simulated(calls, START, 30, seed=calls))
+    archive.archive(store, folder, 15, TODAY)
+    tracemalloc.start()
+    verdict = audit.verify(store, KEYS, folder=folder)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert verdict.intact, verdict
+    return peak
+
+
+@pytest.mark.slow
+def test_verify_memory_does_not_grow_with_the_record(store, redis_client, tmp_path):
+    # four times the record (about 20k and 80k entries, half of them in day files) must
+    # not take four times the memory: verify reads a batch or a chunk at a time
+    small = _peak_verify(store, redis_client, tmp_path / "small", 3_000)
+    large = _peak_verify(store, redis_client, tmp_path / "large", 12_000)
+    print(f"verify peak: {small / 2**20:.1f} MiB at ~20k entries, {large / 2**20:.1f} MiB at ~80k")
+    assert large < small * 1.25, (small, large)
