@@ -184,11 +184,11 @@ def _append_line(folder: Path, day: DayFile) -> None:
 def entries(folder: Path, days: Iterable[DayFile], marks: Mapping[tuple[str, str], str],
             check: bool = True) -> Iterator[tuple[str, list[str]]]:
     """The entries of these day files in order, read a chunk at a time. With ``check``, each
-    file is held to its manifest line and to Redis's export mark of it (``marks``: (first,
-    last) -> sha256); raises Broken at the first file that is not what they say."""
+    file is held to its manifest line and to Redis's export mark of it (``marks``: (first
+    id, file name) -> sha256); raises Broken at the first file that is not what they say."""
     for day in days:
         path = folder / day.file
-        mark = marks.get((day.first, day.last))
+        mark = marks.get((day.first, day.file))
         if check and mark is not None and mark != day.sha256:
             raise Broken(day.file, f"its manifest line says SHA-256 {day.sha256[:12]} but Redis "
                          f"marked it exported with {mark[:12]}: the file and the manifest "

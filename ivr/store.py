@@ -578,9 +578,9 @@ class Store:
         return [(f[b"first"].decode(), f[b"last"].decode()) for _, f in rows]
 
     def export_marks(self) -> dict[tuple[str, str], str]:
-        """The SHA-256 of each exported range's file, by (first, last) id."""
+        """The SHA-256 of each exported file, by (first entry id, file name)."""
         rows = self.client.xrange(key("audit", "exported"))
-        return {(f[b"first"].decode(), f[b"last"].decode()): f[b"sha256"].decode()
+        return {(f[b"first"].decode(), os.path.basename(f[b"path"].decode())): f[b"sha256"].decode()
                 for _, f in rows}
 
     def prune(self, last_id: str, last_hash: str, calls: Iterable[str], removed: int) -> int:
