@@ -2,7 +2,9 @@
 
 It posts the webhooks Twilio would post, signed exactly as Twilio signs them, follows the
 TwiML it gets back (Say, Gather, Redirect, Dial, Enqueue, Hangup) and writes down what the
-caller hears and where the call is bridged. A ``<Gather>`` hears keys as Twilio does
+caller hears and where the call is bridged. A ``<Number url>`` or ``<Sip url>`` it plays on
+the answering side's leg (the confirm whisper); the status callback goes as the number is
+configured (POST or GET). A ``<Gather>`` hears keys as Twilio does
 (``finishOnKey``, ``numDigits``: ``ivr.prompts``), and a caller who answers while its nested
 prompt plays cuts that prompt when ``bargeIn`` is on, as it is by default. ``ivr call`` and
 the end-to-end tests use it; Twilio's own cloud cannot run here, so this is the one
@@ -25,7 +27,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, RequestValidator
 
-from ivr.outcomes import HANGS_UP, reported
+from ivr.outcomes import ANSWERED, HANGS_UP, meaning, reported
 from ivr.prompts import DEFAULT_FINISH_ON_KEY, keys_heard
 
 ACCOUNT_SID = "AC" + "0" * 32  # the stand-in account
@@ -51,12 +53,14 @@ class Transcript:
     """What happened on one simulated call, in order."""
 
     call_sid: str
+    caller: str = ""  # the caller's From
     lines: list[str] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     bridges: list[tuple[str, str]] = field(default_factory=list)  # (kind, target)
     held: list[str] = field(default_factory=list)  # what the caller hears on hold
     handoffs: list[str] = field(default_factory=list)  # URLs of the company's own applications
     documents: list[str] = field(default_factory=list)
+    whispers: list[str] = field(default_factory=list)  # what the answering sides heard
     statuses: list[int] = field(default_factory=list)
 
     def note(self, line: str) -> None:
@@ -132,7 +136,7 @@ class Phone:
     def call(self, caller: Caller, first: str = "/voice", method: str = "POST") -> Transcript:
         """Play a whole call and return its transcript; ``first`` and ``method`` are how the
         number's URL (or its Fallback URL) is configured."""
-        t = Transcript(caller.call_sid)
+        t = Transcript(caller.call_sid, caller.from_)
         base = {
             "CallSid": caller.call_sid, "AccountSid": ACCOUNT_SID, "From": caller.from_,
             "To": caller.to, "FromCountry": caller.from_country, "ToCountry": "US",
@@ -248,9 +252,15 @@ class Phone:
         if verb.tag == "Dial":
             inner = verb[0]
             kind, target = inner.tag.lower(), (inner.text or "").strip()
-            result = {"DialCallStatus": reported(outcome, kind) or outcome}
+            status = reported(outcome, kind) or outcome
             if verb.get("callerId"):
                 shown = f" (shows caller ID {verb.get('callerId')})"
+            t.note(f"  dials {kind} {target}{shown}")
+            # Whoever answers is connected, unless the noun's url (the whisper) hangs up
+            # their leg first (https://www.twilio.com/docs/voice/twiml/number#url).
+            bridged = meaning(status) == ANSWERED and (
+                not inner.get("url") or self._answering_leg(inner, verb, outcome, t))
+            result = {"DialCallStatus": status, "DialBridged": str(bridged).lower()}
         else:
             workflow = verb.get("workflowSid")
             kind, target = ("workflow", workflow) if workflow else ("queue", (verb.text or "").strip())
@@ -269,6 +279,45 @@ class Phone:
         if verb.tag == "Enqueue" and wait_url and result["QueueResult"] == "bridged":
             result = self._hold(wait_url, t, caller, base)
         return outcome, result
+
+    def _answering_leg(self, noun: ET.Element, dial: ET.Element, outcome: str,
+                       t: Transcript) -> bool:
+        """Play the called party's leg of a <Number url> or <Sip url>: Twilio requests the
+        url on that leg, and the parties are connected only if its TwiML ends without
+        hanging up. An agent accepts (presses 1), declines (presses 2) or, as a voicemail
+        does, presses nothing."""
+        params = {"CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": t.call_sid,
+                  "AccountSid": ACCOUNT_SID, "From": dial.get("callerId") or t.caller,
+                  "To": (noun.text or "").strip(), "Direction": "outbound-dial",
+                  "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}
+        key = {"declined": "2", "voicemail": ""}.get(outcome, "1")
+        url, extra = noun.get("url", ""), {}
+        for _ in range(4):
+            status, _, body = self.post(url, {**params, **extra})
+            t.statuses.append(status)
+            if status != 200:
+                t.note(f"  the called side's whisper got HTTP {status}: that leg is not connected")
+                return False
+            nxt = None
+            for verb in ET.fromstring(body):
+                if verb.tag == "Hangup":
+                    t.note("  the called side's leg hangs up: the caller is not connected to it")
+                    return False
+                if verb.tag != "Gather":
+                    continue
+                for say in verb.iter("Say"):
+                    t.whispers.append(say.text or "")
+                    t.note(f"  the called side hears: {say.text}")
+                if key:
+                    t.note(f"  the called side presses {key}")
+                    # no action: Gather posts to the document's own URL
+                    nxt = verb.get("action") or url, {"Digits": key}
+                    break
+                t.note("  the called side presses nothing")
+            if nxt is None:
+                return True  # the document ended: Twilio connects the parties
+            url, extra = nxt
+        return False
 
     def _hold(self, wait_url: str, t: Transcript, caller: Caller,
               base: dict[str, str]) -> dict[str, str] | None:

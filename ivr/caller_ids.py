@@ -39,15 +39,17 @@ def problem(caller: str) -> str:
     return "" if valid_e164(word) else "invalid"
 
 
-def substitute(turn: Turn, caller: str, called: str) -> Turn:
+def substitute(turn: Turn, caller: str, called: str, hashed: str = "") -> Turn:
     """The turn with each bridge to a number showing the called number when the caller's ID
     cannot be passed on, and an event that says so; the turn itself when nothing changes.
-    Checked only when the turn dials a number, so other webhooks pay nothing for it."""
+    Checked only when the turn dials a number, so other webhooks pay nothing for it.
+    ``hashed`` (the caller's keyed hash) goes with the bridge: the answering leg's From is
+    then the number dialed, so its whisper could not otherwise say whose call it was."""
     dials = [a for a in turn.actions if isinstance(a, Connect) and a.target.kind == "number"]
     reason = problem(caller) if dials and called else ""
     if not reason:
         return turn
-    actions: list[Action] = [replace(a, caller_id=called) if a in dials else a
+    actions: list[Action] = [replace(a, caller_id=called, caller=hashed) if a in dials else a
                              for a in turn.actions]
     events = turn.events + [
         Event(f"caller_id:{a.then.seq}:{a.then.state}", "caller_id",

@@ -218,6 +218,8 @@ class Connect:
     attributes: tuple[tuple[str, str], ...] = ()
     caller_id: str = ""  # the callerId a <Dial> shows ("": the caller's own, see caller_ids)
     max_wait: int = 0  # a queue's wait limit in seconds (0: none), for the wait handler
+    confirm: bool = False  # the answering side hears the whisper first (ivr.whisper)
+    caller: str = ""  # the caller's keyed hash, for the whisper's evidence, when caller_id is set
 
 
 @dataclass(frozen=True)
@@ -623,10 +625,13 @@ def _domestic_ended(flow: Flow, turn: Turn, facts: Facts, reply: Reply, on_failu
 
 def _ended(turn: Turn, reply: BridgeEnded, read: str, domestic: str) -> None:
     """Record how the bridge ended, what that means, and the wait Twilio reported."""
-    wait = {"wait": reply.wait} if reply.wait else {}
-    left = {"left": reply.left} if reply.left and read == outcomes.LEFT else {}
+    extra = {"wait": reply.wait} if reply.wait else {}
+    if reply.left and read == outcomes.LEFT:
+        extra["left"] = reply.left
+    if reply.connected is not None:
+        extra["bridged"] = str(reply.connected).lower()
     turn.note("bridge_ended", status=reply.status, outcome=read, center=turn.call.center,
-              domestic=domestic, **wait, **left)
+              domestic=domestic, **extra)
 
 
 def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANSFER) -> Turn:
@@ -644,14 +649,17 @@ def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANS
 
 def _connect(flow: Flow, turn: Turn, center: Center, domestic: bool, then: Call) -> Turn:
     language = flow.speaking(then.language).tag
+    confirm = center.target.confirms(domestic)
     turn.note("bridged", then.state, center=center.id, city=center.city, country=center.country,
-              region=center.region, target=center.target.kind, domestic=str(domestic).lower())
+              region=center.region, target=center.target.kind, domestic=str(domestic).lower(),
+              **({"confirm": "true"} if confirm else {}))
     attributes = (("center", center.id), ("country", center.country), ("language", language),
                   ("domestic", str(domestic).lower()))
     turn.call = _waiting(then)
     held = center.target.kind in outcomes.HELD
     turn.actions.append(Connect(center.id, center.target, domestic, turn.call, attributes,
-                                max_wait=(center.max_wait or flow.max_wait) if held else 0))
+                                max_wait=(center.max_wait or flow.max_wait) if held else 0,
+                                confirm=confirm))
     return turn
 
 

@@ -26,9 +26,13 @@ hash), ``at`` (UTC, ISO 8601 with milliseconds) and ``step``, then by step:
                         transfer word matched, never the rest of the speech), by (key | voice |
                         hold), center (the center the caller was offered away from)
     bridged             center, city, country, region, target, domestic (true | false)
+                        [, confirm=true: the answering side hears the whisper first]
     bridge_ended        status (DialCallStatus or QueueResult), outcome (what it means, from
                         ivr.outcomes: answered | gone | failed | left | moved), center,
-                        domestic[, wait (QueueTime: seconds in the queue)]
+                        domestic[, wait (QueueTime: seconds in the queue)][, bridged
+                        (DialBridged: true | false, whether the caller was connected)]
+    confirm             outcome (accepted | declined), key, center, leg (the answering leg's
+                        CallSid): the key pressed at a confirm whisper, on the caller's call
     caller_id           reason (withheld | anonymous | restricted | ... | not-e164 | invalid),
                         shown (called-number), center: a <Dial><Number> showed the number
                         dialed instead of the caller's ID (never recorded itself)
@@ -173,6 +177,11 @@ def caller_hash(number: str, secret: bytes) -> str:
     if not number:
         return "unknown"
     return _mac(secret, number)[:32]
+
+
+def is_caller_hash(value: str) -> bool:
+    """True for what ``caller_hash`` gives: 32 hex digits, or "unknown"."""
+    return value == "unknown" or (len(value) == 32 and all(c in "0123456789abcdef" for c in value))
 
 
 def common_fields(call_sid: str, caller: str, now: datetime) -> dict[str, str]:

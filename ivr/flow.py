@@ -73,10 +73,21 @@ def translation(text: Text, code: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a bridge connects: a Twilio queue, an E.164 number, a SIP URI or a workflow."""
+    """Where a bridge connects: a Twilio queue, an E.164 number, a SIP URI or a workflow.
+    ``confirm``: whoever answers a number or SIP bridge must accept the call first (None: the
+    default, see ``confirms``)."""
 
     kind: TargetKind
     value: str
+    confirm: bool | None = None
+
+    def confirms(self, domestic: bool) -> bool:
+        """Whether the answering side hears the whisper and must press a key to take the
+        call: as the center says, else for a number in the home country (a voicemail there
+        would otherwise count as the domestic agent the caller was promised)."""
+        if self.confirm is not None:
+            return self.confirm
+        return domestic and self.kind == "number"
 
 
 @dataclass(frozen=True)

@@ -314,11 +314,13 @@ def sip_host(uri: str) -> str:
 
 
 def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
-    """A center's connect table: exactly one of queue, number, sip, workflow."""
+    """A center's connect table: exactly one of queue, number, sip, workflow; a number or
+    sip may say ``confirm = true`` (or false)."""
     kinds = [k for k in ("queue", "number", "sip", "workflow") if k in raw]
-    extra = sorted(set(raw) - {"queue", "number", "sip", "workflow"})
+    extra = sorted(set(raw) - {"queue", "number", "sip", "workflow", "confirm"})
     if extra or len(kinds) != 1:
-        problems.add(where, "connect", "needs exactly one of queue, number, sip, workflow")
+        problems.add(where, "connect", "needs exactly one of queue, number, sip, workflow"
+                     + (" (and confirm)" if "confirm" in raw else ""))
         return Target("queue", "invalid")
     kind = kinds[0]
     value = raw[kind]
@@ -336,7 +338,16 @@ def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
             "workflow": "a TaskRouter workflow SID (WW and 32 hex digits)",
         }[kind]
         problems.add(where, f"connect.{kind}", f"{value!r} is not {hint}")
-    return Target(kind, str(value))  # type: ignore[arg-type]
+    confirm = raw.get("confirm")
+    if confirm is not None and not isinstance(confirm, bool):
+        problems.add(where, "connect.confirm", f"must be true or false, not {confirm!r}")
+        confirm = None
+    elif confirm is not None and kind not in ("number", "sip"):
+        # the whisper runs on the answering leg of a <Dial><Number> or <Sip>; a queue or a
+        # workflow has no such leg (https://www.twilio.com/docs/voice/twiml/number#url)
+        problems.add(where, "connect.confirm", f"needs a number or sip target, not a {kind}")
+        confirm = None
+    return Target(kind, str(value), confirm)  # type: ignore[arg-type]
 
 
 def _schedule(f: _Fields, hours_default: object | None) -> Schedule:

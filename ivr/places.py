@@ -50,3 +50,17 @@ def country_name(code: str, language: str = "en") -> str:
         except (UnknownLocaleError, ValueError):
             continue
     return country_name(code, "en")
+
+
+@lru_cache(maxsize=256)
+def language_name(code: str, language: str = "en") -> str:
+    """The name of the language with this code ("es"), in the given language ("Spanish",
+    "español"), from CLDR; the code itself when CLDR does not know it."""
+    for tag in (code.replace("-", "_"), code.split("-")[0]):
+        try:
+            name = Locale.parse(tag).get_language_name(language.split("-")[0].lower())
+        except (UnknownLocaleError, ValueError):
+            continue
+        if name:
+            return name
+    return code

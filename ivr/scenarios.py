@@ -42,7 +42,7 @@ ENDINGS = ("answered", "hangup", "handoff", "abandoned")
 TRANSFERS = ("key", "voice", "hold", "none")
 STEPS = ("received", "routed", "no_center", "disclosed", "offered", "offer_ended", "exempt",
          "transfer_requested", "bridged", "bridge_ended", "menu", "language", "hours", "handoff",
-         "safe_answer", "unavailable", "caller_id", "wait_limit")
+         "safe_answer", "unavailable", "caller_id", "wait_limit", "confirm")
 SILENCE = "silence"
 CALLER = "+12025550143"  # a scenario's caller unless it says `from`
 _KEYS = re.compile(r"^[0-9*#]+$")

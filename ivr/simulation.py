@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
+from ivr import whisper
 from ivr.caller_ids import substitute
 from ivr.engine import (
     Ask,
@@ -51,7 +52,7 @@ from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
 from ivr.hold import WAIT_LIMIT, Queued, hold, wait_limit
 from ivr.hours import ALWAYS, WeeklyHours
-from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, reported
+from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, meaning, reported
 from ivr.prompts import keys_heard
 from ivr.scenarios import SILENCE, CenterState, Expect, Input, Interrupting, Scenario
 from ivr.twiml import FINISH_ON_KEY, HOLD_SILENCE
@@ -340,11 +341,40 @@ def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
         reply = _hold(out, flow, facts, connect, word, wait)
     elif word == HANGS_UP:
         out.note("  hangs up before an agent answers")
+    if connect.target.kind not in HELD:  # a <Dial> says whether it connected the caller
+        reply = replace(reply, connected=_answering_side(out, flow, connect, word, facts.home))
     ended = reply.left if reply.left == WAIT_LIMIT else word
     out.bridges.append(Connection(center.id, connect.target.kind, connect.target.value,
                                   connect.domestic, ended))
-    out.note(f"  the bridge ends: {ended} ({reply.status})")
+    bridged = "" if reply.connected is None else f", DialBridged={str(reply.connected).lower()}"
+    out.note(f"  the bridge ends: {ended} ({reply.status}{bridged})")
     return reply
+
+
+def _answering_side(out: Outcome, flow: Flow, connect: Connect, word: str, home: str) -> bool:
+    """Whether the caller is connected to whoever answers a <Dial>: with the confirm
+    whisper, only when they press the accept key (ivr.whisper); a voicemail presses nothing.
+    Without it, whoever picks up is connected, a voicemail too."""
+    if meaning(_status(connect, word)) != ANSWERED:
+        return False
+    if not connect.confirm:
+        if word == "declined":
+            out.errors.append(f"centers.{connect.center}: 'declined' needs a bridge that "
+                              "confirms (connect.confirm), and this one does not")
+        elif word == "voicemail":
+            out.note("  a voicemail answers, and with no confirm the caller is connected to it")
+        return True
+    line = whisper.line(flow, connect.then, home)
+    out.note(f"  the called side hears [{line.language}]: {line.text}")
+    key = {"declined": "2", "voicemail": ""}.get(word, whisper.ACCEPT_KEY)
+    if not key:
+        out.note("  the called side presses nothing (a voicemail): that leg hangs up")
+        return False
+    accepted, event = whisper.answer(connect.then, key, "")
+    out.events.append(event)
+    out.note(f"  the called side presses {key}" + ("" if accepted else ": that leg hangs up"))
+    out.note(f"  · confirm outcome={dict(event.fields)['outcome']} center={connect.center}")
+    return accepted
 
 
 def _hold(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,

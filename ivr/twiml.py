@@ -18,17 +18,25 @@ from ivr.flowfile import XML_ILLEGAL
 
 STEP_PATH = "/voice/step"
 WAIT_PATH = "/voice/wait"
+CONFIRM_PATH = "/voice/confirm"
 DIAL_TIMEOUT = 30
 # Every key the caller presses at a prompt is input, "#" included: Twilio's default
 # finishOnKey="#" would end the <Gather> on a lone "#" as if nothing were pressed (the step
 # would see silence, after a nested prompt cut short); "" turns that off and numDigits=1
 # still ends the input at the first key (https://www.twilio.com/docs/voice/twiml/gather).
 FINISH_ON_KEY = ""
+WHISPER_TIMEOUT = 6  # seconds, after the whisper ends, to press the accept key
 
 
 def step_url(call: Call) -> str:
     """The URL Twilio requests when the caller or a bridge answers the call's current state."""
     return f"{STEP_PATH}?{urlencode(call.to_query())}"
+
+
+def confirm_url(call: Call, caller: str = "") -> str:
+    """The whisper URL of a confirm bridge: what the answering side hears, then its answer;
+    ``i``: the caller's keyed hash when the bridge shows the number dialed (ivr.caller_ids)."""
+    return f"{CONFIRM_PATH}?{urlencode(call.to_query())}" + (f"&i={caller}" if caller else "")
 
 
 def wait_url(call: Call, max_wait: int = 0) -> str:
@@ -94,10 +102,13 @@ def _connect(action: Connect) -> Dial | Enqueue:
     if target.kind in ("number", "sip"):
         dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT,
                     caller_id=action.caller_id or None)
+        # the whisper runs on the answering leg before the bridge (ivr.whisper)
+        whisper = ({"url": confirm_url(action.then, action.caller), "method": "POST"}
+                   if action.confirm else {})
         if target.kind == "number":
-            dial.number(target.value)
+            dial.number(target.value, **whisper)
         else:
-            dial.sip(target.value)
+            dial.sip(target.value, **whisper)
         return dial
     wait = wait_url(action.then, action.max_wait)
     if target.kind == "workflow":
@@ -155,6 +166,29 @@ def hold(lines: tuple[Speak | Play, ...], pressed_url: str) -> str:
         else:
             gather.play(_clean(line.url))
     response.append(gather)
+    return str(response)
+
+
+@lru_cache(maxsize=256)
+def whisper(line: Speak) -> str:
+    """The confirm whisper on the answering leg: the line, listening for one key; no key
+    hangs that leg up, so the caller is not connected to a voicemail. The key goes to the
+    whisper's own URL, <Gather>'s default action ("current document URL",
+    https://www.twilio.com/docs/voice/twiml/gather#action), so one document serves every call."""
+    response = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, timeout=WHISPER_TIMEOUT, method="POST")
+    _say(gather, line.text, line.language, line.voice)
+    response.append(gather)
+    response.hangup()
+    return str(response)
+
+
+@lru_cache(maxsize=2)
+def whisper_answered(accepted: bool) -> str:
+    """After the key: an empty document connects the parties; a hang-up refuses the call."""
+    response = VoiceResponse()
+    if not accepted:
+        response.hangup()
     return str(response)
 
 

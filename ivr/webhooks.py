@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
-from ivr import caller_ids, engine, evidence, hold, logs, parameters, twilio_request, twiml
+from ivr import caller_ids, engine, evidence, hold, logs, parameters, twilio_request, twiml, whisper
 from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import CircuitOpen, StoreUnavailable, Unconfirmed
@@ -88,7 +88,7 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
                 received, engine.Event("safe_answer:start", "safe_answer", (("reason", reason),))]
         turn = _run(lambda: app.first_turns.begin(flow, facts, view.digest), flow,
                     engine.first_call(flow, facts), facts)
-        turn = caller_ids.substitute(turn, form.get("From", ""), to)
+        turn = caller_ids.substitute(turn, form.get("From", ""), to, _hashed(app, form))
         return twiml.render(tuple(turn.actions)), [received, *turn.events]
 
     return _answer(app, sid, to, form.get("From", ""), now, decide)
@@ -112,7 +112,8 @@ def step(app: Onshore, request: TwilioRequest) -> str:
         facts = Facts(sid, now, view.centers, app.settings.home_country,
                       call.exempt or None, fresh)  # type: ignore[arg-type]
         turn = _run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
-        turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""))
+        turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""),
+                                     _hashed(app, form))
         return twiml.render(tuple(turn.actions)), turn.events
 
     reply = _reply(form)
@@ -194,6 +195,47 @@ def _seconds(value: str | None) -> int:
     return int(value) if value and value.isascii() and value.isdigit() else 0
 
 
+def confirm(app: Onshore, request: TwilioRequest) -> str:
+    """The answering side of a confirm bridge: the whisper (no Redis: the step is in the URL,
+    the flow version in memory), then its key, recorded on the caller's call."""
+    form = request.form
+    try:
+        call: Call | None = Call.from_query(request.args)
+    except (KeyError, ValueError):
+        call = None
+    digits = form.get("Digits", "")
+    if not digits:
+        flow = _known_flow(app, call)
+        line = whisper.line(flow, call, app.settings.home_country) if flow and call \
+            else whisper.FALLBACK
+        return twiml.whisper(line)
+    if call is None:  # a key on a whisper we cannot place: nobody to connect it to safely
+        return twiml.whisper_answered(False)
+    leg = form.get("CallSid", "")
+    accepted, event = whisper.answer(call, digits, leg)
+    # The answering leg's From is the caller ID it was shown: the caller's own, unless the
+    # bridge showed the number dialed; then the URL carries the caller's keyed hash (i).
+    hashed = request.args.get("i", "")
+    return _answer(app, form.get("ParentCallSid") or leg, "", form.get("From", ""), app.clock(),
+                   lambda view, fresh: (twiml.whisper_answered(accepted), [event]), check=False,
+                   hashed=hashed if evidence.is_caller_hash(hashed) else "")
+
+
+def _hashed(app: Onshore, form: Mapping[str, str]) -> str:
+    """The caller's keyed hash, as every event of the call carries it."""
+    return evidence.caller_hash(form.get("From", ""), app.keyring.secret)
+
+
+def _known_flow(app: Onshore, call: Call | None) -> Flow | None:
+    """The call's flow version, from memory or Redis; None when neither has it."""
+    if call is None:
+        return None
+    try:
+        return _flow(app, call.flow, call.version, True)
+    except StoreUnavailable:
+        return app.store.remembered_flow(call.flow, None)
+
+
 def status(app: Onshore, request: TwilioRequest) -> str:
     """Twilio's status callback: the call's final state is evidence too. A callback
     configured as GET carries its parameters in the query string, signed with the URL."""
@@ -207,13 +249,14 @@ def status(app: Onshore, request: TwilioRequest) -> str:
 
 
 def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
-            decide: Callable[[View, bool], Decision], check: bool = True) -> str:
+            decide: Callable[[View, bool], Decision], check: bool = True,
+            hashed: str = "") -> str:
     """Decide on the last view, then record the events in one round trip if that view is
     still what Redis holds; otherwise decide again on the view Redis sent back. When Redis
     cannot take them, the events go to the fsynced spool before the answer does."""
     store = app.store
     common = evidence.common_fields(
-        sid, evidence.caller_hash(caller, app.keyring.secret), now)
+        sid, hashed or evidence.caller_hash(caller, app.keyring.secret), now)
 
     def sealed(events: list[engine.Event]) -> list[tuple[str, str]]:
         return evidence.seal_all(app.keyring, common, events) if sid else []
@@ -315,7 +358,8 @@ def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> D
 
 
 ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
-    "/voice": voice, "/voice/step": step, "/voice/wait": wait, "/voice/status": status}
+    "/voice": voice, "/voice/step": step, "/voice/wait": wait, "/voice/status": status,
+    "/voice/confirm": confirm}
 # Twilio's console lets "Call status changes" be a GET; every other URL Onshore gives out is POST.
 # https://www.twilio.com/docs/usage/webhooks/webhooks-security: "the parameters sent in the
 # webhook (either GET or POST) and the exact URL" make the signature.

@@ -574,6 +574,49 @@ def test_requested_domestic_transfer_that_fails_never_ends_offshore(stack):
     assert only(evs, "unavailable")["reason"] == "domestic bridge failed"
 
 
+def test_the_domestic_agent_hears_the_whisper_and_presses_1_before_the_caller_is_connected(stack):
+    # Twilio's cloud cannot run here: Phone plays the answering leg as Twilio does, requesting
+    # the <Number url> on it before the bridge (https://www.twilio.com/docs/voice/twiml/number).
+    t, evs = call(stack, SUPPORT, press="1")
+
+    number = bridge_verb(t.documents[-2]).find("Number")
+    assert number is not None and number.get("url", "").startswith("/voice/confirm?"), t
+    assert t.whispers == ["Onshore call. The caller speaks English. They asked for an agent "
+                          "in the United States. Press 1 to take the call."], t
+    confirm = only(evs, "confirm")
+    assert (confirm["outcome"], confirm["key"], confirm["center"]) == ("accepted", "1", "scranton")
+    assert confirm["caller"] == only(evs, "received")["caller"]  # on the caller's own call
+    ended = only(evs, "bridge_ended")
+    assert (ended["status"], ended["bridged"], ended["outcome"]) == ("completed", "true", "answered")
+    assert steps(evs).index("bridged") < steps(evs).index("confirm") < steps(evs).index("bridge_ended")
+
+
+@pytest.mark.parametrize("answer, key", [("declined", "2"), ("voicemail", "")])
+def test_a_declined_whisper_or_a_voicemail_is_a_failed_bridge_not_an_answer(stack, answer, key):
+    # the SUPPORT flow's domestic state: Scranton, then on_failure overflow to Austin
+    t, evs = call(stack, SUPPORT, outcomes=["busy", "busy", answer])
+
+    assert t.bridges == [MANILA, BANGALORE, SCRANTON, AUSTIN], t
+    assert len(t.whispers) == 2, t  # Scranton's leg, then Austin's (accepted)
+    ended = [e for e in evs if e["step"] == "bridge_ended"]
+    assert [(e["center"], e["status"], e.get("bridged", ""), e["outcome"]) for e in ended] == [
+        ("manila", "queue-full", "", "failed"), ("bangalore", "busy", "false", "failed"),
+        ("scranton", "completed", "false", "failed"), ("austin", "completed", "true", "answered")]
+    confirms = [(e["center"], e["outcome"], e["key"]) for e in evs if e["step"] == "confirm"]
+    assert confirms == ([("scranton", "declined", key)] if key else []) + [("austin", "accepted", "1")]
+
+
+def test_a_whisper_request_not_signed_by_twilio_is_refused_and_writes_nothing(stack):
+    t, _ = call(stack, SUPPORT, press="1")
+    url = bridge_verb(t.documents[-2]).find("Number").get("url")
+    client = stack.client()
+    before = client.xlen(EVENTS), dump_redis(client)
+    params = {"CallSid": "CA" + "9" * 32, "ParentCallSid": t.call_sid, "Digits": "1"}
+    wrong = Phone(stack.gunicorn.base_url, "0" * 32, http_transport())
+    assert wrong.post(url, params)[0] == 403
+    assert (client.xlen(EVENTS), dump_redis(client)) == before
+
+
 def test_flow_domestic_destination_busy_goes_on_to_domestic_centers_only(stack):
     # Manila busy, Bangalore busy, Scranton (the flow's domestic state) busy: its on_failure
     # overflow lists Manila, Bangalore, Dublin (untried, offshore) and Austin: only Austin

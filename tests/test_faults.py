@@ -82,7 +82,7 @@ import redis
 import requests
 
 import ivr
-from ivr import audit, caller_ids, engine, evidence, hold, twiml, webhooks
+from ivr import audit, caller_ids, engine, evidence, hold, twiml, webhooks, whisper
 from ivr.caller import Caller, Phone, Transcript
 from ivr.check import check_folder
 from ivr.engine import Call, Facts
@@ -284,7 +284,8 @@ class Client:
                 time.sleep(0.05)
             now = time.monotonic()
             parts = urlsplit(url)
-            ex = Exchange(params.get("CallSid", ""), parts.path,
+            # a whisper's leg is its own call; its evidence is the caller's (ParentCallSid)
+            ex = Exchange(params.get("ParentCallSid") or params.get("CallSid", ""), parts.path,
                           {k: v[0] for k, v in parse_qs(parts.query).items()}, dict(params),
                           r.status_code, r.text, lost, started, now, now - t0)
             with self.lock:
@@ -319,7 +320,7 @@ def first_params(c: Caller) -> dict[str, str]:
 
 def go_on(phone: Phone, c: Caller, body: str) -> Transcript:
     """Play the rest of a call whose /voice answer was ``body`` (as Phone.call would)."""
-    t = Transcript(c.call_sid)
+    t = Transcript(c.call_sid, c.from_)
     base = {**first_params(c), "CallStatus": "in-progress"}
     inputs, outcomes = {"press": c.press, "say": c.say}, list(c.outcomes)
     nxt = phone._follow(body, t, inputs, outcomes, c, base)
@@ -406,6 +407,14 @@ class Oracle:
             return out
         if ex.path == "/voice/wait":
             return self.hold_decisions(ex)
+        if ex.path == "/voice/confirm":  # as ivr.webhooks.confirm decides
+            call = Call.from_query(ex.query)
+            if not form.get("Digits"):
+                flow = self.flows.get((call.flow, call.version))
+                line = whisper.line(flow, call, HOME_COUNTRY) if flow else whisper.FALLBACK
+                return [Decision(twiml.whisper(line), (), True)]
+            accepted, event = whisper.answer(call, form["Digits"], form.get("CallSid", ""))
+            return [Decision(twiml.whisper_answered(accepted), (event,), True)]
         assert ex.path == "/voice/step", ex.path
         call = Call.from_query(ex.query)
         reply = webhooks._reply(form)
@@ -1131,7 +1140,9 @@ def test_call_record_shows_a_call_that_spanned_an_outage_in_order(stack):
     record = list(audit.call_record(stack.store(), KEYRING, x.call_sid))
     assert all(status == "intact" for _, _, status in record), record
     steps = [fields["step"] for _, fields, _ in record]
-    assert steps == ["received", "safe_answer", "bridged", "bridge_ended", "status"], steps
+    # the domestic number confirms: its agent's key is on the record too (ivr.whisper)
+    assert steps == ["received", "safe_answer", "bridged", "confirm", "bridge_ended",
+                     "status"], steps
 
 
 # -- 3. Redis refusing writes ------------------------------------------------------------------

@@ -15,6 +15,10 @@ from functools import lru_cache
 from twilio.twiml import TwiML, lower_camel, voice_response
 
 
+CONTENT = ("message", "body", "name", "url", "phone_number", "sip_url", "queue_name", "value",
+           "words")
+
+
 @lru_cache(maxsize=1)
 def vocabulary() -> dict[str, set[str]]:
     """Element name -> attribute names, as the SDK would write them."""
@@ -26,9 +30,9 @@ def vocabulary() -> dict[str, set[str]]:
             tag = classes.get(method_name.replace("_", ""))
             if tag is None or method_name.startswith("_"):
                 continue
-            params = [p for p in inspect.signature(method).parameters
-                      if p not in ("self", "kwargs", "message", "body", "name", "url",
-                                   "phone_number", "sip_url", "queue_name", "value", "words")]
+            names = [p for p in inspect.signature(method).parameters if p not in ("self", "kwargs")]
+            # a noun's text is its first parameter (play's url); <Number url> is an attribute
+            params = [p for i, p in enumerate(names) if p not in CONTENT or p == "url" and i > 0]
             attrs = {lower_camel(TwiML.MAP.get(p, p)) for p in params}
             known.setdefault(tag, set()).update(attrs)
     return known
