@@ -398,7 +398,8 @@ class Oracle:
                               number.language)
                 turn = webhooks._run(lambda flow=flow, facts=facts: engine.begin(flow, facts),
                                      flow, engine.first_call(flow, facts), facts)
-                turn = caller_ids.substitute(turn, form.get("From", ""), to)
+                turn = caller_ids.substitute(turn, form.get("From", ""), to,
+                                             caller_hash(form.get("From", ""), KEYRING.secret))
                 received = evidence.received(to, form.get("FromCountry", ""),
                                              form.get("FromState", ""), form.get("Direction", ""),
                                              fresh, flow, facts.exempt or "")
@@ -426,7 +427,8 @@ class Oracle:
             turn = webhooks._run(
                 lambda flow=flow, facts=facts: engine.resume(flow, call, reply, facts),
                 flow, call, facts)
-            turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""))
+            turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""),
+                                         caller_hash(form.get("From", ""), KEYRING.secret))
             out.append(Decision(twiml.render(tuple(turn.actions)), tuple(turn.events), fresh))
         return out
 
