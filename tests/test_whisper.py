@@ -86,7 +86,7 @@ def test_a_domestic_number_confirms_by_default_and_a_center_can_say_otherwise():
 def test_a_dial_that_never_connected_the_caller_is_a_failed_bridge(bridged, read, next_center):
     flow = make_flow(route=("scranton",), overflow=("bangalore",))
     call = only_connect(begin(flow, facts())).then
-    turn = resume(flow, call, BridgeEnded("completed", bridged=bridged), facts())
+    turn = resume(flow, call, BridgeEnded("completed", connected=bridged), facts())
     ended = fields(turn, "bridge_ended")[0]
     assert ended["outcome"] == read
     assert ended.get("bridged") == (None if bridged is None else str(bridged).lower())
