@@ -594,7 +594,7 @@ def test_the_domestic_agent_hears_the_whisper_and_presses_1_before_the_caller_is
 @pytest.mark.parametrize("answer, key", [("declined", "2"), ("voicemail", "")])
 def test_a_declined_whisper_or_a_voicemail_is_a_failed_bridge_not_an_answer(stack, answer, key):
     # the SUPPORT flow's domestic state: Scranton, then on_failure overflow to Austin
-    t, evs = call(stack, SUPPORT, outcomes=["busy", "busy", answer])
+    t, evs = call(stack, SUPPORT, outcomes=["queue-full", "busy", answer])
 
     assert t.bridges == [MANILA, BANGALORE, SCRANTON, AUSTIN], t
     assert len(t.whispers) == 2, t  # Scranton's leg, then Austin's (accepted)
