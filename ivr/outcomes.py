@@ -60,10 +60,9 @@ HANGS_UP: Final = "hangup"  # a scenario's word for a caller who hangs up before
 # What a scenario (or ``ivr call --outcome``) may say instead of Twilio's own value, per verb.
 # Twilio documents no DialCallStatus for a caller who hangs up while the dialed party rings;
 # the action request's CallStatus=completed says it, so the stand-ins send "no-answer" with it.
-# A Dial whose answering side picks up but is never connected (a confirm whisper declined,
-# or met by a voicemail that presses nothing) ends "completed" with DialBridged=false; a
-# Dial without the whisper connects the caller to that voicemail: "completed", bridged.
-REFUSED: Final = ("declined", "voicemail")
+# declined, voicemail: a Dial whose answering side picks up but is never connected (a
+# confirm whisper declined, or met by a voicemail that presses nothing) ends "completed"
+# with DialBridged=false; a Dial without the whisper connects the caller to that voicemail.
 WORDS: Final = {
     "dial": {"answered": "completed", HANGS_UP: "no-answer", "declined": "completed",
              "voicemail": "completed"},
