@@ -145,10 +145,11 @@ def cmd_call(args: argparse.Namespace) -> int:
             print("--url needs the server's auth token (--token or TWILIO_AUTH_TOKEN)",
                   file=sys.stderr)
             return 2
-        phone = Phone(args.url, token, _http_transport())
+        phone = Phone(args.url, token, _http_transport(), status_method=args.status_method)
     else:
         token = secrets.token_hex(16)
-        phone = Phone("http://localhost", token, _app_transport(token))
+        phone = Phone("http://localhost", token, _app_transport(token),
+                      status_method=args.status_method)
     caller = Caller(to=args.number, from_=args.from_, from_country=args.from_country,
                     press=args.press, say=args.say, outcomes=args.outcome or [],
                     barge_in=args.barge_in, wait=args.wait, hold_press=args.hold_press)
@@ -451,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="press and say while each prompt still plays (which cuts it)")
     call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")
     call.add_argument("--from-country", default="US", help="Twilio's FromCountry")
+    call.add_argument("--status-method", choices=("POST", "GET"), default="POST",
+                      help="how the number's status callback is configured (default POST)")
     call.add_argument("--outcome", action="append",
                       help="how each bridge ends: completed, failed, hangup (the caller "
                            "hangs up first), a Dial also busy, no-answer, a queue any other "

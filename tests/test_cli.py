@@ -62,3 +62,17 @@ def test_the_policy_is_versioned_and_a_rollback_it_no_longer_allows_is_refused(
     assert "host 'media.acme.example.com' is not on the policy's url_hosts allowlist" in err
     assert "not rolled back" in err
     assert store.live_version("support") == 2
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_ivr_call_sends_the_status_callback_as_the_number_is_configured(
+        folder, redis_server, redis_client, capsys, monkeypatch, method):
+    url = redis_server.url
+    assert main(["load", str(folder), "--redis-url", url]) == 0
+    monkeypatch.setenv("REDIS_URL", url)
+    assert main(["call", "+18005550100", "--press", "1,1,1", "--status-method", method]) == 0
+    out = capsys.readouterr().out
+    assert "status callback" not in out, out  # it got 200, as the call's webhooks did
+    assert "the called side presses 1" in out, out  # Scranton's agent took it at the whisper
+    steps = [e for _, e in redis_client.xrange("onshore:events")]
+    assert any(b'"status","status","completed"' in e[b"event"] for e in steps if b"event" in e)
