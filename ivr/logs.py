@@ -5,7 +5,8 @@ Paths, step-URL states, header values are the client's text: a ``%0D%0A`` in a p
 end the access-log line and forge the next one. ``json.dumps`` escapes CR, LF, quotes and
 every other control character, so whatever a value holds, an event is one line a log
 pipeline parses. Each line carries the CallSid of the webhook being served once its
-signature verified (``call``), never the caller's number: nothing here reads ``From``.
+signature verified (``call``), and the flow, version and step the call is at once the
+webhook knows them (``at``); never the caller's number: nothing here reads ``From``.
 """
 
 from __future__ import annotations
@@ -19,16 +20,31 @@ from contextvars import ContextVar
 from typing import Any
 
 _call_sid: ContextVar[str] = ContextVar("call_sid", default="")
+_place: ContextVar[dict[str, str] | None] = ContextVar("place", default=None)
 
 
 @contextmanager
 def call(sid: str) -> Iterator[None]:
-    """Every line logged inside carries this CallSid."""
-    token = _call_sid.set(sid)
+    """Every line logged inside carries this CallSid (and where the call is, once ``at``
+    said it)."""
+    token, place = _call_sid.set(sid), _place.set({})
     try:
         yield
     finally:
         _call_sid.reset(token)
+        _place.reset(place)
+
+
+def at(flow: str, version: object, step: str) -> None:
+    """Lines logged from here on, inside ``call``, name the flow, version and step."""
+    place = _place.get()
+    if place is not None:
+        place.update(flow=flow, version=str(version), step=step)
+
+
+def place() -> dict[str, str]:
+    """The flow, version and step ``at`` last named in this webhook (empty: not known)."""
+    return dict(_place.get() or {})
 
 
 def _utc(seconds: float) -> str:
@@ -49,6 +65,7 @@ class JsonFormatter(logging.Formatter):
         sid = _call_sid.get()
         if sid:
             line["call_sid"] = sid
+            line.update(_place.get() or {})
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
             line.update(fields)
@@ -69,6 +86,7 @@ def access_line(environ: Mapping[str, Any], status: str, sent: int | None,
         "bytes": sent, "ms": round(micros / 1000, 1)}
     if environ.get("onshore.call_sid"):
         line["call_sid"] = environ["onshore.call_sid"]
+        line.update(environ.get("onshore.place", {}))
     return json.dumps(line, ensure_ascii=True, default=str)
 
 

@@ -41,6 +41,8 @@ def test_cr_lf_and_quotes_in_a_path_and_a_step_state_give_one_json_line_per_even
     assert step_lines[0]["status"] == "200"
     failed = [e for e in events if e["logger"] == "ivr.webhooks" and FORGED in e["event"]]
     assert len(failed) == 1 and failed[0]["call_sid"] == caller.call_sid, failed
+    for line in (step_lines[0], failed[0]):  # where the call is: flow, version, step
+        assert (line["flow"], line["version"], line["step"]) == ("support", "1", FORGED), line
     assert not any(line.startswith("127.0.0.1") for line in lines)  # no forged line
     assert all(caller.from_ not in line for line in lines)
 
