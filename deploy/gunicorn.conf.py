@@ -6,12 +6,29 @@ number's fallback URL.
 """
 
 import gc
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
 
-from gunicorn.glogging import Logger
+# prometheus_client picks its multiprocess mode when it is first imported (ivr.metrics does):
+# the folder must be named before anything below imports ivr. It is fresh for every server
+# start (https://prometheus.github.io/client_python/multiprocess/: "must be wiped between
+# process/Gunicorn runs"): a folder the operator names is emptied of metric files, else a
+# private one is made and removed on exit. Forked workers inherit the variable.
+_made_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _made_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="onshore-metrics-")
+else:
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    for _old in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(_old)
 
-from ivr import logs
+from gunicorn.glogging import Logger  # noqa: E402 - after the metrics folder is named
+from prometheus_client import multiprocess  # noqa: E402
+
+from ivr import logs  # noqa: E402
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -52,6 +69,18 @@ def post_worker_init(worker):
     would not exist in the worker."""
     gc.freeze()
     _onshore(worker).chores.start()
+
+
+def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """In the master, once a worker is gone: its live gauges (the breaker's state) stop
+    counting; its counters stay in the sums."""
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ARG001 - gunicorn's hook signature
+    """The private metrics folder goes with the server."""
+    if _made_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def worker_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature

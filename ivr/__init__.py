@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flask import Flask
 
+    from ivr.breaker import State
     from ivr.evidence import Keyring
     from ivr.settings import Settings
     from ivr.store import Store
@@ -29,7 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and, in tests, test_config)."""
     from flask import Flask
 
-    from ivr import operator_api, webhooks
+    from ivr import metrics, operator_api, webhooks
     from ivr import store as store_module
     from ivr.breaker import Breaker
     from ivr.chores import Chore, Chores
@@ -44,7 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # the timeout is for the reply to travel back.
     store = store_module.Store(store_module.connect(settings.redis_url, settings.redis_timeout),
                                answer_within=settings.redis_timeout * 0.8,
-                               breaker=Breaker(on_change=store_module.breaker_moved))
+                               breaker=Breaker(on_change=breaker_moved))
     seed_memory(store, settings)
     spool = Spool(Path(settings.spool_dir))
     keys = keyring(settings)
@@ -62,7 +63,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     webhooks.init_app(app, onshore)
     operator_api.init_app(app, settings.report_token)
+    metrics.init_app(app, settings.metrics_token, webhooks.ROUTES)
     return app
+
+
+def breaker_moved(was: State, now: State, why: str) -> None:
+    """A change of this process's circuit breaker: a log line and the gauge."""
+    from ivr import metrics
+    from ivr import store as store_module
+
+    store_module.breaker_moved(was, now, why)
+    metrics.breaker_moved(was, now)
 
 
 def keyring(settings: Settings) -> Keyring:

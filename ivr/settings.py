@@ -26,6 +26,7 @@ class Settings:
     spool_dir: str = "spool"
     report_token: str = ""
     archive_dir: str = ""  # day files of evidence past the hot window (ivr.archive)
+    metrics_token: str = ""  # GET /metrics exists only with one
     flows_dir: str = ""
     redis_timeout: float = 0.25
     extra_parameters: str = ""  # "Name,..." Twilio sends that ivr.parameters does not list yet
@@ -47,6 +48,7 @@ class Settings:
             spool_dir=env.get("IVR_SPOOL_DIR", "spool"),
             report_token=env.get("IVR_REPORT_TOKEN", ""),
             archive_dir=env.get("IVR_ARCHIVE_DIR", ""),
+            metrics_token=env.get("IVR_METRICS_TOKEN", ""),
             flows_dir=env.get("IVR_FLOWS_DIR", ""),
             redis_timeout=float(env.get("IVR_REDIS_TIMEOUT", cls.redis_timeout)),
             extra_parameters=env.get("IVR_EXTRA_PARAMETERS", ""),

@@ -16,6 +16,7 @@ Twilio's four URLs need none of them. Health checks and reports stay Flask route
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -23,7 +24,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
-from ivr import caller_ids, engine, evidence, hold, logs, parameters, twilio_request, twiml, whisper
+from ivr import (caller_ids, engine, evidence, hold, logs, metrics, parameters, twilio_request,
+                 twiml, whisper)
 from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import CircuitOpen, StoreUnavailable, Unconfirmed
@@ -78,6 +80,8 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
     def decide(view: View, fresh: bool) -> Decision:
         number = view.number
         flow = _flow(app, number.flow, view.versions.get(number.flow), fresh) if number else None
+        if flow is not None:
+            logs.at(flow.id, flow.version, flow.start)
         facts = Facts(sid, now, view.centers, app.settings.home_country,
                       number.exempt if number else None, fresh, number.language if number else "")
         received = evidence.received(to, form.get("FromCountry", ""), form.get("FromState", ""),
@@ -109,6 +113,7 @@ def step(app: Onshore, request: TwilioRequest) -> str:
         if call is None or flow is None:
             return _lost(app, sid, now, request.args.get("f", ""),
                          "malformed step URL" if call is None else "flow version unknown")
+        logs.at(call.flow, call.version, call.state)
         facts = Facts(sid, now, view.centers, app.settings.home_country,
                       call.exempt or None, fresh)  # type: ignore[arg-type]
         turn = _run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
@@ -155,6 +160,8 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
         flow = _flow(app, flow_id, int(args.get("v", "0")), True)
     except (ValueError, StoreUnavailable):  # hold goes on whatever Redis does
         flow = app.store.remembered_flow(flow_id, None)
+    if flow is not None:
+        logs.at(flow.id, flow.version, "hold")
     if form.get("Digits", "").startswith(flow.transfer_key if flow else "1"):
         return twiml.leave()
     if flow is None:
@@ -203,6 +210,8 @@ def confirm(app: Onshore, request: TwilioRequest) -> str:
         call: Call | None = Call.from_query(request.args)
     except (KeyError, ValueError):
         call = None
+    if call is not None:
+        logs.at(call.flow, call.version, call.state)
     digits = form.get("Digits", "")
     if not digits:
         flow = _known_flow(app, call)
@@ -268,12 +277,19 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             decision = decide(view, True) if view is not EMPTY or not check else None
             expected = "*" if attempt == 2 or not check else (view.digest if decision else "")
             sent = sealed(decision[1]) if decision else []
-            fresh = store.commit(sid, to, expected, sent)
+            started = time.perf_counter()
+            try:
+                fresh = store.commit(sid, to, expected, sent)
+            finally:
+                metrics.COMMIT.observe(time.perf_counter() - started)
             sent = []
             if fresh is None and decision is not None:
+                metrics.count(decision[1])
                 return decision[0]
             view = fresh or view
     except StoreUnavailable as exc:
+        metrics.REDIS_ERRORS.labels("breaker_open" if isinstance(exc, CircuitOpen) else
+                                    "unconfirmed" if isinstance(exc, Unconfirmed) else "error").inc()
         if not isinstance(exc, CircuitOpen):  # while it is open, the breaker logs for all
             log.warning("redis unavailable (%s); answering from memory, evidence to the spool",
                         exc)
@@ -289,6 +305,7 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             unheard = evidence.unconfirmed(sent, records)
             records += sealed([unheard]) if unheard else []
         _spool(app, sid, records)
+        metrics.count(events)
         return document
     raise AssertionError("unreachable: the third attempt records unconditionally")
 
@@ -366,6 +383,10 @@ ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
 GET_ROUTES = frozenset({"/voice/status"})
 
 
+class UnknownParameters(Forbidden):
+    """Signed by Twilio, but carrying names Twilio does not send to that URL."""
+
+
 class Webhooks:
     """The WSGI app for Twilio's URLs: POST (and GET for status), signature first, TwiML
     whatever fails."""
@@ -375,6 +396,7 @@ class Webhooks:
         self.extra_names = parameters.extra_names(app.settings.extra_parameters)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
         try:  # the checks too: a failure there is ours, not the caller's
             refused, request = self.unread_refusal(environ), None
@@ -394,17 +416,24 @@ class Webhooks:
                 environ["onshore.call_sid"] = sid  # for the access log line
                 with logs.call(sid):
                     body = ROUTES[path](self.app, request).encode()
+                    environ["onshore.place"] = logs.place()  # for the access log line too
         except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
             log.exception("unhandled error on %s", path)
             last_resort = keep_holding(_asked(environ), self.app.settings.home_country) \
                 if path == twiml.WAIT_PATH else twiml.apology(GENERIC_APOLOGY)
             refused, body = None, last_resort.encode()
+        route = metrics.route(path, ROUTES)
         if refused is not None:
             twilio_request.stop_reading(environ)
-            return refused(environ, start_response)
-        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                                  ("Content-Length", str(len(body)))])
-        return [body]
+            metrics.refused(route, refused.code or 0,
+                            "parameters" if isinstance(refused, UnknownParameters) else "")
+            answer = refused(environ, start_response)
+        else:
+            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
+                                      ("Content-Length", str(len(body)))])
+            answer = [body]
+        metrics.LATENCY.labels(route).observe(time.perf_counter() - started)
+        return answer
 
     @staticmethod
     def unread_refusal(environ: dict) -> HTTPException | None:
@@ -427,7 +456,7 @@ class Webhooks:
         unknown = parameters.unknown(request.path, (name for name, _ in sent), self.extra_names)
         if unknown:
             parameters.record_refusal(request.path, unknown)
-            return Forbidden()
+            return UnknownParameters()
         return None
 
 
