@@ -52,6 +52,17 @@ def per_worker(folder: Path, name: str) -> dict[str, float]:
     return found
 
 
+def counting(folder: Path) -> list[float]:
+    """The calls each worker that counted any has counted."""
+    return [n for n in per_worker(folder, "onshore_calls_received_total").values() if n]
+
+
+def play(base_url: str, calls: list[Caller]):
+    """The calls played all at once, each on connections of its own."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda c: Phone(base_url, TOKEN, http_transport()).call(c), calls))
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("prometheus")
@@ -73,34 +84,39 @@ def test_metrics_need_their_token(served):
 def test_counters_sum_what_was_played_across_both_workers(served):
     server, gunicorn, folder = served
     before = scrape(gunicorn.base_url)
-    # Each call on its own connection, two at a time: the two sync workers both serve some.
+    # All at once (a sync worker serves one connection at a time): both workers serve some.
     calls = ([Caller(SUPPORT) for _ in range(4)]  # disclosed, offered, bridged to Manila
              + [Caller(SUPPORT, press="1") for _ in range(3)]  # ... transfer by key: Scranton
              + [Caller(HOME) for _ in range(2)]  # Scranton only: no disclosure due
-             + [Caller(SUPPORT, outcomes=["hangup"])])  # hangs up in Manila's queue
-    with ThreadPoolExecutor(2) as pool:
-        transcripts = list(pool.map(
-            lambda c: Phone(gunicorn.base_url, TOKEN, http_transport()).call(c), calls))
+             + [Caller(SUPPORT, outcomes=["hangup"])]  # hangs up in Manila's queue
+             + [Caller(SUPPORT, wait=3600)])  # past Manila's max_wait: overflow to Bangalore
+    transcripts = play(gunicorn.base_url, calls)
+    extra = 0  # should one worker have taken them all: more plain calls, at most 5 rounds
+    while len(counting(folder)) < 2 and extra < 40:
+        transcripts += play(gunicorn.base_url, [Caller(HOME) for _ in range(8)])
+        extra += 8
     assert all(set(t.statuses) == {200} for t in transcripts)
     after = scrape(gunicorn.base_url)
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert moved("onshore_calls_received_total") == 10
-    assert moved("onshore_disclosures_total", kind="named") == 8
-    assert moved("onshore_offers_total") == 8
+    assert moved("onshore_calls_received_total") == 11 + extra
+    assert moved("onshore_disclosures_total", kind="named") == 10
+    assert moved("onshore_offers_total") == 10
     assert moved("onshore_transfer_requests_total", channel="key") == 3
     assert moved("onshore_transfer_requests_total", channel="voice") == 0
-    assert moved("onshore_bridges_total", center="manila", location="offshore") == 5
-    assert moved("onshore_bridges_total", center="scranton", location="domestic") == 5
+    assert moved("onshore_bridges_total", center="manila", location="offshore") == 6
+    assert moved("onshore_bridges_total", center="bangalore", location="offshore") == 1
+    assert moved("onshore_wait_limits_total", center="manila") == 1
+    assert moved("onshore_bridges_total", center="scranton", location="domestic") == 5 + extra
     assert moved("onshore_abandoned_calls_total") == 1
-    assert moved("onshore_webhook_duration_seconds_count", route="/voice") == 10
-    assert moved("onshore_evidence_commit_duration_seconds_count") >= 10
+    assert moved("onshore_webhook_duration_seconds_count", route="/voice") == 11 + extra
+    assert moved("onshore_evidence_commit_duration_seconds_count") >= 11
     assert value(after, "onshore_redis_breaker_workers", state="closed") == 2
     assert value(after, "onshore_redis_breaker_workers", state="open") == 0
     # the scrape is the sum of two workers' files, each of which counted some of the calls
-    counts = [n for n in per_worker(folder, "onshore_calls_received_total").values() if n]
+    counts = counting(folder)
     assert len(counts) == 2, counts
     assert sum(counts) == value(after, "onshore_calls_received_total")
     assert not (folder / "counter_1.db").exists()
