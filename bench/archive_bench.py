@@ -1,0 +1,109 @@
+"""`ivr audit verify` and `ivr report` over a long record, part in day files, part in Redis
+(`make bench-archive`).
+
+Simulates calls (the report tests' generator) over ``--days`` days, seals every event with
+the real sealing code and appends it, chained, to a private redis-server (ids at the time of
+each event); ``ivr audit archive`` moves all but the last ``--hot-days`` to day files. Then,
+each in a fresh process so that its peak RSS is its own: verify over files and Redis, verify
+over Redis alone (from the pruned marker), and the report of the whole period over files
+and Redis. Prints wall time, CPU and peak RSS (``resource.getrusage``).
+
+    .venv/bin/python bench/archive_bench.py [--calls 150000] [--days 60] [--hot-days 35]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ivr import archive  # noqa: E402
+from ivr.evidence import Keyring  # noqa: E402
+from ivr.store import Store, connect  # noqa: E402
+from tests import records  # noqa: E402
+from tests.servers import RedisServer  # noqa: E402
+
+SECRET = "bench-caller-hash-key"
+START = datetime(2026, 9, 1, tzinfo=UTC)
+
+# Run in a fresh interpreter: the figures are that process's alone.
+PROBE = """
+import resource, sys, time
+from datetime import date
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from ivr import audit, report
+from ivr.evidence import Keyring
+from ivr.store import Store, connect
+store = Store(connect({url!r}, timeout=30))
+folder = Path({folder!r}) if {folder!r} else None
+began, cpu = time.perf_counter(), time.process_time()
+if {what!r} == "verify":
+    v = audit.verify(store, Keyring("k1", {secret!r}.encode()), folder=folder)
+    what = f"{{v.entries:,}} entries, {{'intact' if v.intact else 'BROKEN ' + v.problem}}"
+else:
+    start, end = date.fromisoformat({start!r}), date.fromisoformat({end!r})
+    built = report.build_report(report.as_events(audit.period(store, start, end, folder)),
+                                start, end)
+    report.render(built, "text")
+    what = f"{{built.volume.calls_received:,}} calls"
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{{time.perf_counter() - began:.2f}}|{{time.process_time() - cpu:.2f}}|{{peak:.0f}}|{{what}}")
+"""
+
+
+def probe(what: str, url: str, folder: str, start: date, end: date) -> str:
+    code = PROBE.format(root=str(ROOT), url=url, folder=folder, what=what, secret=SECRET,
+                        start=start.isoformat(), end=end.isoformat())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall, cpu, peak, said = out.stdout.strip().split("|")
+    return f"{float(wall):7.2f} s wall {float(cpu):7.2f} s CPU {int(peak):5d} MiB peak RSS   {said}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=150_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--hot-days", type=int, default=35)
+    args = parser.parse_args()
+    server = RedisServer()
+    server.start()
+    folder = Path(tempfile.mkdtemp(prefix="onshore-archive-"))
+    try:
+        began = time.perf_counter()
+        events = records.simulated(args.calls, START, args.days)
+        records.append(server.client(), Keyring("k1", SECRET.encode()), events)
+        total = len(events)
+        del events
+        made = time.perf_counter() - began
+        today = (START + timedelta(days=args.days)).date()
+        began = time.perf_counter()
+        written, _ = archive.archive(Store(connect(server.url, timeout=30)), folder,
+                                     args.hot_days, today)
+        moved = time.perf_counter() - began
+        in_files = sum(d.count for d in written)
+        size = sum((folder / d.file).stat().st_size for d in written)
+        print(f"{total:,} events of {args.calls:,} calls over {args.days} days, sealed and "
+              f"appended in {made:.0f} s; archived {in_files:,} in {len(written)} day files "
+              f"({size / 2**20:.0f} MiB) in {moved:.1f} s, {total - in_files:,} left in Redis")
+        end = today - timedelta(days=1)
+        print("verify, files + Redis: " + probe("verify", server.url, str(folder), START.date(), end))
+        print("verify, Redis alone:   " + probe("verify", server.url, "", START.date(), end))
+        print("report, files + Redis: " + probe("report", server.url, str(folder), START.date(), end))
+    finally:
+        server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
