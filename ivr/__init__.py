@@ -33,7 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from ivr import metrics, operator_api, webhooks
     from ivr import store as store_module
     from ivr.breaker import Breaker
-    from ivr.chores import Chore, Chores
+    from ivr.chores import Chore, Chores, Sweep
     from ivr.settings import Settings
     from ivr.signature import SignatureChecker
     from ivr.spool import Spool
@@ -59,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         chores=Chores([
             Chore("spool-replay", 1.0, lambda: spool.replay(store.append),
                   due=lambda: bool(spool.pending())),
+            Sweep("fallback-reading", store.read_for_fallback),
         ]),
     )
     webhooks.init_app(app, onshore)

@@ -1,7 +1,8 @@
-"""Work a worker does in the background: replaying the spool. Never on a caller's time, and
-never waiting for a caller: the chores run on a timer thread of the worker's own (started
-after the fork, ``Chores.start``; deploy/gunicorn.conf.py does it for each worker), each at
-most once per interval and only when ``due()`` says so, one run at a time. So evidence
+"""Work a worker does in the background: replaying the spool, reading the configuration for
+the fallback (``Sweep``). Never on a caller's time, and never waiting for a caller: the
+chores run on a timer thread of the worker's own (started after the fork,
+``Chores.start``; deploy/gunicorn.conf.py does it for each worker), each at most once per
+interval and only when ``due()`` says so, one run at a time. So evidence
 spooled while Redis was away goes in within seconds of its return, whether calls come or
 not. (Anchoring the record is not a worker's chore: it needs the auditor's credentials,
 which the webhooks never hold; see ``ivr.anchors``.)"""
@@ -77,3 +78,18 @@ class Chores:
     def _loop(self, stopping: threading.Event) -> None:
         while not stopping.wait(self.tick):
             self.run_due()
+
+
+class Sweep(Chore):
+    """A chore done in steps, one per tick, until ``step()`` says the sweep ended; the next
+    sweep starts ``rest`` seconds later. Reading 100,000 numbers for the fallback this way
+    costs Redis and the worker a few milliseconds at a time, never one long stop."""
+
+    def __init__(self, name: str, step: Callable[[], bool], rest: float = 60.0) -> None:
+        self._next = float("-inf")
+        self.step, self.rest = step, rest
+        super().__init__(name, TICK, self._one_step, due=lambda: time.monotonic() >= self._next)
+
+    def _one_step(self) -> None:
+        if self.step():
+            self._next = time.monotonic() + self.rest

@@ -343,6 +343,13 @@ class Flow:
             c for state in self.states.values() for c in getattr(state, "centers", ())))
 
     @cached_property
+    def reach(self) -> tuple[str, ...]:
+        """Every center a call of this flow can consult: routes, overflows, hours, the
+        domestic line. The commit script checks exactly these (``ivr.config_view``)."""
+        named = (*self.routable, *(h.center for h in self.hours_states), self.domestic)
+        return tuple(sorted({c for c in named if c}))
+
+    @cached_property
     def hours_states(self) -> tuple[Hours, ...]:
         return tuple(state for state in self.states.values() if isinstance(state, Hours))
 

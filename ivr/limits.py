@@ -216,7 +216,13 @@ class _Sizes:
                          tried=tuple(flow.routable), heard=max(locations, key=len, default=""),
                          domestic=True, exempt="foreign-business",
                          language=max(flow.codes, key=len), seq=10**6, misses=9)
-        self.targets = [c.target for c in self.centers] or [Target("queue", "")]
+        widest: dict[str, Target] = {}  # per kind, the value that renders longest: a bridge
+        for center in self.centers:     # to any other is no larger, and 1,000 centers cost
+            target = center.target      # one render per kind, not 1,000 per state
+            if target.kind not in widest or (_escaped(target.value)
+                                             > _escaped(widest[target.kind].value)):
+                widest[target.kind] = target
+        self.targets = list(widest.values()) or [Target("queue", "")]
         self.tag = max((lang.tag for lang in flow.languages), key=len)
         self._ends: dict[tuple[str, str], int] = {}
         self._transfer_hints: dict[str, int] = {}

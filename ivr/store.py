@@ -3,8 +3,9 @@
 Layout (every key starts with the prefix, built by ``key``):
 
     numbers            hash  E.164 -> number JSON
-    centers            hash  center id -> center JSON  (checked on every webhook)
+    centers            hash  center id -> center JSON
     flows              hash  flow id -> "version:digest" of the live version
+    flows:reach        hash  flow id -> the centers its live version can reach, one a line
     flow:ID:VERSION    string  flow JSON, immutable once written
     flow:ID:seq        counter of versions
     events             stream  per-call evidence, one entry per (CallSid, step), never trimmed
@@ -23,11 +24,13 @@ Layout (every key starts with the prefix, built by ``key``):
     queue:ID:waits     sorted set  "CallSid:seconds" waited in center ID's queue before an
                        agent answered, scored by when the bridge ended; the newest RECENT
 
-Theory of operation: optimistic reads. A webhook decides on the configuration this process
-last read (a ``View``, named by a digest of exactly what it was read from), then makes one
-round trip: a script that recomputes the digest inside Redis and, only if it still matches,
-appends the webhook's events. If the configuration changed, the script writes nothing and
-returns the new configuration; the webhook decides again (a second round trip). So while
+Theory of operation: optimistic reads. A webhook decides on what this process last read of
+its scope (``ivr.config_view``: the number called, its flow's live version and the centers
+that flow can reach; for a later step, the centers of the call's flow version), a ``View``
+named by a digest of exactly those objects, then makes one round trip: a script that reads
+only those objects, recomputes the digest inside Redis and, only if it still matches,
+appends the webhook's events. If any of them changed, the script writes nothing and
+returns just them; the webhook decides again (a second round trip). So while
 Redis answers, every answer was decided on what Redis held at the moment its evidence was
 written, and a steady webhook costs one round trip. Every call has a sub-second timeout
 and no retries; when Redis cannot answer, the caller gets the flow's safe answer built
@@ -47,7 +50,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
@@ -57,12 +59,15 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchErro
 from redis.retry import Retry
 
 from ivr.anchors import Anchor
+from ivr.config_view import EMPTY, Memory, Scope, View, Views
 from ivr.breaker import Breaker, State
 from ivr.errors import CircuitOpen, RemovalRefused, StoreUnavailable, Unconfirmed
 from ivr.estimate import RECENT
 from ivr.evidence import unpack
-from ivr.flow import Center, Config, Flow, Number, Policy
-from ivr.flowfile import Problems, Sources, parse_center, parse_flow, parse_number, parse_policy
+from ivr.flow import Center, Config, Flow, Policy
+from ivr.flowfile import Problems, Sources, parse_flow, parse_policy
+
+__all__ = ["EMPTY", "Scope", "Store", "View", "connect", "key"]
 
 log = logging.getLogger(__name__)
 
@@ -76,33 +81,59 @@ PREFIX = "onshore:"
 CALL_TTL = 26 * 3600
 TIMEOUT = 0.25  # seconds; two round trips stay far inside Twilio's budget and our 1 s goal
 
-# KEYS: events, the call's step set, numbers, flows, centers, chain head, the call's entries.
-# ARGV: the call's keys' ttl, expected digest ("*": do not check), number called ("" for later steps),
-# deadline (ms on Redis's clock; 0: none), then per event its step key and the sealed event
-# (a JSON array [name, value, ...]).
-# Returns {1, events added, now}; when the configuration changed, {0, digest, number, flows,
-# centers, all numbers, now} and writes nothing; past the deadline, {2, now} and writes
-# nothing: the webhook has already answered from memory and spooled that answer's events.
-# Each entry appended is the sealed event, then prev and hash, the chain links.
+# KEYS: events, the call's step set, numbers, flows, centers, chain head, the call's entries,
+# flows' reach.
+# ARGV: the call's keys' ttl, expected digest ("*": do not check), number called ("" for later
+# steps), deadline (ms on Redis's clock; 0: none), the centers a later step's flow version can
+# reach (one a line; its version is immutable, so the worker names them), then per event its
+# step key and the sealed event (a JSON array [name, value, ...]).
+# The scope's digest covers the number's JSON, its flow's live "version:digest" and each
+# center reached (id and JSON, "" when absent); a flow whose reach was never published (a
+# version from before reach existed) is checked against every center, as it used to be.
+# Returns {1, events added, now}; when the digest differs, {0, digest, number, flow id, live
+# version, centers reached as [id, JSON, ...], now} and writes nothing; past the deadline,
+# {2, now} and writes nothing: the webhook has already answered from memory and spooled that
+# answer's events. Each entry appended is the sealed event, then prev and hash, the chain links.
 _COMMIT = r"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if tonumber(ARGV[4]) > 0 and now > tonumber(ARGV[4]) then return {2, now} end
-local number = ''
-if ARGV[3] ~= '' then number = redis.call('HGET', KEYS[3], ARGV[3]) or '' end
 if ARGV[2] ~= '*' then
-  local flows = redis.call('HGETALL', KEYS[4])
-  local centers = redis.call('HGETALL', KEYS[5])
-  local digest = redis.sha1hex(table.concat(flows, '\n') .. '\0' ..
-                               table.concat(centers, '\n') .. '\0' .. number)
-  if ARGV[2] ~= digest then
-    return {0, digest, number, flows, centers, redis.call('HGETALL', KEYS[3]), now}
+  local number, flow, live, reach = '', '', '', ARGV[5]
+  if ARGV[3] ~= '' then
+    number = redis.call('HGET', KEYS[3], ARGV[3]) or ''
+    local ok, doc = pcall(cjson.decode, number)
+    reach = ''
+    if ok and type(doc) == 'table' and type(doc['flow']) == 'string' then
+      flow = doc['flow']
+      live = redis.call('HGET', KEYS[4], flow) or ''
+      reach = redis.call('HGET', KEYS[8], flow) or '*'
+    end
   end
+  local ids, found, parts = {}, {}, {}
+  if reach == '*' then
+    ids = redis.call('HKEYS', KEYS[5])
+    table.sort(ids)
+  else
+    for id in string.gmatch(reach, '[^\n]+') do ids[#ids + 1] = id end
+  end
+  if #ids > 0 then
+    local docs = redis.call('HMGET', KEYS[5], unpack(ids))
+    for i, id in ipairs(ids) do
+      local doc = docs[i] or ''
+      found[#found + 1] = id
+      found[#found + 1] = doc
+      parts[i] = id .. '\n' .. doc
+    end
+  end
+  local digest = redis.sha1hex(ARGV[3] .. '\0' .. number .. '\0' .. flow .. '\0' .. live ..
+                               '\0' .. table.concat(parts, '\0'))
+  if ARGV[2] ~= digest then return {0, digest, number, flow, live, found, now} end
 end
 local added = 0
 local ids = {}
 local head = redis.call('GET', KEYS[6]) or ''
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
     local hash = redis.sha1hex(head .. '\n' .. ARGV[i + 1])
     added = added + 1
@@ -115,7 +146,7 @@ if added > 0 then
   redis.call('RPUSH', KEYS[7], unpack(ids))
   redis.call('EXPIRE', KEYS[7], ARGV[1])
 end
-if #ARGV >= 5 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+if #ARGV >= 6 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 return {1, added, now}
 """
 
@@ -126,8 +157,9 @@ def key(*parts: str) -> str:
 
 
 # The keys every webhook or publish names; a call's and a flow version's are built with key().
-_EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD = (
-    key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"))
+_EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD, _REACH = (
+    key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"),
+    key("flows", "reach"))
 _PRUNED, _ANCHORS = key("audit", "pruned"), key("audit", "anchors")
 _POLICY = key("policy")
 
@@ -187,32 +219,6 @@ def connect(url: str, timeout: float = TIMEOUT) -> redis.Redis:
     )
 
 
-@dataclass(frozen=True)
-class View:
-    """The configuration as Redis held it at one moment; the digest names that moment."""
-
-    digest: str
-    number: Number | None  # the number called; None for later steps or an unknown number
-    versions: Mapping[str, int]
-    centers: Mapping[str, Center]
-
-
-EMPTY = View("", None, {}, {})
-
-
-@dataclass
-class Memory:
-    """The last configuration read successfully; used only when Redis cannot answer."""
-
-    latest: View = EMPTY
-    numbers: dict[str, Number] = field(default_factory=dict)
-
-    def seed(self, config: Config) -> None:
-        """Start from operator files, for a process that starts while Redis is down."""
-        self.numbers.update(config.numbers)
-        self.latest = View("", None, {f: 0 for f in config.flows}, dict(config.centers))
-
-
 class Store:
     """Reads configuration and records evidence, within the time budget."""
 
@@ -228,41 +234,63 @@ class Store:
         self._offset_samples = 0
         self._bulk: Any = None  # the bulk reader, made on first use
         self.memory = Memory()
-        self._views: dict[str, View] = {}
+        self.views = Views()
+        self._scan: tuple[int, dict[str, bytes]] = (0, {})  # the fallback pass: cursor, found
         self._flows: dict[tuple[str, int], Flow] = {}
         self._flow_digests: dict[tuple[str, int], str] = {}
-        self._centers: dict[bytes, Center] = {}
-        self._numbers: dict[tuple[str, bytes], Number] = {}
         self._commit = client.register_script(_COMMIT)
         self._lines = threading.local()  # each thread's own connection for commits
 
     # -- reading ---------------------------------------------------------------
 
-    def view(self, to: str) -> View:
-        """The last view read for this number ("" for later steps); EMPTY if none yet."""
-        return self._views.get(to, EMPTY)
+    def view(self, scope: Scope) -> View:
+        """The last view read for this scope; EMPTY if none yet."""
+        return self.views.get(scope)
 
     def fallback(self, to: str) -> View:
         """What to decide on when Redis cannot answer: the newest view this process read."""
-        latest = self.memory.latest
-        return View("", self.memory.numbers.get(to), latest.versions, latest.centers)
+        latest, raw = self.memory.latest, self.memory.raw_numbers.get(to)
+        number = (self.views.number(to, raw) if raw else None) or self.memory.numbers.get(to)
+        return View("", number, latest.versions, latest.centers)
 
-    def commit(self, call_sid: str, to: str, expected: str,
+    def read_for_fallback(self, count: int = 2_000) -> bool:
+        """One step of the background pass that reads every number (kept raw, parsed only
+        when Redis is down and a webhook needs one) and, at its end, every live flow and
+        center, so that a number this process never answered still gets its own flow's safe
+        answer; True when a pass ended. Never on a caller's time (``ivr.chores``)."""
+        cursor, rows = self._through_breaker(
+            lambda: self.client.hscan(_NUMBERS, self._scan[0], count=count))
+        found = {e164.decode(): raw for e164, raw in rows.items()}
+        self.memory.raw_numbers.update(found)
+        self._scan = (int(cursor), {**self._scan[1], **found} if self._scan[0] else found)
+        if self._scan[0]:
+            return False
+        self.memory.raw_numbers = self._scan[1]  # a number no longer published is forgotten
+        flows_raw, centers_raw = self._through_breaker(
+            lambda: (self.client.hgetall(_FLOWS), self.client.hgetall(_CENTERS)))
+        versions = {f.decode(): _live(v.decode())[0] for f, v in flows_raw.items()}
+        self.memory.latest = View("", None, {**self.memory.latest.versions, **versions},
+                                  {**self.memory.latest.centers, **self.views.centers(centers_raw)})
+        self._prefetch(versions)
+        return True
+
+    def commit(self, call_sid: str, scope: Scope, expected: str,
                sealed: Iterable[tuple[str, str]]) -> View | None:
-        """Append the sealed events (step key, body) if the configuration is still
-        ``expected`` ("*": whatever it is): None when written, else the current view
-        (nothing written). Raises StoreUnavailable."""
+        """Append the sealed events (step key, body) if the scope's objects are still
+        ``expected`` ("*": whatever they are): None when written, else the scope's current
+        view (nothing written). Raises StoreUnavailable."""
         if self.answer_within and self._clock_offset is None:
             self._read_clock()  # once per process: never send a write without a deadline
         sent = time.time()
         deadline = 0
         if self.answer_within and self._clock_offset is not None:
             deadline = int((sent + self._clock_offset + self.answer_within) * 1000)
-        argv: list[Any] = [CALL_TTL, expected, to, deadline]
+        argv: list[Any] = [CALL_TTL, expected, scope.number, deadline, self._step_reach(scope)]
         for step_key, body in sealed:
             argv += [step_key, body]
         call = key("call", call_sid or "-")
-        keys = [_EVENTS, f"{call}:steps", _NUMBERS, _FLOWS, _CENTERS, _HEAD, f"{call}:entries"]
+        keys = [_EVENTS, f"{call}:steps", _NUMBERS, _FLOWS, _CENTERS, _HEAD, f"{call}:entries",
+                _REACH]
         def run() -> Any:
             try:
                 return self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
@@ -276,23 +304,37 @@ class Store:
             raise StoreUnavailable("Redis ran the write after the answer's deadline; nothing written")
         if reply[0] == 1:
             return None
-        _, digest, number_raw, flows_flat, centers_flat, numbers_flat, _ = reply
+        _, digest, number_raw, flow_id, live, centers_flat, _ = reply
         versions = {}
-        for flow_id, value in _pairs(flows_flat):
-            version, content = _live(value)
-            versions[flow_id] = version
-            self._forget_if_changed(flow_id, version, content)
-        centers = self._parse_centers(dict(zip(centers_flat[::2], centers_flat[1::2], strict=True)))
-        number = self._number(to, number_raw) if number_raw else None
-        view = View(digest.decode(), number, versions, centers)
-        self._views[to] = view
-        self.memory.latest = view
-        # every number, so that a number this process never answered still gets its own
-        # flow's safe answer while Redis is down
-        self.memory.numbers = {e164: n for e164, raw in _pairs(numbers_flat)
-                               if (n := self._number(e164, raw.encode())) is not None}
+        if flow_id:
+            version, content = _live(live.decode()) if live else (0, "")
+            if live:
+                versions[flow_id.decode()] = version
+                self._forget_if_changed(flow_id.decode(), version, content)
+        number = None
+        if scope.number:
+            self.memory.raw_numbers[scope.number] = number_raw
+        if number_raw:
+            number = (self.views.number(scope.number, number_raw)
+                      or self.memory.numbers.get(scope.number))
+        view, named = self.views.learn(scope, digest.decode(), number, versions, centers_flat)
+        # merged into what a number this process answered before falls back on
+        self.memory.learn(view, named)
         self._prefetch(versions)
         return view
+
+    def _step_reach(self, scope: Scope) -> str:
+        """The centers a later step's flow version can reach, one a line ("" for a first
+        webhook: Redis knows its number's flow)."""
+        if scope.number or not scope.flow:
+            return ""
+        flow = self._flows.get((scope.flow, scope.version))
+        if flow is None:
+            try:
+                flow = self.flow(scope.flow, scope.version)
+            except StoreUnavailable:
+                flow = None
+        return "\n".join(flow.reach) if flow else ""
 
     def _through_breaker(self, call: Callable[[], T]) -> T:
         """Round trips to Redis, unless the breaker says it failed a moment ago (then
@@ -409,7 +451,7 @@ class Store:
 
     def append(self, call_sid: str, sealed: list[tuple[str, str]]) -> None:
         """Append sealed events whatever the configuration (replay); raises StoreUnavailable."""
-        self.commit(call_sid, "", "*", sealed)
+        self.commit(call_sid, Scope(), "*", sealed)
 
     def flow(self, flow_id: str, version: int) -> Flow | None:
         """One published flow version; immutable, so cached for the life of the process.
@@ -430,42 +472,6 @@ class Store:
     def remember_flow(self, flow: Flow) -> None:
         """Keep a flow known from operator files (the seed for a cold start without Redis)."""
         self._flows.setdefault((flow.id, flow.version), flow)
-
-    def _parse_centers(self, raw: Mapping[bytes, bytes]) -> dict[str, Center]:
-        """Parsed centers; one that does not parse is left out (logged), never guessed."""
-        centers = {}
-        for center_id, doc in raw.items():
-            center = self._centers.get(doc)
-            if center is None:
-                problems = Problems("redis")
-                try:
-                    center = parse_center(center_id.decode(), json.loads(doc), problems)
-                except ValueError as exc:
-                    problems.add(f"center '{center_id!r}'", "", f"is not JSON: {exc}")
-                if problems.fatal or center is None:
-                    log.error("published center is invalid, left out: %s", problems.fatal[0])
-                    continue
-                if len(self._centers) > 10_000:
-                    self._centers.clear()
-                self._centers[doc] = center
-            centers[center.id] = center
-        return centers
-
-    def _number(self, to: str, raw: bytes) -> Number | None:
-        number = self._numbers.get((to, raw))
-        if number is None:
-            problems = Problems("redis")
-            try:
-                number = parse_number(to, json.loads(raw), problems)
-            except ValueError as exc:
-                problems.add(f"number '{to}'", "", f"is not JSON: {exc}")
-            if problems.fatal or number is None:
-                log.error("published number is invalid: %s", problems.fatal[0])
-                return self.memory.numbers.get(to)
-            if len(self._numbers) > 10_000:
-                self._numbers.clear()
-            self._numbers[(to, raw)] = number
-        return number
 
     def _parse_flow(self, flow_id: str, version: int, raw: bytes) -> Flow | None:
         """A published flow; a broken one is refused and the last good version serves."""
@@ -654,7 +660,7 @@ class Store:
             for flow_id, doc in docs.items():
                 pipe.set(key("flow", flow_id, str(live[flow_id])), doc)
                 pipe.zadd(key("flow", flow_id, "versions"), {str(live[flow_id]): live[flow_id]})
-            pipe.delete(_CENTERS, _NUMBERS, _FLOWS)
+            pipe.delete(_CENTERS, _NUMBERS, _FLOWS, _REACH)
             if sources.centers:
                 pipe.hset(_CENTERS, mapping={
                     c: json.dumps(raw, sort_keys=True)
@@ -666,6 +672,10 @@ class Store:
             if live:
                 pipe.hset(_FLOWS, mapping={
                     f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
+                reach = {f: r for f, (_, raw) in sources.flows.items()
+                         if (r := _reach(f, raw)) is not None}
+                if reach:
+                    pipe.hset(_REACH, mapping=reach)
             pipe.xadd(key("config", "log"), {
                 "action": "publish", "by": by, "message": message,
                 "flows": json.dumps(live, sort_keys=True),
@@ -707,7 +717,7 @@ class Store:
 
     def centers(self) -> dict[str, Center]:
         """The centers as published now."""
-        return self._parse_centers(self.client.hgetall(_CENTERS))
+        return self.views.centers(self.client.hgetall(_CENTERS))
 
     def policy(self) -> Policy | None:
         """The [policy] published with the configuration now; None when none was."""
@@ -728,10 +738,10 @@ class Store:
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
         numbers = {e164.decode(): n for e164, raw in numbers_raw.items()
-                   if (n := self._number(e164.decode(), raw)) is not None}
+                   if (n := self.views.number(e164.decode(), raw)) is not None}
         live = {f.decode(): _live(v.decode())[0] for f, v in flows_raw.items()}
         flows = {f: flow for f, v in live.items() if (flow := self.flow(f, v)) is not None}
-        return Config(centers=self._parse_centers(centers), numbers=numbers, flows=flows,
+        return Config(centers=self.views.centers(centers), numbers=numbers, flows=flows,
                       policy=self.policy())
 
     def rollback(self, flow_id: str, version: int, by: str, message: str = "") -> int | None:
@@ -743,8 +753,14 @@ class Store:
                 raise StoreUnavailable(f"flow {flow_id} has no version {version}")
             was = pipe.hget(_FLOWS, flow_id)
             previous = _live(was.decode())[0] if was else None
+            doc = json.loads(raw)
+            reach = _reach(flow_id, doc["flow"])
             pipe.multi()
-            pipe.hset(_FLOWS, flow_id, f"{version}:{json.loads(raw)['digest'][:16]}")
+            pipe.hset(_FLOWS, flow_id, f"{version}:{doc['digest'][:16]}")
+            if reach is None:  # the script then checks every center
+                pipe.hdel(_REACH, flow_id)
+            else:
+                pipe.hset(_REACH, flow_id, reach)
             pipe.xadd(key("config", "log"), {
                 "action": "rollback", "by": by, "message": message,
                 "flows": json.dumps({flow_id: version}),
@@ -760,7 +776,7 @@ class Store:
         for _ in range(20):
             with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(_FLOWS, _NUMBERS, _CENTERS)
+                    pipe.watch(_FLOWS, _NUMBERS, _CENTERS, _REACH)
                     return change(pipe)
                 except WatchError:
                     continue
@@ -822,6 +838,17 @@ def _policy_version(pipe: Any, sources: Sources, by: str,
     return version, json.dumps({
         "policy": raw, "digest": digest, "by": by, "message": message,
         "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, sort_keys=True)
+
+
+def _reach(flow_id: str, raw: Mapping[str, Any]) -> str | None:
+    """The centers a flow's version can reach, one a line, as the commit script reads them;
+    None when it does not parse."""
+    problems = Problems(f"flow {flow_id}")
+    try:
+        flow = parse_flow(flow_id, raw, problems)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return None if problems.fatal else "\n".join(flow.reach)
 
 
 def _digest(raw: Mapping[str, Any]) -> str:

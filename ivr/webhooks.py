@@ -37,7 +37,7 @@ from ivr.places import country_name
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
 from ivr.spool import Spool, Spooled
-from ivr.store import EMPTY, Store, View
+from ivr.store import EMPTY, Scope, Store, View
 from ivr.twilio_request import TwilioRequest
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
         turn = caller_ids.substitute(turn, form.get("From", ""), to, _hashed(app, form))
         return twiml.render(tuple(turn.actions)), [received, *turn.events]
 
-    return _answer(app, sid, to, form.get("From", ""), now, decide)
+    return _answer(app, sid, Scope(number=to), form.get("From", ""), now, decide)
 
 
 def step(app: Onshore, request: TwilioRequest) -> str:
@@ -124,7 +124,8 @@ def step(app: Onshore, request: TwilioRequest) -> str:
     reply = _reply(form)
     if call is not None and isinstance(reply, BridgeEnded) and call.center:
         reply = _queue_left(app, sid, call, reply, now)
-    return _answer(app, sid, "", form.get("From", ""), now, decide)
+    scope = Scope(flow=call.flow, version=call.version) if call else Scope()
+    return _answer(app, sid, scope, form.get("From", ""), now, decide)
 
 
 def _queue_left(app: Onshore, sid: str, call: Call, reply: BridgeEnded, now: datetime) -> BridgeEnded:
@@ -154,7 +155,7 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
     max_wait, center = _seconds(args.get("w")), args.get("c", "")
     if hold.past_limit(queued, max_wait):  # the URL says so: no flow, no Redis needed
         event = hold.wait_limit(args.get("n", "0"), args.get("s", ""), center, queued, max_wait)
-        return _answer(app, sid, "", form.get("From", ""), now,
+        return _answer(app, sid, Scope(), form.get("From", ""), now,
                        lambda view, fresh: (twiml.leave(), [event]), check=False)
     try:
         flow = _flow(app, flow_id, int(args.get("v", "0")), True)
@@ -225,8 +226,8 @@ def confirm(app: Onshore, request: TwilioRequest) -> str:
     # The answering leg's From is the caller ID it was shown: the caller's own, unless the
     # bridge showed the number dialed; then the URL carries the caller's keyed hash (i).
     hashed = request.args.get("i", "")
-    return _answer(app, form.get("ParentCallSid") or leg, "", form.get("From", ""), app.clock(),
-                   lambda view, fresh: (twiml.whisper_answered(accepted), [event]), check=False,
+    return _answer(app, form.get("ParentCallSid") or leg, Scope(), form.get("From", ""),
+                   app.clock(), lambda view, fresh: (twiml.whisper_answered(accepted), [event]), check=False,
                    hashed=hashed if evidence.is_caller_hash(hashed) else "")
 
 
@@ -253,16 +254,16 @@ def status(app: Onshore, request: TwilioRequest) -> str:
     event = engine.Event(f"status:{call_status}", "status", (
         ("status", call_status), ("duration", form.get("CallDuration", "")),
         ("sequence", form.get("SequenceNumber", ""))))
-    return _answer(app, form.get("CallSid", ""), "", form.get("From", ""), app.clock(),
+    return _answer(app, form.get("CallSid", ""), Scope(), form.get("From", ""), app.clock(),
                    lambda view, fresh: (twiml.empty(), [event]), check=False)
 
 
-def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
+def _answer(app: Onshore, sid: str, scope: Scope, caller: str, now: datetime,
             decide: Callable[[View, bool], Decision], check: bool = True,
             hashed: str = "") -> str:
-    """Decide on the last view, then record the events in one round trip if that view is
-    still what Redis holds; otherwise decide again on the view Redis sent back. When Redis
-    cannot take them, the events go to the fsynced spool before the answer does."""
+    """Decide on the scope's last view, then record the events in one round trip if its
+    objects are still what Redis holds; otherwise decide again on the ones Redis sent back.
+    When Redis cannot take them, the events go to the fsynced spool before the answer does."""
     store = app.store
     common = evidence.common_fields(
         sid, hashed or evidence.caller_hash(caller, app.keyring.secret), now)
@@ -270,7 +271,7 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
     def sealed(events: list[engine.Event]) -> list[tuple[str, str]]:
         return evidence.seal_all(app.keyring, common, events) if sid else []
 
-    view = store.view(to) if check else EMPTY
+    view = store.view(scope) if check else EMPTY
     sent: list[tuple[str, str]] = []  # the write in flight
     try:
         for attempt in range(3):
@@ -279,7 +280,7 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
             sent = sealed(decision[1]) if decision else []
             started = time.perf_counter()
             try:
-                fresh = store.commit(sid, to, expected, sent)
+                fresh = store.commit(sid, scope, expected, sent)
             finally:
                 metrics.COMMIT.observe(time.perf_counter() - started)
             sent = []
@@ -293,7 +294,7 @@ def _answer(app: Onshore, sid: str, to: str, caller: str, now: datetime,
         if not isinstance(exc, CircuitOpen):  # while it is open, the breaker logs for all
             log.warning("redis unavailable (%s); answering from memory, evidence to the spool",
                         exc)
-        document, events = decide(store.fallback(to), False)
+        document, events = decide(store.fallback(scope.number), False)
         records = sealed(events)
         if sent and isinstance(exc, Unconfirmed):
             # Redis may have appended the write and lost its reply: the record then holds a
