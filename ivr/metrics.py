@@ -44,6 +44,9 @@ CALLS = Counter("onshore_calls_received", "Calls answered on /voice (received ev
                 registry=REGISTRY)
 DISCLOSURES = Counter("onshore_disclosures", "Disclosures played, by kind (named: the center's "
                       "place; cautious: the flow's cautious text).", ["kind"], registry=REGISTRY)
+EXEMPT = Counter("onshore_disclosure_exemptions", "Disclosures not due, by reason (emergency, "
+                 "foreign-business: the number; domestic-center: the center is at home).",
+                 ["reason"], registry=REGISTRY)
 OFFERS = Counter("onshore_offers", "Transfer offers made.", registry=REGISTRY)
 TRANSFERS = Counter("onshore_transfer_requests", "Transfers to a domestic agent the caller "
                     "asked for, by channel.", ["channel"], registry=REGISTRY)
@@ -75,6 +78,7 @@ COMMIT = Histogram("onshore_evidence_commit_duration_seconds", "Round trips that
                    buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
 
 CHANNELS = ("key", "voice", "hold", "agent")
+EXEMPTIONS = ("emergency", "foreign-business", "domestic-center")
 OTHER_ROUTE = "other"
 # The engine's and the webhooks' safe-answer reasons (an engine failure's reason is its
 # exception, text the label must not carry).
@@ -94,6 +98,9 @@ def count(events: Iterable[Event]) -> None:
             CALLS.inc()
         elif step == "disclosed":
             DISCLOSURES.labels("cautious" if ("cautious", "true") in fields else "named").inc()
+        elif step == "exempt":
+            reason = dict(fields).get("reason", "")
+            EXEMPT.labels(reason if reason in EXEMPTIONS else "other").inc()
         elif step == "offered":
             OFFERS.inc()
         elif step == "transfer_requested":
@@ -147,6 +154,8 @@ def started(routes: Iterable[str]) -> None:
         TRANSFERS.labels(channel)
     for kind in ("named", "cautious"):
         DISCLOSURES.labels(kind)
+    for reason in EXEMPTIONS:
+        EXEMPT.labels(reason)
     for kind in ("error", "unconfirmed", "breaker_open"):
         REDIS_ERRORS.labels(kind)
     for reason in (*SAFE_REASONS.values(), "engine_error", "other"):

@@ -104,6 +104,7 @@ def test_counters_sum_what_was_played_across_both_workers(served):
     assert moved("onshore_calls_received_total") == 11 + extra
     assert moved("onshore_disclosures_total", kind="named") == 10
     assert moved("onshore_offers_total") == 10
+    assert moved("onshore_disclosure_exemptions_total", reason="domestic-center") == 2 + extra
     assert moved("onshore_transfer_requests_total", channel="key") == 3
     assert moved("onshore_transfer_requests_total", channel="voice") == 0
     assert moved("onshore_bridges_total", center="manila", location="offshore") == 6
