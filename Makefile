@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test test-faults bench bench-outage bench-durability bench-archive check redis-server nginx clean
+.PHONY: run stop test test-faults bench bench-outage bench-scale bench-durability bench-archive check redis-server nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench: $(STAMP) redis-server nginx
 	$(BIN)/python bench/voice_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/slow_client_bench.py
+
+bench-scale: $(STAMP) redis-server
+	$(BIN)/python bench/scale_bench.py
 
 bench-outage: $(STAMP) redis-server
 	$(BIN)/python bench/outage_bench.py

@@ -16,6 +16,7 @@ path is complete in whatever language the call speaks.
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ import phonenumbers
 
 from ivr.engine import heard_as
 from ivr.errors import FlowError
+from ivr.progress import Progress
 from ivr.flow import (
     Bridge,
     Center,
@@ -64,15 +66,21 @@ FINISH_KEY_PROBLEM = ("'#' ends the caller's input in Twilio's <Gather> (finishO
 Node = tuple[str, str, bool, bool]
 
 
-def check_folder(folder: Path, home_country: str) -> tuple[Config, Sources, list[FlowError]]:
+def check_folder(folder: Path, home_country: str,
+                 progress: Progress | None = None) -> tuple[Config, Sources, list[FlowError]]:
     """Read, parse and check a folder; return the config, its sources and every problem."""
-    sources, errors = read_folder(folder)
-    config, parse_errors = build(sources)
+    progress = progress or Progress(io.StringIO())
+    with progress.phase("read {size} numbers"):
+        sources, errors = read_folder(folder)
+        progress.size = len(sources.numbers)
+    with progress.phase("parsed {size} numbers, their centers and flows"):
+        config, parse_errors = build(sources, progress)
     errors += parse_errors
     if not sources.numbers and not errors:  # an empty or truncated folder takes every call offline
         errors.append(FlowError(str(folder), "", "numbers", "no number is defined: published, "
                                 "this would leave every number without a flow"))
-    errors += check_config(config, sources, home_country)
+    with progress.phase("checked {size} numbers, their centers and flows"):
+        errors += check_config(config, sources, home_country)
     return config, sources, errors
 
 

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from ivr import anchors, archive, audit, fallback, keyring, period, report, simulation
 from ivr.caller import Caller, ImpossibleOutcome, Phone, Transport
 from ivr.check import check_folder, flow_problems
+from ivr.progress import Progress
 from ivr.errors import FlowError, OnshoreError, PeriodError
 from ivr.evidence import Keyring
 from ivr.flow import Config
@@ -35,7 +36,7 @@ def _home(args: argparse.Namespace) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a folder of operator files; print every problem (and, with --redis-url, warn
     when the published configuration's fallback documents are not built)."""
-    config, _, errors = check_folder(Path(args.folder), _home(args))
+    config, _, errors = check_folder(Path(args.folder), _home(args), Progress())
     for error in errors:
         print(error, file=sys.stderr)
     if args.redis_url:
@@ -94,7 +95,8 @@ def cmd_fallback_build(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     """Validate, then publish to Redis atomically."""
-    _, sources, errors = check_folder(Path(args.folder), _home(args))
+    progress = Progress()
+    _, sources, errors = check_folder(Path(args.folder), _home(args), progress)
     if errors:
         for error in errors:
             print(error, file=sys.stderr)
@@ -102,7 +104,8 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 1
     store = Store(connect(args.redis_url, timeout=5.0))
     allowed = {i.strip() for item in args.allow_removal or [] for i in item.split(",") if i.strip()}
-    live = store.publish(sources, by=publisher(), message=args.message, allow_removal=allowed)
+    with progress.phase("published {size} numbers, their centers and flows"):
+        live = store.publish(sources, by=publisher(), message=args.message, allow_removal=allowed)
     for flow_id, version in sorted(live.items()):
         print(f"flow {flow_id}: version {version} live")
     print(f"published {len(sources.centers)} centers, {len(sources.numbers)} numbers")

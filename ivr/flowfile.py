@@ -7,6 +7,7 @@ published flow and a flow on disk can never mean different things.
 
 from __future__ import annotations
 
+import io
 import re
 import string
 import tomllib
@@ -54,6 +55,7 @@ from ivr.flow import (
 from ivr.hours import HoursError, parse_closures, parse_holidays, parse_hours, parse_zone
 from ivr.outcomes import HELD
 from ivr.places import is_country_code
+from ivr.progress import Progress
 
 # XML 1.0 forbids these; Twilio rejects a document holding one (error 12100).
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -649,13 +651,15 @@ def _depth(value: object) -> tuple[int, str]:
     return deepest, where
 
 
-def build(sources: Sources) -> tuple[Config, list[FlowError]]:
+def build(sources: Sources, progress: Progress | None = None) -> tuple[Config, list[FlowError]]:
     """Parse every table; return the config and every problem found."""
     errors: list[FlowError] = []
+    progress = progress or Progress(io.StringIO())
 
     def each(bucket: dict[str, tuple[str, dict[str, Any]]], parse: Callable[..., Any]) -> dict[str, Any]:
         out = {}
-        for key, (file, raw) in bucket.items():
+        what = "parsing " + parse.__name__.removeprefix("parse_") + "s"
+        for key, (file, raw) in progress.counting(what, bucket.items(), len(bucket)):
             problems = Problems(file)
             out[key] = parse(key, raw, problems)
             errors.extend(problems.errors)

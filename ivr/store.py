@@ -235,7 +235,8 @@ class Store:
         self._bulk: Any = None  # the bulk reader, made on first use
         self.memory = Memory()
         self.views = Views()
-        self._scan: tuple[int, dict[str, bytes]] = (0, {})  # the fallback pass: cursor, found
+        self._scan_cursor = 0  # the fallback pass (read_for_fallback) so far
+        self._scanned: dict[str, bytes] = {}
         self._flows: dict[tuple[str, int], Flow] = {}
         self._flow_digests: dict[tuple[str, int], str] = {}
         self._commit = client.register_script(_COMMIT)
@@ -259,13 +260,16 @@ class Store:
         center, so that a number this process never answered still gets its own flow's safe
         answer; True when a pass ended. Never on a caller's time (``ivr.chores``)."""
         cursor, rows = self._through_breaker(
-            lambda: self.client.hscan(_NUMBERS, self._scan[0], count=count))
+            lambda: self.client.hscan(_NUMBERS, self._scan_cursor, count=count))
         found = {e164.decode(): raw for e164, raw in rows.items()}
         self.memory.raw_numbers.update(found)
-        self._scan = (int(cursor), {**self._scan[1], **found} if self._scan[0] else found)
-        if self._scan[0]:
+        if not self._scan_cursor:  # a new pass
+            self._scanned = {}
+        self._scanned.update(found)
+        self._scan_cursor = int(cursor)
+        if self._scan_cursor:
             return False
-        self.memory.raw_numbers = self._scan[1]  # a number no longer published is forgotten
+        self.memory.raw_numbers = self._scanned  # a number no longer published is forgotten
         flows_raw, centers_raw = self._through_breaker(
             lambda: (self.client.hgetall(_FLOWS), self.client.hgetall(_CENTERS)))
         versions = {f.decode(): _live(v.decode())[0] for f, v in flows_raw.items()}

@@ -225,3 +225,22 @@ def test_the_freshness_check_agrees_with_the_old_digest(tmp_path, redis_server, 
                 assert first_turn(flow_now, stale.number, stale.centers) == first_turn(
                     flow_now, number_now, now.centers)
     assert views[scopes[0]] is not EMPTY
+
+
+def test_the_fallback_sweep_reads_every_number_a_chunk_at_a_time(tmp_path, redis_server,
+                                                                 redis_client):
+    state = {"cities": list(CITIES) + ["Cebu"], "numbers": [0, 1, 0], "routes": [[0], [1, 2]],
+             "words": ["team", "agents"]}
+    publish(redis_server.url, folder(tmp_path, state))
+    redis_client.hset("onshore:numbers", mapping={  # more than one chunk of the scan
+        f"+1800555{3000 + n}": json.dumps({"flow": "f1"}) for n in range(3000)})
+    store = Store(connect(redis_server.url, timeout=5))
+    assert store.fallback("+18005553999").number is None  # never answered, not yet read
+    steps = 1
+    while not store.read_for_fallback(count=500):
+        steps += 1
+    assert steps > 2 and len(store.memory.raw_numbers) == 3003
+    view = store.fallback("+18005553999")  # as if Redis were down now
+    assert view.number is not None and view.number.flow == "f1"
+    assert store.remembered_flow("f1", view.versions["f1"]) is not None
+    assert set(view.centers) == {"home", "c0", "c1", "c2", "c3"}
