@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import requests  # noqa: E402
+
 from ivr.caller import Phone  # noqa: E402
 from tests.conftest import FLOWS, SUPPORT, checked, publish  # noqa: E402
 from tests.servers import NGINX, Gunicorn, Nginx, RedisServer, wait_for  # noqa: E402
 from tests.slow_clients import attack, percentile  # noqa: E402
-
-import requests  # noqa: E402
 
 TOKEN = secrets.token_hex(16)
 WORKERS = 4

@@ -16,6 +16,8 @@ Turns decided without Redis (``fresh`` false) and weighted flows are never remem
 
 from __future__ import annotations
 
+from typing import Any
+
 from ivr import engine
 from ivr.engine import Call, Event, Facts, Turn
 from ivr.flow import Flow
@@ -27,7 +29,7 @@ class FirstTurns:
     """``engine.begin``, remembered per configuration digest and opening."""
 
     def __init__(self) -> None:
-        self._turns: dict[tuple, tuple[Flow, Call, tuple[engine.Action, ...],
+        self._turns: dict[tuple[Any, ...], tuple[Flow, Call, tuple[engine.Action, ...],
                                        tuple[Event, ...]]] = {}
 
     def begin(self, flow: Flow, facts: Facts, digest: str) -> Turn:

@@ -47,12 +47,11 @@ from ivr.flow import (
     Policy,
     Route,
     Say,
-    Schedule,
     State,
     Target,
     Text,
 )
-from ivr.hours import HoursError, parse_closures, parse_holidays, parse_hours, parse_zone
+from ivr.hours import HoursError, Schedule, parse_closures, parse_holidays, parse_hours, parse_zone
 from ivr.outcomes import HELD
 from ivr.places import is_country_code
 from ivr.progress import Progress
@@ -326,12 +325,13 @@ def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
         return Target("queue", "invalid")
     kind = kinds[0]
     value = raw[kind]
-    ok = isinstance(value, str) and {
+    valid: dict[str, Callable[[str], bool]] = {
         "queue": lambda v: bool(_QUEUE_NAME.match(v)),
         "number": valid_e164,
         "sip": lambda v: v.startswith(("sip:", "sips:")) and "@" in v and not XML_ILLEGAL.search(v),
         "workflow": lambda v: bool(_WORKFLOW_SID.match(v)),
-    }[kind](value)
+    }
+    ok = isinstance(value, str) and valid[kind](value)
     if not ok:
         hint = {
             "queue": "a queue name of letters, digits, space, _ . - (at most 64)",
@@ -544,7 +544,7 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
         state = _state(name, state_raw, state_where, problems, f.codes)
         if state is not None:
             states[name] = state
-    return Flow(flow_id, version, start, domestic, states, **options)  # type: ignore[arg-type]
+    return Flow(flow_id, version, start, domestic, states, **options)
 
 
 _POLICY_LISTS: dict[str, tuple[Callable[[str], bool], str]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import hmac
+
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from ivr import audit, period, report

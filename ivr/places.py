@@ -46,7 +46,7 @@ def country_name(code: str, language: str = "en") -> str:
         return f"the {name}" if code in _WITH_ARTICLE else name
     for tag in (language.replace("-", "_"), lang):  # "pt-PT" before "pt"
         try:
-            return Locale.parse(tag).territories.get(code, code)
+            return str(Locale.parse(tag).territories.get(code, code))
         except (UnknownLocaleError, ValueError):
             continue
     return country_name(code, "en")

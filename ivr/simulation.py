@@ -29,6 +29,7 @@ from functools import partial
 from ivr import whisper
 from ivr.caller_ids import substitute
 from ivr.engine import (
+    WAIT_LIMIT,
     Ask,
     BridgeEnded,
     Call,
@@ -50,7 +51,7 @@ from ivr.engine import (
 )
 from ivr.evidence import received
 from ivr.flow import Center, Config, Flow, Route
-from ivr.hold import WAIT_LIMIT, Queued, hold, wait_limit
+from ivr.hold import Queued, hold, wait_limit
 from ivr.hours import ALWAYS, WeeklyHours
 from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, meaning, reported
 from ivr.prompts import keys_heard

@@ -18,11 +18,10 @@ import signal
 import socket
 import threading
 from functools import lru_cache
-from typing import IO
+from typing import IO, Any
 from urllib.parse import unquote
 
-from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, RequestEntityTooLarge
-from werkzeug.exceptions import RequestTimeout
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, RequestEntityTooLarge, RequestTimeout
 from werkzeug.sansio.utils import get_host
 
 # Twilio's voice posts are 1-3 kB (the parameters of ivr.parameters; AddOns results are the
@@ -49,7 +48,7 @@ class TwilioRequest:
 
     __slots__ = ("environ", "method", "path", "pairs", "form", "args")
 
-    def __init__(self, environ: dict) -> None:
+    def __init__(self, environ: dict[str, Any]) -> None:
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET")
         self.path: str = environ.get("PATH_INFO", "")
@@ -62,7 +61,7 @@ class TwilioRequest:
         """Path and query string exactly as requested: Twilio signs them undecoded."""
         environ = self.environ
         query = environ.get("QUERY_STRING")
-        return environ.get("SCRIPT_NAME", "") + self.path + (f"?{query}" if query else "")
+        return str(environ.get("SCRIPT_NAME", "")) + self.path + (f"?{query}" if query else "")
 
     @property
     def full_path(self) -> str:
@@ -86,7 +85,7 @@ class TwilioRequest:
 _host = lru_cache(maxsize=64)(get_host)
 
 
-def refusal(environ: dict) -> HTTPException | None:
+def refusal(environ: dict[str, Any]) -> HTTPException | None:
     """Why a post to a webhook URL is refused before a byte of its body is read."""
     if not environ.get("HTTP_X_TWILIO_SIGNATURE"):
         return Forbidden()
@@ -100,14 +99,14 @@ def refusal(environ: dict) -> HTTPException | None:
     return None
 
 
-def _declared_length(environ: dict) -> int:
+def _declared_length(environ: dict[str, Any]) -> int:
     try:
         return max(0, int(environ.get("CONTENT_LENGTH") or 0))
     except ValueError:  # werkzeug reads no body then either
         return 0
 
 
-def read_body(environ: dict) -> bytes:
+def read_body(environ: dict[str, Any]) -> bytes:
     """The declared body, read within READ_DEADLINE on gunicorn (whose socket is in the
     environ), never more than MAX_BODY; a body shorter than declared is refused."""
     length = min(_declared_length(environ), MAX_BODY)
@@ -127,7 +126,7 @@ def read_body(environ: dict) -> bytes:
         signal.setitimer(signal.ITIMER_REAL, READ_DEADLINE)
     try:
         return _read(stream, length)
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise RequestTimeout() from exc
     finally:
         if timer:
@@ -136,7 +135,7 @@ def read_body(environ: dict) -> bytes:
         sock.settimeout(before)
 
 
-def stop_reading(environ: dict) -> None:
+def stop_reading(environ: dict[str, Any]) -> None:
     """Read nothing more from a refused client: gunicorn lingers up to 2 s after its answer
     for the client to close (``util.close_graceful``); a reading side shut now ends that
     wait at once instead of giving a stalled client two more seconds of the worker."""

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
@@ -396,7 +397,7 @@ class Webhooks:
         self.app = app
         self.extra_names = parameters.extra_names(app.settings.extra_parameters)
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
         try:  # the checks too: a failure there is ours, not the caller's
@@ -437,7 +438,7 @@ class Webhooks:
         return answer
 
     @staticmethod
-    def unread_refusal(environ: dict) -> HTTPException | None:
+    def unread_refusal(environ: dict[str, Any]) -> HTTPException | None:
         """Why a request is refused before its body is read: not ours, not a method it takes,
         no signature, not a form, or too large (``ivr.twilio_request``)."""
         if environ.get("PATH_INFO", "") not in ROUTES:
@@ -484,7 +485,7 @@ def init_app(app: Flask, onshore: Onshore) -> None:
     app.extensions["onshore"] = onshore
     webhooks, flask_app = Webhooks(onshore), app.wsgi_app
 
-    def dispatch(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/voice" or path.startswith("/voice/"):
             return webhooks(environ, start_response)

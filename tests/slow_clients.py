@@ -39,7 +39,7 @@ def outcome(sock: socket.socket, within: float) -> str:
     sock.settimeout(within)
     try:
         head = sock.recv(64)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return "still open"
     except OSError:
         return "closed"
