@@ -422,7 +422,8 @@ def expected(sim: Sim, start: date, end: date, flow: str | None = None) -> dict[
         "calls_received": len(calls),
         "offshore_calls": len(offshore),
         "offshore_bridges": len(bridges),
-        "offshore_by_country": dict(Counter(c for t in offshore for c in {CENTERS[a][1] for a in t.answered})),
+        "offshore_by_country": dict(Counter(c for t in offshore
+                                            for c in {CENTERS[a][1] for a in t.answered})),
         "offshore_by_center": dict(Counter(c for t in offshore for c in t.answered)),
         "abandoned_calls": sum(1 for t in calls if t.abandoned),
         "bridges_by_center": sum((t.centers for t in calls), Counter()),
@@ -1164,6 +1165,7 @@ def test_report_on_events_the_engine_itself_produced():
 # -- size -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_100000_calls_in_one_pass():
     """Run with -s to see the figure; nothing is asserted about time."""
     sim = Sim(100_000)
