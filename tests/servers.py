@@ -181,6 +181,7 @@ class Gunicorn:
     def stop(self) -> None:
         terminate(self.proc)
         self.proc = None
+        self.log.close()  # the file stays: output() reads it by name
 
 
 def dump_redis(client: redis.Redis) -> str:

@@ -213,7 +213,8 @@ def test_csv_export_has_a_column_per_field(store, record, tmp_path):
 
     today = datetime.now(UTC).date()
     audit.export(store, today, today, "csv", tmp_path / "day.csv")
-    rows = list(csv.DictReader((tmp_path / "day.csv").open()))
+    with (tmp_path / "day.csv").open() as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == len(record)
     assert {"id", "call", "step", "hash", "prev", "mac"} <= set(rows[0])
 
