@@ -198,7 +198,7 @@ def lost(server: RedisServer, scheme: Scheme, work: str, workers: int,
     held: set[tuple[str, str]] = set()
     cursor = "-"
     while rows := client.xrange(key("events"), cursor, "+", count=10_000):
-        for entry_id, fields in rows:
+        for _, fields in rows:
             flat = evidence.unpack([x.decode() for pair in fields.items() for x in pair])
             pairs = dict(zip(flat[::2], flat[1::2], strict=True))
             held.add((pairs["call"], pairs["step"]))

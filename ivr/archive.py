@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -64,8 +65,9 @@ class DayFile:
     def of(cls, fields: Mapping[str, object]) -> DayFile:
         """A manifest line as read; ValueError when it is not one."""
         try:
-            return cls(**{k: (int(str(v)) if k in ("count", "before") else str(v))
-                          for k, v in fields.items()})
+            values: dict[str, Any] = {k: (int(str(v)) if k in ("count", "before") else str(v))
+                                      for k, v in fields.items()}
+            return cls(**values)
         except TypeError as exc:
             raise ValueError(f"not a manifest line: {dict(fields)}") from exc
 
@@ -122,6 +124,7 @@ def archive(store: Store, folder: Path, hot_days: int, today: date) -> tuple[lis
                 written.append(_close(store, folder, out))
                 prev, before = out.head, out.before + out.count
             day, out = entry_day, _Writer(folder, entry_day, before, prev)
+        assert out is not None  # for mypy: made with the first entry's day
         out.add(entry_id, fields)
     if out is not None:
         written.append(_close(store, folder, out))

@@ -291,7 +291,7 @@ class Phone:
                   "To": (noun.text or "").strip(), "Direction": "outbound-dial",
                   "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}
         key = {"declined": "2", "voicemail": ""}.get(outcome, "1")
-        url, extra = noun.get("url", ""), {}
+        url, extra = noun.get("url", ""), dict[str, str]()
         for _ in range(4):
             status, _, body = self.post(url, {**params, **extra})
             t.statuses.append(status)

@@ -15,6 +15,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 
 from ivr import anchors, archive, audit, fallback, keyring, period, report, simulation
+from ivr.archive import HOT_DAYS
 from ivr.caller import Caller, ImpossibleOutcome, Phone, Transport
 from ivr.check import check_folder, flow_problems
 from ivr.progress import Progress
@@ -24,7 +25,6 @@ from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
 from ivr.scenarios import parse_scenario, read_scenarios
 from ivr.settings import Settings
-from ivr.archive import HOT_DAYS
 from ivr.spool import Spool
 from ivr.store import Store, connect, publisher
 

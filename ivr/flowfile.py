@@ -349,7 +349,7 @@ def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
         # workflow has no such leg (https://www.twilio.com/docs/voice/twiml/number#url)
         problems.add(where, "connect.confirm", f"needs a number or sip target, not a {kind}")
         confirm = None
-    return Target(kind, str(value), confirm)  # type: ignore[arg-type]
+    return Target(kind, str(value), confirm)
 
 
 def _schedule(f: _Fields, hours_default: object | None) -> Schedule:

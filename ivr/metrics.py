@@ -22,14 +22,22 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client import disable_created_metrics, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from ivr.breaker import State
@@ -168,7 +176,7 @@ class SpoolCollector(Collector):
     """The spool's depth and age, read from the folder at scrape time: one folder per host,
     shared by its workers, so whichever worker is scraped sees all of it."""
 
-    def __init__(self, spool: Spool, clock=time.time) -> None:
+    def __init__(self, spool: Spool, clock: Callable[[], float] = time.time) -> None:
         self.spool, self.clock = spool, clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -224,7 +232,7 @@ def scrape() -> Response:
 class _Local(Collector):
     """This process's own metrics, when there is no multiprocess folder."""
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Metric]:
         """REGISTRY's metrics."""
         return iter(REGISTRY.collect())
 

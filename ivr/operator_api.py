@@ -7,9 +7,8 @@ longer worker timeout than the webhooks' (deploy/README.md).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hmac
+from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 

@@ -59,8 +59,8 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchErro
 from redis.retry import Retry
 
 from ivr.anchors import Anchor
-from ivr.config_view import EMPTY, Memory, Scope, View, Views
 from ivr.breaker import Breaker, State
+from ivr.config_view import EMPTY, Memory, Scope, View, Views
 from ivr.errors import CircuitOpen, RemovalRefused, StoreUnavailable, Unconfirmed
 from ivr.estimate import RECENT
 from ivr.evidence import unpack

@@ -25,8 +25,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
-from ivr import (caller_ids, engine, evidence, hold, logs, metrics, parameters, twilio_request,
-                 twiml, whisper)
+from ivr import caller_ids, engine, evidence, hold, logs, metrics, parameters, twilio_request, twiml, whisper
 from ivr.chores import Chores
 from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import CircuitOpen, StoreUnavailable, Unconfirmed

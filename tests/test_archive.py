@@ -42,7 +42,7 @@ def test_archiving_moves_old_days_to_day_files_and_verify_reads_both(store, mont
     assert not why and [d.day for d in written] == [f"2026-11-0{i}" for i in range(1, 6)]
     # one file a day, the chain running on from one file to the next and into Redis
     assert all(a.head == b.prev and a.before + a.count == b.before
-               for a, b in zip(written, written[1:]))
+               for a, b in zip(written, written[1:], strict=False))
     in_files = sum(d.count for d in written)
     assert store.pruned() == (written[-1].last, written[-1].head, in_files)
     left = list(store.entries())

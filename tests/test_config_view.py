@@ -95,7 +95,7 @@ def test_a_stale_commit_is_refused_with_only_the_objects_it_rests_on(tmp_path, r
     assert json.loads(number)["flow"] == "support" and flow == b"support"
     assert live == redis_client.hget("onshore:flows", "support")
     assert [c.decode() for c in centers[::2]] == list(reach)
-    assert json.loads(dict(zip(centers[::2], centers[1::2]))[b"manila"])["city"] == "Cebu"
+    assert json.loads(dict(zip(centers[::2], centers[1::2], strict=True))[b"manila"])["city"] == "Cebu"
     assert fresh.centers["manila"].city == "Cebu" and set(fresh.centers) == set(reach)
     assert redis_client.xlen("onshore:events") == 2  # the refused commit wrote nothing
 

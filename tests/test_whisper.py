@@ -18,7 +18,8 @@ from tests.test_engine import SCRANTON, facts, fields, make_flow, only_connect
 def test_a_confirm_bridge_names_the_whisper_on_its_number():
     then = Call("support", 1, TRANSFER, "scranton", ("manila",), "Manila|PH", domestic=True, seq=3)
     connect = Connect("scranton", Target("number", "+15705550123"), True, then, confirm=True)
-    query = "f=support&amp;v=1&amp;s=~QGRvbWVzdGlj&amp;c=scranton&amp;t=manila&amp;h=~TWFuaWxhfFBI&amp;d=1&amp;n=3"
+    query = ("f=support&amp;v=1&amp;s=~QGRvbWVzdGlj&amp;c=scranton&amp;t=manila"
+             "&amp;h=~TWFuaWxhfFBI&amp;d=1&amp;n=3")
     assert twiml.render((connect,)) == (
         '<?xml version="1.0" encoding="UTF-8"?><Response>'
         f'<Dial action="/voice/step?{query}" method="POST" timeout="30">'

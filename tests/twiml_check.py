@@ -14,7 +14,6 @@ from functools import lru_cache
 
 from twilio.twiml import TwiML, lower_camel, voice_response
 
-
 CONTENT = ("message", "body", "name", "url", "phone_number", "sip_url", "queue_name", "value",
            "words")
 
