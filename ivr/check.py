@@ -26,7 +26,6 @@ import phonenumbers
 
 from ivr.engine import heard_as
 from ivr.errors import FlowError
-from ivr.progress import Progress
 from ivr.flow import (
     Bridge,
     Center,
@@ -49,6 +48,7 @@ from ivr.flow import (
 )
 from ivr.flowfile import DTMF_KEYS, VOICE_NAME, Sources, build, read_folder, sip_host, url_host
 from ivr.limits import limit_problems
+from ivr.progress import Progress
 from ivr.voices import language_problem, voice_problem
 
 Problem = tuple[str, str, str]  # where, field, message

@@ -18,11 +18,11 @@ from ivr import anchors, archive, audit, fallback, keyring, period, report, simu
 from ivr.archive import HOT_DAYS
 from ivr.caller import Caller, ImpossibleOutcome, Phone, Transport
 from ivr.check import check_folder, flow_problems
-from ivr.progress import Progress
 from ivr.errors import FlowError, OnshoreError, PeriodError
 from ivr.evidence import Keyring
 from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
+from ivr.progress import Progress
 from ivr.scenarios import parse_scenario, read_scenarios
 from ivr.settings import Settings
 from ivr.spool import Spool
