@@ -920,16 +920,18 @@ def test_redis_down_answers_fast_and_spools_then_replays_once(stack, tmp_path, h
     warm_up(stack, client)
     drain(stack, client)
     oracle = Oracle(stack)
-    before = len(client.exchanges)
+    before, log_from = len(client.exchanges), len(stack.gunicorn.output())
 
     stop(stack, how)
     try:
         begun, transcripts = outage_calls(stack, client)
         during = client.exchanges[before:]
-        # Every answer: 200, valid TwiML (checked by the client); how fast: a printed figure.
+        # Every answer: 200, valid TwiML (checked by the client); how fast: a printed figure,
+        # fast because the breaker opened (then no call waits for Redis).
         assert not client.problems, client.problems
         assert len(during) >= 14
         print_slowest(how, during)
+        assert "redis circuit closed -> open" in stack.gunicorn.output()[log_from:]
         assert transcripts[0].bridges == [SCRANTON], transcripts[0]  # support: domestic policy
         assert CAUTIOUS_TEXT in transcripts[1].heard[1], transcripts[1]  # billing: cautious
         assert transcripts[2].bridges == [SCRANTON], transcripts[2]  # said "agent": home
