@@ -1,4 +1,4 @@
-"""The speed benchmark's floor: a bare Flask app answering POST /voice with constant TwiML.
+"""The speed benchmark's floor: a bare Flask app answering every POST /voice... with constant TwiML.
 
 Served by gunicorn exactly as Onshore is (same deploy/gunicorn.conf.py, same flags), so the
 ratio Onshore/baseline isolates what Onshore itself costs per webhook: signature check,
@@ -28,8 +28,9 @@ def create_app() -> Flask:
     """gunicorn entry point: `gunicorn 'bench.baseline_app:create_app()'`."""
     app = Flask(__name__)
 
-    @app.post("/voice")
-    def voice() -> Response:
+    @app.post("/voice", defaults={"rest": ""})
+    @app.post("/voice/<path:rest>")  # every webhook of a call gets the same document
+    def voice(rest: str) -> Response:  # noqa: ARG001 - the route's variable
         return Response(TWIML, status=200, mimetype="text/xml")
 
     @app.get("/healthz")

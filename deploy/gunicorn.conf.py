@@ -68,7 +68,9 @@ def post_worker_init(worker):
     start this worker's chores timer (the spool replay): a thread made before the fork
     would not exist in the worker."""
     gc.freeze()
-    _onshore(worker).chores.start()
+    onshore = _onshore(worker)
+    if onshore is not None:  # the bench serves its comparison apps with this conf too
+        onshore.chores.start()
 
 
 def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
@@ -91,6 +93,7 @@ def worker_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
 
 
 def _onshore(worker):
-    """What create_app built, from the app this worker loaded (None before it loaded one)."""
+    """What create_app built, from the app this worker loaded (None before it loaded one,
+    or for an app that is not Onshore)."""
     app = getattr(worker, "wsgi", None)
-    return app.extensions["onshore"] if app is not None else None
+    return app.extensions.get("onshore") if app is not None else None
