@@ -67,7 +67,7 @@ WORKERS = 2
 GUNICORN_FLAGS = ["--access-logfile", "/dev/null"]
 LUA = ROOT / "bench" / "voice.lua"
 REDIS_CONF = ROOT / "deploy" / "redis.conf"
-COLD, SEQUENTIAL = 10, 200
+COLD, SEQUENTIAL = 20, 200
 ONSHORE, BASELINE, NAIVE = "Onshore", "bare Flask", "naive stack"
 APPS = {ONSHORE: "ivr:create_app()", BASELINE: "bench.baseline_app:create_app()",
         NAIVE: "bench.naive_app:create_app()"}
@@ -410,12 +410,12 @@ def main() -> int:
         for server in (probe, *servers.values()):
             server.wait_ready()
 
-        # Cold: at least COLD calls, and on until every worker has opened its two connections
+        # Cold: at least COLD calls, and on until every worker has opened its connection
         # (the kernel, not gunicorn, picks which worker accepts), so the steady phase has no
         # first call of a worker in it.
         rt0, cmd0, conn0 = proxy.snapshot()
         bad, cold = [], 0
-        while cold < COLD or (proxy.snapshot()[2] - conn0 < 2 * WORKERS and cold < 500):
+        while cold < COLD or (proxy.snapshot()[2] - conn0 < WORKERS and cold < 500):
             r = post_voice(probe.base_url)
             bad += [why for why in [check_answer(r.status_code, r.headers.get(
                 "Content-Type", ""), r.text)] if why]
