@@ -68,7 +68,7 @@ def write_configuration(folder: Path, numbers: int = 10_000, centers: int = 100)
     for i, cid in enumerate(offshore):
         city, country, tz = CITIES[i % len(CITIES)]
         sip = i % 5 == 4
-        connect = ('{ sip = "sip:team%d@bangalore.acme.example.com" }' % i if sip
+        connect = (f'{{ sip = "sip:team{i}@bangalore.acme.example.com" }}' if sip
                    else '{ queue = "acme-manila" }\nmax_wait = 300')
         hours = '"24/7"' if i % 2 == 0 else '{ "mon-fri" = "06:00-22:00", "sat" = "08:00-16:00" }'
         out += [f"[centers.{cid}]", f'name = "Generated {city} {i}"', f'city = "{city}"',
@@ -86,7 +86,8 @@ def write_configuration(folder: Path, numbers: int = 10_000, centers: int = 100)
                 'languages = ["en-US", "es-US"]', 'voices = { en = "Polly.Joanna", es = "Polly.Lupe" }',
                 'on_lookup_failure = "domestic"', "",
                 f"[{p}.states.greet]", 'type = "say"',
-                f'text = {{ en = "Thank you for calling line {f}.", es = "Gracias por llamar a la línea {f}." }}',
+                f'text = {{ en = "Thank you for calling line {f}.", '
+                f'es = "Gracias por llamar a la línea {f}." }}',
                 'next = "route"', "",
                 f"[{p}.states.route]", 'type = "route"', f"centers = [{listed}]",
                 'strategy = "weight"', f"weights = {{ {weights} }}", 'next = "disclose"',
@@ -102,7 +103,8 @@ def write_configuration(folder: Path, numbers: int = 10_000, centers: int = 100)
                 'next = "disclose"', 'exhausted = "domestic"', "",
                 f"[{p}.states.domestic]", 'type = "domestic"', 'on_failure = "sorry"', "",
                 f"[{p}.states.sorry]", 'type = "hangup"',
-                'text = { en = "We are sorry, all of our agents are busy.", es = "Lo sentimos, todos nuestros agentes están ocupados." }',
+                'text = { en = "We are sorry, all of our agents are busy.", '
+                'es = "Lo sentimos, todos nuestros agentes están ocupados." }',
                 ""]
     made = [generated_number(i) for i in range(numbers)]
     for i, number in enumerate(made):
@@ -280,7 +282,8 @@ class Pool:
                     slots.append(call)
         return first, len(self.events) - first
 
-    def _replayed(self, script: list[Step], validator: RequestValidator) -> list[tuple[str, str, str, str, int]]:
+    def _replayed(self, script: list[Step],
+                  validator: RequestValidator) -> list[tuple[str, str, str, str, int]]:
         """The call again with a new CallSid and caller, to a number of the same class; each
         request re-signed. The recorded values are replaced in the signed text and in the
         encoded body (CallSid, To and From are letters, digits and "+"), which signs exactly
