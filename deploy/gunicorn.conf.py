@@ -5,6 +5,7 @@ so a worker stuck for 5 s is broken and is replaced, and Twilio still has time t
 number's fallback URL.
 """
 
+import atexit
 import gc
 import glob
 import multiprocessing
@@ -16,14 +17,28 @@ import tempfile
 # the folder must be named before anything below imports ivr. It is fresh for every server
 # start (https://prometheus.github.io/client_python/multiprocess/: "must be wiped between
 # process/Gunicorn runs"): a folder the operator names is emptied of metric files, else a
-# private one is made and removed on exit. Forked workers inherit the variable.
-_made_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _made_metrics_dir:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="onshore-metrics-")
-else:
-    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
-    for _old in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
-        os.remove(_old)
+# private one is made and removed on exit. Forked workers inherit the variable. A reload
+# (SIGHUP) reads this file again in the same master: it keeps the folder as it is.
+_READY = "ONSHORE_METRICS_DIR_READY"
+_MASTER = os.getpid()
+
+
+def _remove_private_metrics_dir(folder: str) -> None:
+    """At the master's exit, also after a worker failed to boot (gunicorn runs no on_exit
+    hook then); workers inherit atexit handlers, hence the pid."""
+    if os.getpid() == _MASTER:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if not os.environ.get(_READY):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+        for _old in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+            os.remove(_old)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="onshore-metrics-")
+        atexit.register(_remove_private_metrics_dir, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    os.environ[_READY] = "1"
 
 from gunicorn.glogging import Logger  # noqa: E402 - after the metrics folder is named
 from prometheus_client import multiprocess  # noqa: E402
@@ -77,12 +92,6 @@ def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     """In the master, once a worker is gone: its live gauges (the breaker's state) stop
     counting; its counters stay in the sums."""
     multiprocess.mark_process_dead(worker.pid)
-
-
-def on_exit(server):  # noqa: ARG001 - gunicorn's hook signature
-    """The private metrics folder goes with the server."""
-    if _made_metrics_dir:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def worker_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature

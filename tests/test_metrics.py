@@ -9,6 +9,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import requests
@@ -18,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ivr import metrics
 from ivr.caller import Caller, Phone
 from tests.conftest import TOKEN, http_transport, serving
+from tests.servers import Gunicorn, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
@@ -63,17 +65,25 @@ def play(base_url: str, calls: list[Caller]):
         return list(pool.map(lambda c: Phone(base_url, TOKEN, http_transport()).call(c), calls))
 
 
+class Served(NamedTuple):
+    server: RedisServer
+    gunicorn: Gunicorn
+    metrics_dir: Path  # PROMETHEUS_MULTIPROC_DIR
+    spool: Path
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("prometheus")
     (folder / "counter_1.db").write_bytes(b"left by a previous run")  # must be wiped at start
-    with serving(FLOWS, tmp_path_factory.mktemp("spool"), IVR_METRICS_TOKEN=METRICS_TOKEN,
+    spool = tmp_path_factory.mktemp("spool")
+    with serving(FLOWS, spool, IVR_METRICS_TOKEN=METRICS_TOKEN,
                  PROMETHEUS_MULTIPROC_DIR=str(folder)) as (server, gunicorn):
-        yield server, gunicorn, folder
+        yield Served(server, gunicorn, folder, spool)
 
 
 def test_metrics_need_their_token(served):
-    _, gunicorn, _ = served
+    gunicorn = served.gunicorn
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         r = requests.get(gunicorn.base_url + "/metrics", headers=headers, timeout=5)
         assert r.status_code == 401
@@ -82,7 +92,7 @@ def test_metrics_need_their_token(served):
 
 
 def test_counters_sum_what_was_played_across_both_workers(served):
-    server, gunicorn, folder = served
+    gunicorn, folder = served.gunicorn, served.metrics_dir
     before = scrape(gunicorn.base_url)
     # All at once (a sync worker serves one connection at a time): both workers serve some.
     calls = ([Caller(SUPPORT) for _ in range(4)]  # disclosed, offered, bridged to Manila
@@ -127,7 +137,7 @@ def test_counters_sum_what_was_played_across_both_workers(served):
 
 
 def test_refused_requests_are_counted_by_route_and_reason(served):
-    _, gunicorn, _ = served
+    gunicorn = served.gunicorn
     before = scrape(gunicorn.base_url)
     forged = requests.post(gunicorn.base_url + "/voice", data={"CallSid": "CA" + "0" * 32},
                            headers={"X-Twilio-Signature": "forged"}, timeout=5)
@@ -163,7 +173,7 @@ def dashboard_metrics() -> set[str]:
 
 
 def test_every_dashboard_query_names_an_exported_metric(served):
-    _, gunicorn, _ = served
+    gunicorn = served.gunicorn
     Phone(gunicorn.base_url, TOKEN, http_transport()).call(Caller(SUPPORT, press="1"))
     requests.post(gunicorn.base_url + "/voice", data={}, headers={"X-Twilio-Signature": "x"},
                   timeout=5)  # and a refusal
@@ -174,7 +184,7 @@ def test_every_dashboard_query_names_an_exported_metric(served):
 
 
 def test_redis_stopping_moves_the_error_counter_and_the_breaker(served):
-    server, gunicorn, _ = served
+    server, gunicorn = served.server, served.gunicorn
     before = scrape(gunicorn.base_url)
     server.stop()
     phone = Phone(gunicorn.base_url, TOKEN, http_transport())
@@ -186,6 +196,7 @@ def test_redis_stopping_moves_the_error_counter_and_the_breaker(served):
                  for k in ("error", "breaker_open"))
     assert errors >= 4
     assert value(after, "onshore_redis_breaker_workers", state="closed") < 2
-    assert value(after, "onshore_spool_events") > 0  # the evidence waits on disk
-    assert value(after, "onshore_spool_oldest_event_age_seconds") >= 0
+    waiting = sum(p.read_text().count("\n") for p in served.spool.glob("spool-*.jsonl"))
+    assert value(after, "onshore_spool_events") == waiting > 0  # the evidence waits on disk
+    assert 0 < value(after, "onshore_spool_oldest_event_age_seconds") < 60
     assert "Traceback" not in gunicorn.output()
