@@ -54,16 +54,21 @@ class Verdict:
 
 def check_entry(keyring: Keyring | None, fields: list[str], prev: str) -> str:
     """What is wrong with one entry given the hash before it; "" when nothing is."""
+    return _checked(keyring, fields, prev)[0]
+
+
+def _checked(keyring: Keyring | None, fields: list[str], prev: str) -> tuple[str, bool | None]:
+    """(``check_entry``'s answer, the MAC's validity), the entry encoded and MACed once."""
     if len(fields) < CHAIN_TAIL or fields[-4] != "prev" or fields[-2] != "hash":
-        return "has no chain fields"
+        return "has no chain fields", None
     if fields[-3] != prev:
         return (f"links to {fields[-3][:12] or '(start)'} but the entry before it hashes to "
-                f"{prev[:12] or '(start)'}: an entry was deleted, inserted or moved before it")
-    if link(prev, body_of(fields)) != fields[-1]:
-        return "its content no longer matches its hash: it was edited"
-    if keyring is not None and mac_is_valid(keyring, fields) is False:
-        return "its MAC is wrong: it was forged or edited"
-    return ""
+                f"{prev[:12] or '(start)'}: an entry was deleted, inserted or moved before it"), None
+    body = body_of(fields)
+    if link(prev, body) != fields[-1]:
+        return "its content no longer matches its hash: it was edited", None
+    valid = mac_is_valid(keyring, fields, body) if keyring is not None else None
+    return ("its MAC is wrong: it was forged or edited" if valid is False else ""), valid
 
 
 def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (),
@@ -106,7 +111,8 @@ def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
                                unknown)
             first = count == origin[2]
             count += 1
-            problem = check_entry(keyring, fields, prev) or _anchor_problem(fields, recent)
+            problem, valid = _checked(keyring, fields, prev)
+            problem = problem or _anchor_problem(fields, recent)
             if problem and first and fields[-3:-2] != [prev]:
                 problem = (f"the record's oldest entries were erased: it starts at {entry_id}, "
                            f"which links to {fields[-3][:12] or '(start)'}, not to "
@@ -115,7 +121,7 @@ def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
                 problem = _held_to(pending.pop(0), fields[-1], count)
             if problem:
                 return Verdict(count, entry_id, problem, unknown)
-            if keyring is not None and mac_is_valid(keyring, fields) is None:
+            if keyring is not None and valid is None:
                 unknown += 1
             prev = fields[-1]
             recent.add(prev)

@@ -156,15 +156,21 @@ def body_of(entry: Sequence[str]) -> str:
     return _json(entry[:-2 * len(CHAIN_FIELDS)])
 
 
-def mac_is_valid(keyring: Keyring, entry: Sequence[str]) -> bool | None:
-    """True or False for an entry's MAC; None when its key id is unknown here."""
+def mac_is_valid(keyring: Keyring, entry: Sequence[str], body: str = "") -> bool | None:
+    """True or False for an entry's MAC; None when its key id is unknown here. ``body``,
+    when given, is ``body_of(entry)``: the signed text is cut from it, not encoded again
+    (a walk of the whole record encodes each entry once)."""
     sealed = entry[:-2 * len(CHAIN_FIELDS)]
     if len(sealed) < 4 or sealed[-4] != "kid" or sealed[-2] != "mac":
         return False
     secret = keyring.secret_for(sealed[-3])
     if secret is None:
         return None
-    return hmac.compare_digest(_mac(secret, _json(sealed[:-2])), sealed[-1])
+    if body:  # body is payload[:-1] + ',"mac",' + the MAC encoded + "]", as seal_all wrote it
+        payload = body[:len(body) - len(encode_basestring_ascii(sealed[-1])) - 8] + "]"
+    else:
+        payload = _json(sealed[:-2])
+    return hmac.compare_digest(_mac(secret, payload), sealed[-1])
 
 
 def link(prev: str, body: str) -> str:
