@@ -2,8 +2,8 @@
 
 Redis holds the last ``IVR_HOT_DAYS`` days (default 35); ``ivr audit archive`` moves every
 older, complete UTC day out of it: the day's entries go to ``events-YYYY-MM-DD.jsonl`` in
-the archive folder (one JSON array per line: the entry id, then its fields as
-``Store.entries`` reads them, chain fields last), the file is fsynced and renamed into
+the archive folder (one JSON array per line: the entry id, then its fields exactly as
+Redis stored them, ``Store.stored``: the sealed text the chain hash covers, prev, hash), the file is fsynced and renamed into
 place, and a line is appended to ``manifest.jsonl`` (``DayFile``: first and last id, how
 many entries, how many came before, the chain hash before the first and after the last,
 the file's SHA-256). Only then is the day marked exported in Redis (the operator's user)
@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from ivr.anchors import stream_order
+from ivr.evidence import unpack
 from ivr.store import Store
 
 MANIFEST = "manifest.jsonl"
@@ -115,7 +116,7 @@ def archive(store: Store, folder: Path, hot_days: int, today: date) -> tuple[lis
             store.prune(last.last, last.head, (), last.before + last.count - before)
         start, prev, before = f"({last.last}", last.head, last.before + last.count
     written = []
-    rows = store.entries(start, "(" + first_id(today - timedelta(days=hot_days)))
+    rows = store.stored(start, "(" + first_id(today - timedelta(days=hot_days)))
     day: date | None = None
     out: _Writer | None = None
     for entry_id, fields in rows:
@@ -144,12 +145,13 @@ class _Writer:
         self.count = 0
         self.calls: set[str] = set()  # whose id lists to delete (records from before they expired)
 
-    def add(self, entry_id: str, fields: list[str]) -> None:
-        line = (json.dumps([entry_id, *fields], separators=(",", ":")) + "\n").encode()
+    def add(self, entry_id: str, stored: list[str]) -> None:
+        line = (json.dumps([entry_id, *stored], separators=(",", ":")) + "\n").encode()
         self.file.write(line)
         self.sha.update(line)
         self.first = self.first or entry_id
-        self.last, self.head, self.count = entry_id, fields[-1], self.count + 1
+        self.last, self.head, self.count = entry_id, stored[-1], self.count + 1
+        fields = unpack(stored)
         if fields[:1] == ["call"]:
             self.calls.add(fields[1])
 
@@ -186,9 +188,9 @@ def _append_line(folder: Path, day: DayFile) -> None:
 
 def entries(folder: Path, days: Iterable[DayFile], marks: Mapping[tuple[str, str], str],
             check: bool = True) -> Iterator[tuple[str, list[str]]]:
-    """The entries of these day files in order, read a chunk at a time. With ``check``, each
-    file is held to its manifest line and to Redis's export mark of it (``marks``: (first
-    id, file name) -> sha256); raises Broken at the first file that is not what they say."""
+    """The entries of these day files in order, as stored, a chunk at a time. With
+    ``check``, each file is held to its manifest line and to Redis's export mark of it
+    (``marks``: (first id, file name) -> sha256); raises Broken at the first file that is not what they say."""
     for day in days:
         path = folder / day.file
         mark = marks.get((day.first, day.file))
@@ -240,6 +242,6 @@ def period(folder: Path, first: str, end: str) -> Iterator[tuple[str, list[str]]
     low, high = stream_order(first), stream_order(end.lstrip("("))
     days = [d for d in manifest(folder)
             if stream_order(d.last) >= low and stream_order(d.first) < high]
-    for entry_id, fields in entries(folder, days, {}, check=False):
+    for entry_id, stored in entries(folder, days, {}, check=False):
         if low <= stream_order(entry_id) < high:
-            yield entry_id, fields
+            yield entry_id, unpack(stored)

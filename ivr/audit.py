@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ivr import archive
 from ivr.anchors import Anchor, merged, stream_order
-from ivr.evidence import Keyring, body_of, link, mac_is_valid
+from ivr.evidence import Keyring, body_of, link, mac_is_valid, unpacked_with_text
 from ivr.store import Store
 
 CHAIN_TAIL = 4  # prev, <hash>, hash, <hash>
@@ -57,14 +57,16 @@ def check_entry(keyring: Keyring | None, fields: list[str], prev: str) -> str:
     return _checked(keyring, fields, prev)[0]
 
 
-def _checked(keyring: Keyring | None, fields: list[str], prev: str) -> tuple[str, bool | None]:
-    """(``check_entry``'s answer, the MAC's validity), the entry encoded and MACed once."""
+def _checked(keyring: Keyring | None, fields: list[str], prev: str,
+             body: str = "") -> tuple[str, bool | None]:
+    """(``check_entry``'s answer, the MAC's validity), the entry encoded (unless ``body``,
+    its sealed text as stored, is given) and MACed once."""
     if len(fields) < CHAIN_TAIL or fields[-4] != "prev" or fields[-2] != "hash":
         return "has no chain fields", None
     if fields[-3] != prev:
         return (f"links to {fields[-3][:12] or '(start)'} but the entry before it hashes to "
                 f"{prev[:12] or '(start)'}: an entry was deleted, inserted or moved before it"), None
-    body = body_of(fields)
+    body = body or body_of(fields)
     if link(prev, body) != fields[-1]:
         return "its content no longer matches its hash: it was edited", None
     valid = mac_is_valid(keyring, fields, body) if keyring is not None else None
@@ -85,11 +87,11 @@ def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (),
         after = (after[0], after[1] - 1)
         rows: Iterable[tuple[str, list[str]]] = itertools.chain(
             archive.entries(folder, days, store.export_marks()),
-            store.entries(f"({days[-1].last}"))
+            store.stored(f"({days[-1].last}"))
     else:
         origin = store.pruned()
         after = stream_order(origin[0]) if origin[0] else (-1, -1)
-        rows = store.entries(start=f"({origin[0]}" if origin[0] else "-")
+        rows = store.stored(f"({origin[0]}" if origin[0] else "-")
     pending = [a for a in every if stream_order(a.last) > after]
     verdict = _walk(rows, keyring, origin, list(pending), store.chain_head)
     return replace(verdict, anchors=len(pending), last_anchor=pending[-1].at if pending else "")
@@ -98,20 +100,22 @@ def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (),
 def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
           origin: tuple[str, str, int], pending: list[Anchor],
           chain_head: Callable[[], str]) -> Verdict:
-    """``verify`` of ``rows``, the entries after ``origin`` (id, hash, entries before),
+    """``verify`` of ``rows``, the entries after ``origin`` (id, hash, entries before) as
+    stored,
     holding the record to ``pending`` (the anchors past it, oldest first; consumed)."""
     _, prev, count = origin
     unknown = 0
     recent = _Recent()  # the hashes just before: what an in-stream anchor may attest
     recent.add(prev)
     try:
-        for entry_id, fields in rows:
+        for entry_id, stored in rows:
+            fields, body = unpacked_with_text(stored)
             if pending and stream_order(entry_id) > stream_order(pending[0].last):
                 return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id),
                                unknown)
             first = count == origin[2]
             count += 1
-            problem, valid = _checked(keyring, fields, prev)
+            problem, valid = _checked(keyring, fields, prev, body)
             problem = problem or _anchor_problem(fields, recent)
             if problem and first and fields[-3:-2] != [prev]:
                 problem = (f"the record's oldest entries were erased: it starts at {entry_id}, "

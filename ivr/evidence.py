@@ -141,14 +141,20 @@ def seal_all(keyring: Keyring, common: Mapping[str, str],
 def unpack(stored: Sequence[str]) -> list[str]:
     """An entry as Redis holds it ([name, value, ...]), in either layout, as the sealed
     event's fields followed by the chain fields: [name, value, ..., "prev", p, "hash", h]."""
+    return unpacked_with_text(stored)[0]
+
+
+def unpacked_with_text(stored: Sequence[str]) -> tuple[list[str], str]:
+    """``unpack``, and the sealed text as stored ("" for the earlier layout): the very text
+    the chain hash was computed over, so a walk of the record need not encode it again."""
     if len(stored) == 6 and stored[0] == "event":  # orjson: a third of json's time here
         try:
             sealed = orjson.loads(stored[1])
         except orjson.JSONDecodeError:
             sealed = None
         if isinstance(sealed, list):
-            return [*sealed, *stored[2:]]
-    return list(stored)  # not an event as sealed: verify names it, it does not stop there
+            return [*sealed, *stored[2:]], stored[1]
+    return list(stored), ""  # not an event as sealed: verify names it, it does not stop there
 
 
 def body_of(entry: Sequence[str]) -> str:

@@ -502,11 +502,22 @@ class Store:
         """Entries of the events stream in order, as (id, [name, value, ...]) with the
         chain fields last (``evidence.unpack``). A batch at a time: 2,000 entries are about
         13 MiB as Python lists, so a reader's memory does not grow with the record."""
+        return self._batches(start, end, batch, unpack)
+
+    def stored(self, start: str = "-", end: str = "+",
+               batch: int = 2_000) -> Iterator[tuple[str, list[str]]]:
+        """``entries`` as Redis holds them (``event``, the sealed text, ``prev``, ``hash``;
+        older entries their own fields): what the chain hash covers, byte for byte."""
+        return self._batches(start, end, batch, list)
+
+    def _batches(self, start: str, end: str, batch: int,
+                 shape: Callable[[list[str]], list[str]]) -> Iterator[tuple[str, list[str]]]:
         reader = self._reader()
         cursor = start
         while True:
             with _collector_paused():
-                rows = reader.execute_command("XRANGE", _EVENTS, cursor, end, "COUNT", batch)
+                rows = [(i, shape(f)) for i, f in
+                        reader.execute_command("XRANGE", _EVENTS, cursor, end, "COUNT", batch)]
             yield from rows
             if len(rows) < batch:
                 return
@@ -522,7 +533,7 @@ class Store:
         kwargs = {**pool.connection_kwargs, "decode_responses": True}
         reader = redis.Redis(connection_pool=redis.ConnectionPool(
             connection_class=pool.connection_class, **kwargs))
-        reader.set_response_callback("XRANGE", lambda rows, **_: [(i, unpack(f)) for i, f in rows])
+        reader.set_response_callback("XRANGE", lambda rows, **_: rows)
         self._bulk = reader
         return reader
 

@@ -12,7 +12,7 @@ import pytest
 
 from ivr import archive, audit, report
 from ivr.cli import main
-from ivr.evidence import Keyring
+from ivr.evidence import Keyring, unpack
 from ivr.store import Store, connect
 from tests import records
 from tests.conftest import HASH_KEY
@@ -48,7 +48,8 @@ def test_archiving_moves_old_days_to_day_files_and_verify_reads_both(store, mont
     left = list(store.entries())
     assert left == before[in_files:] and left[0][1][-3] == written[-1].head
     assert all(archive.day_of(i) >= date(2026, 11, 6) for i, _ in left)
-    assert list(archive.entries(tmp_path, written, store.export_marks())) == before[:in_files]
+    assert [(i, unpack(f)) for i, f in archive.entries(tmp_path, written, store.export_marks())
+            ] == before[:in_files]
     verdict = audit.verify(store, KEYS, folder=tmp_path)
     assert verdict.intact and verdict.entries == len(before), verdict
     assert verdict.anchors == 1 and taken is not None
@@ -66,7 +67,8 @@ def test_an_edited_day_file_is_caught(store, month, tmp_path):
     path = tmp_path / written[2].file
     lines = path.read_text().splitlines()
     row = json.loads(lines[3])
-    row[row.index("at") + 1] = "2026-11-03T23:59:59.000+00:00"
+    assert row[1] == "event" and '"2026-11-03T' in row[2]  # the sealed text, as Redis held it
+    row[2] = row[2].replace('"2026-11-03T', '"2026-11-04T', 1)
     lines[3] = json.dumps(row, separators=(",", ":"))
     path.write_text("\n".join(lines) + "\n")
     verdict = audit.verify(store, KEYS, folder=tmp_path)
@@ -110,7 +112,8 @@ def test_a_crash_before_pruning_is_finished_by_the_next_run(store, month, tmp_pa
     # the day file and its manifest line are on disk, Redis still holds the day
     written, _ = archive.archive(store, tmp_path, 25, TODAY)
     in_files = sum(d.count for d in written)
-    everything = list(archive.entries(tmp_path, written, {})) + list(store.entries())
+    everything = [(i, unpack(f)) for i, f in archive.entries(tmp_path, written, {})]
+    everything += list(store.entries())
     store.client.delete("onshore:audit:pruned")
     store.client.delete("onshore:events")
     records.append(store.client, KEYS, records.simulated(400, START, 30))
