@@ -21,7 +21,6 @@ import hashlib
 import io
 import itertools
 import json
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -142,22 +141,21 @@ def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
 
 
 class _Recent:
-    """The last RECENT chain hashes, as a set: an in-stream anchor (records from before
+    """The last RECENT chain hashes: an in-stream anchor (records from before
     ``ivr.anchors``) attested the head as it read it, a few entries before its own place,
-    so a window bounds verify's memory where a set of every hash grew with the record."""
+    so a window bounds verify's memory where a set of every hash grew with the record.
+    A ring, searched only for those anchors (one every few minutes): adding stays cheap."""
 
     def __init__(self) -> None:
-        self.order: deque[str] = deque()
-        self.hashes: set[str] = set()
+        self.ring: list[str] = [""] * RECENT
+        self.at = 0
 
     def add(self, hash_: str) -> None:
-        if len(self.order) == RECENT:
-            self.hashes.discard(self.order.popleft())
-        self.order.append(hash_)
-        self.hashes.add(hash_)
+        self.ring[self.at] = hash_
+        self.at = (self.at + 1) % RECENT
 
     def __contains__(self, hash_: object) -> bool:
-        return hash_ in self.hashes
+        return hash_ in self.ring
 
 
 def _erased(anchor: Anchor, count: int, next_id: str) -> str:
