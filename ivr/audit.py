@@ -100,8 +100,7 @@ def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
           origin: tuple[str, str, int], pending: list[Anchor],
           chain_head: Callable[[], str]) -> Verdict:
     """``verify`` of ``rows``, the entries after ``origin`` (id, hash, entries before) as
-    stored,
-    holding the record to ``pending`` (the anchors past it, oldest first; consumed)."""
+    stored, holding the record to ``pending`` (the anchors past it, oldest first; consumed)."""
     _, prev, count = origin
     unknown = 0
     recent = _Recent()  # the hashes just before: what an in-stream anchor may attest
