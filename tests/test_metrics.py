@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import metrics
 from ivr.caller import Caller, Phone
+from ivr.engine import Event
 from tests.conftest import TOKEN, http_transport, serving
 from tests.servers import Gunicorn, RedisServer
 
@@ -181,6 +182,36 @@ def test_every_dashboard_query_names_an_exported_metric(served):
     used = dashboard_metrics()
     assert len(used) >= 10, used
     assert used <= exported, used - exported
+
+
+def test_an_unknown_number_is_a_safe_answer_counted_by_reason(served):
+    gunicorn = served.gunicorn
+    before = scrape(gunicorn.base_url)
+    t = Phone(gunicorn.base_url, TOKEN, http_transport()).call(Caller("+18005559999"))
+    after = scrape(gunicorn.base_url)
+    assert set(t.statuses) == {200} and t.heard, t
+    key = ("onshore_safe_answers_total", (("reason", "unknown_number"),))
+    assert after[key] - before[key] == 1
+    assert value(after, "onshore_calls_received_total") - value(
+        before, "onshore_calls_received_total") == 1
+
+
+def test_label_values_come_from_fixed_sets_whatever_an_event_says():
+    def sample(name: str, **labels: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    events = [Event("disclosed:1:d", "disclosed", (("cautious", "true"),)),
+              Event("transfer_requested:1:d", "transfer_requested", (("by", "+12025550143"),)),
+              Event("exempt:1:d", "exempt", (("reason", "CA" + "0" * 32),)),
+              Event("safe_answer:1:d", "safe_answer", (("reason", "caller said +12025550143"),))]
+    named = [("onshore_disclosures_total", {"kind": "cautious"}),
+             ("onshore_transfer_requests_total", {"channel": "other"}),
+             ("onshore_disclosure_exemptions_total", {"reason": "other"}),
+             ("onshore_safe_answers_total", {"reason": "other"})]
+    before = [sample(name, **labels) for name, labels in named]
+    metrics.count(events)
+    assert [sample(name, **labels) - was for (name, labels), was in zip(named, before,
+                                                                       strict=True)] == [1] * 4
 
 
 def test_redis_stopping_moves_the_error_counter_and_the_breaker(served):
