@@ -174,25 +174,30 @@ def started(routes: Iterable[str]) -> None:
 
 class SpoolCollector(Collector):
     """The spool's depth and age, read from the folder at scrape time: one folder per host,
-    shared by its workers, so whichever worker is scraped sees all of it."""
+    shared by its workers, so whichever worker is scraped sees all of it. Depth is in bytes
+    (each file's size): counting lines would read the whole spool at every scrape, and an
+    hour's outage spools hundreds of megabytes; the age reads each file's first line."""
 
     def __init__(self, spool: Spool, clock: Callable[[], float] = time.time) -> None:
         self.spool, self.clock = spool, clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """The two gauges."""
-        events, oldest = 0, None
+        size, files, oldest = 0, 0, None
         for path in self.spool.pending():
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as f:
+                    size += os.fstat(f.fileno()).st_size
+                    at = _event_time(f.readline())
             except FileNotFoundError:  # replayed meanwhile
                 continue
-            events += data.count(b"\n")  # one line per event; a torn last line is none
-            at = _event_time(data.split(b"\n", 1)[0])
+            files += 1
             if at is not None and (oldest is None or at < oldest):
                 oldest = at
-        yield GaugeMetricFamily("onshore_spool_events", "Evidence events in the local spool "
-                                "waiting for Redis.", value=events)
+        yield GaugeMetricFamily("onshore_spool_bytes", "Evidence waiting in the local spool "
+                                "for Redis (bytes of its files).", value=size)
+        yield GaugeMetricFamily("onshore_spool_files", "Spool files waiting for replay (one "
+                                "per worker that spooled).", value=files)
         yield GaugeMetricFamily("onshore_spool_oldest_event_age_seconds", "Age of the oldest "
                                 "event waiting in the spool (0 when it is empty).",
                                 value=max(0.0, self.clock() - oldest) if oldest else 0.0)
