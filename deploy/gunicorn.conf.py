@@ -11,6 +11,7 @@ import glob
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 # prometheus_client picks its multiprocess mode when it is first imported (ivr.metrics does):
@@ -44,6 +45,17 @@ from gunicorn.glogging import Logger  # noqa: E402 - after the metrics folder is
 from prometheus_client import multiprocess  # noqa: E402
 
 from ivr import logs  # noqa: E402
+from ivr.errors import SettingsError  # noqa: E402
+from ivr.settings import Settings  # noqa: E402
+
+# The settings are checked here, in the master, before any worker boots: a missing or
+# placeholder secret is one line and exit 1, not a traceback from every worker.
+try:
+    Settings.from_env(os.environ)
+except SettingsError as exc:
+    if _made_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    sys.exit(f"onshore: {exc}")
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))

@@ -11,22 +11,32 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from ivr import anchors, archive, audit, fallback, keyring, period, report, simulation
 from ivr.archive import HOT_DAYS
 from ivr.caller import Caller, ImpossibleOutcome, Phone, Transport
 from ivr.check import check_folder, flow_problems
-from ivr.errors import FlowError, OnshoreError, PeriodError
+from ivr.errors import FlowError, OnshoreError, PeriodError, SettingsError, StoreUnavailable
 from ivr.evidence import Keyring
 from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
 from ivr.progress import Progress
 from ivr.scenarios import parse_scenario, read_scenarios
-from ivr.settings import Settings
+from ivr.settings import Settings, refuse_placeholder
 from ivr.spool import Spool
 from ivr.store import Store, connect, publisher
+
+
+# Exit codes (the README's "Exit codes" lists them): what went wrong, for scripts and timers.
+FINDING, USAGE, REDIS_DOWN, FILE_PROBLEM, NO_SERVER, UNVERIFIED, SETTINGS = 1, 2, 3, 4, 5, 6, 7
+PING_TIMEOUT = 1.0  # a hung Redis is told in a second; the commands' reads then get 5 s
+
+
+class ServerUnreachable(OnshoreError):
+    """`ivr call --url`: no server answered there."""
 
 
 def _home(args: argparse.Namespace) -> str:
@@ -69,7 +79,7 @@ def _fallback_warnings(store: Store, home: str) -> list[str]:
 def cmd_fallback_build(args: argparse.Namespace) -> int:
     """Render one static TwiML document per number for its Fallback URL, and an index."""
     if args.redis_url:
-        store = Store(connect(args.redis_url, timeout=5.0))
+        store = _store(args)
         config, source = store.published(), f"published ({args.redis_url.split('@')[-1]})"
     else:
         config, _, errors = check_folder(Path(args.folder), _home(args))
@@ -102,7 +112,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
         print("nothing published: fix the problems above", file=sys.stderr)
         return 1
-    store = Store(connect(args.redis_url, timeout=5.0))
+    store = _store(args)
     allowed = {i.strip() for item in args.allow_removal or [] for i in item.split(",") if i.strip()}
     with progress.phase("published {size} numbers, their centers and flows"):
         live = store.publish(sources, by=publisher(), message=args.message, allow_removal=allowed)
@@ -161,6 +171,9 @@ def cmd_call(args: argparse.Namespace) -> int:
     except ImpossibleOutcome as exc:
         print(f"ivr call: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # requests' errors are OSErrors: nothing listens there, or it hung
+        raise ServerUnreachable(f"no server answered at {args.url} ({type(exc).__name__}): "
+                                "start it (make run) or fix --url") from exc
     print(transcript)
     return 0 if all(s == 200 for s in transcript.statuses) else 1
 
@@ -205,7 +218,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     """Print what a caller of a number would hear; reads files (or Redis) and writes nothing."""
     if args.redis_url:
-        config = Store(connect(args.redis_url, timeout=5.0)).published()
+        config = _store(args).published()
     else:
         config, _, errors = check_folder(Path(args.folder), _home(args))
         for error in errors:
@@ -243,6 +256,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> Store:
+    """The store at --redis-url, once it answered a PING within a second."""
+    refuse_placeholder("--redis-url", args.redis_url)
+    connect(args.redis_url, timeout=PING_TIMEOUT).ping()
     return Store(connect(args.redis_url, timeout=5.0))
 
 
@@ -280,7 +296,9 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
     """Record the record's high-water mark (with the auditor's credentials), also in the
     local log; with --every, again and again. Exit 1 when the record lost what an earlier
     anchor attested."""
-    store, log = _store(args), Path(args.log) if args.log else None
+    refuse_placeholder("--redis-url", args.redis_url)
+    # no PING first: a timer that starts while Redis is down goes on trying
+    store, log = Store(connect(args.redis_url, timeout=5.0)), Path(args.log) if args.log else None
     while True:
         try:
             taken, problem = audit.anchor(store, datetime.now(UTC))
@@ -578,12 +596,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every failure is one line on stderr and an exit code, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except (StoreUnavailable, RedisError) as exc:
+        print(f"ivr: {_redis_problem(getattr(args, 'redis_url', None), exc)}", file=sys.stderr)
+        return REDIS_DOWN
+    except ServerUnreachable as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return NO_SERVER
+    except SettingsError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return SETTINGS
     except OnshoreError as exc:
         print(f"ivr: {exc}", file=sys.stderr)
-        return 1
+        return FINDING
+    except OSError as exc:
+        print(f"ivr: cannot use {exc.filename or 'a file'}: {exc.strerror or exc}: "
+              "check that its folder exists and may be written", file=sys.stderr)
+        return FILE_PROBLEM
+
+
+def _redis_problem(url: str | None, exc: Exception) -> str:
+    """One line for a Redis that did not answer or refused, without the URL's password."""
+    parts = urlsplit(url or "")
+    where = f"Redis at {parts.hostname or '?'}:{parts.port or 6379}"
+    if isinstance(exc, AuthenticationError | ResponseError):
+        return f"{where} refused: {exc}: check the user and password in --redis-url (REDIS_URL)"
+    reason = str(exc).split("\n")[0] or type(exc).__name__
+    return (f"{where} did not answer ({reason}): start it, or point --redis-url (REDIS_URL) "
+            "at the one to use")
 
 
 if __name__ == "__main__":

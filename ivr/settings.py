@@ -77,6 +77,8 @@ class Settings:
             raise SettingsError("IVR_CALLER_HASH_KEY_ID must differ from the old key ids")
         if not 0 < self.redis_timeout <= 1:
             raise SettingsError("IVR_REDIS_TIMEOUT must be between 0 and 1 second")
+        for name, variable in _SECRETS.items():
+            refuse_placeholder(variable, getattr(self, name))
         if self.testing:
             return
         if not self.auth_token:
@@ -84,6 +86,21 @@ class Settings:
         if not self.caller_hash_key:
             raise SettingsError(
                 "IVR_CALLER_HASH_KEY is required: caller numbers are stored only as keyed hashes")
+
+
+# The settings a shipped example fills with a CHANGE-ME placeholder (deploy/).
+_SECRETS = {"redis_url": "REDIS_URL", "auth_token": "TWILIO_AUTH_TOKEN",
+            "auth_token_secondary": "TWILIO_AUTH_TOKEN_SECONDARY",
+            "caller_hash_key": "IVR_CALLER_HASH_KEY", "report_token": "IVR_REPORT_TOKEN",
+            "webhook_shared_keys": "TWILIO_WEBHOOK_SHARED_KEYS"}
+PLACEHOLDER = "CHANGE-ME"
+
+
+def refuse_placeholder(variable: str, value: str | None) -> None:
+    """A value still holding the shipped CHANGE-ME placeholder is a known password: refuse it."""
+    if value and PLACEHOLDER in value:
+        raise SettingsError(f"{variable} still holds a {PLACEHOLDER} placeholder: set a real "
+                            "secret (deploy/README.md, users.acl) before starting")
 
 
 def _keys(value: str, variable: str, example_id: str) -> dict[str, bytes]:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
-from ivr.cli import main
+from ivr.cli import FILE_PROBLEM, NO_SERVER, REDIS_DOWN, SETTINGS, main
+from ivr.errors import SettingsError
+from ivr.settings import Settings
 from ivr.store import Store, connect
 from tests.conftest import FLOWS
+from tests.servers import ROOT, RedisServer, free_port
 
 
 @pytest.fixture
@@ -76,3 +83,79 @@ def test_ivr_call_sends_the_status_callback_as_the_number_is_configured(
     assert "the called side presses 1" in out, out  # Scranton's agent took it at the whisper
     steps = [e for _, e in redis_client.xrange("onshore:events")]
     assert any(b'"status","status","completed"' in e[b"event"] for e in steps if b"event" in e)
+
+
+# -- failures: one line and an exit code, never a traceback ---------------------------------
+
+REDIS_COMMANDS = (["load", str(FLOWS)], ["versions", "support"], ["diff", "support", "1", "2"],
+                  ["report", "--from", "2026-01-01", "--to", "2026-01-02"], ["audit", "verify"],
+                  ["rollback", "support"], ["call-record", "CA123"])
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("fault", ["stopped", "hung"])
+def test_a_stopped_or_hung_redis_is_one_line_and_exit_3(fault, capsys):
+    server = RedisServer()
+    server.start()
+    if fault == "stopped":
+        server.kill()
+    else:
+        server.pause()  # SIGSTOP: the port accepts connections, nothing answers
+    try:
+        for command in REDIS_COMMANDS:
+            started = time.monotonic()
+            assert main([*command, "--redis-url", server.url]) == REDIS_DOWN, command
+            took = time.monotonic() - started
+            err = _one_line(capsys)
+            assert err.startswith(f"ivr: Redis at 127.0.0.1:{server.port} did not answer"), err
+            with capsys.disabled():
+                print(f"{fault} Redis, ivr {command[0]}: {took:.2f} s")
+            assert took < 5.0  # the 1 s PING, not the 5 s reads' timeout
+    finally:
+        server.kill()
+        shutil.rmtree(server.dir, ignore_errors=True)
+
+
+def test_export_into_a_missing_folder_is_one_line_and_exit_4(redis_server, redis_client, capsys,
+                                                             tmp_path):
+    out = tmp_path / "no-such-folder" / "evidence.jsonl"
+    assert main(["audit", "export", "--from", "2026-01-01", "--to", "2026-01-02", "--out", str(out),
+                 "--redis-url", redis_server.url]) == FILE_PROBLEM
+    assert str(out) in _one_line(capsys)
+
+
+def test_call_to_a_url_where_no_server_listens_is_one_line_and_exit_5(capsys):
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["call", "+18005550100", "--url", url, "--token", "t" * 32]) == NO_SERVER
+    assert f"no server answered at {url}" in _one_line(capsys)
+
+
+def test_a_change_me_password_is_refused_by_the_settings_and_the_cli(capsys):
+    env = {"TWILIO_AUTH_TOKEN": "t" * 32, "IVR_CALLER_HASH_KEY": "k" * 32,
+           "REDIS_URL": "redis://onshore-app:CHANGE-ME-app@redis:6379/0"}
+    with pytest.raises(SettingsError, match="REDIS_URL still holds a CHANGE-ME placeholder"):
+        Settings.from_env(env)
+    with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
+        Settings.from_env({**env, "REDIS_URL": "redis://x", "TWILIO_AUTH_TOKEN": "CHANGE-ME"})
+    assert main(["load", str(FLOWS), "--redis-url", env["REDIS_URL"]]) == SETTINGS
+    assert "CHANGE-ME" in _one_line(capsys)
+
+
+@pytest.mark.parametrize("missing", ["TWILIO_AUTH_TOKEN", "CHANGE-ME"])
+def test_gunicorn_without_its_settings_prints_one_line(missing, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("TWILIO_AUTH_TOKEN", "REDIS_URL")}
+    env.update(IVR_CALLER_HASH_KEY="k" * 32, BIND=f"127.0.0.1:{free_port()}", WEB_CONCURRENCY="1")
+    if missing == "CHANGE-ME":
+        env.update(TWILIO_AUTH_TOKEN="t" * 32, REDIS_URL="redis://app:CHANGE-ME-app@127.0.0.1:1/0")
+    ran = subprocess.run([sys.executable, "-m", "gunicorn", "-c",
+                          str(ROOT / "deploy" / "gunicorn.conf.py"), "ivr:create_app()"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 1
+    assert ran.stdout == "" and ran.stderr.count("\n") == 1, ran.stderr
+    assert ran.stderr.startswith("onshore: ") and ("TWILIO_AUTH_TOKEN is required" in ran.stderr
+                                                   or "REDIS_URL still holds" in ran.stderr)
