@@ -280,16 +280,30 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if not verdict.intact:
         print(f"BROKEN at {verdict.broken_at} (entry {verdict.entries}): {verdict.problem}")
         return 1
-    note = "" if keys else " (MACs not checked: IVR_CALLER_HASH_KEY is not set)"
-    if verdict.unknown_keys:
-        note += f" ({verdict.unknown_keys} entries under key ids not configured here)"
+    unverified = _unverified_macs(verdict, keys is not None)
+    note = ""
     if verdict.anchors:
         note += f", held to {verdict.anchors} anchors, the last of {verdict.last_anchor}"
     else:
         note += (" (no anchors: erasure by the webhooks' Redis user would not show; run "
                  "ivr audit anchor with the auditor's credentials on a timer)")
-    print(f"intact: {verdict.entries} entries{note}")
+    if unverified and not args.accept_unverified_macs:
+        print(f"chain intact, MACs NOT VERIFIED: {verdict.entries} entries; {unverified}{note}; "
+              "set the keys, or pass --accept-unverified-macs to accept that")
+        return UNVERIFIED
+    print(f"intact: {verdict.entries} entries"
+          + (f" (accepted unverified: {unverified})" if unverified else "") + note)
     return 0
+
+
+def _unverified_macs(verdict: audit.Verdict, have_keys: bool) -> str:
+    """What `ivr audit verify` could not check: the MACs without a key; "" when none."""
+    if not have_keys:
+        return "no entry's MAC was checked: IVR_CALLER_HASH_KEY is not set"
+    if verdict.unknown_keys:
+        return (f"{verdict.unknown_keys} entries' MACs were not checked: their key ids are not "
+                "configured here (IVR_CALLER_HASH_KEY_ID, IVR_CALLER_HASH_KEYS_OLD)")
+    return ""
 
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
@@ -565,6 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a local anchor log to hold the record to as well")
     verify.add_argument("--archive", default=archive_dir,
                         help="day files of older evidence, verified with Redis as one record")
+    verify.add_argument("--accept-unverified-macs", action="store_true",
+                        help="exit 0 although some MACs could not be checked (no key for them)")
     verify.set_defaults(func=cmd_audit_verify)
     anchor = audit_sub.add_parser("anchor", help="record the high-water mark (auditor user)")
     anchor.add_argument("--log", default=anchor_log, help="also append it to this local file")

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from ivr.cli import FILE_PROBLEM, NO_SERVER, REDIS_DOWN, SETTINGS, main
+from ivr.cli import FILE_PROBLEM, NO_SERVER, REDIS_DOWN, SETTINGS, UNVERIFIED, main
 from ivr.errors import SettingsError
 from ivr.settings import Settings
 from ivr.store import Store, connect
-from tests.conftest import FLOWS
+from tests.conftest import FLOWS, HASH_KEY
 from tests.servers import ROOT, RedisServer, free_port
 
 
@@ -159,3 +159,44 @@ def test_gunicorn_without_its_settings_prints_one_line(missing, tmp_path):
     assert ran.stdout == "" and ran.stderr.count("\n") == 1, ran.stderr
     assert ran.stderr.startswith("onshore: ") and ("TWILIO_AUTH_TOKEN is required" in ran.stderr
                                                    or "REDIS_URL still holds" in ran.stderr)
+
+
+# -- audit verify: never "intact" about MACs it could not check ------------------------------
+
+@pytest.fixture
+def called(redis_server, redis_client, monkeypatch):
+    """One call in-process (as `ivr call` plays it), its evidence sealed under key id k1."""
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
+    monkeypatch.delenv("IVR_CALLER_HASH_KEY_ID", raising=False)
+    monkeypatch.delenv("IVR_CALLER_HASH_KEYS_OLD", raising=False)
+    monkeypatch.delenv("IVR_ANCHOR_LOG", raising=False)
+    assert main(["load", str(FLOWS), "--redis-url", redis_server.url]) == 0
+    assert main(["call", "+18005550100", "--press", "1,1"]) == 0
+    return redis_server.url
+
+
+@pytest.mark.parametrize("keys, named", [
+    ({}, "no entry's MAC was checked: IVR_CALLER_HASH_KEY is not set"),
+    ({"IVR_CALLER_HASH_KEY": "another", "IVR_CALLER_HASH_KEY_ID": "k2"},
+     "entries' MACs were not checked: their key ids are not configured here"),
+])
+def test_verify_without_the_key_says_what_it_could_not_check_and_exits_6(
+        called, keys, named, monkeypatch, capsys):
+    monkeypatch.delenv("IVR_CALLER_HASH_KEY")
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["audit", "verify", "--redis-url", called]) == UNVERIFIED
+    out = capsys.readouterr().out
+    assert out.startswith("chain intact, MACs NOT VERIFIED") and named in out, out
+    assert main(["audit", "verify", "--redis-url", called, "--accept-unverified-macs"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("intact: ") and "accepted unverified" in out and named in out
+
+
+def test_verify_with_the_key_is_intact(called, capsys):
+    capsys.readouterr()
+    assert main(["audit", "verify", "--redis-url", called]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("intact: ") and "NOT VERIFIED" not in out and "unverified" not in out

@@ -21,14 +21,20 @@ from ivr.store import Store, connect
 from tests.conftest import HASH_KEY, ROOT, SUPPORT, TOKEN, flask_transport, publish
 from tests.servers import RedisServer
 
-APP = {"username": "onshore-app", "password": "CHANGE-ME-app"}
-OPERATOR = {"username": "onshore-operator", "password": "CHANGE-ME-operator"}
-AUDITOR = {"username": "onshore-auditor", "password": "CHANGE-ME-auditor"}
+# The shipped file with its CHANGE-ME placeholders replaced, as an operator must (the app and
+# `ivr` refuse a placeholder password).
+APP = {"username": "onshore-app", "password": "test-secret-app"}
+OPERATOR = {"username": "onshore-operator", "password": "test-secret-operator"}
+AUDITOR = {"username": "onshore-auditor", "password": "test-secret-auditor"}
 
 
 @pytest.fixture(scope="module")
-def acl_redis():
-    server = RedisServer("--aclfile", str(ROOT / "deploy" / "users.acl"))
+def acl_redis(tmp_path_factory):
+    acl = tmp_path_factory.mktemp("acl") / "users.acl"
+    shipped = (ROOT / "deploy" / "users.acl").read_text()
+    assert shipped.count(">CHANGE-ME-") == 3
+    acl.write_text(shipped.replace(">CHANGE-ME-", ">test-secret-"))
+    server = RedisServer("--aclfile", str(acl))
     server.start()
     yield server
     server.stop()
