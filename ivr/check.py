@@ -130,7 +130,7 @@ def _foreign_numbers(policy: Policy, home: str) -> Iterator[str]:
             region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
         except phonenumbers.NumberParseException:
             continue  # already refused as not E.164
-        if region != home:
+        if region is not None and region != home:  # None: no country's, refused as not E.164
             yield f"{number} is a {region} number; only numbers in the home country {home} may be listed"
 
 

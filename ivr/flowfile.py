@@ -55,6 +55,7 @@ from ivr.hours import HoursError, Schedule, parse_closures, parse_holidays, pars
 from ivr.outcomes import HELD
 from ivr.places import is_country_code
 from ivr.progress import Progress
+from ivr.toml_values import kind_name, shown
 
 # XML 1.0 forbids these; Twilio rejects a document holding one (error 12100).
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -124,8 +125,7 @@ class _Fields:
             return default
         value = self.raw[name]
         if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.add(name, f"must be {names}, not {value!r}")
+            self.add(name, f"must be {kind_name(kind)}, not {shown(value)}")
             return default
         if required and isinstance(value, (str, list)) and not value:
             self.add(name, "must not be empty")
@@ -153,7 +153,7 @@ class _Fields:
         raw = self.get(name, (int, float), False, default)
         value = default if isinstance(raw, bool) else float(raw)
         if isinstance(raw, bool) or not 0 <= value <= 1:
-            self.add(name, f"must be a number between 0 and 1, not {raw!r}")
+            self.add(name, f"must be a number between 0 and 1, not {shown(raw)}")
             return default
         return value
 
@@ -227,7 +227,7 @@ class _Fields:
                 offered = ", ".join(self.codes) or "none"
                 self.add(f"{name}.{code}", f"is not a language of this flow ({offered})")
             elif not isinstance(value, kind):
-                self.add(f"{name}.{code}", f"must be {kind.__name__}, not {value!r}")
+                self.add(f"{name}.{code}", f"must be {kind_name(kind)}, not {shown(value)}")
             else:
                 out[code] = value
         return out

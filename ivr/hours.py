@@ -21,6 +21,8 @@ from datetime import date, datetime, time
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ivr.toml_values import shown
+
 T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -171,7 +173,7 @@ def _parsed(value: object, parse: Callable[[str], T], hint: str) -> T:
     """A date or time written as quoted text. TOML's own date literals are refused: they
     cannot be published as JSON."""
     if not isinstance(value, str):
-        raise HoursError(f"{value!r} must be quoted text like {hint}")
+        raise HoursError(f"{shown(value)} must be quoted text like {hint}")
     try:
         return parse(value)
     except ValueError:

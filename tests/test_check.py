@@ -265,9 +265,10 @@ def test_input_not_understood_at_a_disclosure_never_bridges_what_it_was_not_told
 
 
 @pytest.mark.parametrize("value, message", [
-    ("1.5", "must be a number between 0 and 1, not 1.5"),
-    ("true", "must be a number between 0 and 1, not True"),
-    ('"high"', "must be int or float, not 'high'"),
+    ("1.5", "must be a number between 0 and 1, not the number 1.5"),
+    ("true", "must be a number between 0 and 1, not the value true"),
+    ('"high"', 'must be a number, not the text "high"'),
+    ('"0"', 'must be a number, not the text "0"'),
 ])
 def test_bad_min_confidence_is_refused(tmp_path, value, message):
     errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
@@ -687,7 +688,7 @@ def test_hours_state_with_its_own_schedule_passes(tmp_path):
     ('["2026-12-25"]', '["2026-12-32"]', "holidays",
      "'2026-12-32' is not a date or local time like \"2026-12-25\""),
     ('["2026-12-25"]', "[2026-12-25]", "holidays",
-     'datetime.date(2026, 12, 25) must be quoted text like "2026-12-25"'),
+     'the unquoted date 2026-12-25 must be quoted text like "2026-12-25"'),
     ('to = "2026-12-24T17:00"', 'to = "2026-12-24T11:00"', "closures",
      "closure from 2026-12-24T12:00 to 2026-12-24T11:00 must end after it starts"),
     ('to = "2026-12-24T17:00"', 'until = "2026-12-24T17:00"', "closures",
@@ -778,6 +779,14 @@ def test_allowlisted_number_outside_the_home_country_is_refused(tmp_path):
     error = the_error(errors, tmp_path / "policy.toml", "policy", "transfer_numbers")
     assert error.message == ("+63285550123 is a PH number; only numbers in the home country US "
                              "may be listed")
+
+
+def test_allowlisted_number_of_no_country_says_so(tmp_path):
+    errors = check_with_policy(tmp_path, policy=edit(POLICY, '["+15705550123"]',
+                                                     '["+15705550123", "+1570555012"]'))
+
+    error = the_error(errors, tmp_path / "policy.toml", "policy", "transfer_numbers")
+    assert error.message == "'+1570555012' is not a valid E.164 number like +15705550100"
 
 
 @pytest.mark.parametrize("line, field, message", [
