@@ -39,6 +39,22 @@ class ServerUnreachable(OnshoreError):
     """`ivr call --url`: no server answered there."""
 
 
+def _version(text: str) -> int:
+    """A flow version as `ivr versions` shows it (v3) or bare (3)."""
+    digits = text[1:] if text[:1] in ("v", "V") else text
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a version like 3 or v3")
+    return int(digits)
+
+
+def _e164(text: str) -> str:
+    """A number dialed, as Twilio posts it: E.164, with its +."""
+    if not (text.startswith("+") and text[1:].isdigit() and 8 <= len(text) <= 16):
+        raise argparse.ArgumentTypeError(f"'{text}' is not an E.164 number like +18005550100 "
+                                         "(a + and the country code first)")
+    return text
+
+
 def _home(args: argparse.Namespace) -> str:
     return (args.home_country or os.environ.get("IVR_HOME_COUNTRY") or "US").upper()
 
@@ -478,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_load)
 
     call = sub.add_parser("call", help="play a call without a phone")
-    call.add_argument("number", help="the number dialed, E.164")
+    call.add_argument("number", type=_e164, help="the number dialed, E.164")
     call.add_argument("--url", help="a running server's base URL; default: in-process")
     call.add_argument("--token", help="the server's TWILIO_AUTH_TOKEN (with --url)")
     call.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
@@ -506,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(func=cmd_test)
 
     preview = sub.add_parser("preview", help="what a caller would hear; no Redis writes")
-    preview.add_argument("number", help="the number dialed, E.164")
+    preview.add_argument("number", type=_e164, help="the number dialed, E.164")
     preview.add_argument("--folder", default="flows", help="operator files (default: flows)")
     preview.add_argument("--redis-url", help="read the published configuration instead (read only)")
     preview.add_argument("--at", help="when: 2026-11-30T10:00 (in --tz) or with an offset; default now")
@@ -537,12 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
     versions.set_defaults(func=cmd_versions)
     diff = sub.add_parser("diff", help="what changed between two versions of a flow")
     diff.add_argument("flow")
-    diff.add_argument("a", type=int)
-    diff.add_argument("b", type=int)
+    diff.add_argument("a", type=_version)
+    diff.add_argument("b", type=_version)
     diff.set_defaults(func=cmd_diff)
     rollback = sub.add_parser("rollback", help="make an earlier version of a flow live")
     rollback.add_argument("flow")
-    rollback.add_argument("version", type=int, nargs="?", help="default: the one before the live one")
+    rollback.add_argument("version", type=_version, nargs="?",
+                          help="default: the one before the live one")
     rollback.add_argument("-m", "--message", default="", help="why")
     rollback.set_defaults(func=cmd_rollback)
     for p in (versions, diff, rollback):

@@ -42,6 +42,7 @@ answered from that view at once, until one probe finds it answering again.
 from __future__ import annotations
 
 import gc
+import getpass
 import hashlib
 import json
 import logging
@@ -871,6 +872,10 @@ def _digest(raw: Mapping[str, Any]) -> str:
 
 
 def publisher() -> str:
-    """Who is publishing, for the configuration log."""
-    return os.environ.get("IVR_PUBLISHER") or os.environ.get("USER") or "unknown"
+    """Who is publishing, for the configuration log: IVR_PUBLISHER, else the OS user."""
+    try:
+        user = getpass.getuser()  # LOGNAME, USER, ... then the password database
+    except (OSError, KeyError):  # a uid without an entry (some containers)
+        user = f"uid {os.getuid()}"
+    return os.environ.get("IVR_PUBLISHER") or user
 

@@ -200,3 +200,35 @@ def test_verify_with_the_key_is_intact(called, capsys):
     assert main(["audit", "verify", "--redis-url", called]) == 0
     out = capsys.readouterr().out
     assert out.startswith("intact: ") and "NOT VERIFIED" not in out and "unverified" not in out
+
+
+# -- small things -------------------------------------------------------------------------------
+
+def test_versions_name_the_os_user_and_diff_takes_versions_as_shown(
+        folder, redis_server, redis_client, monkeypatch, capsys):
+    monkeypatch.delenv("IVR_PUBLISHER", raising=False)
+    monkeypatch.setenv("LOGNAME", "operator-ann")  # getpass reads LOGNAME first
+    url = redis_server.url
+    assert main(["load", str(folder), "--redis-url", url]) == 0
+    _edit(folder, "Thank you for calling Acme Wireless support.", "Thanks for calling Acme.")
+    monkeypatch.setenv("IVR_PUBLISHER", "release-bot")
+    assert main(["load", str(folder), "--redis-url", url]) == 0
+    capsys.readouterr()
+    assert main(["versions", "support", "--redis-url", url]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert "operator-ann" in rows[0] and "release-bot" in rows[1] and "unknown" not in rows[0]
+    assert main(["diff", "support", "v1", "v2", "--redis-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "-" in out and "Thanks for calling Acme." in out
+    with pytest.raises(SystemExit) as usage:
+        main(["diff", "support", "first", "v2", "--redis-url", url])
+    assert usage.value.code == 2
+    assert "'first' is not a version like 3 or v3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("number", ["18005550100", "+1-800-555-0100", "+1 800 555 0100"])
+def test_call_refuses_a_number_without_e164_form(number, capsys):
+    with pytest.raises(SystemExit) as usage:
+        main(["call", number])
+    assert usage.value.code == 2
+    assert "is not an E.164 number like +18005550100" in capsys.readouterr().err
