@@ -33,6 +33,7 @@ import math
 import re
 import textwrap
 from collections import Counter
+from fractions import Fraction
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -602,10 +603,15 @@ def _nj_message(nj: NewJersey) -> str:
 
 
 def percent(part: int, whole: int) -> str:
-    """part/whole as a percentage with two decimals, rounded down (99.996% is not 100.00%)."""
+    """part/whole as a percentage with two decimals, rounded half to even (32/54 is 59.26%),
+    except that only all is 100.00% and only none is 0.00% (99.996% shows 99.99%)."""
     if not whole:
         return "n/a"
-    hundredths = part * 10000 // whole
+    hundredths = round(Fraction(part * 10000, whole))  # exact: no float rounding on the way
+    if part < whole:
+        hundredths = min(hundredths, 9999)
+    if part > 0:
+        hundredths = max(hundredths, 1)
     return f"{hundredths // 100}.{hundredths % 100:02d}%"
 
 
@@ -758,6 +764,9 @@ def _messages(r: Report) -> list[tuple[str, str]]:
                                  f"offshore bridge(s) without {_a(what)} (listed below)."))
     nj = r.new_jersey
     out.append(("warning" if nj.meets_target is False else "info", nj.message))
+    if r.flow and not v.calls_received:
+        out.insert(0, ("warning", f"No call of flow '{r.flow}' was received in this period: "
+                                  "is the flow's id right? (`ivr versions FLOW` lists its versions)"))
     return out
 
 
@@ -870,8 +879,10 @@ _CSS = """
 body { font-family: Georgia, 'Times New Roman', serif; color: #111; margin: 2em auto;
        max-width: 60em; padding: 0 1em; line-height: 1.35; }
 h1 { font-size: 1.5em; margin-bottom: .2em; }
-h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #999; page-break-after: avoid; }
-h3 { font-size: 1em; margin: 1em 0 .3em; }
+h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #999;
+     page-break-after: avoid; break-after: avoid; }
+h3 { font-size: 1em; margin: 1em 0 .3em; page-break-after: avoid; break-after: avoid; }
+p.meta strong, td.n, td.day { white-space: nowrap; }
 p.meta { color: #333; margin-top: 0; }
 table { border-collapse: collapse; margin: .4em 0 1em; page-break-inside: auto; }
 tr { page-break-inside: avoid; }
@@ -894,6 +905,7 @@ def _e(value: object) -> str:
 
 
 _NUMERIC = re.compile(r"^(?:[\d,]+(?:\.\d+)?(?:%| s)?|n/a)$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")  # a date or time, kept on one line when printed
 
 
 def _numeric(cell: str) -> bool:
@@ -904,8 +916,9 @@ def _html_table(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
     head = "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
     lines = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
     for row in body:
-        cells = "".join(f'<td class="n">{_e(c)}</td>' if i and _numeric(c) else f"<td>{_e(c)}</td>"
-                        for i, c in enumerate(row))
+        cells = "".join(f'<td class="n">{_e(c)}</td>' if i and _numeric(c)
+                        else f'<td class="day">{_e(c)}</td>' if _DAY.match(c)
+                        else f"<td>{_e(c)}</td>" for i, c in enumerate(row))
         lines.append(f"<tr>{cells}</tr>")
     if not body:
         lines.append(f'<tr><td colspan="{len(headers)}">(none)</td></tr>')
@@ -944,8 +957,8 @@ def render_html(r: Report) -> str:
 
 def _svg_chart(r: Report) -> str:
     """The daily offshore share and disclosure coverage as an inline SVG line chart."""
-    width, height = 760, 330
-    left, right, top, bottom = 64, 24, 44, 74
+    width, height = 760, 360
+    left, right, top, bottom = 64, 24, 64, 80
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(r.daily)
 
@@ -958,7 +971,7 @@ def _svg_chart(r: Report) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" '
              f'aria-label="{_e("Daily offshore share and disclosure coverage, " + heading_period(r))}"'
-             f' font-family="Georgia, serif" font-size="11">',
+             f' font-family="Georgia, serif" font-size="13">',
              f"<title>{_e('Daily offshore share and disclosure coverage')}</title>",
              f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
              f'stroke="#444"/>']
@@ -967,12 +980,13 @@ def _svg_chart(r: Report) -> str:
         parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" '
                      f'stroke="#ddd"/>')
         parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick}%</text>')
-    threshold = y(NOTICE_PERCENT / 100)
-    parts.append(f'<line x1="{left}" y1="{threshold:.1f}" x2="{left + plot_w}" '
-                 f'y2="{threshold:.1f}" stroke="#a00" stroke-width="1.5" stroke-dasharray="2 3"/>')
-    parts.append(f'<text x="{left + plot_w - 4}" y="{threshold - 5:.1f}" text-anchor="end" '
-                 f'fill="#a00" stroke="#fff" stroke-width="3" paint-order="stroke">'
-                 f'{_e(f"{NOTICE_PERCENT}% notice threshold (R17)")}</text>')
+    # The R17 lines are named in the legend, not on the plot, where a label would hide a day.
+    limits = ((f"{NOTICE_PERCENT}% notice threshold (R17)", NOTICE_PERCENT, "#a00", "2 3"),
+              (f"{WARNING_PERCENT}% warning (R17)", WARNING_PERCENT, "#b60", "8 4"))
+    for _, limit, color, dash in limits:
+        parts.append(f'<line x1="{left}" y1="{y(limit / 100):.1f}" x2="{left + plot_w}" '
+                     f'y2="{y(limit / 100):.1f}" stroke="{color}" stroke-width="1.5" '
+                     f'stroke-dasharray="{dash}"/>')
     step = max(1, math.ceil(n / 16))
     for i, day in enumerate(r.daily):
         tx = x(i)
@@ -1007,12 +1021,13 @@ def _svg_chart(r: Report) -> str:
             if len(points) > 1:
                 parts.append(f'<polyline points="{" ".join(points)}" fill="none" '
                              f'stroke="{color}" stroke-width="2"{dash}/>')
-    legend_x = left
-    for label, _, color, dash in series:
-        parts.append(f'<line x1="{legend_x}" y1="16" x2="{legend_x + 28}" y2="16" '
-                     f'stroke="{color}" stroke-width="2"{dash}/>')
-        parts.append(f'<text x="{legend_x + 34}" y="20">{_e(label)}</text>')
-        legend_x += 300
+    legend = [(label, color, dash, "2") for label, _, color, dash in series]
+    legend += [(label, color, f' stroke-dasharray="{dash}"', "1.5") for label, _, color, dash in limits]
+    for i, (label, color, dash, stroke_width) in enumerate(legend):
+        legend_x, legend_y = left + (i % 2) * 340, 18 + (i // 2) * 22
+        parts.append(f'<line x1="{legend_x}" y1="{legend_y - 4}" x2="{legend_x + 28}" '
+                     f'y2="{legend_y - 4}" stroke="{color}" stroke-width="{stroke_width}"{dash}/>')
+        parts.append(f'<text x="{legend_x + 34}" y="{legend_y}">{_e(label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 

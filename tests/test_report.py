@@ -1198,3 +1198,44 @@ def test_calls_handed_off_are_counted_apart():
     report = build_report(events, date(2026, 11, 1), date(2026, 11, 30))
     assert (report.volume.calls_received, report.volume.handed_off) == (2, 1)
     assert "Handed off to the company's own application" in render(report, "text")
+
+
+@pytest.mark.parametrize("part, whole, shown", [
+    (32, 54, "59.26%"),          # 59.259...: rounded, not cut
+    (1, 800, "0.12%"),           # 0.125: half to even
+    (3, 800, "0.38%"),           # 0.375: half to even
+    (99996, 100000, "99.99%"),   # not all is never 100.00%
+    (1, 100000, "0.01%"),        # some is never 0.00%
+    (54, 54, "100.00%"), (0, 54, "0.00%"), (0, 0, "n/a"),
+])
+def test_percentages_are_rounded(part, whole, shown):
+    assert percent(part, whole) == shown
+
+
+def test_a_flow_no_call_was_received_for_is_warned_about(month):
+    report = build_report(month[1], NOV1, NOV30, flow="suport")
+    assert report.volume.calls_received == 0
+    assert "No call of flow 'suport' was received in this period" in render(report, "text")
+    assert "No call of flow &#x27;suport&#x27; was received" in render(report, "html")
+    assert "No call of flow" not in render(build_report(month[1], NOV1, NOV30, flow="support"),
+                                           "text")
+
+
+def test_the_printed_page_keeps_dates_whole_and_headings_with_their_tables(november):
+    document = render(november, "html")
+    assert "break-after: avoid" in document.split("h3 {")[1].split("}")[0]
+    assert "break-after: avoid" in document.split("h2 {")[1].split("}")[0]
+    assert "td.day" in document and "white-space: nowrap" in document
+    assert '<td class="day">2026-11-01</td>' in document
+
+
+def test_the_chart_is_legible_and_draws_both_r17_lines_off_the_data(november):
+    svg = render(november, "html").split("<svg", 1)[1].split("</svg>")[0]
+    assert 'font-size="13"' in svg and 'font-size="11"' not in svg
+    top, plot_h = 64, 360 - 64 - 80
+    lines = {round(float(y)) for y in
+             (part.split('y1="')[1].split('"')[0] for part in svg.split("<line")[1:]
+              if 'stroke-dasharray' in part and 'x1="64"' in part)}
+    assert {round(top + plot_h * (1 - 0.30)), round(top + plot_h * (1 - 0.25))} <= lines
+    labels = [t for t in svg.split("<text")[1:] if "R17" in t]
+    assert len(labels) == 2 and all(float(t.split('y="')[1].split('"')[0]) < top for t in labels)
