@@ -21,14 +21,18 @@ READ_TIMEOUT = 10.0
 
 
 @bp.before_request
-def require_token() -> None:
+def require_token() -> Response | None:
     """Only a caller holding the operator token gets past this line."""
     token = current_app.config["ONSHORE_REPORT_TOKEN"]
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not token:
         abort(404)
     if not hmac.compare_digest(given.encode(), token.encode()):
-        abort(401)
+        # RFC 6750 section 3: a 401 names the scheme the client must use
+        return Response("a bearer token is required (IVR_REPORT_TOKEN)\n", status=401,
+                        mimetype="text/plain",
+                        headers={"WWW-Authenticate": 'Bearer realm="onshore-reports"'})
+    return None
 
 
 @bp.get("/reports")
