@@ -191,6 +191,12 @@ def cmd_call(args: argparse.Namespace) -> int:
         raise ServerUnreachable(f"no server answered at {args.url} ({type(exc).__name__}): "
                                 "start it (make run) or fix --url") from exc
     print(transcript)
+    from ivr.webhooks import GENERIC_APOLOGY  # here: `ivr check` need not import Flask
+
+    if transcript.heard == [GENERIC_APOLOGY] and not transcript.bridges:
+        print(f"ivr call: {args.number} reached no flow: it is not a published number (ivr load "
+              "flows/), or the server holds no configuration", file=sys.stderr)
+        return FINDING
     return 0 if all(s == 200 for s in transcript.statuses) else 1
 
 

@@ -88,6 +88,8 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
                                      form.get("Direction", ""), fresh, flow, facts.exempt or "")
         if flow is None:
             reason = "unknown number" if fresh else "no configuration in memory"
+            log.warning("call %s to %s got the apology: %s (is it in a published flows/ "
+                        "folder? ivr load)", sid, to, reason)
             return twiml.apology(GENERIC_APOLOGY), [
                 received, engine.Event("safe_answer:start", "safe_answer", (("reason", reason),))]
         turn = _run(lambda: app.first_turns.begin(flow, facts, view.digest), flow,

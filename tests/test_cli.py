@@ -232,3 +232,19 @@ def test_call_refuses_a_number_without_e164_form(number, capsys):
         main(["call", number])
     assert usage.value.code == 2
     assert "is not an E.164 number like +18005550100" in capsys.readouterr().err
+
+
+def test_a_call_to_an_unpublished_number_says_so_and_the_server_logs_it(
+        redis_server, redis_client, monkeypatch, capsys, caplog):
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("IVR_SPOOL_DIR", str(redis_server.dir))
+    assert main(["load", str(FLOWS), "--redis-url", redis_server.url]) == 0
+    capsys.readouterr()
+    assert main(["call", "+18005559999"]) == 1
+    out, err = capsys.readouterr()
+    assert "We are sorry" in out
+    assert "+18005559999 reached no flow: it is not a published number" in err
+    assert any("+18005559999 got the apology: unknown number" in r.getMessage()
+               for r in caplog.records if r.name == "ivr.webhooks")
+    assert main(["call", "+18005550100", "--press", "1,1"]) == 0  # a published one: no note
+    assert "reached no flow" not in capsys.readouterr().err
