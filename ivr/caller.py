@@ -167,6 +167,10 @@ class Phone:
             url, extra = nxt
         else:
             t.note(f"stopped after {MAX_REQUESTS} requests")
+        unused = [*(f"key {p}" if p else "a silence" for p in inputs["press"]),
+                  *(f"the words '{w}'" for w in inputs["say"])]
+        if unused:  # an answer the call never asked for must not pass for one it heard
+            t.note(f"  (never asked for: {', '.join(unused)}; no prompt was left to answer)")
         callback = self.get if self.status_method == "GET" else self.post
         status = callback("/voice/status", {**base, "CallStatus": "completed",
                                             "CallDuration": "60", "SequenceNumber": "0"})[0]
@@ -222,6 +226,9 @@ class Phone:
         num_digits = int(verb.get("numDigits", "0") or 0)
         digits = keys_heard(pressed, verb.get("finishOnKey", DEFAULT_FINISH_ON_KEY), num_digits)
         cut = (pressed or words) and caller.barge_in and verb.get("bargeIn", "true") != "false"
+        prompt = [inner.text or "" for inner in verb if inner.tag == "Say"]
+        if prompt and inputs.pop("said_at", None) == prompt:
+            t.note("  (the words said were not understood there: the same prompt again)")
         for inner in verb:
             if inner.tag == "Say":
                 t.heard.append(inner.text or "")
@@ -236,6 +243,7 @@ class Phone:
             return verb.get("action", ""), {"Digits": digits}
         if words:
             t.note(f"  says '{words}'")
+            inputs["said_at"] = prompt
             return verb.get("action", ""), {"SpeechResult": words,
                                             "Confidence": f"{caller.confidence:g}"}
         if not pressed:

@@ -504,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--url", help="a running server's base URL; default: in-process")
     call.add_argument("--token", help="the server's TWILIO_AUTH_TOKEN (with --url)")
     call.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
-    call.add_argument("--say", default="", help="words to say at the first prompt")
+    call.add_argument("--say", default="", help="words said at the first prompt after the "
+                      "--press answers (with no --press: the first prompt, e.g. a language menu)")
     call.add_argument("--barge-in", action="store_true",
                       help="press and say while each prompt still plays (which cuts it)")
     call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")

@@ -248,3 +248,17 @@ def test_a_call_to_an_unpublished_number_says_so_and_the_server_logs_it(
                for r in caplog.records if r.name == "ivr.webhooks")
     assert main(["call", "+18005550100", "--press", "1,1"]) == 0  # a published one: no note
     assert "reached no flow" not in capsys.readouterr().err
+
+
+def test_call_tells_words_not_understood_and_answers_never_asked_for(
+        redis_server, redis_client, monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    assert main(["load", str(FLOWS), "--redis-url", redis_server.url]) == 0
+    capsys.readouterr()
+    assert main(["call", "+18005550100", "--say", "agent"]) == 0  # at the language menu
+    lines = capsys.readouterr().out.splitlines()
+    said = lines.index("  says 'agent'")
+    assert lines[said + 1] == "  (the words said were not understood there: the same prompt again)"
+    assert main(["call", "+18005550100", "--press", "1,2", "--say", "agent"]) == 0  # orders: a handoff
+    out = capsys.readouterr().out
+    assert "(never asked for: the words 'agent'; no prompt was left to answer)" in out
