@@ -335,8 +335,8 @@ def turn_or_safe_answer(decide: Callable[[], Turn], flow: Flow, call: Call, fact
     try:
         return decide()
     except Exception as exc:  # noqa: BLE001 - any failure gets the safe answer
-        failed(exc)
-        return safe_answer(flow, call, facts, reason=f"{type(exc).__name__}: {exc}"[:200])
+        failed(exc)  # the exception is logged there; the record names where, in words
+        return safe_answer(flow, call, facts, reason=f"internal error at state '{call.state}'"[:200])
 
 
 def safe_answer(flow: Flow, call: Call, facts: Facts, reason: str) -> Turn:
