@@ -328,6 +328,9 @@ def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
     return _run(flow, turn, facts)
 
 
+INTERNAL_ERROR = "internal error"  # a safe answer's reason when the engine itself failed
+
+
 def turn_or_safe_answer(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts,
                        failed: Callable[[Exception], None]) -> Turn:
     """decide(), or the flow's safe answer when it raises (after telling ``failed``): the
@@ -336,7 +339,7 @@ def turn_or_safe_answer(decide: Callable[[], Turn], flow: Flow, call: Call, fact
         return decide()
     except Exception as exc:  # noqa: BLE001 - any failure gets the safe answer
         failed(exc)  # the exception is logged there; the record names where, in words
-        return safe_answer(flow, call, facts, reason=f"internal error at state '{call.state}'"[:200])
+        return safe_answer(flow, call, facts, reason=f"{INTERNAL_ERROR} at state '{call.state}'"[:200])
 
 
 def safe_answer(flow: Flow, call: Call, facts: Facts, reason: str) -> Turn:

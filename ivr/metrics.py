@@ -41,7 +41,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from ivr.breaker import State
-from ivr.engine import Event
+from ivr.engine import INTERNAL_ERROR, Event
 from ivr.spool import Spool
 
 disable_created_metrics()  # the _created series double the output and say nothing here
@@ -134,7 +134,7 @@ def safe_reason(reason: str) -> str:
     """A safe answer's reason as a label value from a fixed set."""
     if reason in SAFE_REASONS:
         return SAFE_REASONS[reason]
-    return "engine_error" if ": " in reason else "other"
+    return "engine_error" if reason.startswith(INTERNAL_ERROR) else "other"
 
 
 def route(path: str, routes: Iterable[str]) -> str:

@@ -157,7 +157,8 @@ def test_no_token_no_route(client):
 
 def test_safe_answer_reasons_are_a_fixed_set():
     assert metrics.safe_reason("unknown number") == "unknown_number"
-    assert metrics.safe_reason("KeyError: '+12025550143'") == "engine_error"
+    assert metrics.safe_reason("internal error at state 'menu'") == "engine_error"
+    assert metrics.safe_reason("KeyError: '+12025550143'") == "other"
     assert metrics.safe_reason("anything a caller could send") == "other"
 
 
