@@ -19,7 +19,14 @@ from ivr import anchors, archive, audit, fallback, keyring, period, report, simu
 from ivr.archive import HOT_DAYS
 from ivr.caller import Caller, ImpossibleOutcome, Phone, Transport
 from ivr.check import check_folder, flow_problems
-from ivr.errors import FlowError, OnshoreError, PeriodError, SettingsError, StoreUnavailable
+from ivr.errors import (
+    CircuitOpen,
+    FlowError,
+    OnshoreError,
+    PeriodError,
+    SettingsError,
+    StoreUnavailable,
+)
 from ivr.evidence import Keyring
 from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
@@ -173,7 +180,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         if not token:
             print("--url needs the server's auth token (--token or TWILIO_AUTH_TOKEN)",
                   file=sys.stderr)
-            return 2
+            return USAGE
         phone = Phone(args.url, token, _http_transport(), status_method=args.status_method)
     else:
         token = secrets.token_hex(16)
@@ -186,7 +193,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         transcript = phone.call(caller)
     except ImpossibleOutcome as exc:
         print(f"ivr call: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     except OSError as exc:  # requests' errors are OSErrors: nothing listens there, or it hung
         raise ServerUnreachable(f"no server answered at {args.url} ({type(exc).__name__}): "
                                 "start it (make run) or fix --url") from exc
@@ -641,6 +648,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (StoreUnavailable, RedisError) as exc:
+        if (isinstance(exc, StoreUnavailable) and not isinstance(exc, CircuitOpen)
+                and not isinstance(exc.__cause__, RedisError | OSError)):
+            print(f"ivr: {exc}", file=sys.stderr)  # Redis answered: e.g. no such version
+            return FINDING
         print(f"ivr: {_redis_problem(getattr(args, 'redis_url', None), exc)}", file=sys.stderr)
         return REDIS_DOWN
     except ServerUnreachable as exc:

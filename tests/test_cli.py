@@ -262,3 +262,12 @@ def test_call_tells_words_not_understood_and_answers_never_asked_for(
     assert main(["call", "+18005550100", "--press", "1,2", "--say", "agent"]) == 0  # orders: a handoff
     out = capsys.readouterr().out
     assert "(never asked for: the words 'agent'; no prompt was left to answer)" in out
+
+
+def test_a_version_redis_does_not_hold_is_a_finding_not_a_redis_outage(
+        folder, redis_server, redis_client, capsys):
+    assert main(["load", str(folder), "--redis-url", redis_server.url]) == 0
+    capsys.readouterr()
+    assert main(["rollback", "support", "v9", "--redis-url", redis_server.url]) == 1
+    err = _one_line(capsys)
+    assert "no version to roll back to" in err and "did not answer" not in err
