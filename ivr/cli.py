@@ -654,15 +654,10 @@ def main(argv: list[str] | None = None) -> int:
             return FINDING
         print(f"ivr: {_redis_problem(getattr(args, 'redis_url', None), exc)}", file=sys.stderr)
         return REDIS_DOWN
-    except ServerUnreachable as exc:
-        print(f"ivr: {exc}", file=sys.stderr)
-        return NO_SERVER
-    except SettingsError as exc:
-        print(f"ivr: {exc}", file=sys.stderr)
-        return SETTINGS
     except OnshoreError as exc:
         print(f"ivr: {exc}", file=sys.stderr)
-        return FINDING
+        return (NO_SERVER if isinstance(exc, ServerUnreachable)
+                else SETTINGS if isinstance(exc, SettingsError) else FINDING)
     except OSError as exc:
         print(f"ivr: cannot use {exc.filename or 'a file'}: {exc.strerror or exc}: "
               "check that its folder exists and may be written", file=sys.stderr)

@@ -33,10 +33,10 @@ import math
 import re
 import textwrap
 from collections import Counter
-from fractions import Fraction
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from ivr import waits
