@@ -36,7 +36,6 @@ from ivr.settings import Settings, refuse_placeholder
 from ivr.spool import Spool
 from ivr.store import Store, connect, publisher
 
-
 # Exit codes (the README's "Exit codes" lists them): what went wrong, for scripts and timers.
 FINDING, USAGE, REDIS_DOWN, FILE_PROBLEM, NO_SERVER, UNVERIFIED, SETTINGS = 1, 2, 3, 4, 5, 6, 7
 PING_TIMEOUT = 1.0  # a hung Redis is told in a second; the commands' reads then get 5 s
