@@ -53,9 +53,7 @@ from ivr.settings import Settings  # noqa: E402
 try:
     Settings.from_env(os.environ)
 except SettingsError as exc:
-    if _made_metrics_dir:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
-    sys.exit(f"onshore: {exc}")
+    sys.exit(f"onshore: {exc}")  # the private metrics folder goes at exit (atexit, above)
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
