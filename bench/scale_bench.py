@@ -39,6 +39,7 @@ from ivr.caller import Caller, Phone  # noqa: E402
 from ivr.check import check_folder  # noqa: E402
 from ivr.flowfile import Sources  # noqa: E402
 from ivr.store import Store, connect  # noqa: E402
+from tests import companies  # noqa: E402
 from tests.load import first_post  # noqa: E402
 from tests.servers import RedisServer, wait_for  # noqa: E402
 
@@ -55,44 +56,17 @@ def number(n: int) -> str:
 def generate(folder: Path, numbers: int, centers: int, city: str = "City") -> None:
     """A company: ``centers`` offshore centers and a domestic one, FLOWS flows, numbers."""
     folder.mkdir(parents=True, exist_ok=True)
-    out = ['[centers.home]\ncity = "Austin"\ncountry = "US"\ntimezone = "America/Chicago"\n'
-           'hours = "24/7"\nconnect = { number = "+15125550188" }\n']
+    out = [companies.HOME]
     for c in range(centers):
         country, zone = COUNTRIES[c % 3]
         name = city if c < 3 * FLOWS else "City"  # the first ones are what flows reach
-        out.append(f'[centers.c{c}]\ncity = "{name} {c}"\ncountry = "{country}"\n'
-                   f'timezone = "{zone}"\nhours = "24/7"\nconnect = {{ queue = "q{c}" }}\n')
+        out.append(companies.center(f"c{c}", f"{name} {c}", country, zone))
     (folder / "centers.toml").write_text("\n".join(out))
     (folder / "numbers.toml").write_text("".join(
-        f'[numbers."{number(n)}"]\nflow = "f{n % FLOWS}"\n' for n in range(numbers)))
-    flows = []
-    for f in range(FLOWS):
-        reach = ", ".join(f'"c{(3 * f + i) % centers}"' for i in range(3))
-        flows.append(f"""[flows.f{f}]
-start = "route"
-domestic = "home"
-language = "en-US"
-[flows.f{f}.states.route]
-type = "route"
-centers = [{reach}]
-next = "disclose"
-closed = "transfer"
-[flows.f{f}.states.disclose]
-type = "disclose"
-text = "Your call will be answered by our team in {{city}}, {{country}}."
-offer = "To speak with an agent in {{home_country}}, press 1 or say 'agent'."
-next = "bridge"
-[flows.f{f}.states.bridge]
-type = "bridge"
-on_failure = "transfer"
-[flows.f{f}.states.transfer]
-type = "domestic"
-on_failure = "sorry"
-[flows.f{f}.states.sorry]
-type = "hangup"
-text = "We are sorry, all of our agents are busy. Please call again later."
-""")
-    (folder / "flows.toml").write_text("\n".join(flows))
+        companies.number(number(n), f"f{n % FLOWS}") for n in range(numbers)))
+    (folder / "flows.toml").write_text("\n".join(
+        companies.flow(f"f{f}", (f"c{(3 * f + i) % centers}" for i in range(3)))
+        for f in range(FLOWS)))
 
 
 def checked(folder: Path) -> tuple[Sources, float]:
@@ -153,8 +127,10 @@ class Meter:
 
 
 def new_app(url: str, spool: Path):
+    # the longest timeout settings allow: on a busy machine a write Redis runs late would
+    # be answered from memory, which is not what is measured here
     return create_app({"auth_token": TOKEN, "caller_hash_key": "bench-key", "redis_url": url,
-                       "spool_dir": str(spool)})
+                       "spool_dir": str(spool), "redis_timeout": 1.0})
 
 
 class Company:

@@ -19,6 +19,7 @@ from ivr.caller import Caller, Phone
 from ivr.check import check_folder
 from ivr.engine import Facts
 from ivr.store import EMPTY, Scope, Store, connect
+from tests import companies
 from tests.conftest import HASH_KEY, TOKEN, flask_transport
 
 E2E = Path(__file__).resolve().parent / "e2e_flows"
@@ -132,39 +133,12 @@ def folder(tmp: Path, state: dict) -> Path:
     if out.exists():
         return out
     out.mkdir()
-    text = ['[centers.home]\ncity = "Austin"\ncountry = "US"\ntimezone = "America/Chicago"\n'
-            'hours = "24/7"\nconnect = { number = "+15125550188" }\n']
-    for i, city in enumerate(state["cities"]):
-        text.append(f'[centers.c{i}]\ncity = "{city}"\ncountry = "PH"\ntimezone = "Asia/Manila"\n'
-                    f'hours = "24/7"\nconnect = {{ queue = "q{i}" }}\n')
-    for n, flow in enumerate(state["numbers"]):
-        text.append(f'[numbers."+1800555020{n}"]\nflow = "f{flow}"\n')
-    for f, (route, word) in enumerate(zip(state["routes"], state["words"], strict=True)):
-        centers = ", ".join(f'"c{c}"' for c in route)
-        text.append(f"""[flows.f{f}]
-start = "route"
-domestic = "home"
-language = "en-US"
-[flows.f{f}.states.route]
-type = "route"
-centers = [{centers}]
-next = "disclose"
-closed = "transfer"
-[flows.f{f}.states.disclose]
-type = "disclose"
-text = "Your call will be answered by our {word} in {{city}}, {{country}}."
-offer = "To speak with an agent in {{home_country}}, press 1."
-next = "bridge"
-[flows.f{f}.states.bridge]
-type = "bridge"
-on_failure = "transfer"
-[flows.f{f}.states.transfer]
-type = "domestic"
-on_failure = "sorry"
-[flows.f{f}.states.sorry]
-type = "hangup"
-text = "Sorry."
-""")
+    text = [companies.HOME]
+    text += [companies.center(f"c{i}", city) for i, city in enumerate(state["cities"])]
+    text += [companies.number(f"+1800555020{n}", f"f{flow}")
+             for n, flow in enumerate(state["numbers"])]
+    text += [companies.flow(f"f{f}", (f"c{c}" for c in route), word)
+             for f, (route, word) in enumerate(zip(state["routes"], state["words"], strict=True))]
     (out / "all.toml").write_text("\n".join(text))
     return out
 
