@@ -339,6 +339,36 @@ def record_calls(tmp: Path, calls: int) -> tuple[list[list[Step]], list[str], in
         shutil.rmtree(server.dir, ignore_errors=True)
 
 
+def profile(pool: Pool, redis_url: str, spool: Path, lines: int) -> None:
+    """cProfile the app in-process (WSGI test client, this Redis) over a segment of the
+    pool, and print the top costs by own time."""
+    import cProfile
+    import pstats
+
+    app = create_app({"auth_token": TOKEN, "caller_hash_key": HASH_KEY, "redis_url": redis_url,
+                      "spool_dir": str(spool), "public_base_url": PUBLIC})
+    client = app.test_client()
+    first, count = pool.write(lines)
+    todo = [line.split("\t", 3) for line in pool.path.read_text().splitlines()[first:first + count]]
+    for method, path, sig, body in todo[:200]:  # warm: connections, flows, first turns
+        client.open(path, method=method, data=body, headers={
+            "X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"})
+    prof = cProfile.Profile(time.process_time)  # CPU time: waiting on Redis is not a cost here
+    t0 = time.process_time()
+    prof.enable()
+    for method, path, sig, body in todo[200:]:
+        client.open(path, method=method, data=body, headers={
+            "X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"})
+    prof.disable()
+    n = len(todo) - 200
+    print(f"\nin-process profile of {n} requests of the mix ({(time.process_time() - t0) / n * 1e6:.0f} "
+          "µs CPU each under cProfile, the test client included); Onshore's functions by "
+          "cumulative CPU, then everything by own CPU:")
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative").print_stats(r"/ivr/", 22)
+    stats.sort_stats("tottime").print_stats(12)
+
+
 def spread(values: list[float]) -> str:
     return (f"{statistics.median(values):.3f} (median of {len(values)} rounds, "
             f"{min(values):.3f} to {max(values):.3f}: {', '.join(f'{x:.3f}' for x in values)})")
@@ -360,6 +390,10 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--calls", type=int, default=300, help="calls recorded to replay")
+    ap.add_argument("--redis-conf", type=Path, default=REDIS_CONF,
+                    help="the Redis configuration to run as (default: deploy/redis.conf)")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="instead of the load: cProfile N requests of the mix in-process")
     ap.add_argument("--load", choices=("auto", "python"), default="auto",
                     help="auto: wrk (installed with apt-get when root), else Python threads")
     args = ap.parse_args()
@@ -373,7 +407,7 @@ def main() -> int:
     try:
         load = run_wrk if args.load == "auto" and find_wrk() else run_python_load
 
-        redis_conf = redis_args()
+        redis_conf = redis_args(args.redis_conf)
         redis_server = RedisServer(*redis_conf)
         cleanups.append(lambda: shutil.rmtree(redis_server.dir, ignore_errors=True))
         cleanups.append(redis_server.stop)
@@ -385,7 +419,7 @@ def main() -> int:
             raise RuntimeError(f"the generated configuration does not check: {errors[:3]}")
         published = Store(connect(redis_server.url, timeout=30)).publish(sources, by="bench")
         rc = redis_server.client()
-        print(f"redis-server :{redis_server.port} with deploy/redis.conf's "
+        print(f"redis-server :{redis_server.port} with {args.redis_conf.name}'s "
               f"{' '.join(redis_conf)}; flows/ + {len(generated)} generated numbers, "
               f"{len(sources.centers)} centers, {len(published)} flows checked and published "
               f"in {time.monotonic() - t0:.1f} s; {os.cpu_count()} CPU(s), {WORKERS} sync "
@@ -455,6 +489,10 @@ def main() -> int:
         # a call recorded to generated number i is replayed to any number k = i (mod 20)
         pool = Pool(tmp / "pool.tsv", TOKEN, scripts,
                     {generated[i]: generated[i::CLASSES] for i in range(CLASSES)})
+
+        if args.profile:
+            profile(pool, redis_server.url, tmp / "profile-spool", args.profile + 200)
+            return 0
 
         # -- sanity: signed answers are real, badly signed ones refused --
         first, count = pool.write(120)
