@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,17 @@ class Anchor:
 
 def append(path: Path, anchor: Anchor) -> None:
     """Add one line to the local anchor log and put it on disk before returning."""
-    line = (json.dumps(anchor.fields(), sort_keys=True) + "\n").encode()
+    append_line(path, anchor.fields())
+
+
+def read(path: Path) -> list[Anchor]:
+    """Every anchor in a local log; a torn last line (a crash mid-write) is skipped."""
+    return read_lines(path, Anchor.of, "an anchor line")
+
+
+def append_line(path: Path, fields: Mapping[str, object]) -> None:
+    """Append one JSON line to an append-only log and fsync it before returning."""
+    line = (json.dumps(dict(fields), sort_keys=True) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         os.write(fd, line)
@@ -57,16 +70,17 @@ def append(path: Path, anchor: Anchor) -> None:
         os.close(fd)
 
 
-def read(path: Path) -> list[Anchor]:
-    """Every anchor in a local log; a torn last line (a crash mid-write) is skipped."""
+def read_lines(path: Path, parse: Callable[[Mapping[str, Any]], T], what: str) -> list[T]:
+    """Every line of an append-only JSON log, parsed; a torn last line (a crash mid-write)
+    is skipped, any other bad line is a ValueError."""
     out = []
     lines = path.read_text().splitlines()
     for number, line in enumerate(lines, 1):
         try:
-            out.append(Anchor.of(json.loads(line)))
+            out.append(parse(json.loads(line)))
         except ValueError:
             if number < len(lines):
-                raise ValueError(f"{path}:{number}: not an anchor line") from None
+                raise ValueError(f"{path}:{number}: not {what}") from None
     return out
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ivr.anchors import stream_order
+from ivr.anchors import append_line, read_lines, stream_order
 from ivr.evidence import unpack
 from ivr.store import Store
 
@@ -77,17 +77,9 @@ def manifest(folder: Path) -> list[DayFile]:
     """Every day file of the archive, oldest first; a torn last line (a crash mid-write)
     is skipped. An archive folder that does not exist yet is empty."""
     try:
-        lines = (folder / MANIFEST).read_text().splitlines()
+        return read_lines(folder / MANIFEST, DayFile.of, "a manifest line")
     except FileNotFoundError:
         return []
-    out = []
-    for number, line in enumerate(lines, 1):
-        try:
-            out.append(DayFile.of(json.loads(line)))
-        except ValueError:
-            if number < len(lines):
-                raise ValueError(f"{folder / MANIFEST}:{number}: not a manifest line") from None
-    return out
 
 
 def day_of(entry_id: str) -> date:
@@ -173,12 +165,7 @@ def _close(store: Store, folder: Path, out: _Writer) -> DayFile:
 
 
 def _append_line(folder: Path, day: DayFile) -> None:
-    fd = os.open(folder / MANIFEST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        os.write(fd, (json.dumps(asdict(day), sort_keys=True) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(folder / MANIFEST, asdict(day))
     dir_fd = os.open(folder, os.O_RDONLY)  # the rename and the manifest, on disk
     try:
         os.fsync(dir_fd)
