@@ -103,7 +103,7 @@ def writer(url: str, worker: int, seconds: float, spool_dir: str, acked_path: st
         sid, sealed = webhook(n, worker)
         began = time.perf_counter()
         try:
-            store.commit(sid, "", "*", sealed)
+            store.append(sid, sealed)
             if replica and store.client.execute_command("WAIT", 1, 1000) < 1:
                 break  # no replica holds it: not acknowledged
         except (StoreUnavailable, redis.RedisError):
