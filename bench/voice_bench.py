@@ -446,9 +446,10 @@ def main() -> int:
             scripts, bad, disclosed = record_calls(tmp, args.calls)
             if bad:
                 failures.append(f"{len(bad)} recorded requests were not 200: {bad[0]}")
+            carrying = sum(s[0].params["CallSid"] in step.path for s in scripts for step in s)
             print(f"recorded {len(scripts)} calls in-process in {time.monotonic() - t0:.1f} s "
-                  f"({sum(map(len, scripts))} requests; {disclosed} calls heard a "
-                  "disclosure)", flush=True)
+                  f"({sum(map(len, scripts))} requests, {carrying} of them with the CallSid "
+                  f"in the URL; {disclosed} calls heard a disclosure)", flush=True)
         for server in (probe, *servers.values()):
             server.wait_ready()
 
