@@ -39,6 +39,13 @@ def stream_entries(client) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def no_redis_by_default(monkeypatch):
+    """A test reaches only a Redis it names: an in-process `ivr call` or app that falls back
+    on REDIS_URL (default: the machine's own 127.0.0.1:6379) finds nothing listening."""
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     server = RedisServer()
