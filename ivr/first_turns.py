@@ -8,9 +8,11 @@ the caller, unless a route shares calls by weight. So calls to one number, on on
 configuration, while the same centers are open, all start the same way, and the engine's
 work (about an eighth of a worker's CPU per webhook under load) is done once for them.
 
-The key holds the configuration's digest (``ivr.store.View``: flows, centers and the
-number's own settings exactly as Redis held them), so a published change, or a center
-that opens or closes, is a new key: nothing here can outlive what it was decided on.
+The key holds the digest of the view it was decided on (``ivr.config_view.View``: the
+number's entry, its flow's live version and every center that version can reach, exactly
+as Redis held them; nothing else goes into a first turn), so a published change to any of
+them, or a center that opens or closes, is a new key: nothing here can outlive what it was
+decided on.
 Turns decided without Redis (``fresh`` false) and weighted flows are never remembered.
 """
 
