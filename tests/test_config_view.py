@@ -218,3 +218,16 @@ def test_the_fallback_sweep_reads_every_number_a_chunk_at_a_time(tmp_path, redis
     assert view.number is not None and view.number.flow == "f1"
     assert store.remembered_flow("f1", view.versions["f1"]) is not None
     assert set(view.centers) == {"home", "c0", "c1", "c2", "c3"}
+
+
+def test_a_flow_published_before_reach_existed_is_checked_against_every_center(
+        redis_server, redis_client):
+    publish(redis_server.url, E2E)
+    redis_client.delete("onshore:flows:reach")  # as Redis is after an upgrade, before a load
+    store = Recording(connect(redis_server.url, timeout=5))
+    view = store.commit("CA1", Scope(number=SUPPORT), "", [])
+    every = sorted(c.decode() for c in redis_client.hkeys("onshore:centers"))
+    assert [c.decode() for c in store.replies[-1][5][::2]] == every
+    assert set(view.centers) == set(every)
+    redis_client.hset("onshore:centers", "lisbon", redis_client.hget("onshore:centers", "dublin"))
+    assert store.commit("CA1", Scope(number=SUPPORT), view.digest, []) is not None  # heard
