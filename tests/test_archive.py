@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ivr import archive, audit, report
+from ivr import archive, audit, create_app, report
 from ivr.cli import main
 from ivr.evidence import Keyring, unpack
 from ivr.store import Store, connect
 from tests import records
-from tests.conftest import HASH_KEY
+from tests.conftest import HASH_KEY, REPORT_TOKEN, TOKEN
 
 KEYS = Keyring("k1", HASH_KEY.encode())
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -138,6 +138,20 @@ def test_report_over_files_and_redis_equals_report_over_redis(store, redis_clien
         from_files = list(audit.period(store, first, last, tmp_path))
         assert from_files and all(first <= archive.day_of(i) <= last + timedelta(days=1)
                                   for i, _ in from_files)
+
+
+def test_the_reports_route_reads_the_archive_too(redis_server, store, month, tmp_path):
+    # the operator instance with IVR_ARCHIVE_DIR: the same report as before archiving
+    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
+                      "redis_url": redis_server.url, "spool_dir": str(tmp_path / "spool"),
+                      "report_token": REPORT_TOKEN, "archive_dir": str(tmp_path / "archive")})
+    client = app.test_client()
+    query = "/reports?from=2026-11-01&to=2026-11-30&format=json"
+    auth = {"Authorization": f"Bearer {REPORT_TOKEN}"}
+    before = client.get(query, headers=auth)
+    assert before.status_code == 200 and before.json["volume"]["calls_received"] > 300
+    archive.archive(store, tmp_path / "archive", 25, TODAY)
+    assert client.get(query, headers=auth).json == before.json
 
 
 def test_the_cli_archives_and_verifies_over_files(redis_server, store, month, tmp_path, capsys,
