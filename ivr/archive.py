@@ -3,13 +3,13 @@
 Redis holds the last ``IVR_HOT_DAYS`` days (default 35); ``ivr audit archive`` moves every
 older, complete UTC day out of it: the day's entries go to ``events-YYYY-MM-DD.jsonl`` in
 the archive folder (one JSON array per line: the entry id, then its fields exactly as
-Redis stored them, ``Store.stored``: the sealed text the chain hash covers, prev, hash), the file is fsynced and renamed into
-place, and a line is appended to ``manifest.jsonl`` (``DayFile``: first and last id, how
-many entries, how many came before, the chain hash before the first and after the last,
-the file's SHA-256). Only then is the day marked exported in Redis (the operator's user)
-and pruned from it, the pruned marker counting what it removed so that anchors still
-match. The chain does not restart: a day's first entry links to the previous day's last,
-and Redis's oldest entry to the archive's last.
+Redis stored them, ``Store.stored``: the sealed text the chain hash covers, prev, hash),
+the file is fsynced and renamed into place, and a line is appended to ``manifest.jsonl``
+(``DayFile``: first and last id, how many entries, how many came before, the chain hash
+before the first and after the last, the file's SHA-256). Only then is the day marked
+exported in Redis (the operator's user) and pruned from it, the pruned marker counting what
+it removed so that anchors still match. The chain does not restart: a day's first entry
+links to the previous day's last, and Redis's oldest entry to the archive's last.
 
 ``entries`` reads the files back in order, in bounded memory, and raises ``Broken`` for a
 file that is missing, whose SHA-256 or entry count differs from its manifest line, or whose
@@ -177,7 +177,8 @@ def entries(folder: Path, days: Iterable[DayFile], marks: Mapping[tuple[str, str
             check: bool = True) -> Iterator[tuple[str, list[str]]]:
     """The entries of these day files in order, as stored, a chunk at a time. With
     ``check``, each file is held to its manifest line and to Redis's export mark of it
-    (``marks``: (first id, file name) -> sha256); raises Broken at the first file that is not what they say."""
+    (``marks``: (first id, file name) -> sha256); raises Broken at the first file that is
+    not what they say."""
     for day in days:
         path = folder / day.file
         mark = marks.get((day.first, day.file))
