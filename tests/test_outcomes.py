@@ -1,5 +1,7 @@
 """The one table of what a bridge's end means, value by value, as Twilio's pages define them."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ivr import outcomes, webhooks
@@ -125,13 +127,16 @@ def test_a_caller_who_hangs_up_is_posted_with_their_leg_completed_and_hears_noth
     assert [url for url, _ in posted[2:]] == ["/voice/status"]  # nothing followed but the status
 
 
-def test_a_dial_the_caller_ended_is_recorded_as_an_abandon_and_not_overflowed(phone, redis_client):
-    # Billing dials Bangalore (SIP) or, when it is closed, Scranton (a number); either way a
-    # failed Dial would go on to the next; a caller who hung up goes nowhere.
+def test_a_dial_the_caller_ended_is_recorded_as_an_abandon_and_not_overflowed(
+        client, phone, redis_client):
+    # Billing dials Bangalore (SIP) first; a failed Dial would go on to Scranton; a caller who
+    # hung up goes nowhere. The billing office keeps hours (mon-sat 07:00-23:00 New York), so
+    # the call is placed on a Tuesday at 10:00 there (20:30 in Bangalore, open too).
+    client.application.extensions["onshore"].clock = lambda: datetime(2026, 12, 8, 15, tzinfo=UTC)
     t = phone.call(Caller(BILLING, outcomes=["hangup"]))
     evs = [e for _, e in stream_entries(redis_client) if e.get("call") == t.call_sid]
 
-    assert len(t.bridges) == 1 and t.bridges[0][0] in ("sip", "number"), t
+    assert len(t.bridges) == 1 and t.bridges[0][0] == "sip", t
     bridged = [e["center"] for e in evs if e["step"] == "bridged"]
     ended = [(e["center"], e["status"], e["outcome"]) for e in evs if e["step"] == "bridge_ended"]
     assert len(bridged) == 1 and ended == [(bridged[0], "no-answer", "gone")]
