@@ -31,17 +31,22 @@ def test_report_counts_the_calls_made(operator_app):
     client = operator_app.test_client()
     phone = Phone("http://localhost", TOKEN, flask_transport(client))
     # The second caller picks English, then an agent, hears Manila (this CallSid's weighted
-    # choice) and asks for an agent in the US.
-    for caller in (Caller(SUPPORT), Caller(SUPPORT, press="1,1,1", call_sid="CA" + "0" * 31 + "1"),
-                   Caller(SUPPORT)):
-        phone.call(caller)
+    # choice whether Bangalore is open or not) and asks for an agent in the US. The period
+    # runs from the day the first call was made to the day the last ended: a run across
+    # midnight UTC asks for both days.
+    first = today()
+    transcripts = [phone.call(caller) for caller in (
+        Caller(SUPPORT), Caller(SUPPORT, press="1,1,1", call_sid="CA" + "0" * 31 + "1"),
+        Caller(SUPPORT))]
+    assert any("Manila" in text for text in transcripts[1].heard), transcripts[1]
+    period = f"from={first}&to={today()}"
     auth = {"Authorization": f"Bearer {REPORT_TOKEN}"}
-    response = client.get(f"/reports?from={today()}&to={today()}&format=json", headers=auth)
+    response = client.get(f"/reports?{period}&format=json", headers=auth)
     assert response.status_code == 200
     figures = response.get_json()
     assert figures["volume"]["calls_received"] == 3
     assert figures["transfers"]["requested"] == 1
-    html = client.get(f"/reports?from={today()}&to={today()}", headers=auth)
+    html = client.get(f"/reports?{period}", headers=auth)
     assert html.content_type.startswith("text/html")
     parser = HTMLParser()
     parser.feed(html.get_data(as_text=True))
