@@ -88,6 +88,14 @@ def record(phone, store):
     return list(store.entries())
 
 
+def record_days(record: list[tuple[str, list[str]]]) -> tuple[date, date]:
+    """The UTC days the record's entries were appended on (their ids' milliseconds): the
+    period that holds it even when the calls ran across midnight."""
+    first, last = (datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC).date()
+                   for entry_id in (record[0][0], record[-1][0]))
+    return first, last
+
+
 def stored(flat: list[str]) -> dict[str, str]:
     """An entry ([name, value, ..., "prev", p, "hash", h]) in the layout the script appends."""
     return {"event": evidence.body_of(flat), "prev": flat[-3], "hash": flat[-1]}
@@ -213,8 +221,8 @@ def test_prune_refuses_what_was_never_exported(store, record):
 
 
 def test_export_then_prune_keeps_the_rest_verifiable(store, redis_client, record, tmp_path):
-    today = datetime.now(UTC).date()
-    count, digest = audit.export(store, today, today, "jsonl", tmp_path / "day.jsonl")
+    first, today = record_days(record)
+    count, digest = audit.export(store, first, today, "jsonl", tmp_path / "day.jsonl")
     assert count == len(record) and len(digest) == 64
     assert (tmp_path / "day.jsonl").read_text().count("\n") == len(record)
     # the retention period protects young evidence even when exported
@@ -228,8 +236,7 @@ def test_export_then_prune_keeps_the_rest_verifiable(store, redis_client, record
 def test_csv_export_has_a_column_per_field(store, record, tmp_path):
     import csv
 
-    today = datetime.now(UTC).date()
-    audit.export(store, today, today, "csv", tmp_path / "day.csv")
+    audit.export(store, *record_days(record), "csv", tmp_path / "day.csv")
     with (tmp_path / "day.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(record)
@@ -315,8 +322,8 @@ def test_anchoring_raises_the_alarm_when_anchored_evidence_is_gone(store, redis_
 
 def test_anchors_before_the_pruned_marker_stay_satisfied(store, redis_client, record, phone):
     audit.anchor(store, datetime.now(UTC))
-    today = datetime.now(UTC).date()
-    audit.export(store, today, today, "jsonl", Path("/dev/null"))
+    first, today = record_days(record)
+    audit.export(store, first, today, "jsonl", Path("/dev/null"))
     tomorrow = today + timedelta(days=1)
     assert audit.prune(store, tomorrow, 0, tomorrow)[0] == len(record)
     phone.call(Caller(SUPPORT))
