@@ -260,7 +260,7 @@ class Pool:
         self.path.write_text("")
         # thousands of distinct callers: +1 202 555 01xx are reserved for fiction, so the
         # rest of the 202 NXX space stands in (numbers are hashed, never called)
-        self.callers = [f"+1202{rng_n:07d}" for rng_n in
+        self.callers = [f"+1202{n:07d}" for n in
                         self.rng.sample(range(2_000_000, 9_999_999), 20_000)]
 
     def write(self, lines: int) -> tuple[int, int]:
