@@ -27,6 +27,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -453,9 +454,14 @@ def test_transfer_key_on_hold_leaves_the_queue_for_the_domestic_center(stack):
     assert [e["center"] for e in evs if e["step"] == "bridged"] == ["manila", "scranton"]
 
 
+# The day this module began: its reports span it and the next, so a report taken before a
+# call and one taken after it count the same calls even when midnight UTC fell between them.
+BEGAN = datetime.now(UTC).date()
+
+
 def todays_report(stack: Stack) -> dict:
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    r = requests.get(f"{stack.gunicorn.base_url}/reports?from={today}&to={today}&format=json",
+    period = f"from={BEGAN}&to={BEGAN + timedelta(days=1)}"
+    r = requests.get(f"{stack.gunicorn.base_url}/reports?{period}&format=json",
                      headers={"Authorization": f"Bearer {REPORT_TOKEN}"}, timeout=5)
     assert r.status_code == 200, r.text
     return r.json()
@@ -1156,6 +1162,7 @@ def test_what_callers_say_is_never_stored(tmp_path, capsys):
     calls.append(Caller("+18005550100", from_=new_caller(), press="1,4929736258103346"))
     with serving(ACME_FLOWS, tmp_path / "spool") as (server, gunicorn):
         phone = Phone(gunicorn.base_url, TOKEN, http_transport())
+        first = time.strftime("%Y-%m-%d", time.gmtime())  # the calls' days, even across midnight
         transcripts = [phone.call(caller) for caller in calls]
         assert all(set(t.statuses) == {200} for t in transcripts)
         for text in SPOKEN:  # the caller's own transcript shows it: it was really said
@@ -1167,11 +1174,11 @@ def test_what_callers_say_is_never_stored(tmp_path, capsys):
         url = server.url
         today = time.strftime("%Y-%m-%d", time.gmtime())
         for fmt in ("jsonl", "csv"):
-            assert main(["audit", "export", "--from", today, "--to", today, "--format", fmt,
+            assert main(["audit", "export", "--from", first, "--to", today, "--format", fmt,
                          "--out", str(tmp_path / f"export.{fmt}"), "--redis-url", url]) == 0
         for caller in calls:
             assert main(["call-record", caller.call_sid, "--redis-url", url]) == 0
-        assert main(["report", "--from", today, "--to", today, "--format", "json",
+        assert main(["report", "--from", first, "--to", today, "--format", "json",
                      "--redis-url", url]) == 0
         kept = {
             "redis": dump_redis(server.client()),
