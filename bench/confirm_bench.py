@@ -17,43 +17,20 @@ Every answer is checked to be 200 TwiML of the expected kind. `python bench/conf
 
 from __future__ import annotations
 
-import io
 import secrets
-import shutil
 import statistics
 import sys
 import time
 from html import unescape
 from pathlib import Path
-from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from twilio.request_validator import RequestValidator  # noqa: E402
-
-from ivr import create_app, twiml  # noqa: E402
-from ivr.check import check_folder  # noqa: E402
+from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
+from ivr import twiml  # noqa: E402
 from ivr.engine import TRANSFER, Call  # noqa: E402
-from ivr.store import Store, connect  # noqa: E402
-from tests.servers import RedisServer, wait_for  # noqa: E402
 
-TOKEN = secrets.token_hex(16)
-SUPPORT = "+18005550100"
 PER_ROUND, ROUNDS = 300, 7
-
-
-def environ(path: str, params: dict[str, str]) -> dict:
-    """The WSGI environ of a signed Twilio POST to http://bench.local{path}."""
-    body = urlencode(params).encode()
-    signature = RequestValidator(TOKEN).compute_signature("http://bench.local" + path, params)
-    route, _, query = path.partition("?")
-    return {"REQUEST_METHOD": "POST", "PATH_INFO": route, "QUERY_STRING": query,
-            "SCRIPT_NAME": "", "SERVER_NAME": "bench.local", "SERVER_PORT": "80",
-            "HTTP_HOST": "bench.local", "wsgi.url_scheme": "http",
-            "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
-            "HTTP_X_TWILIO_SIGNATURE": signature}
 
 
 def run(app, environs: list[dict], expect: str) -> float:
@@ -69,16 +46,7 @@ def run(app, environs: list[dict], expect: str) -> float:
 
 
 def main() -> int:
-    server = RedisServer()
-    server.start()
-    try:
-        wait_for(lambda: server.client().ping(), what="redis-server")
-        _, sources, errors = check_folder(ROOT / "bench" / "flows", "US")
-        assert not errors, errors
-        Store(connect(server.url, timeout=5)).publish(sources, by="bench")
-        app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": "bench",
-                          "redis_url": server.url, "spool_dir": str(Path(server.dir) / "spool")})
-        version = server.client().hget("onshore:flows", "bench").decode().partition(":")[0]
+    with published_app() as (_, app, version):
         then = Call("bench", int(version), TRANSFER, "scranton", ("manila",), "Manila|PH",
                     domestic=True, seq=3)
         counter = iter(range(10**9))  # every call's whisper URL its own, as on a live line
@@ -93,7 +61,7 @@ def main() -> int:
 
         first = b"".join(app.wsgi_app(environ("/voice", {
             "CallSid": "CA" + "0" * 32, "From": "+12025550143", "To": SUPPORT,
-            "Direction": "inbound", "CallStatus": "ringing"}), start_response)).decode()
+            "Direction": "inbound", "CallStatus": "ringing"})(), start_response)).decode()
         disclosure = unescape(first.split('<Gather action="', 1)[1].split('"', 1)[0])
 
         def batch() -> dict[str, list[dict]]:
@@ -102,20 +70,20 @@ def main() -> int:
                 "POST /voice": [environ("/voice", {
                     "CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143",
                     "To": SUPPORT, "FromCountry": "US", "Direction": "inbound",
-                    "CallStatus": "ringing"}) for sid in sids],
+                    "CallStatus": "ringing"})() for sid in sids],
                 "POST /voice/step (silence)": [environ(disclosure, {
                     "CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143",
-                    "To": SUPPORT, "CallStatus": "in-progress"}) for sid in sids],
+                    "To": SUPPORT, "CallStatus": "in-progress"})() for sid in sids],
                 "POST /voice/confirm (whisper)": [environ(url(), {
-                    **leg, "CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": sid})
+                    **leg, "CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": sid})()
                     for sid in sids],
                 "POST /voice/confirm (answer)": [environ(url(), {
                     **leg, "CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": sid,
-                    "Digits": "1"}) for sid in sids],
+                    "Digits": "1"})() for sid in sids],
                 "POST /voice/status": [environ("/voice/status", {
                     "CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143",
                     "To": SUPPORT, "CallStatus": "completed", "CallDuration": "60",
-                    "SequenceNumber": "0"}) for sid in sids],
+                    "SequenceNumber": "0"})() for sid in sids],
             }
 
         expects = {"POST /voice": "<Response>", "POST /voice/step (silence)": "<Enqueue",
@@ -136,9 +104,6 @@ def main() -> int:
             print(f"  {name:32} {median * 1e6:7.0f} µs  ({median / voice:.2f} × /voice; "
                   f"rounds {min(values) * 1e6:.0f} to {max(values) * 1e6:.0f} µs)")
         return 0
-    finally:
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

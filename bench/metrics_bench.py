@@ -24,12 +24,9 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="onshore-metric
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wait_bench import SUPPORT, TOKEN, environ  # noqa: E402
-from ivr import create_app, metrics, webhooks  # noqa: E402
-from ivr.check import check_folder  # noqa: E402
+from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
+from ivr import metrics, webhooks  # noqa: E402
 from ivr.engine import Event  # noqa: E402
-from ivr.store import Store, connect  # noqa: E402
-from tests.servers import RedisServer, wait_for  # noqa: E402
 
 N, ROUNDS = 1000, 7
 
@@ -65,15 +62,7 @@ def alone() -> float:
 
 
 def main() -> int:
-    server = RedisServer()
-    server.start()
-    try:
-        wait_for(lambda: server.client().ping(), what="redis-server")
-        _, sources, errors = check_folder(ROOT / "bench" / "flows", "US")
-        assert not errors, errors
-        version = Store(connect(server.url, timeout=5)).publish(sources, by="bench")["bench"]
-        app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": "bench",
-                          "redis_url": server.url, "spool_dir": str(Path(server.dir) / "spool")})
+    with published_app() as (_, app, version):
         wsgi = app.wsgi_app
         statuses: list[str] = []
 
@@ -120,8 +109,6 @@ def main() -> int:
         print(f"answers all 200: {set(statuses) == {'200 OK'}}; calls counted {counted:.0f} of "
               f"{posted} posted with metrics on")
         return 0 if ok else 1
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

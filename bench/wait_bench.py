@@ -18,9 +18,7 @@ around each batch, so Redis's own work is not counted. Per kind of request, the 
 
 from __future__ import annotations
 
-import io
 import secrets
-import shutil
 import statistics
 import sys
 import time
@@ -28,43 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from twilio.request_validator import RequestValidator  # noqa: E402
+from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
 
-from ivr import create_app  # noqa: E402
-from ivr.check import check_folder  # noqa: E402
-from ivr.store import Store, connect  # noqa: E402
-from tests.servers import RedisServer, wait_for  # noqa: E402
-
-TOKEN = secrets.token_hex(16)
 N, ROUNDS = 1000, 5
-SUPPORT = "+18005550100"
-
-
-def environ(path: str, params: dict[str, str]) -> Callable[[], dict]:
-    """A fresh WSGI environ for this signed post, each time it is called."""
-    body = urlencode(params).encode()
-    signature = RequestValidator(TOKEN).compute_signature(f"http://bench.local{path}", params)
-    script, _, query = path.partition("?")
-    fixed = {"REQUEST_METHOD": "POST", "PATH_INFO": script, "QUERY_STRING": query,
-             "SERVER_NAME": "bench.local", "SERVER_PORT": "80", "HTTP_HOST": "bench.local",
-             "wsgi.url_scheme": "http", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-             "CONTENT_LENGTH": str(len(body)), "HTTP_X_TWILIO_SIGNATURE": signature}
-    return lambda: {**fixed, "wsgi.input": io.BytesIO(body)}
 
 
 def main() -> int:
-    server = RedisServer()
-    server.start()
-    try:
-        wait_for(lambda: server.client().ping(), what="redis-server")
-        _, sources, errors = check_folder(ROOT / "bench" / "flows", "US")
-        assert not errors, errors
-        version = Store(connect(server.url, timeout=5)).publish(sources, by="bench")["bench"]
-        app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": "bench",
-                          "redis_url": server.url, "spool_dir": str(Path(server.dir) / "spool")})
+    with published_app() as (server, app, version):
         wsgi = app.wsgi_app
         statuses: list[str] = []
 
@@ -117,9 +87,6 @@ def main() -> int:
             print(f"  {name:<11} {statistics.median(values):7.0f}   "
                   f"({min(values):.0f}-{max(values):.0f})")
         return 0
-    finally:
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
