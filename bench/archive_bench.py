@@ -63,8 +63,15 @@ print(f"{{time.perf_counter() - began:.2f}}|{{time.process_time() - cpu:.2f}}|{{
 
 
 def probe(what: str, url: str, folder: str, start: date, end: date) -> str:
-    code = PROBE.format(root=str(ROOT), url=url, folder=folder, what=what, secret=SECRET,
-                        start=start.isoformat(), end=end.isoformat())
+    code = PROBE.format(
+        root=str(ROOT),
+        url=url,
+        folder=folder,
+        what=what,
+        secret=SECRET,
+        start=start.isoformat(),
+        end=end.isoformat(),
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     wall, cpu, peak, said = out.stdout.strip().split("|")
     return f"{float(wall):7.2f} s wall {float(cpu):7.2f} s CPU {int(peak):5d} MiB peak RSS   {said}"
@@ -88,14 +95,15 @@ def main() -> int:
         made = time.perf_counter() - began
         today = (START + timedelta(days=args.days)).date()
         began = time.perf_counter()
-        written, _ = archive.archive(Store(connect(server.url, timeout=30)), folder,
-                                     args.hot_days, today)
+        written, _ = archive.archive(Store(connect(server.url, timeout=30)), folder, args.hot_days, today)
         moved = time.perf_counter() - began
         in_files = sum(d.count for d in written)
         size = sum((folder / d.file).stat().st_size for d in written)
-        print(f"{total:,} events of {args.calls:,} calls over {args.days} days, sealed and "
-              f"appended in {made:.0f} s; archived {in_files:,} in {len(written)} day files "
-              f"({size / 2**20:.0f} MiB) in {moved:.1f} s, {total - in_files:,} left in Redis")
+        print(
+            f"{total:,} events of {args.calls:,} calls over {args.days} days, sealed and "
+            f"appended in {made:.0f} s; archived {in_files:,} in {len(written)} day files "
+            f"({size / 2**20:.0f} MiB) in {moved:.1f} s, {total - in_files:,} left in Redis"
+        )
         end = today - timedelta(days=1)
         print("verify, files + Redis: " + probe("verify", server.url, str(folder), START.date(), end))
         print("verify, Redis alone:   " + probe("verify", server.url, "", START.date(), end))

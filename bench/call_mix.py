@@ -37,11 +37,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = "https://onshore.bench.example"
 SUPPORT, BILLING = "+18005550100", "+18885550199"
 CITIES = [  # (city, ISO country, time zone) of the generated offshore centers
-    ("Manila", "PH", "Asia/Manila"), ("Cebu", "PH", "Asia/Manila"),
-    ("Bangalore", "IN", "Asia/Kolkata"), ("Hyderabad", "IN", "Asia/Kolkata"),
-    ("Krakow", "PL", "Europe/Warsaw"), ("Bogota", "CO", "America/Bogota"),
-    ("Cairo", "EG", "Africa/Cairo"), ("Nairobi", "KE", "Africa/Nairobi"),
-    ("Lima", "PE", "America/Lima"), ("Kuala Lumpur", "MY", "Asia/Kuala_Lumpur"),
+    ("Manila", "PH", "Asia/Manila"),
+    ("Cebu", "PH", "Asia/Manila"),
+    ("Bangalore", "IN", "Asia/Kolkata"),
+    ("Hyderabad", "IN", "Asia/Kolkata"),
+    ("Krakow", "PL", "Europe/Warsaw"),
+    ("Bogota", "CO", "America/Bogota"),
+    ("Cairo", "EG", "Africa/Cairo"),
+    ("Nairobi", "KE", "Africa/Nairobi"),
+    ("Lima", "PE", "America/Lima"),
+    ("Kuala Lumpur", "MY", "Asia/Kuala_Lumpur"),
 ]
 FLOWS = 10
 CLASSES = 20  # generated number i has the flow and language of number i % CLASSES
@@ -68,44 +73,87 @@ def write_configuration(folder: Path, numbers: int = 10_000, centers: int = 100)
     for i, cid in enumerate(offshore):
         city, country, tz = CITIES[i % len(CITIES)]
         sip = i % 5 == 4
-        connect = (f'{{ sip = "sip:team{i}@bangalore.acme.example.com" }}' if sip
-                   else '{ queue = "acme-manila" }\nmax_wait = 300')
+        connect = (
+            f'{{ sip = "sip:team{i}@bangalore.acme.example.com" }}'
+            if sip
+            else '{ queue = "acme-manila" }\nmax_wait = 300'
+        )
         hours = '"24/7"' if i % 2 == 0 else '{ "mon-fri" = "06:00-22:00", "sat" = "08:00-16:00" }'
-        out += [f"[centers.{cid}]", f'name = "Generated {city} {i}"', f'city = "{city}"',
-                f'country = "{country}"', f'timezone = "{tz}"', f"hours = {hours}",
-                f"connect = {connect}", ""]
-    out += ["[centers.genus]", 'name = "Generated Scranton"', 'city = "Scranton"',
-            'region = "PA"', 'country = "US"', 'timezone = "America/New_York"',
-            'hours = "24/7"', 'connect = { number = "+15705550123" }', ""]
+        out += [
+            f"[centers.{cid}]",
+            f'name = "Generated {city} {i}"',
+            f'city = "{city}"',
+            f'country = "{country}"',
+            f'timezone = "{tz}"',
+            f"hours = {hours}",
+            f"connect = {connect}",
+            "",
+        ]
+    out += [
+        "[centers.genus]",
+        'name = "Generated Scranton"',
+        'city = "Scranton"',
+        'region = "PA"',
+        'country = "US"',
+        'timezone = "America/New_York"',
+        'hours = "24/7"',
+        'connect = { number = "+15705550123" }',
+        "",
+    ]
     for f in range(FLOWS):
         mine = offshore[f::FLOWS][:10]
         weights = ", ".join(f"{c} = {10 + 5 * k}" for k, c in enumerate(mine))
         listed = ", ".join(f'"{c}"' for c in mine)
         p = f"flows.gen{f}"
-        out += [f"[{p}]", 'start = "greet"', 'domestic = "genus"',
-                'languages = ["en-US", "es-US"]', 'voices = { en = "Polly.Joanna", es = "Polly.Lupe" }',
-                'on_lookup_failure = "domestic"', "",
-                f"[{p}.states.greet]", 'type = "say"',
-                f'text = {{ en = "Thank you for calling line {f}.", '
-                f'es = "Gracias por llamar a la línea {f}." }}',
-                'next = "route"', "",
-                f"[{p}.states.route]", 'type = "route"', f"centers = [{listed}]",
-                'strategy = "weight"', f"weights = {{ {weights} }}", 'next = "disclose"',
-                'closed = "domestic"', "",
-                f"[{p}.states.disclose]", 'type = "disclose"',
-                'text = { en = "Your call will be answered by our team in {city}, {country}.", '
-                'es = "Su llamada será atendida por nuestro equipo en {city}, {country}." }',
-                'offer = { en = "To speak with an agent in {home_country}, press {key} or say \'agent\'.", '
-                'es = "Para hablar con un agente en {home_country}, oprima {key} o diga \'agente\'." }',
-                'next = "bridge"', "",
-                f"[{p}.states.bridge]", 'type = "bridge"', 'on_failure = "overflow"', "",
-                f"[{p}.states.overflow]", 'type = "overflow"', f"centers = [{listed}]",
-                'next = "disclose"', 'exhausted = "domestic"', "",
-                f"[{p}.states.domestic]", 'type = "domestic"', 'on_failure = "sorry"', "",
-                f"[{p}.states.sorry]", 'type = "hangup"',
-                'text = { en = "We are sorry, all of our agents are busy.", '
-                'es = "Lo sentimos, todos nuestros agentes están ocupados." }',
-                ""]
+        out += [
+            f"[{p}]",
+            'start = "greet"',
+            'domestic = "genus"',
+            'languages = ["en-US", "es-US"]',
+            'voices = { en = "Polly.Joanna", es = "Polly.Lupe" }',
+            'on_lookup_failure = "domestic"',
+            "",
+            f"[{p}.states.greet]",
+            'type = "say"',
+            f'text = {{ en = "Thank you for calling line {f}.", es = "Gracias por llamar a la línea {f}." }}',
+            'next = "route"',
+            "",
+            f"[{p}.states.route]",
+            'type = "route"',
+            f"centers = [{listed}]",
+            'strategy = "weight"',
+            f"weights = {{ {weights} }}",
+            'next = "disclose"',
+            'closed = "domestic"',
+            "",
+            f"[{p}.states.disclose]",
+            'type = "disclose"',
+            'text = { en = "Your call will be answered by our team in {city}, {country}.", '
+            'es = "Su llamada será atendida por nuestro equipo en {city}, {country}." }',
+            "offer = { en = \"To speak with an agent in {home_country}, press {key} or say 'agent'.\", "
+            "es = \"Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'.\" }",
+            'next = "bridge"',
+            "",
+            f"[{p}.states.bridge]",
+            'type = "bridge"',
+            'on_failure = "overflow"',
+            "",
+            f"[{p}.states.overflow]",
+            'type = "overflow"',
+            f"centers = [{listed}]",
+            'next = "disclose"',
+            'exhausted = "domestic"',
+            "",
+            f"[{p}.states.domestic]",
+            'type = "domestic"',
+            'on_failure = "sorry"',
+            "",
+            f"[{p}.states.sorry]",
+            'type = "hangup"',
+            'text = { en = "We are sorry, all of our agents are busy.", '
+            'es = "Lo sentimos, todos nuestros agentes están ocupados." }',
+            "",
+        ]
     made = [generated_number(i) for i in range(numbers)]
     for i, number in enumerate(made):
         out += [f'[numbers."{number}"]', f'flow = "gen{i % FLOWS}"']
@@ -117,14 +165,20 @@ def write_configuration(folder: Path, numbers: int = 10_000, centers: int = 100)
 
 # -- a day of calls ----------------------------------------------------------------------------
 
+
 def _pick(rng: random.Random, table: list[tuple[float, Any]]) -> Any:
     return rng.choices([v for _, v in table], weights=[w for w, _ in table])[0]
 
 
 # At the disclosure: most callers accept the offshore agent by staying silent; the rest ask
 # for the home country by key or by voice, or press a wrong key and hear the offer again.
-DISCLOSURE = [(0.70, ("", "")), (0.14, ("1", "")), (0.06, ("", "agent")),
-              (0.07, ("5", "")), (0.03, ("5,1", ""))]
+DISCLOSURE = [
+    (0.70, ("", "")),
+    (0.14, ("1", "")),
+    (0.06, ("", "agent")),
+    (0.07, ("5", "")),
+    (0.03, ("5,1", "")),
+]
 LANGUAGE = [(0.65, "1"), (0.15, "2"), (0.20, "")]  # acme support: English, Spanish, silence
 MENU = [(0.75, "1"), (0.10, "2"), (0.15, "")]  # phone/plan, order status (a handoff), silence
 BILLING_LANGUAGE = [(0.55, "1"), (0.15, "2"), (0.30, "")]
@@ -149,8 +203,9 @@ def caller(rng: random.Random, to: str) -> Caller:
     outcomes = [_pick(rng, OUTCOME) for _ in range(3)]
     # Hold: most queued callers wait one to three minutes; a few are answered at once.
     wait = int(min(280, rng.expovariate(1 / 90)))
-    return Caller(to=to, press=press, say=words, outcomes=outcomes, wait=wait,
-                  call_sid="CA" + secrets.token_hex(16))
+    return Caller(
+        to=to, press=press, say=words, outcomes=outcomes, wait=wait, call_sid="CA" + secrets.token_hex(16)
+    )
 
 
 def twilio_fields(params: dict[str, str], city: tuple[str, str, str]) -> dict[str, str]:
@@ -158,26 +213,47 @@ def twilio_fields(params: dict[str, str], city: tuple[str, str, str]) -> dict[st
     where both numbers are (https://www.twilio.com/docs/voice/twiml#request-parameters)."""
     c_city, c_state, c_zip = city
     out = dict(params)
-    out.update({"Caller": params["From"], "Called": params["To"],
-                "FromCity": c_city, "FromState": c_state, "FromZip": c_zip,
-                "CallerCity": c_city, "CallerState": c_state, "CallerZip": c_zip,
-                "CallerCountry": params.get("FromCountry", "US"),
-                "ToCity": "", "ToState": "", "ToZip": "",
-                "CalledCity": "", "CalledState": "", "CalledZip": "",
-                "CalledCountry": params.get("ToCountry", "US")})
+    out.update(
+        {
+            "Caller": params["From"],
+            "Called": params["To"],
+            "FromCity": c_city,
+            "FromState": c_state,
+            "FromZip": c_zip,
+            "CallerCity": c_city,
+            "CallerState": c_state,
+            "CallerZip": c_zip,
+            "CallerCountry": params.get("FromCountry", "US"),
+            "ToCity": "",
+            "ToState": "",
+            "ToZip": "",
+            "CalledCity": "",
+            "CalledState": "",
+            "CalledZip": "",
+            "CalledCountry": params.get("ToCountry", "US"),
+        }
+    )
     if "Digits" in params or "SpeechResult" in params:
         out["msg"] = "Gather End"
     if params.get("DialCallStatus") == "completed":
-        out.update({"DialCallSid": "CA" + "1" * 32, "DialCallDuration": "184",
-                    "DialBridged": "true"})
+        out.update({"DialCallSid": "CA" + "1" * 32, "DialCallDuration": "184", "DialBridged": "true"})
     if "CallDuration" in params:
-        out.update({"Duration": "4", "Timestamp": "Tue, 08 Dec 2026 01:00:00 +0000",
-                    "CallbackSource": "call-progress-events"})
+        out.update(
+            {
+                "Duration": "4",
+                "Timestamp": "Tue, 08 Dec 2026 01:00:00 +0000",
+                "CallbackSource": "call-progress-events",
+            }
+        )
     return out
 
 
-CALLER_PLACES = [("WASHINGTON", "DC", "20001"), ("NEW YORK", "NY", "10001"),
-                 ("AUSTIN", "TX", "78701"), ("", "", "")]
+CALLER_PLACES = [
+    ("WASHINGTON", "DC", "20001"),
+    ("NEW YORK", "NY", "10001"),
+    ("AUSTIN", "TX", "78701"),
+    ("", "", ""),
+]
 
 
 @dataclass
@@ -203,13 +279,13 @@ class Recorder:
     place: tuple[str, str, str] = ("", "", "")
     failures: list[str] = field(default_factory=list)
 
-    def __call__(self, url: str, params: dict[str, str], headers: dict[str, str],
-                 method: str = "POST") -> tuple[int, str, str]:
+    def __call__(
+        self, url: str, params: dict[str, str], headers: dict[str, str], method: str = "POST"
+    ) -> tuple[int, str, str]:
         full = twilio_fields(params, self.place) if method == "POST" else params
         sig = RequestValidator(self.token).compute_signature(url, full)
         before = self.redis.xlen(self.events_key)
-        r = self.client.open(url, method=method, data=full or None,
-                             headers={"X-Twilio-Signature": sig})
+        r = self.client.open(url, method=method, data=full or None, headers={"X-Twilio-Signature": sig})
         path = url.removeprefix(PUBLIC)
         self.steps.append(Step(method, path, full, self.redis.xlen(self.events_key) - before))
         if r.status_code != 200:
@@ -217,8 +293,9 @@ class Recorder:
         return r.status_code, r.content_type or "", r.get_data(as_text=True)
 
 
-def play(app: Any, token: str, redis: Any, events_key: str, numbers: list[str],
-         calls: int, seed: int = 1) -> tuple[list[list[Step]], list[str], int]:
+def play(
+    app: Any, token: str, redis: Any, events_key: str, numbers: list[str], calls: int, seed: int = 1
+) -> tuple[list[list[Step]], list[str], int]:
     """Play calls in-process, half to the example numbers, half spread over the generated
     ones; the recorded calls, any non-200 seen, and how many calls heard a disclosure."""
     rng = random.Random(seed)
@@ -238,6 +315,7 @@ def play(app: Any, token: str, redis: Any, events_key: str, numbers: list[str],
 
 
 # -- the pool of signed requests ----------------------------------------------------------------
+
 
 @dataclass
 class Pool:
@@ -260,8 +338,7 @@ class Pool:
         self.path.write_text("")
         # thousands of distinct callers: +1 202 555 01xx are reserved for fiction, so the
         # rest of the 202 NXX space stands in (numbers are hashed, never called)
-        self.callers = [f"+1202{n:07d}" for n in
-                        self.rng.sample(range(2_000_000, 9_999_999), 20_000)]
+        self.callers = [f"+1202{n:07d}" for n in self.rng.sample(range(2_000_000, 9_999_999), 20_000)]
 
     def write(self, lines: int) -> tuple[int, int]:
         """Append a segment of about ``lines`` requests; its (first line, line count)."""
@@ -282,17 +359,20 @@ class Pool:
                     slots.append(call)
         return first, len(self.events) - first
 
-    def _replayed(self, script: list[Step],
-                  validator: RequestValidator) -> list[tuple[str, str, str, str, int]]:
+    def _replayed(
+        self, script: list[Step], validator: RequestValidator
+    ) -> list[tuple[str, str, str, str, int]]:
         """The call again with a new CallSid and caller, to a number of the same class; each
         request re-signed. The recorded values are replaced in the signed text and in the
         encoded body (CallSid, To and From are letters, digits and "+"), which signs exactly
         what RequestValidator would (checked on the first line), ten times faster."""
         first = script[0].params
         to = first["To"]
-        swap = {first["CallSid"]: "CA" + secrets.token_hex(16),
-                to: self.rng.choice(self.numbers[to]) if to in self.numbers else to,
-                first["From"]: self.rng.choice(self.callers)}
+        swap = {
+            first["CallSid"]: "CA" + secrets.token_hex(16),
+            to: self.rng.choice(self.numbers[to]) if to in self.numbers else to,
+            first["From"]: self.rng.choice(self.callers),
+        }
         out = []
         for step in script:
             path, signed, body = self._templates(step)

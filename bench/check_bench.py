@@ -59,8 +59,10 @@ type = "hangup"
 
 
 def plain_chain(n: int) -> str:
-    states = [f'[flows.big.states.s{i}]\ntype = "say"\ntext = "Step {i}."\nnext = "s{i + 1}"\n'
-              for i in range(n - 1)]
+    states = [
+        f'[flows.big.states.s{i}]\ntype = "say"\ntext = "Step {i}."\nnext = "s{i + 1}"\n'
+        for i in range(n - 1)
+    ]
     states.append(f'[flows.big.states.s{n - 1}]\ntype = "hangup"\n')
     return HEAD + "\n".join(states)
 
@@ -69,10 +71,11 @@ def menu_chain(n: int) -> str:
     states = []
     for i in range(0, n - 4, 2):
         nxt = f"s{i + 2}" if i + 2 < n - 4 else "route"
-        states.append(f'[flows.big.states.s{i}]\ntype = "say"\ntext = "Step {i}."\n'
-                      f'next = "s{i + 1}"\n')
-        states.append(f'[flows.big.states.s{i + 1}]\ntype = "menu"\nprompt = "Press 2."\n'
-                      f'options = {{ "2" = "{nxt}" }}\nno_input = "{nxt}"\ninvalid = "bye"\n')
+        states.append(f'[flows.big.states.s{i}]\ntype = "say"\ntext = "Step {i}."\nnext = "s{i + 1}"\n')
+        states.append(
+            f'[flows.big.states.s{i + 1}]\ntype = "menu"\nprompt = "Press 2."\n'
+            f'options = {{ "2" = "{nxt}" }}\nno_input = "{nxt}"\ninvalid = "bye"\n'
+        )
     return HEAD + "\n".join(states) + TAIL
 
 

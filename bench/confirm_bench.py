@@ -35,6 +35,7 @@ PER_ROUND, ROUNDS = 300, 7
 
 def run(app, environs: list[dict], expect: str) -> float:
     """CPU seconds per request over these requests; each answer checked."""
+
     def start_response(status: str, headers: list) -> None:
         assert status == "200 OK", status
 
@@ -47,49 +48,108 @@ def run(app, environs: list[dict], expect: str) -> float:
 
 def main() -> int:
     with published_app() as (_, app, version):
-        then = Call("bench", int(version), TRANSFER, "scranton", ("manila",), "Manila|PH",
-                    domestic=True, seq=3)
+        then = Call(
+            "bench", int(version), TRANSFER, "scranton", ("manila",), "Manila|PH", domestic=True, seq=3
+        )
         counter = iter(range(10**9))  # every call's whisper URL its own, as on a live line
 
         def url() -> str:
             return twiml.confirm_url(then._replace(seq=3 + next(counter)))
-        leg = {"AccountSid": "AC" + "0" * 32, "From": "+12025550143", "To": "+15705550123",
-               "Direction": "outbound-dial", "CallStatus": "in-progress"}
+
+        leg = {
+            "AccountSid": "AC" + "0" * 32,
+            "From": "+12025550143",
+            "To": "+15705550123",
+            "Direction": "outbound-dial",
+            "CallStatus": "in-progress",
+        }
 
         def start_response(status: str, headers: list) -> None:
             pass
 
-        first = b"".join(app.wsgi_app(environ("/voice", {
-            "CallSid": "CA" + "0" * 32, "From": "+12025550143", "To": SUPPORT,
-            "Direction": "inbound", "CallStatus": "ringing"})(), start_response)).decode()
+        first = b"".join(
+            app.wsgi_app(
+                environ(
+                    "/voice",
+                    {
+                        "CallSid": "CA" + "0" * 32,
+                        "From": "+12025550143",
+                        "To": SUPPORT,
+                        "Direction": "inbound",
+                        "CallStatus": "ringing",
+                    },
+                )(),
+                start_response,
+            )
+        ).decode()
         disclosure = unescape(first.split('<Gather action="', 1)[1].split('"', 1)[0])
 
         def batch() -> dict[str, list[dict]]:
             sids = ["CA" + secrets.token_hex(16) for _ in range(PER_ROUND)]
             return {
-                "POST /voice": [environ("/voice", {
-                    "CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143",
-                    "To": SUPPORT, "FromCountry": "US", "Direction": "inbound",
-                    "CallStatus": "ringing"})() for sid in sids],
-                "POST /voice/step (silence)": [environ(disclosure, {
-                    "CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143",
-                    "To": SUPPORT, "CallStatus": "in-progress"})() for sid in sids],
-                "POST /voice/confirm (whisper)": [environ(url(), {
-                    **leg, "CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": sid})()
-                    for sid in sids],
-                "POST /voice/confirm (answer)": [environ(url(), {
-                    **leg, "CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": sid,
-                    "Digits": "1"})() for sid in sids],
-                "POST /voice/status": [environ("/voice/status", {
-                    "CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143",
-                    "To": SUPPORT, "CallStatus": "completed", "CallDuration": "60",
-                    "SequenceNumber": "0"})() for sid in sids],
+                "POST /voice": [
+                    environ(
+                        "/voice",
+                        {
+                            "CallSid": sid,
+                            "AccountSid": "AC" + "0" * 32,
+                            "From": "+12025550143",
+                            "To": SUPPORT,
+                            "FromCountry": "US",
+                            "Direction": "inbound",
+                            "CallStatus": "ringing",
+                        },
+                    )()
+                    for sid in sids
+                ],
+                "POST /voice/step (silence)": [
+                    environ(
+                        disclosure,
+                        {
+                            "CallSid": sid,
+                            "AccountSid": "AC" + "0" * 32,
+                            "From": "+12025550143",
+                            "To": SUPPORT,
+                            "CallStatus": "in-progress",
+                        },
+                    )()
+                    for sid in sids
+                ],
+                "POST /voice/confirm (whisper)": [
+                    environ(url(), {**leg, "CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": sid})()
+                    for sid in sids
+                ],
+                "POST /voice/confirm (answer)": [
+                    environ(
+                        url(),
+                        {**leg, "CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": sid, "Digits": "1"},
+                    )()
+                    for sid in sids
+                ],
+                "POST /voice/status": [
+                    environ(
+                        "/voice/status",
+                        {
+                            "CallSid": sid,
+                            "AccountSid": "AC" + "0" * 32,
+                            "From": "+12025550143",
+                            "To": SUPPORT,
+                            "CallStatus": "completed",
+                            "CallDuration": "60",
+                            "SequenceNumber": "0",
+                        },
+                    )()
+                    for sid in sids
+                ],
             }
 
-        expects = {"POST /voice": "<Response>", "POST /voice/step (silence)": "<Enqueue",
-                   "POST /voice/confirm (whisper)": "<Gather",
-                   "POST /voice/confirm (answer)": "<Response />",
-                   "POST /voice/status": "<Response />"}
+        expects = {
+            "POST /voice": "<Response>",
+            "POST /voice/step (silence)": "<Enqueue",
+            "POST /voice/confirm (whisper)": "<Gather",
+            "POST /voice/confirm (answer)": "<Response />",
+            "POST /voice/status": "<Response />",
+        }
         for name, envs in batch().items():  # warm up: caches, the script, connections
             run(app, envs, expects[name])
         figures: dict[str, list[float]] = {name: [] for name in expects}
@@ -101,8 +161,10 @@ def main() -> int:
         print(f"CPU per request, median of {ROUNDS} rounds of {PER_ROUND} (in-process WSGI):")
         for name, values in figures.items():
             median = statistics.median(values)
-            print(f"  {name:32} {median * 1e6:7.0f} µs  ({median / voice:.2f} × /voice; "
-                  f"rounds {min(values) * 1e6:.0f} to {max(values) * 1e6:.0f} µs)")
+            print(
+                f"  {name:32} {median * 1e6:7.0f} µs  ({median / voice:.2f} × /voice; "
+                f"rounds {min(values) * 1e6:.0f} to {max(values) * 1e6:.0f} µs)"
+            )
         return 0
 
 

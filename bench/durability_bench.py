@@ -65,15 +65,29 @@ class Scheme:
 
 SCHEMES = (
     Scheme("no persistence", ("--appendonly", "no"), note="reference: loses everything"),
-    Scheme("always", ("--appendonly", "yes", "--appendfsync", "always"),
-           note="fsync before Redis replies (group commit across clients)"),
-    Scheme("everysec", ("--appendonly", "yes", "--appendfsync", "everysec"),
-           note="write(2) before replying, fsync each second"),
-    Scheme("everysec + spool fsync", ("--appendonly", "yes", "--appendfsync", "everysec"),
-           spool=True, note="each writer fsyncs its own journal before answering"),
-    Scheme("everysec + replica WAIT", ("--appendonly", "yes", "--appendfsync", "everysec"),
-           replica=True, note="WAIT 1 after the write (a second round trip here); loss: the "
-           "primary killed and its disk gone, the replica promoted"),
+    Scheme(
+        "always",
+        ("--appendonly", "yes", "--appendfsync", "always"),
+        note="fsync before Redis replies (group commit across clients)",
+    ),
+    Scheme(
+        "everysec",
+        ("--appendonly", "yes", "--appendfsync", "everysec"),
+        note="write(2) before replying, fsync each second",
+    ),
+    Scheme(
+        "everysec + spool fsync",
+        ("--appendonly", "yes", "--appendfsync", "everysec"),
+        spool=True,
+        note="each writer fsyncs its own journal before answering",
+    ),
+    Scheme(
+        "everysec + replica WAIT",
+        ("--appendonly", "yes", "--appendfsync", "everysec"),
+        replica=True,
+        note="WAIT 1 after the write (a second round trip here); loss: the "
+        "primary killed and its disk gone, the replica promoted",
+    ),
 )
 
 
@@ -81,20 +95,30 @@ def webhook(n: int, worker: int) -> tuple[str, list[tuple[str, str]]]:
     """A webhook's events as the app seals them: (CallSid, [(step key, body), ...])."""
     sid = f"CA{worker:04x}{n:028x}"
     common = evidence.common_fields(sid, "c0ffee", datetime.now(UTC))
-    events = [Event(step, step, (("center", "manila"), ("text", "Your call will be answered by "
-                                 "our team in Manila, the Philippines.")))
-              for step in STEPS]
+    events = [
+        Event(
+            step,
+            step,
+            (
+                ("center", "manila"),
+                ("text", "Your call will be answered by our team in Manila, the Philippines."),
+            ),
+        )
+        for step in STEPS
+    ]
     return sid, evidence.seal_all(KEYS, common, events)
 
 
-def writer(url: str, worker: int, seconds: float, spool_dir: str, acked_path: str,
-           out: mp.Queue, replica: bool) -> None:
+def writer(
+    url: str, worker: int, seconds: float, spool_dir: str, acked_path: str, out: mp.Queue, replica: bool
+) -> None:
     """Write webhooks until time is up or Redis is gone; note each acknowledged CallSid."""
     store = Store(connect(url, timeout=2.0))
     journal = None
     if spool_dir:
-        journal = os.open(os.path.join(spool_dir, f"journal-{worker}"),
-                          os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        journal = os.open(
+            os.path.join(spool_dir, f"journal-{worker}"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640
+        )
     acked = open(acked_path, "w")  # noqa: SIM115 - flushed per write, closed below
     latencies: list[float] = []
     cpu0, end = time.process_time(), time.perf_counter() + seconds
@@ -131,8 +155,10 @@ def run(scheme: Scheme, seconds: float, workers: int, kill_after: float | None) 
     if scheme.replica:
         replica = RedisServer(*scheme.redis_args, "--replicaof", "127.0.0.1", str(server.port))
         replica.start()
-        wait_for(lambda: replica.client().info("replication").get("master_link_status") == "up",
-                 what="replica link")
+        wait_for(
+            lambda: replica.client().info("replication").get("master_link_status") == "up",
+            what="replica link",
+        )
     work = tempfile.mkdtemp(prefix="onshore-durability-")
     try:
         assert server.proc is not None
@@ -140,10 +166,21 @@ def run(scheme: Scheme, seconds: float, workers: int, kill_after: float | None) 
         cpu0 = redis_cpu(pid)
         replica_cpu0 = redis_cpu(replica.proc.pid) if replica and replica.proc else 0.0
         out: mp.Queue = mp.Queue()
-        procs = [mp.Process(target=writer, args=(
-            server.url, w, seconds, work if scheme.spool else "", f"{work}/acked-{w}", out,
-            scheme.replica))
-            for w in range(workers)]
+        procs = [
+            mp.Process(
+                target=writer,
+                args=(
+                    server.url,
+                    w,
+                    seconds,
+                    work if scheme.spool else "",
+                    f"{work}/acked-{w}",
+                    out,
+                    scheme.replica,
+                ),
+            )
+            for w in range(workers)
+        ]
         began = time.perf_counter()
         for p in procs:
             p.start()
@@ -165,11 +202,15 @@ def run(scheme: Scheme, seconds: float, workers: int, kill_after: float | None) 
             if replica is not None and replica.proc is not None:
                 redis_seconds += redis_cpu(replica.proc.pid) - replica_cpu0
         latencies = sorted(x for lat, _ in results for x in lat)
-        row = {"writes": len(latencies), "elapsed": elapsed,
-               "writer_cpu": sum(c for _, c in results), "redis_cpu": redis_seconds,
-               "p50": statistics.median(latencies) if latencies else 0.0,
-               "p99": latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
-               "delayed": delayed}
+        row = {
+            "writes": len(latencies),
+            "elapsed": elapsed,
+            "writer_cpu": sum(c for _, c in results),
+            "redis_cpu": redis_seconds,
+            "p50": statistics.median(latencies) if latencies else 0.0,
+            "p99": latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
+            "delayed": delayed,
+        }
         if kill_after is not None and replica is not None:
             shutil.rmtree(server.dir, ignore_errors=True)  # the primary's host is gone
             replica.client().execute_command("REPLICAOF", "NO", "ONE")
@@ -185,16 +226,14 @@ def run(scheme: Scheme, seconds: float, workers: int, kill_after: float | None) 
         shutil.rmtree(work, ignore_errors=True)
 
 
-def lost(server: RedisServer, scheme: Scheme, work: str, workers: int,
-         restart: bool = True) -> dict:
+def lost(server: RedisServer, scheme: Scheme, work: str, workers: int, restart: bool = True) -> dict:
     """Restart Redis from what it left on disk; count acknowledged events it does not hold."""
     if restart:
         server.start()
     client = server.client()
     wait_for(lambda: client.ping(), what="redis-server restart")
     wait_for(lambda: client.info("persistence").get("loading") == 0, what="AOF load")
-    acked = [sid for w in range(workers)
-             for sid in Path(f"{work}/acked-{w}").read_text().split()]
+    acked = [sid for w in range(workers) for sid in Path(f"{work}/acked-{w}").read_text().split()]
     held: set[tuple[str, str]] = set()
     cursor = "-"
     while rows := client.xrange(key("events"), cursor, "+", count=10_000):
@@ -237,10 +276,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(waitaof_available())
-    print(f"{args.workers} writers, {args.seconds:.0f} s a round, {args.rounds} rounds; "
-          f"3 sealed events per write (one webhook); loss: kill -9 mid-load, restart from AOF")
-    header = (f"{'scheme':24} {'writes/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'redis µs/w':>10} "
-              f"{'writer µs/w':>11} {'acked ev':>9} {'lost':>6} {'power-cut window':>17}")
+    print(
+        f"{args.workers} writers, {args.seconds:.0f} s a round, {args.rounds} rounds; "
+        f"3 sealed events per write (one webhook); loss: kill -9 mid-load, restart from AOF"
+    )
+    header = (
+        f"{'scheme':24} {'writes/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'redis µs/w':>10} "
+        f"{'writer µs/w':>11} {'acked ev':>9} {'lost':>6} {'power-cut window':>17}"
+    )
     rounds: dict[str, list[dict]] = {s.name: [] for s in SCHEMES}
     for n in range(args.rounds):  # alternating: a busy spell of the machine falls on all
         for scheme in SCHEMES if n % 2 == 0 else SCHEMES[::-1]:
@@ -256,12 +299,17 @@ def main() -> int:
         exposure = window.get(scheme.name, "0 (journal)")
         if scheme.name == "everysec":
             exposure = f"<= ~{int(2 * rate * len(STEPS)):,} ev"
-        print(f"{scheme.name:24} {rate:9,.0f} {mid['p50'] * 1000:7.2f} {mid['p99'] * 1000:7.2f} "
-              f"{mid['redis_cpu'] / mid['writes'] * 1e6:10.1f} "
-              f"{mid['writer_cpu'] / mid['writes'] * 1e6:11.1f} "
-              f"{killed['acked_events']:9,} {killed['lost']:6,} {exposure:>17}")
-        print(f"{'':24} rounds: " + ", ".join(f"{x:,.0f}/s" for x in rates)
-              + f"; aof_delayed_fsync before the kill: {killed['delayed']}; {scheme.note}")
+        print(
+            f"{scheme.name:24} {rate:9,.0f} {mid['p50'] * 1000:7.2f} {mid['p99'] * 1000:7.2f} "
+            f"{mid['redis_cpu'] / mid['writes'] * 1e6:10.1f} "
+            f"{mid['writer_cpu'] / mid['writes'] * 1e6:11.1f} "
+            f"{killed['acked_events']:9,} {killed['lost']:6,} {exposure:>17}"
+        )
+        print(
+            f"{'':24} rounds: "
+            + ", ".join(f"{x:,.0f}/s" for x in rates)
+            + f"; aof_delayed_fsync before the kill: {killed['delayed']}; {scheme.note}"
+        )
     return 0
 
 

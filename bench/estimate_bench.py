@@ -69,11 +69,15 @@ def main() -> int:
     ended = sorted((end, wait) for _, wait, end in calls)
     ends = [end for end, _ in ended]
     all_waits = [w for _, w, _ in calls]
-    print(f"{len(calls)} calls in {DAYS} days to {AGENTS} agents (mean handle {HANDLE:.0f} s); "
-          f"waits p50 {statistics.median(all_waits):.0f} s, p90 {percentile(all_waits, 0.9):.0f} s,"
-          f" max {max(all_waits):.0f} s")
-    print(f"{'at':>5} {'waiting':>8} {'ahead p50':>9}  {'with position: said, p50, p90 error':>36}  "
-          f"{'without position':>22}  {'mean of recent waits':>22}")
+    print(
+        f"{len(calls)} calls in {DAYS} days to {AGENTS} agents (mean handle {HANDLE:.0f} s); "
+        f"waits p50 {statistics.median(all_waits):.0f} s, p90 {percentile(all_waits, 0.9):.0f} s,"
+        f" max {max(all_waits):.0f} s"
+    )
+    print(
+        f"{'at':>5} {'waiting':>8} {'ahead p50':>9}  {'with position: said, p50, p90 error':>36}  "
+        f"{'without position':>22}  {'mean of recent waits':>22}"
+    )
     for at in AT:
         errors: dict[str, list[float]] = {"position": [], "elapsed": [], "mean": []}
         waiting, aheads = 0, []
@@ -84,17 +88,25 @@ def main() -> int:
             now, ahead = arrival + at, wait - at
             aheads.append(ahead)
             known = bisect_right(ends, now)
-            recent = ended[max(0, known - RECENT):known]
+            recent = ended[max(0, known - RECENT) : known]
             position = i - min(i, bisect_right(starts, now)) + 1  # callers before it, still queued
-            for name, estimate in (("position", remaining(recent, at, position)),
-                                   ("elapsed", remaining(recent, at)),
-                                   ("mean", statistics.fmean(w for _, w in recent) if recent else None)):
+            for name, estimate in (
+                ("position", remaining(recent, at, position)),
+                ("elapsed", remaining(recent, at)),
+                ("mean", statistics.fmean(w for _, w in recent) if recent else None),
+            ):
                 if estimate is not None:
                     errors[name].append(abs(estimate - ahead))
-        cells = [f"{100 * len(e) / waiting:5.1f}% {statistics.median(e):6.0f}s "
-                 f"{percentile(e, 0.9):6.0f}s" if e else f"{'-':>22}" for e in errors.values()]
-        print(f"{at:>4}s {waiting:>8} {statistics.median(aheads):8.0f}s  {cells[0]:>36}  "
-              f"{cells[1]:>22}  {cells[2]:>22}")
+        cells = [
+            f"{100 * len(e) / waiting:5.1f}% {statistics.median(e):6.0f}s {percentile(e, 0.9):6.0f}s"
+            if e
+            else f"{'-':>22}"
+            for e in errors.values()
+        ]
+        print(
+            f"{at:>4}s {waiting:>8} {statistics.median(aheads):8.0f}s  {cells[0]:>36}  "
+            f"{cells[1]:>22}  {cells[2]:>22}"
+        )
     return 0
 
 

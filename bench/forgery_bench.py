@@ -43,18 +43,33 @@ MIB = 1 << 20
 
 
 def call_params(i: int) -> dict[str, str]:
-    return {"CallSid": "CA" + secrets.token_hex(16), "AccountSid": "AC" + "0" * 32,
-            "From": f"+1202555{i % 10000:04d}", "To": SUPPORT, "FromCountry": "US",
-            "ToCountry": "US", "Direction": "inbound", "CallStatus": "ringing",
-            "ApiVersion": "2010-04-01"}
+    return {
+        "CallSid": "CA" + secrets.token_hex(16),
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"+1202555{i % 10000:04d}",
+        "To": SUPPORT,
+        "FromCountry": "US",
+        "ToCountry": "US",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 def environ(body: bytes, headers: dict[str, str]) -> dict:
-    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/voice", "QUERY_STRING": "",
-            "SERVER_NAME": "localhost", "SERVER_PORT": "80", "HTTP_HOST": "localhost",
-            "wsgi.url_scheme": "http", "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "wsgi.input": io.BytesIO(body), **headers}
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/voice",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "localhost",
+        "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "wsgi.input": io.BytesIO(body),
+        **headers,
+    }
 
 
 def timed(app, make, runs: int) -> tuple[float, set[str]]:
@@ -70,34 +85,48 @@ def timed(app, make, runs: int) -> tuple[float, set[str]]:
 
 def cpu(redis_url: str, spool: Path) -> bool:
     logging.getLogger("ivr").setLevel(logging.ERROR)  # one warning per refusal otherwise
-    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                      "redis_url": redis_url, "spool_dir": str(spool)})
+    app = create_app(
+        {
+            "testing": True,
+            "auth_token": TOKEN,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": redis_url,
+            "spool_dir": str(spool),
+        }
+    )
     validator = RequestValidator(TOKEN)
     url = "http://localhost/voice"
 
     def signed(i: int) -> dict:
         params = call_params(i)
-        return environ(urlencode(params).encode(),
-                       {"HTTP_X_TWILIO_SIGNATURE": validator.compute_signature(url, params)})
+        return environ(
+            urlencode(params).encode(), {"HTTP_X_TWILIO_SIGNATURE": validator.compute_signature(url, params)}
+        )
 
     forged = {"HTTP_X_TWILIO_SIGNATURE": "Zm9yZ2VkIHNpZ25hdHVyZQ=="}
     big = (urlencode(call_params(0)) + "&Junk=" + "%41" * MIB).encode()[:MIB]
     widest = (urlencode(call_params(0)) + "&Junk=" + "%C3%A9" * MIB).encode()
-    widest = widest[:twilio_request.MAX_BODY - twilio_request.MAX_BODY % 6]
+    widest = widest[: twilio_request.MAX_BODY - twilio_request.MAX_BODY % 6]
     small = urlencode(call_params(0)).encode()
-    invalid = (urlencode(call_params(0)) + "&Junk=" + "%FF" * MIB).encode()[:twilio_request.MAX_BODY]
-    many = (urlencode(call_params(0)) + "&a=b" * MIB).encode()[:twilio_request.MAX_BODY]
+    invalid = (urlencode(call_params(0)) + "&Junk=" + "%FF" * MIB).encode()[: twilio_request.MAX_BODY]
+    many = (urlencode(call_params(0)) + "&a=b" * MIB).encode()[: twilio_request.MAX_BODY]
     cases = {
         "signed webhook, answered and recorded (200)": (signed, 2000),
         "unsigned 1 MiB body (403)": (lambda i: environ(big, {}), 2000),
         "1 MiB body, forged signature (413)": (lambda i: environ(big, forged), 2000),
-        f"{len(widest) // 1024} kB of %-escapes, forged signature (403)":
-            (lambda i: environ(widest, forged), 200),
+        f"{len(widest) // 1024} kB of %-escapes, forged signature (403)": (
+            lambda i: environ(widest, forged),
+            200,
+        ),
         "Twilio-sized post, forged signature (403)": (lambda i: environ(small, forged), 2000),
-        f"{len(invalid) // 1024} kB of %FF (not UTF-8), forged signature (403)":
-            (lambda i: environ(invalid, forged), 2000),
-        f"{len(many) // 1024} kB of 'a=b&' pairs, forged signature (403)":
-            (lambda i: environ(many, forged), 2000),
+        f"{len(invalid) // 1024} kB of %FF (not UTF-8), forged signature (403)": (
+            lambda i: environ(invalid, forged),
+            2000,
+        ),
+        f"{len(many) // 1024} kB of 'a=b&' pairs, forged signature (403)": (
+            lambda i: environ(many, forged),
+            2000,
+        ),
     }
     ok = True
     timed(app, signed, 300)  # warm-up: configuration read, first turns decided
@@ -107,8 +136,10 @@ def cpu(redis_url: str, spool: Path) -> bool:
         ok &= statuses <= {"200", "403", "413"}
     start = time.perf_counter()
     twilio_request._decoded_pairs(big)
-    print(f"  for comparison, decoding 1 MiB of %-escapes (main, before its 403): "
-          f"{(time.perf_counter() - start) * 1000:,.0f} ms")
+    print(
+        f"  for comparison, decoding 1 MiB of %-escapes (main, before its 403): "
+        f"{(time.perf_counter() - start) * 1000:,.0f} ms"
+    )
     return ok
 
 
@@ -138,10 +169,16 @@ def forge(base_url: str, first: int, count: int, threads: int = 8) -> set[int]:
             if i is None:
                 return
             query = urlencode({"f": "support", "v": "1", "s": f"menu{i}", "pad": "x" * 300})
-            r = session.post(f"{base_url}/voice/step?{query}", data=body, timeout=10, headers={
-                "Host": f"h{i}.attacker.example:{1000 + i % 9000}",
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": "Zm9yZ2VkIHNpZ25hdHVyZQ=="})
+            r = session.post(
+                f"{base_url}/voice/step?{query}",
+                data=body,
+                timeout=10,
+                headers={
+                    "Host": f"h{i}.attacker.example:{1000 + i % 9000}",
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": "Zm9yZ2VkIHNpZ25hdHVyZQ==",
+                },
+            )
             with lock:
                 statuses.add(r.status_code)
 
@@ -154,9 +191,15 @@ def forge(base_url: str, first: int, count: int, threads: int = 8) -> set[int]:
 
 
 def memory(redis_url: str, spool: Path, forgeries: int) -> bool:
-    gunicorn = Gunicorn(env={"REDIS_URL": redis_url, "TWILIO_AUTH_TOKEN": TOKEN,
-                             "IVR_CALLER_HASH_KEY": HASH_KEY, "IVR_SPOOL_DIR": str(spool)},
-                        workers=4)
+    gunicorn = Gunicorn(
+        env={
+            "REDIS_URL": redis_url,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "IVR_CALLER_HASH_KEY": HASH_KEY,
+            "IVR_SPOOL_DIR": str(spool),
+        },
+        workers=4,
+    )
     gunicorn.env["GUNICORN_CMD_ARGS"] = "--access-logfile /dev/null --max-requests 0"
     gunicorn.start()
     try:
@@ -166,9 +209,11 @@ def memory(redis_url: str, spool: Path, forgeries: int) -> bool:
         after = rss_mib(gunicorn)
         more = forge(gunicorn.base_url, forgeries, 1000)
         last = rss_mib(gunicorn)
-        print(f"  4 workers' RSS: {before:.0f} MiB before, {after:.0f} MiB after {forgeries:,} "
-              f"forgeries ({time.monotonic() - start:.0f} s), {last:.0f} MiB after 1,000 more; "
-              f"statuses {sorted(statuses | more)}")
+        print(
+            f"  4 workers' RSS: {before:.0f} MiB before, {after:.0f} MiB after {forgeries:,} "
+            f"forgeries ({time.monotonic() - start:.0f} s), {last:.0f} MiB after 1,000 more; "
+            f"statuses {sorted(statuses | more)}"
+        )
         return (statuses | more) == {403}
     finally:
         gunicorn.stop()

@@ -37,11 +37,19 @@ def environ(path: str, params: dict[str, str]) -> Callable[[], dict[str, Any]]:
     body = urlencode(params).encode()
     signature = RequestValidator(TOKEN).compute_signature(f"http://bench.local{path}", params)
     script, _, query = path.partition("?")
-    fixed = {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": script,
-             "QUERY_STRING": query, "SERVER_NAME": "bench.local", "SERVER_PORT": "80",
-             "HTTP_HOST": "bench.local", "wsgi.url_scheme": "http",
-             "CONTENT_TYPE": "application/x-www-form-urlencoded",
-             "CONTENT_LENGTH": str(len(body)), "HTTP_X_TWILIO_SIGNATURE": signature}
+    fixed = {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": script,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "bench.local",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "bench.local",
+        "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_X_TWILIO_SIGNATURE": signature,
+    }
     return lambda: {**fixed, "wsgi.input": io.BytesIO(body)}
 
 
@@ -56,8 +64,15 @@ def published_app() -> Iterator[tuple[RedisServer, Any, int]]:
         _, sources, errors = check_folder(ROOT / "bench" / "flows", "US")
         assert not errors, errors
         version = Store(connect(server.url, timeout=5)).publish(sources, by="bench")["bench"]
-        app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": "bench",
-                          "redis_url": server.url, "spool_dir": str(Path(server.dir) / "spool")})
+        app = create_app(
+            {
+                "testing": True,
+                "auth_token": TOKEN,
+                "caller_hash_key": "bench",
+                "redis_url": server.url,
+                "spool_dir": str(Path(server.dir) / "spool"),
+            }
+        )
         yield server, app, version
     finally:
         server.stop()

@@ -43,15 +43,24 @@ class _Nothing:
     observe = inc
 
 
-NONE = SimpleNamespace(count=lambda events: None, route=metrics.route, refused=lambda *a: None,
-                       COMMIT=_Nothing(), LATENCY=_Nothing(), REDIS_ERRORS=_Nothing())
+NONE = SimpleNamespace(
+    count=lambda events: None,
+    route=metrics.route,
+    refused=lambda *a: None,
+    COMMIT=_Nothing(),
+    LATENCY=_Nothing(),
+    REDIS_ERRORS=_Nothing(),
+)
 
 
 def alone() -> float:
     """CPU seconds for what the edge records for one first webhook: its three events counted,
     the commit and the answer timed."""
-    events = [Event("received", "received", ()), Event("disclosed:0:d", "disclosed", ()),
-              Event("offered:0:d", "offered", ())]
+    events = [
+        Event("received", "received", ()),
+        Event("disclosed:0:d", "disclosed", ()),
+        Event("offered:0:d", "offered", ()),
+    ]
     n = 20000
     started = time.process_time()
     for _ in range(n):
@@ -69,17 +78,32 @@ def main() -> int:
         def start_response(status: str, headers: list) -> None:
             statuses.append(status)
 
-        step = {"f": "bench", "v": version, "s": "disclose", "c": "manila", "t": "manila",
-                "h": "Manila|PH", "n": "1"}
-        call = {"AccountSid": "AC" + "0" * 32, "From": "+12025550143", "To": SUPPORT,
-                "FromCountry": "US", "Direction": "inbound", "CallStatus": "in-progress"}
+        step = {
+            "f": "bench",
+            "v": version,
+            "s": "disclose",
+            "c": "manila",
+            "t": "manila",
+            "h": "Manila|PH",
+            "n": "1",
+        }
+        call = {
+            "AccountSid": "AC" + "0" * 32,
+            "From": "+12025550143",
+            "To": SUPPORT,
+            "FromCountry": "US",
+            "Direction": "inbound",
+            "CallStatus": "in-progress",
+        }
 
         def posts(n: int) -> list[dict]:
             made = []
             for i in range(n):
                 sid = f"CA{os.getpid():08x}{time.time_ns():016x}{i:08x}"
-                made += [environ("/voice", {**call, "CallSid": sid, "CallStatus": "ringing"})(),
-                         environ("/voice/step?" + urlencode(step), {**call, "CallSid": sid})()]
+                made += [
+                    environ("/voice", {**call, "CallSid": sid, "CallStatus": "ringing"})(),
+                    environ("/voice/step?" + urlencode(step), {**call, "CallSid": sid})(),
+                ]
             return made
 
         for env in posts(200):  # warm up: configuration read, caches filled
@@ -98,16 +122,22 @@ def main() -> int:
         webhooks.metrics = metrics
         counted = metrics.CALLS._value.get() - counted_before
         with_, without = (statistics.median(figures[n]) for n in ("with", "without"))
-        print(f"CPU per webhook (POST /voice and a /voice/step, alternately), median of {ROUNDS} "
-              f"rounds of {2 * N}, µs:")
+        print(
+            f"CPU per webhook (POST /voice and a /voice/step, alternately), median of {ROUNDS} "
+            f"rounds of {2 * N}, µs:"
+        )
         print(f"  with metrics     {with_:6.1f}  ({min(figures['with']):.0f}-{max(figures['with']):.0f})")
-        print(f"  without metrics  {without:6.1f}  ({min(figures['without']):.0f}-"
-              f"{max(figures['without']):.0f})")
+        print(
+            f"  without metrics  {without:6.1f}  ({min(figures['without']):.0f}-"
+            f"{max(figures['without']):.0f})"
+        )
         print(f"  metrics add      {with_ - without:6.1f}  ({(with_ - without) / without:+.1%})")
         print(f"  the metric calls of one /voice webhook alone: {alone() * 1e6:.1f} µs")
         ok = set(statuses) == {"200 OK"} and counted == posted
-        print(f"answers all 200: {set(statuses) == {'200 OK'}}; calls counted {counted:.0f} of "
-              f"{posted} posted with metrics on")
+        print(
+            f"answers all 200: {set(statuses) == {'200 OK'}}; calls counted {counted:.0f} of "
+            f"{posted} posted with metrics on"
+        )
         return 0 if ok else 1
 
 

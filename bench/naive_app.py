@@ -31,16 +31,20 @@ def create_app() -> Flask:
         if not validator.validate(url, request.form, request.headers.get("X-Twilio-Signature", "")):
             return Response("forbidden\n", status=403, mimetype="text/plain")
         config = db.get("naive:number:" + request.form.get("To", ""))
-        db.xadd("naive:events", {"call": request.form.get("CallSid", ""), "path": rest,
-                                 "config": config or b""})
+        db.xadd(
+            "naive:events", {"call": request.form.get("CallSid", ""), "path": rest, "config": config or b""}
+        )
         response = VoiceResponse()
-        response.say("Thank you for calling Acme Wireless support.", voice="Polly.Joanna",
-                     language="en-US")
-        gather = Gather(action="/voice/step?s=disclose", input="dtmf speech", num_digits=1,
-                        timeout=5, language="en-US")
-        gather.say("Your call will be answered by our team in Manila, the Philippines. To "
-                   "speak with an agent in the United States, press 1 or say 'agent'.",
-                   voice="Polly.Joanna", language="en-US")
+        response.say("Thank you for calling Acme Wireless support.", voice="Polly.Joanna", language="en-US")
+        gather = Gather(
+            action="/voice/step?s=disclose", input="dtmf speech", num_digits=1, timeout=5, language="en-US"
+        )
+        gather.say(
+            "Your call will be answered by our team in Manila, the Philippines. To "
+            "speak with an agent in the United States, press 1 or say 'agent'.",
+            voice="Polly.Joanna",
+            language="en-US",
+        )
         response.append(gather)
         response.redirect("/voice/step?s=disclose", method="POST")
         return Response(str(response), status=200, mimetype="text/xml")

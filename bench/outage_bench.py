@@ -49,10 +49,16 @@ def run(rate: float, stops: list[float]) -> bool:
         assert not errors, errors
         Store(connect(redis.url, timeout=5)).publish(sources, by="bench")
         workers = 2 * multiprocessing.cpu_count()  # the conf's default
-        gunicorn = Gunicorn({"REDIS_URL": redis.url, "TWILIO_AUTH_TOKEN": TOKEN,
-                             "IVR_CALLER_HASH_KEY": secrets.token_hex(32),
-                             "IVR_SPOOL_DIR": str(spool), "IVR_FLOWS_DIR": str(ROOT / "flows")},
-                            workers=workers)
+        gunicorn = Gunicorn(
+            {
+                "REDIS_URL": redis.url,
+                "TWILIO_AUTH_TOKEN": TOKEN,
+                "IVR_CALLER_HASH_KEY": secrets.token_hex(32),
+                "IVR_SPOOL_DIR": str(spool),
+                "IVR_FLOWS_DIR": str(ROOT / "flows"),
+            },
+            workers=workers,
+        )
         gunicorn.start()
         paced(gunicorn.base_url, TOKEN, SUPPORT, rate, 3)  # every worker has read Redis
         print(f"{workers} workers, {rate:g} calls/s")
@@ -70,10 +76,12 @@ def run(rate: float, stops: list[float]) -> bool:
                         assert_valid_twiml(a.body, a.content_type)
                     except AssertionError:
                         bad.append(a)
-            print(f"Redis stopped {seconds:g} s: {int(f['answers'])}/{len(answers)} answers, "
-                  f"p50 {f['p50'] * 1000:.1f} ms, p99 {f['p99'] * 1000:.1f} ms, "
-                  f"p100 {f['p100'] * 1000:.1f} ms, {f['per_second']:.1f} answers/s "
-                  f"(load generator up to {f['late'] * 1000:.0f} ms late)")
+            print(
+                f"Redis stopped {seconds:g} s: {int(f['answers'])}/{len(answers)} answers, "
+                f"p50 {f['p50'] * 1000:.1f} ms, p99 {f['p99'] * 1000:.1f} ms, "
+                f"p100 {f['p100'] * 1000:.1f} ms, {f['per_second']:.1f} answers/s "
+                f"(load generator up to {f['late'] * 1000:.0f} ms late)"
+            )
             if bad:
                 print(f"  FAIL: {len(bad)} answers not 200 valid TwiML, e.g. {bad[0]}")
             if f["p100"] >= BUDGET:
@@ -83,10 +91,10 @@ def run(rate: float, stops: list[float]) -> bool:
             ok = ok and not bad and f["p100"] < BUDGET and f["per_second"] >= 0.95 * rate
             started = time.monotonic()
             try:
-                wait_for(lambda: not list(spool.glob("spool-*.jsonl")), timeout=30,
-                         what="the spool draining")
-                print(f"  spool drained {time.monotonic() - started:.1f} s after Redis came back, "
-                      "with no calls")
+                wait_for(lambda: not list(spool.glob("spool-*.jsonl")), timeout=30, what="the spool draining")
+                print(
+                    f"  spool drained {time.monotonic() - started:.1f} s after Redis came back, with no calls"
+                )
             except RuntimeError as exc:
                 print(f"  FAIL: {exc}")
                 ok = False
@@ -102,8 +110,13 @@ def run(rate: float, stops: list[float]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=40.0, help="calls per second")
-    parser.add_argument("--stops", type=float, nargs="+", default=[10.0, 60.0],
-                        help="seconds Redis stays stopped, one run each")
+    parser.add_argument(
+        "--stops",
+        type=float,
+        nargs="+",
+        default=[10.0, 60.0],
+        help="seconds Redis stays stopped, one run each",
+    )
     args = parser.parse_args()
     return 0 if run(args.rate, args.stops) else 1
 

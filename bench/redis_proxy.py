@@ -53,8 +53,7 @@ class CountingProxy:
                 self.sockets += [client, upstream]
             state = {"last": "", "buf": b""}
             for src, dst, up in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pump, args=(src, dst, up, state),
-                                 daemon=True).start()
+                threading.Thread(target=self._pump, args=(src, dst, up, state), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, up: bool, state: dict) -> None:
         try:
@@ -89,7 +88,7 @@ class CountingProxy:
                 if e < 0:
                     return buf
                 start = e + 2
-                stop = start + int(buf[pos + 1:e])
+                stop = start + int(buf[pos + 1 : e])
                 if len(buf) < stop + 2:
                     return buf
                 if i == 0:
@@ -101,10 +100,10 @@ class CountingProxy:
 
 
 def commandstats(client) -> collections.Counter[str]:
-    return collections.Counter({k.removeprefix("cmdstat_"): v["calls"]
-                                for k, v in client.info("commandstats").items()})
+    return collections.Counter(
+        {k.removeprefix("cmdstat_"): v["calls"] for k, v in client.info("commandstats").items()}
+    )
 
 
 def per_request(counter: collections.Counter[str], n: int) -> str:
     return ", ".join(f"{name} {calls / n:g}" for name, calls in sorted(counter.items()))
-

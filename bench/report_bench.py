@@ -47,8 +47,7 @@ def main() -> int:
             # as the evidence script appends it: the event as JSON, then the chain links
             body = json.dumps([x for pair in event.items() for x in pair], separators=(",", ":"))
             prev, previous = evidence.link(prev, body), prev
-            pipe.xadd(key("events"), {"event": body, "prev": previous, "hash": prev},
-                      id=f"{last_ms}-{seq}")
+            pipe.xadd(key("events"), {"event": body, "prev": previous, "hash": prev}, id=f"{last_ms}-{seq}")
             if n % 5000 == 0:
                 pipe.execute()
         pipe.execute()
@@ -67,11 +66,15 @@ def main() -> int:
             t0 = time.perf_counter()
             report.render(built, fmt)
             renders[fmt] = time.perf_counter() - t0
-        print(f"{built.volume.calls_received:,} calls, {len(entries):,} events "
-              f"(loaded into Redis in {loaded:.1f} s)")
-        print(f"read from Redis {read:.2f} s, build {build:.2f} s, render "
-              + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in renders.items())
-              + f"; total {read + build + sum(renders.values()):.2f} s")
+        print(
+            f"{built.volume.calls_received:,} calls, {len(entries):,} events "
+            f"(loaded into Redis in {loaded:.1f} s)"
+        )
+        print(
+            f"read from Redis {read:.2f} s, build {build:.2f} s, render "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in renders.items())
+            + f"; total {read + build + sum(renders.values()):.2f} s"
+        )
     finally:
         server.stop()
         shutil.rmtree(server.dir, ignore_errors=True)

@@ -63,11 +63,15 @@ def generate(folder: Path, numbers: int, centers: int, city: str = "City") -> No
         name = city if c == 0 else "City"  # c0: the one center every flow reaches
         out.append(companies.center(f"c{c}", f"{name} {c}", country, zone))
     (folder / "centers.toml").write_text("\n".join(out))
-    (folder / "numbers.toml").write_text("".join(
-        companies.number(number(n), f"f{n % FLOWS}") for n in range(numbers)))
-    (folder / "flows.toml").write_text("\n".join(
-        companies.flow(f"f{f}", ("c0", f"c{(1 + 2 * f) % centers}", f"c{(2 + 2 * f) % centers}"))
-        for f in range(FLOWS)))
+    (folder / "numbers.toml").write_text(
+        "".join(companies.number(number(n), f"f{n % FLOWS}") for n in range(numbers))
+    )
+    (folder / "flows.toml").write_text(
+        "\n".join(
+            companies.flow(f"f{f}", ("c0", f"c{(1 + 2 * f) % centers}", f"c{(2 + 2 * f) % centers}"))
+            for f in range(FLOWS)
+        )
+    )
 
 
 def checked(folder: Path) -> tuple[Sources, float]:
@@ -116,8 +120,9 @@ class Meter:
         self.calls += 1
         params = first_post(Caller(to, from_=f"+1202555{self.calls % 10_000:04d}"))
         url = "http://localhost/voice"
-        environ = EnvironBuilder(url, method="POST", data=params,
-                                 headers=self.phone.signed(url, params)).get_environ()
+        environ = EnvironBuilder(
+            url, method="POST", data=params, headers=self.phone.signed(url, params)
+        ).get_environ()
         body: list[bytes] = []
         start = time.thread_time_ns()
         body.extend(app.wsgi_app(environ, lambda status, headers: None))
@@ -130,8 +135,15 @@ class Meter:
 def new_app(url: str, spool: Path):
     # the longest timeout settings allow: on a busy machine a write Redis runs late would
     # be answered from memory, which is not what is measured here
-    return create_app({"auth_token": TOKEN, "caller_hash_key": "bench-key", "redis_url": url,
-                       "spool_dir": str(spool), "redis_timeout": 1.0})
+    return create_app(
+        {
+            "auth_token": TOKEN,
+            "caller_hash_key": "bench-key",
+            "redis_url": url,
+            "spool_dir": str(spool),
+            "redis_timeout": 1.0,
+        }
+    )
 
 
 class Company:
@@ -157,12 +169,19 @@ class Company:
         """Cold, warm and after-publish samples on this configuration."""
         meter.redis = self.server.client()
         step = self.numbers // count  # spread over the numbers and over the flows
-        picked = [number(i * step + i % FLOWS) for i in range(count)] if step >= FLOWS else [
-            number(n) for n in range(min(count, self.numbers))]
+        picked = (
+            [number(i * step + i % FLOWS) for i in range(count)]
+            if step >= FLOWS
+            else [number(n) for n in range(min(count, self.numbers))]
+        )
         url = self.server.url
         apps = [new_app(url, spool) for _ in picked]  # a process of its own for each sample
-        self.add("cold", meter.batch([lambda a=a, to=to: meter.webhook(a, to)
-                                      for a, to in zip(apps, picked, strict=True)]))
+        self.add(
+            "cold",
+            meter.batch(
+                [lambda a=a, to=to: meter.webhook(a, to) for a, to in zip(apps, picked, strict=True)]
+            ),
+        )
         app = new_app(url, spool)
         for to in picked:
             meter.webhook(app, to)
@@ -212,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(companies: list[Company]) -> None:
     base = companies[0]
-    print("| numbers | centers | " + " | ".join(
-        f"{k} worker µs | {k} Redis µs" for k in KINDS) + " | check µs/number | load µs/number |")
+    print(
+        "| numbers | centers | "
+        + " | ".join(f"{k} worker µs | {k} Redis µs" for k in KINDS)
+        + " | check µs/number | load µs/number |"
+    )
     print("|" + "---|" * (4 + 2 * len(KINDS)))
     for c in companies:
         cells = []
@@ -221,8 +243,11 @@ def report(companies: list[Company]) -> None:
             for i in (0, 1):
                 value, ref = c.medians(k)[i], base.medians(k)[i]
                 cells.append(f"{value:,.0f} ({value / ref:.2f})")
-        print(f"| {c.numbers:,} | {c.centers:,} | " + " | ".join(cells)
-              + f" | {c.check_s / c.numbers * 1e6:,.0f} | {c.load_s / c.numbers * 1e6:,.0f} |")
+        print(
+            f"| {c.numbers:,} | {c.centers:,} | "
+            + " | ".join(cells)
+            + f" | {c.check_s / c.numbers * 1e6:,.0f} | {c.load_s / c.numbers * 1e6:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

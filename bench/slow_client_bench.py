@@ -51,19 +51,31 @@ def phone_at(base_url: str, verify: str | bool) -> Phone:
 def webhook(phone: Phone):
     def send(i: int) -> int:
         sid = "CA" + secrets.token_hex(16)
-        return phone.post("/voice", {
-            "CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": f"+1202555{i:04d}",
-            "To": SUPPORT, "FromCountry": "US", "Direction": "inbound",
-            "CallStatus": "ringing", "ApiVersion": "2010-04-01"})[0]
+        return phone.post(
+            "/voice",
+            {
+                "CallSid": sid,
+                "AccountSid": "AC" + "0" * 32,
+                "From": f"+1202555{i:04d}",
+                "To": SUPPORT,
+                "FromCountry": "US",
+                "Direction": "inbound",
+                "CallStatus": "ringing",
+                "ApiVersion": "2010-04-01",
+            },
+        )[0]
+
     return send
 
 
 def report(name: str, results: list[tuple[int, float]], stalled: dict[str, str]) -> bool:
     seconds = [s for _, s in results]
     statuses = sorted({status for status, _ in results})
-    print(f"{name}: {len(results)} signed webhooks, statuses {statuses}, "
-          f"p50 {percentile(seconds, 50) * 1000:.0f} ms, p99 {percentile(seconds, 99) * 1000:.0f} ms, "
-          f"max {max(seconds) * 1000:.0f} ms, over 1 s: {sum(s > 1 for s in seconds)}")
+    print(
+        f"{name}: {len(results)} signed webhooks, statuses {statuses}, "
+        f"p50 {percentile(seconds, 50) * 1000:.0f} ms, p99 {percentile(seconds, 99) * 1000:.0f} ms, "
+        f"max {max(seconds) * 1000:.0f} ms, over 1 s: {sum(s > 1 for s in seconds)}"
+    )
     for client, got in stalled.items():
         print(f"    {client}: {got}")
     return statuses == [200] and set(stalled.values()) <= REFUSED
@@ -77,10 +89,16 @@ def main() -> int:
     redis_server = RedisServer()
     redis_server.start()
     nginx = Nginx(upstream="")
-    gunicorn = Gunicorn(env={"REDIS_URL": redis_server.url, "TWILIO_AUTH_TOKEN": TOKEN,
-                             "IVR_CALLER_HASH_KEY": secrets.token_hex(32),
-                             "IVR_SPOOL_DIR": str(spool), "PUBLIC_BASE_URL": nginx.base_url},
-                        workers=WORKERS)
+    gunicorn = Gunicorn(
+        env={
+            "REDIS_URL": redis_server.url,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "IVR_CALLER_HASH_KEY": secrets.token_hex(32),
+            "IVR_SPOOL_DIR": str(spool),
+            "PUBLIC_BASE_URL": nginx.base_url,
+        },
+        workers=WORKERS,
+    )
     ok = True
     try:
         wait_for(lambda: redis_server.client().ping(), what="redis-server")
@@ -90,8 +108,7 @@ def main() -> int:
         nginx.start()
         proxied = phone_at(nginx.base_url, nginx.cert)
         attack(nginx.base_url, webhook(proxied), 40, cafile=nginx.cert, stalls=0)  # warm-up
-        results, _ = attack(nginx.base_url, webhook(proxied), WEBHOOKS, cafile=nginx.cert,
-                            stalls=0)
+        results, _ = attack(nginx.base_url, webhook(proxied), WEBHOOKS, cafile=nginx.cert, stalls=0)
         ok &= report("through the proxy, no attack", results, {})
         results, stalled = attack(nginx.base_url, webhook(proxied), WEBHOOKS, cafile=nginx.cert)
         ok &= report("through the proxy, under attack", results, stalled)
@@ -100,8 +117,7 @@ def main() -> int:
         direct.start()
         try:
             attack(direct.base_url, webhook(phone_at(direct.base_url, True)), 40, stalls=0)
-            results, stalled = attack(direct.base_url, webhook(phone_at(direct.base_url, True)),
-                                      WEBHOOKS)
+            results, stalled = attack(direct.base_url, webhook(phone_at(direct.base_url, True)), WEBHOOKS)
             ok &= report("straight at gunicorn, under attack", results, stalled)
         finally:
             direct.stop()

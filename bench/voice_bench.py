@@ -77,8 +77,11 @@ LUA = ROOT / "bench" / "voice.lua"
 REDIS_CONF = ROOT / "deploy" / "redis.conf"
 COLD, SEQUENTIAL = 20, 200
 ONSHORE, BASELINE, NAIVE = "Onshore", "bare Flask", "naive stack"
-APPS = {ONSHORE: "ivr:create_app()", BASELINE: "bench.baseline_app:create_app()",
-        NAIVE: "bench.naive_app:create_app()"}
+APPS = {
+    ONSHORE: "ivr:create_app()",
+    BASELINE: "bench.baseline_app:create_app()",
+    NAIVE: "bench.naive_app:create_app()",
+}
 
 
 def redis_args(conf: Path = REDIS_CONF) -> list[str]:
@@ -94,21 +97,34 @@ def redis_args(conf: Path = REDIS_CONF) -> list[str]:
 
 # -- signed requests -------------------------------------------------------------------------
 
+
 def call_params(call_sid: str) -> dict[str, str]:
     """A minimal "a call comes in" post to the support line (the Redis probe's requests)."""
     return {
-        "CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143",
-        "To": SUPPORT, "FromCountry": "US", "ToCountry": "US", "Direction": "inbound",
-        "CallStatus": "ringing", "ApiVersion": "2010-04-01",
+        "CallSid": call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+12025550143",
+        "To": SUPPORT,
+        "FromCountry": "US",
+        "ToCountry": "US",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
     }
 
 
 def post_voice(base_url: str, signature: str | None = None) -> requests.Response:
     params = call_params("CA" + secrets.token_hex(16))
     sig = RequestValidator(TOKEN).compute_signature(PUBLIC + "/voice", params)
-    return requests.post(base_url + "/voice", data=urlencode(params), timeout=15, headers={
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": signature if signature is not None else sig})
+    return requests.post(
+        base_url + "/voice",
+        data=urlencode(params),
+        timeout=15,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature if signature is not None else sig,
+        },
+    )
 
 
 def check_answer(status: int, content_type: str, text: str) -> str:
@@ -124,12 +140,17 @@ def check_answer(status: int, content_type: str, text: str) -> str:
 
 def send_lines(base_url: str, pool: Path, first: int, count: int) -> list[str]:
     """Send pool lines one at a time (so each call's webhooks in order); what failed."""
-    lines = pool.read_text().splitlines()[first:first + count]
+    lines = pool.read_text().splitlines()[first : first + count]
     bad = []
     for line in lines:
         method, path, sig, body = line.split("\t", 3)
-        r = requests.request(method, base_url + path, data=body, timeout=15, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+        r = requests.request(
+            method,
+            base_url + path,
+            data=body,
+            timeout=15,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig},
+        )
         why = check_answer(r.status_code, r.headers.get("Content-Type", ""), r.text)
         if why:
             bad.append(f"{path.split('?')[0]}: {why}")
@@ -147,6 +168,7 @@ def cpu_ticks(pid: int, children: bool = False) -> int:
 
 # -- servers -----------------------------------------------------------------------------------
 
+
 class BenchGunicorn(Gunicorn):
     """tests.servers.Gunicorn (same conf, env, workers) with the bench's flags and any app."""
 
@@ -156,14 +178,27 @@ class BenchGunicorn(Gunicorn):
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
-             *GUNICORN_FLAGS, self.app],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "deploy" / "gunicorn.conf.py"),
+                *GUNICORN_FLAGS,
+                self.app,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self) -> None:
-        wait_for(lambda: requests.get(self.base_url + "/healthz", timeout=1).ok,
-                 timeout=60, what=f"gunicorn {self.app}")
+        wait_for(
+            lambda: requests.get(self.base_url + "/healthz", timeout=1).ok,
+            timeout=60,
+            what=f"gunicorn {self.app}",
+        )
 
     def workers(self) -> set[int]:
         assert self.proc is not None
@@ -188,31 +223,50 @@ class BenchGunicorn(Gunicorn):
 
 # -- load -----------------------------------------------------------------------------------
 
-def run_wrk(base_url: str, pool: Path, ranges: list[tuple[int, int]], seconds: int,
-            conns: int) -> dict:
-    cmd = ["wrk", f"-t{len(ranges)}", f"-c{conns}", f"-d{seconds}s", "--latency",
-           "--timeout", "15s", "-s", str(LUA), base_url,  # 15 s: Twilio's webhook timeout
-           "--", str(pool), *(f"{lo}:{n}" for lo, n in ranges)]
+
+def run_wrk(base_url: str, pool: Path, ranges: list[tuple[int, int]], seconds: int, conns: int) -> dict:
+    cmd = [
+        "wrk",
+        f"-t{len(ranges)}",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "15s",
+        "-s",
+        str(LUA),
+        base_url,  # 15 s: Twilio's webhook timeout
+        "--",
+        str(pool),
+        *(f"{lo}:{n}" for lo, n in ranges),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     if out.returncode != 0 or "BENCH " not in out.stdout:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("BENCH "))
     r = {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
-    sent = [int(x) for x in next(ln for ln in out.stdout.splitlines()
-                                 if ln.startswith("SENT ")).split()[1:]]
+    sent = [int(x) for x in next(ln for ln in out.stdout.splitlines() if ln.startswith("SENT ")).split()[1:]]
     # wrk's own summary says the same; read it too so the two can never disagree silently.
     m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out.stdout)
     if (int(m.group(1)) if m else 0) != r["non2xx"]:
         raise RuntimeError(f"wrk's summary and done() disagree on non-2xx: {out.stdout}")
     rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out.stdout).group(1))
-    return {"rps": rps, "p50": r["p50_us"] / 1000, "p99": r["p99_us"] / 1000,
-            "requests": r["requests"], "non2xx": r["non2xx"],
-            "socket_errors": r["connect"] + r["read"] + r["write"] + r["timeout"],
-            "wraps": r["wraps"], "sent": sent, "tool": "wrk"}
+    return {
+        "rps": rps,
+        "p50": r["p50_us"] / 1000,
+        "p99": r["p99_us"] / 1000,
+        "requests": r["requests"],
+        "non2xx": r["non2xx"],
+        "socket_errors": r["connect"] + r["read"] + r["write"] + r["timeout"],
+        "wraps": r["wraps"],
+        "sent": sent,
+        "tool": "wrk",
+    }
 
 
-def run_python_load(base_url: str, pool: Path, ranges: list[tuple[int, int]], seconds: int,
-                    conns: int) -> dict:
+def run_python_load(
+    base_url: str, pool: Path, ranges: list[tuple[int, int]], seconds: int, conns: int
+) -> dict:
     """Fallback when wrk is not available: threads sharing each range in order. Python and
     the GIL cap what this can send, so its numbers are a floor, not comparable with wrk's."""
     lines = pool.read_text().splitlines()
@@ -235,9 +289,13 @@ def run_python_load(base_url: str, pool: Path, ranges: list[tuple[int, int]], se
             method, path, sig, body = lines[lo + i % n].split("\t", 3)
             t0 = time.perf_counter()
             try:
-                resp = session_local.s.request(method, base_url + path, data=body, timeout=15,
-                                               headers={"X-Twilio-Signature": sig,
-                                                        "Content-Type": "application/x-www-form-urlencoded"})
+                resp = session_local.s.request(
+                    method,
+                    base_url + path,
+                    data=body,
+                    timeout=15,
+                    headers={"X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"},
+                )
             except requests.RequestException:
                 with lock:
                     counts["errors"] += 1
@@ -254,10 +312,17 @@ def run_python_load(base_url: str, pool: Path, ranges: list[tuple[int, int]], se
         t.join()
     elapsed = time.monotonic() - started
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return {"rps": len(latencies) / elapsed, "p50": q[49] * 1000, "p99": q[98] * 1000,
-            "requests": len(latencies), "non2xx": counts["non2xx"],
-            "socket_errors": counts["errors"], "wraps": counts["wraps"], "sent": sent,
-            "tool": "python threads"}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": q[49] * 1000,
+        "p99": q[98] * 1000,
+        "requests": len(latencies),
+        "non2xx": counts["non2xx"],
+        "socket_errors": counts["errors"],
+        "wraps": counts["wraps"],
+        "sent": sent,
+        "tool": "python threads",
+    }
 
 
 def find_wrk() -> bool:
@@ -265,22 +330,37 @@ def find_wrk() -> bool:
         return True
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print("wrk is missing: apt-get install -y wrk", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         if not shutil.which("wrk"):
-            subprocess.run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            subprocess.run(
+                ["apt-get", "update", "-qq"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "wrk"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
     if shutil.which("wrk"):
         return True
-    print("wrk is not available: falling back to the Python load generator "
-          "(its figures are lower bounds)", flush=True)
+    print(
+        "wrk is not available: falling back to the Python load generator (its figures are lower bounds)",
+        flush=True,
+    )
     return False
 
 
-def measure(server: BenchGunicorn, load, pool: Pool, ranges: list[tuple[int, int]], args,
-            redis_pid: int, rc) -> dict:
+def measure(
+    server: BenchGunicorn, load, pool: Pool, ranges: list[tuple[int, int]], args, redis_pid: int, rc
+) -> dict:
     """One measured load run against one server: its workers' and Redis's CPU time per
     request, the evidence entries Redis gained and the entries the sent lines should write."""
     workers, xlen, load_avg = server.workers(), rc.xlen(key("events")), os.getloadavg()[0]
@@ -294,11 +374,14 @@ def measure(server: BenchGunicorn, load, pool: Pool, ranges: list[tuple[int, int
     res["cpu_redis_us"] = (cpu1[1] - cpu0[1]) / n * 1e6
     res["worker_restarts"] = len(workers - server.workers())
     res["events"] = rc.xlen(key("events")) - xlen
-    res["expected"] = sum(sum(pool.events[lo:lo + min(s, count)])
-                          for (lo, count), s in zip(ranges, res["sent"], strict=True))
-    res["routes"] = collections.Counter(pool.routes[lo + i % count] for (lo, count), s
-                                        in zip(ranges, res["sent"], strict=True)
-                                        for i in range(s))
+    res["expected"] = sum(
+        sum(pool.events[lo : lo + min(s, count)]) for (lo, count), s in zip(ranges, res["sent"], strict=True)
+    )
+    res["routes"] = collections.Counter(
+        pool.routes[lo + i % count]
+        for (lo, count), s in zip(ranges, res["sent"], strict=True)
+        for i in range(s)
+    )
     res["load"] = (load_avg + os.getloadavg()[0]) / 2
     return res
 
@@ -332,11 +415,24 @@ def record_calls(tmp: Path, calls: int) -> tuple[list[list[Step]], list[str], in
         try:
             Store(connect(server.url, timeout=5)).publish(sources, by="bench")
             spool = tmp / f"rec-spool-{attempt}"
-            app = create_app({"auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                              "redis_url": server.url, "spool_dir": str(spool),
-                              "redis_timeout": 1.0, "public_base_url": PUBLIC})
-            played = play(app, TOKEN, server.client(), key("events"),
-                          [generated_number(i) for i in range(CLASSES)], calls)
+            app = create_app(
+                {
+                    "auth_token": TOKEN,
+                    "caller_hash_key": HASH_KEY,
+                    "redis_url": server.url,
+                    "spool_dir": str(spool),
+                    "redis_timeout": 1.0,
+                    "public_base_url": PUBLIC,
+                }
+            )
+            played = play(
+                app,
+                TOKEN,
+                server.client(),
+                key("events"),
+                [generated_number(i) for i in range(CLASSES)],
+                calls,
+            )
             if not app.extensions["onshore"].spool.pending():
                 return played
             print("the recording met a Redis timeout (answers from memory): again", flush=True)
@@ -352,57 +448,95 @@ def profile(pool: Pool, redis_url: str, spool: Path, lines: int) -> None:
     import cProfile
     import pstats
 
-    app = create_app({"auth_token": TOKEN, "caller_hash_key": HASH_KEY, "redis_url": redis_url,
-                      "spool_dir": str(spool), "public_base_url": PUBLIC})
+    app = create_app(
+        {
+            "auth_token": TOKEN,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": redis_url,
+            "spool_dir": str(spool),
+            "public_base_url": PUBLIC,
+        }
+    )
     client = app.test_client()
     first, count = pool.write(lines)
-    todo = [line.split("\t", 3) for line in pool.path.read_text().splitlines()[first:first + count]]
+    todo = [line.split("\t", 3) for line in pool.path.read_text().splitlines()[first : first + count]]
     for method, path, sig, body in todo[:200]:  # warm: connections, flows, first turns
-        client.open(path, method=method, data=body, headers={
-            "X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"})
+        client.open(
+            path,
+            method=method,
+            data=body,
+            headers={"X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"},
+        )
     prof = cProfile.Profile(time.process_time)  # CPU time: waiting on Redis is not a cost here
     t0 = time.process_time()
     prof.enable()
     for method, path, sig, body in todo[200:]:
-        client.open(path, method=method, data=body, headers={
-            "X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"})
+        client.open(
+            path,
+            method=method,
+            data=body,
+            headers={"X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"},
+        )
     prof.disable()
     n = len(todo) - 200
-    print(f"\nin-process profile of {n} requests of the mix ({(time.process_time() - t0) / n * 1e6:.0f} "
-          "µs CPU each under cProfile, the test client included); Onshore's functions by "
-          "cumulative CPU, then everything by own CPU:")
+    print(
+        f"\nin-process profile of {n} requests of the mix ({(time.process_time() - t0) / n * 1e6:.0f} "
+        "µs CPU each under cProfile, the test client included); Onshore's functions by "
+        "cumulative CPU, then everything by own CPU:"
+    )
     stats = pstats.Stats(prof)
     stats.sort_stats("cumulative").print_stats(r"/ivr/", 22)
     stats.sort_stats("tottime").print_stats(12)
 
 
 def spread(values: list[float]) -> str:
-    return (f"{statistics.median(values):.3f} (median of {len(values)} rounds, "
-            f"{min(values):.3f} to {max(values):.3f}: {', '.join(f'{x:.3f}' for x in values)})")
+    return (
+        f"{statistics.median(values):.3f} (median of {len(values)} rounds, "
+        f"{min(values):.3f} to {max(values):.3f}: {', '.join(f'{x:.3f}' for x in values)})"
+    )
 
 
 # -- the benchmark ----------------------------------------------------------------------------
 
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mix", choices=("calls", "first"), default="calls",
-                    help="calls: whole calls over every number (default); first: only first "
-                         "webhooks to the support line, as the bench was before")
-    ap.add_argument("--duration", type=int, default=7,
-                    help="seconds measured per server per round")
-    ap.add_argument("--rounds", type=int, default=5,
-                    help="rounds, each measuring the three servers; medians are reported")
-    ap.add_argument("--warmup", type=int, default=3,
-                    help="seconds of the first run per server (it sizes the pool)")
+    ap.add_argument(
+        "--mix",
+        choices=("calls", "first"),
+        default="calls",
+        help="calls: whole calls over every number (default); first: only first "
+        "webhooks to the support line, as the bench was before",
+    )
+    ap.add_argument("--duration", type=int, default=7, help="seconds measured per server per round")
+    ap.add_argument(
+        "--rounds", type=int, default=5, help="rounds, each measuring the three servers; medians are reported"
+    )
+    ap.add_argument(
+        "--warmup", type=int, default=3, help="seconds of the first run per server (it sizes the pool)"
+    )
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--calls", type=int, default=300, help="calls recorded to replay")
-    ap.add_argument("--redis-conf", type=Path, default=REDIS_CONF,
-                    help="the Redis configuration to run as (default: deploy/redis.conf)")
-    ap.add_argument("--profile", type=int, default=0, metavar="N",
-                    help="instead of the load: cProfile N requests of the mix in-process")
-    ap.add_argument("--load", choices=("auto", "python"), default="auto",
-                    help="auto: wrk (installed with apt-get when root), else Python threads")
+    ap.add_argument(
+        "--redis-conf",
+        type=Path,
+        default=REDIS_CONF,
+        help="the Redis configuration to run as (default: deploy/redis.conf)",
+    )
+    ap.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the load: cProfile N requests of the mix in-process",
+    )
+    ap.add_argument(
+        "--load",
+        choices=("auto", "python"),
+        default="auto",
+        help="auto: wrk (installed with apt-get when root), else Python threads",
+    )
     args = ap.parse_args()
 
     failures: list[str] = []
@@ -426,23 +560,29 @@ def main() -> int:
             raise RuntimeError(f"the generated configuration does not check: {errors[:3]}")
         published = Store(connect(redis_server.url, timeout=30)).publish(sources, by="bench")
         rc = redis_server.client()
-        print(f"redis-server :{redis_server.port} with {args.redis_conf.name}'s "
-              f"{' '.join(redis_conf)}; flows/ + {len(generated)} generated numbers, "
-              f"{len(sources.centers)} centers, {len(published)} flows checked and published "
-              f"in {time.monotonic() - t0:.1f} s; {os.cpu_count()} CPU(s), {WORKERS} sync "
-              f"workers per server, {args.connections} connections, load average "
-              f"{os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"redis-server :{redis_server.port} with {args.redis_conf.name}'s "
+            f"{' '.join(redis_conf)}; flows/ + {len(generated)} generated numbers, "
+            f"{len(sources.centers)} centers, {len(published)} flows checked and published "
+            f"in {time.monotonic() - t0:.1f} s; {os.cpu_count()} CPU(s), {WORKERS} sync "
+            f"workers per server, {args.connections} connections, load average "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
-        env = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_CALLER_HASH_KEY": HASH_KEY,
-               "REDIS_URL": redis_server.url, "PUBLIC_BASE_URL": PUBLIC,
-               "IVR_SPOOL_DIR": str(tmp / "spool")}
+        env = {
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "IVR_CALLER_HASH_KEY": HASH_KEY,
+            "REDIS_URL": redis_server.url,
+            "PUBLIC_BASE_URL": PUBLIC,
+            "IVR_SPOOL_DIR": str(tmp / "spool"),
+        }
 
         # -- Redis round trips: the app through the counting proxy, sequential requests --
         proxy = CountingProxy(redis_server.port)
         cleanups.append(proxy.close)
         proxy.start()
-        probe = BenchGunicorn({**env, "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"},
-                              APPS[ONSHORE])
+        probe = BenchGunicorn({**env, "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}, APPS[ONSHORE])
         servers = {name: BenchGunicorn(env, app) for name, app in APPS.items()}
         for server in (probe, *servers.values()):
             cleanups.append(server.cleanup)
@@ -454,9 +594,12 @@ def main() -> int:
             if bad:
                 failures.append(f"{len(bad)} recorded requests were not 200: {bad[0]}")
             carrying = sum(s[0].params["CallSid"] in step.path for s in scripts for step in s)
-            print(f"recorded {len(scripts)} calls in-process in {time.monotonic() - t0:.1f} s "
-                  f"({sum(map(len, scripts))} requests, {carrying} of them with the CallSid "
-                  f"in the URL; {disclosed} calls heard a disclosure)", flush=True)
+            print(
+                f"recorded {len(scripts)} calls in-process in {time.monotonic() - t0:.1f} s "
+                f"({sum(map(len, scripts))} requests, {carrying} of them with the CallSid "
+                f"in the URL; {disclosed} calls heard a disclosure)",
+                flush=True,
+            )
         for server in (probe, *servers.values()):
             server.wait_ready()
 
@@ -467,16 +610,18 @@ def main() -> int:
         bad, cold = [], 0
         while cold < COLD or (proxy.snapshot()[2] - conn0 < WORKERS and cold < 500):
             r = post_voice(probe.base_url)
-            bad += [why for why in [check_answer(r.status_code, r.headers.get(
-                "Content-Type", ""), r.text)] if why]
+            bad += [
+                why for why in [check_answer(r.status_code, r.headers.get("Content-Type", ""), r.text)] if why
+            ]
             cold += 1
         rt1, cmd1, conn1 = proxy.snapshot()
         xlen1 = rc.xlen(key("events"))  # before the INFO snapshot: not counted as the app's
         stats1 = commandstats(rc)
         for _ in range(SEQUENTIAL):
             r = post_voice(probe.base_url)
-            bad += [why for why in [check_answer(r.status_code, r.headers.get(
-                "Content-Type", ""), r.text)] if why]
+            bad += [
+                why for why in [check_answer(r.status_code, r.headers.get("Content-Type", ""), r.text)] if why
+            ]
         stats2 = commandstats(rc)
         xlen2 = rc.xlen(key("events"))
         rt2, cmd2, _ = proxy.snapshot()
@@ -491,12 +636,12 @@ def main() -> int:
         probe.cleanup()
         proxy.close()
         if args.mix == "first":
-            scripts = [[Step("POST", "/voice", call_params("CA" + "0" * 32),
-                             round(events_per_call))]]
+            scripts = [[Step("POST", "/voice", call_params("CA" + "0" * 32), round(events_per_call))]]
 
         # a call recorded to generated number i is replayed to any number k = i (mod 20)
-        pool = Pool(tmp / "pool.tsv", TOKEN, scripts,
-                    {generated[i]: generated[i::CLASSES] for i in range(CLASSES)})
+        pool = Pool(
+            tmp / "pool.tsv", TOKEN, scripts, {generated[i]: generated[i::CLASSES] for i in range(CLASSES)}
+        )
 
         if args.profile:
             profile(pool, redis_server.url, tmp / "profile-spool", args.profile + 200)
@@ -517,8 +662,9 @@ def main() -> int:
         t0 = time.monotonic()
         warm = [pool.write(1500 * args.warmup) for _ in range(args.threads)]
         signing = time.monotonic() - t0
-        fastest = max(load(s.base_url, pool.path, warm, args.warmup, args.connections)["rps"]
-                      for s in servers.values())
+        fastest = max(
+            load(s.base_url, pool.path, warm, args.warmup, args.connections)["rps"] for s in servers.values()
+        )
         # 3x: this shared machine's speed changes by 2x from one minute to the next
         per_thread = int(fastest * args.duration * 3 / args.threads) + 500
         names = list(servers)
@@ -527,13 +673,20 @@ def main() -> int:
             t0 = time.monotonic()
             ranges = [pool.write(per_thread) for _ in range(args.threads)]
             signing += time.monotonic() - t0
-            order = names[i % 3:] + names[:i % 3]
+            order = names[i % 3 :] + names[: i % 3]
             if i % 2:
                 order.reverse()
-            rounds.append({name: measure(servers[name], load, pool, ranges, args,
-                                         redis_server.proc.pid, rc) for name in order})
-            print(f"round {i + 1} ({' then '.join(order)}): " + ", ".join(
-                f"{name} {rounds[-1][name]['rps']:.0f}/s" for name in names), flush=True)
+            rounds.append(
+                {
+                    name: measure(servers[name], load, pool, ranges, args, redis_server.proc.pid, rc)
+                    for name in order
+                }
+            )
+            print(
+                f"round {i + 1} ({' then '.join(order)}): "
+                + ", ".join(f"{name} {rounds[-1][name]['rps']:.0f}/s" for name in names),
+                flush=True,
+            )
 
         first, count = pool.write(60)
         bad = send_lines(servers[ONSHORE].base_url, pool.path, first, count)
@@ -552,39 +705,58 @@ def main() -> int:
         expected = sum(r["expected"] for r in onshore)
         share = recorded / expected if expected else 0.0
         if abs(share - 1) > 0.02:
-            failures.append(f"evidence {recorded} entries, {share:.1%} of the {expected} the "
-                            "sent requests write: some answers did not come from the normal "
-                            "Redis path")
+            failures.append(
+                f"evidence {recorded} entries, {share:.1%} of the {expected} the "
+                "sent requests write: some answers did not come from the normal "
+                "Redis path"
+            )
         log = servers[ONSHORE].output().splitlines()
-        problems = [ln for ln in log if "redis unavailable" in ln.lower() or "Traceback" in ln
-                    or "WORKER TIMEOUT" in ln]
+        problems = [
+            ln
+            for ln in log
+            if "redis unavailable" in ln.lower() or "Traceback" in ln or "WORKER TIMEOUT" in ln
+        ]
         if problems:
             failures.append(f"{len(problems)} problem line(s) in the app's log: {problems[0]}")
 
         report(rounds, names, onshore, args, pool, load_name=onshore[0]["tool"])
-        print(f"evidence written during the Onshore runs: {recorded} stream entries, "
-              f"{share:.1%} of what the {sum(sum(r['sent']) for r in onshore)} sent requests "
-              "write (as recorded when the calls were played)")
-        print(f"\nRedis per first webhook (POST /voice to {SUPPORT}, 9 fields), steady state "
-              f"({SEQUENTIAL} sequential signed calls after {cold} cold ones, through a "
-              "counting proxy):")
+        print(
+            f"evidence written during the Onshore runs: {recorded} stream entries, "
+            f"{share:.1%} of what the {sum(sum(r['sent']) for r in onshore)} sent requests "
+            "write (as recorded when the calls were played)"
+        )
+        print(
+            f"\nRedis per first webhook (POST /voice to {SUPPORT}, 9 fields), steady state "
+            f"({SEQUENTIAL} sequential signed calls after {cold} cold ones, through a "
+            "counting proxy):"
+        )
         print(f"  round trips        {redis_rt:g}")
-        print(f"  commands sent      {sum(sent_steady.values()) / SEQUENTIAL:g}   "
-              f"({per_request(sent_steady, SEQUENTIAL)})")
-        print(f"  commands executed  {sum(executed.values()) / SEQUENTIAL:g}   "
-              f"({per_request(executed, SEQUENTIAL)}; INFO commandstats, includes the "
-              "evidence script's own commands)")
-        print(f"  cold: the first {cold} calls took {rt1 - rt0} round trips over "
-              f"{conn1 - conn0} new connection(s); commands: {per_request(sent_cold, 1)}")
-        print(f"\nsigned {len(pool.events)} requests in {signing:.1f} s; total bench time "
-              f"{time.monotonic() - t_start:.0f} s")
+        print(
+            f"  commands sent      {sum(sent_steady.values()) / SEQUENTIAL:g}   "
+            f"({per_request(sent_steady, SEQUENTIAL)})"
+        )
+        print(
+            f"  commands executed  {sum(executed.values()) / SEQUENTIAL:g}   "
+            f"({per_request(executed, SEQUENTIAL)}; INFO commandstats, includes the "
+            "evidence script's own commands)"
+        )
+        print(
+            f"  cold: the first {cold} calls took {rt1 - rt0} round trips over "
+            f"{conn1 - conn0} new connection(s); commands: {per_request(sent_cold, 1)}"
+        )
+        print(
+            f"\nsigned {len(pool.events)} requests in {signing:.1f} s; total bench time "
+            f"{time.monotonic() - t_start:.0f} s"
+        )
         if failures:
             print("\nFAILED: these figures are not trustworthy:")
             for f in failures:
                 print("  - " + f)
             return 1
-        print("checks passed: sampled answers 200 valid TwiML, forged signature 403, no "
-              "non-2xx under load, the pool never ran out, evidence for every sent request")
+        print(
+            "checks passed: sampled answers 200 valid TwiML, forged signature 403, no "
+            "non-2xx under load, the pool never ran out, evidence for every sent request"
+        )
         return 0
     finally:
         for cleanup in reversed(cleanups):
@@ -594,26 +766,34 @@ def main() -> int:
                 print(f"cleanup: {exc}", file=sys.stderr)
 
 
-def report(rounds: list[dict[str, dict]], names: list[str], onshore: list[dict], args,
-           pool: Pool, load_name: str) -> None:
+def report(
+    rounds: list[dict[str, dict]], names: list[str], onshore: list[dict], args, pool: Pool, load_name: str
+) -> None:
     """The table per round and server, the mix, the ratios and the targets."""
     print()
-    print(f"{'':26}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'requests':>9}{'non-2xx':>8}"
-          f"{'sockerr':>8}{'recycled':>9}{'CPU/req':>9}{'Redis':>7}{'load':>6}")
+    print(
+        f"{'':26}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'requests':>9}{'non-2xx':>8}"
+        f"{'sockerr':>8}{'recycled':>9}{'CPU/req':>9}{'Redis':>7}{'load':>6}"
+    )
     for i, r in enumerate(rounds, 1):
         for name in names:
             res = r[name]
-            print(f"{f'round {i}, {name}':26}{res['rps']:>8.0f}{res['p50']:>8.2f}"
-                  f"{res['p99']:>8.2f}{res['requests']:>9}{res['non2xx']:>8}"
-                  f"{res['socket_errors']:>8}{res['worker_restarts']:>9}"
-                  f"{res['cpu_workers_us']:>7.0f}us{res['cpu_redis_us']:>5.0f}us"
-                  f"{res['load']:>6.1f}")
-    print("(CPU/req: the gunicorn workers' user+system time per request, recycled workers "
-          "included, from /proc; Redis: redis-server's; load: the 1-minute load average)")
+            print(
+                f"{f'round {i}, {name}':26}{res['rps']:>8.0f}{res['p50']:>8.2f}"
+                f"{res['p99']:>8.2f}{res['requests']:>9}{res['non2xx']:>8}"
+                f"{res['socket_errors']:>8}{res['worker_restarts']:>9}"
+                f"{res['cpu_workers_us']:>7.0f}us{res['cpu_redis_us']:>5.0f}us"
+                f"{res['load']:>6.1f}"
+            )
+    print(
+        "(CPU/req: the gunicorn workers' user+system time per request, recycled workers "
+        "included, from /proc; Redis: redis-server's; load: the 1-minute load average)"
+    )
     routes = sum((r["routes"] for r in onshore), collections.Counter())
     total = sum(routes.values())
-    print("mix sent to Onshore: " + ", ".join(f"{route} {n / total:.1%}"
-                                               for route, n in routes.most_common()))
+    print(
+        "mix sent to Onshore: " + ", ".join(f"{route} {n / total:.1%}" for route, n in routes.most_common())
+    )
     to_base = [r[ONSHORE]["rps"] / r[BASELINE]["rps"] for r in rounds]
     to_naive = [r[ONSHORE]["rps"] / r[NAIVE]["rps"] for r in rounds]
     p99 = [r[ONSHORE]["p99"] / r[BASELINE]["p99"] for r in rounds]
@@ -623,18 +803,23 @@ def report(rounds: list[dict[str, dict]], names: list[str], onshore: list[dict],
     quiet = min(range(len(rounds)), key=lambda i: rounds[i][ONSHORE]["load"])
     busy = max(range(len(rounds)), key=lambda i: rounds[i][ONSHORE]["load"])
     for label, i in (("quietest", quiet), ("busiest", busy)):
-        print(f"{label} round ({i + 1}, load {rounds[i][ONSHORE]['load']:.1f}): "
-              f"{to_base[i]:.3f} of bare Flask, {to_naive[i]:.2f}x the naive stack, "
-              f"p99 {p99[i]:.2f}x")
+        print(
+            f"{label} round ({i + 1}, load {rounds[i][ONSHORE]['load']:.1f}): "
+            f"{to_base[i]:.3f} of bare Flask, {to_naive[i]:.2f}x the naive stack, "
+            f"p99 {p99[i]:.2f}x"
+        )
     for what, values, target, ok in (
-            ("ratio to bare Flask", to_base, ">= 0.6", lambda v: v >= 0.6),
-            ("ratio to the naive stack", to_naive, ">= 1.5", lambda v: v >= 1.5),
-            ("p99 to bare Flask's", p99, "<= 2", lambda v: v <= 2)):
+        ("ratio to bare Flask", to_base, ">= 0.6", lambda v: v >= 0.6),
+        ("ratio to the naive stack", to_naive, ">= 1.5", lambda v: v >= 1.5),
+        ("p99 to bare Flask's", p99, "<= 2", lambda v: v <= 2),
+    ):
         value = statistics.median(values)
         print(f"target {what} {target}: {value:.3f} {'met' if ok(value) else 'MISSED'}")
-    print(f"({load_name}, -c{args.connections}, {args.duration} s per server per round, "
-          f"{WORKERS} sync workers each, {os.cpu_count()} CPU(s) shared by load generator, "
-          "gunicorn, Redis and whatever else runs on the machine)")
+    print(
+        f"({load_name}, -c{args.connections}, {args.duration} s per server per round, "
+        f"{WORKERS} sync workers each, {os.cpu_count()} CPU(s) shared by load generator, "
+        "gunicorn, Redis and whatever else runs on the machine)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,29 +42,52 @@ def main() -> int:
             statuses.append(status)
 
         wait = {"f": "bench", "v": version, "c": "manila", "n": "2", "s": "bridge", "w": "900"}
-        step = {"f": "bench", "v": version, "s": "disclose", "c": "manila", "t": "manila",
-                "h": "Manila|PH", "n": "1"}
+        step = {
+            "f": "bench",
+            "v": version,
+            "s": "disclose",
+            "c": "manila",
+            "t": "manila",
+            "h": "Manila|PH",
+            "n": "1",
+        }
         for i in range(20):  # recent waits of the queue, so the estimate is computed
             server.client().zadd("onshore:queue:manila:waits", {f"CA{i:032d}:{300 + i}": 1e9 + 60 * i})
 
         def kinds(n: int) -> dict[str, list[Callable[[], dict]]]:
             sids = ["CA" + secrets.token_hex(16) for _ in range(n)]
-            call = {"AccountSid": "AC" + "0" * 32, "From": "+12025550143", "To": SUPPORT,
-                    "FromCountry": "US", "Direction": "inbound", "CallStatus": "in-progress"}
+            call = {
+                "AccountSid": "AC" + "0" * 32,
+                "From": "+12025550143",
+                "To": SUPPORT,
+                "FromCountry": "US",
+                "Direction": "inbound",
+                "CallStatus": "in-progress",
+            }
             return {
-                "voice": [environ("/voice", {**call, "CallSid": s, "CallStatus": "ringing"})
-                          for s in sids],
-                "step": [environ("/voice/step?" + urlencode(step), {**call, "CallSid": s})
-                         for s in sids],
-                "wait": [environ("/voice/wait?" + urlencode(wait),
-                                 {**call, "CallSid": s, "QueueTime": "100", "QueuePosition": "3"})
-                         for s in sids],
-                "wait+place": [environ("/voice/wait?" + urlencode(wait),
-                                       {**call, "CallSid": s, "QueueTime": "0", "QueuePosition": "3"})
-                               for s in sids],
-                "wait-limit": [environ("/voice/wait?" + urlencode(wait),
-                                       {**call, "CallSid": s, "QueueTime": "905", "QueuePosition": "3"})
-                               for s in sids],
+                "voice": [environ("/voice", {**call, "CallSid": s, "CallStatus": "ringing"}) for s in sids],
+                "step": [environ("/voice/step?" + urlencode(step), {**call, "CallSid": s}) for s in sids],
+                "wait": [
+                    environ(
+                        "/voice/wait?" + urlencode(wait),
+                        {**call, "CallSid": s, "QueueTime": "100", "QueuePosition": "3"},
+                    )
+                    for s in sids
+                ],
+                "wait+place": [
+                    environ(
+                        "/voice/wait?" + urlencode(wait),
+                        {**call, "CallSid": s, "QueueTime": "0", "QueuePosition": "3"},
+                    )
+                    for s in sids
+                ],
+                "wait-limit": [
+                    environ(
+                        "/voice/wait?" + urlencode(wait),
+                        {**call, "CallSid": s, "QueueTime": "905", "QueuePosition": "3"},
+                    )
+                    for s in sids
+                ],
             }
 
         for build in kinds(200).values():  # warm up: configuration read, caches filled
@@ -81,11 +104,9 @@ def main() -> int:
         if set(statuses) != {"200 OK"}:
             print(f"FAILED: answers other than 200: {sorted(set(statuses))}")
             return 1
-        print(f"CPU per request in this process, median of {ROUNDS} rounds of {N} "
-              f"(min-max), µs:")
+        print(f"CPU per request in this process, median of {ROUNDS} rounds of {N} (min-max), µs:")
         for name, values in results.items():
-            print(f"  {name:<11} {statistics.median(values):7.0f}   "
-                  f"({min(values):.0f}-{max(values):.0f})")
+            print(f"  {name:<11} {statistics.median(values):7.0f}   ({min(values):.0f}-{max(values):.0f})")
         return 0
 
 

@@ -43,24 +43,32 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["TESTING"] = settings.testing
     # Redis must run a webhook's write within 80% of the timeout, or not at all: the rest of
     # the timeout is for the reply to travel back.
-    store = store_module.Store(store_module.connect(settings.redis_url, settings.redis_timeout),
-                               answer_within=settings.redis_timeout * 0.8,
-                               breaker=Breaker(on_change=breaker_moved))
+    store = store_module.Store(
+        store_module.connect(settings.redis_url, settings.redis_timeout),
+        answer_within=settings.redis_timeout * 0.8,
+        breaker=Breaker(on_change=breaker_moved),
+    )
     seed_memory(store, settings)
     spool = Spool(Path(settings.spool_dir))
     keys = keyring(settings)
     onshore = webhooks.Onshore(
         settings=settings,
         store=store,
-        signatures=SignatureChecker([settings.auth_token, settings.auth_token_secondary],
-                                    settings.public_base_url, settings.shared_keys()),
+        signatures=SignatureChecker(
+            [settings.auth_token, settings.auth_token_secondary],
+            settings.public_base_url,
+            settings.shared_keys(),
+        ),
         keyring=keys,
         spool=spool,
-        chores=Chores([
-            Chore("spool-replay", 1.0, lambda: spool.replay(store.append),
-                  due=lambda: bool(spool.pending())),
-            Sweep("fallback-reading", store.read_for_fallback),
-        ]),
+        chores=Chores(
+            [
+                Chore(
+                    "spool-replay", 1.0, lambda: spool.replay(store.append), due=lambda: bool(spool.pending())
+                ),
+                Sweep("fallback-reading", store.read_for_fallback),
+            ]
+        ),
     )
     webhooks.init_app(app, onshore)
     operator_api.init_app(app, settings.report_token)
@@ -94,8 +102,7 @@ def seed_memory(store: Store, settings: Settings) -> None:
         return
     config, _, errors = check_folder(folder, settings.home_country)
     if errors:
-        log.warning("IVR_FLOWS_DIR %s has %d problem(s); not used as a fallback", folder,
-                    len(errors))
+        log.warning("IVR_FLOWS_DIR %s has %d problem(s); not used as a fallback", folder, len(errors))
         return
     store.memory.seed(config)
     for flow in config.flows.values():

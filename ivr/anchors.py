@@ -91,9 +91,11 @@ def merged(*sources: Iterable[Anchor]) -> tuple[list[Anchor], str]:
     for anchor in (a for source in sources for a in source):
         seen = by_id.setdefault(anchor.last, anchor)
         if (seen.hash, seen.count) != (anchor.hash, anchor.count):
-            return [], (f"two anchors disagree about entry {anchor.last}: hash "
-                        f"{seen.hash[:12]} (entry {seen.count}) at {seen.at} and "
-                        f"{anchor.hash[:12]} (entry {anchor.count}) at {anchor.at}")
+            return [], (
+                f"two anchors disagree about entry {anchor.last}: hash "
+                f"{seen.hash[:12]} (entry {seen.count}) at {seen.at} and "
+                f"{anchor.hash[:12]} (entry {anchor.count}) at {anchor.at}"
+            )
     return sorted(by_id.values(), key=lambda a: stream_order(a.last)), ""
 
 

@@ -66,8 +66,9 @@ class DayFile:
     def of(cls, fields: Mapping[str, object]) -> DayFile:
         """A manifest line as read; ValueError when it is not one."""
         try:
-            values: dict[str, Any] = {k: (int(str(v)) if k in ("count", "before") else str(v))
-                                      for k, v in fields.items()}
+            values: dict[str, Any] = {
+                k: (int(str(v)) if k in ("count", "before") else str(v)) for k, v in fields.items()
+            }
             return cls(**values)
         except TypeError as exc:
             raise ValueError(f"not a manifest line: {dict(fields)}") from exc
@@ -102,8 +103,10 @@ def archive(store: Store, folder: Path, hot_days: int, today: date) -> tuple[lis
     if done:
         last = done[-1]
         if pruned_id and stream_order(pruned_id) > stream_order(last.last):
-            return [], (f"Redis was pruned up to {pruned_id}, past the archive's last entry "
-                        f"{last.last}: the entries between are in neither")
+            return [], (
+                f"Redis was pruned up to {pruned_id}, past the archive's last entry "
+                f"{last.last}: the entries between are in neither"
+            )
         if stream_order(pruned_id or "0-0") < stream_order(last.last):  # a crash before pruning
             store.prune(last.last, last.head, (), last.before + last.count - before)
         start, prev, before = f"({last.last}", last.head, last.before + last.count
@@ -155,11 +158,21 @@ def _close(store: Store, folder: Path, out: _Writer) -> DayFile:
     os.fsync(out.file.fileno())
     out.file.close()
     os.replace(out.part, folder / out.name)
-    written = DayFile(out.day.isoformat(), out.name, out.first, out.last, out.count, out.before,
-                      out.prev, out.head, out.sha.hexdigest())
+    written = DayFile(
+        out.day.isoformat(),
+        out.name,
+        out.first,
+        out.last,
+        out.count,
+        out.before,
+        out.prev,
+        out.head,
+        out.sha.hexdigest(),
+    )
     _append_line(folder, written)
-    store.mark_exported(written.first, written.last, written.count, written.sha256,
-                        str(folder / written.file))
+    store.mark_exported(
+        written.first, written.last, written.count, written.sha256, str(folder / written.file)
+    )
     store.prune(written.last, written.head, out.calls, written.count)
     return written
 
@@ -173,8 +186,9 @@ def _append_line(folder: Path, day: DayFile) -> None:
         os.close(dir_fd)
 
 
-def entries(folder: Path, days: Iterable[DayFile], marks: Mapping[tuple[str, str], str],
-            check: bool = True) -> Iterator[tuple[str, list[str]]]:
+def entries(
+    folder: Path, days: Iterable[DayFile], marks: Mapping[tuple[str, str], str], check: bool = True
+) -> Iterator[tuple[str, list[str]]]:
     """The entries of these day files in order, as stored, a chunk at a time. With
     ``check``, each file is held to its manifest line and to Redis's export mark of it
     (``marks``: (first id, file name) -> sha256); raises Broken at the first file that is
@@ -183,9 +197,12 @@ def entries(folder: Path, days: Iterable[DayFile], marks: Mapping[tuple[str, str
         path = folder / day.file
         mark = marks.get((day.first, day.file))
         if check and mark is not None and mark != day.sha256:
-            raise Broken(day.file, f"its manifest line says SHA-256 {day.sha256[:12]} but Redis "
-                         f"marked it exported with {mark[:12]}: the file and the manifest "
-                         "were rewritten")
+            raise Broken(
+                day.file,
+                f"its manifest line says SHA-256 {day.sha256[:12]} but Redis "
+                f"marked it exported with {mark[:12]}: the file and the manifest "
+                "were rewritten",
+            )
         sha = hashlib.sha256()
         count = 0
         try:
@@ -204,12 +221,16 @@ def entries(folder: Path, days: Iterable[DayFile], marks: Mapping[tuple[str, str
                     count += 1
                     yield row[0], row[1:]
         except FileNotFoundError:
-            raise Broken(day.file, f"the day file of {day.day} ({day.count} entries from "
-                         f"{day.first}) is missing") from None
+            raise Broken(
+                day.file, f"the day file of {day.day} ({day.count} entries from {day.first}) is missing"
+            ) from None
         if check and (sha.hexdigest() != day.sha256 or count != day.count):
-            raise Broken(day.file, f"it holds {count} entries with SHA-256 "
-                         f"{sha.hexdigest()[:12]}; the manifest says {day.count} with "
-                         f"{day.sha256[:12]}: it was edited")
+            raise Broken(
+                day.file,
+                f"it holds {count} entries with SHA-256 "
+                f"{sha.hexdigest()[:12]}; the manifest says {day.count} with "
+                f"{day.sha256[:12]}: it was edited",
+            )
 
 
 def _row(line: bytes) -> list[str]:
@@ -228,8 +249,7 @@ def _row(line: bytes) -> list[str]:
 def period(folder: Path, first: str, end: str) -> Iterator[tuple[str, list[str]]]:
     """Archived entries from id ``first`` up to, not including, id ``end`` (an "(" id)."""
     low, high = stream_order(first), stream_order(end.lstrip("("))
-    days = [d for d in manifest(folder)
-            if stream_order(d.last) >= low and stream_order(d.first) < high]
+    days = [d for d in manifest(folder) if stream_order(d.last) >= low and stream_order(d.first) < high]
     for entry_id, stored in entries(folder, days, {}, check=False):
         if low <= stream_order(entry_id) < high:
             yield entry_id, unpack(stored)

@@ -56,15 +56,18 @@ def check_entry(keyring: Keyring | None, fields: list[str], prev: str) -> str:
     return _checked(keyring, fields, prev)[0]
 
 
-def _checked(keyring: Keyring | None, fields: list[str], prev: str,
-             body: str = "") -> tuple[str, bool | None]:
+def _checked(
+    keyring: Keyring | None, fields: list[str], prev: str, body: str = ""
+) -> tuple[str, bool | None]:
     """(``check_entry``'s answer, the MAC's validity), the entry encoded (unless ``body``,
     its sealed text as stored, is given) and MACed once."""
     if len(fields) < CHAIN_TAIL or fields[-4] != "prev" or fields[-2] != "hash":
         return "has no chain fields", None
     if fields[-3] != prev:
-        return (f"links to {fields[-3][:12] or '(start)'} but the entry before it hashes to "
-                f"{prev[:12] or '(start)'}: an entry was deleted, inserted or moved before it"), None
+        return (
+            f"links to {fields[-3][:12] or '(start)'} but the entry before it hashes to "
+            f"{prev[:12] or '(start)'}: an entry was deleted, inserted or moved before it"
+        ), None
     body = body or body_of(fields)
     if link(prev, body) != fields[-1]:
         return "its content no longer matches its hash: it was edited", None
@@ -72,8 +75,9 @@ def _checked(keyring: Keyring | None, fields: list[str], prev: str,
     return ("its MAC is wrong: it was forged or edited" if valid is False else ""), valid
 
 
-def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (),
-           folder: Path | None = None) -> Verdict:
+def verify(
+    store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (), folder: Path | None = None
+) -> Verdict:
     """Check the whole record (the archive in ``folder``, then Redis) against its chain,
     its MACs and every anchor (Redis's and ``logged``, from a local log); name the first
     broken link. Reads a batch or a chunk at a time: memory does not grow with the record."""
@@ -85,8 +89,8 @@ def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (),
         after = stream_order(days[0].first)
         after = (after[0], after[1] - 1)
         rows: Iterable[tuple[str, list[str]]] = itertools.chain(
-            archive.entries(folder, days, store.export_marks()),
-            store.stored(f"({days[-1].last}"))
+            archive.entries(folder, days, store.export_marks()), store.stored(f"({days[-1].last}")
+        )
     else:
         origin = store.pruned()
         after = stream_order(origin[0]) if origin[0] else (-1, -1)
@@ -96,9 +100,13 @@ def verify(store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (),
     return replace(verdict, anchors=len(pending), last_anchor=pending[-1].at if pending else "")
 
 
-def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
-          origin: tuple[str, str, int], pending: list[Anchor],
-          chain_head: Callable[[], str]) -> Verdict:
+def _walk(
+    rows: Iterable[tuple[str, list[str]]],
+    keyring: Keyring | None,
+    origin: tuple[str, str, int],
+    pending: list[Anchor],
+    chain_head: Callable[[], str],
+) -> Verdict:
     """``verify`` of ``rows``, the entries after ``origin`` (id, hash, entries before) as
     stored, holding the record to ``pending`` (the anchors past it, oldest first; consumed)."""
     _, prev, count = origin
@@ -109,16 +117,17 @@ def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
         for entry_id, stored in rows:
             fields, body = unpacked_with_text(stored)
             if pending and stream_order(entry_id) > stream_order(pending[0].last):
-                return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id),
-                               unknown)
+                return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id), unknown)
             first = count == origin[2]
             count += 1
             problem, valid = _checked(keyring, fields, prev, body)
             problem = problem or _anchor_problem(fields, recent)
             if problem and first and fields[-3:-2] != [prev]:
-                problem = (f"the record's oldest entries were erased: it starts at {entry_id}, "
-                           f"which links to {fields[-3][:12] or '(start)'}, not to "
-                           f"{'the pruned marker ' + prev[:12] if prev else 'the start'}")
+                problem = (
+                    f"the record's oldest entries were erased: it starts at {entry_id}, "
+                    f"which links to {fields[-3][:12] or '(start)'}, not to "
+                    f"{'the pruned marker ' + prev[:12] if prev else 'the start'}"
+                )
             if not problem and pending and entry_id == pending[0].last:
                 problem = _held_to(pending.pop(0), fields[-1], count)
             if problem:
@@ -133,9 +142,14 @@ def _walk(rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None,
         return Verdict(count, pending[0].last, _erased(pending[0], count, ""), unknown)
     head = chain_head()
     if head != prev:
-        return Verdict(count, "end", f"the record ends at {prev[:12] or '(start)'} but the chain "
-                       f"head is {head[:12] or '(none)'}: entries at the end were deleted, or "
-                       "the head was overwritten", unknown)
+        return Verdict(
+            count,
+            "end",
+            f"the record ends at {prev[:12] or '(start)'} but the chain "
+            f"head is {head[:12] or '(none)'}: entries at the end were deleted, or "
+            "the head was overwritten",
+            unknown,
+        )
     return Verdict(count, unknown_keys=unknown)
 
 
@@ -160,19 +174,25 @@ class _Recent:
 def _erased(anchor: Anchor, count: int, next_id: str) -> str:
     """Why an anchored entry that is not in the stream means evidence was erased."""
     where = f"before {next_id}" if next_id else "at its end"
-    return (f"the anchor of {anchor.at} attests {anchor.count} entries up to {anchor.last} "
-            f"(hash {anchor.hash[:12]}); the record holds {count} {where}: "
-            f"{anchor.count - count} or more entries were erased (trimmed, deleted or rewritten)")
+    return (
+        f"the anchor of {anchor.at} attests {anchor.count} entries up to {anchor.last} "
+        f"(hash {anchor.hash[:12]}); the record holds {count} {where}: "
+        f"{anchor.count - count} or more entries were erased (trimmed, deleted or rewritten)"
+    )
 
 
 def _held_to(anchor: Anchor, hash_: str, count: int) -> str:
     """What is wrong with an anchored entry as found; "" when it is what was attested."""
     if hash_ != anchor.hash:
-        return (f"it hashes to {hash_[:12]} but the anchor of {anchor.at} attests "
-                f"{anchor.hash[:12]}: it or entries before it were rewritten")
+        return (
+            f"it hashes to {hash_[:12]} but the anchor of {anchor.at} attests "
+            f"{anchor.hash[:12]}: it or entries before it were rewritten"
+        )
     if count != anchor.count:
-        return (f"it is entry {count} of the record but the anchor of {anchor.at} attests it "
-                f"as entry {anchor.count}: entries before it were deleted or inserted")
+        return (
+            f"it is entry {count} of the record but the anchor of {anchor.at} attests it "
+            f"as entry {anchor.count}: entries before it were deleted or inserted"
+        )
     return ""
 
 
@@ -188,14 +208,18 @@ def anchor(store: Store, now: datetime) -> tuple[Anchor | None, str]:
     # MINID), so the oldest entry and the last anchored one show any erasure it can do.
     first = next(store.entries(f"({pruned_id}" if pruned_id else "-", batch=1), None)
     if first is not None and first[1][-3:-2] != [pruned_hash]:
-        return None, (f"the record now starts at {first[0]}, which does not link to where the "
-                      "last prune left it: its oldest entries were erased; run ivr audit verify")
+        return None, (
+            f"the record now starts at {first[0]}, which does not link to where the "
+            "last prune left it: its oldest entries were erased; run ivr audit verify"
+        )
     if previous is not None:
         if not pruned_id or stream_order(previous.last) > stream_order(pruned_id):
             found = store.entry(previous.last)
             if found is None or found[-1] != previous.hash or count < previous.count:
-                return None, (f"the record no longer holds entry {previous.last} as the anchor "
-                              f"of {previous.at} attested it: run ivr audit verify")
+                return None, (
+                    f"the record no longer holds entry {previous.last} as the anchor "
+                    f"of {previous.at} attested it: run ivr audit verify"
+                )
         if previous.last == last_id:
             return None, ""
     if not last_id:
@@ -213,8 +237,10 @@ def _anchor_problem(fields: list[str], seen: _Recent) -> str:
     attested = _pairs(fields).get("head", "")
     if attested in seen:
         return ""
-    return (f"it attests the chain head {attested[:12]}, which none of the {RECENT} entries "
-            "before it has: entries before it were deleted or rewritten and the chain relinked")
+    return (
+        f"it attests the chain head {attested[:12]}, which none of the {RECENT} entries "
+        "before it has: entries before it were deleted or rewritten and the chain relinked"
+    )
 
 
 def _range(start: date, end: date) -> tuple[str, str]:
@@ -222,8 +248,9 @@ def _range(start: date, end: date) -> tuple[str, str]:
     return archive.first_id(start), "(" + archive.first_id(end + timedelta(days=1))
 
 
-def period(store: Store, start: date, end: date,
-           folder: Path | None = None) -> Iterator[tuple[str, list[str]]]:
+def period(
+    store: Store, start: date, end: date, folder: Path | None = None
+) -> Iterator[tuple[str, list[str]]]:
     """Entries that may belong to calls received from start to end, from the archive in
     ``folder`` and then Redis: a day of slack after ``end`` for calls that ran past midnight."""
     first_id, last_id = _range(start, end + timedelta(days=1))
@@ -269,8 +296,7 @@ def prune(store: Store, before: date, retention_days: int, today: date) -> tuple
     cutoff = min(before, today - timedelta(days=retention_days))
     pruned_id = store.pruned()[0]
     ranges = sorted(stream_order(a) + stream_order(b) for a, b in store.exported())
-    candidates = list(store.entries(f"({pruned_id}" if pruned_id else "-",
-                                    "(" + archive.first_id(cutoff)))
+    candidates = list(store.entries(f"({pruned_id}" if pruned_id else "-", "(" + archive.first_id(cutoff)))
     if not candidates:
         return 0, f"no entries before {cutoff.isoformat()} (retention {retention_days} days)"
     for entry_id, _ in candidates:
@@ -283,8 +309,9 @@ def prune(store: Store, before: date, retention_days: int, today: date) -> tuple
     return len(candidates), ""
 
 
-def call_record(store: Store, keyring: Keyring | None,
-                call_sid: str) -> Iterator[tuple[str, dict[str, str], str]]:
+def call_record(
+    store: Store, keyring: Keyring | None, call_sid: str
+) -> Iterator[tuple[str, dict[str, str], str]]:
     """One call's entries in the order they happened (by ``at``, then stream id: spooled
     entries reach the stream late): (id, fields, chain status of that entry)."""
     entries: list[tuple[str, list[str] | None]] = list(store.call_entries(call_sid))
@@ -308,4 +335,3 @@ def call_record(store: Store, keyring: Keyring | None,
 
 def _pairs(fields: list[str]) -> dict[str, str]:
     return dict(zip(fields[::2], fields[1::2], strict=True))
-

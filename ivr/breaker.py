@@ -43,9 +43,14 @@ Change = Callable[[State, State, str], None]  # (was, now, why)
 class Breaker:
     """Whether the next round trip may go to Redis, from what the last ones did."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 draw: Callable[[], float] = random.random, base: float = BASE_DELAY,
-                 cap: float = MAX_DELAY, on_change: Change | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
+        base: float = BASE_DELAY,
+        cap: float = MAX_DELAY,
+        on_change: Change | None = None,
+    ) -> None:
         self.clock, self.draw, self.base, self.cap = clock, draw, base, cap
         self.on_change = on_change
         self.state = State.CLOSED

@@ -32,12 +32,14 @@ from ivr.prompts import DEFAULT_FINISH_ON_KEY, keys_heard
 
 ACCOUNT_SID = "AC" + "0" * 32  # the stand-in account
 
+
 class Transport(Protocol):
     """Sends one request: (url, form, headers, method) -> (status, content type, body). A
     GET carries no form: its parameters are already in the URL."""
 
-    def __call__(self, url: str, params: dict[str, str], headers: dict[str, str],
-                 method: str = "POST") -> tuple[int, str, str]: ...
+    def __call__(
+        self, url: str, params: dict[str, str], headers: dict[str, str], method: str = "POST"
+    ) -> tuple[int, str, str]: ...
 
 
 MAX_REQUESTS = 40
@@ -102,8 +104,14 @@ class Phone:
     how the number's "Call status changes" callback is configured.
     """
 
-    def __init__(self, base_url: str, token: str, transport: Transport,
-                 shared_key: tuple[str, str] | None = None, status_method: str = "POST") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        transport: Transport,
+        shared_key: tuple[str, str] | None = None,
+        status_method: str = "POST",
+    ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.validator = RequestValidator(token)
         self.transport = transport
@@ -116,8 +124,10 @@ class Phone:
             return {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
         key_id, secret = self.shared_key
         signature = RequestValidator(secret).compute_signature(url, params, HMAC_SHA256)
-        return {"X-Twilio-Signature": signature,
-                SIGNATURE_SETTINGS_HEADER: f"key={key_id},algorithm={HMAC_SHA256}"}
+        return {
+            "X-Twilio-Signature": signature,
+            SIGNATURE_SETTINGS_HEADER: f"key={key_id},algorithm={HMAC_SHA256}",
+        }
 
     def post(self, path_or_url: str, params: dict[str, str]) -> tuple[int, str, str]:
         """One signed request, as Twilio sends it: with the account's id, which Twilio puts
@@ -138,12 +148,20 @@ class Phone:
         number's URL (or its Fallback URL) is configured."""
         t = Transcript(caller.call_sid, caller.from_)
         base = {
-            "CallSid": caller.call_sid, "AccountSid": ACCOUNT_SID, "From": caller.from_,
-            "To": caller.to, "FromCountry": caller.from_country, "ToCountry": "US",
-            "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01",
+            "CallSid": caller.call_sid,
+            "AccountSid": ACCOUNT_SID,
+            "From": caller.from_,
+            "To": caller.to,
+            "FromCountry": caller.from_country,
+            "ToCountry": "US",
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+            "ApiVersion": "2010-04-01",
         }
-        inputs = {"press": caller.press.split(",") if caller.press else [],
-                  "say": [caller.say] if caller.say else []}
+        inputs = {
+            "press": caller.press.split(",") if caller.press else [],
+            "say": [caller.say] if caller.say else [],
+        }
         outcomes = list(caller.outcomes)
         t.note(f"call {caller.call_sid} from {caller.from_country} to {caller.to}")
         url: str = first
@@ -167,21 +185,30 @@ class Phone:
             url, extra = nxt
         else:
             t.note(f"stopped after {MAX_REQUESTS} requests")
-        unused = [*(f"key {p}" if p else "a silence" for p in inputs["press"]),
-                  *(f"the words '{w}'" for w in inputs["say"])]
+        unused = [
+            *(f"key {p}" if p else "a silence" for p in inputs["press"]),
+            *(f"the words '{w}'" for w in inputs["say"]),
+        ]
         if unused:  # an answer the call never asked for must not pass for one it heard
             t.note(f"  (never asked for: {', '.join(unused)}; no prompt was left to answer)")
         callback = self.get if self.status_method == "GET" else self.post
-        status = callback("/voice/status", {**base, "CallStatus": "completed",
-                                            "CallDuration": "60", "SequenceNumber": "0"})[0]
+        status = callback(
+            "/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60", "SequenceNumber": "0"}
+        )[0]
         if status != 200:  # Twilio logs it (error 11200); the call itself is over
             t.note(f"the status callback ({self.status_method}) got HTTP {status}")
         t.note("call ended")
         return t
 
-    def _follow(self, body: str, t: Transcript, inputs: dict[str, list[str]],
-                outcomes: list[str], caller: Caller,
-                base: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    def _follow(
+        self,
+        body: str,
+        t: Transcript,
+        inputs: dict[str, list[str]],
+        outcomes: list[str],
+        caller: Caller,
+        base: dict[str, str],
+    ) -> tuple[str, dict[str, str]] | None:
         root = ET.fromstring(body)
         for verb in root:
             if verb.tag == "Say":
@@ -216,8 +243,9 @@ class Phone:
                 return None
         return None
 
-    def _gather(self, verb: ET.Element, t: Transcript, inputs: dict[str, list[str]],
-                caller: Caller) -> tuple[str, dict[str, str]] | None:
+    def _gather(
+        self, verb: ET.Element, t: Transcript, inputs: dict[str, list[str]], caller: Caller
+    ) -> tuple[str, dict[str, str]] | None:
         """Play a <Gather> as Twilio does: its nested prompts (cut at the caller's input
         when it comes while they play and bargeIn is on), then the keys or words it hears.
         None: no input, and Twilio goes on to the next verb."""
@@ -234,8 +262,10 @@ class Phone:
                 t.heard.append(inner.text or "")
                 t.note(f"  hears: {inner.text}")
             if cut:  # Twilio stops the prompt there; nothing after it is played
-                t.note(f"    ^ cut off by {'key ' + pressed[0] if pressed else 'speech'} "
-                       "while it played (barge-in)")
+                t.note(
+                    f"    ^ cut off by {'key ' + pressed[0] if pressed else 'speech'} "
+                    "while it played (barge-in)"
+                )
                 break
         if pressed:
             t.note(f"  presses {pressed}" + ("" if digits else ": no input (finishOnKey)"))
@@ -244,14 +274,14 @@ class Phone:
         if words:
             t.note(f"  says '{words}'")
             inputs["said_at"] = prompt
-            return verb.get("action", ""), {"SpeechResult": words,
-                                            "Confidence": f"{caller.confidence:g}"}
+            return verb.get("action", ""), {"SpeechResult": words, "Confidence": f"{caller.confidence:g}"}
         if not pressed:
             t.note("  (stays silent)")
         return None
 
-    def _bridge(self, verb: ET.Element, t: Transcript, outcomes: list[str], caller: Caller,
-                base: dict[str, str]) -> tuple[str, dict[str, str] | None]:
+    def _bridge(
+        self, verb: ET.Element, t: Transcript, outcomes: list[str], caller: Caller, base: dict[str, str]
+    ) -> tuple[str, dict[str, str] | None]:
         """Play the bridge's outcome: (outcome, the parameters Twilio posts to its action;
         None when the caller hung up on hold)."""
         outcome = outcomes.pop(0) if outcomes else "completed"
@@ -267,7 +297,8 @@ class Phone:
             # Whoever answers is connected, unless the noun's url (the whisper) hangs up
             # their leg first (https://www.twilio.com/docs/voice/twiml/number#url).
             bridged = meaning(status) == ANSWERED and (
-                not inner.get("url") or self._answering_leg(inner, verb, outcome, t))
+                not inner.get("url") or self._answering_leg(inner, verb, outcome, t)
+            )
             result = {"DialCallStatus": status, "DialBridged": str(bridged).lower()}
         else:
             workflow = verb.get("workflowSid")
@@ -277,7 +308,8 @@ class Phone:
                 raise ImpossibleOutcome(
                     f"a {kind} bridge is never {outcome}: Twilio's <Enqueue> has no timeout; "
                     "the caller waits (--wait SECONDS) until an agent answers, the caller "
-                    "leaves (the transfer key, the queue's max_wait) or hangs up")
+                    "leaves (the transfer key, the queue's max_wait) or hangs up"
+                )
             result = {"QueueResult": queue_result, "QueueTime": "12"}
         if outcome == HANGS_UP:  # the action request then carries the caller's ended leg
             result["CallStatus"] = "completed"
@@ -288,16 +320,21 @@ class Phone:
             result = self._hold(wait_url, t, caller, base)
         return outcome, result
 
-    def _answering_leg(self, noun: ET.Element, dial: ET.Element, outcome: str,
-                       t: Transcript) -> bool:
+    def _answering_leg(self, noun: ET.Element, dial: ET.Element, outcome: str, t: Transcript) -> bool:
         """Play the called party's leg of a <Number url> or <Sip url>: Twilio requests the
         url on that leg, and the parties are connected only if its TwiML ends without
         hanging up. An agent accepts (presses 1), declines (presses 2) or, as a voicemail
         does, presses nothing."""
-        params = {"CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": t.call_sid,
-                  "AccountSid": ACCOUNT_SID, "From": dial.get("callerId") or t.caller,
-                  "To": (noun.text or "").strip(), "Direction": "outbound-dial",
-                  "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}
+        params = {
+            "CallSid": "CA" + secrets.token_hex(16),
+            "ParentCallSid": t.call_sid,
+            "AccountSid": ACCOUNT_SID,
+            "From": dial.get("callerId") or t.caller,
+            "To": (noun.text or "").strip(),
+            "Direction": "outbound-dial",
+            "CallStatus": "in-progress",
+            "ApiVersion": "2010-04-01",
+        }
         key = {"declined": "2", "voicemail": ""}.get(outcome, "1")
         url, extra = noun.get("url", ""), dict[str, str]()
         for _ in range(4):
@@ -327,13 +364,19 @@ class Phone:
             url, extra = nxt
         return False
 
-    def _hold(self, wait_url: str, t: Transcript, caller: Caller,
-              base: dict[str, str]) -> dict[str, str] | None:
+    def _hold(
+        self, wait_url: str, t: Transcript, caller: Caller, base: dict[str, str]
+    ) -> dict[str, str] | None:
         """The waitUrl loop; what Twilio then posts to the <Enqueue> action (None: hung up)."""
         elapsed = 0
         for _ in range(MAX_HOLDS):
-            queue = {"QueueSid": "QU" + "0" * 32, "QueueTime": str(elapsed), "QueuePosition": "1",
-                     "CurrentQueueSize": "1", "AvgQueueTime": "0"}
+            queue = {
+                "QueueSid": "QU" + "0" * 32,
+                "QueueTime": str(elapsed),
+                "QueuePosition": "1",
+                "CurrentQueueSize": "1",
+                "AvgQueueTime": "0",
+            }
             status, _, body = self.post(wait_url, {**base, **queue})
             t.statuses.append(status)
             t.documents.append(body)
@@ -351,15 +394,16 @@ class Phone:
             gather = next((v for v in verbs if v.tag == "Gather"), None)
             if caller.hold_press and elapsed >= caller.wait and gather is not None:
                 t.note(f"  on hold {_clock(elapsed)}: presses {caller.hold_press}")
-                status, _, pressed = self.post(gather.get("action", wait_url),
-                                               {**base, **queue, "Digits": caller.hold_press})
+                status, _, pressed = self.post(
+                    gather.get("action", wait_url), {**base, **queue, "Digits": caller.hold_press}
+                )
                 t.statuses.append(status)
                 t.documents.append(pressed)
                 if status == 200 and [v.tag for v in ET.fromstring(pressed)] == ["Leave"]:
                     t.note(f"  on hold {_clock(elapsed)}: leaves the queue")
                     return {"QueueResult": "leave", "QueueTime": str(elapsed)}
             length = 0
-            for inner in (gather if gather is not None else verbs):
+            for inner in gather if gather is not None else verbs:
                 if inner.tag == "Say":
                     t.held.append(inner.text or "")
                     t.note(f"  on hold {_clock(elapsed)} hears: {inner.text}")

@@ -20,8 +20,7 @@ from ivr.engine import Action, Connect, Event, Turn
 from ivr.flowfile import valid_e164
 
 # What carriers put in From for a caller who withholds their number (any case).
-WITHHELD = frozenset({"anonymous", "restricted", "private", "unknown", "unavailable",
-                      "withheld", "blocked"})
+WITHHELD = frozenset({"anonymous", "restricted", "private", "unknown", "unavailable", "withheld", "blocked"})
 _E164_FORM = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
@@ -49,10 +48,15 @@ def substitute(turn: Turn, caller: str, called: str, hashed: str = "") -> Turn:
     reason = problem(caller) if dials and called else ""
     if not reason:
         return turn
-    actions: list[Action] = [replace(a, caller_id=called, caller=hashed) if a in dials else a
-                             for a in turn.actions]
+    actions: list[Action] = [
+        replace(a, caller_id=called, caller=hashed) if a in dials else a for a in turn.actions
+    ]
     events = turn.events + [
-        Event(f"caller_id:{a.then.seq}:{a.then.state}", "caller_id",
-              (("reason", reason), ("shown", "called-number"), ("center", a.center)))
-        for a in dials]
+        Event(
+            f"caller_id:{a.then.seq}:{a.then.state}",
+            "caller_id",
+            (("reason", reason), ("shown", "called-number"), ("center", a.center)),
+        )
+        for a in dials
+    ]
     return Turn(turn.call, actions, events)

@@ -59,15 +59,18 @@ NOTHING, NO_CENTER, OFFSHORE = "", "<none>", "<offshore>"
 # that off, but not every <Gather> a call meets does (hold, a fallback document, the
 # company's own application): a key a caller must press is never "#".
 FINISH_KEY = "#"
-FINISH_KEY_PROBLEM = ("'#' ends the caller's input in Twilio's <Gather> (finishOnKey): pressed "
-                      "alone it is no key at all; use 0-9 or *")
+FINISH_KEY_PROBLEM = (
+    "'#' ends the caller's input in Twilio's <Gather> (finishOnKey): pressed "
+    "alone it is no key at all; use 0-9 or *"
+)
 # The abstract state of a call: state name, what may be current and undisclosed, whether
 # the caller asked for the domestic transfer, whether a disclosure was heard.
 Node = tuple[str, str, bool, bool]
 
 
-def check_folder(folder: Path, home_country: str,
-                 progress: Progress | None = None) -> tuple[Config, Sources, list[FlowError]]:
+def check_folder(
+    folder: Path, home_country: str, progress: Progress | None = None
+) -> tuple[Config, Sources, list[FlowError]]:
     """Read, parse and check a folder; return the config, its sources and every problem."""
     progress = progress or Progress(io.StringIO())
     with progress.phase("read {size} numbers"):
@@ -77,8 +80,14 @@ def check_folder(folder: Path, home_country: str,
         config, parse_errors = build(sources, progress)
     errors += parse_errors
     if not sources.numbers and not errors:  # an empty or truncated folder takes every call offline
-        errors.append(FlowError(str(folder), "", "numbers", "no number is defined: published, "
-                                "this would leave every number without a flow"))
+        errors.append(
+            FlowError(
+                str(folder),
+                "",
+                "numbers",
+                "no number is defined: published, this would leave every number without a flow",
+            )
+        )
     with progress.phase("checked {size} numbers, their centers and flows"):
         errors += check_config(config, sources, home_country)
     return config, sources, errors
@@ -93,21 +102,34 @@ def check_config(config: Config, sources: Sources, home_country: str) -> list[Fl
         if number.flow and flow is None:
             errors.append(FlowError(file, where, "flow", f"names unknown flow '{number.flow}'"))
         elif flow is not None and number.language and number.language not in flow.codes:
-            errors.append(FlowError(file, where, "language", f"'{number.language}' is not a language of "
-                                    f"flow '{flow.id}' ({', '.join(flow.codes)})"))
+            errors.append(
+                FlowError(
+                    file,
+                    where,
+                    "language",
+                    f"'{number.language}' is not a language of flow '{flow.id}' ({', '.join(flow.codes)})",
+                )
+            )
     for flow_id, flow in config.flows.items():
         file, raw = sources.flows[flow_id]
-        errors += [FlowError(file, where, field, msg)
-                   for where, field, msg in flow_problems(flow, config, home_country)]
-        errors += [FlowError(file, f"flow '{flow_id}'", field, msg)
-                   for field, msg in _voice_problems(flow, raw)]
+        errors += [
+            FlowError(file, where, field, msg)
+            for where, field, msg in flow_problems(flow, config, home_country)
+        ]
+        errors += [
+            FlowError(file, f"flow '{flow_id}'", field, msg) for field, msg in _voice_problems(flow, raw)
+        ]
     if config.policy is not None and sources.policy is not None:
         policy_file = sources.policy[0]
-        errors += [FlowError(policy_file, "policy", "transfer_numbers", msg)
-                   for msg in _foreign_numbers(config.policy, home_country)]
+        errors += [
+            FlowError(policy_file, "policy", "transfer_numbers", msg)
+            for msg in _foreign_numbers(config.policy, home_country)
+        ]
         for center_id, center in config.centers.items():
-            errors += [FlowError(sources.centers[center_id][0], f"center '{center_id}'", field, msg)
-                       for field, msg in _target_problems(center, config.policy)]
+            errors += [
+                FlowError(sources.centers[center_id][0], f"center '{center_id}'", field, msg)
+                for field, msg in _target_problems(center, config.policy)
+            ]
     return errors
 
 
@@ -157,9 +179,13 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     if flow.domestic and domestic is None:
         yield where, "domestic", f"names unknown center '{flow.domestic}'"
     elif domestic is not None and domestic.country != home:
-        yield where, "domestic", (
-            f"center '{flow.domestic}' is in {domestic.country}, not the home country {home}; "
-            "a domestic transfer must reach an agent in the home country"
+        yield (
+            where,
+            "domestic",
+            (
+                f"center '{flow.domestic}' is in {domestic.country}, not the home country {home}; "
+                "a domestic transfer must reach an agent in the home country"
+            ),
         )
     if flow.transfer_key not in DTMF_KEYS:
         yield where, "transfer_key", f"{flow.transfer_key!r} must be one key: 0-9, * or #"
@@ -167,8 +193,11 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
         yield where, "transfer_key", FINISH_KEY_PROBLEM
     for language in flow.languages:
         if not language.words:
-            yield where, f"transfer_words.{language.code}", (
-                f"is missing: there are no built-in transfer words in '{language.code}'")
+            yield (
+                where,
+                f"transfer_words.{language.code}",
+                (f"is missing: there are no built-in transfer words in '{language.code}'"),
+            )
     yield from _translation_problems(flow)
     yield from _url_problems(flow, config.policy)
     for name, state in flow.states.items():
@@ -277,8 +306,11 @@ def _path_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
         for field, message in _violations(flow, state, node, named[node]):
             if (name, field) not in reported:
                 reported.add((name, field))
-                yield (f"flow '{flow.id}' state '{name}'", field,
-                       f"{message} on the path {_path(node, parent)}")
+                yield (
+                    f"flow '{flow.id}' state '{name}'",
+                    field,
+                    f"{message} on the path {_path(node, parent)}",
+                )
         for nxt, center in _successors(state, node, named[node], offshore):
             if nxt[0] in flow.states and nxt not in parent:
                 parent[nxt] = (node, parent[node][1] + 1)
@@ -299,8 +331,7 @@ def _path(node: Node, parent: dict[Node, tuple[Node | None, int]], shown: int = 
     return " -> ".join(reversed(names))
 
 
-def _successors(state: State, node: Node, center: str,
-                offshore: frozenset[str]) -> list[tuple[Node, str]]:
+def _successors(state: State, node: Node, center: str, offshore: frozenset[str]) -> list[tuple[Node, str]]:
     """Where a call in this abstract state can go next, what it then knows, and which
     offshore center it may not have heard about."""
     _, pending, domestic, heard = node
@@ -308,9 +339,10 @@ def _successors(state: State, node: Node, center: str,
         # After a domestic request only home-country centers can be chosen.
         chosen = sorted(c for c in state.centers if c in offshore and not domestic)
         other = state.closed if isinstance(state, Route) else state.exhausted
-        return [((state.next, OFFSHORE if chosen else NOTHING, domestic, heard),
-                 chosen[0] if chosen else ""),
-                ((other, pending, domestic, heard), center)]
+        return [
+            ((state.next, OFFSHORE if chosen else NOTHING, domestic, heard), chosen[0] if chosen else ""),
+            ((other, pending, domestic, heard), center),
+        ]
     if isinstance(state, Disclose):
         # Only silence after the offer goes to next. Input not understood, retries times,
         # goes to invalid with no center chosen and nothing heard (the engine clears both).
@@ -343,8 +375,11 @@ def _shadowed(flow: Flow, state: Menu | LanguageMenu) -> Iterator[tuple[str, str
     why = "after a disclosure, where it asks for an agent in the home country"
     if flow.transfer_key in state.options:
         yield f"options.{flow.transfer_key}", f"uses the transfer key '{flow.transfer_key}' {why}"
-    words = ([(f"words.{w}", w) for w in state.words] if isinstance(state, LanguageMenu) else
-             [(f"words.{code}.{w}", w) for code, ws in state.words.items() for w in ws])
+    words = (
+        [(f"words.{w}", w) for w in state.words]
+        if isinstance(state, LanguageMenu)
+        else [(f"words.{code}.{w}", w) for code, ws in state.words.items() for w in ws]
+    )
     # A word holds a transfer word when that word's words run inside it (``says``): look
     # each run of the menu word up, rather than trying every transfer word on every word.
     transfer: dict[str, int] = {}
@@ -352,8 +387,11 @@ def _shadowed(flow: Flow, state: Menu | LanguageMenu) -> Iterator[tuple[str, str
         transfer.setdefault(heard_as(word), index)
     for field, word in words:
         tokens = heard_as(word).split()
-        runs = (" " + " ".join(tokens[i:j]) + " "
-                for i in range(len(tokens)) for j in range(i + 1, len(tokens) + 1))
+        runs = (
+            " " + " ".join(tokens[i:j]) + " "
+            for i in range(len(tokens))
+            for j in range(i + 1, len(tokens) + 1)
+        )
         found = [transfer[run] for run in runs if run in transfer]
         if found:
             yield field, f"holds the transfer word '{flow.transfer_words[min(found)]}' {why}"

@@ -24,8 +24,9 @@ TICK = 0.5  # seconds between two looks at the chores
 class Chore:
     """``work``, at most once per ``every`` seconds, when ``due()`` says there is some."""
 
-    def __init__(self, name: str, every: float, work: Callable[[], object],
-                 due: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self, name: str, every: float, work: Callable[[], object], due: Callable[[], bool] = lambda: True
+    ) -> None:
         self.name, self.every, self.work, self.due = name, every, work, due
         self._last = float("-inf")
 
@@ -47,8 +48,9 @@ class Chore:
 class Chores:
     """A process's chores and the timer thread that runs them."""
 
-    def __init__(self, chores: Sequence[Chore], tick: float = TICK,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, chores: Sequence[Chore], tick: float = TICK, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.chores, self.tick, self.clock = tuple(chores), tick, clock
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -63,8 +65,7 @@ class Chores:
         if self._thread is not None and self._thread.is_alive():  # never, just after a fork
             return
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(self._stopping,),
-                                        name="chores", daemon=True)
+        self._thread = threading.Thread(target=self._loop, args=(self._stopping,), name="chores", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:

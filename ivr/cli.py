@@ -56,8 +56,9 @@ def _version(text: str) -> int:
 def _e164(text: str) -> str:
     """A number dialed, as Twilio posts it: E.164, with its +."""
     if not (text.startswith("+") and text[1:].isdigit() and 8 <= len(text) <= 16):
-        raise argparse.ArgumentTypeError(f"'{text}' is not an E.164 number like +18005550100 "
-                                         "(a + and the country code first)")
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an E.164 number like +18005550100 (a + and the country code first)"
+        )
     return text
 
 
@@ -77,8 +78,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if errors:
         print(f"{len(errors)} problem(s) in {args.folder}", file=sys.stderr)
         return 1
-    print(f"{args.folder}: {len(config.centers)} centers, {len(config.numbers)} numbers, "
-          f"{len(config.flows)} flows: OK")
+    print(
+        f"{args.folder}: {len(config.centers)} centers, {len(config.numbers)} numbers, "
+        f"{len(config.flows)} flows: OK"
+    )
     return 0
 
 
@@ -90,11 +93,15 @@ def _fallback_warnings(store: Store, home: str) -> list[str]:
     except (RedisError, OSError, OnshoreError) as exc:
         return [f"cannot read the published configuration to compare its fallback: {exc}"]
     if not built:
-        return ["no fallback documents were ever built for the published configuration: "
-                "run `ivr fallback build OUT/ --redis-url ...` and host them"]
+        return [
+            "no fallback documents were ever built for the published configuration: "
+            "run `ivr fallback build OUT/ --redis-url ...` and host them"
+        ]
     if built.get("digest") != current.digest:
-        return [f"the published configuration changed since the fallback was built "
-                f"({built.get('built_at', '?')}): run `ivr fallback build` again and host the files"]
+        return [
+            f"the published configuration changed since the fallback was built "
+            f"({built.get('built_at', '?')}): run `ivr fallback build` again and host the files"
+        ]
     return []
 
 
@@ -120,8 +127,10 @@ def cmd_fallback_build(args: argparse.Namespace) -> int:
     index = fallback.write(built, Path(args.out), source)
     if args.redis_url:
         store.record_fallback(built.digest, publisher(), len(built.documents))
-    print(f"built {len(built.documents)} fallback documents in {args.out} (index {index}, "
-          f"digest {built.digest[:12]})")
+    print(
+        f"built {len(built.documents)} fallback documents in {args.out} (index {index}, "
+        f"digest {built.digest[:12]})"
+    )
     return 0
 
 
@@ -151,8 +160,9 @@ def _http_transport() -> Transport:
 
     session = requests.Session()
 
-    def send(url: str, params: dict[str, str], headers: dict[str, str],
-             method: str = "POST") -> tuple[int, str, str]:
+    def send(
+        url: str, params: dict[str, str], headers: dict[str, str], method: str = "POST"
+    ) -> tuple[int, str, str]:
         r = session.request(method, url, data=params or None, headers=headers, timeout=15)
         return r.status_code, r.headers.get("Content-Type", ""), r.text
 
@@ -164,8 +174,9 @@ def _app_transport(token: str) -> Transport:
 
     client = create_app({"testing": True, "auth_token": token}).test_client()
 
-    def send(url: str, params: dict[str, str], headers: dict[str, str],
-             method: str = "POST") -> tuple[int, str, str]:
+    def send(
+        url: str, params: dict[str, str], headers: dict[str, str], method: str = "POST"
+    ) -> tuple[int, str, str]:
         r = client.open(url, method=method, data=params or None, headers=headers)
         return r.status_code, r.content_type or "", r.get_data(as_text=True)
 
@@ -177,31 +188,41 @@ def cmd_call(args: argparse.Namespace) -> int:
     if args.url:
         token = args.token or os.environ.get("TWILIO_AUTH_TOKEN", "")
         if not token:
-            print("--url needs the server's auth token (--token or TWILIO_AUTH_TOKEN)",
-                  file=sys.stderr)
+            print("--url needs the server's auth token (--token or TWILIO_AUTH_TOKEN)", file=sys.stderr)
             return USAGE
         phone = Phone(args.url, token, _http_transport(), status_method=args.status_method)
     else:
         token = secrets.token_hex(16)
-        phone = Phone("http://localhost", token, _app_transport(token),
-                      status_method=args.status_method)
-    caller = Caller(to=args.number, from_=args.from_, from_country=args.from_country,
-                    press=args.press, say=args.say, outcomes=args.outcome or [],
-                    barge_in=args.barge_in, wait=args.wait, hold_press=args.hold_press)
+        phone = Phone("http://localhost", token, _app_transport(token), status_method=args.status_method)
+    caller = Caller(
+        to=args.number,
+        from_=args.from_,
+        from_country=args.from_country,
+        press=args.press,
+        say=args.say,
+        outcomes=args.outcome or [],
+        barge_in=args.barge_in,
+        wait=args.wait,
+        hold_press=args.hold_press,
+    )
     try:
         transcript = phone.call(caller)
     except ImpossibleOutcome as exc:
         print(f"ivr call: {exc}", file=sys.stderr)
         return USAGE
     except OSError as exc:  # requests' errors are OSErrors: nothing listens there, or it hung
-        raise ServerUnreachable(f"no server answered at {args.url} ({type(exc).__name__}): "
-                                "start it (make run) or fix --url") from exc
+        raise ServerUnreachable(
+            f"no server answered at {args.url} ({type(exc).__name__}): start it (make run) or fix --url"
+        ) from exc
     print(transcript)
     from ivr.webhooks import GENERIC_APOLOGY  # here: `ivr check` need not import Flask
 
     if transcript.heard == [GENERIC_APOLOGY] and not transcript.bridges:
-        print(f"ivr call: {args.number} reached no flow: it is not a published number (ivr load "
-              "flows/), or the server holds no configuration", file=sys.stderr)
+        print(
+            f"ivr call: {args.number} reached no flow: it is not a published number (ivr load "
+            "flows/), or the server holds no configuration",
+            file=sys.stderr,
+        )
         return FINDING
     return 0 if all(s == 200 for s in transcript.statuses) else 1
 
@@ -258,13 +279,20 @@ def cmd_preview(args: argparse.Namespace) -> int:
     for item in args.center or []:
         center, _, states = item.partition("=")
         centers[center] = states.split(",")
-    raw = {"number": args.number, "at": args.at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M"),
-           "timezone": args.tz, "from_country": args.from_country, "from_state": args.from_state,
-           "from": args.from_,
-           "inputs": [{"press": p, "during": args.barge_in} if p else "silence" for p in presses]
-                     + [{"say": s, "during": args.barge_in} for s in args.say or []],
-           "centers": centers, "picks": args.pick or [], "wait": args.wait,
-           "redis": "unreadable" if args.redis_unreadable else "readable"}
+    raw = {
+        "number": args.number,
+        "at": args.at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M"),
+        "timezone": args.tz,
+        "from_country": args.from_country,
+        "from_state": args.from_state,
+        "from": args.from_,
+        "inputs": [{"press": p, "during": args.barge_in} if p else "silence" for p in presses]
+        + [{"say": s, "during": args.barge_in} for s in args.say or []],
+        "centers": centers,
+        "picks": args.pick or [],
+        "wait": args.wait,
+        "redis": "unreadable" if args.redis_unreadable else "readable",
+    }
     if args.lang:
         raw["language"] = args.lang
     scenario, errors = parse_scenario("preview", raw, "ivr preview", config, need_expect=False)
@@ -276,8 +304,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
     print(outcome)
     problems = [*outcome.errors, *simulation.verify(outcome, scenario.expect)]
     if outcome.drawn and not args.pick:
-        problems.append(f"the weighted route drew {', '.join(outcome.drawn)} for this call; "
-                        "--pick CENTER draws another")
+        problems.append(
+            f"the weighted route drew {', '.join(outcome.drawn)} for this call; --pick CENTER draws another"
+        )
     for problem in dict.fromkeys(problems):
         print(f"note: {problem}", file=sys.stderr)
     return 1 if outcome.errors else 0
@@ -313,14 +342,21 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if verdict.anchors:
         note += f", held to {verdict.anchors} anchors, the last of {verdict.last_anchor}"
     else:
-        note += (" (no anchors: erasure by the webhooks' Redis user would not show; run "
-                 "ivr audit anchor with the auditor's credentials on a timer)")
+        note += (
+            " (no anchors: erasure by the webhooks' Redis user would not show; run "
+            "ivr audit anchor with the auditor's credentials on a timer)"
+        )
     if unverified and not args.accept_unverified_macs:
-        print(f"chain intact, MACs NOT VERIFIED: {verdict.entries} entries; {unverified}{note}; "
-              "set the keys, or pass --accept-unverified-macs to accept that")
+        print(
+            f"chain intact, MACs NOT VERIFIED: {verdict.entries} entries; {unverified}{note}; "
+            "set the keys, or pass --accept-unverified-macs to accept that"
+        )
         return UNVERIFIED
-    print(f"intact: {verdict.entries} entries"
-          + (f" (accepted unverified: {unverified})" if unverified else "") + note)
+    print(
+        f"intact: {verdict.entries} entries"
+        + (f" (accepted unverified: {unverified})" if unverified else "")
+        + note
+    )
     return 0
 
 
@@ -329,8 +365,10 @@ def _unverified_macs(verdict: audit.Verdict, have_keys: bool) -> str:
     if not have_keys:
         return "no entry's MAC was checked: IVR_CALLER_HASH_KEY is not set"
     if verdict.unknown_keys:
-        return (f"{verdict.unknown_keys} entries' MACs were not checked: their key ids are not "
-                "configured here (IVR_CALLER_HASH_KEY_ID, IVR_CALLER_HASH_KEYS_OLD)")
+        return (
+            f"{verdict.unknown_keys} entries' MACs were not checked: their key ids are not "
+            "configured here (IVR_CALLER_HASH_KEY_ID, IVR_CALLER_HASH_KEYS_OLD)"
+        )
     return ""
 
 
@@ -351,8 +389,7 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
         elif taken is not None:
             if log is not None:
                 anchors.append(log, taken)
-            print(f"anchored {taken.count} entries up to {taken.last} ({taken.hash[:12]})",
-                  flush=True)
+            print(f"anchored {taken.count} entries up to {taken.last} ({taken.hash[:12]})", flush=True)
         if not args.every:
             return 1 if problem else 0
         time.sleep(args.every)
@@ -377,8 +414,7 @@ def cmd_audit_archive(args: argparse.Namespace) -> int:
         return 2
     if not 1 <= args.hot_days <= period.MAX_DAYS * 10:
         raise PeriodError(f"hot-days {args.hot_days} must be 1 to {period.MAX_DAYS * 10}")
-    written, why = archive.archive(_store(args), Path(args.archive), args.hot_days,
-                                   datetime.now(UTC).date())
+    written, why = archive.archive(_store(args), Path(args.archive), args.hot_days, datetime.now(UTC).date())
     for day in written:
         print(f"archived {day.count} entries of {day.day} to {day.file} (sha256 {day.sha256})")
     if why:
@@ -430,8 +466,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
         return 1
     for row in rows:
         mark = "*" if row["live"] else " "
-        print(f"{mark} v{row['version']:<4} {row['published_at']:<21} {row['by']:<12} "
-              f"{row['digest'][:12]}  {row['message']}")
+        print(
+            f"{mark} v{row['version']:<4} {row['published_at']:<21} {row['by']:<12} "
+            f"{row['digest'][:12]}  {row['message']}"
+        )
     return 0
 
 
@@ -443,10 +481,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if doc is None:
             print(f"flow {args.flow} has no version {version}", file=sys.stderr)
             return 1
-    a, b = (json.dumps(d["flow"] if d else {}, indent=2, sort_keys=True,
-                       ensure_ascii=False).splitlines() for d in docs)
-    diff = list(difflib.unified_diff(a, b, f"{args.flow} v{args.a}", f"{args.flow} v{args.b}",
-                                     lineterm=""))
+    a, b = (
+        json.dumps(d["flow"] if d else {}, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+        for d in docs
+    )
+    diff = list(difflib.unified_diff(a, b, f"{args.flow} v{args.a}", f"{args.flow} v{args.b}", lineterm=""))
     print("\n".join(diff) if diff else f"v{args.a} and v{args.b} are the same")
     return 0
 
@@ -463,10 +502,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         return 1
     problems = Problems(f"{args.flow} v{target}")
     flow = parse_flow(args.flow, doc["flow"], problems, version=target)
-    config = Config(centers=store.centers(), numbers={}, flows={args.flow: flow},
-                    policy=store.policy())
-    errors = [*problems.fatal, *(FlowError(problems.file, w, f, m)
-                                  for w, f, m in flow_problems(flow, config, _home(args)))]
+    config = Config(centers=store.centers(), numbers={}, flows={args.flow: flow}, policy=store.policy())
+    errors = [
+        *problems.fatal,
+        *(FlowError(problems.file, w, f, m) for w, f, m in flow_problems(flow, config, _home(args))),
+    ]
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
@@ -493,16 +533,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate operator files without a server")
     check.add_argument("folder", nargs="?", default="flows")
-    check.add_argument("--redis-url", help="also warn when the published configuration's "
-                       "fallback documents are missing or out of date")
+    check.add_argument(
+        "--redis-url",
+        help="also warn when the published configuration's fallback documents are missing or out of date",
+    )
     check.set_defaults(func=cmd_check)
 
     load = sub.add_parser("load", help="validate and publish to Redis")
     load.add_argument("folder", nargs="?", default="flows")
     load.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     load.add_argument("-m", "--message", default="", help="why this change")
-    load.add_argument("--allow-removal", action="append", metavar="ID[,ID]",
-                      help="a live number or center this publish may remove (repeatable)")
+    load.add_argument(
+        "--allow-removal",
+        action="append",
+        metavar="ID[,ID]",
+        help="a live number or center this publish may remove (repeatable)",
+    )
     load.set_defaults(func=cmd_load)
 
     call = sub.add_parser("call", help="play a call without a phone")
@@ -510,22 +556,38 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--url", help="a running server's base URL; default: in-process")
     call.add_argument("--token", help="the server's TWILIO_AUTH_TOKEN (with --url)")
     call.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
-    call.add_argument("--say", default="", help="words said at the first prompt after the "
-                      "--press answers (with no --press: the first prompt, e.g. a language menu)")
-    call.add_argument("--barge-in", action="store_true",
-                      help="press and say while each prompt still plays (which cuts it)")
+    call.add_argument(
+        "--say",
+        default="",
+        help="words said at the first prompt after the "
+        "--press answers (with no --press: the first prompt, e.g. a language menu)",
+    )
+    call.add_argument(
+        "--barge-in", action="store_true", help="press and say while each prompt still plays (which cuts it)"
+    )
     call.add_argument("--from", dest="from_", default="+12025550143", help="caller's number")
     call.add_argument("--from-country", default="US", help="Twilio's FromCountry")
-    call.add_argument("--status-method", choices=("POST", "GET"), default="POST",
-                      help="how the number's status callback is configured (default POST)")
-    call.add_argument("--outcome", action="append",
-                      help="how each bridge ends: completed, failed, hangup (the caller "
-                           "hangs up first), a Dial also busy, no-answer, a queue any other "
-                           "QueueResult (repeatable)")
-    call.add_argument("--wait", type=int, default=0, metavar="SECONDS",
-                      help="seconds on hold before a queue's agent answers")
-    call.add_argument("--hold-press", default="", metavar="KEY",
-                      help="a key pressed on hold (after --wait)")
+    call.add_argument(
+        "--status-method",
+        choices=("POST", "GET"),
+        default="POST",
+        help="how the number's status callback is configured (default POST)",
+    )
+    call.add_argument(
+        "--outcome",
+        action="append",
+        help="how each bridge ends: completed, failed, hangup (the caller "
+        "hangs up first), a Dial also busy, no-answer, a queue any other "
+        "QueueResult (repeatable)",
+    )
+    call.add_argument(
+        "--wait",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="seconds on hold before a queue's agent answers",
+    )
+    call.add_argument("--hold-press", default="", metavar="KEY", help="a key pressed on hold (after --wait)")
     call.set_defaults(func=cmd_call)
 
     test = sub.add_parser("test", help="run the scenarios of a folder or file without a phone")
@@ -543,20 +605,41 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--lang", help="the call's starting language code, e.g. es")
     preview.add_argument("--press", default="", help="keys per prompt, comma-separated: 2,,1")
     preview.add_argument("--say", action="append", help="words said at the next prompt after the keys")
-    preview.add_argument("--barge-in", action="store_true",
-                         help="press and say while each prompt still plays (which cuts it)")
-    preview.add_argument("--center", action="append", metavar="ID=STATE[,STATE]",
-                         help="e.g. manila=closed or scranton=busy,answered (repeatable)")
-    preview.add_argument("--pick", action="append", metavar="CENTER",
-                         help="the center a weighted route draws (repeatable, in order)")
-    preview.add_argument("--wait", type=int, default=0, metavar="SECONDS",
-                         help="seconds on hold before a queue's agent answers (or hold-transfer)")
-    preview.add_argument("--redis-unreadable", action="store_true",
-                         help="as if Redis could not be read: the flow's on_lookup_failure")
+    preview.add_argument(
+        "--barge-in", action="store_true", help="press and say while each prompt still plays (which cuts it)"
+    )
+    preview.add_argument(
+        "--center",
+        action="append",
+        metavar="ID=STATE[,STATE]",
+        help="e.g. manila=closed or scranton=busy,answered (repeatable)",
+    )
+    preview.add_argument(
+        "--pick",
+        action="append",
+        metavar="CENTER",
+        help="the center a weighted route draws (repeatable, in order)",
+    )
+    preview.add_argument(
+        "--wait",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="seconds on hold before a queue's agent answers (or hold-transfer)",
+    )
+    preview.add_argument(
+        "--redis-unreadable",
+        action="store_true",
+        help="as if Redis could not be read: the flow's on_lookup_failure",
+    )
     preview.add_argument("--from-country", default="US", help="Twilio's FromCountry")
     preview.add_argument("--from-state", default="", help="Twilio's FromState")
-    preview.add_argument("--from", dest="from_", default="+12025550143",
-                         help="the caller's ID as Twilio posts it (a number, anonymous, ...)")
+    preview.add_argument(
+        "--from",
+        dest="from_",
+        default="+12025550143",
+        help="the caller's ID as Twilio posts it (a number, anonymous, ...)",
+    )
     preview.set_defaults(func=cmd_preview)
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -571,8 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.set_defaults(func=cmd_diff)
     rollback = sub.add_parser("rollback", help="make an earlier version of a flow live")
     rollback.add_argument("flow")
-    rollback.add_argument("version", type=_version, nargs="?",
-                          help="default: the one before the live one")
+    rollback.add_argument("version", type=_version, nargs="?", help="default: the one before the live one")
     rollback.add_argument("-m", "--message", default="", help="why")
     rollback.set_defaults(func=cmd_rollback)
     for p in (versions, diff, rollback):
@@ -583,8 +665,11 @@ def build_parser() -> argparse.ArgumentParser:
     fall_build = fall_sub.add_parser("build", help="one document per number, and an index")
     fall_build.add_argument("out", help="the folder to write (served as static files)")
     fall_build.add_argument("--folder", default="flows", help="operator files (default: flows)")
-    fall_build.add_argument("--redis-url", help="build from the published configuration "
-                            "instead, and record the build for `ivr check --redis-url`")
+    fall_build.add_argument(
+        "--redis-url",
+        help="build from the published configuration "
+        "instead, and record the build for `ivr check --redis-url`",
+    )
     fall_build.set_defaults(func=cmd_fallback_build)
 
     rep = sub.add_parser("report", help="compliance report of a period")
@@ -605,17 +690,25 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     anchor_log = os.environ.get("IVR_ANCHOR_LOG", "")
     verify = audit_sub.add_parser("verify", help="check the hash chain, MACs and anchors")
-    verify.add_argument("--anchors", default=anchor_log,
-                        help="a local anchor log to hold the record to as well")
-    verify.add_argument("--archive", default=archive_dir,
-                        help="day files of older evidence, verified with Redis as one record")
-    verify.add_argument("--accept-unverified-macs", action="store_true",
-                        help="exit 0 although some MACs could not be checked (no key for them)")
+    verify.add_argument(
+        "--anchors", default=anchor_log, help="a local anchor log to hold the record to as well"
+    )
+    verify.add_argument(
+        "--archive",
+        default=archive_dir,
+        help="day files of older evidence, verified with Redis as one record",
+    )
+    verify.add_argument(
+        "--accept-unverified-macs",
+        action="store_true",
+        help="exit 0 although some MACs could not be checked (no key for them)",
+    )
     verify.set_defaults(func=cmd_audit_verify)
     anchor = audit_sub.add_parser("anchor", help="record the high-water mark (auditor user)")
     anchor.add_argument("--log", default=anchor_log, help="also append it to this local file")
-    anchor.add_argument("--every", type=float, default=0.0,
-                        help="seconds between anchors; 0: once (for a timer)")
+    anchor.add_argument(
+        "--every", type=float, default=0.0, help="seconds between anchors; 0: once (for a timer)"
+    )
     anchor.set_defaults(func=cmd_audit_anchor)
     export = audit_sub.add_parser("export", help="export days of evidence to a file")
     export.add_argument("--from", dest="from_", required=True)
@@ -625,13 +718,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_audit_export)
     prune = audit_sub.add_parser("prune", help="delete exported evidence past retention")
     prune.add_argument("--before", required=True)
-    prune.add_argument("--retention-days", type=int,
-                       default=int(os.environ.get("IVR_RETENTION_DAYS", "400")))
+    prune.add_argument("--retention-days", type=int, default=int(os.environ.get("IVR_RETENTION_DAYS", "400")))
     prune.set_defaults(func=cmd_audit_prune)
     moved = audit_sub.add_parser("archive", help="move days past the hot window to day files")
     moved.add_argument("--archive", default=archive_dir, help="the archive folder")
-    moved.add_argument("--hot-days", type=int,
-                       default=int(os.environ.get("IVR_HOT_DAYS", str(HOT_DAYS))))
+    moved.add_argument("--hot-days", type=int, default=int(os.environ.get("IVR_HOT_DAYS", str(HOT_DAYS))))
     moved.set_defaults(func=cmd_audit_archive)
     replay = audit_sub.add_parser("replay", help="send spooled evidence to Redis")
     replay.add_argument("--spool", default=os.environ.get("IVR_SPOOL_DIR", "spool"))
@@ -647,19 +738,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (StoreUnavailable, RedisError) as exc:
-        if (isinstance(exc, StoreUnavailable) and not isinstance(exc, CircuitOpen)
-                and not isinstance(exc.__cause__, RedisError | OSError)):
+        if (
+            isinstance(exc, StoreUnavailable)
+            and not isinstance(exc, CircuitOpen)
+            and not isinstance(exc.__cause__, RedisError | OSError)
+        ):
             print(f"ivr: {exc}", file=sys.stderr)  # Redis answered: e.g. no such version
             return FINDING
         print(f"ivr: {_redis_problem(getattr(args, 'redis_url', None), exc)}", file=sys.stderr)
         return REDIS_DOWN
     except OnshoreError as exc:
         print(f"ivr: {exc}", file=sys.stderr)
-        return (NO_SERVER if isinstance(exc, ServerUnreachable)
-                else SETTINGS if isinstance(exc, SettingsError) else FINDING)
+        return (
+            NO_SERVER
+            if isinstance(exc, ServerUnreachable)
+            else SETTINGS
+            if isinstance(exc, SettingsError)
+            else FINDING
+        )
     except OSError as exc:
-        print(f"ivr: cannot use {exc.filename or 'a file'}: {exc.strerror or exc}: "
-              "check that its folder exists and may be written", file=sys.stderr)
+        print(
+            f"ivr: cannot use {exc.filename or 'a file'}: {exc.strerror or exc}: "
+            "check that its folder exists and may be written",
+            file=sys.stderr,
+        )
         return FILE_PROBLEM
 
 
@@ -670,8 +772,7 @@ def _redis_problem(url: str | None, exc: Exception) -> str:
     if isinstance(exc, AuthenticationError | ResponseError):
         return f"{where} refused: {exc}: check the user and password in --redis-url (REDIS_URL)"
     reason = str(exc).split("\n")[0] or type(exc).__name__
-    return (f"{where} did not answer ({reason}): start it, or point --redis-url (REDIS_URL) "
-            "at the one to use")
+    return f"{where} did not answer ({reason}): start it, or point --redis-url (REDIS_URL) at the one to use"
 
 
 if __name__ == "__main__":

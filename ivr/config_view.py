@@ -82,8 +82,14 @@ class Views:
         """The last view of this scope; EMPTY if none yet."""
         return self._views.get(scope, EMPTY)
 
-    def learn(self, scope: Scope, digest: str, number: Number | None,
-              versions: Mapping[str, int], centers_flat: list[bytes]) -> tuple[View, list[str]]:
+    def learn(
+        self,
+        scope: Scope,
+        digest: str,
+        number: Number | None,
+        versions: Mapping[str, int],
+        centers_flat: list[bytes],
+    ) -> tuple[View, list[str]]:
         """The scope's view from a refused commit's reply; also the center ids it named."""
         named = [c.decode() for c in centers_flat[::2]]
         raw = {c: doc for c, doc in zip(centers_flat[::2], centers_flat[1::2], strict=True) if doc}

@@ -99,9 +99,16 @@ class Call(NamedTuple):
         """Compact query parameters for a step URL, in unreserved characters only."""
         encode = step_query.encode
         query = {"f": encode(self.flow), "v": str(self.version), "s": encode(self.state)}
-        optional = {"c": self.center, "t": step_query.LIST_SEPARATOR.join(self.tried),
-                    "h": self.heard, "d": "1" if self.domestic else "", "x": self.exempt,
-                    "l": self.language, "n": str(self.seq or ""), "m": str(self.misses or "")}
+        optional = {
+            "c": self.center,
+            "t": step_query.LIST_SEPARATOR.join(self.tried),
+            "h": self.heard,
+            "d": "1" if self.domestic else "",
+            "x": self.exempt,
+            "l": self.language,
+            "n": str(self.seq or ""),
+            "m": str(self.misses or ""),
+        }
         query.update((k, encode(v)) for k, v in optional.items() if v)
         return query
 
@@ -258,17 +265,24 @@ class Turn:
         """Record a step of the current wait, keyed by the state it happened in (``where``,
         default: the call's state)."""
         call = self.call
-        self.events.append(Event(f"{step}:{call.seq}:{where or call.state}", step,
-                                 tuple([(name, str(value)) for name, value in fields.items()])))
+        self.events.append(
+            Event(
+                f"{step}:{call.seq}:{where or call.state}",
+                step,
+                tuple([(name, str(value)) for name, value in fields.items()]),
+            )
+        )
 
 
-def fill(template: Text, flow: Flow, facts: Facts, center: Center | None, language: str = "",
-         **more: object) -> str:
+def fill(
+    template: Text, flow: Flow, facts: Facts, center: Center | None, language: str = "", **more: object
+) -> str:
     """The template in the language with this code (default: the flow's), with the center's
     city and country as that language says them (and ``more`` placeholders, on hold)."""
     lang = flow.speaking(language)
     text = translation(template, lang.code, flow.codes[0]) or translation(
-        template, flow.codes[0], flow.codes[0])
+        template, flow.codes[0], flow.codes[0]
+    )
     return text.format(
         city=center.city if center else "",
         country=country_name(center.country, lang.tag) if center else "",
@@ -289,8 +303,10 @@ def opening(flow: Flow, facts: Facts) -> tuple[bool, ...]:
     ``facts.now``: the only way the clock enters a turn (``_pick`` and ``_hours_open``), so
     two first turns with the same flow, centers and opening are the same turn."""
     centers, now = facts.centers, facts.now
-    return (*[c in centers and is_open(centers[c], now) for c in flow.routable],
-            *[_hours_open(state, facts) for state in flow.hours_states])
+    return (
+        *[c in centers and is_open(centers[c], now) for c in flow.routable],
+        *[_hours_open(state, facts) for state in flow.hours_states],
+    )
 
 
 def first_call(flow: Flow, facts: Facts) -> Call:
@@ -331,8 +347,9 @@ def resume(flow: Flow, call: Call, reply: Reply, facts: Facts) -> Turn:
 INTERNAL_ERROR = "internal error"  # a safe answer's reason when the engine itself failed
 
 
-def turn_or_safe_answer(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts,
-                       failed: Callable[[Exception], None]) -> Turn:
+def turn_or_safe_answer(
+    decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts, failed: Callable[[Exception], None]
+) -> Turn:
     """decide(), or the flow's safe answer when it raises (after telling ``failed``): the
     caller must never hear Twilio's "application error"."""
     try:
@@ -359,8 +376,9 @@ def _run(flow: Flow, turn: Turn, facts: Facts) -> Turn:
         state = flow.states[call.state]
         if isinstance(state, Say):
             if state.text:
-                turn.actions.append(_spoken(flow, facts, state.text, call.language,
-                                            facts.centers.get(call.center)))
+                turn.actions.append(
+                    _spoken(flow, facts, state.text, call.language, facts.centers.get(call.center))
+                )
             if state.play:
                 turn.actions.append(Play(state.play))
             turn.call = call._replace(state=state.next)
@@ -392,8 +410,7 @@ def _run(flow: Flow, turn: Turn, facts: Facts) -> Turn:
     raise RuntimeError(f"flow {flow.id} did not wait for the caller within {MAX_HOPS} states")
 
 
-def _spoken(flow: Flow, facts: Facts, template: Text, language: str,
-            center: Center | None = None) -> Speak:
+def _spoken(flow: Flow, facts: Facts, template: Text, language: str, center: Center | None = None) -> Speak:
     """A template as a caller hears it in a language (its code): its words, tag and voice."""
     lang = flow.speaking(language)
     return Speak(fill(template, flow, facts, center, lang.code), lang.tag, lang.voice)
@@ -409,16 +426,25 @@ def _route(flow: Flow, turn: Turn, facts: Facts, state: Route | Overflow) -> Non
     call = turn.call
     fresh_start = isinstance(state, Route)
     tried = () if fresh_start else call.tried
-    center = _pick(flow, facts, state.centers, call._replace(tried=tried),
-                   weights=state.weights if isinstance(state, Route)
-                   and state.strategy == "weight" else None)
+    center = _pick(
+        flow,
+        facts,
+        state.centers,
+        call._replace(tried=tried),
+        weights=state.weights if isinstance(state, Route) and state.strategy == "weight" else None,
+    )
     if not center:
         turn.note("no_center", state=state.name)
         turn.call = call._replace(state=state.closed if isinstance(state, Route) else state.exhausted)
         return
     chosen = facts.centers[center]
-    turn.note("routed", center=center, city=chosen.city, country=chosen.country,
-              by="route" if fresh_start else "overflow")
+    turn.note(
+        "routed",
+        center=center,
+        city=chosen.city,
+        country=chosen.country,
+        by="route" if fresh_start else "overflow",
+    )
     turn.call = call._replace(state=state.next, center=center, tried=tried + (center,))
 
 
@@ -451,8 +477,15 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> bool:
     disclosure = _spoken(flow, facts, state.text, call.language, center)
     # The location is a prompt of its own, before the one that listens for the offer's
     # answer: nothing the caller presses or says can cut it short (see ivr.twiml.render).
-    turn.note("disclosed", center=center.id, city=center.city, country=center.country,
-              text=disclosure.text, language=lang.tag, prompt="alone")
+    turn.note(
+        "disclosed",
+        center=center.id,
+        city=center.city,
+        country=center.country,
+        text=disclosure.text,
+        language=lang.tag,
+        prompt="alone",
+    )
     turn.actions.append(disclosure)
     turn.call = call._replace(heard=center.location, misses=0)
     _offer(flow, turn, facts, fill(state.offer, flow, facts, center, lang.code), state.timeout)
@@ -462,28 +495,51 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> bool:
 def _offer(flow: Flow, turn: Turn, facts: Facts, text: str, timeout: int) -> Turn:
     """Ask with the transfer offer (again, after a miss); the answer comes back to this state."""
     lang = flow.speaking(turn.call.language)
-    turn.note("offered", text=text, key=flow.transfer_key, keywords="|".join(flow.transfer_words),
-              prompt="gather", attempt=turn.call.misses + 1)
+    turn.note(
+        "offered",
+        text=text,
+        key=flow.transfer_key,
+        keywords="|".join(flow.transfer_words),
+        prompt="gather",
+        attempt=turn.call.misses + 1,
+    )
     turn.call = _waiting(turn.call)
-    turn.actions.append(Ask(text, lang.tag, lang.voice, flow.transfer_key, _hints(flow, lang),
-                            timeout, turn.call))
+    turn.actions.append(
+        Ask(text, lang.tag, lang.voice, flow.transfer_key, _hints(flow, lang), timeout, turn.call)
+    )
     return turn
 
 
-def _offer_answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply,
-                    state: Disclose | None) -> Turn:
+def _offer_answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply, state: Disclose | None) -> Turn:
     """The caller answered a transfer offer (a disclosure's, or the cautious one without a
     state): the transfer, silence after the whole offer (consent to ``next``), or a miss,
     which hears the offer again until the retries are used up and then goes to ``invalid``."""
     call = turn.call
     matched = _matched(flow, reply)
-    ended = ("speech" if isinstance(reply, Heard) and reply.speech.strip() else
-             "key" if isinstance(reply, Heard) and reply.digits else "silence")
+    ended = (
+        "speech"
+        if isinstance(reply, Heard) and reply.speech.strip()
+        else "key"
+        if isinstance(reply, Heard) and reply.digits
+        else "silence"
+    )
     retries = state.retries if state else CAUTION_RETRIES
-    result = ("transfer" if matched else "next" if ended == "silence" else
-              "again" if call.misses < retries else "invalid")
-    turn.note("offer_ended", ended=ended, matched=matched or ("" if ended == "silence" else
-              "unrecognised"), attempt=call.misses + 1, result=result)
+    result = (
+        "transfer"
+        if matched
+        else "next"
+        if ended == "silence"
+        else "again"
+        if call.misses < retries
+        else "invalid"
+    )
+    turn.note(
+        "offer_ended",
+        ended=ended,
+        matched=matched or ("" if ended == "silence" else "unrecognised"),
+        attempt=call.misses + 1,
+        result=result,
+    )
     if result == "transfer":
         return _transfer(flow, turn, facts, how=matched)
     if result == "next":
@@ -521,9 +577,18 @@ def _ask(flow: Flow, turn: Turn, facts: Facts, state: Menu | LanguageMenu) -> Tu
     hints = (_hints(flow, lang) if live else ()) + words
     turn.call = _waiting(call)
     first = lines[0]
-    turn.actions.append(Ask(first.text, first.language, first.voice,
-                            flow.transfer_key if live else "", tuple(dict.fromkeys(hints)),
-                            state.timeout, turn.call, tuple(lines[1:])))
+    turn.actions.append(
+        Ask(
+            first.text,
+            first.language,
+            first.voice,
+            flow.transfer_key if live else "",
+            tuple(dict.fromkeys(hints)),
+            state.timeout,
+            turn.call,
+            tuple(lines[1:]),
+        )
+    )
     return turn
 
 
@@ -544,8 +609,9 @@ def _answer(flow: Flow, turn: Turn, facts: Facts, state: Menu | LanguageMenu, re
     if isinstance(state, LanguageMenu):
         language = choice or call.language or flow.codes[0]
         turn.note("language", state=state.name, language=language, input=heard)
-        turn.call = call._replace(state=state.next, misses=0,
-                            language="" if language == flow.codes[0] else language)
+        turn.call = call._replace(
+            state=state.next, misses=0, language="" if language == flow.codes[0] else language
+        )
     else:
         target = choice or (state.no_input if heard == "silence" else state.invalid)
         turn.note("menu", state=state.name, input=heard, result=target)
@@ -573,8 +639,13 @@ def _choice(state: Menu | LanguageMenu, reply: Reply, words: Mapping[str, str]) 
 def _hand_off(flow: Flow, turn: Turn, facts: Facts, state: Handoff) -> Turn:
     """Redirect the call to the company's own application; what happens there is not ours."""
     call = turn.call
-    turn.note("handoff", url=state.url, center=call.center, heard=call.heard,
-              language=flow.speaking(call.language).tag)
+    turn.note(
+        "handoff",
+        url=state.url,
+        center=call.center,
+        heard=call.heard,
+        language=flow.speaking(call.language).tag,
+    )
     turn.actions.append(Handover(state.url))
     return turn
 
@@ -586,8 +657,9 @@ def _bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) -
         left = reply.left if read == outcomes.LEFT else ""
         if read == outcomes.LEFT and left not in (WAIT_LIMIT, UNKNOWN):
             return _transfer(flow, turn, facts, how="key during hold")  # the key on hold
-        domestic = str(call.center in facts.centers
-                       and facts.centers[call.center].country == facts.home).lower()
+        domestic = str(
+            call.center in facts.centers and facts.centers[call.center].country == facts.home
+        ).lower()
         _ended(turn, reply, read, domestic)
         if read not in (outcomes.FAILED, outcomes.LEFT):  # answered, gone, or not ours
             return _end(turn)
@@ -633,8 +705,9 @@ def _ended(turn: Turn, reply: BridgeEnded, read: str, domestic: str) -> None:
         extra["left"] = reply.left
     if reply.connected is not None:
         extra["bridged"] = str(reply.connected).lower()
-    turn.note("bridge_ended", status=reply.status, outcome=read, center=turn.call.center,
-              domestic=domestic, **extra)
+    turn.note(
+        "bridge_ended", status=reply.status, outcome=read, center=turn.call.center, domestic=domestic, **extra
+    )
 
 
 def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANSFER) -> Turn:
@@ -646,23 +719,48 @@ def _transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANS
     center = _domestic_center(flow, facts)
     if center is None:
         return _unavailable(flow, turn, facts, "no domestic center")
-    return _connect(flow, turn, center, domestic=True,
-                    then=call._replace(state=state, domestic=True, center=center.id, misses=0))
+    return _connect(
+        flow,
+        turn,
+        center,
+        domestic=True,
+        then=call._replace(state=state, domestic=True, center=center.id, misses=0),
+    )
 
 
 def _connect(flow: Flow, turn: Turn, center: Center, domestic: bool, then: Call) -> Turn:
     language = flow.speaking(then.language).tag
     confirm = center.target.confirms(domestic)
-    turn.note("bridged", then.state, center=center.id, city=center.city, country=center.country,
-              region=center.region, target=center.target.kind, domestic=str(domestic).lower(),
-              **({"confirm": "true"} if confirm else {}))
-    attributes = (("center", center.id), ("country", center.country), ("language", language),
-                  ("domestic", str(domestic).lower()))
+    turn.note(
+        "bridged",
+        then.state,
+        center=center.id,
+        city=center.city,
+        country=center.country,
+        region=center.region,
+        target=center.target.kind,
+        domestic=str(domestic).lower(),
+        **({"confirm": "true"} if confirm else {}),
+    )
+    attributes = (
+        ("center", center.id),
+        ("country", center.country),
+        ("language", language),
+        ("domestic", str(domestic).lower()),
+    )
     turn.call = _waiting(then)
     held = center.target.kind in outcomes.HELD
-    turn.actions.append(Connect(center.id, center.target, domestic, turn.call, attributes,
-                                max_wait=(center.max_wait or flow.max_wait) if held else 0,
-                                confirm=confirm))
+    turn.actions.append(
+        Connect(
+            center.id,
+            center.target,
+            domestic,
+            turn.call,
+            attributes,
+            max_wait=(center.max_wait or flow.max_wait) if held else 0,
+            confirm=confirm,
+        )
+    )
     return turn
 
 
@@ -680,10 +778,17 @@ def _caution(flow: Flow, turn: Turn, facts: Facts, center: str) -> Turn:
     lang = flow.speaking(turn.call.language)
     tried = turn.call.tried if center in turn.call.tried else turn.call.tried + (center,)
     text = _caution_text(flow, facts, turn.call.language)
-    turn.note("disclosed", center="", city="", country="", text=text, language=lang.tag,
-              cautious="true", prompt="gather")
-    turn.call = turn.call._replace(state=AFTER_CAUTION, center=center, heard=CAUTIOUS,
-                                   tried=tried, misses=0)
+    turn.note(
+        "disclosed",
+        center="",
+        city="",
+        country="",
+        text=text,
+        language=lang.tag,
+        cautious="true",
+        prompt="gather",
+    )
+    turn.call = turn.call._replace(state=AFTER_CAUTION, center=center, heard=CAUTIOUS, tried=tried, misses=0)
     return _offer(flow, turn, facts, text, CAUTION_TIMEOUT)
 
 
@@ -702,12 +807,20 @@ def _end(turn: Turn) -> Turn:
     return turn
 
 
-def _pick(flow: Flow, facts: Facts, candidates: tuple[str, ...], call: Call,
-          weights: Mapping[str, int] | None = None) -> str:
+def _pick(
+    flow: Flow,
+    facts: Facts,
+    candidates: tuple[str, ...],
+    call: Call,
+    weights: Mapping[str, int] | None = None,
+) -> str:
     """The open center to take the call; deterministic per CallSid so replays agree."""
     usable = [
-        c for c in candidates
-        if c in facts.centers and c not in call.tried and is_open(facts.centers[c], facts.now)
+        c
+        for c in candidates
+        if c in facts.centers
+        and c not in call.tried
+        and is_open(facts.centers[c], facts.now)
         and not (call.domestic and facts.centers[c].country != facts.home)
     ]
     if not usable:
@@ -777,8 +890,7 @@ _NOT_WORD = re.compile(r"[^\w\s]")
 
 def _normalized(text: str) -> str:
     """Lower case, accents and punctuation removed, padded: " estados unidos "."""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower())
-                    if not unicodedata.combining(c))
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
     return f" {' '.join(_NOT_WORD.sub(' ', plain).split())} "
 
 

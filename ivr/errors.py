@@ -1,15 +1,15 @@
 """Onshore's exceptions.
 
-    OnshoreError
-    ├── FlowError          an operator file is wrong (names file, place and field)
-    │   └── FlowErrors     several FlowErrors found in one check
-    ├── StoreUnavailable   Redis did not answer in time or refused
-    │   ├── CircuitOpen    Redis was not tried: it failed a moment ago (ivr.breaker)
-    │   └── Unconfirmed    sent, but no reply came in time: Redis may have run it
-    ├── RemovalRefused     a publish would drop live numbers or centers not named for removal
-    ├── UnsafeBridge       the engine was asked to bridge offshore without a disclosure
-    ├── SettingsError      the process environment is incomplete
-    └── PeriodError        a report's or an export's dates are malformed or out of range
+OnshoreError
+├── FlowError          an operator file is wrong (names file, place and field)
+│   └── FlowErrors     several FlowErrors found in one check
+├── StoreUnavailable   Redis did not answer in time or refused
+│   ├── CircuitOpen    Redis was not tried: it failed a moment ago (ivr.breaker)
+│   └── Unconfirmed    sent, but no reply came in time: Redis may have run it
+├── RemovalRefused     a publish would drop live numbers or centers not named for removal
+├── UnsafeBridge       the engine was asked to bridge offshore without a disclosure
+├── SettingsError      the process environment is incomplete
+└── PeriodError        a report's or an export's dates are malformed or out of range
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ class OnshoreError(Exception):
 class FlowError(OnshoreError):
     """One problem in an operator file: where it is, which field, and what is wrong."""
 
-    def __init__(self, file: str, where: str, field: str, message: str,
-                 repaired: bool = False) -> None:
+    def __init__(self, file: str, where: str, field: str, message: str, repaired: bool = False) -> None:
         self.file, self.where, self.field, self.message = file, where, field, message
         self.repaired = repaired  # the parser already removed the fault (e.g. a control character)
         super().__init__(str(self))
@@ -61,8 +60,10 @@ class RemovalRefused(OnshoreError):
         self.numbers, self.centers = numbers, centers
         dropped = [f"number {n}" for n in numbers] + [f"center {c}" for c in centers]
         super().__init__(
-            "nothing published: this would remove what is live now: " + ", ".join(dropped)
-            + "; name each with --allow-removal ID to remove it on purpose")
+            "nothing published: this would remove what is live now: "
+            + ", ".join(dropped)
+            + "; name each with --allow-removal ID to remove it on purpose"
+        )
 
 
 class UnsafeBridge(OnshoreError):

@@ -28,8 +28,9 @@ MIN_SAMPLES = 8  # recent waits needed before anything is said about time
 Sample = tuple[float, float]  # (when the bridge ended, seconds the caller had waited), Unix time
 
 
-def remaining(recent: Sequence[Sample], waited: float, position: int = 0,
-              least: int = MIN_SAMPLES) -> float | None:
+def remaining(
+    recent: Sequence[Sample], waited: float, position: int = 0, least: int = MIN_SAMPLES
+) -> float | None:
     """Seconds a caller at this position (0: unknown) who waited ``waited`` still has ahead;
     None when the recent waits cannot say."""
     if len(recent) < least:

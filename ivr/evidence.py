@@ -122,8 +122,7 @@ def seal(keyring: Keyring, common: Mapping[str, str], event: Event) -> tuple[str
     return seal_all(keyring, common, [event])[0]
 
 
-def seal_all(keyring: Keyring, common: Mapping[str, str],
-             events: Iterable[Event]) -> list[tuple[str, str]]:
+def seal_all(keyring: Keyring, common: Mapping[str, str], events: Iterable[Event]) -> list[tuple[str, str]]:
     """``seal`` for each of a webhook's events, the fields they share encoded once: the
     text is exactly _json(common + step + fields + kid) followed by the MAC of that text."""
     shared = _json([part for pair in common.items() for part in pair])[1:-1]
@@ -159,21 +158,21 @@ def unpacked_with_text(stored: Sequence[str]) -> tuple[list[str], str]:
 
 def body_of(entry: Sequence[str]) -> str:
     """The sealed JSON an appended entry ([name, value, ...] with chain fields) came from."""
-    return _json(entry[:-2 * len(CHAIN_FIELDS)])
+    return _json(entry[: -2 * len(CHAIN_FIELDS)])
 
 
 def mac_is_valid(keyring: Keyring, entry: Sequence[str], body: str = "") -> bool | None:
     """True or False for an entry's MAC; None when its key id is unknown here. ``body``,
     when given, is ``body_of(entry)``: the signed text is cut from it, not encoded again
     (a walk of the whole record encodes each entry once)."""
-    sealed = entry[:-2 * len(CHAIN_FIELDS)]
+    sealed = entry[: -2 * len(CHAIN_FIELDS)]
     if len(sealed) < 4 or sealed[-4] != "kid" or sealed[-2] != "mac":
         return False
     secret = keyring.secret_for(sealed[-3])
     if secret is None:
         return None
     if body:  # body is payload[:-1] + ',"mac",' + the MAC encoded + "]", as seal_all wrote it
-        payload = body[:len(body) - len(encode_basestring_ascii(sealed[-1])) - 8] + "]"
+        payload = body[: len(body) - len(encode_basestring_ascii(sealed[-1])) - 8] + "]"
     else:
         payload = _json(sealed[:-2])
     return hmac.compare_digest(_mac(secret, payload), sealed[-1])
@@ -205,20 +204,34 @@ def common_fields(call_sid: str, caller: str, now: datetime) -> dict[str, str]:
     }
 
 
-def received(number: str, from_country: str, from_state: str, direction: str, fresh: bool,
-             flow: Flow | None, exempt: str) -> Event:
+def received(
+    number: str,
+    from_country: str,
+    from_state: str,
+    direction: str,
+    fresh: bool,
+    flow: Flow | None,
+    exempt: str,
+) -> Event:
     """The first event of every call: what was dialed, from where, on which flow version."""
     country = caller_country(from_country)
-    return Event("received", "received", (
-        ("number", number), ("caller_country", country),
-        ("caller_state", from_state if country == "US" else ""),
-        ("direction", direction), ("fresh", str(fresh).lower()),
-        ("flow", flow.id if flow else ""), ("version", str(flow.version) if flow else ""),
-        ("exempt", exempt)))
+    return Event(
+        "received",
+        "received",
+        (
+            ("number", number),
+            ("caller_country", country),
+            ("caller_state", from_state if country == "US" else ""),
+            ("direction", direction),
+            ("fresh", str(fresh).lower()),
+            ("flow", flow.id if flow else ""),
+            ("version", str(flow.version) if flow else ""),
+            ("exempt", exempt),
+        ),
+    )
 
 
-def unconfirmed(sent: Sequence[tuple[str, str]],
-                answered: Sequence[tuple[str, str]]) -> Event | None:
+def unconfirmed(sent: Sequence[tuple[str, str]], answered: Sequence[tuple[str, str]]) -> Event | None:
     """The event that names, by MAC, the sealed events of a write Redis may have appended
     without its reply reaching us, when the caller was given another answer (sealed events,
     ``answered``); those under a step key the answer records too (``received``) are left
@@ -228,9 +241,15 @@ def unconfirmed(sent: Sequence[tuple[str, str]],
     unheard = [(step_key, body[-66:-2]) for step_key, body in sent if step_key not in given]
     if not unheard:
         return None
-    return Event(f"unconfirmed:{unheard[0][0]}", "unconfirmed", (
-        ("steps", ",".join(k for k, _ in unheard)), ("macs", ",".join(m for _, m in unheard)),
-        ("reason", "Redis did not reply in time; the caller was answered from memory")))
+    return Event(
+        f"unconfirmed:{unheard[0][0]}",
+        "unconfirmed",
+        (
+            ("steps", ",".join(k for k, _ in unheard)),
+            ("macs", ",".join(m for _, m in unheard)),
+            ("reason", "Redis did not reply in time; the caller was answered from memory"),
+        ),
+    )
 
 
 def caller_country(value: str) -> str:

@@ -42,17 +42,17 @@ INDEX = "index.json"
 # {countries}: every offshore country the flow may route to; {home_country}: where it goes.
 NOTICE = {
     "en": "Our phone system is having trouble right now. Calls to this number may be answered "
-          "by our teams in {countries}. To speak with an agent in {home_country}, stay on the "
-          "line: we are connecting you to one now.",
+    "by our teams in {countries}. To speak with an agent in {home_country}, stay on the "
+    "line: we are connecting you to one now.",
     "es": "Nuestro sistema telefónico tiene problemas en este momento. Las llamadas a este "
-          "número pueden ser atendidas por nuestros equipos en {countries}. Para hablar con un "
-          "agente en {home_country}, permanezca en la línea: le comunicamos con uno ahora.",
+    "número pueden ser atendidas por nuestros equipos en {countries}. Para hablar con un "
+    "agente en {home_country}, permanezca en la línea: le comunicamos con uno ahora.",
 }
 DOMESTIC_NOTICE = {
     "en": "Our phone system is having trouble right now. Please stay on the line: we are "
-          "connecting you to an agent in {home_country}.",
+    "connecting you to an agent in {home_country}.",
     "es": "Nuestro sistema telefónico tiene problemas en este momento. Permanezca en la línea: "
-          "le comunicamos con un agente en {home_country}.",
+    "le comunicamos con un agente en {home_country}.",
 }
 
 
@@ -81,14 +81,20 @@ def render_all(config: Config, home: str) -> Build:
             notes.append(f"number {e164}: no fallback: its flow or domestic destination is missing")
             continue
         lines, missing = _notice(flow, number, config, home)
-        notes += [f"number {e164}: no built-in fallback text in '{code}'; it hears English"
-                  for code in missing]
+        notes += [
+            f"number {e164}: no built-in fallback text in '{code}'; it hears English" for code in missing
+        ]
         facts = Facts("", datetime.now(UTC), config.centers, home)
-        closing = _speak(flow, fill(flow.unavailable_text, flow, facts, None, _first(flow, number)),
-                         _first(flow, number))
-        attributes = (("center", domestic.id), ("country", domestic.country),
-                      ("language", flow.speaking(_first(flow, number)).tag), ("domestic", "true"),
-                      ("fallback", "true"))
+        closing = _speak(
+            flow, fill(flow.unavailable_text, flow, facts, None, _first(flow, number)), _first(flow, number)
+        )
+        attributes = (
+            ("center", domestic.id),
+            ("country", domestic.country),
+            ("language", flow.speaking(_first(flow, number)).tag),
+            ("domestic", "true"),
+            ("fallback", "true"),
+        )
         name = file_name(e164)
         documents[name] = static_bridge(lines, domestic.target, e164, attributes, (closing,))
         index[e164] = name
@@ -109,10 +115,20 @@ def write(build: Build, out: Path, source: str) -> Path:
             (out / name).unlink(missing_ok=True)
     for name, document in build.documents.items():
         (out / name).write_text(document, encoding="utf-8")
-    index.write_text(json.dumps({
-        "numbers": build.index, "digest": build.digest, "source": source,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    index.write_text(
+        json.dumps(
+            {
+                "numbers": build.index,
+                "digest": build.digest,
+                "source": source,
+                "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return index
 
 
@@ -121,15 +137,19 @@ def _first(flow: Flow, number: Number) -> str:
     return number.language if number.language in flow.codes else flow.codes[0]
 
 
-def _notice(flow: Flow, number: Number, config: Config,
-            home: str) -> tuple[tuple[Speak, ...], list[str]]:
+def _notice(flow: Flow, number: Number, config: Config, home: str) -> tuple[tuple[Speak, ...], list[str]]:
     """The notice in each of the flow's languages, the number's first (none when exempt),
     and the languages that have no built-in text."""
     if number.exempt == "emergency":  # R6: never delay such calls
         return (), []
     codes = [_first(flow, number), *(c for c in flow.codes if c != _first(flow, number))]
-    offshore = sorted({c.country for c in (config.centers.get(i) for i in flow.routable)
-                       if c is not None and c.country != home})
+    offshore = sorted(
+        {
+            c.country
+            for c in (config.centers.get(i) for i in flow.routable)
+            if c is not None and c.country != home
+        }
+    )
     if number.exempt == "foreign-business":  # R5: the caller knew; no disclosure is owed
         offshore = []
     lines, missing = [], []
@@ -140,9 +160,7 @@ def _notice(flow: Flow, number: Number, config: Config,
             missing.append(code)
         tag = flow.speaking(code).tag if spoken == code else "en-US"
         names = [country_name(c, tag) for c in offshore]
-        text = templates[spoken].format(
-            countries=_listed(names, tag),
-            home_country=country_name(home, tag))
+        text = templates[spoken].format(countries=_listed(names, tag), home_country=country_name(home, tag))
         lines.append(Speak(text, tag, flow.speaking(code).voice if spoken == code else ""))
     return tuple(dict.fromkeys(lines)), missing
 

@@ -31,15 +31,23 @@ class FirstTurns:
     """``engine.begin``, remembered per configuration digest and opening."""
 
     def __init__(self) -> None:
-        self._turns: dict[tuple[Any, ...], tuple[Flow, Call, tuple[engine.Action, ...],
-                                       tuple[Event, ...]]] = {}
+        self._turns: dict[
+            tuple[Any, ...], tuple[Flow, Call, tuple[engine.Action, ...], tuple[Event, ...]]
+        ] = {}
 
     def begin(self, flow: Flow, facts: Facts, digest: str) -> Turn:
         """The call's first turn: what ``engine.begin(flow, facts)`` returns."""
         if not digest or not facts.fresh or flow.weighted:
             return engine.begin(flow, facts)
-        key = (digest, flow.id, flow.version, facts.home, facts.exempt, facts.language,
-               engine.opening(flow, facts))
+        key = (
+            digest,
+            flow.id,
+            flow.version,
+            facts.home,
+            facts.exempt,
+            facts.language,
+            engine.opening(flow, facts),
+        )
         known = self._turns.get(key)
         if known is None or known[0] is not flow:
             turn = engine.begin(flow, facts)

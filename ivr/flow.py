@@ -32,9 +32,9 @@ TRANSFER_WORDS: Mapping[str, tuple[str, ...]] = {
 }
 CAUTIOUS_TEXT: Mapping[str, str] = {
     "en": "Your call may be answered by an agent outside {home_country}. "
-          "To speak with an agent in {home_country}, press {key} or say 'agent'.",
+    "To speak with an agent in {home_country}, press {key} or say 'agent'.",
     "es": "Su llamada puede ser atendida por un agente fuera de {home_country}. "
-          "Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'.",
+    "Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'.",
 }
 UNAVAILABLE_TEXT: Mapping[str, str] = {
     "en": "We are sorry, no agent can take your call right now. Please call again later.",
@@ -265,8 +265,7 @@ class Handoff:
 
 State = Say | Route | Disclose | Bridge | Overflow | Domestic | Hangup | Menu | LanguageMenu | Hours | Handoff
 
-_EDGE_FIELDS = ("next", "closed", "open", "on_failure", "on_wait_limit", "exhausted", "no_input",
-                "invalid")
+_EDGE_FIELDS = ("next", "closed", "open", "on_failure", "on_wait_limit", "exhausted", "no_input", "invalid")
 
 
 def edges(state: State) -> Iterator[tuple[str, str]]:
@@ -304,8 +303,13 @@ class Flow:
     max_wait: int = 0  # seconds in a queue before the wait-limit path; 0: no limit
     queue_position: Text = field(default_factory=lambda: dict(QUEUE_POSITION))
     queue_wait: Text = field(default_factory=lambda: dict(QUEUE_WAIT))
-    TEXTS: ClassVar[tuple[str, ...]] = ("cautious_text", "unavailable_text", "hold_offer",
-                                        "queue_position", "queue_wait")
+    TEXTS: ClassVar[tuple[str, ...]] = (
+        "cautious_text",
+        "unavailable_text",
+        "hold_offer",
+        "queue_position",
+        "queue_wait",
+    )
 
     @property
     def language(self) -> str:
@@ -339,8 +343,9 @@ class Flow:
     @cached_property
     def routable(self) -> tuple[str, ...]:
         """Every center a route or overflow state names, each once."""
-        return tuple(dict.fromkeys(
-            c for state in self.states.values() for c in getattr(state, "centers", ())))
+        return tuple(
+            dict.fromkeys(c for state in self.states.values() for c in getattr(state, "centers", ()))
+        )
 
     @cached_property
     def reach(self) -> tuple[str, ...]:
@@ -356,8 +361,7 @@ class Flow:
     @cached_property
     def weighted(self) -> bool:
         """True when a route shares calls between centers by weight (by CallSid)."""
-        return any(isinstance(state, Route) and state.strategy == "weight"
-                   for state in self.states.values())
+        return any(isinstance(state, Route) and state.strategy == "weight" for state in self.states.values())
 
 
 @dataclass(frozen=True)

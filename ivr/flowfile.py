@@ -109,8 +109,9 @@ class _Fields:
     text may then be a table with one text per code.
     """
 
-    def __init__(self, raw: Mapping[str, Any], where: str, problems: Problems,
-                 codes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, raw: Mapping[str, Any], where: str, problems: Problems, codes: tuple[str, ...] = ()
+    ) -> None:
         self.raw, self.where, self.problems, self.codes = raw, where, problems, codes
         self.used: set[str] = set()
 
@@ -131,15 +132,18 @@ class _Fields:
             self.add(name, "must not be empty")
         return value
 
-    def text(self, name: str, required: bool = True, default: str = "",
-             placeholders: frozenset[str] = PLACEHOLDERS) -> Text:
+    def text(
+        self, name: str, required: bool = True, default: str = "", placeholders: frozenset[str] = PLACEHOLDERS
+    ) -> Text:
         """Operator text: one plain string or, in a flow, a table { en = "...", es = "..." }."""
         value = self.get(name, (str, dict) if self.codes else str, required, default)
         if isinstance(value, dict):
             if required and not value:
                 self.add(name, "must not be empty")
-            return {code: self._clean(f"{name}.{code}", text, placeholders)
-                    for code, text in self.per_language(name, value, str).items()}
+            return {
+                code: self._clean(f"{name}.{code}", text, placeholders)
+                for code, text in self.per_language(name, value, str).items()
+            }
         return self._clean(name, value, placeholders) if value else value
 
     def name(self, name: str, required: bool = True) -> str:
@@ -203,16 +207,20 @@ class _Fields:
         """Words for each language: a plain table is the default language's."""
         value = self.table(name, required=False)
         if value and all(isinstance(v, dict) for v in value.values()):
-            return {code: self._words(f"{name}.{code}", words)
-                    for code, words in self.per_language(name, value, dict).items()}
+            return {
+                code: self._words(f"{name}.{code}", words)
+                for code, words in self.per_language(name, value, dict).items()
+            }
         return {self.codes[0]: self._words(name, value)} if value and self.codes else {}
 
     def _words(self, name: str, table: Mapping[str, Any]) -> dict[str, str]:
         out = {}
         for word, value in table.items():
             if not _WORD.match(word):
-                self.add(f"{name}.{word}", "must be a word or phrase of letters, digits, spaces, ' "
-                                           "and - (at most 40)")
+                self.add(
+                    f"{name}.{word}",
+                    "must be a word or phrase of letters, digits, spaces, ' and - (at most 40)",
+                )
             elif not isinstance(value, str) or not value:
                 self.add(f"{name}.{word}", f"must be a name, not {value!r}")
             else:
@@ -249,15 +257,18 @@ class _Fields:
             return ()
         for i, url in enumerate(values):
             if not is_https_url(url):
-                self.add(name if isinstance(value, str) else f"{name}[{i}]",
-                         f"{url[:80]!r} is not an https:// URL")
+                self.add(
+                    name if isinstance(value, str) else f"{name}[{i}]", f"{url[:80]!r} is not an https:// URL"
+                )
         return tuple(values)
 
     def _clean(self, name: str, value: str, placeholders: frozenset[str] = PLACEHOLDERS) -> str:
         bad = XML_ILLEGAL.search(value)
         if bad:
             self.problems.add(
-                self.where, name, f"holds the XML-illegal character {bad.group()!r} at {bad.start()}",
+                self.where,
+                name,
+                f"holds the XML-illegal character {bad.group()!r} at {bad.start()}",
                 repaired=True,
             )
             value = XML_ILLEGAL.sub("", value)
@@ -269,8 +280,11 @@ class _Fields:
             self.add(name, f"has a broken placeholder: {exc}")
             return value
         for unknown in sorted(fields - placeholders):
-            self.add(name, f"uses unknown placeholder {{{unknown}}}; known: "
-                           + ", ".join("{" + p + "}" for p in sorted(placeholders)))
+            self.add(
+                name,
+                f"uses unknown placeholder {{{unknown}}}; known: "
+                + ", ".join("{" + p + "}" for p in sorted(placeholders)),
+            )
         return value
 
     def done(self) -> None:
@@ -320,8 +334,12 @@ def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
     kinds = [k for k in ("queue", "number", "sip", "workflow") if k in raw]
     extra = sorted(set(raw) - {"queue", "number", "sip", "workflow", "confirm"})
     if extra or len(kinds) != 1:
-        problems.add(where, "connect", "needs exactly one of queue, number, sip, workflow"
-                     + (" (and confirm)" if "confirm" in raw else ""))
+        problems.add(
+            where,
+            "connect",
+            "needs exactly one of queue, number, sip, workflow"
+            + (" (and confirm)" if "confirm" in raw else ""),
+        )
         return Target("queue", "invalid")
     kind = kinds[0]
     value = raw[kind]
@@ -361,7 +379,9 @@ def _schedule(f: _Fields, hours_default: object | None) -> Schedule:
     zone = parse_zone("UTC")
     readers: list[tuple[str, Callable[[object], Any], object]] = [
         ("hours", parse_hours, "24/7" if hours_default is None else hours_default),
-        ("holidays", parse_holidays, []), ("closures", parse_closures, [])]
+        ("holidays", parse_holidays, []),
+        ("closures", parse_closures, []),
+    ]
     parsed = {}
     for name, read, default in readers:
         try:
@@ -395,10 +415,24 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
     f.done()
     target = parse_target(connect, where, problems) if "connect" in raw else Target("queue", "invalid")
     if max_wait and target.kind not in HELD:
-        f.add("max_wait", f"applies to queue and workflow centers; a {target.kind} bridge is a "
-                          "<Dial>, which gives up after its own timeout")
-    return Center(center_id, str(name), str(city), country, schedule.zone, schedule.weekly, target,
-                  region, schedule.holidays, schedule.closures, max_wait)
+        f.add(
+            "max_wait",
+            f"applies to queue and workflow centers; a {target.kind} bridge is a "
+            "<Dial>, which gives up after its own timeout",
+        )
+    return Center(
+        center_id,
+        str(name),
+        str(city),
+        country,
+        schedule.zone,
+        schedule.weekly,
+        target,
+        region,
+        schedule.holidays,
+        schedule.closures,
+        max_wait,
+    )
 
 
 def parse_number(e164: str, raw: Mapping[str, Any], problems: Problems) -> Number:
@@ -420,8 +454,16 @@ def _disclose(name: str, f: _Fields) -> Disclose:
         if old in f.raw:  # one transfer key and set of words per flow, live in every prompt
             f.used.add(old)
             f.add(old, f"is set once for the whole flow: use {new} in the flow's table")
-    return Disclose(name, f.text("text"), f.text("offer"), f.name("next"), f.integer("timeout", 5),
-                    f.text("courtesy", False), f.integer("retries", 2), f.name("invalid", False))
+    return Disclose(
+        name,
+        f.text("text"),
+        f.text("offer"),
+        f.name("next"),
+        f.integer("timeout", 5),
+        f.text("courtesy", False),
+        f.integer("retries", 2),
+        f.name("invalid", False),
+    )
 
 
 def _hours_state(name: str, f: _Fields) -> Hours:
@@ -434,11 +476,16 @@ def _hours_state(name: str, f: _Fields) -> Hours:
 
 
 STATE_PARSERS: dict[str, Callable[[str, _Fields], State]] = {
-    "say": lambda n, f: Say(n, f.text("text", required="play" not in f.raw), f.name("next"),
-                            f.url("play", required=False)),
+    "say": lambda n, f: Say(
+        n, f.text("text", required="play" not in f.raw), f.name("next"), f.url("play", required=False)
+    ),
     "route": lambda n, f: Route(
-        n, f.names("centers"), f.name("next"), f.name("closed"),
-        f.choice("strategy", ("weight", "priority"), "priority"), f.table("weights", False),
+        n,
+        f.names("centers"),
+        f.name("next"),
+        f.name("closed"),
+        f.choice("strategy", ("weight", "priority"), "priority"),
+        f.table("weights", False),
     ),
     "disclose": lambda n, f: _disclose(n, f),
     "bridge": lambda n, f: Bridge(n, f.name("on_failure", False), f.name("on_wait_limit", False)),
@@ -446,12 +493,23 @@ STATE_PARSERS: dict[str, Callable[[str, _Fields], State]] = {
     "domestic": lambda n, f: Domestic(n, f.name("on_failure", False)),
     "hangup": lambda n, f: Hangup(n, f.text("text", False)),
     "menu": lambda n, f: Menu(
-        n, f.text("prompt"), f.keys("options"), f.name("no_input"), f.name("invalid"),
-        f.words_per_language("words"), f.integer("retries", 2), f.integer("timeout", 5),
+        n,
+        f.text("prompt"),
+        f.keys("options"),
+        f.name("no_input"),
+        f.name("invalid"),
+        f.words_per_language("words"),
+        f.integer("retries", 2),
+        f.integer("timeout", 5),
     ),
     "language": lambda n, f: LanguageMenu(
-        n, f.text("prompt"), f.keys("options"), f.name("next"), f.words("words"),
-        f.integer("retries", 2), f.integer("timeout", 5),
+        n,
+        f.text("prompt"),
+        f.keys("options"),
+        f.name("next"),
+        f.words("words"),
+        f.integer("retries", 2),
+        f.integer("timeout", 5),
     ),
     "hours": _hours_state,
     "handoff": lambda n, f: Handoff(n, f.url("url")),
@@ -459,8 +517,9 @@ STATE_PARSERS: dict[str, Callable[[str, _Fields], State]] = {
 STATE_KINDS = tuple(STATE_PARSERS)
 
 
-def _state(name: str, raw: Mapping[str, Any], where: str, problems: Problems,
-           codes: tuple[str, ...]) -> State | None:
+def _state(
+    name: str, raw: Mapping[str, Any], where: str, problems: Problems, codes: tuple[str, ...]
+) -> State | None:
     f = _Fields(raw, where, problems, codes)
     kind = f.choice("type", STATE_KINDS, default=None)
     if kind is None:
@@ -485,14 +544,16 @@ def _languages(f: _Fields) -> tuple[Language, ...]:
     f.codes = codes
     voice, voices = f.name("voice", False), f.table("voices", False)
     if voice and (voices or len(codes) > 1):
-        f.add("voice", "is for a one-language flow; give voices = { en = \"...\", es = \"...\" }")
+        f.add("voice", 'is for a one-language flow; give voices = { en = "...", es = "..." }')
     voices = {codes[0]: voice} if voice else f.per_language("voices", voices, str)
     for code, name in voices.items():
         if not VOICE_NAME.match(name):
             f.add("voice" if voice else f"voices.{code}", f"{name!r} is not a voice name like Polly.Lupe")
     words = _transfer_words(f)
-    return tuple(Language(tag, voices.get(code, ""), words.get(code, TRANSFER_WORDS.get(code, ())))
-                 for tag, code in zip(tags, codes, strict=True))
+    return tuple(
+        Language(tag, voices.get(code, ""), words.get(code, TRANSFER_WORDS.get(code, ())))
+        for tag, code in zip(tags, codes, strict=True)
+    )
 
 
 def _transfer_words(f: _Fields) -> dict[str, tuple[str, ...]]:
@@ -530,8 +591,7 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
         max_wait=f.seconds("max_wait", 0, MIN_WAIT),
         queue_position=f.text("queue_position", False, placeholders=QUEUE_PLACEHOLDERS)
         or dict(QUEUE_POSITION),
-        queue_wait=f.text("queue_wait", False, placeholders=QUEUE_PLACEHOLDERS)
-        or dict(QUEUE_WAIT),
+        queue_wait=f.text("queue_wait", False, placeholders=QUEUE_PLACEHOLDERS) or dict(QUEUE_WAIT),
     )
     f.used.add("version")
     f.done()
@@ -586,8 +646,11 @@ def read_folder(folder: Path) -> tuple[Sources, list[FlowError]]:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
             problems.add("", "", f"cannot be read: {exc}")
         except RecursionError:  # tomllib reads nested arrays and inline tables recursively
-            problems.add("", "", "cannot be read: it nests too deep (tables and lists may nest "
-                                 f"at most {MAX_DEPTH} levels)")
+            problems.add(
+                "",
+                "",
+                f"cannot be read: it nests too deep (tables and lists may nest at most {MAX_DEPTH} levels)",
+            )
         else:
             collect(doc, sources, problems)
         errors.extend(problems.errors)
@@ -600,7 +663,9 @@ def collect(doc: Mapping[str, Any], sources: Sources, problems: Problems) -> Non
     for section in sorted(set(doc) - {"centers", "numbers", "flows", "policy", "scenarios"}):
         problems.add("", section, "is not a known section (centers, numbers, flows, policy)")
     for section, bucket in (
-        ("centers", sources.centers), ("numbers", sources.numbers), ("flows", sources.flows)
+        ("centers", sources.centers),
+        ("numbers", sources.numbers),
+        ("flows", sources.flows),
     ):
         tables = doc.get(section, {})
         if not isinstance(tables, dict):
@@ -646,8 +711,7 @@ def _depth(value: object) -> tuple[int, str]:
         if depth > MAX_DEPTH:
             break
         children = item.items() if isinstance(item, dict) else enumerate(item)
-        stack.extend((child, depth + 1, f"{path}.{name}" if path else str(name))
-                     for name, child in children)
+        stack.extend((child, depth + 1, f"{path}.{name}" if path else str(name)) for name, child in children)
     return deepest, where
 
 

@@ -48,8 +48,11 @@ class Hold:
 def wait_limit(seq: str, state: str, center: str, queued: Queued, max_wait: int) -> Event:
     """The evidence of a caller leaving a queue for its wait limit, keyed by the step of the
     bridge it leaves, which the <Enqueue> action's step URL names too."""
-    return Event(f"wait_limit:{seq}:{state}", "wait_limit", (
-        ("center", center), ("queue_time", str(queued.time)), ("max_wait", str(max_wait))))
+    return Event(
+        f"wait_limit:{seq}:{state}",
+        "wait_limit",
+        (("center", center), ("queue_time", str(queued.time)), ("max_wait", str(max_wait))),
+    )
 
 
 def past_limit(queued: Queued, max_wait: int) -> bool:
@@ -69,8 +72,9 @@ def music(flow: Flow, queued: Queued) -> str:
     return segments[queued.time // flow.offer_every % len(segments)]
 
 
-def hold(flow: Flow, facts: Facts, queued: Queued, max_wait: int, language: str,
-         expected: float | None = None) -> Hold:
+def hold(
+    flow: Flow, facts: Facts, queued: Queued, max_wait: int, language: str, expected: float | None = None
+) -> Hold:
     """The document for this request; ``expected`` is the estimated wait still ahead in
     seconds (None: not enough recent waits to say)."""
     if past_limit(queued, max_wait):
@@ -78,11 +82,21 @@ def hold(flow: Flow, facts: Facts, queued: Queued, max_wait: int, language: str,
     lines: list[Speak | Play] = []
     lang = flow.speaking(language)
     if announcing(flow, queued) and queued.position > 0:
-        lines.append(Speak(fill(flow.queue_position, flow, facts, None, lang.code,
-                                position=queued.position), lang.tag, lang.voice))
+        lines.append(
+            Speak(
+                fill(flow.queue_position, flow, facts, None, lang.code, position=queued.position),
+                lang.tag,
+                lang.voice,
+            )
+        )
         if minutes(expected):
-            lines.append(Speak(fill(flow.queue_wait, flow, facts, None, lang.code,
-                                    minutes=minutes(expected)), lang.tag, lang.voice))
+            lines.append(
+                Speak(
+                    fill(flow.queue_wait, flow, facts, None, lang.code, minutes=minutes(expected)),
+                    lang.tag,
+                    lang.voice,
+                )
+            )
     lines.append(hold_offer(flow, facts, language))
     lines.append(Play(music(flow, queued)))
     return Hold(tuple(lines))

@@ -77,9 +77,14 @@ def limit_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     """(where, field, message) for loops, over-long walks, documents and hint lists."""
     where = f"flow '{flow.id}'"
     if len(flow.transfer_words) > HINTS_LIMIT:
-        yield where, "transfer_words", (
-            f"holds {len(flow.transfer_words)} words; a prompt listens for at most "
-            f"{HINTS_LIMIT} (Twilio's limit on speech hints)")
+        yield (
+            where,
+            "transfer_words",
+            (
+                f"holds {len(flow.transfer_words)} words; a prompt listens for at most "
+                f"{HINTS_LIMIT} (Twilio's limit on speech hints)"
+            ),
+        )
     transfer = frozenset(flow.transfer_words)
     for name, state in flow.states.items():  # (each menu's own words, once the flow's fit)
         if isinstance(state, (Menu, LanguageMenu)) and len(transfer) <= HINTS_LIMIT:
@@ -87,8 +92,11 @@ def limit_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     following = {name: _following(flow, state) for name, state in flow.states.items()}
     loop, order = _passing_order(flow, following)
     if loop:
-        yield (f"{where} state '{loop[0]}'", "next",
-               "loops without waiting for the caller: " + " -> ".join(loop))
+        yield (
+            f"{where} state '{loop[0]}'",
+            "next",
+            "loops without waiting for the caller: " + " -> ".join(loop),
+        )
         return
     hops: dict[str, tuple[int, str]] = {}  # state -> (states walked, the next on the longest)
     for name in order:
@@ -98,29 +106,42 @@ def limit_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     for entry in entries:
         walked = hops.get(entry, (1, ""))[0]
         if walked > MAX_HOPS:
-            yield (f"{where} state '{entry}'", "",
-                   f"the engine walks {walked} states from here before it waits for the caller "
-                   f"({_path(entry, hops)}); it gives up after {MAX_HOPS}")
+            yield (
+                f"{where} state '{entry}'",
+                "",
+                f"the engine walks {walked} states from here before it waits for the caller "
+                f"({_path(entry, hops)}); it gives up after {MAX_HOPS}",
+            )
     yield from _size_problems(flow, config, home, following, order, entries)
 
 
 def _following(flow: Flow, state: State) -> list[str]:
     """The states a walk can go on to from this one without waiting. A disclosure's invalid
     is reached only after the caller answered the offer: a walk of its own starts there."""
-    return [t for f, t in edges(state) if t in flow.states
-            and not (isinstance(state, Disclose) and f == "invalid")]
+    return [
+        t
+        for f, t in edges(state)
+        if t in flow.states and not (isinstance(state, Disclose) and f == "invalid")
+    ]
 
 
-def _hint_problems(flow: Flow, name: str, state: Menu | LanguageMenu,
-                   transfer: frozenset[str]) -> Iterator[Problem]:
-    per_language = ({"": state.words} if isinstance(state, LanguageMenu)
-                    else {f".{code}": words for code, words in state.words.items()})
+def _hint_problems(
+    flow: Flow, name: str, state: Menu | LanguageMenu, transfer: frozenset[str]
+) -> Iterator[Problem]:
+    per_language = (
+        {"": state.words}
+        if isinstance(state, LanguageMenu)
+        else {f".{code}": words for code, words in state.words.items()}
+    )
     for suffix, words in per_language.items():
         count = len(transfer) + sum(word not in transfer for word in words)
         if count > HINTS_LIMIT:
-            yield (f"flow '{flow.id}' state '{name}'", f"words{suffix}",
-                   f"with the transfer words makes {count} speech hints; a prompt listens for "
-                   f"at most {HINTS_LIMIT} (Twilio's limit)")
+            yield (
+                f"flow '{flow.id}' state '{name}'",
+                f"words{suffix}",
+                f"with the transfer words makes {count} speech hints; a prompt listens for "
+                f"at most {HINTS_LIMIT} (Twilio's limit)",
+            )
 
 
 def _passing_order(flow: Flow, following: Mapping[str, list[str]]) -> tuple[list[str], list[str]]:
@@ -142,7 +163,7 @@ def _passing_order(flow: Flow, following: Mapping[str, list[str]]) -> tuple[list
                     continue
                 if target in on_stack:
                     path = [n for n, _ in stack]
-                    return path[path.index(target):] + [target], order
+                    return path[path.index(target) :] + [target], order
                 on_stack.add(target)
                 stack.append((target, iter(following[target])))
                 break
@@ -175,8 +196,14 @@ def _path(entry: str, steps: Mapping[str, tuple[int, str]]) -> str:
     return " -> ".join(shown)
 
 
-def _size_problems(flow: Flow, config: Config, home: str, following: Mapping[str, list[str]],
-                   order: list[str], entries: list[str]) -> Iterator[Problem]:
+def _size_problems(
+    flow: Flow,
+    config: Config,
+    home: str,
+    following: Mapping[str, list[str]],
+    order: list[str],
+    entries: list[str],
+) -> Iterator[Problem]:
     """Entries whose heaviest walk, in some language, answers with more than 64 kB."""
     sizes = _Sizes(flow, config, home)
     worst: dict[str, tuple[int, str]] = {}
@@ -184,21 +211,27 @@ def _size_problems(flow: Flow, config: Config, home: str, following: Mapping[str
         best: dict[str, tuple[int, str]] = {}  # state -> (bytes, the next on the heaviest walk)
         for name in order:
             state = flow.states[name]
-            longest = max(((best[t][0] if t in best else sizes.end(flow.states[t], code), t)
-                           for t in following[name]), default=(0, ""))
+            longest = max(
+                ((best[t][0] if t in best else sizes.end(flow.states[t], code), t) for t in following[name]),
+                default=(0, ""),
+            )
             passing = sizes.passing(state, code) + longest[0]
             stop = sizes.end(state, code)
             best[name] = (passing, longest[1]) if passing >= stop else (stop, "")
         for entry in entries:
-            total = sizes.envelope + (best[entry][0] if entry in best
-                                      else sizes.end(flow.states[entry], code))
+            total = sizes.envelope + (
+                best[entry][0] if entry in best else sizes.end(flow.states[entry], code)
+            )
             if total > worst.get(entry, (0, ""))[0]:
                 worst[entry] = (total, _path(entry, best) if entry in best else entry)
     for entry, (total, walk) in worst.items():
         if total > TWIML_LIMIT:
-            yield (f"flow '{flow.id}' state '{entry}'", "",
-                   f"a webhook here can answer with a TwiML document of {total:,} bytes "
-                   f"({walk}); Twilio refuses one over 64 kB (error 11750)")
+            yield (
+                f"flow '{flow.id}' state '{entry}'",
+                "",
+                f"a webhook here can answer with a TwiML document of {total:,} bytes "
+                f"({walk}); Twilio refuses one over 64 kB (error 11750)",
+            )
 
 
 class _Sizes:
@@ -212,15 +245,23 @@ class _Sizes:
         ids = [c.id for c in self.centers]
         locations = [c.location for c in self.centers]
         # The longest step URL a call of this flow can carry: every field at its widest.
-        self.call = Call(flow.id, 10**9, "", center=max(ids, key=len, default=""),
-                         tried=tuple(flow.routable), heard=max(locations, key=len, default=""),
-                         domestic=True, exempt="foreign-business",
-                         language=max(flow.codes, key=len), seq=10**6, misses=9)
+        self.call = Call(
+            flow.id,
+            10**9,
+            "",
+            center=max(ids, key=len, default=""),
+            tried=tuple(flow.routable),
+            heard=max(locations, key=len, default=""),
+            domestic=True,
+            exempt="foreign-business",
+            language=max(flow.codes, key=len),
+            seq=10**6,
+            misses=9,
+        )
         widest: dict[str, Target] = {}  # per kind, the value that renders longest: a bridge
-        for center in self.centers:     # to any other is no larger, and 1,000 centers cost
-            target = center.target      # one render per kind, not 1,000 per state
-            if target.kind not in widest or (_escaped(target.value)
-                                             > _escaped(widest[target.kind].value)):
+        for center in self.centers:  # to any other is no larger, and 1,000 centers cost
+            target = center.target  # one render per kind, not 1,000 per state
+            if target.kind not in widest or (_escaped(target.value) > _escaped(widest[target.kind].value)):
                 widest[target.kind] = target
         self.targets = list(widest.values()) or [Target("queue", "")]
         self.tag = max((lang.tag for lang in flow.languages), key=len)
@@ -245,15 +286,30 @@ class _Sizes:
         lang = self.flow.speaking(code)
         return (Speak(self.text(template, code), lang.tag, lang.voice),) if template else ()
 
-    def asked(self, text: str, code: str, state: str, timeout: int, words: tuple[str, ...] = (),
-              also: tuple[Speak, ...] = ()) -> int:
+    def asked(
+        self,
+        text: str,
+        code: str,
+        state: str,
+        timeout: int,
+        words: tuple[str, ...] = (),
+        also: tuple[Speak, ...] = (),
+    ) -> int:
         """The bytes of a prompt that listens for the transfer and these words. The prompt is
         rendered with its own words as hints; the transfer words' share of the hints, the
         same in every prompt of a language, is measured once and added (an overlap between
         the two is counted twice: the bound stays an upper one)."""
         lang = self.flow.speaking(code)
-        ask = Ask(text, lang.tag, lang.voice, self.flow.transfer_key, words, timeout,
-                  self.call._replace(state=state), also)
+        ask = Ask(
+            text,
+            lang.tag,
+            lang.voice,
+            self.flow.transfer_key,
+            words,
+            timeout,
+            self.call._replace(state=state),
+            also,
+        )
         if code not in self._transfer_hints:
             hints = ", ".join(dict.fromkeys((*lang.words, *self.flow.transfer_words)))
             self._transfer_hints[code] = len(escape(hints, {'"': "&quot;"}).encode())
@@ -263,8 +319,7 @@ class _Sizes:
     def passing(self, state: State, code: str) -> int:
         """What a passing state says on its way: a say's text and audio, a courtesy line."""
         if isinstance(state, Say):
-            return self.part((*self.speak(state.text, code), *((Play(state.play),)
-                                                              if state.play else ())))
+            return self.part((*self.speak(state.text, code), *((Play(state.play),) if state.play else ())))
         if isinstance(state, Disclose):
             return self.part(self.speak(state.courtesy, code))
         return 0
@@ -287,13 +342,12 @@ class _Sizes:
                 caution = max(caution, self.part(self.speak(state.text, code)) + offer)
             return max(caution, self.connect(name), unavailable)
         if isinstance(state, Menu):
-            return self.asked(self.text(state.prompt, code), code, name, state.timeout,
-                              tuple(state.words.get(code, {})))
+            return self.asked(
+                self.text(state.prompt, code), code, name, state.timeout, tuple(state.words.get(code, {}))
+            )
         if isinstance(state, LanguageMenu):
-            lines = tuple(s for c in flow.codes for s in self.speak(state.prompt, c)
-                          if isinstance(s, Speak))
-            return self.asked(lines[0].text, code, name, state.timeout, tuple(state.words),
-                              lines[1:])
+            lines = tuple(s for c in flow.codes for s in self.speak(state.prompt, c) if isinstance(s, Speak))
+            return self.asked(lines[0].text, code, name, state.timeout, tuple(state.words), lines[1:])
         if isinstance(state, (Bridge, Domestic)):
             return max(self.connect(name), unavailable)
         if isinstance(state, Handoff):
@@ -305,22 +359,33 @@ class _Sizes:
     def connect(self, name: str) -> int:
         """The largest bridge among the folder's centers' targets."""
         then = self.call._replace(state=name)
-        attributes = (("center", then.center), ("country", "XX"), ("language", self.tag),
-                      ("domestic", "false"))
-        return max(self.part((Connect(then.center, target, False, then, attributes),))
-                   for target in self.targets)
+        attributes = (
+            ("center", then.center),
+            ("country", "XX"),
+            ("language", self.tag),
+            ("domestic", "false"),
+        )
+        return max(
+            self.part((Connect(then.center, target, False, then, attributes),)) for target in self.targets
+        )
 
     def _center(self, code: str) -> Center | None:
         """A center with the longest city, center name and country name (in this language)."""
         if code not in self._worst:
             tag = self.flow.speaking(code).tag
-            self._worst[code] = dataclasses.replace(
-                self.centers[0],
-                city=max((c.city for c in self.centers), key=_escaped),
-                name=max((c.name for c in self.centers), key=_escaped),
-                country=max((c.country for c in self.centers),
-                            key=lambda country: _escaped(country_name(country, tag))),
-            ) if self.centers else None
+            self._worst[code] = (
+                dataclasses.replace(
+                    self.centers[0],
+                    city=max((c.city for c in self.centers), key=_escaped),
+                    name=max((c.name for c in self.centers), key=_escaped),
+                    country=max(
+                        (c.country for c in self.centers),
+                        key=lambda country: _escaped(country_name(country, tag)),
+                    ),
+                )
+                if self.centers
+                else None
+            )
         return self._worst[code]
 
 

@@ -59,7 +59,8 @@ class JsonFormatter(logging.Formatter):
         """The record as one line of JSON."""
         line: dict[str, Any] = {
             "time": _utc(record.created),
-            "level": record.levelname.lower(), "logger": record.name,
+            "level": record.levelname.lower(),
+            "logger": record.name,
             "event": record.getMessage(),
         }
         sid = _call_sid.get()
@@ -74,16 +75,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=True, default=str)
 
 
-def access_line(environ: Mapping[str, Any], status: str, sent: int | None,
-                micros: int) -> str:
+def access_line(environ: Mapping[str, Any], status: str, sent: int | None, micros: int) -> str:
     """gunicorn's access-log line for a request, as JSON: never the query string (step
     state) or a header a client chose, beyond the path it asked for."""
     line: dict[str, Any] = {
-        "time": _utc(time.time()), "level": "info",
-        "logger": "gunicorn.access", "event": "request",
-        "remote": environ.get("REMOTE_ADDR", ""), "method": environ.get("REQUEST_METHOD", ""),
-        "path": environ.get("PATH_INFO", ""), "status": status.split(None, 1)[0],
-        "bytes": sent, "ms": round(micros / 1000, 1)}
+        "time": _utc(time.time()),
+        "level": "info",
+        "logger": "gunicorn.access",
+        "event": "request",
+        "remote": environ.get("REMOTE_ADDR", ""),
+        "method": environ.get("REQUEST_METHOD", ""),
+        "path": environ.get("PATH_INFO", ""),
+        "status": status.split(None, 1)[0],
+        "bytes": sent,
+        "ms": round(micros / 1000, 1),
+    }
     if environ.get("onshore.call_sid"):
         line["call_sid"] = environ["onshore.call_sid"]
         line.update(environ.get("onshore.place", {}))
@@ -96,7 +102,8 @@ def config(level: str) -> dict[str, Any]:
     ``--access-logfile`` still decides where it goes); its lines are ``access_line``'s."""
     errors = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     return {
-        "version": 1, "disable_existing_loggers": False,
+        "version": 1,
+        "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {"errors": errors},
         "root": {"level": level.upper(), "handlers": ["errors"]},

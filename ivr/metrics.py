@@ -48,54 +48,114 @@ disable_created_metrics()  # the _created series double the output and say nothi
 REGISTRY = CollectorRegistry()  # this process's metrics; a scrape in multiprocess mode reads files
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
-CALLS = Counter("onshore_calls_received", "Calls answered on /voice (received events).",
-                registry=REGISTRY)
-DISCLOSURES = Counter("onshore_disclosures", "Disclosures played, by kind (named: the center's "
-                      "place; cautious: the flow's cautious text).", ["kind"], registry=REGISTRY)
-EXEMPT = Counter("onshore_disclosure_exemptions", "Disclosures not due, by reason (emergency, "
-                 "foreign-business: the number; domestic-center: the center is at home).",
-                 ["reason"], registry=REGISTRY)
+CALLS = Counter("onshore_calls_received", "Calls answered on /voice (received events).", registry=REGISTRY)
+DISCLOSURES = Counter(
+    "onshore_disclosures",
+    "Disclosures played, by kind (named: the center's place; cautious: the flow's cautious text).",
+    ["kind"],
+    registry=REGISTRY,
+)
+EXEMPT = Counter(
+    "onshore_disclosure_exemptions",
+    "Disclosures not due, by reason (emergency, "
+    "foreign-business: the number; domestic-center: the center is at home).",
+    ["reason"],
+    registry=REGISTRY,
+)
 OFFERS = Counter("onshore_offers", "Transfer offers made.", registry=REGISTRY)
-TRANSFERS = Counter("onshore_transfer_requests", "Transfers to a domestic agent the caller "
-                    "asked for, by channel.", ["channel"], registry=REGISTRY)
-BRIDGES = Counter("onshore_bridges", "Bridges to a center, by center and whether it is in the "
-                  "home country.", ["center", "location"], registry=REGISTRY)
-ABANDONED = Counter("onshore_abandoned_calls", "Callers who hung up before an agent answered "
-                    "a bridge.", registry=REGISTRY)
-WAIT_LIMITS = Counter("onshore_wait_limits", "Callers taken out of a center's queue at its "
-                      "max_wait, by center.", ["center"], registry=REGISTRY)
-CONFIRMATIONS = Counter("onshore_agent_confirmations", "Answers of the agent side of a confirm "
-                        "bridge to its whisper, by center and outcome (accepted, declined).",
-                        ["center", "outcome"], registry=REGISTRY)
-SAFE_ANSWERS = Counter("onshore_safe_answers", "Safe answers given instead of the flow's own "
-                       "path, by reason.", ["reason"], registry=REGISTRY)
-REDIS_ERRORS = Counter("onshore_redis_errors", "Webhooks answered from memory because Redis "
-                       "failed (error), may have run the write without replying (unconfirmed), "
-                       "or was skipped by an open breaker (breaker_open).", ["kind"],
-                       registry=REGISTRY)
-BREAKER = Gauge("onshore_redis_breaker_workers", "Worker processes whose Redis circuit breaker "
-                "is in each state.", ["state"], multiprocess_mode="livesum", registry=REGISTRY)
-REFUSED = Counter("onshore_refused_requests", "Webhook requests refused without TwiML, by "
-                  "route and reason.", ["route", "reason"], registry=REGISTRY)
+TRANSFERS = Counter(
+    "onshore_transfer_requests",
+    "Transfers to a domestic agent the caller asked for, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+BRIDGES = Counter(
+    "onshore_bridges",
+    "Bridges to a center, by center and whether it is in the home country.",
+    ["center", "location"],
+    registry=REGISTRY,
+)
+ABANDONED = Counter(
+    "onshore_abandoned_calls", "Callers who hung up before an agent answered a bridge.", registry=REGISTRY
+)
+WAIT_LIMITS = Counter(
+    "onshore_wait_limits",
+    "Callers taken out of a center's queue at its max_wait, by center.",
+    ["center"],
+    registry=REGISTRY,
+)
+CONFIRMATIONS = Counter(
+    "onshore_agent_confirmations",
+    "Answers of the agent side of a confirm "
+    "bridge to its whisper, by center and outcome (accepted, declined).",
+    ["center", "outcome"],
+    registry=REGISTRY,
+)
+SAFE_ANSWERS = Counter(
+    "onshore_safe_answers",
+    "Safe answers given instead of the flow's own path, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+REDIS_ERRORS = Counter(
+    "onshore_redis_errors",
+    "Webhooks answered from memory because Redis "
+    "failed (error), may have run the write without replying (unconfirmed), "
+    "or was skipped by an open breaker (breaker_open).",
+    ["kind"],
+    registry=REGISTRY,
+)
+BREAKER = Gauge(
+    "onshore_redis_breaker_workers",
+    "Worker processes whose Redis circuit breaker is in each state.",
+    ["state"],
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+REFUSED = Counter(
+    "onshore_refused_requests",
+    "Webhook requests refused without TwiML, by route and reason.",
+    ["route", "reason"],
+    registry=REGISTRY,
+)
 # Every answer is built well inside a second; the top buckets show a worker in trouble.
-LATENCY = Histogram("onshore_webhook_duration_seconds", "Time to answer a webhook, by route.",
-                    ["route"], registry=REGISTRY,
-                    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
-COMMIT = Histogram("onshore_evidence_commit_duration_seconds", "Round trips that record a "
-                   "webhook's evidence in Redis, failed ones included.", registry=REGISTRY,
-                   buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
+LATENCY = Histogram(
+    "onshore_webhook_duration_seconds",
+    "Time to answer a webhook, by route.",
+    ["route"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+COMMIT = Histogram(
+    "onshore_evidence_commit_duration_seconds",
+    "Round trips that record a webhook's evidence in Redis, failed ones included.",
+    registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
 
 CHANNELS = ("key", "voice", "hold", "agent")
 EXEMPTIONS = ("emergency", "foreign-business", "domestic-center")
 OTHER_ROUTE = "other"
 # The engine's and the webhooks' safe-answer reasons (an engine failure's reason is its
 # exception, text the label must not carry).
-SAFE_REASONS = {"unknown number": "unknown_number", "no configuration in memory": "no_configuration",
-                "malformed step URL": "malformed_step_url", "flow version unknown": "unknown_version",
-                "center lookup unavailable": "lookup_unavailable"}
+SAFE_REASONS = {
+    "unknown number": "unknown_number",
+    "no configuration in memory": "no_configuration",
+    "malformed step URL": "malformed_step_url",
+    "flow version unknown": "unknown_version",
+    "center lookup unavailable": "lookup_unavailable",
+}
 # Why a webhook request got no TwiML, from the status it got; "parameters" is set by the edge.
-REFUSALS = {403: "forged", 404: "not_found", 405: "method", 408: "slow", 411: "no_length",
-            413: "oversize", 415: "not_form", 400: "malformed"}
+REFUSALS = {
+    403: "forged",
+    404: "not_found",
+    405: "method",
+    408: "slow",
+    411: "no_length",
+    413: "oversize",
+    415: "not_form",
+    400: "malformed",
+}
 
 
 def count(events: Iterable[Event]) -> None:
@@ -116,16 +176,18 @@ def count(events: Iterable[Event]) -> None:
             TRANSFERS.labels(by if by in CHANNELS else "other").inc()
         elif step == "bridged":
             named = dict(fields)
-            BRIDGES.labels(named.get("center", ""),
-                           "domestic" if named.get("domestic") == "true" else "offshore").inc()
+            BRIDGES.labels(
+                named.get("center", ""), "domestic" if named.get("domestic") == "true" else "offshore"
+            ).inc()
         elif step == "bridge_ended" and ("outcome", "gone") in fields:
             ABANDONED.inc()
         elif step == "wait_limit":
             WAIT_LIMITS.labels(dict(fields).get("center", "")).inc()
         elif step == "confirm":
             named = dict(fields)
-            CONFIRMATIONS.labels(named.get("center", ""),
-                                 "accepted" if named.get("outcome") == "accepted" else "declined").inc()
+            CONFIRMATIONS.labels(
+                named.get("center", ""), "accepted" if named.get("outcome") == "accepted" else "declined"
+            ).inc()
         elif step == "safe_answer":
             SAFE_ANSWERS.labels(safe_reason(dict(fields).get("reason", ""))).inc()
 
@@ -194,13 +256,21 @@ class SpoolCollector(Collector):
             files += 1
             if at is not None and (oldest is None or at < oldest):
                 oldest = at
-        yield GaugeMetricFamily("onshore_spool_bytes", "Evidence waiting in the local spool "
-                                "for Redis (bytes of its files).", value=size)
-        yield GaugeMetricFamily("onshore_spool_files", "Spool files waiting for replay (one "
-                                "per worker that spooled).", value=files)
-        yield GaugeMetricFamily("onshore_spool_oldest_event_age_seconds", "Age of the oldest "
-                                "event waiting in the spool (0 when it is empty).",
-                                value=max(0.0, self.clock() - oldest) if oldest else 0.0)
+        yield GaugeMetricFamily(
+            "onshore_spool_bytes",
+            "Evidence waiting in the local spool for Redis (bytes of its files).",
+            value=size,
+        )
+        yield GaugeMetricFamily(
+            "onshore_spool_files",
+            "Spool files waiting for replay (one per worker that spooled).",
+            value=files,
+        )
+        yield GaugeMetricFamily(
+            "onshore_spool_oldest_event_age_seconds",
+            "Age of the oldest event waiting in the spool (0 when it is empty).",
+            value=max(0.0, self.clock() - oldest) if oldest else 0.0,
+        )
 
 
 def _event_time(line: bytes) -> float | None:
@@ -222,9 +292,12 @@ def scrape() -> Response:
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
         # RFC 6750 section 3: a 401 for a missing or wrong bearer token names the scheme.
-        return Response("a bearer token is required (IVR_METRICS_TOKEN)\n", status=401,
-                        mimetype="text/plain",
-                        headers={"WWW-Authenticate": 'Bearer realm="onshore-metrics"'})
+        return Response(
+            "a bearer token is required (IVR_METRICS_TOKEN)\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="onshore-metrics"'},
+        )
     registry = CollectorRegistry()
     if MULTIPROCESS:
         multiprocess.MultiProcessCollector(registry)

@@ -29,9 +29,12 @@ def require_token() -> Response | None:
         abort(404)
     if not hmac.compare_digest(given.encode(), token.encode()):
         # RFC 6750 section 3: a 401 names the scheme the client must use
-        return Response("a bearer token is required (IVR_REPORT_TOKEN)\n", status=401,
-                        mimetype="text/plain",
-                        headers={"WWW-Authenticate": 'Bearer realm="onshore-reports"'})
+        return Response(
+            "a bearer token is required (IVR_REPORT_TOKEN)\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="onshore-reports"'},
+        )
     return None
 
 
@@ -44,15 +47,20 @@ def reports() -> Response:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
     fmt = request.args.get("format", "html")
     if fmt not in report.FORMATS:
-        return Response(f"format must be one of {', '.join(report.FORMATS)}\n", status=400,
-                        mimetype="text/plain")
+        return Response(
+            f"format must be one of {', '.join(report.FORMATS)}\n", status=400, mimetype="text/plain"
+        )
     settings = current_app.extensions["onshore"].settings
     store = Store(connect(settings.redis_url, timeout=READ_TIMEOUT))
     try:
         folder = Path(settings.archive_dir) if settings.archive_dir else None
-        built = report.build_report(report.as_events(audit.period(store, start, end, folder)),
-                                    start, end, request.args.get("flow") or None,
-                                    settings.home_country)
+        built = report.build_report(
+            report.as_events(audit.period(store, start, end, folder)),
+            start,
+            end,
+            request.args.get("flow") or None,
+            settings.home_country,
+        )
     except ValueError as exc:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
     return Response(report.render(built, fmt), content_type=report.CONTENT_TYPES[fmt])

@@ -64,12 +64,15 @@ HANGS_UP: Final = "hangup"  # a scenario's word for a caller who hangs up before
 # confirm whisper declined, or met by a voicemail that presses nothing) ends "completed"
 # with DialBridged=false; a Dial without the whisper connects the caller to that voicemail.
 WORDS: Final = {
-    "dial": {"answered": "completed", HANGS_UP: "no-answer", "declined": "completed",
-             "voicemail": "completed"},
+    "dial": {
+        "answered": "completed",
+        HANGS_UP: "no-answer",
+        "declined": "completed",
+        "voicemail": "completed",
+    },
     # no busy, no no-answer: an <Enqueue> has no timeout and waits until an agent answers,
     # the caller leaves or hangs up (https://www.twilio.com/docs/voice/twiml/enqueue)
-    "enqueue": {"answered": "bridged", "failed": "error", "hold-transfer": "leave",
-                "completed": "bridged"},
+    "enqueue": {"answered": "bridged", "failed": "error", "hold-transfer": "leave", "completed": "bridged"},
 }
 
 

@@ -36,33 +36,88 @@ log = logging.getLogger(__name__)
 # https://www.twilio.com/docs/usage/webhooks/voice-webhooks): the call, where its numbers
 # are (From*/To*, and the older Caller*/Called* copies), caller ID lookup, SHAKEN/STIR,
 # Add-ons (https://www.twilio.com/docs/add-ons), SIP (https://www.twilio.com/docs/voice/api/sending-sip).
-CALL = frozenset({
-    "CallSid", "AccountSid", "From", "To", "CallStatus", "ApiVersion", "Direction",
-    "ForwardedFrom", "CallerName", "ParentCallSid", "CallToken", "ApplicationSid",
-    "FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry",
-    "Caller", "CallerCity", "CallerState", "CallerZip", "CallerCountry",
-    "Called", "CalledCity", "CalledState", "CalledZip", "CalledCountry",
-    "StirVerstat", "StirPassportToken", "AddOns",
-    "SipDomain", "SipDomainSid", "SipCallId", "SipSourceIp",
-})
+CALL = frozenset(
+    {
+        "CallSid",
+        "AccountSid",
+        "From",
+        "To",
+        "CallStatus",
+        "ApiVersion",
+        "Direction",
+        "ForwardedFrom",
+        "CallerName",
+        "ParentCallSid",
+        "CallToken",
+        "ApplicationSid",
+        "FromCity",
+        "FromState",
+        "FromZip",
+        "FromCountry",
+        "ToCity",
+        "ToState",
+        "ToZip",
+        "ToCountry",
+        "Caller",
+        "CallerCity",
+        "CallerState",
+        "CallerZip",
+        "CallerCountry",
+        "Called",
+        "CalledCity",
+        "CalledState",
+        "CalledZip",
+        "CalledCountry",
+        "StirVerstat",
+        "StirPassportToken",
+        "AddOns",
+        "SipDomain",
+        "SipDomainSid",
+        "SipCallId",
+        "SipSourceIp",
+    }
+)
 # <Gather action> (https://www.twilio.com/docs/voice/twiml/gather#action); "msg" is what
 # Twilio adds ("Gather End") on the action request.
 GATHER = frozenset({"Digits", "FinishedOnKey", "SpeechResult", "Confidence", "msg"})
 # <Dial action> (https://www.twilio.com/docs/voice/twiml/dial#action), with recording and SIP.
-DIAL = frozenset({"DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged",
-                  "DialSipCallId", "DialSipResponseCode",
-                  "RecordingUrl", "RecordingSid", "RecordingDuration"})
+DIAL = frozenset(
+    {
+        "DialCallStatus",
+        "DialCallSid",
+        "DialCallDuration",
+        "DialBridged",
+        "DialSipCallId",
+        "DialSipResponseCode",
+        "RecordingUrl",
+        "RecordingSid",
+        "RecordingDuration",
+    }
+)
 # <Enqueue action> and its waitUrl (https://www.twilio.com/docs/voice/twiml/enqueue), and a
 # <Dial><Queue url> (https://www.twilio.com/docs/voice/twiml/queue).
 ENQUEUE = frozenset({"QueueResult", "QueueSid", "QueueTime"})
-WAIT = frozenset({"QueueSid", "QueueTime", "QueuePosition", "AvgQueueTime",
-                  "CurrentQueueSize", "MaxQueueSize"})
+WAIT = frozenset(
+    {"QueueSid", "QueueTime", "QueuePosition", "AvgQueueTime", "CurrentQueueSize", "MaxQueueSize"}
+)
 DEQUEUE = frozenset({"QueueSid", "QueueTime", "DequeingCallSid"})
 # Status callbacks (https://www.twilio.com/docs/voice/api/call-resource#statuscallback),
 # answering machine detection included (https://www.twilio.com/docs/voice/answering-machine-detection).
-STATUS = frozenset({"CallDuration", "Duration", "SipResponseCode", "RecordingUrl",
-                    "RecordingSid", "RecordingDuration", "Timestamp", "CallbackSource",
-                    "SequenceNumber", "AnsweredBy", "MachineDetectionDuration"})
+STATUS = frozenset(
+    {
+        "CallDuration",
+        "Duration",
+        "SipResponseCode",
+        "RecordingUrl",
+        "RecordingSid",
+        "RecordingDuration",
+        "Timestamp",
+        "CallbackSource",
+        "SequenceNumber",
+        "AnsweredBy",
+        "MachineDetectionDuration",
+    }
+)
 # Families: one name per SIP header Twilio passes on (sending-sip and dial#action).
 FAMILIES = ("SipHeader_", "DialSipHeader_")
 
@@ -92,8 +147,9 @@ def unknown(route: str, names: Iterable[str], extra: frozenset[str] = frozenset(
     any required name that is missing, as "missing NAME"."""
     known = VOCABULARY.get(route, EVERY)
     seen = set(names)
-    out = sorted(name for name in seen if name not in known and name not in extra
-                 and not name.startswith(FAMILIES))
+    out = sorted(
+        name for name in seen if name not in known and name not in extra and not name.startswith(FAMILIES)
+    )
     return out + [f"missing {name}" for name in REQUIRED.get(route, ()) if name not in seen]
 
 
@@ -102,6 +158,11 @@ def record_refusal(route: str, names: list[str]) -> None:
     with _lock:
         refusals[route] += 1
         total = refusals[route]
-    log.error("refused a signed request to %s: parameters Twilio does not send there: %s "
-              "(refusal %d on this route since start; if Twilio added a parameter, add it to "
-              "IVR_EXTRA_PARAMETERS)", route, ", ".join(name[:64] for name in names[:8]), total)
+    log.error(
+        "refused a signed request to %s: parameters Twilio does not send there: %s "
+        "(refusal %d on this route since start; if Twilio added a parameter, add it to "
+        "IVR_EXTRA_PARAMETERS)",
+        route,
+        ", ".join(name[:64] for name in names[:8]),
+        total,
+    )

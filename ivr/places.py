@@ -20,8 +20,29 @@ _SPOKEN_EN = {
     "PS": "the Palestinian Territories",
 }
 _WITH_ARTICLE = frozenset(
-    ["AE", "BS", "CF", "CK", "DO", "FK", "FO", "GB", "GM", "KM", "KY", "MH",
-     "MV", "NL", "PH", "SB", "SC", "TC", "US", "VG", "VI"]
+    [
+        "AE",
+        "BS",
+        "CF",
+        "CK",
+        "DO",
+        "FK",
+        "FO",
+        "GB",
+        "GM",
+        "KM",
+        "KY",
+        "MH",
+        "MV",
+        "NL",
+        "PH",
+        "SB",
+        "SC",
+        "TC",
+        "US",
+        "VG",
+        "VI",
+    ]
 )
 
 
@@ -31,8 +52,9 @@ _NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
 
 def is_country_code(code: str) -> bool:
     """True when code is an ISO 3166 alpha-2 country code CLDR knows."""
-    return (len(code) == 2 and code.isupper() and code not in _NOT_COUNTRIES
-            and code in Locale("en").territories)
+    return (
+        len(code) == 2 and code.isupper() and code not in _NOT_COUNTRIES and code in Locale("en").territories
+    )
 
 
 @lru_cache(maxsize=1024)

@@ -45,5 +45,8 @@ class Progress:
         start = time.perf_counter()
         yield
         if self.shown:
-            print(f"{what.format(size=f'{self.size:,}')} in {time.perf_counter() - start:.1f} s",
-                  file=self.stream, flush=True)
+            print(
+                f"{what.format(size=f'{self.size:,}')} in {time.perf_counter() - start:.1f} s",
+                file=self.stream,
+                flush=True,
+            )

@@ -27,4 +27,3 @@ def keys_heard(pressed: str, finish_on_key: str = DEFAULT_FINISH_ON_KEY, num_dig
         if num_digits and len(heard) >= num_digits:
             break
     return heard
-

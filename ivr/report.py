@@ -58,42 +58,76 @@ EXEMPT_CALL = frozenset({"emergency", "foreign-business"})  # exemptions that co
 EXEMPT_REASONS = ("domestic-center", "emergency", "foreign-business")
 CHANNELS = ("key", "voice", "hold")
 _CAUTIOUS = "*"  # disclosure key of a cautious "may be answered outside" disclosure
-_STEPS = {"bridged": 1, "bridge_ended": 2, "disclosed": 3, "offered": 4, "received": 5,
-          "exempt": 6, "transfer_requested": 7, "safe_answer": 8,
-          "handoff": 9}  # the steps the report reads
+_STEPS = {
+    "bridged": 1,
+    "bridge_ended": 2,
+    "disclosed": 3,
+    "offered": 4,
+    "received": 5,
+    "exempt": 6,
+    "transfer_requested": 7,
+    "safe_answer": 8,
+    "handoff": 9,
+}  # the steps the report reads
 
 DEFINITIONS = (
-    ("Period", "A call belongs to the period when the UTC date of its 'received' event is within "
-               "the period (inclusive); all its events count, whenever they were recorded."),
+    (
+        "Period",
+        "A call belongs to the period when the UTC date of its 'received' event is within "
+        "the period (inclusive); all its events count, whenever they were recorded.",
+    ),
     ("Order", "Within a call, events are ordered by 'at', then by stream order."),
-    ("Offshore call", "A call an offshore agent answered: at least one 'bridged' event with "
-                      "domestic=false whose bridge was answered (see Answered bridge). A call "
-                      "bridged offshore that was abandoned, failed or moved on is not one. A call "
-                      "answered at several offshore centers counts once in the total and once "
-                      "under each country and center."),
-    ("Offshore share", "Offshore calls (answered offshore) / calls received (R17): warning at "
-                       "25%, notice threshold at 30%."),
-    ("Disclosure coverage", "Offshore bridges (each one, not each call) preceded in the call by a "
-                            "disclosure naming the bridge's city and country, or by a cautious "
-                            "disclosure, or whose call is exempt (emergency or foreign-business, "
-                            "from an 'exempt' event or the number's flag on 'received')."),
-    ("Offer coverage", "Offshore bridges with an 'offered' event after such a disclosure and "
-                       "before the bridge, or whose call is exempt."),
-    ("Answered bridge", "A bridge counts as answered unless its 'bridge_ended' status means "
-                        "otherwise (answered: DialCallStatus completed/answered, QueueResult "
-                        "bridged/bridging-in-process/redirected-from-bridged; a caller who hung "
-                        "up first is never answered), or the call moved on to another bridge or "
-                        "a transfer before any 'bridge_ended'. A bridge with no report counts "
-                        "as answered."),
-    ("Transfer requests", "Each 'transfer_requested' event. Completed: a domestic bridge after "
-                          "it (and before the call's next request) was answered. Time to bridge: "
-                          "'at' of the first such bridge minus 'at' of the request, nearest-rank "
-                          "percentiles; the engine records both in one webhook, so this measures "
-                          "our decision time, not the time until a human answers."),
-    ("Exemptions", "Calls with an 'exempt' event, per reason; callers outside the home country "
-                   "and of unknown country (R11) from 'received'."),
-    ("New Jersey", "Calls whose 'received' caller_state is NJ; answered in NJ: an answered bridge "
-                   "to a center whose region is NJ (country US) (R20: target 65%)."),
+    (
+        "Offshore call",
+        "A call an offshore agent answered: at least one 'bridged' event with "
+        "domestic=false whose bridge was answered (see Answered bridge). A call "
+        "bridged offshore that was abandoned, failed or moved on is not one. A call "
+        "answered at several offshore centers counts once in the total and once "
+        "under each country and center.",
+    ),
+    (
+        "Offshore share",
+        "Offshore calls (answered offshore) / calls received (R17): warning at 25%, notice threshold at 30%.",
+    ),
+    (
+        "Disclosure coverage",
+        "Offshore bridges (each one, not each call) preceded in the call by a "
+        "disclosure naming the bridge's city and country, or by a cautious "
+        "disclosure, or whose call is exempt (emergency or foreign-business, "
+        "from an 'exempt' event or the number's flag on 'received').",
+    ),
+    (
+        "Offer coverage",
+        "Offshore bridges with an 'offered' event after such a disclosure and "
+        "before the bridge, or whose call is exempt.",
+    ),
+    (
+        "Answered bridge",
+        "A bridge counts as answered unless its 'bridge_ended' status means "
+        "otherwise (answered: DialCallStatus completed/answered, QueueResult "
+        "bridged/bridging-in-process/redirected-from-bridged; a caller who hung "
+        "up first is never answered), or the call moved on to another bridge or "
+        "a transfer before any 'bridge_ended'. A bridge with no report counts "
+        "as answered.",
+    ),
+    (
+        "Transfer requests",
+        "Each 'transfer_requested' event. Completed: a domestic bridge after "
+        "it (and before the call's next request) was answered. Time to bridge: "
+        "'at' of the first such bridge minus 'at' of the request, nearest-rank "
+        "percentiles; the engine records both in one webhook, so this measures "
+        "our decision time, not the time until a human answers.",
+    ),
+    (
+        "Exemptions",
+        "Calls with an 'exempt' event, per reason; callers outside the home country "
+        "and of unknown country (R11) from 'received'.",
+    ),
+    (
+        "New Jersey",
+        "Calls whose 'received' caller_state is NJ; answered in NJ: an answered bridge "
+        "to a center whose region is NJ (country US) (R20: target 65%).",
+    ),
     *waits.DEFINITIONS,
 )
 
@@ -273,8 +307,9 @@ def as_events(entries: Iterable[tuple[str, Sequence[str]]]) -> Iterator[dict[str
         yield dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def build_report(events: Iterable[Mapping[str, str]], start: date, end: date,
-                 flow: str | None = None, home: str = "US") -> Report:
+def build_report(
+    events: Iterable[Mapping[str, str]], start: date, end: date, flow: str | None = None, home: str = "US"
+) -> Report:
     """The compliance report of the calls received from start to end (UTC dates, inclusive)."""
     if start > end:
         raise ValueError(f"the period starts ({start}) after it ends ({end})")
@@ -289,8 +324,9 @@ def build_report(events: Iterable[Mapping[str, str]], start: date, end: date,
             gc.enable()
 
 
-def _build(events: Iterable[Mapping[str, str]], start: date, end: date, flow: str | None,
-           home: str) -> Report:
+def _build(
+    events: Iterable[Mapping[str, str]], start: date, end: date, flow: str | None, home: str
+) -> Report:
     lo, hi = start.isoformat(), end.isoformat()
     source = Source()
     calls: dict[str, _Call | None] = {}  # None: received outside the period or another flow
@@ -330,16 +366,23 @@ def _build(events: Iterable[Mapping[str, str]], start: date, end: date, flow: st
             offshore = domestic == "false" if domestic in ("true", "false") else country != home
             if c.bridges is None:
                 c.bridges = []
-            c.bridges.append((pos, get("center", ""), get("city", ""), country,
-                              (get("region") or "").strip().upper(), offshore))
+            c.bridges.append(
+                (
+                    pos,
+                    get("center", ""),
+                    get("city", ""),
+                    country,
+                    (get("region") or "").strip().upper(),
+                    offshore,
+                )
+            )
         elif code == 2:  # bridge_ended
             if c.ends is None:
                 c.ends = []
             # what the engine read it as; events recorded before it said so: the table's reading
             c.ends.append((pos, get("outcome") or meaning(get("status", "")), get("wait", "")))
         elif code == 3:  # disclosed
-            where = (_CAUTIOUS if get("cautious") == "true"
-                     else (get("city", ""), get("country", "")))
+            where = _CAUTIOUS if get("cautious") == "true" else (get("city", ""), get("country", ""))
             if c.disclosed is None:
                 c.disclosed = {where: pos}
             else:
@@ -435,8 +478,9 @@ def _ranked(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str | None,
-            home: str, source: Source) -> Report:
+def _sum_up(
+    calls: Mapping[str, _Call | None], start: date, end: date, flow: str | None, home: str, source: Source
+) -> Report:
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     daily = {d.isoformat(): Day(d) for d in days}
     volume, disclosure, offer = Volume(), Coverage(), Coverage()
@@ -482,10 +526,15 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
         centers: set[str] = set()
         bridged_nj = answered_nj = False
         for (pos, center, city, country, region, offshore), (read, ended, wait), ok in zip(
-                bridges, ends, answered, strict=True):
+            bridges, ends, answered, strict=True
+        ):
             queued = float(wait) if wait.isdigit() else None
-            tally.add(center, read, queued, _seconds_between(pos[0], ended[0])
-                      if read == GONE and queued is None and ended else None)
+            tally.add(
+                center,
+                read,
+                queued,
+                _seconds_between(pos[0], ended[0]) if read == GONE and queued is None and ended else None,
+            )
             if region == "NJ" and country == "US":
                 nj_centers.add(center)
                 bridged_nj = True
@@ -523,8 +572,11 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
                 transfers.requested += 1
                 channels[by] += 1
                 until = requests[i + 1][0] if i + 1 < len(requests) else None
-                after = [(b[0], ok) for b, ok in zip(bridges, answered, strict=True)
-                         if not b[5] and b[0] > requested_at and (until is None or b[0] < until)]
+                after = [
+                    (b[0], ok)
+                    for b, ok in zip(bridges, answered, strict=True)
+                    if not b[5] and b[0] > requested_at and (until is None or b[0] < until)
+                ]
                 if after:
                     transfers.reached_domestic_bridge += 1
                     transfers.completed += any(ok for _, ok in after)
@@ -535,21 +587,31 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
     volume.offshore_by_center = _ranked(by_center)
     volume.offshore_share = _share(volume.offshore_calls, volume.calls_received)
     volume.warning = volume.offshore_calls * 100 >= WARNING_PERCENT * volume.calls_received > 0
-    volume.threshold_reached = (volume.offshore_calls * 100 >= NOTICE_PERCENT
-                                * volume.calls_received > 0)
+    volume.threshold_reached = volume.offshore_calls * 100 >= NOTICE_PERCENT * volume.calls_received > 0
     volume.message = _volume_message(volume)
     for cov in (disclosure, offer):
         cov.coverage = _share(cov.covered, cov.offshore_bridges)
         cov.complete = cov.covered == cov.offshore_bridges
         cov.exceptions.sort(key=lambda u: (u.at, u.call))
         cov.exception_calls = sorted({u.call for u in cov.exceptions})
-    transfers.by_channel = dict(sorted(channels.items(), key=lambda kv: (
-        CHANNELS.index(kv[0]) if kv[0] in CHANNELS else len(CHANNELS), kv[0])))
+    transfers.by_channel = dict(
+        sorted(
+            channels.items(),
+            key=lambda kv: (CHANNELS.index(kv[0]) if kv[0] in CHANNELS else len(CHANNELS), kv[0]),
+        )
+    )
     transfers.not_completed = transfers.requested - transfers.completed
     transfers.seconds_to_bridge_p50 = nearest_rank(delays, 50)
     transfers.seconds_to_bridge_p90 = nearest_rank(delays, 90)
-    exemptions.by_reason = dict(sorted(reasons.items(), key=lambda kv: (
-        EXEMPT_REASONS.index(kv[0]) if kv[0] in EXEMPT_REASONS else len(EXEMPT_REASONS), kv[0])))
+    exemptions.by_reason = dict(
+        sorted(
+            reasons.items(),
+            key=lambda kv: (
+                EXEMPT_REASONS.index(kv[0]) if kv[0] in EXEMPT_REASONS else len(EXEMPT_REASONS),
+                kv[0],
+            ),
+        )
+    )
     safe.by_reason = _ranked(safe_reasons)
     nj.nj_centers = sorted(nj_centers)
     nj.share_answered_in_nj = _share(nj.answered_in_nj, nj.calls_from_nj)
@@ -559,28 +621,44 @@ def _sum_up(calls: Mapping[str, _Call | None], start: date, end: date, flow: str
     for d in daily.values():
         d.offshore_share = _share(d.offshore_calls, d.calls_received)
         d.disclosure_coverage = _share(d.covered_bridges, d.offshore_bridges)
-    return Report(start, end, flow, home, source, volume, disclosure, offer, transfers,
-                  exemptions, safe, nj, list(daily.values()), tally.result())
+    return Report(
+        start,
+        end,
+        flow,
+        home,
+        source,
+        volume,
+        disclosure,
+        offer,
+        transfers,
+        exemptions,
+        safe,
+        nj,
+        list(daily.values()),
+        tally.result(),
+    )
 
 
-def _disclosed_before(disclosed: Mapping[Any, Pos] | None, where: tuple[str, str],
-                      bridge: Pos) -> Pos | None:
+def _disclosed_before(disclosed: Mapping[Any, Pos] | None, where: tuple[str, str], bridge: Pos) -> Pos | None:
     """The first disclosure naming this place (or a cautious one) before the bridge."""
     if not disclosed:
         return None
-    found = [p for p in (disclosed.get(where), disclosed.get(_CAUTIOUS))
-             if p is not None and p < bridge]
+    found = [p for p in (disclosed.get(where), disclosed.get(_CAUTIOUS)) if p is not None and p < bridge]
     return min(found) if found else None
 
 
 def _volume_message(v: Volume) -> str:
     share = percent(v.offshore_calls, v.calls_received)
     if v.threshold_reached:
-        return (f"NOTICE: {share} of calls received were answered offshore, at or above the "
-                f"{NOTICE_PERCENT}% notice threshold (R17).")
+        return (
+            f"NOTICE: {share} of calls received were answered offshore, at or above the "
+            f"{NOTICE_PERCENT}% notice threshold (R17)."
+        )
     if v.warning:
-        return (f"WARNING: {share} of calls received were answered offshore, nearing the "
-                f"{NOTICE_PERCENT}% notice threshold (R17).")
+        return (
+            f"WARNING: {share} of calls received were answered offshore, nearing the "
+            f"{NOTICE_PERCENT}% notice threshold (R17)."
+        )
     if not v.calls_received:
         return "No calls received in the period."
     return f"{share} of calls received were answered offshore, below {WARNING_PERCENT}%."
@@ -591,12 +669,16 @@ def _nj_message(nj: NewJersey) -> str:
         return "No calls from New Jersey in the period."
     share = percent(nj.answered_in_nj, nj.calls_from_nj)
     if not nj.nj_centers:
-        return (f"No NJ centers: no call of the period was bridged to a New Jersey center, so "
-                f"none of the {nj.calls_from_nj:,} NJ-originating calls was answered in New "
-                f"Jersey (R20 target {NJ_TARGET_PERCENT}%).")
+        return (
+            f"No NJ centers: no call of the period was bridged to a New Jersey center, so "
+            f"none of the {nj.calls_from_nj:,} NJ-originating calls was answered in New "
+            f"Jersey (R20 target {NJ_TARGET_PERCENT}%)."
+        )
     verdict = "meets" if nj.meets_target else "is below"
-    return (f"{share} of NJ-originating calls were answered in New Jersey, which {verdict} the "
-            f"{NJ_TARGET_PERCENT}% target (R20).")
+    return (
+        f"{share} of NJ-originating calls were answered in New Jersey, which {verdict} the "
+        f"{NJ_TARGET_PERCENT}% target (R20)."
+    )
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -634,14 +716,15 @@ def _flow_label(report: Report) -> str:
 
 
 def title(report: Report) -> str:
-    return (f"Onshore compliance report, {report.start.isoformat()} to {report.end.isoformat()}"
-            f" (UTC), {_flow_label(report)}")
+    return (
+        f"Onshore compliance report, {report.start.isoformat()} to {report.end.isoformat()}"
+        f" (UTC), {_flow_label(report)}"
+    )
 
 
 def render(report: Report, fmt: str) -> str:
     """The report as text, csv, json or html."""
-    renderers = {"text": render_text, "csv": render_csv, "json": render_json,
-                 "html": render_html}
+    renderers = {"text": render_text, "csv": render_csv, "json": render_json, "html": render_html}
     if fmt not in renderers:
         raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
     return renderers[fmt](report)
@@ -652,8 +735,15 @@ Table = tuple[tuple[str, ...], list[tuple[str, ...]]]  # headers, rows
 
 def _sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[str, Table]]]]:
     """Every section as (heading, label/value pairs, named tables): shared by text and html."""
-    v, d, o, t, e, s, nj = (r.volume, r.disclosure, r.offer, r.transfers, r.exemptions,
-                            r.safe_answers, r.new_jersey)
+    v, d, o, t, e, s, nj = (
+        r.volume,
+        r.disclosure,
+        r.offer,
+        r.transfers,
+        r.exemptions,
+        r.safe_answers,
+        r.new_jersey,
+    )
 
     def coverage(cov: Coverage, what: str) -> list[tuple[str, str]]:
         return [
@@ -668,86 +758,175 @@ def _sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[st
     def exceptions(cov: Coverage) -> list[tuple[str, Table]]:
         if not cov.exceptions:
             return []
-        rows: list[tuple[str, ...]] = [(u.call, u.at, u.center, u.city, u.country)
-                                       for u in cov.exceptions]
-        return [("Exceptions", (("CallSid", "Bridged at (UTC)", "Center", "City", "Country"),
-                                rows))]
+        rows: list[tuple[str, ...]] = [(u.call, u.at, u.center, u.city, u.country) for u in cov.exceptions]
+        return [("Exceptions", (("CallSid", "Bridged at (UTC)", "Center", "City", "Country"), rows))]
 
     def breakdown(counts: Mapping[str, int], what: str, whole: int, of: str) -> Table:
-        return ((what, "Calls", f"Share of {of}"),
-                [(k, _n(n), percent(n, whole)) for k, n in counts.items()])
+        return ((what, "Calls", f"Share of {of}"), [(k, _n(n), percent(n, whole)) for k, n in counts.items()])
 
     return [
-        ("1. Call volume and offshore share (R17)", [
-            ("Calls received", _n(v.calls_received)),
-            ("Calls answered offshore", _n(v.offshore_calls)),
-            ("Offshore bridges (answered or not)", _n(v.offshore_bridges)),
-            ("Share of volume answered offshore", percent(v.offshore_calls, v.calls_received)),
-            ("Handed off to the company's own application (outside this record)",
-             _n(v.handed_off)),
-            ("Warning (>= 25%)", "YES" if v.warning else "no"),
-            ("Notice threshold reached (>= 30%)", "YES" if v.threshold_reached else "no"),
-        ], [
-            ("Offshore calls by country",
-             breakdown(v.offshore_by_country, "Country", v.calls_received, "calls received")),
-            ("Offshore calls by center",
-             breakdown(v.offshore_by_center, "Center", v.calls_received, "calls received")),
-        ]),
+        (
+            "1. Call volume and offshore share (R17)",
+            [
+                ("Calls received", _n(v.calls_received)),
+                ("Calls answered offshore", _n(v.offshore_calls)),
+                ("Offshore bridges (answered or not)", _n(v.offshore_bridges)),
+                ("Share of volume answered offshore", percent(v.offshore_calls, v.calls_received)),
+                ("Handed off to the company's own application (outside this record)", _n(v.handed_off)),
+                ("Warning (>= 25%)", "YES" if v.warning else "no"),
+                ("Notice threshold reached (>= 30%)", "YES" if v.threshold_reached else "no"),
+            ],
+            [
+                (
+                    "Offshore calls by country",
+                    breakdown(v.offshore_by_country, "Country", v.calls_received, "calls received"),
+                ),
+                (
+                    "Offshore calls by center",
+                    breakdown(v.offshore_by_center, "Center", v.calls_received, "calls received"),
+                ),
+            ],
+        ),
         ("2a. Disclosure coverage (R1, R4)", coverage(d, "disclosure"), exceptions(d)),
         ("2b. Offer coverage (R8)", coverage(o, "offer"), exceptions(o)),
-        ("3. Transfer requests (R7)", [
-            ("Transfer requests", _n(t.requested)),
-            *((f"Requested by {k}", _n(n)) for k, n in t.by_channel.items()),
-            ("Transfers completed", _n(t.completed)),
-            ("Transfers not completed", _n(t.not_completed)),
-            ("Completion rate", percent(t.completed, t.requested)),
-            ("Requests that reached a domestic bridge", _n(t.reached_domestic_bridge)),
-            ("Time to domestic bridge, p50", _seconds(t.seconds_to_bridge_p50)),
-            ("Time to domestic bridge, p90", _seconds(t.seconds_to_bridge_p90)),
-        ], []),
-        ("4. Exemptions (R3, R5, R6, R11)", [
-            *((f"Exempt: {k}", _n(n)) for k, n in e.by_reason.items()),
-            ("Calls with any exemption", _n(e.exempt_calls)),
-            (f"Caller outside the home country ({r.home})", _n(e.caller_outside_home)),
-            ("Caller country unknown", _n(e.caller_country_unknown)),
-        ], []),
-        ("5. Safe answers", [("Calls given the safe answer", _n(s.calls))],
-         [("Safe answers by reason", breakdown(s.by_reason, "Reason", r.volume.calls_received,
-                                               "calls received"))] if s.by_reason else []),
-        ("6. New Jersey (R20)", [
-            ("Calls from New Jersey", _n(nj.calls_from_nj)),
-            ("Bridged to a New Jersey center", _n(nj.bridged_to_nj)),
-            ("Answered in New Jersey", _n(nj.answered_in_nj)),
-            ("Share answered in New Jersey", percent(nj.answered_in_nj, nj.calls_from_nj)),
-            (f"Meets the {NJ_TARGET_PERCENT}% target",
-             "n/a" if nj.meets_target is None else "yes" if nj.meets_target else "NO"),
-            ("New Jersey centers", ", ".join(nj.nj_centers) or "no NJ centers"),
-        ], []),
-        ("7. Daily series", [], [("By day (UTC)", (
-            ("Day", "Calls received", "Offshore calls", "Offshore share", "Offshore bridges",
-             "Covered", "Disclosure coverage"),
-            [(x.day.isoformat(), _n(x.calls_received), _n(x.offshore_calls),
-              percent(x.offshore_calls, x.calls_received), _n(x.offshore_bridges),
-              _n(x.covered_bridges), percent(x.covered_bridges, x.offshore_bridges))
-             for x in r.daily]))]),
-        ("8. Abandoned calls and waits, per center", [
-            ("Calls abandoned (the caller hung up before an answer)", _n(r.waits.abandoned_calls)),
-            ("Share of calls received", percent(r.waits.abandoned_calls, v.calls_received)),
-        ], [("By center", (
-            ("Center", "Bridges", "Answered", "Abandoned", "Abandon rate", "To abandon p50",
-             "To abandon p90", "Waits reported", "Wait p50", "Wait p90", "Wait p99"),
-            [(w.center, _n(w.bridges), _n(w.answered), _n(w.abandoned),
-              percent(w.abandoned, w.bridges), _seconds(w.seconds_to_abandon_p50),
-              _seconds(w.seconds_to_abandon_p90), _n(w.waits_reported), _seconds(w.wait_p50),
-              _seconds(w.wait_p90), _seconds(w.wait_p99)) for w in r.waits.by_center]))]),
-        ("Source", [
-            ("Events read", _n(r.source.events_read)),
-            ("Calls in the input", _n(r.source.calls_seen)),
-            ("Calls received outside the period", _n(r.source.calls_outside_period)),
-            ("Calls of other flows", _n(r.source.calls_other_flow)),
-            ("Calls without a 'received' event", _n(r.source.calls_without_received)),
-            ("Malformed events", _n(r.source.malformed_events)),
-        ], []),
+        (
+            "3. Transfer requests (R7)",
+            [
+                ("Transfer requests", _n(t.requested)),
+                *((f"Requested by {k}", _n(n)) for k, n in t.by_channel.items()),
+                ("Transfers completed", _n(t.completed)),
+                ("Transfers not completed", _n(t.not_completed)),
+                ("Completion rate", percent(t.completed, t.requested)),
+                ("Requests that reached a domestic bridge", _n(t.reached_domestic_bridge)),
+                ("Time to domestic bridge, p50", _seconds(t.seconds_to_bridge_p50)),
+                ("Time to domestic bridge, p90", _seconds(t.seconds_to_bridge_p90)),
+            ],
+            [],
+        ),
+        (
+            "4. Exemptions (R3, R5, R6, R11)",
+            [
+                *((f"Exempt: {k}", _n(n)) for k, n in e.by_reason.items()),
+                ("Calls with any exemption", _n(e.exempt_calls)),
+                (f"Caller outside the home country ({r.home})", _n(e.caller_outside_home)),
+                ("Caller country unknown", _n(e.caller_country_unknown)),
+            ],
+            [],
+        ),
+        (
+            "5. Safe answers",
+            [("Calls given the safe answer", _n(s.calls))],
+            [
+                (
+                    "Safe answers by reason",
+                    breakdown(s.by_reason, "Reason", r.volume.calls_received, "calls received"),
+                )
+            ]
+            if s.by_reason
+            else [],
+        ),
+        (
+            "6. New Jersey (R20)",
+            [
+                ("Calls from New Jersey", _n(nj.calls_from_nj)),
+                ("Bridged to a New Jersey center", _n(nj.bridged_to_nj)),
+                ("Answered in New Jersey", _n(nj.answered_in_nj)),
+                ("Share answered in New Jersey", percent(nj.answered_in_nj, nj.calls_from_nj)),
+                (
+                    f"Meets the {NJ_TARGET_PERCENT}% target",
+                    "n/a" if nj.meets_target is None else "yes" if nj.meets_target else "NO",
+                ),
+                ("New Jersey centers", ", ".join(nj.nj_centers) or "no NJ centers"),
+            ],
+            [],
+        ),
+        (
+            "7. Daily series",
+            [],
+            [
+                (
+                    "By day (UTC)",
+                    (
+                        (
+                            "Day",
+                            "Calls received",
+                            "Offshore calls",
+                            "Offshore share",
+                            "Offshore bridges",
+                            "Covered",
+                            "Disclosure coverage",
+                        ),
+                        [
+                            (
+                                x.day.isoformat(),
+                                _n(x.calls_received),
+                                _n(x.offshore_calls),
+                                percent(x.offshore_calls, x.calls_received),
+                                _n(x.offshore_bridges),
+                                _n(x.covered_bridges),
+                                percent(x.covered_bridges, x.offshore_bridges),
+                            )
+                            for x in r.daily
+                        ],
+                    ),
+                )
+            ],
+        ),
+        (
+            "8. Abandoned calls and waits, per center",
+            [
+                ("Calls abandoned (the caller hung up before an answer)", _n(r.waits.abandoned_calls)),
+                ("Share of calls received", percent(r.waits.abandoned_calls, v.calls_received)),
+            ],
+            [
+                (
+                    "By center",
+                    (
+                        (
+                            "Center",
+                            "Bridges",
+                            "Answered",
+                            "Abandoned",
+                            "Abandon rate",
+                            "To abandon p50",
+                            "To abandon p90",
+                            "Waits reported",
+                            "Wait p50",
+                            "Wait p90",
+                            "Wait p99",
+                        ),
+                        [
+                            (
+                                w.center,
+                                _n(w.bridges),
+                                _n(w.answered),
+                                _n(w.abandoned),
+                                percent(w.abandoned, w.bridges),
+                                _seconds(w.seconds_to_abandon_p50),
+                                _seconds(w.seconds_to_abandon_p90),
+                                _n(w.waits_reported),
+                                _seconds(w.wait_p50),
+                                _seconds(w.wait_p90),
+                                _seconds(w.wait_p99),
+                            )
+                            for w in r.waits.by_center
+                        ],
+                    ),
+                )
+            ],
+        ),
+        (
+            "Source",
+            [
+                ("Events read", _n(r.source.events_read)),
+                ("Calls in the input", _n(r.source.calls_seen)),
+                ("Calls received outside the period", _n(r.source.calls_outside_period)),
+                ("Calls of other flows", _n(r.source.calls_other_flow)),
+                ("Calls without a 'received' event", _n(r.source.calls_without_received)),
+                ("Malformed events", _n(r.source.malformed_events)),
+            ],
+            [],
+        ),
     ]
 
 
@@ -759,14 +938,25 @@ def _messages(r: Report) -> list[tuple[str, str]]:
     for cov, what in ((r.disclosure, "disclosure"), (r.offer, "offer")):
         if not cov.complete:
             missing = cov.offshore_bridges - cov.covered
-            out.append(("alert", f"{what.capitalize()} coverage is "
-                                 f"{percent(cov.covered, cov.offshore_bridges)}: {missing:,} "
-                                 f"offshore bridge(s) without {_a(what)} (listed below)."))
+            out.append(
+                (
+                    "alert",
+                    f"{what.capitalize()} coverage is "
+                    f"{percent(cov.covered, cov.offshore_bridges)}: {missing:,} "
+                    f"offshore bridge(s) without {_a(what)} (listed below).",
+                )
+            )
     nj = r.new_jersey
     out.append(("warning" if nj.meets_target is False else "info", nj.message))
     if r.flow and not v.calls_received:
-        out.insert(0, ("warning", f"No call of flow '{r.flow}' was received in this period: "
-                                  "is the flow's id right? (`ivr versions FLOW` lists its versions)"))
+        out.insert(
+            0,
+            (
+                "warning",
+                f"No call of flow '{r.flow}' was received in this period: "
+                "is the flow's id right? (`ivr versions FLOW` lists its versions)",
+            ),
+        )
     return out
 
 
@@ -776,20 +966,25 @@ def _text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], indent: s
     numeric = [i > 0 and all(_numeric(x) for x in col[1:]) for i, col in enumerate(columns)]
 
     def line(cells: tuple[str, ...]) -> str:
-        parts = [cell.rjust(w) if right else cell.ljust(w)
-                 for cell, w, right in zip(cells, widths, numeric, strict=True)]
+        parts = [
+            cell.rjust(w) if right else cell.ljust(w)
+            for cell, w, right in zip(cells, widths, numeric, strict=True)
+        ]
         return (indent + "  ".join(parts)).rstrip()
 
     return [line(headers), indent + "  ".join("-" * w for w in widths), *map(line, rows)]
 
 
 def render_text(r: Report) -> str:
-    out = [title(r), "=" * len(title(r)),
-           f"Period: {r.start.isoformat()} to {r.end.isoformat()} (UTC, inclusive)   "
-           f"Flow: {_flow_label(r)}   Home country: {r.home}", ""]
+    out = [
+        title(r),
+        "=" * len(title(r)),
+        f"Period: {r.start.isoformat()} to {r.end.isoformat()} (UTC, inclusive)   "
+        f"Flow: {_flow_label(r)}   Home country: {r.home}",
+        "",
+    ]
     for severity, message in _messages(r):
-        out.append(f"{'!! ' if severity == 'alert' else '!  ' if severity == 'warning' else ''}"
-                   f"{message}")
+        out.append(f"{'!! ' if severity == 'alert' else '!  ' if severity == 'warning' else ''}{message}")
     for heading, pairs, tables in _sections(r):
         out += ["", heading, "-" * len(heading)]
         if pairs:
@@ -800,8 +995,9 @@ def render_text(r: Report) -> str:
             out += ["", f"  {name}"]
             out += _text_table(headers, rows, "    ") if rows else ["    (none)"]
     out += ["", "Definitions", "-----------"]
-    out += [textwrap.fill(f"{k}: {v}", 96, initial_indent="  ", subsequent_indent="    ")
-            for k, v in DEFINITIONS]
+    out += [
+        textwrap.fill(f"{k}: {v}", 96, initial_indent="  ", subsequent_indent="    ") for k, v in DEFINITIONS
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -817,13 +1013,13 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(r: Report) -> str:
-    data = {"title": title(r), **to_dict(r),
-            "definitions": {k: v for k, v in DEFINITIONS}}
+    data = {"title": title(r), **to_dict(r), "definitions": {k: v for k, v in DEFINITIONS}}
     return json.dumps(data, indent=2, default=_jsonable) + "\n"
 
 
 def rows(r: Report) -> Iterator[tuple[str, str, str, str]]:
     """Every figure as (section, metric, key, value): the CSV layout."""
+
     def cell(value: Any) -> str:
         if value is None:
             return ""
@@ -837,16 +1033,28 @@ def rows(r: Report) -> Iterator[tuple[str, str, str, str]]:
     yield "report", "end", "", r.end.isoformat()
     yield "report", "flow", "", r.flow or ""
     yield "report", "home", "", r.home
-    for section in ("source", "volume", "disclosure", "offer", "transfers", "exemptions",
-                    "safe_answers", "new_jersey"):
+    for section in (
+        "source",
+        "volume",
+        "disclosure",
+        "offer",
+        "transfers",
+        "exemptions",
+        "safe_answers",
+        "new_jersey",
+    ):
         for name, value in asdict(getattr(r, section)).items():
             if isinstance(value, dict):
                 for k, n in value.items():
                     yield section, name, k, cell(n)
             elif isinstance(value, list) and name == "exceptions":
                 for u in value:
-                    yield (section, "exception", u["call"],
-                           f"{u['center']} {u['city']} {u['country']} at {u['at']}")
+                    yield (
+                        section,
+                        "exception",
+                        u["call"],
+                        f"{u['center']} {u['city']} {u['country']} at {u['at']}",
+                    )
             elif isinstance(value, list):
                 for item in value:
                     yield section, name, "", cell(item)
@@ -916,9 +1124,14 @@ def _html_table(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
     head = "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
     lines = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
     for row in body:
-        cells = "".join(f'<td class="n">{_e(c)}</td>' if i and _numeric(c)
-                        else f'<td class="day">{_e(c)}</td>' if _DAY.match(c)
-                        else f"<td>{_e(c)}</td>" for i, c in enumerate(row))
+        cells = "".join(
+            f'<td class="n">{_e(c)}</td>'
+            if i and _numeric(c)
+            else f'<td class="day">{_e(c)}</td>'
+            if _DAY.match(c)
+            else f"<td>{_e(c)}</td>"
+            for i, c in enumerate(row)
+        )
         lines.append(f"<tr>{cells}</tr>")
     if not body:
         lines.append(f'<tr><td colspan="{len(headers)}">(none)</td></tr>')
@@ -928,13 +1141,21 @@ def _html_table(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
 
 def render_html(r: Report) -> str:
     heading = title(r)
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{_e(heading)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-           "<h1>Onshore compliance report</h1>",
-           f'<p class="meta">Period <strong>{_e(r.start.isoformat())}</strong> to '
-           f"<strong>{_e(r.end.isoformat())}</strong> (UTC, inclusive) &middot; Flow: "
-           f"<strong>{_e(_flow_label(r))}</strong> &middot; Home country: {_e(r.home)} "
-           f"&middot; {_e(_n(r.source.events_read))} events read</p>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{_e(heading)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        "<h1>Onshore compliance report</h1>",
+        f'<p class="meta">Period <strong>{_e(r.start.isoformat())}</strong> to '
+        f"<strong>{_e(r.end.isoformat())}</strong> (UTC, inclusive) &middot; Flow: "
+        f"<strong>{_e(_flow_label(r))}</strong> &middot; Home country: {_e(r.home)} "
+        f"&middot; {_e(_n(r.source.events_read))} events read</p>",
+    ]
     out += [f'<p class="msg {_e(severity)}">{_e(message)}</p>' for severity, message in _messages(r)]
     for name, pairs, tables in _sections(r):
         out.append(f"<h2>{_e(name)}</h2>")
@@ -942,15 +1163,13 @@ def render_html(r: Report) -> str:
             out.append(_svg_chart(r))
         if pairs:
             out.append('<table class="kv"><tbody>')
-            out += [f'<tr><th scope="row">{_e(k)}</th><td class="n">{_e(v)}</td></tr>'
-                    for k, v in pairs]
+            out += [f'<tr><th scope="row">{_e(k)}</th><td class="n">{_e(v)}</td></tr>' for k, v in pairs]
             out.append("</tbody></table>")
         for table_name, (headers, body) in tables:
             out.append(f"<h3>{_e(table_name)}</h3>")
             out.append(_html_table(headers, body))
     out.append("<h2>Definitions</h2>")
-    out.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in DEFINITIONS)
-               + "</dl>")
+    out.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in DEFINITIONS) + "</dl>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -968,42 +1187,59 @@ def _svg_chart(r: Report) -> str:
     def y(share: float) -> float:
         return top + plot_h * (1 - share)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e("Daily offshore share and disclosure coverage, " + heading_period(r))}"'
-             f' font-family="Georgia, serif" font-size="13">',
-             f"<title>{_e('Daily offshore share and disclosure coverage')}</title>",
-             f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
-             f'stroke="#444"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" '
+        f'aria-label="{_e("Daily offshore share and disclosure coverage, " + heading_period(r))}"'
+        f' font-family="Georgia, serif" font-size="13">',
+        f"<title>{_e('Daily offshore share and disclosure coverage')}</title>",
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#444"/>',
+    ]
     for tick in (0, 25, 50, 75, 100):
         ty = y(tick / 100)
-        parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" '
-                     f'stroke="#ddd"/>')
+        parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick}%</text>')
     # The R17 lines are named in the legend, not on the plot, where a label would hide a day.
-    limits = ((f"{NOTICE_PERCENT}% notice threshold (R17)", NOTICE_PERCENT, "#a00", "2 3"),
-              (f"{WARNING_PERCENT}% warning (R17)", WARNING_PERCENT, "#b60", "8 4"))
+    limits = (
+        (f"{NOTICE_PERCENT}% notice threshold (R17)", NOTICE_PERCENT, "#a00", "2 3"),
+        (f"{WARNING_PERCENT}% warning (R17)", WARNING_PERCENT, "#b60", "8 4"),
+    )
     for _, limit, color, dash in limits:
-        parts.append(f'<line x1="{left}" y1="{y(limit / 100):.1f}" x2="{left + plot_w}" '
-                     f'y2="{y(limit / 100):.1f}" stroke="{color}" stroke-width="1.5" '
-                     f'stroke-dasharray="{dash}"/>')
+        parts.append(
+            f'<line x1="{left}" y1="{y(limit / 100):.1f}" x2="{left + plot_w}" '
+            f'y2="{y(limit / 100):.1f}" stroke="{color}" stroke-width="1.5" '
+            f'stroke-dasharray="{dash}"/>'
+        )
     step = max(1, math.ceil(n / 16))
     for i, day in enumerate(r.daily):
         tx = x(i)
-        parts.append(f'<line x1="{tx:.1f}" y1="{top + plot_h}" x2="{tx:.1f}" '
-                     f'y2="{top + plot_h + 4}" stroke="#444"/>')
+        parts.append(
+            f'<line x1="{tx:.1f}" y1="{top + plot_h}" x2="{tx:.1f}" y2="{top + plot_h + 4}" stroke="#444"/>'
+        )
         if i % step == 0:
             label = day.day.strftime("%m-%d")
-            parts.append(f'<text x="{tx:.1f}" y="{top + plot_h + 16}" text-anchor="end" '
-                         f'transform="rotate(-45 {tx:.1f} {top + plot_h + 16})">{_e(label)}</text>')
-    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">'
-                 f'{_e("Day received (UTC)")}</text>')
-    parts.append(f'<text x="16" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
-                 f'transform="rotate(-90 16 {top + plot_h / 2:.1f})">'
-                 f'{_e("Percent of calls / offshore bridges")}</text>')
-    series = (("Offshore share of calls received", "offshore_share", "#c0392b", ""),
-              ("Disclosure coverage of offshore bridges", "disclosure_coverage", "#1f4e9a",
-               ' stroke-dasharray="7 4"'))
+            parts.append(
+                f'<text x="{tx:.1f}" y="{top + plot_h + 16}" text-anchor="end" '
+                f'transform="rotate(-45 {tx:.1f} {top + plot_h + 16})">{_e(label)}</text>'
+            )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">'
+        f"{_e('Day received (UTC)')}</text>"
+    )
+    parts.append(
+        f'<text x="16" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + plot_h / 2:.1f})">'
+        f"{_e('Percent of calls / offshore bridges')}</text>"
+    )
+    series = (
+        ("Offshore share of calls received", "offshore_share", "#c0392b", ""),
+        (
+            "Disclosure coverage of offshore bridges",
+            "disclosure_coverage",
+            "#1f4e9a",
+            ' stroke-dasharray="7 4"',
+        ),
+    )
     for label, attr, color, dash in series:
         segment: list[str] = []
         segments = [segment]
@@ -1014,19 +1250,25 @@ def _svg_chart(r: Report) -> str:
                 segments.append(segment)
                 continue
             segment.append(f"{x(i):.1f},{y(value):.1f}")
-            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.5" fill="{color}">'
-                         f"<title>{_e(f'{day.day.isoformat()}: {label} {value * 100:.2f}%')}"
-                         f"</title></circle>")
+            parts.append(
+                f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.5" fill="{color}">'
+                f"<title>{_e(f'{day.day.isoformat()}: {label} {value * 100:.2f}%')}"
+                f"</title></circle>"
+            )
         for points in segments:
             if len(points) > 1:
-                parts.append(f'<polyline points="{" ".join(points)}" fill="none" '
-                             f'stroke="{color}" stroke-width="2"{dash}/>')
+                parts.append(
+                    f'<polyline points="{" ".join(points)}" fill="none" '
+                    f'stroke="{color}" stroke-width="2"{dash}/>'
+                )
     legend = [(label, color, dash, "2") for label, _, color, dash in series]
     legend += [(label, color, f' stroke-dasharray="{dash}"', "1.5") for label, _, color, dash in limits]
     for i, (label, color, dash, stroke_width) in enumerate(legend):
         legend_x, legend_y = left + (i % 2) * 340, 18 + (i // 2) * 22
-        parts.append(f'<line x1="{legend_x}" y1="{legend_y - 4}" x2="{legend_x + 28}" '
-                     f'y2="{legend_y - 4}" stroke="{color}" stroke-width="{stroke_width}"{dash}/>')
+        parts.append(
+            f'<line x1="{legend_x}" y1="{legend_y - 4}" x2="{legend_x + 28}" '
+            f'y2="{legend_y - 4}" stroke="{color}" stroke-width="{stroke_width}"{dash}/>'
+        )
         parts.append(f'<text x="{legend_x + 34}" y="{legend_y}">{_e(label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -40,9 +40,27 @@ HOURS = ("open", "closed")  # regardless of the center's hours, holidays and clo
 MAX_WAIT = 24 * 3600  # seconds a scenario may hold for
 ENDINGS = ("answered", "hangup", "handoff", "abandoned")
 TRANSFERS = ("key", "voice", "hold", "none")
-STEPS = ("received", "routed", "no_center", "disclosed", "offered", "offer_ended", "exempt",
-         "transfer_requested", "bridged", "bridge_ended", "menu", "language", "hours", "handoff",
-         "safe_answer", "unavailable", "caller_id", "wait_limit", "confirm")
+STEPS = (
+    "received",
+    "routed",
+    "no_center",
+    "disclosed",
+    "offered",
+    "offer_ended",
+    "exempt",
+    "transfer_requested",
+    "bridged",
+    "bridge_ended",
+    "menu",
+    "language",
+    "hours",
+    "handoff",
+    "safe_answer",
+    "unavailable",
+    "caller_id",
+    "wait_limit",
+    "confirm",
+)
 SILENCE = "silence"
 CALLER = "+12025550143"  # a scenario's caller unless it says `from`
 _KEYS = re.compile(r"^[0-9*#]+$")
@@ -147,8 +165,9 @@ def read_scenarios(path: Path) -> tuple[list[tuple[str, str, dict[str, Any]]], l
     return found, errors
 
 
-def parse_scenario(name: str, raw: Mapping[str, Any], file: str, config: Config,
-                   need_expect: bool = True) -> tuple[Scenario | None, list[FlowError]]:
+def parse_scenario(
+    name: str, raw: Mapping[str, Any], file: str, config: Config, need_expect: bool = True
+) -> tuple[Scenario | None, list[FlowError]]:
     """One [scenarios.NAME] table, checked against the folder's numbers, flows and centers."""
     problems = Problems(file)
     f = _Fields(raw, f"scenario '{name}'", problems)
@@ -166,16 +185,22 @@ def parse_scenario(name: str, raw: Mapping[str, Any], file: str, config: Config,
     language = f.name("language", required=False)
     if language and flow is not None and language not in flow.codes:
         f.add("language", f"'{language}' is not a language of flow '{flow.id}' ({', '.join(flow.codes)})")
-    inputs = tuple(_input(f, f"inputs[{i}]", value)
-                   for i, value in enumerate(f.get("inputs", list, False, [])))
-    centers = {center: _center_state(f, config, center, value)
-               for center, value in f.table("centers", required=False).items()}
+    inputs = tuple(
+        _input(f, f"inputs[{i}]", value) for i, value in enumerate(f.get("inputs", list, False, []))
+    )
+    centers = {
+        center: _center_state(f, config, center, value)
+        for center, value in f.table("centers", required=False).items()
+    }
     picks = f.names("picks", required=False)
     for i, center in enumerate(picks):
         if center not in config.centers:
             f.add(f"picks[{i}]", f"names unknown center '{center}'")
-    if picks and flow is not None and not any(isinstance(s, Route) and s.strategy == "weight"
-                                              for s in flow.states.values()):
+    if (
+        picks
+        and flow is not None
+        and not any(isinstance(s, Route) and s.strategy == "weight" for s in flow.states.values())
+    ):
         f.add("picks", f"flow '{flow.id}' has no weighted route to draw from")
     fresh = f.choice("redis", ("readable", "unreadable"), "readable") == "readable"
     wait = f.integer("wait", 0)
@@ -188,8 +213,23 @@ def parse_scenario(name: str, raw: Mapping[str, Any], file: str, config: Config,
     f.done()
     if problems.errors or at is None:
         return None, problems.errors
-    return Scenario(name, number, at, file, description, from_country.upper(), from_state, language,
-                    inputs, centers, picks, fresh, expect, caller=caller, wait=wait), []
+    return Scenario(
+        name,
+        number,
+        at,
+        file,
+        description,
+        from_country.upper(),
+        from_state,
+        language,
+        inputs,
+        centers,
+        picks,
+        fresh,
+        expect,
+        caller=caller,
+        wait=wait,
+    ), []
 
 
 def parse_moment(value: object, zone_name: str = "UTC") -> datetime:
@@ -201,8 +241,7 @@ def parse_moment(value: object, zone_name: str = "UTC") -> datetime:
         try:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError(f"'{value}' is not a time like 2026-11-30T10:00 or "
-                             "2026-11-30T15:00Z") from None
+            raise ValueError(f"'{value}' is not a time like 2026-11-30T10:00 or 2026-11-30T15:00Z") from None
     if not isinstance(value, datetime):
         kind = "a date without a time" if isinstance(value, date) else repr(value)
         raise ValueError(f"{kind} is not a time like 2026-11-30T10:00")
@@ -230,9 +269,12 @@ def parse_input(value: object) -> Input:
         raise ValueError(f"{kind} must be non-empty text")
     if not isinstance(during, bool):
         raise ValueError(f"during must be true or false, not {during!r}")
-    if "confidence" in value and (kind != "say" or isinstance(confidence, bool)
-                                  or not isinstance(confidence, (int, float))
-                                  or not 0 <= confidence <= 1):
+    if "confidence" in value and (
+        kind != "say"
+        or isinstance(confidence, bool)
+        or not isinstance(confidence, (int, float))
+        or not 0 <= confidence <= 1
+    ):
         raise ValueError("confidence goes with say and is a number from 0 to 1")
     if kind == "press" and not _KEYS.match(text):
         raise ValueError(f"press takes keys (0-9, * or #), not {text!r}")
@@ -243,7 +285,7 @@ def parse_input(value: object) -> Input:
 
 def _plain_input(value: object) -> Input:
     if not isinstance(value, str):
-        raise ValueError(f"must be keys, words or \"{SILENCE}\", not {value!r}")
+        raise ValueError(f'must be keys, words or "{SILENCE}", not {value!r}')
     if value.strip().lower() in ("", SILENCE):
         return Silence()
     if _KEYS.match(value.strip()):
@@ -291,16 +333,25 @@ def _center_state(f: _Fields, config: Config, center_id: str, value: object) -> 
     kind = center.target.kind
     for word in outcomes:
         if ends.reported(word, kind) is None and word in ("busy", "no-answer"):
-            f.add(where, f"{word!r} cannot happen to '{center_id}', a {kind} center: Twilio's "
-                         "<Enqueue> has no timeout and never ends busy or unanswered; the "
-                         "caller waits (a scenario's wait, ivr preview --wait) until an agent "
-                         "answers, the transfer key (hold-transfer), the center's max_wait or "
-                         "a hang-up; or the queue is full (queue-full)")
+            f.add(
+                where,
+                f"{word!r} cannot happen to '{center_id}', a {kind} center: Twilio's "
+                "<Enqueue> has no timeout and never ends busy or unanswered; the "
+                "caller waits (a scenario's wait, ivr preview --wait) until an agent "
+                "answers, the transfer key (hold-transfer), the center's max_wait or "
+                "a hang-up; or the queue is full (queue-full)",
+            )
         elif ends.reported(word, kind) is None:
-            how = "<Enqueue> (a queue or workflow center)" if ends.verb(kind) == "enqueue" else \
-                f"<Dial> (a {kind} center)"
-            f.add(where, f"{word!r} is not one of {', '.join(HOURS + tuple(ends.words(kind)))}: "
-                         f"how Twilio's {how} can end")
+            how = (
+                "<Enqueue> (a queue or workflow center)"
+                if ends.verb(kind) == "enqueue"
+                else f"<Dial> (a {kind} center)"
+            )
+            f.add(
+                where,
+                f"{word!r} is not one of {', '.join(HOURS + tuple(ends.words(kind)))}: "
+                f"how Twilio's {how} can end",
+            )
     return CenterState(hours[0] if hours else "", outcomes)
 
 
@@ -341,8 +392,7 @@ def _disclosures(f: _Fields) -> tuple[Disclosure, ...]:
         elif isinstance(item, dict) and set(item) == {"exact"} and isinstance(item["exact"], str):
             out.append(Disclosure(item["exact"], exact=True))
         else:
-            f.add(f"disclosed[{i}]", f"must be words of the disclosure or {{ exact = \"...\" }}, "
-                                     f"not {item!r}")
+            f.add(f"disclosed[{i}]", f'must be words of the disclosure or {{ exact = "..." }}, not {item!r}')
     return tuple(out)
 
 
@@ -351,12 +401,18 @@ def _bridges(f: _Fields, config: Config) -> tuple[Bridged, ...]:
     for i, item in enumerate(f.get("bridged", list, False, [])):
         if isinstance(item, str):
             item = {"center": item}
-        center, domestic = (item.get("center"), item.get("domestic")) if isinstance(item, dict) \
-            else (None, None)
-        if (not isinstance(center, str) or not set(item) <= {"center", "domestic"}
-                or domestic is not None and not isinstance(domestic, bool)):
-            f.add(f"bridged[{i}]", f"must be a center id or {{ center = \"...\", domestic = true }}, "
-                                   f"not {item!r}")
+        center, domestic = (
+            (item.get("center"), item.get("domestic")) if isinstance(item, dict) else (None, None)
+        )
+        if (
+            not isinstance(center, str)
+            or not set(item) <= {"center", "domestic"}
+            or domestic is not None
+            and not isinstance(domestic, bool)
+        ):
+            f.add(
+                f"bridged[{i}]", f'must be a center id or {{ center = "...", domestic = true }}, not {item!r}'
+            )
         elif center not in config.centers:
             f.add(f"bridged[{i}]", f"names unknown center '{center}'")
         else:

@@ -85,22 +85,29 @@ class Settings:
             raise SettingsError("TWILIO_AUTH_TOKEN is required: without it no webhook can be checked")
         if not self.caller_hash_key:
             raise SettingsError(
-                "IVR_CALLER_HASH_KEY is required: caller numbers are stored only as keyed hashes")
+                "IVR_CALLER_HASH_KEY is required: caller numbers are stored only as keyed hashes"
+            )
 
 
 # The settings a shipped example fills with a CHANGE-ME placeholder (deploy/).
-_SECRETS = {"redis_url": "REDIS_URL", "auth_token": "TWILIO_AUTH_TOKEN",
-            "auth_token_secondary": "TWILIO_AUTH_TOKEN_SECONDARY",
-            "caller_hash_key": "IVR_CALLER_HASH_KEY", "report_token": "IVR_REPORT_TOKEN",
-            "webhook_shared_keys": "TWILIO_WEBHOOK_SHARED_KEYS"}
+_SECRETS = {
+    "redis_url": "REDIS_URL",
+    "auth_token": "TWILIO_AUTH_TOKEN",
+    "auth_token_secondary": "TWILIO_AUTH_TOKEN_SECONDARY",
+    "caller_hash_key": "IVR_CALLER_HASH_KEY",
+    "report_token": "IVR_REPORT_TOKEN",
+    "webhook_shared_keys": "TWILIO_WEBHOOK_SHARED_KEYS",
+}
 PLACEHOLDER = "CHANGE-ME"
 
 
 def refuse_placeholder(variable: str, value: str | None) -> None:
     """A value still holding the shipped CHANGE-ME placeholder is a known password: refuse it."""
     if value and PLACEHOLDER in value:
-        raise SettingsError(f"{variable} still holds a {PLACEHOLDER} placeholder: set a real "
-                            "secret (deploy/README.md, users.acl) before starting")
+        raise SettingsError(
+            f"{variable} still holds a {PLACEHOLDER} placeholder: set a real "
+            "secret (deploy/README.md, users.acl) before starting"
+        )
 
 
 def _keys(value: str, variable: str, example_id: str) -> dict[str, bytes]:
@@ -109,7 +116,6 @@ def _keys(value: str, variable: str, example_id: str) -> dict[str, bytes]:
     for item in filter(None, (i.strip() for i in value.split(","))):
         kid, sep, secret = item.partition(":")
         if not sep or not kid or not secret:
-            raise SettingsError(
-                f"{variable} must look like '{example_id}:secret,{example_id}b:secret'")
+            raise SettingsError(f"{variable} must look like '{example_id}:secret,{example_id}b:secret'")
         out[kid] = secret.encode()
     return out

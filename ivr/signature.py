@@ -86,8 +86,9 @@ class SignatureChecker:
     """Accepts a request signed with the primary or secondary auth token, or, when its
     signature-settings header names one, with one of the configured SharedKeys."""
 
-    def __init__(self, tokens: Sequence[str], public_base_url: str = "",
-                 shared_keys: Mapping[str, bytes] | None = None) -> None:
+    def __init__(
+        self, tokens: Sequence[str], public_base_url: str = "", shared_keys: Mapping[str, bytes] | None = None
+    ) -> None:
         self.keys = [t.encode() for t in tokens if t]
         self.shared_keys = dict(shared_keys or {})
         self.public_base_url = public_base_url.rstrip("/")
@@ -109,13 +110,11 @@ class SignatureChecker:
             return list(self.shared_keys.values())
         secret = self.shared_keys.get(key_id)
         if secret is None:
-            log.warning("signed with SharedKey %.64r, which TWILIO_WEBHOOK_SHARED_KEYS does "
-                        "not list", key_id)
+            log.warning("signed with SharedKey %.64r, which TWILIO_WEBHOOK_SHARED_KEYS does not list", key_id)
             return []
         return [secret]
 
-    def is_valid(self, url: str, params: Params, signature: str | None,
-                 settings: str | None = None) -> bool:
+    def is_valid(self, url: str, params: Params, signature: str | None, settings: str | None = None) -> bool:
         """True when an accepted secret produced this signature with the algorithm the
         signature-settings header names (HMAC-SHA1 without one), URL forms as the SDK tries."""
         digest = _DIGESTS.get(get_signature_algorithm(settings).upper())

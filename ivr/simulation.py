@@ -149,13 +149,15 @@ def simulate(config: Config, scenario: Scenario, home: str = "US") -> Outcome:
     for attempt in range(MAX_DRAWS):
         sid = "CA" + hashlib.sha256(f"{scenario.name}#{attempt}".encode()).hexdigest()[:32]
         outcome = play(config, scenario, home, sid)
-        if outcome.drawn[:len(wanted)] == wanted:
+        if outcome.drawn[: len(wanted)] == wanted:
             return outcome
         first = first or outcome
     assert first is not None
-    first.errors.append(f"picks: no CallSid of {MAX_DRAWS} made the weighted routes draw "
-                        f"{', '.join(wanted)} (they drew {', '.join(first.drawn) or 'nothing'}); "
-                        "are those centers open and in the route?")
+    first.errors.append(
+        f"picks: no CallSid of {MAX_DRAWS} made the weighted routes draw "
+        f"{', '.join(wanted)} (they drew {', '.join(first.drawn) or 'nothing'}); "
+        "are those centers open and in the route?"
+    )
     return first
 
 
@@ -167,15 +169,26 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
     pending = {cid: list(state.bridges) for cid, state in scenario.centers.items()}
     inputs = list(scenario.inputs)
     now = scenario.at
-    facts = Facts(call_sid, now, centers, home, number.exempt, scenario.fresh,
-                  scenario.language or number.language)
+    facts = Facts(
+        call_sid, now, centers, home, number.exempt, scenario.fresh, scenario.language or number.language
+    )
     out = Outcome(call_sid)
     _header(out, scenario, flow, facts)
-    out.events.append(received(scenario.number, scenario.from_country, scenario.from_state,
-                               "inbound", facts.fresh, flow, facts.exempt or ""))
+    out.events.append(
+        received(
+            scenario.number,
+            scenario.from_country,
+            scenario.from_state,
+            "inbound",
+            facts.fresh,
+            flow,
+            facts.exempt or "",
+        )
+    )
     call = first_call(flow, facts)
-    turn = substitute(_decide(partial(begin, flow, facts), flow, call, facts, out),
-                      scenario.caller, scenario.number)  # as the webhooks do
+    turn = substitute(
+        _decide(partial(begin, flow, facts), flow, call, facts, out), scenario.caller, scenario.number
+    )  # as the webhooks do
     last_end = ""  # what the last bridge's end meant (ivr.outcomes)
     for _ in range(MAX_TURNS):
         last = turn.actions[-1] if turn.actions else None
@@ -198,10 +211,19 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             if not isinstance(last, (Handover, End)):
                 out.note("  (the answer ends without hanging up; Twilio hangs up)")
             break
-        step_facts = Facts(call_sid, now, centers, home, call.exempt or None,  # type: ignore[arg-type]
-                           scenario.fresh)
-        turn = substitute(_decide(partial(resume, flow, call, reply, step_facts), flow, call,
-                                  step_facts, out), scenario.caller, scenario.number)
+        step_facts = Facts(
+            call_sid,
+            now,
+            centers,
+            home,
+            call.exempt or None,  # type: ignore[arg-type]
+            scenario.fresh,
+        )
+        turn = substitute(
+            _decide(partial(resume, flow, call, reply, step_facts), flow, call, step_facts, out),
+            scenario.caller,
+            scenario.number,
+        )
     else:
         out.errors.append(f"the call did not end within {MAX_TURNS} webhooks")
         out.note(f"  (stopped after {MAX_TURNS} webhooks)")
@@ -218,11 +240,14 @@ def verify(outcome: Outcome, expect: Expect) -> list[str]:
     heard_disclosures = [d["text"] for d in disclosures]
     if expect.disclosed is not None:
         matched = len(expect.disclosed) == len(heard_disclosures) and all(
-            want.matches(got) for want, got in zip(expect.disclosed, heard_disclosures, strict=True))
+            want.matches(got) for want, got in zip(expect.disclosed, heard_disclosures, strict=True)
+        )
         if not matched:
             wanted = [("exactly " if d.exact else "") + repr(d.text) for d in expect.disclosed]
-            failures.append(f"disclosed: expected [{', '.join(wanted) or 'no disclosure'}], "
-                            f"heard {heard_disclosures or 'no disclosure'}")
+            failures.append(
+                f"disclosed: expected [{', '.join(wanted) or 'no disclosure'}], "
+                f"heard {heard_disclosures or 'no disclosure'}"
+            )
     if expect.language:
         spoken = [("the call", outcome.language)] + [("a disclosure", d["language"]) for d in disclosures]
         wrong = [f"{what} spoke {tag}" for what, tag in spoken if not _same_language(expect.language, tag)]
@@ -231,19 +256,25 @@ def verify(outcome: Outcome, expect: Expect) -> list[str]:
     if expect.offer:
         offers = [o["text"] for o in outcome.fields("offered")]
         if not offers or any(expect.offer not in o for o in offers):
-            failures.append(f"offer: expected every offer to hold {expect.offer!r}, heard "
-                            f"{offers or 'no offer'}")
+            failures.append(
+                f"offer: expected every offer to hold {expect.offer!r}, heard {offers or 'no offer'}"
+            )
     if expect.bridged is not None:
         got = [(b.center, b.domestic) for b in outcome.bridges]
         want = expect.bridged
-        if len(got) != len(want) or any(w.center != g[0] or w.domestic not in (None, g[1])
-                                        for w, g in zip(want, got, strict=False)):
+        if len(got) != len(want) or any(
+            w.center != g[0] or w.domestic not in (None, g[1]) for w, g in zip(want, got, strict=False)
+        ):
             expected = ", ".join(_bridged(w.center, w.domestic) for w in want) or "no bridge"
-            failures.append(f"bridged: expected [{expected}], "
-                            f"got [{', '.join(_bridged(c, d) for c, d in got) or 'no bridge'}]")
-    checks: list[tuple[str, str, str]] = [("transfer", expect.transfer, outcome.transfer),
-                                          ("handoff", expect.handoff, outcome.handoff),
-                                          ("ends", expect.ends, outcome.ended or "(did not end)")]
+            failures.append(
+                f"bridged: expected [{expected}], "
+                f"got [{', '.join(_bridged(c, d) for c, d in got) or 'no bridge'}]"
+            )
+    checks: list[tuple[str, str, str]] = [
+        ("transfer", expect.transfer, outcome.transfer),
+        ("handoff", expect.handoff, outcome.handoff),
+        ("ends", expect.ends, outcome.ended or "(did not end)"),
+    ]
     for name, want_text, got_text in checks:
         if want_text and want_text != got_text:
             failures.append(f"{name}: expected {want_text}, got {got_text or 'none'}")
@@ -284,6 +315,7 @@ def _as_set(center: Center, state: CenterState | None) -> Center:
 
 def _decide(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts, out: Outcome) -> Turn:
     """The engine's turn or, as the webhooks do when it fails, the flow's safe answer."""
+
     def failed(exc: Exception) -> None:  # the webhooks answer with the safe answer; here it also fails
         reason = f"{type(exc).__name__}: {exc}"
         out.errors.append(f"the engine failed going on from state {call.state}: {reason}")
@@ -328,13 +360,14 @@ def _show(out: Outcome, turn: Turn, flow: Flow, interrupted_by: Heard | None = N
             out.note("  hangs up")
 
 
-def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
-            wait: int) -> BridgeEnded:
+def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str, wait: int) -> BridgeEnded:
     """Play one bridge and say how Twilio reports its end; a queue, as Twilio plays it."""
     center = facts.centers[connect.center]
     where = "domestic" if connect.domestic else "offshore"
-    out.note(f"  bridged to {center.id} ({connect.target.kind} {connect.target.value}; "
-             f"{center.city}, {center.country}; {where})")
+    out.note(
+        f"  bridged to {center.id} ({connect.target.kind} {connect.target.value}; "
+        f"{center.city}, {center.country}; {where})"
+    )
     if connect.caller_id:
         out.note(f"  the called side sees caller ID {connect.caller_id}, the number dialed")
     reply = BridgeEnded(_status(connect, word), word == HANGS_UP)
@@ -345,8 +378,9 @@ def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
     if connect.target.kind not in HELD:  # a <Dial> says whether it connected the caller
         reply = replace(reply, connected=_answering_side(out, flow, connect, word, facts.home))
     ended = reply.left if reply.left == WAIT_LIMIT else word
-    out.bridges.append(Connection(center.id, connect.target.kind, connect.target.value,
-                                  connect.domestic, ended))
+    out.bridges.append(
+        Connection(center.id, connect.target.kind, connect.target.value, connect.domestic, ended)
+    )
     bridged = "" if reply.connected is None else f", DialBridged={str(reply.connected).lower()}"
     out.note(f"  the bridge ends: {ended} ({reply.status}{bridged})")
     return reply
@@ -360,8 +394,10 @@ def _answering_side(out: Outcome, flow: Flow, connect: Connect, word: str, home:
         return False
     if not connect.confirm:
         if word == "declined":
-            out.errors.append(f"centers.{connect.center}: 'declined' needs a bridge that "
-                              "confirms (connect.confirm), and this one does not")
+            out.errors.append(
+                f"centers.{connect.center}: 'declined' needs a bridge that "
+                "confirms (connect.confirm), and this one does not"
+            )
         elif word == "voicemail":
             out.note("  a voicemail answers, and with no confirm the caller is connected to it")
         return True
@@ -378,8 +414,7 @@ def _answering_side(out: Outcome, flow: Flow, connect: Connect, word: str, home:
     return accepted
 
 
-def _hold(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
-          wait: int) -> BridgeEnded:
+def _hold(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str, wait: int) -> BridgeEnded:
     """The waitUrl loop: Twilio requests it again each time a document ends, QueueTime
     growing, until after ``wait`` seconds the agent answers (answered), the caller presses
     the transfer key (hold-transfer) or hangs up, or a document says <Leave/> (max_wait)."""
@@ -388,8 +423,7 @@ def _hold(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
         queued = Queued(elapsed, 1)
         document = hold(flow, facts, queued, connect.max_wait, then.language)
         if document.leave:
-            event = wait_limit(str(then.seq), then.state, connect.center, queued,
-                               connect.max_wait)
+            event = wait_limit(str(then.seq), then.state, connect.center, queued, connect.max_wait)
             out.events.append(event)
             out.note(f"  · wait_limit queue_time={elapsed} max_wait={connect.max_wait}")
             out.note(f"  on hold {_clock(elapsed)}: the wait handler answers <Leave/>")
@@ -403,12 +437,19 @@ def _hold(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str,
             else:
                 out.heard.append(line.url)
                 out.note(f"  on hold {_clock(elapsed)} hears music: {line.url}")
-        length = sum(_spoken_seconds(line.text) if isinstance(line, Speak) else flow.offer_every
-                     for line in document.lines) + HOLD_SILENCE
+        length = (
+            sum(
+                _spoken_seconds(line.text) if isinstance(line, Speak) else flow.offer_every
+                for line in document.lines
+            )
+            + HOLD_SILENCE
+        )
         if word != "hold-transfer" and elapsed + length > wait:
             gone = word == HANGS_UP
-            out.note(f"  on hold {_clock(wait)}: " + ("hangs up before an agent answers" if gone
-                                                      else "an agent answers"))
+            out.note(
+                f"  on hold {_clock(wait)}: "
+                + ("hangs up before an agent answers" if gone else "an agent answers")
+            )
             return BridgeEnded(_status(connect, word), gone, str(wait))
         elapsed += length
     raise RuntimeError(f"a hold of {wait} s needs more than {MAX_HOLDS} hold documents")
@@ -430,8 +471,10 @@ def _status(connect: Connect, word: str) -> str:
 
 def _header(out: Outcome, scenario: Scenario, flow: Flow, facts: Facts) -> None:
     origin = scenario.from_country + (f"-{scenario.from_state}" if scenario.from_state else "")
-    out.note(f"call {out.call_sid} to {scenario.number} (flow {flow.id} v{flow.version}) from "
-             f"{origin} at {_when(facts.now)}")
+    out.note(
+        f"call {out.call_sid} to {scenario.number} (flow {flow.id} v{flow.version}) from "
+        f"{origin} at {_when(facts.now)}"
+    )
     states = []
     for center in facts.centers.values():
         local = facts.now.astimezone(center.zone)
@@ -440,8 +483,10 @@ def _header(out: Outcome, scenario: Scenario, flow: Flow, facts: Facts) -> None:
         states.append(f"{center.id} {opened}{forced} ({local:%a %H:%M} local)")
     out.note(f"  centers: {', '.join(states)}")
     if not facts.fresh:
-        out.note(f"  Redis unreadable: centers from memory; the flow's on_lookup_failure is "
-                 f"{flow.on_lookup_failure}")
+        out.note(
+            f"  Redis unreadable: centers from memory; the flow's on_lookup_failure is "
+            f"{flow.on_lookup_failure}"
+        )
 
 
 def _when(moment: datetime) -> str:
@@ -480,6 +525,6 @@ def _bridged(center: str, domestic: bool | None) -> str:
 
 
 def _same_language(expected: str, tag: str) -> bool:
-    """"es" matches "es-US"; a whole tag must match whole."""
+    """ "es" matches "es-US"; a whole tag must match whole."""
     expected, tag = expected.lower(), tag.lower()
     return expected == tag or "-" not in expected and expected == tag.split("-")[0]

@@ -53,7 +53,8 @@ class Spool:
         """Write the records and fsync them before returning."""
         data = "".join(
             json.dumps({"call": r.call, "key": r.key, "body": r.body}, separators=(",", ":")) + "\n"
-            for r in records).encode()
+            for r in records
+        ).encode()
         if not data:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -145,4 +146,3 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-

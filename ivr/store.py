@@ -159,8 +159,13 @@ def key(*parts: str) -> str:
 
 # The keys every webhook or publish names; a call's and a flow version's are built with key().
 _EVENTS, _NUMBERS, _FLOWS, _CENTERS, _HEAD, _REACH = (
-    key("events"), key("numbers"), key("flows"), key("centers"), key("chain", "head"),
-    key("flows", "reach"))
+    key("events"),
+    key("numbers"),
+    key("flows"),
+    key("centers"),
+    key("chain", "head"),
+    key("flows", "reach"),
+)
 _PRUNED, _ANCHORS = key("audit", "pruned"), key("audit", "anchors")
 _POLICY = key("policy")
 
@@ -215,16 +220,20 @@ def connect(url: str, timeout: float = TIMEOUT) -> redis.Redis:
     decides how often a command that failed on a connection or timeout error is sent again;
     zero retries: never; https://redis.readthedocs.io/en/latest/retry.html)."""
     return redis.Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0), health_check_interval=0,
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
     )
 
 
 class Store:
     """Reads configuration and records evidence, within the time budget."""
 
-    def __init__(self, client: redis.Redis, answer_within: float = 0.0,
-                 breaker: Breaker | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, answer_within: float = 0.0, breaker: Breaker | None = None
+    ) -> None:
         self.client: Any = client  # redis-py's annotations cover sync and async; we are sync
         # The webhooks' store has one; tools (ivr load, audit) wait for Redis instead.
         self.breaker = breaker
@@ -261,7 +270,8 @@ class Store:
         center, so that a number this process never answered still gets its own flow's safe
         answer; True when a pass ended. Never on a caller's time (``ivr.chores``)."""
         cursor, rows = self._through_breaker(
-            lambda: self.client.hscan(_NUMBERS, self._scan_cursor, count=count))
+            lambda: self.client.hscan(_NUMBERS, self._scan_cursor, count=count)
+        )
         found = {e164.decode(): raw for e164, raw in rows.items()}
         self.memory.raw_numbers.update(found)
         if not self._scan_cursor:  # a new pass
@@ -272,15 +282,21 @@ class Store:
             return False
         self.memory.raw_numbers = self._scanned  # a number no longer published is forgotten
         flows_raw, centers_raw = self._through_breaker(
-            lambda: (self.client.hgetall(_FLOWS), self.client.hgetall(_CENTERS)))
+            lambda: (self.client.hgetall(_FLOWS), self.client.hgetall(_CENTERS))
+        )
         versions = {f.decode(): _live(v.decode())[0] for f, v in flows_raw.items()}
-        self.memory.latest = View("", None, {**self.memory.latest.versions, **versions},
-                                  {**self.memory.latest.centers, **self.views.centers(centers_raw)})
+        self.memory.latest = View(
+            "",
+            None,
+            {**self.memory.latest.versions, **versions},
+            {**self.memory.latest.centers, **self.views.centers(centers_raw)},
+        )
         self._prefetch(versions)
         return True
 
-    def commit(self, call_sid: str, scope: Scope, expected: str,
-               sealed: Iterable[tuple[str, str]]) -> View | None:
+    def commit(
+        self, call_sid: str, scope: Scope, expected: str, sealed: Iterable[tuple[str, str]]
+    ) -> View | None:
         """Append the sealed events (step key, body) if the scope's objects are still
         ``expected`` ("*": whatever they are): None when written, else the scope's current
         view (nothing written). Raises StoreUnavailable."""
@@ -294,8 +310,8 @@ class Store:
         for step_key, body in sealed:
             argv += [step_key, body]
         call = key("call", call_sid or "-")
-        keys = [_EVENTS, f"{call}:steps", _NUMBERS, _FLOWS, _CENTERS, _HEAD, f"{call}:entries",
-                _REACH]
+        keys = [_EVENTS, f"{call}:steps", _NUMBERS, _FLOWS, _CENTERS, _HEAD, f"{call}:entries", _REACH]
+
         def run() -> Any:
             try:
                 return self._on_line("EVALSHA", self._commit.sha, len(keys), *keys, *argv)
@@ -320,8 +336,7 @@ class Store:
         if scope.number:
             self.memory.raw_numbers[scope.number] = number_raw
         if number_raw:
-            number = (self.views.number(scope.number, number_raw)
-                      or self.memory.numbers.get(scope.number))
+            number = self.views.number(scope.number, number_raw) or self.memory.numbers.get(scope.number)
         view, named = self.views.learn(scope, digest.decode(), number, versions, centers_flat)
         # merged into what a number this process answered before falls back on
         self.memory.learn(view, named)
@@ -352,8 +367,7 @@ class Store:
         except (RedisError, OSError) as exc:
             if breaker is not None:
                 breaker.failed(f"{type(exc).__name__}: {exc}")
-            raise (Unconfirmed if isinstance(exc, _Unanswered) else StoreUnavailable)(
-                str(exc)) from exc
+            raise (Unconfirmed if isinstance(exc, _Unanswered) else StoreUnavailable)(str(exc)) from exc
         if breaker is not None:
             breaker.succeeded()
         return result
@@ -398,8 +412,7 @@ class Store:
         missing = [(f, v) for f, v in versions.items() if (f, v) not in self._flows]
         if not missing:
             return
-        docs = self._through_breaker(
-            lambda: self.client.mget([key("flow", f, str(v)) for f, v in missing]))
+        docs = self._through_breaker(lambda: self.client.mget([key("flow", f, str(v)) for f, v in missing]))
         for (flow_id, version), raw in zip(missing, docs, strict=True):
             if raw:
                 self._parse_flow(flow_id, version, raw)
@@ -449,7 +462,8 @@ class Store:
         StoreUnavailable."""
         waits = key("queue", center, "waits")
         flat = self._through_breaker(  # on the webhook's own line: one round trip
-            lambda: self._on_line("ZREVRANGE", waits, 0, RECENT - 1, "WITHSCORES"))
+            lambda: self._on_line("ZREVRANGE", waits, 0, RECENT - 1, "WITHSCORES")
+        )
         # RESP3 replies pair each member with its score; RESP2 gives them flat
         pairs = flat if flat and isinstance(flat[0], list) else zip(flat[::2], flat[1::2], strict=True)
         return [(float(at), float(member.rpartition(b":")[2])) for member, at in pairs]
@@ -488,8 +502,7 @@ class Store:
         except (ValueError, KeyError, TypeError) as exc:
             problems.add(f"flow '{flow_id}'", "", f"is not a published flow document: {exc}")
         for problem in problems.errors:
-            log.log(logging.WARNING if problem.repaired else logging.ERROR,
-                    "published flow: %s", problem)
+            log.log(logging.WARNING if problem.repaired else logging.ERROR, "published flow: %s", problem)
         if problems.fatal or flow is None:
             return self.remembered_flow(flow_id, None)
         self._flows[(flow_id, version)] = flow
@@ -498,27 +511,30 @@ class Store:
 
     # -- the record ------------------------------------------------------------
 
-    def entries(self, start: str = "-", end: str = "+",
-                batch: int = 2_000) -> Iterator[tuple[str, list[str]]]:
+    def entries(
+        self, start: str = "-", end: str = "+", batch: int = 2_000
+    ) -> Iterator[tuple[str, list[str]]]:
         """Entries of the events stream in order, as (id, [name, value, ...]) with the
         chain fields last (``evidence.unpack``). A batch at a time: 2,000 entries are about
         13 MiB as Python lists, so a reader's memory does not grow with the record."""
         return self._batches(start, end, batch, unpack)
 
-    def stored(self, start: str = "-", end: str = "+",
-               batch: int = 2_000) -> Iterator[tuple[str, list[str]]]:
+    def stored(self, start: str = "-", end: str = "+", batch: int = 2_000) -> Iterator[tuple[str, list[str]]]:
         """``entries`` as Redis holds them (``event``, the sealed text, ``prev``, ``hash``;
         older entries their own fields): what the chain hash covers, byte for byte."""
         return self._batches(start, end, batch, list)
 
-    def _batches(self, start: str, end: str, batch: int,
-                 shape: Callable[[list[str]], list[str]]) -> Iterator[tuple[str, list[str]]]:
+    def _batches(
+        self, start: str, end: str, batch: int, shape: Callable[[list[str]], list[str]]
+    ) -> Iterator[tuple[str, list[str]]]:
         reader = self._reader()
         cursor = start
         while True:
             with _collector_paused():
-                rows = [(i, shape(f)) for i, f in
-                        reader.execute_command("XRANGE", _EVENTS, cursor, end, "COUNT", batch)]
+                rows = [
+                    (i, shape(f))
+                    for i, f in reader.execute_command("XRANGE", _EVENTS, cursor, end, "COUNT", batch)
+                ]
             yield from rows
             if len(rows) < batch:
                 return
@@ -532,8 +548,9 @@ class Store:
             return self._bulk
         pool = self.client.connection_pool
         kwargs = {**pool.connection_kwargs, "decode_responses": True}
-        reader = redis.Redis(connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class, **kwargs))
+        reader = redis.Redis(
+            connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+        )
         reader.set_response_callback("XRANGE", lambda rows, **_: rows)
         self._bulk = reader
         return reader
@@ -563,14 +580,18 @@ class Store:
         pipe.hgetall(_PRUNED).xlen(_EVENTS).xrevrange(_EVENTS, count=1)
         pruned, length, last = pipe.execute()
         if not last:
-            return (int(pruned.get(b"count", 0)), pruned.get(b"id", b"").decode(),
-                    pruned.get(b"hash", b"").decode())
+            return (
+                int(pruned.get(b"count", 0)),
+                pruned.get(b"id", b"").decode(),
+                pruned.get(b"hash", b"").decode(),
+            )
         return int(pruned.get(b"count", 0)) + length, last[0][0].decode(), _unpacked(last[0][1])[-1]
 
     def anchors(self) -> list[Anchor]:
         """Every anchor the auditor wrote, oldest first."""
-        return [Anchor.of({k.decode(): v.decode() for k, v in f.items()})
-                for _, f in self.client.xrange(_ANCHORS)]
+        return [
+            Anchor.of({k.decode(): v.decode() for k, v in f.items()}) for _, f in self.client.xrange(_ANCHORS)
+        ]
 
     def add_anchor(self, anchor: Anchor) -> None:
         """Record a high-water mark (the auditor's credentials: the app's cannot)."""
@@ -585,14 +606,21 @@ class Store:
         """(last id, last hash, entries removed) of what retention removed; ("", "", 0) if
         nothing was."""
         found = self.client.hgetall(_PRUNED)
-        return (found.get(b"id", b"").decode(), found.get(b"hash", b"").decode(),
-                int(found.get(b"count", 0)))
+        return (found.get(b"id", b"").decode(), found.get(b"hash", b"").decode(), int(found.get(b"count", 0)))
 
     def mark_exported(self, first: str, last: str, count: int, sha256: str, path: str) -> None:
         """Remember that entries first..last were exported to a file with this digest."""
-        self.client.xadd(key("audit", "exported"), {
-            "first": first, "last": last, "count": str(count), "sha256": sha256, "path": path,
-            "by": publisher()})
+        self.client.xadd(
+            key("audit", "exported"),
+            {
+                "first": first,
+                "last": last,
+                "count": str(count),
+                "sha256": sha256,
+                "path": path,
+                "by": publisher(),
+            },
+        )
 
     def exported(self) -> list[tuple[str, str]]:
         """Exported ranges of entry ids, (first, last), oldest first."""
@@ -602,8 +630,10 @@ class Store:
     def export_marks(self) -> dict[tuple[str, str], str]:
         """The SHA-256 of each exported file, by (first entry id, file name)."""
         rows = self.client.xrange(key("audit", "exported"))
-        return {(f[b"first"].decode(), os.path.basename(f[b"path"].decode())): f[b"sha256"].decode()
-                for _, f in rows}
+        return {
+            (f[b"first"].decode(), os.path.basename(f[b"path"].decode())): f[b"sha256"].decode()
+            for _, f in rows
+        }
 
     def prune(self, last_id: str, last_hash: str, calls: Iterable[str], removed: int) -> int:
         """Remove every entry up to and including last_id (``removed`` of them, counted in
@@ -625,8 +655,9 @@ class Store:
 
     # -- publishing --------------------------------------------------------------
 
-    def publish(self, sources: Sources, by: str, message: str = "",
-                allow_removal: Iterable[str] = ()) -> dict[str, int]:
+    def publish(
+        self, sources: Sources, by: str, message: str = "", allow_removal: Iterable[str] = ()
+    ) -> dict[str, int]:
         """Publish centers, numbers and flows atomically; return each flow's live version.
 
         A flow whose content did not change keeps its version; a changed one gets the next
@@ -637,9 +668,14 @@ class Store:
         allowed = set(allow_removal)
 
         def change(pipe: Any) -> dict[str, int]:
-            dropped = [sorted(k.decode() for k in pipe.hkeys(name) if k.decode() not in kept
-                              and k.decode() not in allowed)
-                       for name, kept in ((_NUMBERS, sources.numbers), (_CENTERS, sources.centers))]
+            dropped = [
+                sorted(
+                    k.decode()
+                    for k in pipe.hkeys(name)
+                    if k.decode() not in kept and k.decode() not in allowed
+                )
+                for name, kept in ((_NUMBERS, sources.numbers), (_CENTERS, sources.centers))
+            ]
             if any(dropped):
                 raise RemovalRefused(*dropped)
             found: dict[bytes, bytes] = pipe.hgetall(_FLOWS)
@@ -660,10 +696,16 @@ class Store:
                     new_version = version + 1
                     pipe.set(key("flow", flow_id, "seq"), new_version)
                 live[flow_id] = new_version
-                docs[flow_id] = json.dumps({
-                    "flow": raw, "digest": digest, "by": by, "message": message,
-                    "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                }, sort_keys=True)
+                docs[flow_id] = json.dumps(
+                    {
+                        "flow": raw,
+                        "digest": digest,
+                        "by": by,
+                        "message": message,
+                        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    },
+                    sort_keys=True,
+                )
             policy = _policy_version(pipe, sources, by, message)
             pipe.multi()
             if policy is None:
@@ -678,32 +720,37 @@ class Store:
                 pipe.zadd(key("flow", flow_id, "versions"), {str(live[flow_id]): live[flow_id]})
             pipe.delete(_CENTERS, _NUMBERS, _FLOWS, _REACH)
             if sources.centers:
-                pipe.hset(_CENTERS, mapping={
-                    c: json.dumps(raw, sort_keys=True)
-                    for c, (_, raw) in sources.centers.items()})
+                pipe.hset(
+                    _CENTERS,
+                    mapping={c: json.dumps(raw, sort_keys=True) for c, (_, raw) in sources.centers.items()},
+                )
             if sources.numbers:
-                pipe.hset(_NUMBERS, mapping={
-                    n: json.dumps(raw, sort_keys=True)
-                    for n, (_, raw) in sources.numbers.items()})
+                pipe.hset(
+                    _NUMBERS,
+                    mapping={n: json.dumps(raw, sort_keys=True) for n, (_, raw) in sources.numbers.items()},
+                )
             if live:
-                pipe.hset(_FLOWS, mapping={
-                    f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
-                reach = {f: r for f, (_, raw) in sources.flows.items()
-                         if (r := _reach(f, raw)) is not None}
+                pipe.hset(_FLOWS, mapping={f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
+                reach = {f: r for f, (_, raw) in sources.flows.items() if (r := _reach(f, raw)) is not None}
                 if reach:
                     pipe.hset(_REACH, mapping=reach)
-            pipe.xadd(key("config", "log"), {
-                "action": "publish", "by": by, "message": message,
-                "flows": json.dumps(live, sort_keys=True),
-                "was": json.dumps(current, sort_keys=True),
-                "centers": str(len(sources.centers)), "numbers": str(len(sources.numbers)),
-                "policy": str(policy[0]) if policy else "",
-            })
+            pipe.xadd(
+                key("config", "log"),
+                {
+                    "action": "publish",
+                    "by": by,
+                    "message": message,
+                    "flows": json.dumps(live, sort_keys=True),
+                    "was": json.dumps(current, sort_keys=True),
+                    "centers": str(len(sources.centers)),
+                    "numbers": str(len(sources.numbers)),
+                    "policy": str(policy[0]) if policy else "",
+                },
+            )
             pipe.execute()
             return live
 
         return self._watching_flows(change, "publish")
-
 
     # -- versions ---------------------------------------------------------------
 
@@ -722,8 +769,13 @@ class Store:
         out = []
         for version, raw in zip(numbers, docs, strict=True):
             doc = json.loads(raw) if raw else {}
-            out.append({"version": version, "live": version == live,
-                        **{k: doc.get(k, "") for k in ("published_at", "by", "message", "digest")}})
+            out.append(
+                {
+                    "version": version,
+                    "live": version == live,
+                    **{k: doc.get(k, "") for k in ("published_at", "by", "message", "digest")},
+                }
+            )
         return out
 
     def flow_doc(self, flow_id: str, version: int) -> dict[str, Any] | None:
@@ -749,20 +801,24 @@ class Store:
         """Numbers, centers and each flow's live version as published now; only reads
         (``ivr preview --redis-url``)."""
         try:
-            numbers_raw, flows_raw, centers = (self.client.hgetall(key(name))
-                                               for name in ("numbers", "flows", "centers"))
+            numbers_raw, flows_raw, centers = (
+                self.client.hgetall(key(name)) for name in ("numbers", "flows", "centers")
+            )
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        numbers = {e164.decode(): n for e164, raw in numbers_raw.items()
-                   if (n := self.views.number(e164.decode(), raw)) is not None}
+        numbers = {
+            e164.decode(): n
+            for e164, raw in numbers_raw.items()
+            if (n := self.views.number(e164.decode(), raw)) is not None
+        }
         live = {f.decode(): _live(v.decode())[0] for f, v in flows_raw.items()}
         flows = {f: flow for f, v in live.items() if (flow := self.flow(f, v)) is not None}
-        return Config(centers=self.views.centers(centers), numbers=numbers, flows=flows,
-                      policy=self.policy())
+        return Config(centers=self.views.centers(centers), numbers=numbers, flows=flows, policy=self.policy())
 
     def rollback(self, flow_id: str, version: int, by: str, message: str = "") -> int | None:
         """Make an earlier version live again, atomically; returns the version it replaced.
         Calls in progress keep their own version; the change is logged like a publish."""
+
         def change(pipe: Any) -> int | None:
             raw = pipe.get(key("flow", flow_id, str(version)))
             if not raw:
@@ -777,10 +833,16 @@ class Store:
                 pipe.hdel(_REACH, flow_id)
             else:
                 pipe.hset(_REACH, flow_id, reach)
-            pipe.xadd(key("config", "log"), {
-                "action": "rollback", "by": by, "message": message,
-                "flows": json.dumps({flow_id: version}),
-                "was": json.dumps({flow_id: previous})})
+            pipe.xadd(
+                key("config", "log"),
+                {
+                    "action": "rollback",
+                    "by": by,
+                    "message": message,
+                    "flows": json.dumps({flow_id: version}),
+                    "was": json.dumps({flow_id: previous}),
+                },
+            )
             pipe.execute()
             return previous
 
@@ -800,9 +862,15 @@ class Store:
 
     def record_fallback(self, digest: str, by: str, numbers: int) -> None:
         """Remember the digest of the fallback documents built from the published configuration."""
-        self.client.hset(key("config", "fallback"), mapping={
-            "digest": digest, "by": by, "numbers": str(numbers),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self.client.hset(
+            key("config", "fallback"),
+            mapping={
+                "digest": digest,
+                "by": by,
+                "numbers": str(numbers),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
 
     def fallback_built(self) -> dict[str, str]:
         """The last fallback build recorded (digest, by, numbers, built_at); {} if none."""
@@ -837,8 +905,7 @@ def _after(entry_id: str) -> str:
     return f"{ms}-{int(seq) + 1}"
 
 
-def _policy_version(pipe: Any, sources: Sources, by: str,
-                    message: str) -> tuple[int, str] | None:
+def _policy_version(pipe: Any, sources: Sources, by: str, message: str) -> tuple[int, str] | None:
     """The version the folder's [policy] gets (the live one when unchanged) and, when it is
     new, its document to write; None when the folder has no policy."""
     if sources.policy is None:
@@ -851,9 +918,16 @@ def _policy_version(pipe: Any, sources: Sources, by: str,
         if old and json.loads(old).get("digest") == digest:
             return int(live), ""
     version = int(pipe.incr(key("policy", "seq")))
-    return version, json.dumps({
-        "policy": raw, "digest": digest, "by": by, "message": message,
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, sort_keys=True)
+    return version, json.dumps(
+        {
+            "policy": raw,
+            "digest": digest,
+            "by": by,
+            "message": message,
+            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        sort_keys=True,
+    )
 
 
 def _reach(flow_id: str, raw: Mapping[str, Any]) -> str | None:
@@ -878,4 +952,3 @@ def publisher() -> str:
     except (OSError, KeyError):  # a uid without an entry (some containers)
         user = f"uid {os.getuid()}"
     return os.environ.get("IVR_PUBLISHER") or user
-

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-KINDS = {str: "quoted text", int: "a whole number", float: "a number", bool: "true or false",
-         list: "a list", dict: "a table"}
+KINDS = {
+    str: "quoted text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 def kind_name(kind: type | tuple[type, ...]) -> str:

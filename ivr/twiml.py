@@ -42,9 +42,15 @@ def confirm_url(call: Call, caller: str = "") -> str:
 def wait_url(call: Call, max_wait: int = 0) -> str:
     """The hold URL of a queued call: its flow version, center, step (``n``, ``s``: where the
     wait handler's evidence goes) and, when set, its language and wait limit in seconds."""
-    query = {"f": call.flow, "v": call.version, "c": call.center, "n": call.seq, "s": call.state,
-             **({"l": call.language} if call.language else {}),
-             **({"w": max_wait} if max_wait else {})}
+    query = {
+        "f": call.flow,
+        "v": call.version,
+        "c": call.center,
+        "n": call.seq,
+        "s": call.state,
+        **({"l": call.language} if call.language else {}),
+        **({"w": max_wait} if max_wait else {}),
+    }
     return f"{WAIT_PATH}?{urlencode(query)}"
 
 
@@ -78,9 +84,15 @@ def render(actions: tuple[Action, ...]) -> str:
             # (https://www.twilio.com/docs/voice/twiml/gather).
             url = step_url(action.then)
             gather = Gather(
-                input="dtmf speech", action=url, method="POST", num_digits=1,
-                finish_on_key=FINISH_ON_KEY, timeout=action.timeout, speech_timeout="auto",
-                language=action.language, hints=", ".join(action.hints),
+                input="dtmf speech",
+                action=url,
+                method="POST",
+                num_digits=1,
+                finish_on_key=FINISH_ON_KEY,
+                timeout=action.timeout,
+                speech_timeout="auto",
+                language=action.language,
+                hints=", ".join(action.hints),
             )
             _say(gather, action.text, action.language, action.voice)
             for line in action.also:
@@ -100,11 +112,9 @@ def _connect(action: Connect) -> Dial | Enqueue:
     url = step_url(action.then)
     target = action.target
     if target.kind in ("number", "sip"):
-        dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT,
-                    caller_id=action.caller_id or None)
+        dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT, caller_id=action.caller_id or None)
         # the whisper runs on the answering leg before the bridge (ivr.whisper)
-        whisper = ({"url": confirm_url(action.then, action.caller), "method": "POST"}
-                   if action.confirm else {})
+        whisper = {"url": confirm_url(action.then, action.caller), "method": "POST"} if action.confirm else {}
         if target.kind == "number":
             dial.number(target.value, **whisper)
         else:
@@ -112,16 +122,21 @@ def _connect(action: Connect) -> Dial | Enqueue:
         return dial
     wait = wait_url(action.then, action.max_wait)
     if target.kind == "workflow":
-        enqueue = Enqueue(action=url, method="POST", wait_url=wait, wait_url_method="POST",
-                          workflow_sid=target.value)
+        enqueue = Enqueue(
+            action=url, method="POST", wait_url=wait, wait_url_method="POST", workflow_sid=target.value
+        )
         enqueue.task(json.dumps(dict(action.attributes), sort_keys=True))
         return enqueue
-    return Enqueue(target.value, action=url, method="POST", wait_url=wait,
-                   wait_url_method="POST")
+    return Enqueue(target.value, action=url, method="POST", wait_url=wait, wait_url_method="POST")
 
 
-def static_bridge(lines: tuple[Speak, ...], target: Target, caller_id: str,
-                  attributes: tuple[tuple[str, str], ...], closing: tuple[Speak, ...]) -> str:
+def static_bridge(
+    lines: tuple[Speak, ...],
+    target: Target,
+    caller_id: str,
+    attributes: tuple[tuple[str, str], ...],
+    closing: tuple[Speak, ...],
+) -> str:
     """A document that needs no server (``ivr.fallback``): the lines, a bridge with no
     action or wait URL (Twilio then goes on to the next verb), the closing lines, hang up."""
     response = VoiceResponse()
@@ -158,8 +173,7 @@ def hold(lines: tuple[Speak | Play, ...], pressed_url: str) -> str:
     """TwiML played to a caller waiting in a queue: announcements, the offer, music, all
     listening for the transfer key, which posts to ``pressed_url``."""
     response = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=HOLD_SILENCE, action=pressed_url,
-                    method="POST")
+    gather = Gather(input="dtmf", num_digits=1, timeout=HOLD_SILENCE, action=pressed_url, method="POST")
     for line in lines:
         if isinstance(line, Speak):
             _say(gather, line.text, line.language, line.voice)

@@ -13,17 +13,26 @@ from dataclasses import dataclass, field
 from ivr.outcomes import ANSWERED, GONE
 
 DEFINITIONS = (
-    ("Abandoned", "A bridge whose 'bridge_ended' means the caller hung up before an agent "
-                  "answered: QueueResult=hangup, or a Dial reported after the caller's own leg "
-                  "had ended (CallStatus=completed). An abandoned call is never answered and "
-                  "never overflows to another center."),
+    (
+        "Abandoned",
+        "A bridge whose 'bridge_ended' means the caller hung up before an agent "
+        "answered: QueueResult=hangup, or a Dial reported after the caller's own leg "
+        "had ended (CallStatus=completed). An abandoned call is never answered and "
+        "never overflows to another center.",
+    ),
     ("Abandon rate", "Abandoned bridges / bridges to the center."),
-    ("Time to abandon", "The seconds the caller waited in the queue (QueueTime) before hanging "
-                        "up; for a Dial, 'at' of its 'bridge_ended' minus 'at' of its 'bridged'. "
-                        "Nearest-rank percentiles."),
-    ("Wait", "The seconds in the center's queue (QueueTime, recorded on 'bridge_ended' as "
-             "'wait') of every bridge that reported one, answered or not; Twilio reports no wait "
-             "for a Dial. Nearest-rank percentiles."),
+    (
+        "Time to abandon",
+        "The seconds the caller waited in the queue (QueueTime) before hanging "
+        "up; for a Dial, 'at' of its 'bridge_ended' minus 'at' of its 'bridged'. "
+        "Nearest-rank percentiles.",
+    ),
+    (
+        "Wait",
+        "The seconds in the center's queue (QueueTime, recorded on 'bridge_ended' as "
+        "'wait') of every bridge that reported one, answered or not; Twilio reports no wait "
+        "for a Dial. Nearest-rank percentiles.",
+    ),
 )
 
 
@@ -95,8 +104,19 @@ class Tally:
         for name in sorted(self.centers):
             c = self.centers[name]
             abandoned = len(c.to_abandon)
-            out.by_center.append(CenterWaits(
-                name, c.bridges, c.answered, abandoned, abandoned / c.bridges,
-                nearest_rank(c.to_abandon, 50), nearest_rank(c.to_abandon, 90), len(c.waits),
-                nearest_rank(c.waits, 50), nearest_rank(c.waits, 90), nearest_rank(c.waits, 99)))
+            out.by_center.append(
+                CenterWaits(
+                    name,
+                    c.bridges,
+                    c.answered,
+                    abandoned,
+                    abandoned / c.bridges,
+                    nearest_rank(c.to_abandon, 50),
+                    nearest_rank(c.to_abandon, 90),
+                    len(c.waits),
+                    nearest_rank(c.waits, 50),
+                    nearest_rank(c.waits, 90),
+                    nearest_rank(c.waits, 99),
+                )
+            )
         return out

@@ -64,8 +64,12 @@ def signed_by_twilio(app: Onshore, request: TwilioRequest) -> bool:
     environ = request.environ
     target = request.target
     url = app.signatures.signed_url(request.origin + target, target)
-    return app.signatures.is_valid(url, request.pairs, environ.get("HTTP_X_TWILIO_SIGNATURE"),
-                                   environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"))
+    return app.signatures.is_valid(
+        url,
+        request.pairs,
+        environ.get("HTTP_X_TWILIO_SIGNATURE"),
+        environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"),
+    )
 
 
 Decision = tuple[str, list[engine.Event]]  # the TwiML document and the events behind it
@@ -82,18 +86,42 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
         flow = _flow(app, number.flow, view.versions.get(number.flow), fresh) if number else None
         if flow is not None:
             logs.at(flow.id, flow.version, flow.start)
-        facts = Facts(sid, now, view.centers, app.settings.home_country,
-                      number.exempt if number else None, fresh, number.language if number else "")
-        received = evidence.received(to, form.get("FromCountry", ""), form.get("FromState", ""),
-                                     form.get("Direction", ""), fresh, flow, facts.exempt or "")
+        facts = Facts(
+            sid,
+            now,
+            view.centers,
+            app.settings.home_country,
+            number.exempt if number else None,
+            fresh,
+            number.language if number else "",
+        )
+        received = evidence.received(
+            to,
+            form.get("FromCountry", ""),
+            form.get("FromState", ""),
+            form.get("Direction", ""),
+            fresh,
+            flow,
+            facts.exempt or "",
+        )
         if flow is None:
             reason = "unknown number" if fresh else "no configuration in memory"
-            log.warning("call %s to %s got the apology: %s (is it in a published flows/ "
-                        "folder? ivr load)", sid, to, reason)
+            log.warning(
+                "call %s to %s got the apology: %s (is it in a published flows/ folder? ivr load)",
+                sid,
+                to,
+                reason,
+            )
             return twiml.apology(GENERIC_APOLOGY), [
-                received, engine.Event("safe_answer:start", "safe_answer", (("reason", reason),))]
-        turn = _run(lambda: app.first_turns.begin(flow, facts, view.digest), flow,
-                    engine.first_call(flow, facts), facts)
+                received,
+                engine.Event("safe_answer:start", "safe_answer", (("reason", reason),)),
+            ]
+        turn = _run(
+            lambda: app.first_turns.begin(flow, facts, view.digest),
+            flow,
+            engine.first_call(flow, facts),
+            facts,
+        )
         turn = caller_ids.substitute(turn, form.get("From", ""), to, _hashed(app, form))
         return twiml.render(tuple(turn.actions)), [received, *turn.events]
 
@@ -113,14 +141,17 @@ def step(app: Onshore, request: TwilioRequest) -> str:
     def decide(view: View, fresh: bool) -> Decision:
         flow = _flow(app, call.flow, call.version, fresh) if call else None
         if call is None or flow is None:
-            return _lost(app, sid, now, request.args.get("f", ""),
-                         "malformed step URL" if call is None else "flow version unknown")
+            return _lost(
+                app,
+                sid,
+                now,
+                request.args.get("f", ""),
+                "malformed step URL" if call is None else "flow version unknown",
+            )
         logs.at(call.flow, call.version, call.state)
-        facts = Facts(sid, now, view.centers, app.settings.home_country,
-                      call.exempt or None, fresh)  # type: ignore[arg-type]
+        facts = Facts(sid, now, view.centers, app.settings.home_country, call.exempt or None, fresh)  # type: ignore[arg-type]
         turn = _run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
-        turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""),
-                                     _hashed(app, form))
+        turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""), _hashed(app, form))
         return twiml.render(tuple(turn.actions)), turn.events
 
     reply = _reply(form)
@@ -157,8 +188,15 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
     max_wait, center = _seconds(args.get("w")), args.get("c", "")
     if hold.past_limit(queued, max_wait):  # the URL says so: no flow, no Redis needed
         event = hold.wait_limit(args.get("n", "0"), args.get("s", ""), center, queued, max_wait)
-        return _answer(app, sid, Scope(), form.get("From", ""), now,
-                       lambda view, fresh: (twiml.leave(), [event]), check=False)
+        return _answer(
+            app,
+            sid,
+            Scope(),
+            form.get("From", ""),
+            now,
+            lambda view, fresh: (twiml.leave(), [event]),
+            check=False,
+        )
     try:
         flow = _flow(app, flow_id, int(args.get("v", "0")), True)
     except (ValueError, StoreUnavailable):  # hold goes on whatever Redis does
@@ -170,8 +208,9 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
     if flow is None:
         return keep_holding(request.full_path, app.settings.home_country)
     expected = _expected(app, center, queued) if hold.announcing(flow, queued) else None
-    document = hold.hold(flow, Facts(sid, now, {}, app.settings.home_country), queued, max_wait,
-                         args.get("l", ""), expected)
+    document = hold.hold(
+        flow, Facts(sid, now, {}, app.settings.home_country), queued, max_wait, args.get("l", ""), expected
+    )
     return twiml.hold(document.lines, request.full_path)
 
 
@@ -179,8 +218,9 @@ def keep_holding(pressed_url: str, home: str) -> str:
     """A waiting caller's document when nothing else can be said (no flow to speak from):
     Twilio's music and the offer with the default key, still listening for it. Never a
     hang-up: the caller keeps their place."""
-    offer = engine.Speak(f"To speak with an agent in {country_name(home, 'en-US')}, press 1 "
-                         "at any time.", "en-US")
+    offer = engine.Speak(
+        f"To speak with an agent in {country_name(home, 'en-US')}, press 1 at any time.", "en-US"
+    )
     return twiml.hold((offer, engine.Play(TWILIO_HOLD_MUSIC[0])), pressed_url)
 
 
@@ -194,8 +234,7 @@ def _expected(app: Onshore, center: str, queued: hold.Queued) -> float | None:
     """The wait still ahead of this caller, from the queue's recent waits; None without
     enough of them, or without Redis."""
     try:
-        return remaining(app.store.recent_waits(center), queued.time, queued.position) \
-            if center else None
+        return remaining(app.store.recent_waits(center), queued.time, queued.position) if center else None
     except StoreUnavailable:
         return None
 
@@ -218,8 +257,7 @@ def confirm(app: Onshore, request: TwilioRequest) -> str:
     digits = form.get("Digits", "")
     if not digits:
         flow = _known_flow(app, call)
-        line = whisper.line(flow, call, app.settings.home_country) if flow and call \
-            else whisper.FALLBACK
+        line = whisper.line(flow, call, app.settings.home_country) if flow and call else whisper.FALLBACK
         return twiml.whisper(line)
     if call is None:  # a key on a whisper we cannot place: nobody to connect it to safely
         return twiml.whisper_answered(False)
@@ -228,9 +266,16 @@ def confirm(app: Onshore, request: TwilioRequest) -> str:
     # The answering leg's From is the caller ID it was shown: the caller's own, unless the
     # bridge showed the number dialed; then the URL carries the caller's keyed hash (i).
     hashed = request.args.get("i", "")
-    return _answer(app, form.get("ParentCallSid") or leg, Scope(), form.get("From", ""),
-                   app.clock(), lambda view, fresh: (twiml.whisper_answered(accepted), [event]), check=False,
-                   hashed=hashed if evidence.is_caller_hash(hashed) else "")
+    return _answer(
+        app,
+        form.get("ParentCallSid") or leg,
+        Scope(),
+        form.get("From", ""),
+        app.clock(),
+        lambda view, fresh: (twiml.whisper_answered(accepted), [event]),
+        check=False,
+        hashed=hashed if evidence.is_caller_hash(hashed) else "",
+    )
 
 
 def _hashed(app: Onshore, form: Mapping[str, str]) -> str:
@@ -253,22 +298,41 @@ def status(app: Onshore, request: TwilioRequest) -> str:
     configured as GET carries its parameters in the query string, signed with the URL."""
     form = request.form if request.method == "POST" else request.args
     call_status = form.get("CallStatus", "")
-    event = engine.Event(f"status:{call_status}", "status", (
-        ("status", call_status), ("duration", form.get("CallDuration", "")),
-        ("sequence", form.get("SequenceNumber", ""))))
-    return _answer(app, form.get("CallSid", ""), Scope(), form.get("From", ""), app.clock(),
-                   lambda view, fresh: (twiml.empty(), [event]), check=False)
+    event = engine.Event(
+        f"status:{call_status}",
+        "status",
+        (
+            ("status", call_status),
+            ("duration", form.get("CallDuration", "")),
+            ("sequence", form.get("SequenceNumber", "")),
+        ),
+    )
+    return _answer(
+        app,
+        form.get("CallSid", ""),
+        Scope(),
+        form.get("From", ""),
+        app.clock(),
+        lambda view, fresh: (twiml.empty(), [event]),
+        check=False,
+    )
 
 
-def _answer(app: Onshore, sid: str, scope: Scope, caller: str, now: datetime,
-            decide: Callable[[View, bool], Decision], check: bool = True,
-            hashed: str = "") -> str:
+def _answer(
+    app: Onshore,
+    sid: str,
+    scope: Scope,
+    caller: str,
+    now: datetime,
+    decide: Callable[[View, bool], Decision],
+    check: bool = True,
+    hashed: str = "",
+) -> str:
     """Decide on the scope's last view, then record the events in one round trip if its
     objects are still what Redis holds; otherwise decide again on the ones Redis sent back.
     When Redis cannot take them, the events go to the fsynced spool before the answer does."""
     store = app.store
-    common = evidence.common_fields(
-        sid, hashed or evidence.caller_hash(caller, app.keyring.secret), now)
+    common = evidence.common_fields(sid, hashed or evidence.caller_hash(caller, app.keyring.secret), now)
 
     def sealed(events: list[engine.Event]) -> list[tuple[str, str]]:
         return evidence.seal_all(app.keyring, common, events) if sid else []
@@ -291,11 +355,15 @@ def _answer(app: Onshore, sid: str, scope: Scope, caller: str, now: datetime,
                 return decision[0]
             view = fresh or view
     except StoreUnavailable as exc:
-        metrics.REDIS_ERRORS.labels("breaker_open" if isinstance(exc, CircuitOpen) else
-                                    "unconfirmed" if isinstance(exc, Unconfirmed) else "error").inc()
+        metrics.REDIS_ERRORS.labels(
+            "breaker_open"
+            if isinstance(exc, CircuitOpen)
+            else "unconfirmed"
+            if isinstance(exc, Unconfirmed)
+            else "error"
+        ).inc()
         if not isinstance(exc, CircuitOpen):  # while it is open, the breaker logs for all
-            log.warning("redis unavailable (%s); answering from memory, evidence to the spool",
-                        exc)
+            log.warning("redis unavailable (%s); answering from memory, evidence to the spool", exc)
         document, events = decide(store.fallback(scope.number), False)
         records = sealed(events)
         if sent and isinstance(exc, Unconfirmed):
@@ -340,9 +408,12 @@ def _reply(form: Mapping[str, str]) -> Reply:
         # DialBridged says whether the Dial was connected to the dialed party
         # (https://www.twilio.com/docs/voice/twiml/dial#action).
         wait, bridged = get("QueueTime", ""), get("DialBridged", "").lower()
-        return BridgeEnded(outcome, get("CallStatus") == "completed",
-                           wait if wait.isdigit() and len(wait) < 7 else "",
-                           {"true": True, "false": False}.get(bridged))
+        return BridgeEnded(
+            outcome,
+            get("CallStatus") == "completed",
+            wait if wait.isdigit() and len(wait) < 7 else "",
+            {"true": True, "false": False}.get(bridged),
+        )
     if get("Digits") or get("SpeechResult"):
         return Heard(get("Digits", ""), get("SpeechResult", ""), _confidence(get("Confidence", "")))
     return Silence()
@@ -359,9 +430,15 @@ def _confidence(value: str) -> float:
 
 def _run(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts) -> Turn:
     """The engine's turn, or the flow's safe answer when anything goes wrong."""
+
     def failed(exc: Exception) -> None:
-        log.error("flow %s v%s failed at %s; giving the safe answer", flow.id, flow.version,
-                  call.state, exc_info=exc)
+        log.error(
+            "flow %s v%s failed at %s; giving the safe answer",
+            flow.id,
+            flow.version,
+            call.state,
+            exc_info=exc,
+        )
 
     return engine.turn_or_safe_answer(decide, flow, call, facts, failed)
 
@@ -378,8 +455,12 @@ def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> D
 
 
 ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
-    "/voice": voice, "/voice/step": step, "/voice/wait": wait, "/voice/status": status,
-    "/voice/confirm": confirm}
+    "/voice": voice,
+    "/voice/step": step,
+    "/voice/wait": wait,
+    "/voice/status": status,
+    "/voice/confirm": confirm,
+}
 # Twilio's console lets "Call status changes" be a GET; every other URL Onshore gives out is POST.
 # https://www.twilio.com/docs/usage/webhooks/webhooks-security: "the parameters sent in the
 # webhook (either GET or POST) and the exact URL" make the signature.
@@ -414,26 +495,30 @@ class Webhooks:
             if refused is not None:
                 log.warning("refused a request for %s: %s", path, refused.code)
             elif request is not None:
-                sid = (request.form if request.method == "POST" else request.args).get(
-                    "CallSid", "")
+                sid = (request.form if request.method == "POST" else request.args).get("CallSid", "")
                 environ["onshore.call_sid"] = sid  # for the access log line
                 with logs.call(sid):
                     body = ROUTES[path](self.app, request).encode()
                     environ["onshore.place"] = logs.place()  # for the access log line too
         except Exception:  # noqa: BLE001 - the last resort: never Twilio's "application error"
             log.exception("unhandled error on %s", path)
-            last_resort = keep_holding(_asked(environ), self.app.settings.home_country) \
-                if path == twiml.WAIT_PATH else twiml.apology(GENERIC_APOLOGY)
+            last_resort = (
+                keep_holding(_asked(environ), self.app.settings.home_country)
+                if path == twiml.WAIT_PATH
+                else twiml.apology(GENERIC_APOLOGY)
+            )
             refused, body = None, last_resort.encode()
         route = metrics.route(path, ROUTES)
         if refused is not None:
             twilio_request.stop_reading(environ)
-            metrics.refused(route, refused.code or 0,
-                            "parameters" if isinstance(refused, UnknownParameters) else "")
+            metrics.refused(
+                route, refused.code or 0, "parameters" if isinstance(refused, UnknownParameters) else ""
+            )
             answer = refused(environ, start_response)
         else:
-            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                                      ("Content-Length", str(len(body)))])
+            start_response(
+                "200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
+            )
             answer = [body]
         metrics.LATENCY.labels(route).observe(time.perf_counter() - started)
         return answer

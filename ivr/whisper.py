@@ -25,14 +25,17 @@ from ivr.places import country_name, language_name
 ACCEPT_KEY = "1"
 # {language}: the caller's, named in the whisper's language; {home_country} as in flow texts.
 TEXTS = {
-    "en": {"line": "Onshore call. The caller speaks {language}. {context}"
-                   "Press 1 to take the call.",
-           "asked": "They asked for an agent in {home_country}. ",
-           "offered": "They were told where you are and offered an agent in {home_country}. "},
-    "es": {"line": "Llamada de Onshore. La persona que llama habla {language}. {context}"
-                   "Oprima 1 para atender la llamada.",
-           "asked": "Pidió un agente en {home_country}. ",
-           "offered": "Se le dijo dónde está usted y se le ofreció un agente en {home_country}. "},
+    "en": {
+        "line": "Onshore call. The caller speaks {language}. {context}Press 1 to take the call.",
+        "asked": "They asked for an agent in {home_country}. ",
+        "offered": "They were told where you are and offered an agent in {home_country}. ",
+    },
+    "es": {
+        "line": "Llamada de Onshore. La persona que llama habla {language}. {context}"
+        "Oprima 1 para atender la llamada.",
+        "asked": "Pidió un agente en {home_country}. ",
+        "offered": "Se le dijo dónde está usted y se le ofreció un agente en {home_country}. ",
+    },
 }
 FALLBACK = Speak("Onshore call. Press 1 to take the call.", "en-US")  # flow or step unknown
 
@@ -46,7 +49,8 @@ def line(flow: Flow, call: Call, home: str) -> Speak:
     texts = texts or TEXTS["en"]
     context = texts["asked"] if call.domestic else texts["offered"] if call.heard else ""
     text = texts["line"].format(
-        language=language_name(flow.speaking(call.language).code, tag), context=context)
+        language=language_name(flow.speaking(call.language).code, tag), context=context
+    )
     return Speak(text.format(home_country=country_name(home, tag)), tag, voice)
 
 
@@ -54,6 +58,13 @@ def answer(call: Call, digits: str, leg: str) -> tuple[bool, Event]:
     """Whether the key pressed accepts the call, and the evidence of it (on the caller's
     call, keyed by the bridge's step so a replayed answer adds nothing)."""
     accepted = digits == ACCEPT_KEY
-    return accepted, Event(f"confirm:{call.seq}:{call.state}", "confirm", (
-        ("outcome", "accepted" if accepted else "declined"), ("key", digits),
-        ("center", call.center), ("leg", leg)))
+    return accepted, Event(
+        f"confirm:{call.seq}:{call.state}",
+        "confirm",
+        (
+            ("outcome", "accepted" if accepted else "declined"),
+            ("key", digits),
+            ("center", call.center),
+            ("leg", leg),
+        ),
+    )

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-HOME = ('[centers.home]\ncity = "Austin"\ncountry = "US"\ntimezone = "America/Chicago"\n'
-        'hours = "24/7"\nconnect = { number = "+15125550188" }\n')
+HOME = (
+    '[centers.home]\ncity = "Austin"\ncountry = "US"\ntimezone = "America/Chicago"\n'
+    'hours = "24/7"\nconnect = { number = "+15125550188" }\n'
+)
 
 
 def center(center_id: str, city: str, country: str = "PH", zone: str = "Asia/Manila") -> str:
     """An offshore center open 24/7, bridged through a queue of its own."""
-    return (f'[centers.{center_id}]\ncity = "{city}"\ncountry = "{country}"\n'
-            f'timezone = "{zone}"\nhours = "24/7"\nconnect = {{ queue = "q-{center_id}" }}\n')
+    return (
+        f'[centers.{center_id}]\ncity = "{city}"\ncountry = "{country}"\n'
+        f'timezone = "{zone}"\nhours = "24/7"\nconnect = {{ queue = "q-{center_id}" }}\n'
+    )
 
 
 def number(e164: str, flow_id: str) -> str:

@@ -78,9 +78,16 @@ def publish(redis_url: str, folder: Path = FLOWS) -> dict[str, int]:
 @pytest.fixture
 def operator_app(app, redis_server, spool_dir):
     """The app with the operator token: GET /reports is on (app published the flows)."""
-    return create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                       "redis_url": redis_server.url, "spool_dir": str(spool_dir),
-                       "report_token": REPORT_TOKEN})
+    return create_app(
+        {
+            "testing": True,
+            "auth_token": TOKEN,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": redis_server.url,
+            "spool_dir": str(spool_dir),
+            "report_token": REPORT_TOKEN,
+        }
+    )
 
 
 @pytest.fixture
@@ -91,9 +98,16 @@ def spool_dir(tmp_path):
 @pytest.fixture
 def app(redis_server, redis_client, spool_dir):
     publish(redis_server.url)
-    return create_app({"testing": True, "auth_token": TOKEN, "auth_token_secondary": SECONDARY,
-                       "caller_hash_key": HASH_KEY, "redis_url": redis_server.url,
-                       "spool_dir": str(spool_dir)})
+    return create_app(
+        {
+            "testing": True,
+            "auth_token": TOKEN,
+            "auth_token_secondary": SECONDARY,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": redis_server.url,
+            "spool_dir": str(spool_dir),
+        }
+    )
 
 
 @pytest.fixture
@@ -102,8 +116,7 @@ def client(app):
 
 
 @contextmanager
-def serving(flows: Path, spool: Path, *redis_args: str,
-            **env: str) -> Iterator[tuple[RedisServer, Gunicorn]]:
+def serving(flows: Path, spool: Path, *redis_args: str, **env: str) -> Iterator[tuple[RedisServer, Gunicorn]]:
     """A private redis-server with these flows published and gunicorn (2 workers) serving
     the app over it, its evidence spool private too; both stopped whatever happens."""
     server = RedisServer(*redis_args)
@@ -112,9 +125,16 @@ def serving(flows: Path, spool: Path, *redis_args: str,
     try:
         wait_for(lambda: server.client().ping(), what="redis-server")
         publish(server.url, flows)
-        gunicorn = Gunicorn(env={"REDIS_URL": server.url, "TWILIO_AUTH_TOKEN": TOKEN,
-                                 "IVR_CALLER_HASH_KEY": HASH_KEY, "IVR_SPOOL_DIR": str(spool),
-                                 **env}, workers=2)
+        gunicorn = Gunicorn(
+            env={
+                "REDIS_URL": server.url,
+                "TWILIO_AUTH_TOKEN": TOKEN,
+                "IVR_CALLER_HASH_KEY": HASH_KEY,
+                "IVR_SPOOL_DIR": str(spool),
+                **env,
+            },
+            workers=2,
+        )
         gunicorn.start()
         yield server, gunicorn
     finally:
@@ -133,6 +153,7 @@ def checked(status: int, content_type: str, body: str) -> tuple[int, str, str]:
 
 def flask_transport(client) -> Transport:
     """Requests through Flask's test client; answers checked as TwiML."""
+
     def send(url, params, headers, method="POST"):
         r = client.open(url, method=method, data=params or None, headers=headers)
         return checked(r.status_code, r.content_type or "", r.get_data(as_text=True))

@@ -31,13 +31,22 @@ class Answer:
 
 def first_post(c: Caller) -> dict[str, str]:
     """What Twilio posts to the voice URL when a call comes in (as Phone.call does)."""
-    return {"CallSid": c.call_sid, "AccountSid": "AC" + "0" * 32, "From": c.from_,
-            "To": c.to, "FromCountry": c.from_country, "ToCountry": "US",
-            "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
+    return {
+        "CallSid": c.call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": c.from_,
+        "To": c.to,
+        "FromCountry": c.from_country,
+        "ToCountry": "US",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
+    }
 
 
-def paced(base_url: str, token: str, to: str, rate: float, seconds: float,
-          threads: int = 24, timeout: float = 5.0) -> list[Answer]:
+def paced(
+    base_url: str, token: str, to: str, rate: float, seconds: float, threads: int = 24, timeout: float = 5.0
+) -> list[Answer]:
     """Calls to ``to`` at ``rate`` per second for ``seconds``, each a new CallSid."""
     total = int(rate * seconds)
     start = time.monotonic() + 0.05
@@ -62,8 +71,7 @@ def paced(base_url: str, token: str, to: str, rate: float, seconds: float,
                 status, content_type, body = phone.post("/voice", first_post(c))
             except requests.RequestException as exc:
                 status, content_type, body = 0, "", f"{type(exc).__name__}: {exc}"
-            answer = Answer(c.call_sid, due, sent, time.monotonic() - sent, status,
-                            content_type, body)
+            answer = Answer(c.call_sid, due, sent, time.monotonic() - sent, status, content_type, body)
             with lock:
                 answers.append(answer)
 
@@ -80,10 +88,21 @@ def figures(answers: list[Answer]) -> dict[str, float]:
     over the span the calls were sent in) and the client's own lag (max late send)."""
     times = sorted(a.seconds for a in answers if a.status)
     if not times:  # no answer at all: as slow as can be
-        return {"answers": 0, "p50": math.inf, "p99": math.inf, "p100": math.inf,
-                "per_second": 0.0, "late": max((a.sent - a.due for a in answers), default=0.0)}
+        return {
+            "answers": 0,
+            "p50": math.inf,
+            "p99": math.inf,
+            "p100": math.inf,
+            "per_second": 0.0,
+            "late": max((a.sent - a.due for a in answers), default=0.0),
+        }
     span = max(a.sent + a.seconds for a in answers) - min(a.sent for a in answers)
     q = statistics.quantiles(times * (2 if len(times) == 1 else 1), n=100, method="inclusive")
-    return {"answers": len(times), "p50": q[49], "p99": q[98], "p100": times[-1],
-            "per_second": len(times) / span if span > 0 else 0.0,
-            "late": max(a.sent - a.due for a in answers)}
+    return {
+        "answers": len(times),
+        "p50": q[49],
+        "p99": q[98],
+        "p100": times[-1],
+        "per_second": len(times) / span if span > 0 else 0.0,
+        "late": max(a.sent - a.due for a in answers),
+    }

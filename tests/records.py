@@ -33,10 +33,9 @@ def append(client: Any, keys: Keyring, events: list[dict[str, str]], prev: str =
         last_ms = max(ms, last_ms)
         common = {name: event[name] for name in COMMON}
         own = tuple((k, v) for k, v in event.items() if k not in COMMON and k != "step")
-        (_, body), = evidence.seal_all(keys, common, [Event(f"e{n}", event["step"], own)])
+        ((_, body),) = evidence.seal_all(keys, common, [Event(f"e{n}", event["step"], own)])
         prev, previous = evidence.link(prev, body), prev
-        pipe.xadd(key("events"), {"event": body, "prev": previous, "hash": prev},
-                  id=f"{last_ms}-{seq}")
+        pipe.xadd(key("events"), {"event": body, "prev": previous, "hash": prev}, id=f"{last_ms}-{seq}")
         if n % 5000 == 0:
             pipe.execute()
     pipe.set(key("chain", "head"), prev)

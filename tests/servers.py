@@ -63,12 +63,31 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                *self.extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: redis.Redis(port=self.port, socket_timeout=2).ping()
-                 or True if not self.extra else _listening(self.port), what="redis-server")
+        wait_for(
+            lambda: (
+                redis.Redis(port=self.port, socket_timeout=2).ping() or True
+                if not self.extra
+                else _listening(self.port)
+            ),
+            what="redis-server",
+        )
 
     def pause(self) -> None:
         """SIGSTOP: Redis hangs; connections are accepted but nothing answers."""
@@ -156,11 +175,15 @@ class Gunicorn:
 
     def __init__(self, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
-        self.env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}",
-                    "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "warning"}
+        self.env = {
+            **os.environ,
+            **env,
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(workers),
+            "LOG_LEVEL": "warning",
+        }
         self.proc: subprocess.Popen | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix="onshore-gunicorn-", suffix=".log",
-                                               delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="onshore-gunicorn-", suffix=".log", delete=False)
 
     @property
     def base_url(self) -> str:
@@ -168,12 +191,20 @@ class Gunicorn:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
-             "ivr:create_app()"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "deploy" / "gunicorn.conf.py"),
+                "ivr:create_app()",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: requests.get(self.base_url + "/healthz", timeout=1).ok,
-                 what="gunicorn")
+        wait_for(lambda: requests.get(self.base_url + "/healthz", timeout=1).ok, what="gunicorn")
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
@@ -200,8 +231,7 @@ def dump_redis(client: redis.Redis) -> str:
         elif kind == "zset":
             value = [m for m, _ in client.zrange(key, 0, -1, withscores=True)]
         elif kind == "stream":
-            value = [x for id_, entry in client.xrange(key) for x in (id_, *entry.keys(),
-                                                                        *entry.values())]
+            value = [x for id_, entry in client.xrange(key) for x in (id_, *entry.keys(), *entry.values())]
         else:
             raise AssertionError(f"unexpected type {kind} of {key!r}")
         parts.append(f"{kind} {key.decode('utf-8', 'replace')}")
@@ -210,7 +240,8 @@ def dump_redis(client: redis.Redis) -> str:
 
 
 NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)  # root's PATH only
+    (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
+)  # root's PATH only
 
 
 class Nginx:
@@ -234,14 +265,35 @@ class Nginx:
 
     def render(self) -> Path:
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-             "-keyout", str(self.dir / "privkey.pem"), "-out", self.cert],
-            check=True, capture_output=True)
-        values = {"PUBLIC_HOST": "127.0.0.1", "ONSHORE_UPSTREAM": self.upstream,
-                  "LISTEN_HTTPS": f"127.0.0.1:{self.port}",
-                  "LISTEN_HTTP": f"127.0.0.1:{self.http_port}", "TLS_DIR": str(self.dir),
-                  "ONSHORE_PROXY_CONF": str(ROOT / "deploy" / "nginx" / "onshore-proxy.conf")}
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                str(self.dir / "privkey.pem"),
+                "-out",
+                self.cert,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        values = {
+            "PUBLIC_HOST": "127.0.0.1",
+            "ONSHORE_UPSTREAM": self.upstream,
+            "LISTEN_HTTPS": f"127.0.0.1:{self.port}",
+            "LISTEN_HTTP": f"127.0.0.1:{self.http_port}",
+            "TLS_DIR": str(self.dir),
+            "ONSHORE_PROXY_CONF": str(ROOT / "deploy" / "nginx" / "onshore-proxy.conf"),
+        }
         text = (ROOT / "deploy" / "nginx" / "onshore.conf.template").read_text()
         for name, value in values.items():  # envsubst touches only the variables it is given
             text = text.replace("${" + name + "}", value)
@@ -252,18 +304,23 @@ class Nginx:
             f"{user}daemon off;\nworker_processes 1;\npid {self.dir}/nginx.pid;\n"
             f"error_log {self.dir}/error.log warn;\nevents {{ worker_connections 512; }}\n"
             f"http {{\n  access_log {self.dir}/access.log;\n"
-            + "".join(f"  {kind}_temp_path {self.dir}/{kind};\n"
-                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-            + f"  include {self.dir}/onshore.conf;\n}}\n")
+            + "".join(
+                f"  {kind}_temp_path {self.dir}/{kind};\n"
+                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            )
+            + f"  include {self.dir}/onshore.conf;\n}}\n"
+        )
         return main
 
     def start(self) -> None:
         main = self.render()
         assert NGINX is not None, "nginx is not installed"
-        self.proc = subprocess.Popen([NGINX, "-p", str(self.dir), "-c", str(main)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for(lambda: requests.get(self.base_url + "/healthz", timeout=1,
-                                      verify=self.cert).ok, what="nginx")
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(self.dir), "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        wait_for(
+            lambda: requests.get(self.base_url + "/healthz", timeout=1, verify=self.cert).ok, what="nginx"
+        )
 
     def stop(self) -> None:
         terminate(self.proc)

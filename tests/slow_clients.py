@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 STALLS = 8
 
 
-def open_stalled(base_url: str, declared: int, sent: bytes, forged: bool,
-                 cafile: str | None = None) -> socket.socket:
+def open_stalled(
+    base_url: str, declared: int, sent: bytes, forged: bool, cafile: str | None = None
+) -> socket.socket:
     """A connection that sent a webhook's headers and ``sent`` of a ``declared``-byte body."""
     url = urlsplit(base_url)
     sock = socket.create_connection((url.hostname, url.port or 80), timeout=30)
@@ -28,9 +29,14 @@ def open_stalled(base_url: str, declared: int, sent: bytes, forged: bool,
         context = ssl.create_default_context(cafile=cafile)
         sock = context.wrap_socket(sock, server_hostname=url.hostname)
     signature = "X-Twilio-Signature: Zm9yZ2VkIHNpZ25hdHVyZQ==\r\n" if forged else ""
-    sock.sendall((f"POST /voice HTTP/1.1\r\nHost: {url.netloc}\r\n"
-                  "Content-Type: application/x-www-form-urlencoded\r\n"
-                  f"Content-Length: {declared}\r\n{signature}\r\n").encode() + sent)
+    sock.sendall(
+        (
+            f"POST /voice HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {declared}\r\n{signature}\r\n"
+        ).encode()
+        + sent
+    )
     return sock
 
 
@@ -50,18 +56,25 @@ def outcome(sock: socket.socket, within: float) -> str:
     return head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "garbage"
 
 
-def attack(base_url: str, signed_webhook: Callable[[int], int], webhooks: int = 100,
-           threads: int = 4, cafile: str | None = None, stalls: int = STALLS,
-           ) -> tuple[list[tuple[int, float]], dict[str, str]]:
+def attack(
+    base_url: str,
+    signed_webhook: Callable[[int], int],
+    webhooks: int = 100,
+    threads: int = 4,
+    cafile: str | None = None,
+    stalls: int = STALLS,
+) -> tuple[list[tuple[int, float]], dict[str, str]]:
     """Open the stalled clients (none when ``stalls`` is 0), run ``webhooks`` signed
     webhooks on ``threads`` threads (``signed_webhook(i)`` sends the i-th and gives its
     status), then read what each stalled client got. Returns [(status, seconds)] and {client: outcome}."""
-    stalled = {f"slow body {i}{' forged' if i % 2 else ''}":
-               open_stalled(base_url, 200, b"CallSid=CA", bool(i % 2), cafile)
-               for i in range(stalls)}
+    stalled = {
+        f"slow body {i}{' forged' if i % 2 else ''}": open_stalled(
+            base_url, 200, b"CallSid=CA", bool(i % 2), cafile
+        )
+        for i in range(stalls)
+    }
     if stalls:
-        stalled["declares 1000000, sends 10"] = open_stalled(base_url, 1_000_000,
-                                                              b"CallSid=CA", True, cafile)
+        stalled["declares 1000000, sends 10"] = open_stalled(base_url, 1_000_000, b"CallSid=CA", True, cafile)
     results: list[tuple[int, float]] = []
     lock = threading.Lock()
     numbers = iter(range(webhooks))

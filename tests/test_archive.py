@@ -41,15 +41,18 @@ def test_archiving_moves_old_days_to_day_files_and_verify_reads_both(store, mont
     written, why = archive.archive(store, tmp_path, 25, TODAY)
     assert not why and [d.day for d in written] == [f"2026-11-0{i}" for i in range(1, 6)]
     # one file a day, the chain running on from one file to the next and into Redis
-    assert all(a.head == b.prev and a.before + a.count == b.before
-               for a, b in zip(written, written[1:], strict=False))
+    assert all(
+        a.head == b.prev and a.before + a.count == b.before
+        for a, b in zip(written, written[1:], strict=False)
+    )
     in_files = sum(d.count for d in written)
     assert store.pruned() == (written[-1].last, written[-1].head, in_files)
     left = list(store.entries())
     assert left == before[in_files:] and left[0][1][-3] == written[-1].head
     assert all(archive.day_of(i) >= date(2026, 11, 6) for i, _ in left)
-    assert [(i, unpack(f)) for i, f in archive.entries(tmp_path, written, store.export_marks())
-            ] == before[:in_files]
+    assert [(i, unpack(f)) for i, f in archive.entries(tmp_path, written, store.export_marks())] == before[
+        :in_files
+    ]
     verdict = audit.verify(store, KEYS, folder=tmp_path)
     assert verdict.intact and verdict.entries == len(before), verdict
     assert verdict.anchors == 1 and taken is not None
@@ -85,8 +88,13 @@ def test_a_day_file_rewritten_with_its_manifest_line_is_caught(store, month, tmp
     path.write_bytes(b"".join(kept))
     manifest = (tmp_path / archive.MANIFEST).read_text().splitlines()
     last = json.loads(kept[-1])
-    forged = {**json.loads(manifest[-1]), "count": len(kept), "last": last[0], "head": last[-1],
-              "sha256": hashlib.sha256(b"".join(kept)).hexdigest()}
+    forged = {
+        **json.loads(manifest[-1]),
+        "count": len(kept),
+        "last": last[0],
+        "head": last[-1],
+        "sha256": hashlib.sha256(b"".join(kept)).hexdigest(),
+    }
     (tmp_path / archive.MANIFEST).write_text("\n".join([*manifest[:-1], json.dumps(forged)]) + "\n")
     verdict = audit.verify(store, KEYS, folder=tmp_path)
     assert verdict.broken_at == target.file and "rewritten" in verdict.problem, verdict
@@ -123,28 +131,35 @@ def test_a_crash_before_pruning_is_finished_by_the_next_run(store, month, tmp_pa
     assert audit.verify(store, KEYS, folder=tmp_path).entries == len(everything)
 
 
-def test_report_over_files_and_redis_equals_report_over_redis(store, redis_client, month,
-                                                              tmp_path):
+def test_report_over_files_and_redis_equals_report_over_redis(store, redis_client, month, tmp_path):
     start, end = date(2026, 11, 1), date(2026, 11, 30)
     alone = report.build_report(report.as_events(audit.period(store, start, end)), start, end)
     archive.archive(store, tmp_path, 25, TODAY)
     assert len(list(store.entries())) < len(month)
-    both = report.build_report(report.as_events(audit.period(store, start, end, tmp_path)),
-                               start, end)
+    both = report.build_report(report.as_events(audit.period(store, start, end, tmp_path)), start, end)
     assert report.render(both, "json") == report.render(alone, "json")
     assert alone.volume.calls_received > 300
     # a period inside the archive alone, and one across its edge
     for first, last in ((date(2026, 11, 2), date(2026, 11, 3)), (date(2026, 11, 4), end)):
         from_files = list(audit.period(store, first, last, tmp_path))
-        assert from_files and all(first <= archive.day_of(i) <= last + timedelta(days=1)
-                                  for i, _ in from_files)
+        assert from_files and all(
+            first <= archive.day_of(i) <= last + timedelta(days=1) for i, _ in from_files
+        )
 
 
 def test_the_reports_route_reads_the_archive_too(redis_server, store, month, tmp_path):
     # the operator instance with IVR_ARCHIVE_DIR: the same report as before archiving
-    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                      "redis_url": redis_server.url, "spool_dir": str(tmp_path / "spool"),
-                      "report_token": REPORT_TOKEN, "archive_dir": str(tmp_path / "archive")})
+    app = create_app(
+        {
+            "testing": True,
+            "auth_token": TOKEN,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": redis_server.url,
+            "spool_dir": str(tmp_path / "spool"),
+            "report_token": REPORT_TOKEN,
+            "archive_dir": str(tmp_path / "archive"),
+        }
+    )
     client = app.test_client()
     query = "/reports?from=2026-11-01&to=2026-11-30&format=json"
     auth = {"Authorization": f"Bearer {REPORT_TOKEN}"}
@@ -154,16 +169,14 @@ def test_the_reports_route_reads_the_archive_too(redis_server, store, month, tmp
     assert client.get(query, headers=auth).json == before.json
 
 
-def test_the_cli_archives_and_verifies_over_files(redis_server, store, month, tmp_path, capsys,
-                                                 monkeypatch):
+def test_the_cli_archives_and_verifies_over_files(redis_server, store, month, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
     url = ["--redis-url", redis_server.url, "--archive", str(tmp_path)]
     assert main(["audit", "archive", "--hot-days", "3", *url]) == 0
     assert "archived" in capsys.readouterr().out
     assert main(["audit", "verify", *url]) == 0
     assert f"intact: {len(month)} entries" in capsys.readouterr().out
-    assert main(["report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json",
-                 *url]) == 0
+    assert main(["report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json", *url]) == 0
     assert json.loads(capsys.readouterr().out)["volume"]["calls_received"] > 300
 
 

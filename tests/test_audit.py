@@ -27,9 +27,11 @@ _text = st.text(max_size=6)
 
 
 @settings(max_examples=200, deadline=None)
-@given(common=st.lists(st.tuples(_text, _text), max_size=4), kid=_text,
-       events=st.lists(st.tuples(_text, st.lists(st.tuples(_text, _text), max_size=3)),
-                       min_size=1, max_size=4))
+@given(
+    common=st.lists(st.tuples(_text, _text), max_size=4),
+    kid=_text,
+    events=st.lists(st.tuples(_text, st.lists(st.tuples(_text, _text), max_size=3)), min_size=1, max_size=4),
+)
 def test_sealing_a_webhooks_events_together_gives_each_events_own_seal(common, kid, events):
     # seal_all encodes the shared fields once; each body must still be exactly the JSON
     # array of its fields, kid and MAC, and the MAC must verify as audit verify checks it;
@@ -47,10 +49,13 @@ def test_sealing_a_webhooks_events_together_gives_each_events_own_seal(common, k
 
 
 @settings(max_examples=300, deadline=None)
-@given(fields=st.lists(st.text(), max_size=8), kid=st.text(max_size=4), mac=st.text(max_size=70),
-       sign=st.booleans())
-def test_a_mac_checked_from_the_entrys_text_is_the_mac_checked_from_its_fields(fields, kid, mac,
-                                                                               sign):
+@given(
+    fields=st.lists(st.text(), max_size=8),
+    kid=st.text(max_size=4),
+    mac=st.text(max_size=70),
+    sign=st.booleans(),
+)
+def test_a_mac_checked_from_the_entrys_text_is_the_mac_checked_from_its_fields(fields, kid, mac, sign):
     # verify cuts the signed text from the entry's encoded body instead of encoding it again:
     # any fields and any MAC text (forged ones too) must give the same answer
     keys = Keyring("k1", b"secret")
@@ -59,8 +64,7 @@ def test_a_mac_checked_from_the_entrys_text_is_the_mac_checked_from_its_fields(f
         signed[-1] = "k1"
         mac = hmac.new(b"secret", compact_json(signed).encode(), "sha256").hexdigest()
     entry = [*signed, "mac", mac, "prev", "", "hash", ""]
-    assert (evidence.mac_is_valid(keys, entry, evidence.body_of(entry))
-            == evidence.mac_is_valid(keys, entry))
+    assert evidence.mac_is_valid(keys, entry, evidence.body_of(entry)) == evidence.mac_is_valid(keys, entry)
 
 
 def compact_json(items: list[str]) -> str:
@@ -91,8 +95,10 @@ def record(phone, store):
 def record_days(record: list[tuple[str, list[str]]]) -> tuple[date, date]:
     """The UTC days the record's entries were appended on (their ids' milliseconds): the
     period that holds it even when the calls ran across midnight."""
-    first, last = (datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC).date()
-                   for entry_id in (record[0][0], record[-1][0]))
+    first, last = (
+        datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC).date()
+        for entry_id in (record[0][0], record[-1][0])
+    )
     return first, last
 
 
@@ -123,8 +129,7 @@ def test_untouched_record_is_intact(store, record):
     assert verdict.entries == len(record) > 10
 
 
-def test_entries_in_the_earlier_layout_read_the_same_and_keep_the_chain(store, redis_client,
-                                                                         record):
+def test_entries_in_the_earlier_layout_read_the_same_and_keep_the_chain(store, redis_client, record):
     # before the one-field layout, an entry held the sealed event's own fields: a record
     # that mixes the two must read, verify and catch an edit the same way
     old_id, old = record[4]
@@ -132,8 +137,9 @@ def test_entries_in_the_earlier_layout_read_the_same_and_keep_the_chain(store, r
     rewrite(redis_client, old_id, layout)
     assert list(store.entries()) == record
     assert audit.verify(store, KEYS).intact
-    assert [(f, status) for i, f, status in audit.call_record(store, KEYS, layout["call"])
-            if i == old_id] == [(layout, "intact")]
+    assert [
+        (f, status) for i, f, status in audit.call_record(store, KEYS, layout["call"]) if i == old_id
+    ] == [(layout, "intact")]
     rewrite(redis_client, old_id, {**layout, "step": "forged"})
     assert audit.verify(store, KEYS).broken_at == old_id
 
@@ -246,11 +252,14 @@ def test_csv_export_has_a_column_per_field(store, record, tmp_path):
 def test_spool_replays_in_order_without_duplicates(store, redis_client, tmp_path):
     spool = Spool(tmp_path)
     common = {"call": "CA1", "caller": "h", "at": "2026-11-28T10:00:00.000+00:00"}
-    sealed = [evidence.seal(KEYS, common, ev) for ev in (
-        evidence.Event("received", "received", (("number", SUPPORT),)),
-        evidence.Event("disclosed:1", "disclosed", (("city", "Manila"),)),
-        evidence.Event("offered:1", "offered", (("key", "1"),)),
-    )]
+    sealed = [
+        evidence.seal(KEYS, common, ev)
+        for ev in (
+            evidence.Event("received", "received", (("number", SUPPORT),)),
+            evidence.Event("disclosed:1", "disclosed", (("city", "Manila"),)),
+            evidence.Event("offered:1", "offered", (("key", "1"),)),
+        )
+    ]
     spool.append(Spooled("CA1", k, b) for k, b in sealed)
     spool.append([Spooled("CA1", *sealed[1])])  # a retried webhook spooled the same step again
     assert [r.key for r in read(spool.path)] == ["received", "disclosed:1", "offered:1", "disclosed:1"]
@@ -307,8 +316,7 @@ def test_an_anchor_adds_nothing_when_nothing_happened(store, record):
     assert len(store.anchors()) == 1
 
 
-def test_anchoring_raises_the_alarm_when_anchored_evidence_is_gone(store, redis_client, record,
-                                                                   phone):
+def test_anchoring_raises_the_alarm_when_anchored_evidence_is_gone(store, redis_client, record, phone):
     audit.anchor(store, datetime.now(UTC))
     phone.call(Caller(SUPPORT))
     redis_client.xtrim("onshore:events", minid=record[2][0], approximate=False)  # two
@@ -334,7 +342,8 @@ def test_anchors_before_the_pruned_marker_stay_satisfied(store, redis_client, re
 
 
 def test_the_local_anchor_log_holds_the_record_when_redis_lost_its_anchors(
-        store, redis_client, record, tmp_path):
+    store, redis_client, record, tmp_path
+):
     log = tmp_path / "anchors.jsonl"
     taken, _ = audit.anchor(store, datetime.now(UTC))
     assert taken is not None

@@ -87,8 +87,9 @@ def edit(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-def check(folder: Path, centers: str = CENTERS, numbers: str = NUMBERS,
-          support: str = SUPPORT) -> list[FlowError]:
+def check(
+    folder: Path, centers: str = CENTERS, numbers: str = NUMBERS, support: str = SUPPORT
+) -> list[FlowError]:
     folder.mkdir(exist_ok=True)
     for name, text in (("centers", centers), ("numbers", numbers), ("support", support)):
         (folder / f"{name}.toml").write_text(text, encoding="utf-8")
@@ -159,6 +160,7 @@ type = "hangup"
 
 # --- the domestic destination and the disclosure proof ----------------------------------------
 
+
 def test_domestic_destination_outside_the_home_country_is_refused(tmp_path):
     errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"', 'domestic = "manila"'))
 
@@ -175,8 +177,10 @@ def test_unknown_domestic_destination_is_refused(tmp_path):
 
 
 def test_bridge_to_offshore_center_without_disclosure_is_refused_with_the_path(tmp_path):
-    errors = check(tmp_path, support=edit(SUPPORT, 'next = "disclose"\nclosed = "sorry"',
-                                          'next = "bridge"\nclosed = "sorry"'))
+    errors = check(
+        tmp_path,
+        support=edit(SUPPORT, 'next = "disclose"\nclosed = "sorry"', 'next = "bridge"\nclosed = "sorry"'),
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'bridge'", "")
     assert "can bridge to offshore center 'manila' without a disclosure" in error.message
@@ -186,14 +190,18 @@ def test_bridge_to_offshore_center_without_disclosure_is_refused_with_the_path(t
 
 def test_overflow_that_skips_the_disclosure_is_refused_with_the_path(tmp_path):
     # R4: the overflow chooses another center, so the caller must hear the new location
-    errors = check(tmp_path, support=edit(
-        SUPPORT, 'centers = ["bangalore", "scranton"]\nnext = "disclose"',
-        'centers = ["bangalore", "scranton"]\nnext = "bridge"'))
+    errors = check(
+        tmp_path,
+        support=edit(
+            SUPPORT,
+            'centers = ["bangalore", "scranton"]\nnext = "disclose"',
+            'centers = ["bangalore", "scranton"]\nnext = "bridge"',
+        ),
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'bridge'", "")
     assert "offshore center 'bangalore'" in error.message
-    assert error.message.endswith(
-        "on the path greet -> route -> disclose -> bridge -> overflow -> bridge")
+    assert error.message.endswith("on the path greet -> route -> disclose -> bridge -> overflow -> bridge")
 
 
 def test_bridge_before_any_center_is_chosen_is_refused(tmp_path):
@@ -206,7 +214,9 @@ def test_bridge_before_any_center_is_chosen_is_refused(tmp_path):
 
 def test_overflow_after_a_domestic_transfer_may_skip_disclosure(tmp_path):
     # after the caller asked for a US agent only US centers can be chosen, so nothing to disclose
-    support = SUPPORT + """
+    support = (
+        SUPPORT
+        + """
 [flows.support.states.domestic]
 type = "domestic"
 on_failure = "retry"
@@ -220,27 +230,33 @@ exhausted = "sorry"
 [flows.support.states.direct]
 type = "bridge"
 """
+    )
     support = edit(support, 'exhausted = "sorry"', 'exhausted = "domestic"')
     assert check(tmp_path, support=support) == []
 
 
 def test_disclosure_that_does_not_name_city_and_country_is_refused(tmp_path):
-    errors = check(tmp_path, support=edit(SUPPORT, "our team in {city}, {country}.",
-                                          "our team abroad."))
+    errors = check(tmp_path, support=edit(SUPPORT, "our team in {city}, {country}.", "our team abroad."))
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'disclose'", "text")
     assert error.message == "must name the agent's {city} and {country}"
 
 
-@pytest.mark.parametrize("line, field, message", [
-    ('key = "2"', "key", "is set once for the whole flow: use transfer_key in the flow's table"),
-    ('keywords = ["help"]', "keywords",
-     "is set once for the whole flow: use transfer_words in the flow's table"),
-    ("timeout = 0", "timeout", "must be between 1 and 30 seconds"),
-    ("timeout = 45", "timeout", "must be between 1 and 30 seconds"),
-    ("retries = 6", "retries", "must be between 0 and 5"),
-    ('invalid = "nowhere"', "invalid", "names unknown state 'nowhere'"),
-])
+@pytest.mark.parametrize(
+    "line, field, message",
+    [
+        ('key = "2"', "key", "is set once for the whole flow: use transfer_key in the flow's table"),
+        (
+            'keywords = ["help"]',
+            "keywords",
+            "is set once for the whole flow: use transfer_words in the flow's table",
+        ),
+        ("timeout = 0", "timeout", "must be between 1 and 30 seconds"),
+        ("timeout = 45", "timeout", "must be between 1 and 30 seconds"),
+        ("retries = 6", "retries", "must be between 0 and 5"),
+        ('invalid = "nowhere"', "invalid", "names unknown state 'nowhere'"),
+    ],
+)
 def test_bad_disclose_options_are_refused(tmp_path, line, field, message):
     errors = check(tmp_path, support=edit(SUPPORT, 'next = "bridge"', f'next = "bridge"\n{line}'))
 
@@ -260,43 +276,55 @@ def test_input_not_understood_at_a_disclosure_never_bridges_what_it_was_not_told
     errors = check(tmp_path, support=support)
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'bridge'", "")
-    assert error.message == ("bridges before any center is chosen on the path "
-                             "greet -> route -> disclose -> bridge")
+    assert error.message == (
+        "bridges before any center is chosen on the path greet -> route -> disclose -> bridge"
+    )
 
 
-@pytest.mark.parametrize("value, message", [
-    ("1.5", "must be a number between 0 and 1, not the number 1.5"),
-    ("true", "must be a number between 0 and 1, not the value true"),
-    ('"high"', 'must be a number, not the text "high"'),
-    ('"0"', 'must be a number, not the text "0"'),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("1.5", "must be a number between 0 and 1, not the number 1.5"),
+        ("true", "must be a number between 0 and 1, not the value true"),
+        ('"high"', 'must be a number, not the text "high"'),
+        ('"0"', 'must be a number, not the text "0"'),
+    ],
+)
 def test_bad_min_confidence_is_refused(tmp_path, value, message):
-    errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
-                                          f'domestic = "scranton"\nmin_confidence = {value}'))
+    errors = check(
+        tmp_path,
+        support=edit(SUPPORT, 'domestic = "scranton"', f'domestic = "scranton"\nmin_confidence = {value}'),
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support'", "min_confidence")
     assert error.message == message
 
 
 def test_hash_as_the_transfer_key_is_refused_as_twilio_ends_input_on_it(tmp_path):
-    errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
-                                          'domestic = "scranton"\ntransfer_key = "#"'))
+    errors = check(
+        tmp_path, support=edit(SUPPORT, 'domestic = "scranton"', 'domestic = "scranton"\ntransfer_key = "#"')
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support'", "transfer_key")
-    assert error.message == ("'#' ends the caller's input in Twilio's <Gather> (finishOnKey): "
-                             "pressed alone it is no key at all; use 0-9 or *")
+    assert error.message == (
+        "'#' ends the caller's input in Twilio's <Gather> (finishOnKey): "
+        "pressed alone it is no key at all; use 0-9 or *"
+    )
 
 
 @pytest.mark.parametrize("key", ["12", "a", ""])
 def test_bad_transfer_key_is_refused(tmp_path, key):
-    errors = check(tmp_path, support=edit(SUPPORT, 'domestic = "scranton"',
-                                          f'domestic = "scranton"\ntransfer_key = "{key}"'))
+    errors = check(
+        tmp_path,
+        support=edit(SUPPORT, 'domestic = "scranton"', f'domestic = "scranton"\ntransfer_key = "{key}"'),
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support'", "transfer_key")
     assert error.message == f"{key!r} must be one key: 0-9, * or #"
 
 
 # --- references ------------------------------------------------------------------------------
+
 
 def test_unknown_state_in_next_is_refused(tmp_path):
     errors = check(tmp_path, support=edit(SUPPORT, 'next = "route"', 'next = "rout"'))
@@ -305,11 +333,14 @@ def test_unknown_state_in_next_is_refused(tmp_path):
     assert error.message == "names unknown state 'rout'"
 
 
-@pytest.mark.parametrize("old, new, state, field", [
-    ('closed = "sorry"', 'closed = "closd"', "route", "closed"),
-    ('on_failure = "overflow"', 'on_failure = "overflw"', "bridge", "on_failure"),
-    ('exhausted = "sorry"', 'exhausted = "nobody"', "overflow", "exhausted"),
-])
+@pytest.mark.parametrize(
+    "old, new, state, field",
+    [
+        ('closed = "sorry"', 'closed = "closd"', "route", "closed"),
+        ('on_failure = "overflow"', 'on_failure = "overflw"', "bridge", "on_failure"),
+        ('exhausted = "sorry"', 'exhausted = "nobody"', "overflow", "exhausted"),
+    ],
+)
 def test_unknown_state_in_any_edge_is_refused(tmp_path, old, new, state, field):
     errors = check(tmp_path, support=edit(SUPPORT, old, new))
 
@@ -325,21 +356,29 @@ def test_unknown_start_state_is_refused(tmp_path):
 
 
 def test_unknown_center_in_a_route_is_refused(tmp_path):
-    errors = check(tmp_path, support=edit(SUPPORT, 'centers = ["manila", "scranton"]',
-                                          'centers = ["manila", "tokyo", "scranton"]'))
+    errors = check(
+        tmp_path,
+        support=edit(
+            SUPPORT, 'centers = ["manila", "scranton"]', 'centers = ["manila", "tokyo", "scranton"]'
+        ),
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'route'", "centers")
     assert error.message == "names unknown center 'tokyo'"
 
 
 def test_weight_for_a_center_not_in_the_route_is_refused(tmp_path):
-    errors = check(tmp_path, support=edit(
-        SUPPORT, 'centers = ["manila", "scranton"]',
-        'centers = ["manila", "scranton"]\nstrategy = "weight"\n'
-        'weights = { manila = 5, scranton = 1, bangalore = 3 }'))
+    errors = check(
+        tmp_path,
+        support=edit(
+            SUPPORT,
+            'centers = ["manila", "scranton"]',
+            'centers = ["manila", "scranton"]\nstrategy = "weight"\n'
+            "weights = { manila = 5, scranton = 1, bangalore = 3 }",
+        ),
+    )
 
-    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'route'",
-                      "weights.bangalore")
+    error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'route'", "weights.bangalore")
     assert error.message == "is not one of this state's centers"
 
 
@@ -351,6 +390,7 @@ def test_number_naming_an_unknown_flow_is_refused(tmp_path):
 
 
 # --- numbers and connect targets ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", ["+1800555", "18005550100", "+1 800 555 0100", "+10005550100"])
 def test_invalid_e164_number_key_is_refused(tmp_path, key):
@@ -368,13 +408,16 @@ def test_invalid_e164_connect_number_is_refused(tmp_path, value):
     assert repr(value) in error.message and "E.164" in error.message
 
 
-@pytest.mark.parametrize("connect, field", [
-    ('{ sip = "agents@pbx.example.com" }', "connect.sip"),
-    ('{ workflow = "WWnothex" }', "connect.workflow"),
-    ('{ queue = "acme/manila" }', "connect.queue"),
-    ('{ queue = "a", number = "+15705550123" }', "connect"),
-    pytest.param("{}", "connect"),
-])
+@pytest.mark.parametrize(
+    "connect, field",
+    [
+        ('{ sip = "agents@pbx.example.com" }', "connect.sip"),
+        ('{ workflow = "WWnothex" }', "connect.workflow"),
+        ('{ queue = "acme/manila" }', "connect.queue"),
+        ('{ queue = "a", number = "+15705550123" }', "connect"),
+        pytest.param("{}", "connect"),
+    ],
+)
 def test_invalid_connect_target_is_refused(tmp_path, connect, field):
     errors = check(tmp_path, centers=edit(CENTERS, '{ queue = "acme-manila" }', connect))
 
@@ -383,18 +426,19 @@ def test_invalid_connect_target_is_refused(tmp_path, connect, field):
 
 # --- operator text -----------------------------------------------------------------------------
 
+
 def test_xml_illegal_character_in_say_text_is_refused(tmp_path):
     # TOML's \u000b escape puts a raw vertical tab (\x0b) into the text
-    errors = check(tmp_path, support=edit(SUPPORT, '"Thank you for calling."',
-                                          '"Thank you\\u000b for calling."'))
+    errors = check(
+        tmp_path, support=edit(SUPPORT, '"Thank you for calling."', '"Thank you\\u000b for calling."')
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'greet'", "text")
     assert error.message == "holds the XML-illegal character '\\x0b' at 9"
 
 
 def test_unknown_placeholder_is_refused(tmp_path):
-    errors = check(tmp_path, support=edit(SUPPORT, "{city}, {country}.",
-                                          "{city}, {country}, near {town}."))
+    errors = check(tmp_path, support=edit(SUPPORT, "{city}, {country}.", "{city}, {country}, near {town}."))
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'disclose'", "text")
     assert error.message.startswith("uses unknown placeholder {town}; known: ")
@@ -405,8 +449,7 @@ def test_unknown_field_typo_is_refused(tmp_path):
     errors = check(tmp_path, support=edit(SUPPORT, 'next = "route"', 'nxet = "route"'))
 
     where = "flow 'support' state 'greet'"
-    assert the_error(errors, tmp_path / "support.toml", where, "nxet").message == \
-        "is not a known field"
+    assert the_error(errors, tmp_path / "support.toml", where, "nxet").message == "is not a known field"
     assert the_error(errors, tmp_path / "support.toml", where, "next").message == "is required"
 
 
@@ -419,6 +462,7 @@ def test_unknown_state_type_is_refused(tmp_path):
 
 # --- centers: time zone, hours, country --------------------------------------------------------
 
+
 @pytest.mark.parametrize("zone", ["Asia/Manilla", "PHT", "UTC+8", "asia/manila"])
 def test_bad_time_zone_is_refused(tmp_path, zone):
     errors = check(tmp_path, centers=edit(CENTERS, '"Asia/Manila"', f'"{zone}"'))
@@ -427,14 +471,17 @@ def test_bad_time_zone_is_refused(tmp_path, zone):
     assert "is not an IANA time zone" in error.message
 
 
-@pytest.mark.parametrize("hours, message", [
-    ('{ "mon-fri" = "8am-5pm" }', "'8am' is not a time like 08:30"),
-    ('{ "mon-fry" = "07:00-23:00" }', "'mon-fry' is not a day range like mon-fri"),
-    ('{ "weekdays" = "07:00-23:00" }', "'weekdays' is not a day (mon, tue, ... sun)"),
-    ('{ "mon-fri" = "07:00" }', "'07:00' is not a range like 08:00-20:00"),
-    ('{ "mon-fri" = 7 }', "'mon-fri' must map to text like \"08:00-20:00\""),
-    ('"always"', 'expected "24/7" or a table like { "mon-fri" = "08:00-20:00" }'),
-])
+@pytest.mark.parametrize(
+    "hours, message",
+    [
+        ('{ "mon-fri" = "8am-5pm" }', "'8am' is not a time like 08:30"),
+        ('{ "mon-fry" = "07:00-23:00" }', "'mon-fry' is not a day range like mon-fri"),
+        ('{ "weekdays" = "07:00-23:00" }', "'weekdays' is not a day (mon, tue, ... sun)"),
+        ('{ "mon-fri" = "07:00" }', "'07:00' is not a range like 08:00-20:00"),
+        ('{ "mon-fri" = 7 }', "'mon-fri' must map to text like \"08:00-20:00\""),
+        ('"always"', 'expected "24/7" or a table like { "mon-fri" = "08:00-20:00" }'),
+    ],
+)
 def test_bad_hours_are_refused(tmp_path, hours, message):
     errors = check(tmp_path, centers=edit(CENTERS, '{ "mon-fri" = "07:00-23:00" }', hours))
 
@@ -442,13 +489,16 @@ def test_bad_hours_are_refused(tmp_path, hours, message):
     assert error.message == message
 
 
-@pytest.mark.parametrize("country", [
-    "XX",
-    "ph",
-    "PHL",
-    pytest.param("ZZ"),
-    pytest.param("EU"),
-])
+@pytest.mark.parametrize(
+    "country",
+    [
+        "XX",
+        "ph",
+        "PHL",
+        pytest.param("ZZ"),
+        pytest.param("EU"),
+    ],
+)
 def test_bad_country_code_is_refused(tmp_path, country):
     errors = check(tmp_path, centers=edit(CENTERS, 'country = "PH"', f'country = "{country}"'))
 
@@ -456,11 +506,14 @@ def test_bad_country_code_is_refused(tmp_path, country):
     assert error.message == f"{country!r} is not an ISO 3166 alpha-2 code like PH"
 
 
-@pytest.mark.parametrize("old, new, field", [
-    ('city = "Manila"', 'city = ""', "city"),
-    ('country = "PH"', 'country = ""', "country"),
-    ('timezone = "Asia/Manila"', 'timezone = ""', "timezone"),
-])
+@pytest.mark.parametrize(
+    "old, new, field",
+    [
+        ('city = "Manila"', 'city = ""', "city"),
+        ('country = "PH"', 'country = ""', "country"),
+        ('timezone = "Asia/Manila"', 'timezone = ""', "timezone"),
+    ],
+)
 def test_empty_required_center_field_is_refused(tmp_path, old, new, field):
     errors = check(tmp_path, centers=edit(CENTERS, old, new))
 
@@ -468,10 +521,8 @@ def test_empty_required_center_field_is_refused(tmp_path, old, new, field):
 
 
 def test_every_problem_is_reported_not_only_the_first(tmp_path):
-    centers = edit(edit(CENTERS, '"Asia/Manila"', '"Asia/Manilla"'), 'country = "IN"',
-                   'country = "XX"')
-    errors = check(tmp_path, centers=centers,
-                   support=edit(SUPPORT, 'next = "route"', 'next = "rout"'))
+    centers = edit(edit(CENTERS, '"Asia/Manila"', '"Asia/Manilla"'), 'country = "IN"', 'country = "XX"')
+    errors = check(tmp_path, centers=centers, support=edit(SUPPORT, 'next = "route"', 'next = "rout"'))
 
     assert {(Path(e.file).name, e.where, e.field) for e in errors} >= {
         ("centers.toml", "center 'manila'", "timezone"),
@@ -482,13 +533,17 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path):
 
 # --- loops -------------------------------------------------------------------------------------
 
+
 def test_say_to_say_loop_is_refused(tmp_path):
-    support = edit(SUPPORT, 'next = "route"', 'next = "again"') + """
+    support = (
+        edit(SUPPORT, 'next = "route"', 'next = "again"')
+        + """
 [flows.support.states.again]
 type = "say"
 text = "Please hold."
 next = "greet"
 """
+    )
     errors = check(tmp_path, support=support)
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'greet'", "next")
@@ -496,12 +551,15 @@ next = "greet"
 
 
 def test_loop_that_waits_only_at_a_disclosure_is_refused(tmp_path):
-    support = edit(SUPPORT, 'next = "bridge"', 'next = "menu"') + """
+    support = (
+        edit(SUPPORT, 'next = "bridge"', 'next = "menu"')
+        + """
 [flows.support.states.menu]
 type = "say"
 text = "Please hold."
 next = "route"
 """
+    )
     config, _, errors = check_folder(_write(tmp_path, support), "US")
     # the engine cannot run this flow: Manila is disclosed once, then the loop never waits again
     flow, now = config.flows["support"], datetime(2025, 3, 5, 12, tzinfo=UTC)
@@ -518,6 +576,7 @@ def _write(folder: Path, support: str) -> Path:
 
 
 # --- files -------------------------------------------------------------------------------------
+
 
 def test_toml_syntax_error_names_the_file(tmp_path):
     errors = check(tmp_path, support=edit(SUPPORT, 'start = "greet"', "start = "))
@@ -565,24 +624,41 @@ invalid = "bridge"
 
 def with_hold_menu(menu: str = HOLD_MENU) -> str:
     """The base flow with a menu between the disclosure and the bridge."""
-    return edit(SUPPORT, 'next = "bridge"\n\n[flows.support.states.bridge]',
-                'next = "hold_menu"\n\n[flows.support.states.bridge]') + menu
+    return (
+        edit(
+            SUPPORT,
+            'next = "bridge"\n\n[flows.support.states.bridge]',
+            'next = "hold_menu"\n\n[flows.support.states.bridge]',
+        )
+        + menu
+    )
 
 
 def test_menu_after_a_disclosure_passes_when_it_leaves_the_transfer_free(tmp_path):
     assert check(tmp_path, support=with_hold_menu()) == []
 
 
-@pytest.mark.parametrize("old, new, field, message", [
-    ('options = { "2" = "bridge" }', 'options = { "1" = "bridge", "2" = "bridge" }', "options.1",
-     "uses the transfer key '1' after a disclosure, where it asks for an agent in the home country"),
-    ('words = { wait = "bridge" }', 'words = { wait = "bridge", "talk to an agent" = "bridge" }',
-     "words.en.talk to an agent",
-     "holds the transfer word 'agent' after a disclosure, where it asks for an agent in the home "
-     "country"),
-])
+@pytest.mark.parametrize(
+    "old, new, field, message",
+    [
+        (
+            'options = { "2" = "bridge" }',
+            'options = { "1" = "bridge", "2" = "bridge" }',
+            "options.1",
+            "uses the transfer key '1' after a disclosure, where it asks for an agent in the home country",
+        ),
+        (
+            'words = { wait = "bridge" }',
+            'words = { wait = "bridge", "talk to an agent" = "bridge" }',
+            "words.en.talk to an agent",
+            "holds the transfer word 'agent' after a disclosure, where it asks for an agent in the home "
+            "country",
+        ),
+    ],
+)
 def test_menu_with_no_way_to_reach_the_domestic_agent_is_refused_with_the_path(
-        tmp_path, old, new, field, message):
+    tmp_path, old, new, field, message
+):
     errors = check(tmp_path, support=with_hold_menu(edit(HOLD_MENU, old, new)))
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'hold_menu'", field)
@@ -602,21 +678,40 @@ invalid = "route"
     assert check(tmp_path, support=edit(SUPPORT, 'start = "greet"', 'start = "main"') + menu) == []
 
 
-@pytest.mark.parametrize("old, new, field, message", [
-    ('options = { "2" = "bridge" }', 'options = { "22" = "bridge" }', "options.22",
-     "must be one key: 0-9, * or #"),
-    ('options = { "2" = "bridge" }', 'options = {}', "options", "must hold at least one key"),
-    ('options = { "2" = "bridge" }', 'options = { "#" = "bridge" }', "options.#",
-     "'#' ends the caller's input in Twilio's <Gather> (finishOnKey): pressed alone it is no "
-     "key at all; use 0-9 or *"),
-    ('options = { "2" = "bridge" }', 'options = { "2" = "brige" }', "options.2",
-     "names unknown state 'brige'"),
-    ('words = { wait = "bridge" }', 'words = { "wait, please" = "bridge" }', "words.wait, please",
-     "must be a word or phrase of letters, digits, spaces, ' and - (at most 40)"),
-    ('invalid = "bridge"', 'invalid = "nowhere"', "invalid", "names unknown state 'nowhere'"),
-    ('invalid = "bridge"', 'invalid = "bridge"\nretries = 9', "retries", "must be between 0 and 5"),
-    ('invalid = "bridge"', "", "invalid", "is required"),
-])
+@pytest.mark.parametrize(
+    "old, new, field, message",
+    [
+        (
+            'options = { "2" = "bridge" }',
+            'options = { "22" = "bridge" }',
+            "options.22",
+            "must be one key: 0-9, * or #",
+        ),
+        ('options = { "2" = "bridge" }', "options = {}", "options", "must hold at least one key"),
+        (
+            'options = { "2" = "bridge" }',
+            'options = { "#" = "bridge" }',
+            "options.#",
+            "'#' ends the caller's input in Twilio's <Gather> (finishOnKey): pressed alone it is no "
+            "key at all; use 0-9 or *",
+        ),
+        (
+            'options = { "2" = "bridge" }',
+            'options = { "2" = "brige" }',
+            "options.2",
+            "names unknown state 'brige'",
+        ),
+        (
+            'words = { wait = "bridge" }',
+            'words = { "wait, please" = "bridge" }',
+            "words.wait, please",
+            "must be a word or phrase of letters, digits, spaces, ' and - (at most 40)",
+        ),
+        ('invalid = "bridge"', 'invalid = "nowhere"', "invalid", "names unknown state 'nowhere'"),
+        ('invalid = "bridge"', 'invalid = "bridge"\nretries = 9', "retries", "must be between 0 and 5"),
+        ('invalid = "bridge"', "", "invalid", "is required"),
+    ],
+)
 def test_bad_menu_fields_are_refused(tmp_path, old, new, field, message):
     errors = check(tmp_path, support=with_hold_menu(edit(HOLD_MENU, old, new)))
 
@@ -626,6 +721,7 @@ def test_bad_menu_fields_are_refused(tmp_path, old, new, field, message):
 
 # --- more paths the proof refuses ----------------------------------------------------------------
 
+
 def test_disclosure_before_any_center_is_chosen_is_refused(tmp_path):
     errors = check(tmp_path, support=edit(SUPPORT, 'next = "route"', 'next = "disclose"'))
 
@@ -634,8 +730,11 @@ def test_disclosure_before_any_center_is_chosen_is_refused(tmp_path):
 
 
 def test_failed_bridge_that_bridges_again_without_choosing_is_refused(tmp_path):
-    errors = check(tmp_path, support=edit(SUPPORT, 'on_failure = "overflow"', 'on_failure = "again"')
-                   + '\n[flows.support.states.again]\ntype = "bridge"\n')
+    errors = check(
+        tmp_path,
+        support=edit(SUPPORT, 'on_failure = "overflow"', 'on_failure = "again"')
+        + '\n[flows.support.states.again]\ntype = "bridge"\n',
+    )
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'again'", "")
     assert error.message.startswith("bridges before any center is chosen on the path ")
@@ -678,23 +777,52 @@ def test_hours_state_with_its_own_schedule_passes(tmp_path):
     assert check(tmp_path, support=with_office()) == []
 
 
-@pytest.mark.parametrize("old, new, field, message", [
-    ('timezone = "America/New_York"\nhours = { "mon-fri" = "09:00-17:00" }\n'
-     'holidays = ["2026-12-25"]\nclosures = [{ from = "2026-12-24T12:00", to = "2026-12-24T17:00" }]\n',
-     'center = "tokyo"\n', "center", "names unknown center 'tokyo'"),
-    ('timezone = "America/New_York"\n', 'center = "manila"\ntimezone = "America/New_York"\n', "center",
-     "give either a center or this state's own timezone and hours, not both"),
-    ('hours = { "mon-fri" = "09:00-17:00" }\n', "", "hours", "is required"),
-    ('["2026-12-25"]', '["2026-12-32"]', "holidays",
-     "'2026-12-32' is not a date or local time like \"2026-12-25\""),
-    ('["2026-12-25"]', "[2026-12-25]", "holidays",
-     'the unquoted date 2026-12-25 must be quoted text like "2026-12-25"'),
-    ('to = "2026-12-24T17:00"', 'to = "2026-12-24T11:00"', "closures",
-     "closure from 2026-12-24T12:00 to 2026-12-24T11:00 must end after it starts"),
-    ('to = "2026-12-24T17:00"', 'until = "2026-12-24T17:00"', "closures",
-     "{'from': '2026-12-24T12:00', 'until': '2026-12-24T17:00'} is not a table with exactly from and to"),
-    ('open = "route"', 'open = "rout"', "open", "names unknown state 'rout'"),
-])
+@pytest.mark.parametrize(
+    "old, new, field, message",
+    [
+        (
+            'timezone = "America/New_York"\nhours = { "mon-fri" = "09:00-17:00" }\n'
+            'holidays = ["2026-12-25"]\n'
+            'closures = [{ from = "2026-12-24T12:00", to = "2026-12-24T17:00" }]\n',
+            'center = "tokyo"\n',
+            "center",
+            "names unknown center 'tokyo'",
+        ),
+        (
+            'timezone = "America/New_York"\n',
+            'center = "manila"\ntimezone = "America/New_York"\n',
+            "center",
+            "give either a center or this state's own timezone and hours, not both",
+        ),
+        ('hours = { "mon-fri" = "09:00-17:00" }\n', "", "hours", "is required"),
+        (
+            '["2026-12-25"]',
+            '["2026-12-32"]',
+            "holidays",
+            "'2026-12-32' is not a date or local time like \"2026-12-25\"",
+        ),
+        (
+            '["2026-12-25"]',
+            "[2026-12-25]",
+            "holidays",
+            'the unquoted date 2026-12-25 must be quoted text like "2026-12-25"',
+        ),
+        (
+            'to = "2026-12-24T17:00"',
+            'to = "2026-12-24T11:00"',
+            "closures",
+            "closure from 2026-12-24T12:00 to 2026-12-24T11:00 must end after it starts",
+        ),
+        (
+            'to = "2026-12-24T17:00"',
+            'until = "2026-12-24T17:00"',
+            "closures",
+            "{'from': '2026-12-24T12:00', 'until': '2026-12-24T17:00'} "
+            "is not a table with exactly from and to",
+        ),
+        ('open = "route"', 'open = "rout"', "open", "names unknown state 'rout'"),
+    ],
+)
 def test_bad_hours_state_is_refused(tmp_path, old, new, field, message):
     errors = check(tmp_path, support=with_office(edit(OFFICE, old, new)))
 
@@ -703,9 +831,12 @@ def test_bad_hours_state_is_refused(tmp_path, old, new, field, message):
 
 
 def test_center_holidays_and_closures_are_read(tmp_path):
-    centers = edit(CENTERS, 'hours = { "mon-fri" = "07:00-23:00" }',
-                   'hours = { "mon-fri" = "07:00-23:00" }\nholidays = ["2026-01-26", "2026-11-08"]\n'
-                   'closures = [{ from = "2026-06-12T18:00", to = "2026-06-15T07:00" }]')
+    centers = edit(
+        CENTERS,
+        'hours = { "mon-fri" = "07:00-23:00" }',
+        'hours = { "mon-fri" = "07:00-23:00" }\nholidays = ["2026-01-26", "2026-11-08"]\n'
+        'closures = [{ from = "2026-06-12T18:00", to = "2026-06-15T07:00" }]',
+    )
     check(tmp_path, centers=centers)
     config, _, errors = check_folder(tmp_path, "US")
 
@@ -713,13 +844,17 @@ def test_center_holidays_and_closures_are_read(tmp_path):
     bangalore = config.centers["bangalore"]
     assert sorted(str(d) for d in bangalore.holidays) == ["2026-01-26", "2026-11-08"]
     assert [(str(c.start), str(c.end)) for c in bangalore.closures] == [
-        ("2026-06-12 18:00:00", "2026-06-15 07:00:00")]
+        ("2026-06-12 18:00:00", "2026-06-15 07:00:00")
+    ]
 
 
 def test_closure_with_a_utc_offset_is_refused(tmp_path):
-    centers = edit(CENTERS, 'hours = { "mon-fri" = "07:00-23:00" }',
-                   'hours = { "mon-fri" = "07:00-23:00" }\n'
-                   'closures = [{ from = "2026-06-12T18:00+05:30", to = "2026-06-15T07:00" }]')
+    centers = edit(
+        CENTERS,
+        'hours = { "mon-fri" = "07:00-23:00" }',
+        'hours = { "mon-fri" = "07:00-23:00" }\n'
+        'closures = [{ from = "2026-06-12T18:00+05:30", to = "2026-06-15T07:00" }]',
+    )
     errors = check(tmp_path, centers=centers)
 
     error = the_error(errors, tmp_path / "centers.toml", "center 'bangalore'", "closures")
@@ -743,8 +878,9 @@ url = "https://ivr.acme.example.com/twiml/orders"
 """
 
 
-def check_with_policy(folder: Path, policy: str = POLICY, centers: str = CENTERS,
-                      support: str = SUPPORT) -> list[FlowError]:
+def check_with_policy(
+    folder: Path, policy: str = POLICY, centers: str = CENTERS, support: str = SUPPORT
+) -> list[FlowError]:
     folder.mkdir(exist_ok=True)
     (folder / "policy.toml").write_text(policy, encoding="utf-8")
     return check(folder, centers=centers, support=support)
@@ -754,17 +890,39 @@ def test_folder_whose_targets_are_all_allowlisted_passes(tmp_path):
     assert check_with_policy(tmp_path, support=SUPPORT + ORDERS) == []
 
 
-@pytest.mark.parametrize("old, new, center, field, message", [
-    ('{ queue = "acme-manila" }', '{ queue = "acme-cebu" }', "manila", "connect.queue",
-     "'acme-cebu' is not on the policy's queues allowlist"),
-    ("sip:agents@bangalore.acme.example.com", "sip:agents@pbx.elsewhere.example.net", "bangalore",
-     "connect.sip", "'pbx.elsewhere.example.net' is not on the policy's sip_domains allowlist"),
-    ('"+15705550123"', '"+15705550188"', "scranton", "connect.number",
-     "'+15705550188' is not on the policy's transfer_numbers allowlist"),
-    ('{ queue = "acme-manila" }', '{ workflow = "WW0123456789abcdef0123456789abcdef" }', "manila",
-     "connect.workflow", "'WW0123456789abcdef0123456789abcdef' is not on the policy's workflows "
-     "allowlist"),
-])
+@pytest.mark.parametrize(
+    "old, new, center, field, message",
+    [
+        (
+            '{ queue = "acme-manila" }',
+            '{ queue = "acme-cebu" }',
+            "manila",
+            "connect.queue",
+            "'acme-cebu' is not on the policy's queues allowlist",
+        ),
+        (
+            "sip:agents@bangalore.acme.example.com",
+            "sip:agents@pbx.elsewhere.example.net",
+            "bangalore",
+            "connect.sip",
+            "'pbx.elsewhere.example.net' is not on the policy's sip_domains allowlist",
+        ),
+        (
+            '"+15705550123"',
+            '"+15705550188"',
+            "scranton",
+            "connect.number",
+            "'+15705550188' is not on the policy's transfer_numbers allowlist",
+        ),
+        (
+            '{ queue = "acme-manila" }',
+            '{ workflow = "WW0123456789abcdef0123456789abcdef" }',
+            "manila",
+            "connect.workflow",
+            "'WW0123456789abcdef0123456789abcdef' is not on the policy's workflows allowlist",
+        ),
+    ],
+)
 def test_connect_target_off_the_allowlist_is_refused(tmp_path, old, new, center, field, message):
     errors = check_with_policy(tmp_path, centers=edit(CENTERS, old, new))
 
@@ -773,31 +931,41 @@ def test_connect_target_off_the_allowlist_is_refused(tmp_path, old, new, center,
 
 
 def test_allowlisted_number_outside_the_home_country_is_refused(tmp_path):
-    errors = check_with_policy(tmp_path, policy=edit(POLICY, '["+15705550123"]',
-                                                     '["+15705550123", "+63285550123"]'))
+    errors = check_with_policy(
+        tmp_path, policy=edit(POLICY, '["+15705550123"]', '["+15705550123", "+63285550123"]')
+    )
 
     error = the_error(errors, tmp_path / "policy.toml", "policy", "transfer_numbers")
-    assert error.message == ("+63285550123 is a PH number; only numbers in the home country US "
-                             "may be listed")
+    assert error.message == ("+63285550123 is a PH number; only numbers in the home country US may be listed")
 
 
 def test_allowlisted_number_of_no_country_says_so(tmp_path):
-    errors = check_with_policy(tmp_path, policy=edit(POLICY, '["+15705550123"]',
-                                                     '["+15705550123", "+1570555012"]'))
+    errors = check_with_policy(
+        tmp_path, policy=edit(POLICY, '["+15705550123"]', '["+15705550123", "+1570555012"]')
+    )
 
     error = the_error(errors, tmp_path / "policy.toml", "policy", "transfer_numbers")
     assert error.message == "'+1570555012' is not a valid E.164 number like +15705550100"
 
 
-@pytest.mark.parametrize("line, field, message", [
-    ('queues = ["acme/manila"]', "queues", "'acme/manila' is not a queue name"),
-    ('url_hosts = ["https://ivr.acme.example.com"]', "url_hosts",
-     "'https://ivr.acme.example.com' is not a host name like media.example.com (no https://)"),
-    ('workflows = ["WW12"]', "workflows", "'WW12' is not a workflow SID (WW and 32 hex digits)"),
-    ('transfer_numbers = ["5705550123"]', "transfer_numbers",
-     "'5705550123' is not a valid E.164 number like +15705550100"),
-    ('queue = ["acme-manila"]', "queue", "is not a known field"),
-])
+@pytest.mark.parametrize(
+    "line, field, message",
+    [
+        ('queues = ["acme/manila"]', "queues", "'acme/manila' is not a queue name"),
+        (
+            'url_hosts = ["https://ivr.acme.example.com"]',
+            "url_hosts",
+            "'https://ivr.acme.example.com' is not a host name like media.example.com (no https://)",
+        ),
+        ('workflows = ["WW12"]', "workflows", "'WW12' is not a workflow SID (WW and 32 hex digits)"),
+        (
+            'transfer_numbers = ["5705550123"]',
+            "transfer_numbers",
+            "'5705550123' is not a valid E.164 number like +15705550100",
+        ),
+        ('queue = ["acme-manila"]', "queue", "is not a known field"),
+    ],
+)
 def test_bad_policy_entries_are_refused(tmp_path, line, field, message):
     name = line.split(" =")[0]
     policy = "\n".join(entry for entry in POLICY.splitlines() if not entry.startswith(name + " "))
@@ -813,13 +981,20 @@ def test_two_policies_in_one_folder_are_refused(tmp_path):
     assert error.message == f"is already defined in {tmp_path / 'policy.toml'}; one per folder"
 
 
-@pytest.mark.parametrize("url, message", [
-    ("https://evil.example.net/twiml", "host 'evil.example.net' is not on the policy's url_hosts "
-                                       "allowlist"),
-    ("http://ivr.acme.example.com/twiml/orders", "'http://ivr.acme.example.com/twiml/orders' is not an "
-                                                 "https:// URL"),
-    ("https://ivr.acme.example.com/a b", "'https://ivr.acme.example.com/a b' is not an https:// URL"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        (
+            "https://evil.example.net/twiml",
+            "host 'evil.example.net' is not on the policy's url_hosts allowlist",
+        ),
+        (
+            "http://ivr.acme.example.com/twiml/orders",
+            "'http://ivr.acme.example.com/twiml/orders' is not an https:// URL",
+        ),
+        ("https://ivr.acme.example.com/a b", "'https://ivr.acme.example.com/a b' is not an https:// URL"),
+    ],
+)
 def test_handoff_url_must_be_https_on_an_allowlisted_host(tmp_path, url, message):
     orders = edit(ORDERS, "https://ivr.acme.example.com/twiml/orders", url)
     errors = check_with_policy(tmp_path, support=SUPPORT + orders)
@@ -836,8 +1011,11 @@ def test_handoff_without_a_policy_is_refused(tmp_path):
 
 
 def test_audio_url_must_be_on_an_allowlisted_host(tmp_path):
-    support = edit(SUPPORT, 'text = "Thank you for calling."',
-                   'text = "Thank you for calling."\nplay = "https://cdn.example.org/chime.mp3"')
+    support = edit(
+        SUPPORT,
+        'text = "Thank you for calling."',
+        'text = "Thank you for calling."\nplay = "https://cdn.example.org/chime.mp3"',
+    )
     errors = check_with_policy(tmp_path, support=support)
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'greet'", "play")
@@ -861,10 +1039,12 @@ def test_overlong_menu_prompt_is_refused(tmp_path):
 
 
 def test_xml_illegal_character_in_a_spanish_text_is_named_and_repaired(tmp_path):
-    support = edit(SUPPORT, 'text = "Sorry, nobody can take your call."',
-                   'text = { en = "Sorry.", es = "Lo\\u000c sentimos." }')
-    support = edit(support, 'domestic = "scranton"',
-                   'domestic = "scranton"\nlanguages = ["en-US", "es-US"]')
+    support = edit(
+        SUPPORT,
+        'text = "Sorry, nobody can take your call."',
+        'text = { en = "Sorry.", es = "Lo\\u000c sentimos." }',
+    )
+    support = edit(support, 'domestic = "scranton"', 'domestic = "scranton"\nlanguages = ["en-US", "es-US"]')
     check(tmp_path, support=support)
     config, _, errors = check_folder(tmp_path, "US")
 

@@ -33,7 +33,8 @@ def _edit(folder, old: str, new: str) -> None:
 
 
 def test_rollback_of_the_shipped_example_is_checked_against_the_published_policy(
-        folder, redis_server, redis_client, capsys):
+    folder, redis_server, redis_client, capsys
+):
     url = redis_server.url
     assert main(["load", str(folder), "--redis-url", url]) == 0
     _edit(folder, "Thank you for calling Acme Wireless support.", "Thanks for calling Acme.")
@@ -48,7 +49,8 @@ def test_rollback_of_the_shipped_example_is_checked_against_the_published_policy
 
 
 def test_the_policy_is_versioned_and_a_rollback_it_no_longer_allows_is_refused(
-        folder, redis_server, redis_client, capsys):
+    folder, redis_server, redis_client, capsys
+):
     url = redis_server.url
     assert main(["load", str(folder), "--redis-url", url]) == 0
     assert main(["load", str(folder), "--redis-url", url]) == 0  # unchanged: same policy version
@@ -56,8 +58,11 @@ def test_the_policy_is_versioned_and_a_rollback_it_no_longer_allows_is_refused(
     log = store.config_log()
     assert [row["policy"] for row in log] == ["1", "1"]
     # v2 of support plays its chime from another host, which the policy v2 allows instead
-    _edit(folder, "https://media.acme.example.com/audio/acme-chime.mp3",
-          "https://cdn.acme.example.com/audio/acme-chime.mp3")
+    _edit(
+        folder,
+        "https://media.acme.example.com/audio/acme-chime.mp3",
+        "https://cdn.acme.example.com/audio/acme-chime.mp3",
+    )
     _edit(folder, '"media.acme.example.com"]', '"cdn.acme.example.com"]')
     assert main(["load", str(folder), "--redis-url", url]) == 0
     assert store.config_log(1)[0]["policy"] == "2"
@@ -73,7 +78,8 @@ def test_the_policy_is_versioned_and_a_rollback_it_no_longer_allows_is_refused(
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_ivr_call_sends_the_status_callback_as_the_number_is_configured(
-        folder, redis_server, redis_client, capsys, monkeypatch, method):
+    folder, redis_server, redis_client, capsys, monkeypatch, method
+):
     url = redis_server.url
     assert main(["load", str(folder), "--redis-url", url]) == 0
     monkeypatch.setenv("REDIS_URL", url)
@@ -87,9 +93,15 @@ def test_ivr_call_sends_the_status_callback_as_the_number_is_configured(
 
 # -- failures: one line and an exit code, never a traceback ---------------------------------
 
-REDIS_COMMANDS = (["load", str(FLOWS)], ["versions", "support"], ["diff", "support", "1", "2"],
-                  ["report", "--from", "2026-01-01", "--to", "2026-01-02"], ["audit", "verify"],
-                  ["rollback", "support"], ["call-record", "CA123"])
+REDIS_COMMANDS = (
+    ["load", str(FLOWS)],
+    ["versions", "support"],
+    ["diff", "support", "1", "2"],
+    ["report", "--from", "2026-01-01", "--to", "2026-01-02"],
+    ["audit", "verify"],
+    ["rollback", "support"],
+    ["call-record", "CA123"],
+)
 
 
 def _one_line(capsys) -> str:
@@ -121,11 +133,25 @@ def test_a_stopped_or_hung_redis_is_one_line_and_exit_3(fault, capsys):
         shutil.rmtree(server.dir, ignore_errors=True)
 
 
-def test_export_into_a_missing_folder_is_one_line_and_exit_4(redis_server, redis_client, capsys,
-                                                             tmp_path):
+def test_export_into_a_missing_folder_is_one_line_and_exit_4(redis_server, redis_client, capsys, tmp_path):
     out = tmp_path / "no-such-folder" / "evidence.jsonl"
-    assert main(["audit", "export", "--from", "2026-01-01", "--to", "2026-01-02", "--out", str(out),
-                 "--redis-url", redis_server.url]) == FILE_PROBLEM
+    assert (
+        main(
+            [
+                "audit",
+                "export",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-02",
+                "--out",
+                str(out),
+                "--redis-url",
+                redis_server.url,
+            ]
+        )
+        == FILE_PROBLEM
+    )
     assert str(out) in _one_line(capsys)
 
 
@@ -136,8 +162,11 @@ def test_call_to_a_url_where_no_server_listens_is_one_line_and_exit_5(capsys):
 
 
 def test_a_change_me_password_is_refused_by_the_settings_and_the_cli(capsys):
-    env = {"TWILIO_AUTH_TOKEN": "t" * 32, "IVR_CALLER_HASH_KEY": "k" * 32,
-           "REDIS_URL": "redis://onshore-app:CHANGE-ME-app@redis:6379/0"}
+    env = {
+        "TWILIO_AUTH_TOKEN": "t" * 32,
+        "IVR_CALLER_HASH_KEY": "k" * 32,
+        "REDIS_URL": "redis://onshore-app:CHANGE-ME-app@redis:6379/0",
+    }
     with pytest.raises(SettingsError, match="REDIS_URL still holds a CHANGE-ME placeholder"):
         Settings.from_env(env)
     with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
@@ -152,16 +181,30 @@ def test_gunicorn_without_its_settings_prints_one_line(missing, tmp_path):
     env.update(IVR_CALLER_HASH_KEY="k" * 32, BIND=f"127.0.0.1:{free_port()}", WEB_CONCURRENCY="1")
     if missing == "CHANGE-ME":
         env.update(TWILIO_AUTH_TOKEN="t" * 32, REDIS_URL="redis://app:CHANGE-ME-app@127.0.0.1:1/0")
-    ran = subprocess.run([sys.executable, "-m", "gunicorn", "-c",
-                          str(ROOT / "deploy" / "gunicorn.conf.py"), "ivr:create_app()"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
+            "ivr:create_app()",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert ran.returncode == 1
     assert ran.stdout == "" and ran.stderr.count("\n") == 1, ran.stderr
-    assert ran.stderr.startswith("onshore: ") and ("TWILIO_AUTH_TOKEN is required" in ran.stderr
-                                                   or "REDIS_URL still holds" in ran.stderr)
+    assert ran.stderr.startswith("onshore: ") and (
+        "TWILIO_AUTH_TOKEN is required" in ran.stderr or "REDIS_URL still holds" in ran.stderr
+    )
 
 
 # -- audit verify: never "intact" about MACs it could not check ------------------------------
+
 
 @pytest.fixture
 def called(redis_server, redis_client, monkeypatch):
@@ -176,13 +219,19 @@ def called(redis_server, redis_client, monkeypatch):
     return redis_server.url
 
 
-@pytest.mark.parametrize("keys, named", [
-    ({}, "no entry's MAC was checked: IVR_CALLER_HASH_KEY is not set"),
-    ({"IVR_CALLER_HASH_KEY": "another", "IVR_CALLER_HASH_KEY_ID": "k2"},
-     "entries' MACs were not checked: their key ids are not configured here"),
-])
+@pytest.mark.parametrize(
+    "keys, named",
+    [
+        ({}, "no entry's MAC was checked: IVR_CALLER_HASH_KEY is not set"),
+        (
+            {"IVR_CALLER_HASH_KEY": "another", "IVR_CALLER_HASH_KEY_ID": "k2"},
+            "entries' MACs were not checked: their key ids are not configured here",
+        ),
+    ],
+)
 def test_verify_without_the_key_says_what_it_could_not_check_and_exits_6(
-        called, keys, named, monkeypatch, capsys):
+    called, keys, named, monkeypatch, capsys
+):
     monkeypatch.delenv("IVR_CALLER_HASH_KEY")
     for name, value in keys.items():
         monkeypatch.setenv(name, value)
@@ -204,8 +253,10 @@ def test_verify_with_the_key_is_intact(called, capsys):
 
 # -- small things -------------------------------------------------------------------------------
 
+
 def test_versions_name_the_os_user_and_diff_takes_versions_as_shown(
-        folder, redis_server, redis_client, monkeypatch, capsys):
+    folder, redis_server, redis_client, monkeypatch, capsys
+):
     monkeypatch.delenv("IVR_PUBLISHER", raising=False)
     monkeypatch.setenv("LOGNAME", "operator-ann")  # getpass reads LOGNAME first
     url = redis_server.url
@@ -235,7 +286,8 @@ def test_call_refuses_a_number_without_e164_form(number, capsys):
 
 
 def test_a_call_to_an_unpublished_number_says_so_and_the_server_logs_it(
-        redis_server, redis_client, monkeypatch, capsys, caplog):
+    redis_server, redis_client, monkeypatch, capsys, caplog
+):
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     monkeypatch.setenv("IVR_SPOOL_DIR", str(redis_server.dir))
     assert main(["load", str(FLOWS), "--redis-url", redis_server.url]) == 0
@@ -244,14 +296,18 @@ def test_a_call_to_an_unpublished_number_says_so_and_the_server_logs_it(
     out, err = capsys.readouterr()
     assert "We are sorry" in out
     assert "+18005559999 reached no flow: it is not a published number" in err
-    assert any("+18005559999 got the apology: unknown number" in r.getMessage()
-               for r in caplog.records if r.name == "ivr.webhooks")
+    assert any(
+        "+18005559999 got the apology: unknown number" in r.getMessage()
+        for r in caplog.records
+        if r.name == "ivr.webhooks"
+    )
     assert main(["call", "+18005550100", "--press", "1,1"]) == 0  # a published one: no note
     assert "reached no flow" not in capsys.readouterr().err
 
 
 def test_call_tells_words_not_understood_and_answers_never_asked_for(
-        redis_server, redis_client, monkeypatch, capsys):
+    redis_server, redis_client, monkeypatch, capsys
+):
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     assert main(["load", str(FLOWS), "--redis-url", redis_server.url]) == 0
     capsys.readouterr()
@@ -265,7 +321,8 @@ def test_call_tells_words_not_understood_and_answers_never_asked_for(
 
 
 def test_a_version_redis_does_not_hold_is_a_finding_not_a_redis_outage(
-        folder, redis_server, redis_client, capsys):
+    folder, redis_server, redis_client, capsys
+):
     assert main(["load", str(folder), "--redis-url", redis_server.url]) == 0
     capsys.readouterr()
     assert main(["rollback", "support", "v9", "--redis-url", redis_server.url]) == 1

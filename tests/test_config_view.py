@@ -59,8 +59,15 @@ class Recording(Store):
 
 def test_a_changed_center_is_heard_on_the_very_next_call(tmp_path, redis_server, redis_client):
     publish(redis_server.url, E2E)
-    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                      "redis_url": redis_server.url, "spool_dir": str(tmp_path / "spool")})
+    app = create_app(
+        {
+            "testing": True,
+            "auth_token": TOKEN,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": redis_server.url,
+            "spool_dir": str(tmp_path / "spool"),
+        }
+    )
     phone = Phone("http://localhost", TOKEN, flask_transport(app.test_client()))
     for _ in range(2):  # the worker has served calls: its view of the number is warm
         heard = " ".join(phone.call(Caller(SUPPORT, outcomes=["completed"])).heard)
@@ -72,8 +79,7 @@ def test_a_changed_center_is_heard_on_the_very_next_call(tmp_path, redis_server,
     assert "Cebu, the Philippines" in heard and "Manila" not in heard
 
 
-def test_a_stale_commit_is_refused_with_only_the_objects_it_rests_on(tmp_path, redis_server,
-                                                                     redis_client):
+def test_a_stale_commit_is_refused_with_only_the_objects_it_rests_on(tmp_path, redis_server, redis_client):
     publish(redis_server.url, E2E)
     store = Recording(connect(redis_server.url, timeout=5))
     scope = Scope(number=SUPPORT)
@@ -105,8 +111,7 @@ def test_a_stale_commit_is_refused_with_only_the_objects_it_rests_on(tmp_path, r
     assert redis_client.xlen("onshore:events") == 3
 
 
-def test_a_later_step_is_checked_against_its_own_flow_versions_centers(tmp_path, redis_server,
-                                                                        redis_client):
+def test_a_later_step_is_checked_against_its_own_flow_versions_centers(tmp_path, redis_server, redis_client):
     live = publish(redis_server.url, E2E)
     store = Recording(connect(redis_server.url, timeout=5))
     scope = Scope(flow="roving", version=live["roving"])
@@ -135,27 +140,33 @@ def folder(tmp: Path, state: dict) -> Path:
     out.mkdir()
     text = [companies.HOME]
     text += [companies.center(f"c{i}", city) for i, city in enumerate(state["cities"])]
-    text += [companies.number(f"+1800555020{n}", f"f{flow}")
-             for n, flow in enumerate(state["numbers"])]
-    text += [companies.flow(f"f{f}", (f"c{c}" for c in route), word)
-             for f, (route, word) in enumerate(zip(state["routes"], state["words"], strict=True))]
+    text += [companies.number(f"+1800555020{n}", f"f{flow}") for n, flow in enumerate(state["numbers"])]
+    text += [
+        companies.flow(f"f{f}", (f"c{c}" for c in route), word)
+        for f, (route, word) in enumerate(zip(state["routes"], state["words"], strict=True))
+    ]
     (out / "all.toml").write_text("\n".join(text))
     return out
 
 
 routes = st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True)
-states = st.fixed_dictionaries({
-    "cities": st.lists(st.sampled_from(CITIES), min_size=4, max_size=4),
-    "numbers": st.lists(st.integers(0, 1), min_size=3, max_size=3),
-    "routes": st.lists(routes, min_size=2, max_size=2),
-    "words": st.lists(st.sampled_from(("team", "agents")), min_size=2, max_size=2),
-})
+states = st.fixed_dictionaries(
+    {
+        "cities": st.lists(st.sampled_from(CITIES), min_size=4, max_size=4),
+        "numbers": st.lists(st.integers(0, 1), min_size=3, max_size=3),
+        "routes": st.lists(routes, min_size=2, max_size=2),
+        "words": st.lists(st.sampled_from(("team", "agents")), min_size=2, max_size=2),
+    }
+)
 
 
 def whole(client, scope: Scope) -> tuple:
     """What the old digest covered: every flow's live version, every center, the number."""
-    return (client.hgetall("onshore:flows"), client.hgetall("onshore:centers"),
-            client.hget("onshore:numbers", scope.number))
+    return (
+        client.hgetall("onshore:flows"),
+        client.hgetall("onshore:centers"),
+        client.hget("onshore:numbers", scope.number),
+    )
 
 
 def first_turn(flow, number, centers) -> tuple:
@@ -166,8 +177,7 @@ def first_turn(flow, number, centers) -> tuple:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=states, changes=st.lists(states, min_size=1, max_size=4))
-def test_the_freshness_check_agrees_with_the_old_digest(tmp_path, redis_server, redis_client,
-                                                        first, changes):
+def test_the_freshness_check_agrees_with_the_old_digest(tmp_path, redis_server, redis_client, first, changes):
     redis_client.flushall()
     url = redis_server.url
     publish(url, folder(tmp_path, first))
@@ -187,27 +197,39 @@ def test_the_freshness_check_agrees_with_the_old_digest(tmp_path, redis_server, 
             flow_then = worker.flow(view.number.flow, view.versions[view.number.flow])
             number_now = now.numbers[scope.number]
             flow_now = now.flows[number_now.flow]
-            rests_on_same = (number_now == view.number and flow_now.version == flow_then.version
-                             and {c: now.centers.get(c) for c in flow_now.reach}
-                             == {c: view.centers.get(c) for c in flow_then.reach})
+            rests_on_same = (
+                number_now == view.number
+                and flow_now.version == flow_then.version
+                and {c: now.centers.get(c) for c in flow_now.reach}
+                == {c: view.centers.get(c) for c in flow_then.reach}
+            )
             assert (stale is None) == rests_on_same
             if stale is None:  # accepted: the decision is the one the whole configuration gives
                 assert first_turn(flow_then, view.number, view.centers) == first_turn(
-                    flow_now, number_now, now.centers)
+                    flow_now, number_now, now.centers
+                )
             else:  # refused: the reply is what a process reading everything would decide on
                 assert stale.number == number_now and set(stale.centers) == set(flow_now.reach)
                 assert first_turn(flow_now, stale.number, stale.centers) == first_turn(
-                    flow_now, number_now, now.centers)
+                    flow_now, number_now, now.centers
+                )
     assert views[scopes[0]] is not EMPTY
 
 
-def test_the_fallback_sweep_reads_every_number_a_chunk_at_a_time(tmp_path, redis_server,
-                                                                 redis_client):
-    state = {"cities": list(CITIES) + ["Cebu"], "numbers": [0, 1, 0], "routes": [[0], [1, 2]],
-             "words": ["team", "agents"]}
+def test_the_fallback_sweep_reads_every_number_a_chunk_at_a_time(tmp_path, redis_server, redis_client):
+    state = {
+        "cities": list(CITIES) + ["Cebu"],
+        "numbers": [0, 1, 0],
+        "routes": [[0], [1, 2]],
+        "words": ["team", "agents"],
+    }
     publish(redis_server.url, folder(tmp_path, state))
-    redis_client.hset("onshore:numbers", mapping={  # more than one chunk of the scan
-        f"+1800555{3000 + n}": json.dumps({"flow": "f1"}) for n in range(3000)})
+    redis_client.hset(
+        "onshore:numbers",
+        mapping={  # more than one chunk of the scan
+            f"+1800555{3000 + n}": json.dumps({"flow": "f1"}) for n in range(3000)
+        },
+    )
     store = Store(connect(redis_server.url, timeout=5))
     assert store.fallback("+18005553999").number is None  # never answered, not yet read
     steps = 1
@@ -220,8 +242,7 @@ def test_the_fallback_sweep_reads_every_number_a_chunk_at_a_time(tmp_path, redis
     assert set(view.centers) == {"home", "c0", "c1", "c2", "c3"}
 
 
-def test_a_flow_published_before_reach_existed_is_checked_against_every_center(
-        redis_server, redis_client):
+def test_a_flow_published_before_reach_existed_is_checked_against_every_center(redis_server, redis_client):
     publish(redis_server.url, E2E)
     redis_client.delete("onshore:flows:reach")  # as Redis is after an upgrade, before a load
     store = Recording(connect(redis_server.url, timeout=5))

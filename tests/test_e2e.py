@@ -59,8 +59,10 @@ DOMESTIC_TARGETS = {SCRANTON, AUSTIN}
 OFFER = "To speak with an agent in the United States, press 1 or say 'agent'."
 MANILA_DISCLOSURE = "Your call will be answered by our team in Manila, the Philippines."
 BANGALORE_DISCLOSURE = "Your call will be answered by our team in Bangalore, India."
-CAUTIOUS = ("Your call may be answered by an agent outside the United States. "
-            "To speak with an agent in the United States, press 1 or say 'agent'.")
+CAUTIOUS = (
+    "Your call may be answered by an agent outside the United States. "
+    "To speak with an agent in the United States, press 1 or say 'agent'."
+)
 SUPPORT_GREETING = "Thank you for calling the end to end support line."
 BILLING_GREETING = "Thank you for calling the end to end billing line."
 HOME_GREETING = "Thank you for calling the end to end home line."
@@ -69,8 +71,10 @@ UNAVAILABLE = "We are sorry, no agent can take your call right now. Please call 
 # Answer times while Redis is hung or down are printed, not asserted (a busy machine would
 # fail them): bench/outage_bench.py checks the one-second target.
 # Webhook Rules' SharedKeys the servers accept (TWILIO_WEBHOOK_SHARED_KEYS), mid-rotation
-SHARED_KEYS = (("webhooks_sharedkey_01old", "old-secret-of-a-rule"),
-               ("webhooks_sharedkey_02new", "new-secret-of-a-rule"))
+SHARED_KEYS = (
+    ("webhooks_sharedkey_01old", "old-secret-of-a-rule"),
+    ("webhooks_sharedkey_02new", "new-secret-of-a-rule"),
+)
 
 REPORT_TOKEN = "e2e-report-token"
 CALLERS: set[str] = set()  # every From number used in this module
@@ -106,8 +110,7 @@ class Recorder:
     def __post_init__(self) -> None:
         self._send = http_transport(timeout=5.0)
 
-    def __call__(self, url: str, params: dict[str, str], headers: dict[str, str],
-                 method: str = "POST"):
+    def __call__(self, url: str, params: dict[str, str], headers: dict[str, str], method: str = "POST"):
         hook = self.hooks.pop(len(self.requests), None)
         if hook is not None:
             hook()
@@ -137,8 +140,12 @@ def stack(tmp_path_factory):
     # A private evidence spool: what these workers spool while the test Redis is down must
     # never be replayed by another process into another Redis.
     shared_keys = ",".join(f"{kid}:{secret}" for kid, secret in SHARED_KEYS)
-    with serving(FLOWS, tmp_path_factory.mktemp("spool"), TWILIO_WEBHOOK_SHARED_KEYS=shared_keys,
-                 IVR_REPORT_TOKEN=REPORT_TOKEN) as (server, gunicorn):
+    with serving(
+        FLOWS,
+        tmp_path_factory.mktemp("spool"),
+        TWILIO_WEBHOOK_SHARED_KEYS=shared_keys,
+        IVR_REPORT_TOKEN=REPORT_TOKEN,
+    ) as (server, gunicorn):
         yield Stack(server, gunicorn)
 
 
@@ -254,16 +261,15 @@ def assert_no_undisclosed_offshore_bridge(t: Transcript) -> None:
         assert place is not None, f"bridged to unexpected target {target}:\n{t}"
         before = [line for line in t.lines[:line_no] if line.startswith("  hears: ")]
         told = [i for i, h in enumerate(before) if place in h or "may be answered" in h]
-        assert told and any(OFFER in h for h in before[told[-1]:]), (
-            f"bridged to offshore {target} without hearing where the agent is:\n{t}")
+        assert told and any(OFFER in h for h in before[told[-1] :]), (
+            f"bridged to offshore {target} without hearing where the agent is:\n{t}"
+        )
 
 
 def call(stack: Stack, to: str, **kwargs) -> tuple[Transcript, list[dict[str, str]]]:
     t = stack.phone().call(Caller(to, from_=new_caller(), **kwargs))
     assert t.statuses and all(s == 200 for s in t.statuses), t
     return t, events(stack, t.call_sid)
-
-
 
 
 def live_version(stack: Stack, flow: str) -> str:
@@ -274,9 +280,17 @@ def live_version(stack: Stack, flow: str) -> str:
 
 def first_params(caller: Caller) -> dict[str, str]:
     """The form Twilio posts to /voice for this caller (as ivr.caller.Phone does)."""
-    return {"CallSid": caller.call_sid, "AccountSid": "AC" + "0" * 32, "From": caller.from_,
-            "To": caller.to, "FromCountry": caller.from_country, "ToCountry": "US",
-            "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
+    return {
+        "CallSid": caller.call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": caller.from_,
+        "To": caller.to,
+        "FromCountry": caller.from_country,
+        "ToCountry": "US",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 # -- health ----------------------------------------------------------------------------------
@@ -286,8 +300,7 @@ def assert_health(stack: Stack, ready: int) -> None:
     r = stack.get("/healthz")
     assert (r.status_code, r.text) == (200, "ok\n")
     r = stack.get("/readyz")
-    assert (r.status_code, r.text) == (
-        (200, "ready\n") if ready == 200 else (503, "redis unavailable\n"))
+    assert (r.status_code, r.text) == ((200, "ready\n") if ready == 200 else (503, "redis unavailable\n"))
 
 
 def test_healthz_and_readyz_answer_200(stack):
@@ -320,10 +333,18 @@ def test_offshore_center_discloses_city_country_and_offer_before_the_bridge(stac
     assert "agent" in offered["keywords"].split("|")
     bridged = only(evs, "bridged")
     assert (bridged["center"], bridged["country"], bridged["target"], bridged["domestic"]) == (
-        "manila", "PH", "queue", "false")
+        "manila",
+        "PH",
+        "queue",
+        "false",
+    )
     received = only(evs, "received")
     assert (received["flow"], received["number"], received["caller_country"], received["fresh"]) == (
-        "support", SUPPORT, "US", "true")
+        "support",
+        SUPPORT,
+        "US",
+        "true",
+    )
     assert only(evs, "status")["status"] == "completed"
 
 
@@ -352,8 +373,11 @@ def test_stray_input_at_the_disclosure_hears_the_offer_again_and_is_never_bridge
 
     evs = events(stack, caller.call_sid)
     ended = [(e["ended"], e["matched"], e["result"]) for e in evs if e["step"] == "offer_ended"]
-    assert ended == [("speech", "unrecognised", "again"), ("key", "unrecognised", "again"),
-                     ("key", "unrecognised", "invalid")]
+    assert ended == [
+        ("speech", "unrecognised", "again"),
+        ("key", "unrecognised", "again"),
+        ("key", "unrecognised", "invalid"),
+    ]
     assert [e["attempt"] for e in evs if e["step"] == "offered"] == ["1", "2", "3"]
     assert only(evs, "disclosed")["prompt"] == "alone"
     assert [e["center"] for e in evs if e["step"] == "bridged"] == ["scranton"]
@@ -371,11 +395,14 @@ def test_a_caller_who_barges_in_with_3_hears_the_offer_cut_then_again(stack):
     assert_no_undisclosed_offshore_bridge(t)
 
 
-@pytest.mark.parametrize("how, caller_input, recorded", [
-    ("key", {"press": "1"}, "key 1"),
-    ("voice", {"say": "agent"}, "said 'agent'"),
-    ("sentence", {"say": "Can I talk to an Agent, please?"}, "said 'agent'"),
-])
+@pytest.mark.parametrize(
+    "how, caller_input, recorded",
+    [
+        ("key", {"press": "1"}, "key 1"),
+        ("voice", {"say": "agent"}, "said 'agent'"),
+        ("sentence", {"say": "Can I talk to an Agent, please?"}, "said 'agent'"),
+    ],
+)
 def test_transfer_request_reaches_the_domestic_center(stack, how, caller_input, recorded):
     t, evs = call(stack, SUPPORT, **caller_input)
 
@@ -388,11 +415,20 @@ def test_transfer_request_reaches_the_domestic_center(stack, how, caller_input, 
     assert steps(evs).index("transfer_requested") < steps(evs).index("bridged")
 
 
-@pytest.mark.parametrize("from_, reason", [
-    ("anonymous", "anonymous"), ("Restricted", "restricted"), ("", "withheld"),
-    ("2025550143", "not-e164"), ("+19995550143", "invalid"), ("+266696687", "invalid")])
+@pytest.mark.parametrize(
+    "from_, reason",
+    [
+        ("anonymous", "anonymous"),
+        ("Restricted", "restricted"),
+        ("", "withheld"),
+        ("2025550143", "not-e164"),
+        ("+19995550143", "invalid"),
+        ("+266696687", "invalid"),
+    ],
+)
 def test_a_withheld_or_invalid_caller_id_asking_for_the_us_is_bridged_showing_the_number_dialed(
-        stack, from_, reason):
+    stack, from_, reason
+):
     # Twilio warning 13214: a <Dial> without callerId passes the caller's ID on, and the
     # called network may refuse a withheld or invalid one; the called number is accepted.
     t = stack.phone().call(Caller(SUPPORT, from_=from_, press="1"))
@@ -416,8 +452,11 @@ def test_a_valid_caller_id_is_passed_on_as_it_is(stack):
 
 def hold_documents(t: Transcript) -> list[ET.Element]:
     """The answers to the call's waitUrl requests, in order (a <Leave/> ends the hold)."""
-    return [root(d) for d in t.documents
-            if root(d).find("Leave") is not None or root(d).find("Gather/Play") is not None]
+    return [
+        root(d)
+        for d in t.documents
+        if root(d).find("Leave") is not None or root(d).find("Gather/Play") is not None
+    ]
 
 
 def assert_holds_with_music_and_the_offer(document: ET.Element) -> None:
@@ -434,8 +473,14 @@ def test_transfer_key_on_hold_leaves_the_queue_for_the_domestic_center(stack):
     phone = stack.phone()
     caller = Caller(SUPPORT, from_=new_caller())
     wait = "/voice/wait?" + urlencode({"f": "support", "v": live_version(stack, "support")})
-    hold_params = {**first_params(caller), "CallStatus": "in-progress", "QueuePosition": "3",
-                   "QueueTime": "100", "AvgQueueTime": "60", "CurrentQueueSize": "3"}
+    hold_params = {
+        **first_params(caller),
+        "CallStatus": "in-progress",
+        "QueuePosition": "3",
+        "QueueTime": "100",
+        "AvgQueueTime": "60",
+        "CurrentQueueSize": "3",
+    }
     status, _, body = phone.post(wait, hold_params)
     assert status == 200
     gather = root(body).find("Gather")
@@ -461,8 +506,11 @@ BEGAN = datetime.now(UTC).date()
 
 def todays_report(stack: Stack) -> dict:
     period = f"from={BEGAN}&to={BEGAN + timedelta(days=1)}"
-    r = requests.get(f"{stack.gunicorn.base_url}/reports?{period}&format=json",
-                     headers={"Authorization": f"Bearer {REPORT_TOKEN}"}, timeout=5)
+    r = requests.get(
+        f"{stack.gunicorn.base_url}/reports?{period}&format=json",
+        headers={"Authorization": f"Bearer {REPORT_TOKEN}"},
+        timeout=5,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -510,8 +558,11 @@ def test_a_wait_past_max_wait_leaves_the_queue_for_the_overflow_never_as_a_trans
     assert (ended[0]["status"], ended[0]["left"]) == ("leave", "wait-limit")
     assert "transfer_requested" not in steps(evs)
     names = steps(evs)
-    assert names.index("wait_limit") < names.index("bridge_ended") < names.index(
-        "disclosed", names.index("bridge_ended"))
+    assert (
+        names.index("wait_limit")
+        < names.index("bridge_ended")
+        < names.index("disclosed", names.index("bridge_ended"))
+    )
     assert [e["center"] for e in evs if e["step"] == "disclosed"] == ["manila", "bangalore"]
 
 
@@ -552,11 +603,11 @@ def test_overflow_to_another_country_discloses_the_new_center_before_the_second_
     t, evs = call(stack, SUPPORT, outcomes=["queue-full"])
 
     assert t.bridges == [MANILA, BANGALORE], t
-    assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER,
-                       BANGALORE_DISCLOSURE, OFFER]
+    assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER, BANGALORE_DISCLOSURE, OFFER]
     first_bridge, second_bridge = bridge_lines(t)
-    assert first_line(t, MANILA_DISCLOSURE) < first_bridge < first_line(t, BANGALORE_DISCLOSURE) \
-        < second_bridge
+    assert (
+        first_line(t, MANILA_DISCLOSURE) < first_bridge < first_line(t, BANGALORE_DISCLOSURE) < second_bridge
+    )
     assert_no_undisclosed_offshore_bridge(t)
 
     disclosed = [e for e in evs if e["step"] == "disclosed"]
@@ -587,8 +638,10 @@ def test_the_domestic_agent_hears_the_whisper_and_presses_1_before_the_caller_is
 
     number = bridge_verb(t.documents[-2]).find("Number")
     assert number is not None and number.get("url", "").startswith("/voice/confirm?"), t
-    assert t.whispers == ["Onshore call. The caller speaks English. They asked for an agent "
-                          "in the United States. Press 1 to take the call."], t
+    assert t.whispers == [
+        "Onshore call. The caller speaks English. They asked for an agent "
+        "in the United States. Press 1 to take the call."
+    ], t
     confirm = only(evs, "confirm")
     assert (confirm["outcome"], confirm["key"], confirm["center"]) == ("accepted", "1", "scranton")
     assert confirm["caller"] == only(evs, "received")["caller"]  # on the caller's own call
@@ -606,8 +659,11 @@ def test_a_declined_whisper_or_a_voicemail_is_a_failed_bridge_not_an_answer(stac
     assert len(t.whispers) == 2, t  # Scranton's leg, then Austin's (accepted)
     ended = [e for e in evs if e["step"] == "bridge_ended"]
     assert [(e["center"], e["status"], e.get("bridged", ""), e["outcome"]) for e in ended] == [
-        ("manila", "queue-full", "", "failed"), ("bangalore", "busy", "false", "failed"),
-        ("scranton", "completed", "false", "failed"), ("austin", "completed", "true", "answered")]
+        ("manila", "queue-full", "", "failed"),
+        ("bangalore", "busy", "false", "failed"),
+        ("scranton", "completed", "false", "failed"),
+        ("austin", "completed", "true", "answered"),
+    ]
     confirms = [(e["center"], e["outcome"], e["key"]) for e in evs if e["step"] == "confirm"]
     assert confirms == ([("scranton", "declined", key)] if key else []) + [("austin", "accepted", "1")]
 
@@ -632,11 +688,15 @@ def test_flow_domestic_destination_busy_goes_on_to_domestic_centers_only(stack):
     assert t.bridges == [MANILA, BANGALORE, SCRANTON, AUSTIN], t
     assert not any("Dublin" in h for h in t.heard), t
     assert_no_undisclosed_offshore_bridge(t)
-    after_domestic = t.bridges[t.bridges.index(SCRANTON):]
+    after_domestic = t.bridges[t.bridges.index(SCRANTON) :]
     assert set(after_domestic) <= DOMESTIC_TARGETS
     bridged = [e for e in evs if e["step"] == "bridged"]
     assert [(e["center"], e["domestic"]) for e in bridged] == [
-        ("manila", "false"), ("bangalore", "false"), ("scranton", "true"), ("austin", "true")]
+        ("manila", "false"),
+        ("bangalore", "false"),
+        ("scranton", "true"),
+        ("austin", "true"),
+    ]
     assert [e["reason"] for e in evs if e["step"] == "exempt"] == ["domestic-center"]
 
 
@@ -649,7 +709,12 @@ def test_every_bridge_of_a_long_failover_chain_is_in_the_evidence(stack):
     assert_no_undisclosed_offshore_bridge(t)
     assert set(t.bridges[2:]) <= DOMESTIC_TARGETS
     assert [e["center"] for e in evs if e["step"] == "bridged"] == [
-        "manila", "bangalore", "scranton", "austin", "scranton"]
+        "manila",
+        "bangalore",
+        "scranton",
+        "austin",
+        "scranton",
+    ]
     assert steps(evs).count("bridge_ended") == 5
 
 
@@ -666,8 +731,11 @@ def test_center_location_change_is_heard_on_the_very_next_call(stack, tmp_path):
     shutil.copytree(FLOWS, folder)
     centers = folder / "centers.toml"
     text = centers.read_text()
-    text = text.replace('city = "Lisbon"', 'city = "Warsaw"').replace(
-        'country = "PT"', 'country = "PL"').replace('"Europe/Lisbon"', '"Europe/Warsaw"')
+    text = (
+        text.replace('city = "Lisbon"', 'city = "Warsaw"')
+        .replace('country = "PT"', 'country = "PL"')
+        .replace('"Europe/Lisbon"', '"Europe/Warsaw"')
+    )
     centers.write_text(text)
     publish(stack.redis.url, folder)
 
@@ -737,14 +805,19 @@ def test_call_in_progress_keeps_its_flow_version(stack, tmp_path):
     assert says(body) == ["Connecting you now, version one."]
     enqueue = bridge_verb(body)
     assert enqueue.text == "e2e-manila" and query(enqueue.get("action", ""))["v"] == str(old)
-    status, _, body = phone.post(enqueue.get("action", ""), {**params, "QueueResult": "bridged",
-                                                             "QueueTime": "20"})
+    status, _, body = phone.post(
+        enqueue.get("action", ""), {**params, "QueueResult": "bridged", "QueueTime": "20"}
+    )
     assert status == 200 and root(body).find("Hangup") is not None
     assert only(events(stack, caller.call_sid), "received")["version"] == str(old)
 
     t, evs = call(stack, NOTICE)
-    assert t.heard == ["Welcome to the notice line, version two.", MANILA_DISCLOSURE, OFFER,
-                       "Connecting you now, version two."]
+    assert t.heard == [
+        "Welcome to the notice line, version two.",
+        MANILA_DISCLOSURE,
+        OFFER,
+        "Connecting you now, version two.",
+    ]
     assert only(evs, "received")["version"] == str(new)
 
 
@@ -789,8 +862,7 @@ def test_replayed_webhooks_get_identical_twiml_and_add_no_events(stack):
     assert again == hangup and count() == after_end
 
     names = steps(events(stack, caller.call_sid))
-    assert names == ["received", "routed", "disclosed", "offered", "offer_ended", "bridged",
-                     "bridge_ended"]
+    assert names == ["received", "routed", "disclosed", "offered", "offer_ended", "bridged", "bridge_ended"]
 
 
 def test_unsigned_or_badly_signed_requests_get_403_and_write_nothing(stack):
@@ -799,9 +871,16 @@ def test_unsigned_or_badly_signed_requests_get_403_and_write_nothing(stack):
     caller = Caller(SUPPORT, from_=new_caller())
     params = first_params(caller)
     base = stack.gunicorn.base_url
-    step = "/voice/step?" + urlencode({"f": "support", "v": live_version(stack, "support"),
-                                       "s": "bridge", "c": "manila",
-                                       "t": "manila", "h": "Manila|PH"})
+    step = "/voice/step?" + urlencode(
+        {
+            "f": "support",
+            "v": live_version(stack, "support"),
+            "s": "bridge",
+            "c": "manila",
+            "t": "manila",
+            "h": "Manila|PH",
+        }
+    )
     tampered_step = step.replace("c=manila", "c=scranton")
     wrong = Phone(base, "0" * 32, http_transport())
 
@@ -811,20 +890,30 @@ def test_unsigned_or_badly_signed_requests_get_403_and_write_nothing(stack):
     before = snapshot()
     attempts = {
         "no signature": lambda: phone.transport(base + "/voice", params, {}),
-        "empty signature": lambda: phone.transport(base + "/voice", params,
-                                                   {"X-Twilio-Signature": ""}),
+        "empty signature": lambda: phone.transport(base + "/voice", params, {"X-Twilio-Signature": ""}),
         "wrong token": lambda: wrong.post("/voice", params),
         "form changed after signing": lambda: phone.transport(
-            base + "/voice", {**params, "To": HOME},
-            {"X-Twilio-Signature": phone.validator.compute_signature(base + "/voice", params)}),
+            base + "/voice",
+            {**params, "To": HOME},
+            {"X-Twilio-Signature": phone.validator.compute_signature(base + "/voice", params)},
+        ),
         "https signed, http requested": lambda: phone.transport(
-            base + "/voice", params, {"X-Twilio-Signature": phone.validator.compute_signature(
-                base.replace("http://", "https://") + "/voice", params)}),
+            base + "/voice",
+            params,
+            {
+                "X-Twilio-Signature": phone.validator.compute_signature(
+                    base.replace("http://", "https://") + "/voice", params
+                )
+            },
+        ),
         "step query changed after signing": lambda: phone.transport(
-            base + tampered_step, params,
-            {"X-Twilio-Signature": phone.validator.compute_signature(base + step, params)}),
-        "status unsigned": lambda: phone.transport(base + "/voice/status",
-                                                   {**params, "CallStatus": "completed"}, {}),
+            base + tampered_step,
+            params,
+            {"X-Twilio-Signature": phone.validator.compute_signature(base + step, params)},
+        ),
+        "status unsigned": lambda: phone.transport(
+            base + "/voice/status", {**params, "CallStatus": "completed"}, {}
+        ),
         "wait wrong token": lambda: wrong.post("/voice/wait?f=support&v=1", params),
     }
     for what, attempt in attempts.items():
@@ -865,8 +954,7 @@ def test_a_webhook_rules_shared_key_signs_whole_calls_and_the_auth_token_cannot_
         assert phone.post("/voice", params)[0] == 403, phone.shared_key
         assert (client.xlen(EVENTS), dump_redis(client)) == before
     # the same request signed by the named key is served
-    assert Phone(base, TOKEN, http_transport(), shared_key=SHARED_KEYS[1]).post(
-        "/voice", params)[0] == 200
+    assert Phone(base, TOKEN, http_transport(), shared_key=SHARED_KEYS[1]).post("/voice", params)[0] == 200
 
 
 def test_a_status_callback_configured_as_get_is_checked_and_recorded(stack):
@@ -886,8 +974,7 @@ def test_a_status_callback_configured_as_get_is_checked_and_recorded(stack):
     attempts = {
         "query changed": (url.replace("completed", "busy"), signed),
         "unsigned": (url, {}),
-        "signed as a POST of the same form": (
-            url, phone.signed(base + "/voice/status", params)),
+        "signed as a POST of the same form": (url, phone.signed(base + "/voice/status", params)),
     }
     for what, (target, headers) in attempts.items():
         assert requests.get(target, headers=headers, timeout=5).status_code == 403, what
@@ -895,8 +982,11 @@ def test_a_status_callback_configured_as_get_is_checked_and_recorded(stack):
     assert requests.get(url, headers=signed, timeout=5).status_code == 200
     assert client.xlen(EVENTS) == before[0] + 1
     # other webhooks are only ever POSTed by Twilio: a GET there is refused before anything
-    r = requests.get(base + "/voice?" + urlencode(params),
-                     headers=phone.signed(base + "/voice?" + urlencode(params), {}), timeout=5)
+    r = requests.get(
+        base + "/voice?" + urlencode(params),
+        headers=phone.signed(base + "/voice?" + urlencode(params), {}),
+        timeout=5,
+    )
     assert r.status_code == 405
 
 
@@ -905,9 +995,11 @@ def test_a_status_callback_configured_as_get_is_checked_and_recorded(stack):
 
 def warm_up(stack: Stack) -> None:
     """Each worker reads the configuration once (its last-good memory for Redis faults)."""
+
     def calls() -> None:
         for number in (SUPPORT, BILLING):
             stack.phone().call(Caller(number, from_=new_caller()))
+
     on_each_worker(stack, calls)
 
 
@@ -965,11 +1057,14 @@ def test_redis_hung_every_answer_is_fast_valid_and_safe(stack):
     stack.redis.pause()
     try:
         # The call in progress goes on: bridged where it was told, or home.
-        status, _, bridged = stack.phone(recorder).post(redirect_url(body),
-                                                        {**params, "CallStatus": "in-progress"})
+        status, _, bridged = stack.phone(recorder).post(
+            redirect_url(body), {**params, "CallStatus": "in-progress"}
+        )
         target = bridge_verb(bridged)
         assert (target.tag, (target.text or target.findtext("Number") or "").strip()) in (
-            ("Enqueue", "e2e-manila"), ("Dial", "+15705550123")), bridged
+            ("Enqueue", "e2e-manila"),
+            ("Dial", "+15705550123"),
+        ), bridged
 
         degraded_calls(stack, recorder, wait_url)
 
@@ -1010,8 +1105,16 @@ def test_redis_killed_mid_call_then_restarted(stack):
     for _ in range(2):
         t, evs = call(stack, SUPPORT)
         assert t.heard == [SUPPORT_GREETING, MANILA_DISCLOSURE, OFFER] and t.bridges == [MANILA]
-        assert steps(evs) == ["received", "routed", "disclosed", "offered", "offer_ended",
-                              "bridged", "bridge_ended", "status"]
+        assert steps(evs) == [
+            "received",
+            "routed",
+            "disclosed",
+            "offered",
+            "offer_ended",
+            "bridged",
+            "bridge_ended",
+            "status",
+        ]
         assert only(evs, "received")["fresh"] == "true"
 
 
@@ -1062,8 +1165,14 @@ def test_redis_stopped_the_wait_url_keeps_every_caller_queued(stack, tmp_path):
     recorder = Recorder()
     phone = stack.phone(recorder)
     caller = Caller(SUPPORT, from_=min(CALLERS) if CALLERS else new_caller())  # numbers are few
-    params = {**first_params(caller), "CallStatus": "in-progress", "QueueSid": "QU" + "0" * 32,
-              "QueuePosition": "2", "CurrentQueueSize": "4", "AvgQueueTime": "30"}
+    params = {
+        **first_params(caller),
+        "CallStatus": "in-progress",
+        "QueueSid": "QU" + "0" * 32,
+        "QueuePosition": "2",
+        "CurrentQueueSize": "4",
+        "AvgQueueTime": "30",
+    }
     stack.redis.kill()
     holding = [
         ("/voice/wait?" + urlencode(base), {"QueueTime": "0"}),  # announcing: no estimate now
@@ -1153,11 +1262,18 @@ def digit_runs(text: str) -> set[str]:
 def test_what_callers_say_is_never_stored(tmp_path, capsys):
     # The acme flows (flows/): a language menu, a main menu, then the disclosure's offer:
     # each spoken line is said at each of those prompts, in its own call, over real HTTP.
-    calls = [Caller(number, from_=new_caller(), press=press, say=said)
-             for said in SPOKEN
-             for number, press in (("+18005550100", ""), ("+18005550100", "1"),
-                                   ("+18005550100", "2"), ("+18005550100", "1,1"),
-                                   ("+18885550199", ""), ("+18885550199", "1"))]
+    calls = [
+        Caller(number, from_=new_caller(), press=press, say=said)
+        for said in SPOKEN
+        for number, press in (
+            ("+18005550100", ""),
+            ("+18005550100", "1"),
+            ("+18005550100", "2"),
+            ("+18005550100", "1,1"),
+            ("+18885550199", ""),
+            ("+18885550199", "1"),
+        )
+    ]
     # Twilio's Gather with numDigits=1 sends one key; a menu keeps only that one even if more came
     calls.append(Caller("+18005550100", from_=new_caller(), press="1,4929736258103346"))
     with serving(ACME_FLOWS, tmp_path / "spool") as (server, gunicorn):
@@ -1168,18 +1284,35 @@ def test_what_callers_say_is_never_stored(tmp_path, capsys):
         for text in SPOKEN:  # the caller's own transcript shows it: it was really said
             assert sum(f"says '{text}'" in str(t) for t in transcripts) >= 4, text
         # and at a disclosure's offer (unless the weighted route picked Scranton every time)
-        assert any(re.search(r"hears: Your call will be answered[^\n]*\n  hears: [^\n]*\n  says",
-                             str(t))
-                   for t in transcripts)
+        assert any(
+            re.search(r"hears: Your call will be answered[^\n]*\n  hears: [^\n]*\n  says", str(t))
+            for t in transcripts
+        )
         url = server.url
         today = time.strftime("%Y-%m-%d", time.gmtime())
         for fmt in ("jsonl", "csv"):
-            assert main(["audit", "export", "--from", first, "--to", today, "--format", fmt,
-                         "--out", str(tmp_path / f"export.{fmt}"), "--redis-url", url]) == 0
+            assert (
+                main(
+                    [
+                        "audit",
+                        "export",
+                        "--from",
+                        first,
+                        "--to",
+                        today,
+                        "--format",
+                        fmt,
+                        "--out",
+                        str(tmp_path / f"export.{fmt}"),
+                        "--redis-url",
+                        url,
+                    ]
+                )
+                == 0
+            )
         for caller in calls:
             assert main(["call-record", caller.call_sid, "--redis-url", url]) == 0
-        assert main(["report", "--from", first, "--to", today, "--format", "json",
-                     "--redis-url", url]) == 0
+        assert main(["report", "--from", first, "--to", today, "--format", "json", "--redis-url", url]) == 0
         kept = {
             "redis": dump_redis(server.client()),
             "exports": "".join((tmp_path / f"export.{f}").read_text() for f in ("jsonl", "csv")),
@@ -1192,7 +1325,7 @@ def test_what_callers_say_is_never_stored(tmp_path, capsys):
             for where, content in kept.items():
                 # a run in clear stands alone; inside a hash or an id it is chance
                 found = re.search(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", content)
-                assert not found, (run, where, content[max(0, found.start() - 300):found.end() + 50])
+                assert not found, (run, where, content[max(0, found.start() - 300) : found.end() + 50])
     # what the engine matched is what the record keeps
     assert '"step","menu"' in kept["redis"] and '"step","language"' in kept["redis"]
     assert "said 'phone'" in kept["redis"] and "unrecognised" in kept["redis"]

@@ -22,14 +22,15 @@ def test_without_a_position_it_is_the_median_wait_ahead_of_callers_who_waited_th
 
 
 def test_below_the_minimum_of_samples_there_is_no_estimate():
-    few = TEN[:MIN_SAMPLES - 1]
+    few = TEN[: MIN_SAMPLES - 1]
     assert remaining(few, 0, position=3) is None and remaining(few, 0) is None
     assert remaining(TEN[:MIN_SAMPLES], 0, position=3) == 180
     assert remaining([(5.0, 60.0)] * 10, 0, position=2) is None  # no span: no rate
     assert remaining([], 0) is None
 
 
-@pytest.mark.parametrize("seconds, said", [
-    (None, 0), (0, 0), (89, 0), (90, 2), (150, 2), (151, 3), (420, 7), (3600, 60)])
+@pytest.mark.parametrize(
+    "seconds, said", [(None, 0), (0, 0), (89, 0), (90, 2), (150, 2), (151, 3), (420, 7), (3600, 60)]
+)
 def test_minutes_are_whole_and_never_one(seconds, said):
     assert minutes(seconds) == said

@@ -57,7 +57,8 @@ def redis():
 
 
 def test_calls_are_answered_from_the_static_files_with_app_and_redis_down(
-        redis, static_host, tmp_path, capsys):
+    redis, static_host, tmp_path, capsys
+):
     root, base = static_host
     assert main(["load", str(FLOWS), "--redis-url", redis.url]) == 0
     assert main(["fallback", "build", str(root / "onshore"), "--redis-url", redis.url]) == 0
@@ -66,10 +67,10 @@ def test_calls_are_answered_from_the_static_files_with_app_and_redis_down(
     index = json.loads((root / "onshore" / "index.json").read_text())
     assert index["numbers"] == {SUPPORT: "18005550100.xml", BILLING: "18885550199.xml"}
     phone = Phone(base, TOKEN, http_transport())
-    answered = phone.call(Caller(SUPPORT), first=f"/onshore/{index['numbers'][SUPPORT]}",
-                          method="GET")
-    busy = phone.call(Caller(BILLING, outcomes=["busy"]),
-                      first=f"/onshore/{index['numbers'][BILLING]}", method="GET")
+    answered = phone.call(Caller(SUPPORT), first=f"/onshore/{index['numbers'][SUPPORT]}", method="GET")
+    busy = phone.call(
+        Caller(BILLING, outcomes=["busy"]), first=f"/onshore/{index['numbers'][BILLING]}", method="GET"
+    )
 
     assert answered.statuses[0] == busy.statuses[0] == 200
     assert answered.bridges == busy.bridges == [("number", SCRANTON)]
@@ -80,8 +81,9 @@ def test_calls_are_answered_from_the_static_files_with_app_and_redis_down(
     assert len(answered.heard) == 2  # answered: the caller hung up after the conversation
     # Billing starts in Spanish; a busy domestic line goes on with the document (no action URL)
     assert busy.heard[0].startswith("Nuestro sistema") and "India" in busy.heard[0]
-    assert busy.heard[-1] == ("Lo sentimos, ningún agente puede atender su llamada ahora. "
-                              "Por favor, llame más tarde.")
+    assert busy.heard[-1] == (
+        "Lo sentimos, ningún agente puede atender su llamada ahora. Por favor, llame más tarde."
+    )
     assert "hangs up" in str(busy)
 
 
@@ -114,8 +116,7 @@ def test_an_emergency_number_is_bridged_at_once_and_a_foreign_business_hears_no_
     assert "India" not in foreign and "stay on the line" in foreign
 
 
-def test_check_warns_until_the_fallback_matches_the_published_configuration(
-        redis, tmp_path, capsys):
+def test_check_warns_until_the_fallback_matches_the_published_configuration(redis, tmp_path, capsys):
     assert main(["load", str(FLOWS), "--redis-url", redis.url]) == 0
     capsys.readouterr()
 
@@ -145,8 +146,7 @@ def test_build_from_local_files_needs_them_to_pass_check(tmp_path, capsys):
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows" / "empty.toml").write_text("")
 
-    assert main(["fallback", "build", str(tmp_path / "out"), "--folder",
-                 str(tmp_path / "flows")]) == 1
+    assert main(["fallback", "build", str(tmp_path / "out"), "--folder", str(tmp_path / "flows")]) == 1
     assert "no fallback built" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert main(["fallback", "build", str(tmp_path / "out"), "--folder", str(FLOWS)]) == 0
@@ -163,11 +163,14 @@ def test_a_number_taken_out_loses_its_document(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["18005550100.xml", "index.json"]
 
 
-@pytest.mark.parametrize(("target", "tag", "attribute"), [
-    (("sip", "sip:agents@pbx.acme.example.com"), "Sip", None),
-    (("queue", "acme-scranton"), "Enqueue", None),
-    (("workflow", "WW" + "0" * 32), "Enqueue", "workflowSid"),
-])
+@pytest.mark.parametrize(
+    ("target", "tag", "attribute"),
+    [
+        (("sip", "sip:agents@pbx.acme.example.com"), "Sip", None),
+        (("queue", "acme-scranton"), "Enqueue", None),
+        (("workflow", "WW" + "0" * 32), "Enqueue", "workflowSid"),
+    ],
+)
 def test_every_kind_of_domestic_target_is_bridged_without_a_url(target, tag, attribute):
     config, _, _ = check_folder(FLOWS, "US")
     scranton = dataclasses.replace(config.centers["scranton"], target=Target(*target))

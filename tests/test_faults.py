@@ -189,8 +189,9 @@ def stack(tmp_path_factory):
     spool = tmp_path_factory.mktemp("faults-spool")
     # Later arguments win in redis-server: this Redis keeps its data when killed. A worker
     # respawned while Redis is down answers from IVR_FLOWS_DIR.
-    with serving(FLOWS, spool, "--appendonly", "yes", "--appendfsync", "always",
-                 IVR_FLOWS_DIR=str(FLOWS)) as (server, gunicorn):
+    with serving(
+        FLOWS, spool, "--appendonly", "yes", "--appendfsync", "always", IVR_FLOWS_DIR=str(FLOWS)
+    ) as (server, gunicorn):
         s = Stack(server, gunicorn, spool)
         wait_for(lambda: len(s.workers()) == 2, what="two gunicorn workers")
         yield s
@@ -285,9 +286,18 @@ class Client:
             now = time.monotonic()
             parts = urlsplit(url)
             # a whisper's leg is its own call; its evidence is the caller's (ParentCallSid)
-            ex = Exchange(params.get("ParentCallSid") or params.get("CallSid", ""), parts.path,
-                          {k: v[0] for k, v in parse_qs(parts.query).items()}, dict(params),
-                          r.status_code, r.text, lost, started, now, now - t0)
+            ex = Exchange(
+                params.get("ParentCallSid") or params.get("CallSid", ""),
+                parts.path,
+                {k: v[0] for k, v in parse_qs(parts.query).items()},
+                dict(params),
+                r.status_code,
+                r.text,
+                lost,
+                started,
+                now,
+                now - t0,
+            )
             with self.lock:
                 self.exchanges.append(ex)
                 if r.status_code != 200:
@@ -313,9 +323,17 @@ class Client:
 
 def first_params(c: Caller) -> dict[str, str]:
     """The form Twilio posts to /voice (as Phone.call does)."""
-    return {"CallSid": c.call_sid, "AccountSid": "AC" + "0" * 32, "From": c.from_,
-            "To": c.to, "FromCountry": c.from_country, "ToCountry": "US",
-            "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
+    return {
+        "CallSid": c.call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": c.from_,
+        "To": c.to,
+        "FromCountry": c.from_country,
+        "ToCountry": "US",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 def go_on(phone: Phone, c: Caller, body: str) -> Transcript:
@@ -331,8 +349,9 @@ def go_on(phone: Phone, c: Caller, body: str) -> Transcript:
         if status != 200:
             break
         nxt = phone._follow(body, t, inputs, outcomes, c, base)
-    phone.post("/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60",
-                                 "SequenceNumber": "0"})
+    phone.post(
+        "/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60", "SequenceNumber": "0"}
+    )
     return t
 
 
@@ -369,8 +388,10 @@ class Oracle:
         assert not errors, errors
         self.numbers, self.centers = config.numbers, config.centers
         store = stack.store()
-        self.live = {k.decode(): int(v.decode().partition(":")[0])
-                     for k, v in store.client.hgetall(key("flows")).items()}
+        self.live = {
+            k.decode(): int(v.decode().partition(":")[0])
+            for k, v in store.client.hgetall(key("flows")).items()
+        }
         self.flows = {(f, flow.version): flow for f, flow in config.flows.items()}  # seeded: 0
         for flow_id, version in self.live.items():
             published = store.flow(flow_id, version)
@@ -384,9 +405,23 @@ class Oracle:
         form, sid, now = ex.form, ex.call, datetime.now(UTC)
         if ex.path == "/voice/status":
             s = form.get("CallStatus", "")
-            return [Decision(twiml.empty(), (engine.Event(f"status:{s}", "status", (
-                ("status", s), ("duration", form.get("CallDuration", "")),
-                ("sequence", form.get("SequenceNumber", "")))),), True)]
+            return [
+                Decision(
+                    twiml.empty(),
+                    (
+                        engine.Event(
+                            f"status:{s}",
+                            "status",
+                            (
+                                ("status", s),
+                                ("duration", form.get("CallDuration", "")),
+                                ("sequence", form.get("SequenceNumber", "")),
+                            ),
+                        ),
+                    ),
+                    True,
+                )
+            ]
         out = []
         if ex.path == "/voice":
             to = form.get("To", "")
@@ -394,17 +429,26 @@ class Oracle:
             options = [(True, self.flows[(number.flow, self.live[number.flow])])]
             options += [(False, f) for f in self._versions(number.flow)]
             for fresh, flow in options:  # as ivr.webhooks.voice decides
-                facts = Facts(sid, now, self.centers, HOME_COUNTRY, number.exempt, fresh,
-                              number.language)
-                turn = webhooks._run(lambda flow=flow, facts=facts: engine.begin(flow, facts),
-                                     flow, engine.first_call(flow, facts), facts)
-                turn = caller_ids.substitute(turn, form.get("From", ""), to,
-                                             caller_hash(form.get("From", ""), KEYRING.secret))
-                received = evidence.received(to, form.get("FromCountry", ""),
-                                             form.get("FromState", ""), form.get("Direction", ""),
-                                             fresh, flow, facts.exempt or "")
-                out.append(Decision(twiml.render(tuple(turn.actions)),
-                                    (received, *turn.events), fresh))
+                facts = Facts(sid, now, self.centers, HOME_COUNTRY, number.exempt, fresh, number.language)
+                turn = webhooks._run(
+                    lambda flow=flow, facts=facts: engine.begin(flow, facts),
+                    flow,
+                    engine.first_call(flow, facts),
+                    facts,
+                )
+                turn = caller_ids.substitute(
+                    turn, form.get("From", ""), to, caller_hash(form.get("From", ""), KEYRING.secret)
+                )
+                received = evidence.received(
+                    to,
+                    form.get("FromCountry", ""),
+                    form.get("FromState", ""),
+                    form.get("Direction", ""),
+                    fresh,
+                    flow,
+                    facts.exempt or "",
+                )
+                out.append(Decision(twiml.render(tuple(turn.actions)), (received, *turn.events), fresh))
             return out
         if ex.path == "/voice/wait":
             return self.hold_decisions(ex)
@@ -425,13 +469,16 @@ class Oracle:
         for fresh, flow in options:  # as ivr.webhooks.step decides
             facts = Facts(sid, now, self.centers, HOME_COUNTRY, call.exempt or None, fresh)
             turn = webhooks._run(
-                lambda flow=flow, facts=facts: engine.resume(flow, call, reply, facts),
-                flow, call, facts)
-            turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""),
-                                         caller_hash(form.get("From", ""), KEYRING.secret))
+                lambda flow=flow, facts=facts: engine.resume(flow, call, reply, facts), flow, call, facts
+            )
+            turn = caller_ids.substitute(
+                turn,
+                form.get("From", ""),
+                form.get("To", ""),
+                caller_hash(form.get("From", ""), KEYRING.secret),
+            )
             out.append(Decision(twiml.render(tuple(turn.actions)), tuple(turn.events), fresh))
         return out
-
 
     @staticmethod
     def hold_decisions(ex: Exchange) -> list[Decision]:
@@ -442,8 +489,9 @@ class Oracle:
         queued = hold.Queued(webhooks._seconds(ex.form.get("QueueTime")))
         max_wait = webhooks._seconds(args.get("w"))
         if hold.past_limit(queued, max_wait):
-            event = hold.wait_limit(args.get("n", "0"), args.get("s", ""), args.get("c", ""),
-                                    queued, max_wait)
+            event = hold.wait_limit(
+                args.get("n", "0"), args.get("s", ""), args.get("c", ""), queued, max_wait
+            )
             return [Decision(twiml.leave(), (event,), fresh) for fresh in (True, False)]
         root = ET.fromstring(ex.body)
         held = [v.tag for v in root] == ["Gather"] and root.find("Gather/Play") is not None
@@ -458,8 +506,11 @@ def disclosure_prompt(body: str) -> bool:
 
 def offer_prompt(body: str) -> bool:
     """The answer's Gather makes the transfer offer (after a disclosure, or again)."""
-    return any(OFFER_MARK in (say.text or "")
-               for gather in ET.fromstring(body).iter("Gather") for say in gather.iter("Say"))
+    return any(
+        OFFER_MARK in (say.text or "")
+        for gather in ET.fromstring(body).iter("Gather")
+        for say in gather.iter("Say")
+    )
 
 
 def bridge_answer(body: str) -> bool:
@@ -498,8 +549,7 @@ class Analysis:
 
 def stream(stack: Stack) -> list[tuple[int, str, dict[str, str]]]:
     """(position, id, fields) of every entry of the events stream."""
-    return [(pos, entry_id, fields)
-            for pos, (entry_id, fields) in enumerate(stream_entries(stack.client()))]
+    return [(pos, entry_id, fields) for pos, (entry_id, fields) in enumerate(stream_entries(stack.client()))]
 
 
 def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
@@ -513,6 +563,7 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
     anomalies = lost_answers = lost_extras = declared = 0
 
     for sid in sorted(client.calls()):
+
         def bad(kind: str, detail: str, sid: str = sid) -> None:
             violations.append(Violation(kind, sid, detail))
 
@@ -560,16 +611,20 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
         everything = by_call.get(sid, [])
         # A write Redis ran after the worker gave up on its reply: the caller was answered
         # from memory, and an `unconfirmed` entry names (by MAC) what they never heard.
-        unheard_macs = {m for _, _, f in everything if f["step"] == "unconfirmed"
-                        for m in f["macs"].split(",")}
-        mine = [it for it in everything
-                if it[2]["step"] != "unconfirmed" and it[2].get("mac") not in unheard_macs]
+        unheard_macs = {
+            m for _, _, f in everything if f["step"] == "unconfirmed" for m in f["macs"].split(",")
+        }
+        mine = [
+            it for it in everything if it[2]["step"] != "unconfirmed" and it[2].get("mac") not in unheard_macs
+        ]
         for _, entry_id, f in everything:
             if f.get("mac") in unheard_macs:
                 declared += 1
                 if sig_of_fields(f) not in set(ghostable) | lost_sigs:
-                    bad("declared", f"{entry_id} {f['step']} is declared unheard, but no "
-                        "answer from memory explains it")
+                    bad(
+                        "declared",
+                        f"{entry_id} {f['step']} is declared unheard, but no answer from memory explains it",
+                    )
         found = Counter(sig_of_fields(f) for _, _, f in mine)
         ghost_here = False
         for s in sorted(set(required) | set(found)):
@@ -583,9 +638,11 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
                 replaced = any(g in ghostable for g in same_key)
                 if replaced and unheard_macs and s[0] == "received":
                     continue  # the unconfirmed write's `received` got there first (declared)
-                bad("ghost" if replaced else "missing",
+                bad(
+                    "ghost" if replaced else "missing",
                     f"{s} answered {need}x, recorded {have}x"
-                    + (" (its key holds the decision not given)" if replaced else ""))
+                    + (" (its key holds the decision not given)" if replaced else ""),
+                )
                 ghost_here |= replaced
             elif have > need:
                 extra = have - need
@@ -606,14 +663,15 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
         step_keys = {k.decode() for k in r.smembers(key("call", sid, "steps"))}
         absent = required_keys - step_keys
         if unheard_macs:  # an event both decisions held word for word went under the sent key
-            absent = {k for k in absent
-                      if not any(k in ks and ks & step_keys for ks in keys_of.values())}
+            absent = {k for k in absent if not any(k in ks and ks & step_keys for ks in keys_of.values())}
         if absent:
             bad("missing", f"step keys {sorted(absent)} not in the step set")
         by_keys = Counter(k.partition(":")[0] for k in step_keys)
         if Counter(f["step"] for _, _, f in everything) != by_keys:
-            bad("duplicate", f"stream steps {[f['step'] for _, _, f in everything]} != "
-                f"step keys {dict(by_keys)}")
+            bad(
+                "duplicate",
+                f"stream steps {[f['step'] for _, _, f in everything]} != step keys {dict(by_keys)}",
+            )
         names = Counter(f["step"] for _, _, f in mine)
         ids = [i.decode() for i in r.lrange(key("call", sid, "entries"), 0, -1)]
         if ids != [entry_id for _, entry_id, _ in everything]:
@@ -627,8 +685,10 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
             bad("count", f"{names['received']} received events")
         for step, n in (("disclosed", prompts), ("offered", offers), ("bridged", bridges)):
             if names[step] < n or (names[step] > n and not lost):
-                bad("ghost" if ghost_here else "count",
-                    f"{names[step]} {step} events for {n} answers that imply one each")
+                bad(
+                    "ghost" if ghost_here else "count",
+                    f"{names[step]} {step} events for {n} answers that imply one each",
+                )
 
         # In order: by 'at' then stream position, the events follow the answers.
         def first_fit(items, requests_of=requests_of) -> bool:
@@ -641,17 +701,20 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
             return True
 
         if not first_fit(sorted(mine, key=lambda it: (it[2]["at"], it[0]))):
-            bad("order", "events by 'at' do not follow the order of the answers: "
-                + ", ".join(f"{f['at']} {f['step']}" for _, _, f in mine))
+            bad(
+                "order",
+                "events by 'at' do not follow the order of the answers: "
+                + ", ".join(f"{f['at']} {f['step']}" for _, _, f in mine),
+            )
         elif not first_fit(mine):
             anomalies += 1
 
     strangers = set(by_call) - set(CALLS)
     for sid in sorted(strangers):
-        violations.append(Violation("stranger", sid, f"{len(by_call[sid])} events of a call "
-                                    "never made"))
-    return Analysis(violations, len(client.calls()), len(entries), anomalies, lost_answers,
-                    lost_extras, declared)
+        violations.append(Violation("stranger", sid, f"{len(by_call[sid])} events of a call never made"))
+    return Analysis(
+        violations, len(client.calls()), len(entries), anomalies, lost_answers, lost_extras, declared
+    )
 
 
 def assert_record_intact(stack: Stack) -> None:
@@ -694,9 +757,11 @@ def spooled(folder: Path) -> list[Spooled]:
 
 def warm_up(stack: Stack, client: Client) -> None:
     """Each worker reads every number once: its memory for when Redis cannot answer."""
+
     def calls() -> None:
         for number in (SUPPORT, BILLING, HOME, EMERGENCY):
             client.call(caller(number))
+
     on_each_worker(stack, calls)
 
 
@@ -704,13 +769,29 @@ def warm_up(stack: Stack, client: Client) -> None:
 
 
 SCENARIOS = [
-    (SUPPORT, {}), (SUPPORT, {}), (SUPPORT, {"press": "1"}), (SUPPORT, {"say": "agent"}),
-    (SUPPORT, {"outcomes": ["queue-full"]}), (SUPPORT, {"outcomes": ["queue-full", "busy"]}),
-    (BILLING, {}), (BILLING, {"press": "1"}), (BILLING, {"outcomes": ["busy"]}),
-    (HOME, {}), (EMERGENCY, {}), (FOREIGN, {}),
+    (SUPPORT, {}),
+    (SUPPORT, {}),
+    (SUPPORT, {"press": "1"}),
+    (SUPPORT, {"say": "agent"}),
+    (SUPPORT, {"outcomes": ["queue-full"]}),
+    (SUPPORT, {"outcomes": ["queue-full", "busy"]}),
+    (BILLING, {}),
+    (BILLING, {"press": "1"}),
+    (BILLING, {"outcomes": ["busy"]}),
+    (HOME, {}),
+    (EMERGENCY, {}),
+    (FOREIGN, {}),
 ]
-PLAN = ["worker", "worker", "redis-kill", "redis-kill", "redis-stop", "redis-stop",
-        "redis-kill+worker", "redis-stop+worker"]
+PLAN = [
+    "worker",
+    "worker",
+    "redis-kill",
+    "redis-kill",
+    "redis-stop",
+    "redis-stop",
+    "redis-kill+worker",
+    "redis-stop+worker",
+]
 MIN_CALLS, MAX_CALLS, THREADS = 60, 160, 4
 
 
@@ -734,8 +815,11 @@ class Run:
 def kill_a_worker(stack: Stack, rng: random.Random) -> str:
     pid = rng.choice(stack.workers())
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: len(stack.workers()) == 2 and pid not in stack.workers(), timeout=10,
-             what="gunicorn respawning a worker")
+    wait_for(
+        lambda: len(stack.workers()) == 2 and pid not in stack.workers(),
+        timeout=10,
+        what="gunicorn respawning a worker",
+    )
     return f"pid {pid}"
 
 
@@ -778,8 +862,7 @@ def busy_cores() -> Iterator[None]:
     """A busy loop per core for as long as the run lasts, as `stress --cpu` would: Redis,
     the workers and this client then wait for CPU at any moment, also between Redis running
     a write and its reply leaving (the run used to fail on a busy machine only)."""
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-             for _ in range(os.cpu_count() or 2)]
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     try:
         yield
     finally:
@@ -821,8 +904,7 @@ def run(stack, tmp_path_factory) -> Run:
         finally:
             done.set()
 
-    threads = [threading.Thread(target=calls, args=(random.Random(seed + i),))
-               for i in range(THREADS)]
+    threads = [threading.Thread(target=calls, args=(random.Random(seed + i),)) for i in range(THREADS)]
     threads.append(threading.Thread(target=faults_thread))
     with busy_cores():
         for t in threads:
@@ -841,16 +923,18 @@ def test_fault_run_loses_nothing_and_duplicates_nothing(stack, run):
     client, analysis = run.client, run.analysis
     kinds = Counter(f.kind for f in run.faults)
     answered = [e for e in client.exchanges if e.status == 200]
-    report = (f"seed {run.seed}: {analysis.calls} calls, {len(client.exchanges)} requests, "
-              f"{sum(e.lost for e in client.exchanges)} lost answers resent "
-              f"({analysis.lost_extras} events of a lost decision kept), "
-              f"faults {dict(kinds)}, {analysis.entries} events, "
-              f"slowest answer {max(e.seconds for e in answered):.3f} s, "
-              f"ghosts {len(analysis.of_kind('ghost'))} in "
-              f"{len({v.call for v in analysis.of_kind('ghost')})} calls, "
-              f"{analysis.declared} entries declared unheard by the record, "
-              f"stream order differs from call order in {analysis.stream_order_anomalies} "
-              f"calls, {run.seconds:.1f} s")
+    report = (
+        f"seed {run.seed}: {analysis.calls} calls, {len(client.exchanges)} requests, "
+        f"{sum(e.lost for e in client.exchanges)} lost answers resent "
+        f"({analysis.lost_extras} events of a lost decision kept), "
+        f"faults {dict(kinds)}, {analysis.entries} events, "
+        f"slowest answer {max(e.seconds for e in answered):.3f} s, "
+        f"ghosts {len(analysis.of_kind('ghost'))} in "
+        f"{len({v.call for v in analysis.of_kind('ghost')})} calls, "
+        f"{analysis.declared} entries declared unheard by the record, "
+        f"stream order differs from call order in {analysis.stream_order_anomalies} "
+        f"calls, {run.seconds:.1f} s"
+    )
     print(report)
     for f in run.faults:
         print(f"  {f.kind}: {f.detail}")
@@ -875,8 +959,10 @@ def test_fault_run_loses_nothing_and_duplicates_nothing(stack, run):
 def outage_calls(stack: Stack, client: Client) -> tuple[list[tuple[Caller, str]], list[Transcript]]:
     """Whole calls of every kind, and two calls that only got their first answer."""
     phone = client.phone()
-    transcripts = [client.call(caller(to, **kw), phone) for to, kw in (
-        (SUPPORT, {}), (BILLING, {}), (BILLING, {"say": "agent"}), (EMERGENCY, {}))]
+    transcripts = [
+        client.call(caller(to, **kw), phone)
+        for to, kw in ((SUPPORT, {}), (BILLING, {}), (BILLING, {"say": "agent"}), (EMERGENCY, {}))
+    ]
     begun = []
     for to in (SUPPORT, BILLING):
         c = caller(to)
@@ -966,8 +1052,7 @@ def test_redis_down_answers_fast_and_spools_then_replays_once(stack, tmp_path, h
     r = stack.client()
     for record in records:
         assert r.sismember(key("call", record.call, "steps"), record.key), record
-    bodies = Counter(evidence.body_of([x for kv in f.items() for x in kv])
-                     for _, _, f in stream(stack))
+    bodies = Counter(evidence.body_of([x for kv in f.items() for x in kv]) for _, _, f in stream(stack))
     missing = [rec.key for rec in records if bodies[rec.body] != 1]  # and exactly as sealed
     assert not missing, missing
 
@@ -1011,10 +1096,10 @@ def test_redis_stopped_evidence_is_the_answer_given(stack):
 
     support, home = steps(made[SUPPORT]), steps(made[HOME])
     assert not {"routed", "disclosed", "offered"} & {f["step"] for f in support}, (
-        f"the record says the caller heard a disclosure the answer never had: {support}")
+        f"the record says the caller heard a disclosure the answer never had: {support}"
+    )
     assert [f["fresh"] for f in support if f["step"] == "received"] == ["false"], support
-    assert len([f for f in home if f["step"] == "bridged"]) == 1, (
-        f"one <Dial>, two bridged events: {home}")
+    assert len([f for f in home if f["step"] == "bridged"]) == 1, f"one <Dial>, two bridged events: {home}"
     assert not analyze(stack, oracle, client).of_kind("ghost")
 
 
@@ -1053,8 +1138,9 @@ def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
         hold = hold_a_worker(stack)
         held = worker_serving(stack, hold)
         (victim,) = set(stack.workers()) - {held}
-        sender = threading.Thread(target=lambda: answer.update(
-            body=client.phone().post("/voice", first_params(c))[2]))
+        sender = threading.Thread(
+            target=lambda: answer.update(body=client.phone().post("/voice", first_params(c))[2])
+        )
         sender.start()
         time.sleep(0.12)  # the victim has sent its commit and waits for Redis (0.25 s)
         os.kill(victim, signal.SIGKILL)
@@ -1071,8 +1157,7 @@ def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
     assert set(t.statuses) == {200}, t
     drain(stack, client)
     analysis = analyze(stack, oracle, client)
-    print(f"lost answers {analysis.lost_answers}, events of the lost decision kept: "
-          f"{analysis.lost_extras}")
+    print(f"lost answers {analysis.lost_answers}, events of the lost decision kept: {analysis.lost_extras}")
     assert analysis.lost_answers == 1
     assert not analysis.violations, "\n".join(map(str, analysis.violations))
     assert_record_intact(stack)
@@ -1145,8 +1230,7 @@ def test_call_record_shows_a_call_that_spanned_an_outage_in_order(stack):
     assert all(status == "intact" for _, _, status in record), record
     steps = [fields["step"] for _, fields, _ in record]
     # the domestic number confirms: its agent's key is on the record too (ivr.whisper)
-    assert steps == ["received", "safe_answer", "bridged", "confirm", "bridge_ended",
-                     "status"], steps
+    assert steps == ["received", "safe_answer", "bridged", "confirm", "bridge_ended", "status"], steps
 
 
 # -- 3. Redis refusing writes ------------------------------------------------------------------
@@ -1207,8 +1291,6 @@ def test_redis_refusing_writes_gets_safe_answers_and_spooled_evidence(stack, tmp
 # -- 4. privacy: no raw caller number anywhere -------------------------------------------------
 
 
-
-
 def raw_forms(number: str) -> list[str]:
     """The digits a number could be written with: E.164 without '+' (so also with it),
     national, national with the trunk 0."""
@@ -1219,8 +1301,7 @@ def raw_forms(number: str) -> list[str]:
 def find_numbers(text: str) -> list[str]:
     """Caller numbers written in text in any of their forms, as a whole run of digits."""
     runs = set(re.findall(r"\d+", text))
-    return [f"{number} as {form}" for number in sorted(CALLERS) for form in raw_forms(number)
-            if form in runs]
+    return [f"{number} as {form}" for number in sorted(CALLERS) for form in raw_forms(number) if form in runs]
 
 
 def test_no_raw_caller_number_anywhere(stack, tmp_path):
@@ -1251,8 +1332,7 @@ def test_no_raw_caller_number_anywhere(stack, tmp_path):
     for _, _, f in stream(stack):
         assert f["caller"] in hashes, f
 
-    spool_files = [p for folder in [stack.spool, *SNAPSHOTS] for p in folder.rglob("*")
-                   if p.is_file()]
+    spool_files = [p for folder in [stack.spool, *SNAPSHOTS] for p in folder.rglob("*") if p.is_file()]
     records = [rec for p in spool_files if p.name.startswith("spool-") for rec in read(p)]
     assert records, "no spool snapshot held evidence: the scan would prove nothing"
     for p in spool_files:
@@ -1266,8 +1346,7 @@ def test_no_raw_caller_number_anywhere(stack, tmp_path):
     today = datetime.now(UTC).date()
     for fmt in ("jsonl", "csv"):
         out = tmp_path / f"export.{fmt}"
-        count, _ = audit.export(stack.store(), today - timedelta(days=1), today + timedelta(days=1),
-                                fmt, out)
+        count, _ = audit.export(stack.store(), today - timedelta(days=1), today + timedelta(days=1), fmt, out)
         assert count == r.xlen(EVENTS)
         text = out.read_text()
         assert not find_numbers(text), (fmt, find_numbers(text))
@@ -1276,8 +1355,9 @@ def test_no_raw_caller_number_anywhere(stack, tmp_path):
     # checked by file, as an editable install may resolve a missing submodule elsewhere).
     if (Path(ivr.__file__).parent / "report.py").is_file():
         report = importlib.import_module("ivr.report")
-        built = report.build_report(report.as_events(stack.store().entries()),
-                                    today - timedelta(days=1), today + timedelta(days=1))
+        built = report.build_report(
+            report.as_events(stack.store().entries()), today - timedelta(days=1), today + timedelta(days=1)
+        )
         for fmt in ("text", "csv", "json", "html"):
             text = report.render(built, fmt)
             assert text and not find_numbers(text), (fmt, find_numbers(text))

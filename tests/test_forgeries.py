@@ -32,13 +32,22 @@ class CountingInput(io.BytesIO):
         return chunk
 
 
-def environ(body: bytes, host: str = "localhost", query: str = "", path: str = "/voice",
-            **headers: str) -> dict:
-    return {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": query,
-            "SERVER_NAME": "localhost", "SERVER_PORT": "80", "HTTP_HOST": host,
-            "wsgi.url_scheme": "http", "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "wsgi.input": CountingInput(body), **headers}
+def environ(
+    body: bytes, host: str = "localhost", query: str = "", path: str = "/voice", **headers: str
+) -> dict:
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": host,
+        "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "wsgi.input": CountingInput(body),
+        **headers,
+    }
 
 
 def call(app, env: dict) -> int:
@@ -50,27 +59,26 @@ def call(app, env: dict) -> int:
 BIG = urlencode({"CallSid": "CA" + "1" * 32, "Junk": "%" * (MIB // 3)}).encode()[:MIB]
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({}, 403),  # no signature at all
-    ({"HTTP_X_TWILIO_SIGNATURE": "forged"}, 413),  # larger than any Twilio post
-    ({"HTTP_X_TWILIO_SIGNATURE": "forged", "CONTENT_TYPE": "text/plain"}, 403),
-    ({"HTTP_X_TWILIO_SIGNATURE": "forged", "CONTENT_TYPE": "multipart/form-data; boundary=b"},
-     403),
-])
-def test_a_large_or_unsigned_post_is_refused_before_its_body_is_read(app, redis_client,
-                                                                      headers, status):
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 403),  # no signature at all
+        ({"HTTP_X_TWILIO_SIGNATURE": "forged"}, 413),  # larger than any Twilio post
+        ({"HTTP_X_TWILIO_SIGNATURE": "forged", "CONTENT_TYPE": "text/plain"}, 403),
+        ({"HTTP_X_TWILIO_SIGNATURE": "forged", "CONTENT_TYPE": "multipart/form-data; boundary=b"}, 403),
+    ],
+)
+def test_a_large_or_unsigned_post_is_refused_before_its_body_is_read(app, redis_client, headers, status):
     env = environ(BIG, **headers)
     assert call(app, env) == status
     assert env["wsgi.input"].taken == 0
     assert redis_client.xlen("onshore:events") == 0
 
 
-def test_a_forged_post_of_the_largest_size_is_read_and_decoded_once(app, redis_client,
-                                                                    monkeypatch):
+def test_a_forged_post_of_the_largest_size_is_read_and_decoded_once(app, redis_client, monkeypatch):
     decoded = []
     real = twilio_request.posted_pairs
-    monkeypatch.setattr(twilio_request, "posted_pairs",
-                        lambda data: decoded.append(len(data)) or real(data))
+    monkeypatch.setattr(twilio_request, "posted_pairs", lambda data: decoded.append(len(data)) or real(data))
     body = urlencode({**PARAMS, "Junk": "é" * 5000}).encode()
     assert len(body) <= twilio_request.MAX_BODY
     env = environ(body, HTTP_X_TWILIO_SIGNATURE="Zm9yZ2Vk")
@@ -82,13 +90,17 @@ def test_a_forged_post_of_the_largest_size_is_read_and_decoded_once(app, redis_c
 PAD = b"&AddOns=" + b"x" * twilio_request.PLAIN_UP_TO  # large: decoded in C
 
 
-@pytest.mark.parametrize("body", [
-    b"CallSid=CA1&Junk=%zz" + PAD,  # a malformed escape
-    b"CallSid=CA1&Junk=%FF" + PAD,  # not UTF-8 once decoded
-    b"CallSid=CA1" + b"&a=b" * 300 + PAD,  # more pairs than Twilio ever sends
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"CallSid=CA1&Junk=%zz" + PAD,  # a malformed escape
+        b"CallSid=CA1&Junk=%FF" + PAD,  # not UTF-8 once decoded
+        b"CallSid=CA1" + b"&a=b" * 300 + PAD,  # more pairs than Twilio ever sends
+    ],
+)
 def test_a_large_post_twilio_would_not_send_is_refused_before_its_signature(
-        app, redis_client, monkeypatch, body):
+    app, redis_client, monkeypatch, body
+):
     monkeypatch.setattr(signature.SignatureChecker, "is_valid", lambda *a, **k: 1 / 0)
     env = environ(body, HTTP_X_TWILIO_SIGNATURE="Zm9yZ2Vk")
     assert call(app, env) == 403  # and the signature was never computed
@@ -101,8 +113,13 @@ def test_twenty_thousand_forgeries_leave_every_cache_at_its_bound(app, redis_cli
     for i in range(20_000):
         host = f"h{i}.example.com:{1000 + i % 9000}"
         query = f"f=support&v=1&s=menu{i}&pad={'x' * 200}"
-        env = environ(urlencode(PARAMS).encode(), host=host, query=query, path="/voice/step",
-                      HTTP_X_TWILIO_SIGNATURE=sign(f"http://{host}/voice/step?{query}", {}))
+        env = environ(
+            urlencode(PARAMS).encode(),
+            host=host,
+            query=query,
+            path="/voice/step",
+            HTTP_X_TWILIO_SIGNATURE=sign(f"http://{host}/voice/step?{query}", {}),
+        )
         assert call(app, env) == 403
     assert signature._signed == {}  # forged URLs are never remembered
     assert twilio_request._host.cache_info().currsize <= twilio_request._host.cache_info().maxsize
@@ -111,7 +128,6 @@ def test_twenty_thousand_forgeries_leave_every_cache_at_its_bound(app, redis_cli
     url = "http://localhost/voice"
     params = {**PARAMS, "To": SUPPORT}
     for _ in range(3):
-        env = environ(urlencode(params).encode(),
-                      HTTP_X_TWILIO_SIGNATURE=sign(url, params, TOKEN))
+        env = environ(urlencode(params).encode(), HTTP_X_TWILIO_SIGNATURE=sign(url, params, TOKEN))
         assert call(app, env) == 200
     assert list(signature._signed) == [url]

@@ -29,9 +29,14 @@ WAIT_URL = "/voice/wait?f=support&v=3&c=manila&n=2&s=bridge&w=300"
 
 def flow(**changes: object) -> Flow:
     problems = Problems("test")
-    raw = {"start": "bye", "domestic": "scranton", "languages": ["en-US", "es-US"],
-           "voices": {"en": "Polly.Joanna", "es": "Polly.Lupe"},
-           "states": {"bye": {"type": "hangup"}}, **changes}
+    raw = {
+        "start": "bye",
+        "domestic": "scranton",
+        "languages": ["en-US", "es-US"],
+        "voices": {"en": "Polly.Joanna", "es": "Polly.Lupe"},
+        "states": {"bye": {"type": "hangup"}},
+        **changes,
+    }
     parsed = parse_flow("support", raw, problems)
     assert not problems.errors, problems.errors
     return parsed
@@ -50,15 +55,17 @@ def test_the_first_document_says_the_place_in_line_the_offer_then_twilios_music(
         'input="dtmf" method="POST" numDigits="1" timeout="1">'
         '<Say language="en-US" voice="Polly.Joanna">You are number 3 in line.</Say>'
         f'<Say language="en-US" voice="Polly.Joanna">{OFFER}</Say>'
-        f'<Play>{TWILIO_HOLD_MUSIC[0]}</Play>'
-        '</Gather></Response>')
+        f"<Play>{TWILIO_HOLD_MUSIC[0]}</Play>"
+        "</Gather></Response>"
+    )
     assert_valid_twiml(render(document.lines, WAIT_URL), "text/xml")
 
 
 def test_no_document_holds_a_pause_or_more_than_one_second_of_silence():
     for seconds in range(0, 3600, 7):
-        root = assert_valid_twiml(render(hold(flow(), FACTS, Queued(seconds, 2), 0, "").lines,
-                                         WAIT_URL), "text/xml")
+        root = assert_valid_twiml(
+            render(hold(flow(), FACTS, Queued(seconds, 2), 0, "").lines, WAIT_URL), "text/xml"
+        )
         assert root.find(".//Pause") is None and root.find(".//Hangup") is None
         assert [v.tag for v in root] == ["Gather"] and root.find("Gather").get("timeout") == "1"
         assert root.find("Gather/Play") is not None and OFFER in [s.text for s in root.iter("Say")]
@@ -73,16 +80,20 @@ def test_the_place_in_line_is_said_on_entry_and_every_few_minutes():
     assert texts(hold(f, FACTS, Queued(100, 4), 0, ""))[0] == OFFER  # between: offer, music
 
 
-@pytest.mark.parametrize("language, expected", [
-    ("", ["You are number 2 in line.", "Your expected wait is about 7 minutes."]),
-    ("es", ["Usted es el número 2 en la fila.", "Su tiempo de espera estimado es de unos 7 minutos."]),
-])
+@pytest.mark.parametrize(
+    "language, expected",
+    [
+        ("", ["You are number 2 in line.", "Your expected wait is about 7 minutes."]),
+        ("es", ["Usted es el número 2 en la fila.", "Su tiempo de espera estimado es de unos 7 minutos."]),
+    ],
+)
 def test_the_estimated_wait_is_said_in_the_calls_language(language, expected):
     document = hold(flow(), FACTS, Queued(0, 2), 0, language, expected=420.0)
 
     assert texts(document)[:2] == expected
     assert {line.voice for line in document.lines if isinstance(line, Speak)} == {
-        "Polly.Lupe" if language else "Polly.Joanna"}
+        "Polly.Lupe" if language else "Polly.Joanna"
+    }
 
 
 @pytest.mark.parametrize("expected", [None, 30.0, 89.0])
@@ -94,8 +105,9 @@ def test_without_an_estimate_worth_saying_nothing_is_said_about_time(expected):
 def test_past_max_wait_the_caller_leaves_the_queue():
     f = flow()
     assert hold(f, FACTS, Queued(299, 1), 300, "").leave == ""
-    assert hold(f, FACTS, Queued(300, 1), 300, "") == replace(hold(f, FACTS, Queued(0), 0, ""),
-                                                              lines=(), leave=WAIT_LIMIT)
+    assert hold(f, FACTS, Queued(300, 1), 300, "") == replace(
+        hold(f, FACTS, Queued(0), 0, ""), lines=(), leave=WAIT_LIMIT
+    )
     assert hold(f, FACTS, Queued(10_000, 1), 0, "").leave == ""  # no limit: the wait goes on
 
 
@@ -103,25 +115,48 @@ def test_the_flows_own_music_segments_play_in_turn():
     segments = ["https://media.acme.example.com/hold/1.wav", "https://media.acme.example.com/hold/2.wav"]
     f = flow(hold_music=segments, offer_every=30)
     assert [music(f, Queued(t)) for t in (0, 29, 30, 61, 90)] == [
-        segments[0], segments[0], segments[1], segments[0], segments[1]]
+        segments[0],
+        segments[0],
+        segments[1],
+        segments[0],
+        segments[1],
+    ]
     assert Play(segments[0]) in hold(f, FACTS, Queued(0), 0, "").lines
     assert flow(hold_music=segments[0]).hold_music == (segments[0],)
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"hold_music": ["http://media.acme.example.com/a.wav"]}, "hold_music[0]", "is not an https:// URL"),
-    ({"hold_music": [3]}, "hold_music", "must be an https URL or a list of them"),
-    ({"offer_every": 5}, "offer_every", "must be at least 10 seconds"),
-    ({"max_wait": 10}, "max_wait", "must be at least 30 seconds"),
-    ({"queue_wait": {"en": "About {minutes} min, {city}.", "es": "{nope}"}}, "queue_wait.es",
-     "uses unknown placeholder {nope}"),
-    ({"hold_offer": "Press {key}, you are {position}."}, "hold_offer",
-     "uses unknown placeholder {position}"),
-])
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"hold_music": ["http://media.acme.example.com/a.wav"]}, "hold_music[0]", "is not an https:// URL"),
+        ({"hold_music": [3]}, "hold_music", "must be an https URL or a list of them"),
+        ({"offer_every": 5}, "offer_every", "must be at least 10 seconds"),
+        ({"max_wait": 10}, "max_wait", "must be at least 30 seconds"),
+        (
+            {"queue_wait": {"en": "About {minutes} min, {city}.", "es": "{nope}"}},
+            "queue_wait.es",
+            "uses unknown placeholder {nope}",
+        ),
+        (
+            {"hold_offer": "Press {key}, you are {position}."},
+            "hold_offer",
+            "uses unknown placeholder {position}",
+        ),
+    ],
+)
 def test_bad_hold_settings_are_named(changes, field, message):
     problems = Problems("test.toml")
-    parse_flow("support", {"start": "bye", "domestic": "scranton", "languages": ["en-US", "es-US"],
-                           "states": {"bye": {"type": "hangup"}}, **changes}, problems)
+    parse_flow(
+        "support",
+        {
+            "start": "bye",
+            "domestic": "scranton",
+            "languages": ["en-US", "es-US"],
+            "states": {"bye": {"type": "hangup"}},
+            **changes,
+        },
+        problems,
+    )
     assert [(e.field, message in e.message) for e in problems.errors] == [(field, True)], problems.errors
 
 
@@ -131,6 +166,14 @@ def test_max_wait_is_for_queue_and_workflow_centers_only():
     assert parse_center("manila", {**raw, "connect": {"queue": "acme-manila"}}, problems).max_wait == 300
     assert problems.errors == []
     parse_center("manila", {**raw, "connect": {"number": "+639171234567"}}, problems)
-    assert [str(e) for e in problems.errors] == [str(FlowError(
-        "test.toml", "center 'manila'", "max_wait", "applies to queue and workflow centers; a "
-        "number bridge is a <Dial>, which gives up after its own timeout"))]
+    assert [str(e) for e in problems.errors] == [
+        str(
+            FlowError(
+                "test.toml",
+                "center 'manila'",
+                "max_wait",
+                "applies to queue and workflow centers; a "
+                "number bridge is a <Dial>, which gives up after its own timeout",
+            )
+        )
+    ]

@@ -165,12 +165,13 @@ def disclosed(flow: Flow, centers, language: str) -> Turn:
     """A call in this language through the language menu and the main menu to the disclosure."""
     f = facts(centers, language)
     turn = resume(flow, begin(flow, f).call, Silence(), f)  # keep the number's language
-    turn = resume(flow, turn.call, Heard(digits="2"), f)     # billing
+    turn = resume(flow, turn.call, Heard(digits="2"), f)  # billing
     assert turn.call.state == "disclose", turn.actions
     return turn
 
 
 # --- ivr check: every prompt in every language -------------------------------------------------
+
 
 def test_bilingual_flow_passes_ivr_check(line):
     assert [lang.tag for lang in line.languages] == ["en-US", "es-US"]
@@ -179,28 +180,37 @@ def test_bilingual_flow_passes_ivr_check(line):
 
 
 def test_missing_spanish_prompt_is_refused_naming_file_flow_state_field_and_language(tmp_path):
-    _, errors = check(tmp_path, line=edit(LINE, 'prompt.es = "Para facturación, oprima 2 o diga '
-                                                'facturación."\n', ""))
+    _, errors = check(
+        tmp_path, line=edit(LINE, 'prompt.es = "Para facturación, oprima 2 o diga facturación."\n', "")
+    )
 
     assert len(errors) == 1, errors
     error = errors[0]
     assert (error.file, error.where, error.field) == (
-        str(tmp_path / "line.toml"), "flow 'line' state 'menu'", "prompt.es")
-    assert str(error) == (f"{tmp_path / 'line.toml'}: flow 'line' state 'menu' field 'prompt.es': "
-                          "is missing; the flow offers en, es")
+        str(tmp_path / "line.toml"),
+        "flow 'line' state 'menu'",
+        "prompt.es",
+    )
+    assert str(error) == (
+        f"{tmp_path / 'line.toml'}: flow 'line' state 'menu' field 'prompt.es': "
+        "is missing; the flow offers en, es"
+    )
 
 
 def test_plain_string_in_a_bilingual_flow_is_the_default_language_only(tmp_path):
-    _, errors = check(tmp_path, line=edit(LINE, 'text = { en = "Sorry.", es = "Lo sentimos." }',
-                                          'text = "Sorry."'))
+    _, errors = check(
+        tmp_path, line=edit(LINE, 'text = { en = "Sorry.", es = "Lo sentimos." }', 'text = "Sorry."')
+    )
 
-    assert errors_at(errors, "flow 'line' state 'sorry'") == {
-        "text.es": "is missing; the flow offers en, es"}
+    assert errors_at(errors, "flow 'line' state 'sorry'") == {"text.es": "is missing; the flow offers en, es"}
 
 
 def test_each_missing_translation_is_named(tmp_path):
-    line = edit(LINE, 'text = { en = "Thank you for calling.", es = "Gracias por llamar." }',
-                'text = { es = "Gracias por llamar." }')
+    line = edit(
+        LINE,
+        'text = { en = "Thank you for calling.", es = "Gracias por llamar." }',
+        'text = { es = "Gracias por llamar." }',
+    )
     line = edit(line, ', es = "Su agente está en {city}, {country}." }', " }")
     line = edit(line, ', es = { "facturación" = "route" } }', " }")
     _, errors = check(tmp_path, line=line)
@@ -213,24 +223,34 @@ def test_each_missing_translation_is_named(tmp_path):
 
 
 def test_spanish_disclosure_without_the_country_is_refused(tmp_path):
-    _, errors = check(tmp_path, line=edit(LINE, "Su agente está en {city}, {country}.",
-                                          "Su agente está en {city}."))
+    _, errors = check(
+        tmp_path, line=edit(LINE, "Su agente está en {city}, {country}.", "Su agente está en {city}.")
+    )
 
     assert errors_at(errors, "flow 'line' state 'disclose'") == {
-        "text.es": "must name the agent's {city} and {country}"}
+        "text.es": "must name the agent's {city} and {country}"
+    }
 
 
 def test_text_in_a_language_the_flow_does_not_offer_is_refused(tmp_path):
-    _, errors = check(tmp_path, line=edit(LINE, 'text = { en = "Sorry.", es = "Lo sentimos." }',
-                                          'text = { en = "Sorry.", es = "Lo sentimos.", fr = "Désolé." }'))
+    _, errors = check(
+        tmp_path,
+        line=edit(
+            LINE,
+            'text = { en = "Sorry.", es = "Lo sentimos." }',
+            'text = { en = "Sorry.", es = "Lo sentimos.", fr = "Désolé." }',
+        ),
+    )
 
     assert errors_at(errors, "flow 'line' state 'sorry'") == {
-        "text.fr": "is not a language of this flow (en, es)"}
+        "text.fr": "is not a language of this flow (en, es)"
+    }
 
 
 def test_language_without_built_in_texts_needs_them_all(tmp_path):
-    _, errors = check(tmp_path, line=edit(LINE, 'languages = ["en-US", "es-US"]',
-                                          'languages = ["en-US", "es-US", "fr-FR"]'))
+    _, errors = check(
+        tmp_path, line=edit(LINE, 'languages = ["en-US", "es-US"]', 'languages = ["en-US", "es-US", "fr-FR"]')
+    )
 
     flow_fields = errors_at(errors, "flow 'line'")
     assert flow_fields["transfer_words.fr"].startswith("is missing")
@@ -239,8 +259,10 @@ def test_language_without_built_in_texts_needs_them_all(tmp_path):
 
 
 def test_operator_transfer_words_replace_the_defaults(tmp_path):
-    config, errors = check(tmp_path, line=edit(
-        LINE, "languages = [", 'transfer_words = { es = ["agente", "operadora"] }\nlanguages = ['))
+    config, errors = check(
+        tmp_path,
+        line=edit(LINE, "languages = [", 'transfer_words = { es = ["agente", "operadora"] }\nlanguages = ['),
+    )
 
     assert errors == []
     flow = config.flows["line"]
@@ -248,21 +270,53 @@ def test_operator_transfer_words_replace_the_defaults(tmp_path):
     assert flow.languages[0].words == ("agent", "united states", "america")
 
 
-@pytest.mark.parametrize("old, new, where, field, message", [
-    ('languages = ["en-US", "es-US"]', 'languages = ["en-US", "es-MX"]\nlanguage = "en-US"',
-     "flow 'line'", "languages", "give language (one) or languages (a list), not both"),
-    ('languages = ["en-US", "es-US"]', 'languages = ["en-US", "en-GB"]',
-     "flow 'line'", "languages", "offers 'en' twice; give one tag per language"),
-    ('languages = ["en-US", "es-US"]', 'languages = ["en-US", "Spanish"]',
-     "flow 'line'", "languages", "'Spanish' is not a language tag like en-US"),
-    ('voices = { en = "Polly.Joanna", es = "Polly.Lupe" }', 'voice = "Polly.Joanna"',
-     "flow 'line'", "voice", 'is for a one-language flow; give voices = { en = "...", es = "..." }'),
-    ('voices = { en = "Polly.Joanna", es = "Polly.Lupe" }',
-     'voices = { en = "Polly.Joanna", es = "Polly.Lupe\\u000b" }',
-     "flow 'line'", "voices.es", "'Polly.Lupe\\x0b' is not a voice name like Polly.Lupe"),
-    ('options = { "1" = "en", "2" = "es" }', 'options = { "1" = "en", "2" = "fr" }',
-     "flow 'line' state 'language'", "options.2", "'fr' is not a language of this flow (en, es)"),
-])
+@pytest.mark.parametrize(
+    "old, new, where, field, message",
+    [
+        (
+            'languages = ["en-US", "es-US"]',
+            'languages = ["en-US", "es-MX"]\nlanguage = "en-US"',
+            "flow 'line'",
+            "languages",
+            "give language (one) or languages (a list), not both",
+        ),
+        (
+            'languages = ["en-US", "es-US"]',
+            'languages = ["en-US", "en-GB"]',
+            "flow 'line'",
+            "languages",
+            "offers 'en' twice; give one tag per language",
+        ),
+        (
+            'languages = ["en-US", "es-US"]',
+            'languages = ["en-US", "Spanish"]',
+            "flow 'line'",
+            "languages",
+            "'Spanish' is not a language tag like en-US",
+        ),
+        (
+            'voices = { en = "Polly.Joanna", es = "Polly.Lupe" }',
+            'voice = "Polly.Joanna"',
+            "flow 'line'",
+            "voice",
+            'is for a one-language flow; give voices = { en = "...", es = "..." }',
+        ),
+        (
+            'voices = { en = "Polly.Joanna", es = "Polly.Lupe" }',
+            'voices = { en = "Polly.Joanna", es = "Polly.Lupe\\u000b" }',
+            "flow 'line'",
+            "voices.es",
+            "'Polly.Lupe\\x0b' is not a voice name like Polly.Lupe",
+        ),
+        (
+            'options = { "1" = "en", "2" = "es" }',
+            'options = { "1" = "en", "2" = "fr" }',
+            "flow 'line' state 'language'",
+            "options.2",
+            "'fr' is not a language of this flow (en, es)",
+        ),
+    ],
+)
 def test_bad_language_settings_are_refused(tmp_path, old, new, where, field, message):
     _, errors = check(tmp_path, line=edit(LINE, old, new))
 
@@ -274,40 +328,78 @@ def test_bad_language_settings_are_refused(tmp_path, old, new, where, field, mes
 VOICES = 'voices = { en = "Polly.Joanna", es = "Polly.Lupe" }'
 
 
-@pytest.mark.parametrize("old, new, field, message", [
-    (VOICES, 'voices = { en = "Polly.Lupe", es = "Polly.Lupe" }', "voices.en",
-     "'Polly.Lupe' speaks es-US, not en-US"),
-    (VOICES, 'voices = { en = "Polly.Joanna", es = "Polly.Mia" }', "voices.es",
-     "'Polly.Mia' speaks es-MX, not es-US"),
-    (VOICES, 'voices = { en = "Google.en-GB-Standard-A", es = "Polly.Lupe" }', "voices.en",
-     "'Google.en-GB-Standard-A' is a en-GB voice, not one for en-US"),
-    (VOICES, 'voices = { en = "Polly.Robot", es = "Polly.Lupe" }', "voices.en",
-     "'Polly.Robot' is not a voice Twilio offers (Polly.NAME, Polly.NAME-Neural, "
-     "Google.TAG-KIND-VARIANT, man, woman)"),
-    (VOICES, 'voices = { en = "man", es = "man" }', "voices.es",
-     "'man' speaks only de-DE, en-GB, en-US, es-ES, fr-FR, not es-US"),
-    ('languages = ["en-US", "es-US"]', 'languages = ["en-US", "es-XX"]', "languages[1]",
-     "'es-XX' is not a language Twilio's <Gather> recognises speech in; for this language: "
-     "es-AR, es-BO, es-CL, es-CO, es-CR, es-DO, es-EC, es-ES, es-GT, es-HN, es-MX, es-NI, "
-     "es-PA, es-PE, es-PR, es-PY, es-SV, es-US, es-UY, es-VE"),
-    ('languages = ["en-US", "es-US"]\n' + VOICES, 'language = "en"\nvoice = "Polly.Joanna"',
-     "language", "'en' is not a language Twilio's <Gather> recognises speech in; for this "
-     "language: en-AU, en-CA, en-GB, en-GH, en-IE, en-IN, en-KE, en-NG, en-NZ, en-PH, en-TZ, "
-     "en-US, en-ZA"),
-    ('languages = ["en-US", "es-US"]\n' + VOICES, 'language = "en-GB"\nvoice = "Polly.Joanna"',
-     "voice", "'Polly.Joanna' speaks en-US, not en-GB"),
-])
+@pytest.mark.parametrize(
+    "old, new, field, message",
+    [
+        (
+            VOICES,
+            'voices = { en = "Polly.Lupe", es = "Polly.Lupe" }',
+            "voices.en",
+            "'Polly.Lupe' speaks es-US, not en-US",
+        ),
+        (
+            VOICES,
+            'voices = { en = "Polly.Joanna", es = "Polly.Mia" }',
+            "voices.es",
+            "'Polly.Mia' speaks es-MX, not es-US",
+        ),
+        (
+            VOICES,
+            'voices = { en = "Google.en-GB-Standard-A", es = "Polly.Lupe" }',
+            "voices.en",
+            "'Google.en-GB-Standard-A' is a en-GB voice, not one for en-US",
+        ),
+        (
+            VOICES,
+            'voices = { en = "Polly.Robot", es = "Polly.Lupe" }',
+            "voices.en",
+            "'Polly.Robot' is not a voice Twilio offers (Polly.NAME, Polly.NAME-Neural, "
+            "Google.TAG-KIND-VARIANT, man, woman)",
+        ),
+        (
+            VOICES,
+            'voices = { en = "man", es = "man" }',
+            "voices.es",
+            "'man' speaks only de-DE, en-GB, en-US, es-ES, fr-FR, not es-US",
+        ),
+        (
+            'languages = ["en-US", "es-US"]',
+            'languages = ["en-US", "es-XX"]',
+            "languages[1]",
+            "'es-XX' is not a language Twilio's <Gather> recognises speech in; for this language: "
+            "es-AR, es-BO, es-CL, es-CO, es-CR, es-DO, es-EC, es-ES, es-GT, es-HN, es-MX, es-NI, "
+            "es-PA, es-PE, es-PR, es-PY, es-SV, es-US, es-UY, es-VE",
+        ),
+        (
+            'languages = ["en-US", "es-US"]\n' + VOICES,
+            'language = "en"\nvoice = "Polly.Joanna"',
+            "language",
+            "'en' is not a language Twilio's <Gather> recognises speech in; for this "
+            "language: en-AU, en-CA, en-GB, en-GH, en-IE, en-IN, en-KE, en-NG, en-NZ, en-PH, en-TZ, "
+            "en-US, en-ZA",
+        ),
+        (
+            'languages = ["en-US", "es-US"]\n' + VOICES,
+            'language = "en-GB"\nvoice = "Polly.Joanna"',
+            "voice",
+            "'Polly.Joanna' speaks en-US, not en-GB",
+        ),
+    ],
+)
 def test_voice_and_language_twilio_would_refuse_are_refused(tmp_path, old, new, field, message):
     _, errors = check(tmp_path, line=edit(LINE, old, new))
 
     assert errors_at(errors, "flow 'line'").get(field) == message, errors
 
 
-@pytest.mark.parametrize("voices", [
-    'voices = { en = "Polly.Joanna-Neural", es = "Polly.Lupe-Generative" }',
-    'voices = { en = "Google.en-US-Neural2-F", es = "Google.es-US-Chirp3-HD-Aoede" }',
-    'voices = { en = "woman", es = "Polly.Miguel" }',
-])
+@pytest.mark.parametrize(
+    "voices",
+    [
+        'voices = { en = "Polly.Joanna-Neural", es = "Polly.Lupe-Generative" }',
+        'voices = { en = "Google.en-US-Neural2-F", es = "Google.es-US-Chirp3-HD-Aoede" }',
+        'voices = { en = "woman", es = "Polly.Miguel" }',
+    ],
+)
 def test_voices_twilio_offers_for_the_language_pass(tmp_path, voices):
     _, errors = check(tmp_path, line=edit(LINE, VOICES, voices))
 
@@ -318,32 +410,40 @@ def test_number_starting_in_a_language_its_flow_lacks_is_refused(tmp_path):
     _, errors = check(tmp_path, numbers=edit(NUMBERS, 'language = "es"', 'language = "fr"'))
 
     assert errors_at(errors, "number '+18005550111'") == {
-        "language": "'fr' is not a language of flow 'line' (en, es)"}
+        "language": "'fr' is not a language of flow 'line' (en, es)"
+    }
 
 
 # --- the engine speaks the call's language ------------------------------------------------------
 
-@pytest.mark.parametrize("language, greeting, tag, voice", [
-    ("", "Thank you for calling.", "en-US", "Polly.Joanna"),
-    ("es", "Gracias por llamar.", "es-US", "Polly.Lupe"),
-])
-def test_the_numbers_language_is_the_calls_first_language(line, centers, language, greeting, tag,
-                                                          voice):
+
+@pytest.mark.parametrize(
+    "language, greeting, tag, voice",
+    [
+        ("", "Thank you for calling.", "en-US", "Polly.Joanna"),
+        ("es", "Gracias por llamar.", "es-US", "Polly.Lupe"),
+    ],
+)
+def test_the_numbers_language_is_the_calls_first_language(line, centers, language, greeting, tag, voice):
     f = facts(centers, language)
     turn = resume(line, begin(line, f).call, Silence(), f)  # the language menu: nothing chosen
 
     assert turn.actions[0] == Speak(greeting, tag, voice)
     assert turn.call.language == language
     assert [e.fields for e in turn.events if e.step == "language"] == [
-        (("state", "language"), ("language", language or "en"), ("input", "silence"))]
+        (("state", "language"), ("language", language or "en"), ("input", "silence"))
+    ]
 
 
-@pytest.mark.parametrize("reply, chosen", [
-    (Heard(digits="2"), "es"),
-    (Heard(speech="Español, por favor"), "es"),
-    (Heard(digits="1"), ""),
-    (Heard(speech="English"), ""),
-])
+@pytest.mark.parametrize(
+    "reply, chosen",
+    [
+        (Heard(digits="2"), "es"),
+        (Heard(speech="Español, por favor"), "es"),
+        (Heard(digits="1"), ""),
+        (Heard(speech="English"), ""),
+    ],
+)
 def test_language_menu_sets_the_calls_language(line, centers, reply, chosen):
     f = facts(centers)
     turn = resume(line, begin(line, f).call, reply, f)
@@ -361,19 +461,33 @@ def test_language_menu_speaks_each_line_in_its_own_language_the_calls_first(line
     says = assert_valid_twiml(render(tuple([ask]))).find("Gather").findall("Say")
     assert [(s.text, s.get("language"), s.get("voice")) for s in says] == [
         ("Para español, oprima 2.", "es-US", "Polly.Lupe"),
-        ("For English, press 1.", "en-US", "Polly.Joanna")]
+        ("For English, press 1.", "en-US", "Polly.Joanna"),
+    ]
 
 
-@pytest.mark.parametrize("language, center, expected", [
-    ("es", "manila", "Su agente está en Manila, Filipinas. "
-                     "Para un agente en Estados Unidos, oprima 1 o diga 'agente'."),
-    ("es", "bangalore", "Su agente está en Bangalore, India. "
-                        "Para un agente en Estados Unidos, oprima 1 o diga 'agente'."),
-    ("", "manila", "Your agent is in Manila, the Philippines. "
-                   "For an agent in the United States, press 1 or say 'agent'."),
-])
-def test_disclosure_and_offer_are_heard_in_the_callers_language(line, centers, language,
-                                                                center, expected):
+@pytest.mark.parametrize(
+    "language, center, expected",
+    [
+        (
+            "es",
+            "manila",
+            "Su agente está en Manila, Filipinas. "
+            "Para un agente en Estados Unidos, oprima 1 o diga 'agente'.",
+        ),
+        (
+            "es",
+            "bangalore",
+            "Su agente está en Bangalore, India. Para un agente en Estados Unidos, oprima 1 o diga 'agente'.",
+        ),
+        (
+            "",
+            "manila",
+            "Your agent is in Manila, the Philippines. "
+            "For an agent in the United States, press 1 or say 'agent'.",
+        ),
+    ],
+)
+def test_disclosure_and_offer_are_heard_in_the_callers_language(line, centers, language, center, expected):
     only = {k: v for k, v in centers.items() if k in (center, "scranton")}
     turn = disclosed(line, only, language)
     ask = asks(turn)[0]
@@ -393,11 +507,16 @@ def test_spanish_disclosure_hints_spanish_words_first(line, centers):
     assert ask.hints == ("agente", "estados unidos", "américa", "agent", "united states", "america")
 
 
-@pytest.mark.parametrize("language, speech", [
-    ("es", "agente"), ("es", "Estados Unidos, por favor"), ("es", "America"),
-    ("es", "agent"),   # any language the flow offers
-    ("", "agente"),
-])
+@pytest.mark.parametrize(
+    "language, speech",
+    [
+        ("es", "agente"),
+        ("es", "Estados Unidos, por favor"),
+        ("es", "America"),
+        ("es", "agent"),  # any language the flow offers
+        ("", "agente"),
+    ],
+)
 def test_transfer_words_of_every_language_are_heard(line, centers, language, speech):
     turn = disclosed(line, centers, language)
     turn = resume(line, turn.call, Heard(speech=speech), facts(centers, language))
@@ -421,8 +540,10 @@ def test_cautious_disclosure_is_in_the_callers_language(line, centers):
     turn = safe_answer(flow, call, facts(centers, fresh=False), "test")
 
     ask = asks(turn)[0]
-    assert ask.text == ("Su llamada puede ser atendida por un agente fuera de Estados Unidos. "
-                        "Para hablar con un agente en Estados Unidos, oprima 1 o diga 'agente'.")
+    assert ask.text == (
+        "Su llamada puede ser atendida por un agente fuera de Estados Unidos. "
+        "Para hablar con un agente en Estados Unidos, oprima 1 o diga 'agente'."
+    )
     assert (ask.language, turn.call.state) == ("es-US", AFTER_CAUTION)
 
 
@@ -432,15 +553,30 @@ def test_unavailable_text_is_in_the_callers_language(line):
 
     assert turn.actions[0] == Speak(
         "Lo sentimos, ningún agente puede atender su llamada ahora. Por favor, llame más tarde.",
-        "es-US", "Polly.Lupe")
+        "es-US",
+        "Polly.Lupe",
+    )
 
 
-@pytest.mark.parametrize("language, expected", [
-    ("es", Speak("Para hablar con un agente en Estados Unidos, oprima 1 en cualquier momento.",
-                 "es-US", "Polly.Lupe")),
-    ("", Speak("To speak with an agent in the United States, press 1 at any time.",
-               "en-US", "Polly.Joanna")),
-])
+@pytest.mark.parametrize(
+    "language, expected",
+    [
+        (
+            "es",
+            Speak(
+                "Para hablar con un agente en Estados Unidos, oprima 1 en cualquier momento.",
+                "es-US",
+                "Polly.Lupe",
+            ),
+        ),
+        (
+            "",
+            Speak(
+                "To speak with an agent in the United States, press 1 at any time.", "en-US", "Polly.Joanna"
+            ),
+        ),
+    ],
+)
 def test_hold_offer_is_in_the_callers_language(line, centers, language, expected):
     assert hold_offer(line, facts(centers), language) == expected
 

@@ -57,16 +57,21 @@ def test_walks_longer_than_the_engine_allows_are_refused_exactly_where_it_gives_
         assert not errors
         assert begin(flow, without_manila(config)).actions
     else:
-        assert [(e.where, e.message.split(" (")[0]) for e in refused] == [(
-            "flow 'support' state 's0'", f"the engine walks {walked} states from here before it "
-            "waits for the caller")]
+        assert [(e.where, e.message.split(" (")[0]) for e in refused] == [
+            (
+                "flow 'support' state 's0'",
+                f"the engine walks {walked} states from here before it waits for the caller",
+            )
+        ]
         assert f"it gives up after {MAX_HOPS}" in refused[0].message
         with pytest.raises(RuntimeError, match="did not wait"):
             begin(flow, without_manila(config))
 
 
 def test_a_walk_after_a_menu_answer_is_measured_from_where_the_answer_leads(tmp_path):
-    flow = edit(SUPPORT, 'start = "greet"', 'start = "ask"') + """
+    flow = (
+        edit(SUPPORT, 'start = "greet"', 'start = "ask"')
+        + """
 [flows.support.states.ask]
 type = "menu"
 prompt = "Press 2."
@@ -74,6 +79,7 @@ options = { "2" = "s0" }
 no_input = "s0"
 invalid = "sorry"
 """
+    )
     for i in range(MAX_HOPS):
         flow += f'\n[flows.support.states.s{i}]\ntype = "say"\ntext = "Hi."\nnext = "s{i + 1}"\n'
     flow = flow.replace(f'next = "s{MAX_HOPS}"', 'next = "greet"')
@@ -96,8 +102,8 @@ def test_ten_thousand_transfer_words_are_refused_for_the_document_and_the_hints(
 
     hints = [e for e in errors if e.field == "transfer_words"]
     assert [e.message for e in hints] == [
-        f"holds 10000 words; a prompt listens for at most {HINTS_LIMIT} (Twilio's limit on "
-        "speech hints)"]
+        f"holds 10000 words; a prompt listens for at most {HINTS_LIMIT} (Twilio's limit on speech hints)"
+    ]
     size = [e for e in errors if "TwiML document" in e.message]
     assert size and size[0].where == "flow 'support' state 'greet'"
     assert "greet -> route -> disclose" in size[0].message

@@ -22,8 +22,12 @@ connect = { queue = "acme-cebu" }
 """
 
 
-def write(folder: Path, centers: str = CENTERS + SPARE_CENTER,
-          numbers: str = NUMBERS + SECOND_NUMBER, support: str = SUPPORT) -> Path:
+def write(
+    folder: Path,
+    centers: str = CENTERS + SPARE_CENTER,
+    numbers: str = NUMBERS + SECOND_NUMBER,
+    support: str = SUPPORT,
+) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     for name, text in (("centers", centers), ("numbers", numbers), ("support", support)):
@@ -67,8 +71,7 @@ def test_empty_folder_publishes_nothing(tmp_path, live, capsys):
 
     assert main(["load", str(empty), "--redis-url", live]) == 1
     assert "nothing published" in capsys.readouterr().err
-    assert published(live) == ({"+18005550100", "+18885550199"},
-                               {"manila", "bangalore", "scranton", "cebu"})
+    assert published(live) == ({"+18005550100", "+18885550199"}, {"manila", "bangalore", "scranton", "cebu"})
 
 
 def test_dropping_a_live_number_or_center_is_refused_naming_each(tmp_path, live, capsys):
@@ -77,8 +80,7 @@ def test_dropping_a_live_number_or_center_is_refused_naming_each(tmp_path, live,
     assert main(["load", str(folder), "--redis-url", live]) == 1
     err = capsys.readouterr().err
     assert "number +18885550199" in err and "center cebu" in err and "--allow-removal" in err
-    assert published(live) == ({"+18005550100", "+18885550199"},
-                               {"manila", "bangalore", "scranton", "cebu"})
+    assert published(live) == ({"+18005550100", "+18885550199"}, {"manila", "bangalore", "scranton", "cebu"})
 
 
 def test_naming_only_some_removals_still_refuses(tmp_path, live, capsys):
@@ -93,14 +95,28 @@ def test_naming_only_some_removals_still_refuses(tmp_path, live, capsys):
 def test_removal_named_for_each_id_is_published(tmp_path, live):
     folder = write(tmp_path / "flows", centers=CENTERS, numbers=NUMBERS)
 
-    assert main(["load", str(folder), "--redis-url", live,
-                 "--allow-removal", "+18885550199", "--allow-removal", "cebu"]) == 0
+    assert (
+        main(
+            [
+                "load",
+                str(folder),
+                "--redis-url",
+                live,
+                "--allow-removal",
+                "+18885550199",
+                "--allow-removal",
+                "cebu",
+            ]
+        )
+        == 0
+    )
     assert published(live) == ({"+18005550100"}, {"manila", "bangalore", "scranton"})
 
 
 def test_adding_and_changing_needs_no_permission(tmp_path, live):
-    folder = write(tmp_path / "flows", numbers=NUMBERS + SECOND_NUMBER
-                   + '\n[numbers."+18775550123"]\nflow = "support"\n')
+    folder = write(
+        tmp_path / "flows", numbers=NUMBERS + SECOND_NUMBER + '\n[numbers."+18775550123"]\nflow = "support"\n'
+    )
 
     assert main(["load", str(folder), "--redis-url", live]) == 0
     assert "+18775550123" in published(live)[0]

@@ -28,8 +28,9 @@ def test_cr_lf_and_quotes_in_a_path_and_a_step_state_give_one_json_line_per_even
         assert raw_get(gunicorn.port, "/voice" + quote(FORGED, safe="")).startswith(b"HTTP/1.1 404")
         phone = Phone(gunicorn.base_url, TOKEN, http_transport())
         step = "/voice/step?" + urlencode({"f": "support", "v": "1", "s": FORGED})
-        status, _, _ = phone.post(step, {"CallSid": caller.call_sid, "From": caller.from_,
-                                         "To": SUPPORT, "Digits": "1"})
+        status, _, _ = phone.post(
+            step, {"CallSid": caller.call_sid, "From": caller.from_, "To": SUPPORT, "Digits": "1"}
+        )
         assert status == 200  # an unknown state still gets the flow's safe answer
         gunicorn.stop()
         lines = [line for line in gunicorn.output().splitlines() if line.strip()]

@@ -55,29 +55,56 @@ from tests.twiml_check import assert_valid_twiml
 
 # Wednesday 4 March 2026, 17:00 UTC: already 01:00 on Thursday in Manila, noon in New York.
 NOW = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
-MANILA = Center("manila", "Acme Manila", "Manila", "PH", ZoneInfo("Asia/Manila"),
-                parse_hours("24/7"), Target("queue", "acme-manila"))
-SCRANTON = Center("scranton", "Acme Scranton", "Scranton", "US", ZoneInfo("America/New_York"),
-                  parse_hours("24/7"), Target("number", "+15705550123"))
+MANILA = Center(
+    "manila",
+    "Acme Manila",
+    "Manila",
+    "PH",
+    ZoneInfo("Asia/Manila"),
+    parse_hours("24/7"),
+    Target("queue", "acme-manila"),
+)
+SCRANTON = Center(
+    "scranton",
+    "Acme Scranton",
+    "Scranton",
+    "US",
+    ZoneInfo("America/New_York"),
+    parse_hours("24/7"),
+    Target("number", "+15705550123"),
+)
 CENTERS = {c.id: c for c in (MANILA, SCRANTON)}
 
 PROMPT = "For billing, press 2 or say billing. For technical support, press 3."
-MAIN = Menu("main", PROMPT, {"2": "billing", "3": "support"}, no_input="quiet", invalid="lost",
-            words={"en": {"billing": "billing", "support": "support", "tech support": "tech"}})
-STATES = {s.name: s for s in (
-    MAIN,
-    Say("billing", "Billing.", "route"),
-    Say("support", "Support.", "route"),
-    Say("tech", "Technical support.", "route"),
-    Hangup("quiet", "We did not hear you."),
-    Hangup("lost", "We did not understand."),
-    Route("route", ("manila", "scranton"), "disclose", "sorry"),
-    Disclose("disclose", "Your agent is in {city}, {country}.",
-             "For an agent in {home_country}, press {key} or say 'agent'.", "bridge"),
-    Bridge("bridge", on_failure="sorry"),
-    Domestic("domestic", on_failure="sorry"),
-    Hangup("sorry", "Sorry."),
-)}
+MAIN = Menu(
+    "main",
+    PROMPT,
+    {"2": "billing", "3": "support"},
+    no_input="quiet",
+    invalid="lost",
+    words={"en": {"billing": "billing", "support": "support", "tech support": "tech"}},
+)
+STATES = {
+    s.name: s
+    for s in (
+        MAIN,
+        Say("billing", "Billing.", "route"),
+        Say("support", "Support.", "route"),
+        Say("tech", "Technical support.", "route"),
+        Hangup("quiet", "We did not hear you."),
+        Hangup("lost", "We did not understand."),
+        Route("route", ("manila", "scranton"), "disclose", "sorry"),
+        Disclose(
+            "disclose",
+            "Your agent is in {city}, {country}.",
+            "For an agent in {home_country}, press {key} or say 'agent'.",
+            "bridge",
+        ),
+        Bridge("bridge", on_failure="sorry"),
+        Domestic("domestic", on_failure="sorry"),
+        Hangup("sorry", "Sorry."),
+    )
+}
 FLOW = Flow("ivr", 2, "main", "scranton", STATES)
 
 
@@ -104,6 +131,7 @@ def with_states(*states, start: str = "main") -> Flow:
 
 # --- menus -----------------------------------------------------------------------------------
 
+
 def test_menu_asks_for_keys_and_words_with_the_words_as_hints():
     turn = begin(FLOW, facts())
 
@@ -120,15 +148,18 @@ def test_menu_asks_for_keys_and_words_with_the_words_as_hints():
     assert root.find("Redirect").text == gather.get("action")  # no input: the step sees Silence
 
 
-@pytest.mark.parametrize("reply, to, heard", [
-    (Heard(digits="2"), "Billing.", "key 2"),
-    (Heard(digits="3"), "Support.", "key 3"),
-    (Heard(speech="Billing, please."), "Billing.", "said 'billing'"),
-    (Heard(speech="I need tech support"), "Technical support.", "said 'tech support'"),
-    (Heard(speech="billing, my number is 570 555 0123"), "Billing.", "said 'billing'"),
-    (Heard(digits="2345"), "Billing.", "key 2"),
-    (Heard(speech="support"), "Support.", "said 'support'"),
-])
+@pytest.mark.parametrize(
+    "reply, to, heard",
+    [
+        (Heard(digits="2"), "Billing.", "key 2"),
+        (Heard(digits="3"), "Support.", "key 3"),
+        (Heard(speech="Billing, please."), "Billing.", "said 'billing'"),
+        (Heard(speech="I need tech support"), "Technical support.", "said 'tech support'"),
+        (Heard(speech="billing, my number is 570 555 0123"), "Billing.", "said 'billing'"),
+        (Heard(digits="2345"), "Billing.", "key 2"),
+        (Heard(speech="support"), "Support.", "said 'support'"),
+    ],
+)
 def test_menu_choice_by_key_or_word_goes_to_its_state(reply, to, heard):
     turn = resume(FLOW, begin(FLOW, facts()).call, reply, facts())
 
@@ -137,13 +168,15 @@ def test_menu_choice_by_key_or_word_goes_to_its_state(reply, to, heard):
     assert turn.call.misses == 0
 
 
-@pytest.mark.parametrize("reply, branch, text, heard", [
-    (Silence(), "quiet", "We did not hear you.", "silence"),
-    (Heard(digits="7"), "lost", "We did not understand.", "key 7"),
-    (Heard(speech="my bill is wrong"), "lost", "We did not understand.", "unrecognised"),
-    (Heard(speech="my card is 4111 1111 1111 1111"), "lost", "We did not understand.",
-     "unrecognised"),
-])
+@pytest.mark.parametrize(
+    "reply, branch, text, heard",
+    [
+        (Silence(), "quiet", "We did not hear you.", "silence"),
+        (Heard(digits="7"), "lost", "We did not understand.", "key 7"),
+        (Heard(speech="my bill is wrong"), "lost", "We did not understand.", "unrecognised"),
+        (Heard(speech="my card is 4111 1111 1111 1111"), "lost", "We did not understand.", "unrecognised"),
+    ],
+)
 def test_menu_prompts_again_until_its_retries_are_used_then_branches(reply, branch, text, heard):
     turn = begin(FLOW, facts())
     for attempt in range(1, MAIN.retries + 1):
@@ -175,8 +208,14 @@ def test_transfer_key_is_an_ordinary_option_before_any_disclosure():
 
 def after_disclosure_flow() -> Flow:
     """route -> disclose -> hold_menu -> bridge: a menu the caller reaches after hearing Manila."""
-    hold_menu = Menu("hold_menu", "To wait for the next agent, press 2.", {"2": "bridge"},
-                     no_input="bridge", invalid="bridge", words={"en": {"wait": "bridge"}})
+    hold_menu = Menu(
+        "hold_menu",
+        "To wait for the next agent, press 2.",
+        {"2": "bridge"},
+        no_input="bridge",
+        invalid="bridge",
+        words={"en": {"wait": "bridge"}},
+    )
     disclose = replace(STATES["disclose"], next="hold_menu")
     return with_states(hold_menu, disclose, start="route")
 
@@ -195,10 +234,13 @@ def test_menu_after_a_disclosure_listens_for_the_transfer_too():
     assert ask.hints == ("agent", "united states", "america", "wait")
 
 
-@pytest.mark.parametrize("reply, how", [
-    (Heard(digits="1"), "key 1"),
-    (Heard(speech="an agent in America"), "said 'america'"),
-])
+@pytest.mark.parametrize(
+    "reply, how",
+    [
+        (Heard(digits="1"), "key 1"),
+        (Heard(speech="an agent in America"), "said 'america'"),
+    ],
+)
 def test_after_a_disclosure_the_transfer_wins_over_the_menu(reply, how):
     flow = after_disclosure_flow()
     turn = resume(flow, at_the_menu_after_disclosure(flow).call, reply, facts())
@@ -237,19 +279,33 @@ OFFICE = parse_hours({"mon-fri": "09:00-17:00"})
 
 
 def hours_flow(state: Hours) -> Flow:
-    return with_states(state, Say("open", "We are open.", "main"),
-                       Hangup("closed", "We are closed."), start=state.name)
+    return with_states(
+        state, Say("open", "We are open.", "main"), Hangup("closed", "We are closed."), start=state.name
+    )
 
 
-@pytest.mark.parametrize("schedule, is_open", [
-    (Schedule(NEW_YORK, OFFICE), True),                                      # noon on a Wednesday
-    (Schedule(NEW_YORK, parse_hours({"sat-sun": "09:00-17:00"})), False),
-    (Schedule(NEW_YORK, OFFICE, holidays=frozenset({date(2026, 3, 4)})), False),
-    (Schedule(NEW_YORK, OFFICE, closures=(Closure(datetime(2026, 3, 4, 11, 30),
-                                                  datetime(2026, 3, 4, 12, 30)),)), False),
-    (Schedule(NEW_YORK, OFFICE, closures=(Closure(datetime(2026, 3, 4, 8, 0),
-                                                  datetime(2026, 3, 4, 12, 0)),)), True),  # ended
-])
+@pytest.mark.parametrize(
+    "schedule, is_open",
+    [
+        (Schedule(NEW_YORK, OFFICE), True),  # noon on a Wednesday
+        (Schedule(NEW_YORK, parse_hours({"sat-sun": "09:00-17:00"})), False),
+        (Schedule(NEW_YORK, OFFICE, holidays=frozenset({date(2026, 3, 4)})), False),
+        (
+            Schedule(
+                NEW_YORK,
+                OFFICE,
+                closures=(Closure(datetime(2026, 3, 4, 11, 30), datetime(2026, 3, 4, 12, 30)),),
+            ),
+            False,
+        ),
+        (
+            Schedule(
+                NEW_YORK, OFFICE, closures=(Closure(datetime(2026, 3, 4, 8, 0), datetime(2026, 3, 4, 12, 0)),)
+            ),
+            True,
+        ),  # ended
+    ],
+)
 def test_hours_state_branches_on_its_own_schedule(schedule, is_open):
     turn = begin(hours_flow(Hours("office", "open", "closed", schedule=schedule)), facts())
 
@@ -257,21 +313,27 @@ def test_hours_state_branches_on_its_own_schedule(schedule, is_open):
     assert fields(turn, "hours") == [{"state": "office", "open": str(is_open).lower(), "center": ""}]
 
 
-@pytest.mark.parametrize("holiday, is_open", [
-    (date(2026, 3, 4), True),    # the 4th is over in Manila
-    (date(2026, 3, 5), False),   # Manila's own date
-])
+@pytest.mark.parametrize(
+    "holiday, is_open",
+    [
+        (date(2026, 3, 4), True),  # the 4th is over in Manila
+        (date(2026, 3, 5), False),  # Manila's own date
+    ],
+)
 def test_hours_state_uses_the_centers_holidays_in_the_centers_time_zone(holiday, is_open):
     manila = replace(MANILA, holidays=frozenset({holiday}))
-    turn = begin(hours_flow(Hours("office", "open", "closed", center="manila")),
-                 facts(centers={**CENTERS, "manila": manila}))
+    turn = begin(
+        hours_flow(Hours("office", "open", "closed", center="manila")),
+        facts(centers={**CENTERS, "manila": manila}),
+    )
 
     assert of_kind(turn, Speak)[0].text == ("We are open." if is_open else "We are closed.")
 
 
 def test_hours_state_naming_a_center_the_store_lacks_is_closed():
-    turn = begin(hours_flow(Hours("office", "open", "closed", center="manila")),
-                 facts(centers={"scranton": SCRANTON}))
+    turn = begin(
+        hours_flow(Hours("office", "open", "closed", center="manila")), facts(centers={"scranton": SCRANTON})
+    )
 
     assert of_kind(turn, Speak)[0].text == "We are closed."
 
@@ -295,26 +357,33 @@ def test_handoff_redirects_to_the_companys_application_and_records_it():
     turn = resume(flow, begin(flow, facts()).call, Heard(digits="2"), facts())
 
     assert turn.actions == [Handover(LEGACY)]
-    assert fields(turn, "handoff") == [{"url": LEGACY, "center": "", "heard": "",
-                                        "language": "en-US"}]
+    assert fields(turn, "handoff") == [{"url": LEGACY, "center": "", "heard": "", "language": "en-US"}]
     root = twiml(turn)
     assert [(v.tag, v.text, v.get("method")) for v in root] == [("Redirect", LEGACY, "POST")]
 
 
 def test_handoff_after_a_disclosure_records_what_the_caller_heard():
     flow = after_disclosure_flow()
-    flow = with_states(flow.states["hold_menu"], flow.states["disclose"], Handoff("bridge", LEGACY),
-                       start="route")
+    flow = with_states(
+        flow.states["hold_menu"], flow.states["disclose"], Handoff("bridge", LEGACY), start="route"
+    )
     turn = resume(flow, at_the_menu_after_disclosure(flow).call, Heard(digits="2"), facts())
 
-    assert fields(turn, "handoff")[0] | {"url": ""} == {"url": "", "center": "manila",
-                                                         "heard": "Manila|PH", "language": "en-US"}
+    assert fields(turn, "handoff")[0] | {"url": ""} == {
+        "url": "",
+        "center": "manila",
+        "heard": "Manila|PH",
+        "language": "en-US",
+    }
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Welcome.", ["Say", "Play", "Gather", "Redirect"]),
-    ("", ["Play", "Gather", "Redirect"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Welcome.", ["Say", "Play", "Gather", "Redirect"]),
+        ("", ["Play", "Gather", "Redirect"]),
+    ],
+)
 def test_say_state_plays_audio_after_its_text(text, expected):
     chime = "https://media.acme.example.com/chime.mp3"
     flow = with_states(Say("hello", text, "main", play=chime), start="hello")
@@ -327,6 +396,7 @@ def test_say_state_plays_audio_after_its_text(text, expected):
 
 
 # --- step URLs -----------------------------------------------------------------------------------
+
 
 def test_call_with_language_seq_and_misses_round_trips_through_the_step_url():
     call = Call("ivr", 2, "main", language="es", seq=12, misses=1)

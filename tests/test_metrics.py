@@ -31,12 +31,14 @@ METRICS_TOKEN = "metrics-test-token"
 
 def scrape(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of the scrape, by (name, labels)."""
-    r = requests.get(base_url + "/metrics", timeout=5,
-                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    r = requests.get(base_url + "/metrics", timeout=5, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"].startswith("text/plain; version=")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(r.text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
 
 
 def value(samples: dict, name: str, **labels: str) -> float:
@@ -78,8 +80,10 @@ def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("prometheus")
     (folder / "counter_1.db").write_bytes(b"left by a previous run")  # must be wiped at start
     spool = tmp_path_factory.mktemp("spool")
-    with serving(FLOWS, spool, IVR_METRICS_TOKEN=METRICS_TOKEN,
-                 PROMETHEUS_MULTIPROC_DIR=str(folder)) as (server, gunicorn):
+    with serving(FLOWS, spool, IVR_METRICS_TOKEN=METRICS_TOKEN, PROMETHEUS_MULTIPROC_DIR=str(folder)) as (
+        server,
+        gunicorn,
+    ):
         yield Served(server, gunicorn, folder, spool)
 
 
@@ -96,11 +100,13 @@ def test_counters_sum_what_was_played_across_both_workers(served):
     gunicorn, folder = served.gunicorn, served.metrics_dir
     before = scrape(gunicorn.base_url)
     # All at once (a sync worker serves one connection at a time): both workers serve some.
-    calls = ([Caller(SUPPORT) for _ in range(4)]  # disclosed, offered, bridged to Manila
-             + [Caller(SUPPORT, press="1") for _ in range(3)]  # ... transfer by key: Scranton
-             + [Caller(HOME) for _ in range(2)]  # Scranton only: no disclosure due
-             + [Caller(SUPPORT, outcomes=["hangup"])]  # hangs up in Manila's queue
-             + [Caller(SUPPORT, wait=3600)])  # past Manila's max_wait: overflow to Bangalore
+    calls = (
+        [Caller(SUPPORT) for _ in range(4)]  # disclosed, offered, bridged to Manila
+        + [Caller(SUPPORT, press="1") for _ in range(3)]  # ... transfer by key: Scranton
+        + [Caller(HOME) for _ in range(2)]  # Scranton only: no disclosure due
+        + [Caller(SUPPORT, outcomes=["hangup"])]  # hangs up in Manila's queue
+        + [Caller(SUPPORT, wait=3600)]
+    )  # past Manila's max_wait: overflow to Bangalore
     transcripts = play(gunicorn.base_url, calls)
     extra = 0  # should one worker have taken them all: more plain calls, at most 5 rounds
     while len(counting(folder)) < 2 and extra < 40:
@@ -140,8 +146,12 @@ def test_counters_sum_what_was_played_across_both_workers(served):
 def test_refused_requests_are_counted_by_route_and_reason(served):
     gunicorn = served.gunicorn
     before = scrape(gunicorn.base_url)
-    forged = requests.post(gunicorn.base_url + "/voice", data={"CallSid": "CA" + "0" * 32},
-                           headers={"X-Twilio-Signature": "forged"}, timeout=5)
+    forged = requests.post(
+        gunicorn.base_url + "/voice",
+        data={"CallSid": "CA" + "0" * 32},
+        headers={"X-Twilio-Signature": "forged"},
+        timeout=5,
+    )
     phone = Phone(gunicorn.base_url, TOKEN, http_transport())
     stuffed = phone.post("/voice", {"CallSid": "CA" + "1" * 32, "Digit": "s1"})
     after = scrape(gunicorn.base_url)
@@ -169,16 +179,16 @@ def dashboard_metrics() -> set[str]:
     for panel in board["panels"]:
         for target in panel.get("targets", []):
             expr = re.sub(r'\{[^}]*\}|"[^"]*"|\[[^\]]*\]', "", target["expr"])
-            names |= {n for n in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr)
-                      if n.startswith("onshore_")}
+            names |= {n for n in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr) if n.startswith("onshore_")}
     return names
 
 
 def test_every_dashboard_query_names_an_exported_metric(served):
     gunicorn = served.gunicorn
     Phone(gunicorn.base_url, TOKEN, http_transport()).call(Caller(SUPPORT, press="1"))
-    requests.post(gunicorn.base_url + "/voice", data={}, headers={"X-Twilio-Signature": "x"},
-                  timeout=5)  # and a refusal
+    requests.post(
+        gunicorn.base_url + "/voice", data={}, headers={"X-Twilio-Signature": "x"}, timeout=5
+    )  # and a refusal
     exported = {name for name, _ in scrape(gunicorn.base_url)}
     used = dashboard_metrics()
     assert len(used) >= 10, used
@@ -193,26 +203,30 @@ def test_an_unknown_number_is_a_safe_answer_counted_by_reason(served):
     assert set(t.statuses) == {200} and t.heard, t
     key = ("onshore_safe_answers_total", (("reason", "unknown_number"),))
     assert after[key] - before[key] == 1
-    assert value(after, "onshore_calls_received_total") - value(
-        before, "onshore_calls_received_total") == 1
+    assert value(after, "onshore_calls_received_total") - value(before, "onshore_calls_received_total") == 1
 
 
 def test_label_values_come_from_fixed_sets_whatever_an_event_says():
     def sample(name: str, **labels: str) -> float:
         return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
-    events = [Event("disclosed:1:d", "disclosed", (("cautious", "true"),)),
-              Event("transfer_requested:1:d", "transfer_requested", (("by", "+12025550143"),)),
-              Event("exempt:1:d", "exempt", (("reason", "CA" + "0" * 32),)),
-              Event("safe_answer:1:d", "safe_answer", (("reason", "caller said +12025550143"),))]
-    named = [("onshore_disclosures_total", {"kind": "cautious"}),
-             ("onshore_transfer_requests_total", {"channel": "other"}),
-             ("onshore_disclosure_exemptions_total", {"reason": "other"}),
-             ("onshore_safe_answers_total", {"reason": "other"})]
+    events = [
+        Event("disclosed:1:d", "disclosed", (("cautious", "true"),)),
+        Event("transfer_requested:1:d", "transfer_requested", (("by", "+12025550143"),)),
+        Event("exempt:1:d", "exempt", (("reason", "CA" + "0" * 32),)),
+        Event("safe_answer:1:d", "safe_answer", (("reason", "caller said +12025550143"),)),
+    ]
+    named = [
+        ("onshore_disclosures_total", {"kind": "cautious"}),
+        ("onshore_transfer_requests_total", {"channel": "other"}),
+        ("onshore_disclosure_exemptions_total", {"reason": "other"}),
+        ("onshore_safe_answers_total", {"reason": "other"}),
+    ]
     before = [sample(name, **labels) for name, labels in named]
     metrics.count(events)
-    assert [sample(name, **labels) - was for (name, labels), was in zip(named, before,
-                                                                       strict=True)] == [1] * 4
+    assert [sample(name, **labels) - was for (name, labels), was in zip(named, before, strict=True)] == [
+        1
+    ] * 4
 
 
 def test_redis_stopping_moves_the_error_counter_and_the_breaker(served):
@@ -223,9 +237,11 @@ def test_redis_stopping_moves_the_error_counter_and_the_breaker(served):
     transcripts = [phone.call(Caller(SUPPORT)) for _ in range(4)]  # bounded: 4 calls
     after = scrape(gunicorn.base_url)
     assert all(set(t.statuses) == {200} for t in transcripts)  # answered from memory
-    errors = sum(value(after, "onshore_redis_errors_total", kind=k)
-                 - value(before, "onshore_redis_errors_total", kind=k)
-                 for k in ("error", "breaker_open"))
+    errors = sum(
+        value(after, "onshore_redis_errors_total", kind=k)
+        - value(before, "onshore_redis_errors_total", kind=k)
+        for k in ("error", "breaker_open")
+    )
     assert errors >= 4
     assert value(after, "onshore_redis_breaker_workers", state="closed") < 2
     files = list(served.spool.glob("spool-*.jsonl"))

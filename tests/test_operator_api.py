@@ -35,9 +35,14 @@ def test_report_counts_the_calls_made(operator_app):
     # runs from the day the first call was made to the day the last ended: a run across
     # midnight UTC asks for both days.
     first = today()
-    transcripts = [phone.call(caller) for caller in (
-        Caller(SUPPORT), Caller(SUPPORT, press="1,1,1", call_sid="CA" + "0" * 31 + "1"),
-        Caller(SUPPORT))]
+    transcripts = [
+        phone.call(caller)
+        for caller in (
+            Caller(SUPPORT),
+            Caller(SUPPORT, press="1,1,1", call_sid="CA" + "0" * 31 + "1"),
+            Caller(SUPPORT),
+        )
+    ]
     assert any("Manila" in text for text in transcripts[1].heard), transcripts[1]
     period = f"from={first}&to={today()}"
     auth = {"Authorization": f"Bearer {REPORT_TOKEN}"}
@@ -53,11 +58,19 @@ def test_report_counts_the_calls_made(operator_app):
     assert "<script" not in html.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("query", ["", "?from=2026-11-01", "?from=x&to=y",
-                                   "?from=2026-11-30&to=2026-11-01",
-                                   "?from=2026-11-01&to=2026-11-30&format=pdf"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?from=2026-11-01",
+        "?from=x&to=y",
+        "?from=2026-11-30&to=2026-11-01",
+        "?from=2026-11-01&to=2026-11-30&format=pdf",
+    ],
+)
 def test_bad_report_requests_say_what_is_wrong(operator_app, query):
     response = operator_app.test_client().get(
-        "/reports" + query, headers={"Authorization": f"Bearer {REPORT_TOKEN}"})
+        "/reports" + query, headers={"Authorization": f"Bearer {REPORT_TOKEN}"}
+    )
     assert response.status_code == 400
     assert response.get_data(as_text=True).strip()

@@ -37,8 +37,10 @@ from tests.twiml_check import assert_valid_twiml
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
 BILLING = "+18885550198"  # Bangalore disclosed; Redis unreadable: the cautious disclosure
 HOME = "+18005550102"  # Scranton only
-DISCLOSURES = ("Your call will be answered by our billing team in Bangalore, India.",
-               "Your call may be answered by an agent outside the United States.")
+DISCLOSURES = (
+    "Your call will be answered by our billing team in Bangalore, India.",
+    "Your call may be answered by an agent outside the United States.",
+)
 OFFER = "To speak with an agent in the United States, press 1 or say 'agent'."
 WORKERS = 2  # serving()'s
 RATE, SECONDS = 40, 10
@@ -77,8 +79,11 @@ def assert_record_intact(server) -> None:
 
 def spool_drains(spool: Path, seconds: float) -> None:
     """With no request at all, the spool is replayed within this long."""
-    wait_for(lambda: not list(spool.glob("spool-*.jsonl")), timeout=seconds,
-             what="the chores timer replaying the spool")
+    wait_for(
+        lambda: not list(spool.glob("spool-*.jsonl")),
+        timeout=seconds,
+        what="the chores timer replaying the spool",
+    )
 
 
 @pytest.mark.slow
@@ -94,8 +99,10 @@ def test_hung_redis_under_load_answers_at_once_from_memory(tmp_path):
             server.resume()
         waited = waited_for_redis(gunicorn.output())
         shown = {k: round(v, 3) for k, v in figures(during).items()}
-        print(f"\nRedis stopped {SECONDS} s at {RATE} calls/s: {shown}; "
-              f"{waited} webhooks waited for Redis's timeout")
+        print(
+            f"\nRedis stopped {SECONDS} s at {RATE} calls/s: {shown}; "
+            f"{waited} webhooks waited for Redis's timeout"
+        )
         assert waited <= WORKERS * probes_at_most(SECONDS), f"{waited} waited for the timeout"
         spool_drains(spool, 3 * MAX_DELAY + 5)
         stream = received_per_call(server)
@@ -140,8 +147,15 @@ def late_reply(redis_server, redis_client, spool: Path, to: str) -> tuple[str, l
     publish(redis_server.url, FLOWS)
     proxy = DelayingProxy(redis_server.port)
     try:
-        app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                          "redis_url": proxy.url, "spool_dir": str(spool)})
+        app = create_app(
+            {
+                "testing": True,
+                "auth_token": TOKEN,
+                "caller_hash_key": HASH_KEY,
+                "redis_url": proxy.url,
+                "spool_dir": str(spool),
+            }
+        )
         phone = Phone("http://localhost", TOKEN, flask_transport(app.test_client()))
         phone.post("/voice", first_post(Caller(to)))  # the worker has read Redis
         c = Caller(to)
@@ -156,26 +170,34 @@ def late_reply(redis_server, redis_client, spool: Path, to: str) -> tuple[str, l
 
 
 def test_a_write_redis_ran_but_did_not_confirm_in_time_is_declared_unheard(
-        redis_server, redis_client, tmp_path):
+    redis_server, redis_client, tmp_path
+):
     """The worker answers from memory. Before this was known, the record then said the
     caller heard Bangalore's disclosure while they heard the cautious one."""
     body, mine = late_reply(redis_server, redis_client, tmp_path / "spool", BILLING)
     assert DISCLOSURES[1] in body and "Bangalore" not in body, body
     steps = [(f["step"], f.get("city") or f.get("cautious") or "") for f in mine]
-    assert steps[:4] == [("received", ""), ("routed", "Bangalore"), ("disclosed", "Bangalore"),
-                         ("offered", "")], steps  # what Redis ran before its reply was lost
+    assert steps[:4] == [
+        ("received", ""),
+        ("routed", "Bangalore"),
+        ("disclosed", "Bangalore"),
+        ("offered", ""),
+    ], steps  # what Redis ran before its reply was lost
     (declared,) = [f for f in mine if f["step"] == "unconfirmed"]
     assert declared["macs"].split(",") == [f["mac"] for f in mine[1:4]]
     assert declared["steps"] == "routed:0:route,disclosed:0:disclose,offered:0:disclose"
     heard = [f for f in mine if f["mac"] not in declared["macs"].split(",")]
     assert [(f["step"], f.get("cautious", "")) for f in heard] == [
-        ("received", ""), ("safe_answer", ""), ("disclosed", "true"), ("offered", ""),
-        ("unconfirmed", "")], heard
+        ("received", ""),
+        ("safe_answer", ""),
+        ("disclosed", "true"),
+        ("offered", ""),
+        ("unconfirmed", ""),
+    ], heard
     assert_record_intact(redis_server)
 
 
-def test_an_event_both_answers_hold_word_for_word_is_kept_once(redis_server, redis_client,
-                                                                tmp_path):
+def test_an_event_both_answers_hold_word_for_word_is_kept_once(redis_server, redis_client, tmp_path):
     """The domestic-only line: Redis's answer and the one from memory both bridge to
     Scranton, under different step keys; the record keeps that bridge once."""
     body, mine = late_reply(redis_server, redis_client, tmp_path / "spool", HOME)

@@ -14,9 +14,17 @@ from tests.conftest import FLOWS, SUPPORT, TOKEN, http_transport, serving, strea
 
 
 def first_params(caller: Caller) -> dict[str, str]:
-    return {"CallSid": caller.call_sid, "AccountSid": "AC" + "0" * 32, "From": caller.from_,
-            "To": caller.to, "FromCountry": "US", "ToCountry": "US", "Direction": "inbound",
-            "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
+    return {
+        "CallSid": caller.call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": caller.from_,
+        "To": caller.to,
+        "FromCountry": "US",
+        "ToCountry": "US",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 def gather_action(twiml: str) -> str:
@@ -54,8 +62,7 @@ def test_a_captured_gather_answer_re_split_into_other_names_is_refused(tmp_path)
 
 
 def test_a_parameter_twilio_adds_later_is_served_once_the_operator_lists_it(tmp_path):
-    with serving(FLOWS, tmp_path / "spool", IVR_EXTRA_PARAMETERS="CallerType, Whatever") as (
-            _, gunicorn):
+    with serving(FLOWS, tmp_path / "spool", IVR_EXTRA_PARAMETERS="CallerType, Whatever") as (_, gunicorn):
         phone = Phone(gunicorn.base_url, TOKEN, http_transport())
         params = {**first_params(Caller(SUPPORT, from_="+12025550143")), "CallerType": "x"}
         assert phone.post("/voice", params)[0] == 200
@@ -63,26 +70,63 @@ def test_a_parameter_twilio_adds_later_is_served_once_the_operator_lists_it(tmp_
 
 
 def test_every_name_the_stand_in_twilio_sends_is_in_the_table():
-    sent = {"CallSid", "AccountSid", "From", "To", "FromCountry", "ToCountry", "Direction",
-            "CallStatus", "ApiVersion"}
+    sent = {
+        "CallSid",
+        "AccountSid",
+        "From",
+        "To",
+        "FromCountry",
+        "ToCountry",
+        "Direction",
+        "CallStatus",
+        "ApiVersion",
+    }
     assert parameters.unknown("/voice", sent) == []
-    assert parameters.unknown("/voice/step", sent | {"Digits", "SpeechResult", "Confidence",
-                                                     "DialCallStatus", "QueueResult",
-                                                     "QueueTime"}) == []
+    assert (
+        parameters.unknown(
+            "/voice/step",
+            sent | {"Digits", "SpeechResult", "Confidence", "DialCallStatus", "QueueResult", "QueueTime"},
+        )
+        == []
+    )
     assert parameters.unknown("/voice/wait", sent | {"QueuePosition", "Digits"}) == []
-    assert parameters.unknown("/voice/status", sent | {"CallDuration", "SequenceNumber",
-                                                       "Timestamp", "CallbackSource"}) == []
+    assert (
+        parameters.unknown(
+            "/voice/status", sent | {"CallDuration", "SequenceNumber", "Timestamp", "CallbackSource"}
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("route, names, refused", [
-    ("/voice", ["CallSid", "Digit", "s1Directioninbound"], ["Digit", "s1Directioninbound"]),
-    ("/voice", ["CallSid", "QueueResult"], ["QueueResult"]),  # not sent to a call's start
-    ("/voice/step", ["CallSid", "Digits", "SipHeader_X-Agent", "DialSipHeader_X-Y"],
-     ["missing AccountSid"]),
-    ("/voice/step", ["AccountSid", "StirVerstat", "StirPassportToken", "AddOns", "CallToken",
-                     "FromCity", "CalledZip", "CallerName", "ForwardedFrom", "ParentCallSid"], []),
-    ("/voice/whisper", ["AccountSid", "DequeingCallSid"], []),  # a route the table lacks
-])
+@pytest.mark.parametrize(
+    "route, names, refused",
+    [
+        ("/voice", ["CallSid", "Digit", "s1Directioninbound"], ["Digit", "s1Directioninbound"]),
+        ("/voice", ["CallSid", "QueueResult"], ["QueueResult"]),  # not sent to a call's start
+        (
+            "/voice/step",
+            ["CallSid", "Digits", "SipHeader_X-Agent", "DialSipHeader_X-Y"],
+            ["missing AccountSid"],
+        ),
+        (
+            "/voice/step",
+            [
+                "AccountSid",
+                "StirVerstat",
+                "StirPassportToken",
+                "AddOns",
+                "CallToken",
+                "FromCity",
+                "CalledZip",
+                "CallerName",
+                "ForwardedFrom",
+                "ParentCallSid",
+            ],
+            [],
+        ),
+        ("/voice/whisper", ["AccountSid", "DequeingCallSid"], []),  # a route the table lacks
+    ],
+)
 def test_names_outside_the_route_vocabulary_are_named(route, names, refused):
     assert parameters.unknown(route, names) == refused
 

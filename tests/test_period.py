@@ -25,7 +25,8 @@ ODD = [
 @pytest.mark.parametrize(("query", "message"), ODD)
 def test_odd_dates_on_reports_get_400_with_the_reason(operator_app, query, message):
     response = operator_app.test_client().get(
-        f"/reports?{query}", headers={"Authorization": f"Bearer {REPORT_TOKEN}"})
+        f"/reports?{query}", headers={"Authorization": f"Bearer {REPORT_TOKEN}"}
+    )
 
     assert response.status_code == 400
     assert response.mimetype == "text/plain"
@@ -33,17 +34,26 @@ def test_odd_dates_on_reports_get_400_with_the_reason(operator_app, query, messa
 
 
 def cli_args(query: str) -> list[str]:
-    return [part for pair in query.split("&") for name, _, value in [pair.partition("=")]
-            for part in (f"--{name}", value)]
+    return [
+        part
+        for pair in query.split("&")
+        for name, _, value in [pair.partition("=")]
+        for part in (f"--{name}", value)
+    ]
 
 
 @pytest.mark.parametrize("command", [["report"], ["audit", "export", "--out", "OUT"]])
 @pytest.mark.parametrize(("query", "message"), [q for q in ODD if "from=" in q[0]])
-def test_odd_dates_on_the_cli_get_one_line_and_exit_1(operator_app, redis_server, tmp_path,
-                                                     capsys, command, query, message):
+def test_odd_dates_on_the_cli_get_one_line_and_exit_1(
+    operator_app, redis_server, tmp_path, capsys, command, query, message
+):
     out = tmp_path / "export.jsonl"
-    argv = [*(str(out) if a == "OUT" else a for a in command), *cli_args(query),
-            "--redis-url", redis_server.url]
+    argv = [
+        *(str(out) if a == "OUT" else a for a in command),
+        *cli_args(query),
+        "--redis-url",
+        redis_server.url,
+    ]
 
     assert main(argv) == 1
     captured = capsys.readouterr()
@@ -60,8 +70,21 @@ def test_odd_prune_date_gets_one_line(redis_server, redis_client, capsys, before
 
 @pytest.mark.parametrize("days", ["-1", "99999999"])
 def test_odd_retention_gets_one_line(redis_server, redis_client, capsys, days):
-    assert main(["audit", "prune", "--before", "2026-01-01", "--retention-days", days,
-                 "--redis-url", redis_server.url]) == 1
+    assert (
+        main(
+            [
+                "audit",
+                "prune",
+                "--before",
+                "2026-01-01",
+                "--retention-days",
+                days,
+                "--redis-url",
+                redis_server.url,
+            ]
+        )
+        == 1
+    )
     assert capsys.readouterr().err == f"ivr: retention-days {days} must be 0 to 36600\n"
 
 
@@ -78,5 +101,6 @@ def test_the_widest_periods_still_report(operator_app, redis_server, capsys):
     assert [r.status_code for r in (early, late, now)] == [200, 200, 200]
     calls = [r.get_json()["volume"]["calls_received"] for r in (early, late, now)]
     assert calls == [0, 0, 1]
-    assert main(["report", "--from", "9999-12-01", "--to", "9999-12-29",
-                 "--redis-url", redis_server.url]) == 0
+    assert (
+        main(["report", "--from", "9999-12-01", "--to", "9999-12-29", "--redis-url", redis_server.url]) == 0
+    )

@@ -17,8 +17,9 @@ def folder_of(tmp: Path, numbers: int) -> Path:
     folder.mkdir()
     (folder / "centers.toml").write_text(CENTERS)
     (folder / "support.toml").write_text(SUPPORT)
-    (folder / "numbers.toml").write_text("".join(
-        f'[numbers."+1800{2_000_000 + n}"]\nflow = "support"\n' for n in range(numbers)))
+    (folder / "numbers.toml").write_text(
+        "".join(f'[numbers."+1800{2_000_000 + n}"]\nflow = "support"\n' for n in range(numbers))
+    )
     return folder
 
 
@@ -36,8 +37,12 @@ def test_a_large_load_prints_each_phase(tmp_path, capsys, redis_server, redis_cl
     folder = folder_of(tmp_path, LARGE)
     assert main(["load", str(folder), "--redis-url", redis_server.url]) == 0
     err = capsys.readouterr().err
-    for phase in ("read 10,000 numbers in ", "parsed 10,000 numbers", "checked 10,000 numbers",
-                  "published 10,000 numbers, their centers and flows in "):
+    for phase in (
+        "read 10,000 numbers in ",
+        "parsed 10,000 numbers",
+        "checked 10,000 numbers",
+        "published 10,000 numbers, their centers and flows in ",
+    ):
         assert phase in err, err
     assert "\r" not in err  # no running count off a terminal
     assert redis_client.hlen("onshore:numbers") == LARGE

@@ -62,33 +62,42 @@ from ivr.places import country_name
 
 
 def center(cid: str, city: str, country: str, zone: str, hours: object = "24/7") -> Center:
-    return Center(cid, cid, city, country, ZoneInfo(zone), parse_hours(hours),
-                  Target("queue", cid))
+    return Center(cid, cid, city, country, ZoneInfo(zone), parse_hours(hours), Target("queue", cid))
 
 
-CENTERS = {c.id: c for c in (
-    center("manila", "Manila", "PH", "Asia/Manila"),
-    center("bangalore", "Bangalore", "IN", "Asia/Kolkata", {"mon-fri": "07:00-23:00"}),
-    center("scranton", "Scranton", "US", "America/New_York"),
-    center("dallas", "Dallas", "US", "America/Chicago", {"mon-sat": "08:00-20:00"}),
-)}
+CENTERS = {
+    c.id: c
+    for c in (
+        center("manila", "Manila", "PH", "Asia/Manila"),
+        center("bangalore", "Bangalore", "IN", "Asia/Kolkata", {"mon-fri": "07:00-23:00"}),
+        center("scranton", "Scranton", "US", "America/New_York"),
+        center("dallas", "Dallas", "US", "America/Chicago", {"mon-sat": "08:00-20:00"}),
+    )
+}
 CONFIG = Config(CENTERS, {}, {}, Policy(url_hosts=frozenset({"ivr.example.com"})))
 EN = Language("en-US", "Polly.Joanna", TRANSFER_WORDS["en"])
 ES = Language("es-US", "Polly.Lupe", TRANSFER_WORDS["es"])
 NAMES = [f"s{i}" for i in range(9)]
 
 GOOD_DISCLOSURE = {"en": "Your agent is in {city}, {country}.", "es": "Su agente está en {city}, {country}."}
-DISCLOSURES = st.sampled_from([
-    GOOD_DISCLOSURE, GOOD_DISCLOSURE, GOOD_DISCLOSURE,
-    {"en": GOOD_DISCLOSURE["en"]},                                   # no Spanish
-    {"en": GOOD_DISCLOSURE["en"], "es": "Su agente está en {city}."},  # Spanish without country
-    "Your agent is in {city}, {country}.",                           # the default language only
-])
-OFFER = {"en": "To speak with an agent in {home_country}, press {key} or say 'agent'.",
-         "es": "Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'."}
+DISCLOSURES = st.sampled_from(
+    [
+        GOOD_DISCLOSURE,
+        GOOD_DISCLOSURE,
+        GOOD_DISCLOSURE,
+        {"en": GOOD_DISCLOSURE["en"]},  # no Spanish
+        {"en": GOOD_DISCLOSURE["en"], "es": "Su agente está en {city}."},  # Spanish without country
+        "Your agent is in {city}, {country}.",  # the default language only
+    ]
+)
+OFFER = {
+    "en": "To speak with an agent in {home_country}, press {key} or say 'agent'.",
+    "es": "Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'.",
+}
 TEXTS = st.sampled_from([{"en": "Hello.", "es": "Hola."}] * 4 + [{"en": "Hello."}])
-CENTER_SETS = st.lists(st.sampled_from(["manila", "bangalore", "scranton", "dallas"]), min_size=1,
-                      max_size=3, unique=True)
+CENTER_SETS = st.lists(
+    st.sampled_from(["manila", "bangalore", "scranton", "dallas"]), min_size=1, max_size=3, unique=True
+)
 
 
 def state(name: str, kind: str, draw: st.DrawFn, target: st.SearchStrategy[str]) -> object:
@@ -100,8 +109,9 @@ def state(name: str, kind: str, draw: st.DrawFn, target: st.SearchStrategy[str])
         cls = Route if kind == "route" else Overflow
         return cls(name, tuple(draw(CENTER_SETS)), draw(target), draw(target))
     if kind == "disclose":
-        return Disclose(name, draw(DISCLOSURES), OFFER, draw(target),
-                        retries=draw(st.integers(0, 2)), invalid=draw(maybe))
+        return Disclose(
+            name, draw(DISCLOSURES), OFFER, draw(target), retries=draw(st.integers(0, 2)), invalid=draw(maybe)
+        )
     if kind == "bridge":
         return Bridge(name, draw(maybe))
     if kind == "domestic":
@@ -112,23 +122,52 @@ def state(name: str, kind: str, draw: st.DrawFn, target: st.SearchStrategy[str])
         keys = draw(st.lists(st.sampled_from("1239"), min_size=1, max_size=3, unique=True))
         word = draw(st.sampled_from(["billing", "billing", "agent"]))
         to = draw(target)
-        return Menu(name, draw(TEXTS), {k: draw(target) for k in keys}, draw(target), draw(target),
-                    {"en": {word: to}, "es": {"facturación": to}}, retries=draw(st.integers(0, 2)))
+        return Menu(
+            name,
+            draw(TEXTS),
+            {k: draw(target) for k in keys},
+            draw(target),
+            draw(target),
+            {"en": {word: to}, "es": {"facturación": to}},
+            retries=draw(st.integers(0, 2)),
+        )
     if kind == "language":
-        return LanguageMenu(name, {"en": "For English, press 1.", "es": "Para español, oprima 2."},
-                            {"1": "en", "2": "es"}, draw(target), {"español": "es"},
-                            retries=draw(st.integers(0, 1)))
+        return LanguageMenu(
+            name,
+            {"en": "For English, press 1.", "es": "Para español, oprima 2."},
+            {"1": "en", "2": "es"},
+            draw(target),
+            {"español": "es"},
+            retries=draw(st.integers(0, 1)),
+        )
     if kind == "hours":
         by_center = draw(st.booleans())
-        schedule = None if by_center else Schedule(ZoneInfo("America/New_York"),
-                                                   parse_hours({"mon-fri": "09:00-17:00"}))
+        schedule = (
+            None
+            if by_center
+            else Schedule(ZoneInfo("America/New_York"), parse_hours({"mon-fri": "09:00-17:00"}))
+        )
         return Hours(name, draw(target), draw(target), "bangalore" if by_center else "", schedule)
     return Handoff(name, "https://ivr.example.com/legacy")
 
 
 # Disclosures come mostly with a route -> disclose -> bridge spine; "disclose" alone is rarer.
-KINDS = ["say", "route", "overflow", "bridge", "domestic", "hangup", "menu", "menu", "language",
-         "hours", "handoff", "say", "overflow", "disclose"]
+KINDS = [
+    "say",
+    "route",
+    "overflow",
+    "bridge",
+    "domestic",
+    "hangup",
+    "menu",
+    "menu",
+    "language",
+    "hours",
+    "handoff",
+    "say",
+    "overflow",
+    "disclose",
+]
 IMMEDIATE = {"say", "route", "overflow", "disclose", "hours"}  # run without waiting
 
 
@@ -146,45 +185,65 @@ def flows(draw: st.DrawFn) -> Flow:
     states: dict[str, object] = {"end": Hangup("end")}
     targets = {}
     for i, kind in enumerate(kinds):
-        following, later, anywhere = (st.just(names[i + 1]), st.sampled_from(names[i + 1:]),
-                                      st.sampled_from(names))
+        following, later, anywhere = (
+            st.just(names[i + 1]),
+            st.sampled_from(names[i + 1 :]),
+            st.sampled_from(names),
+        )
         targets[names[i]] = st.one_of(*[following] * (4 if kind in IMMEDIATE else 2), later, anywhere)
         states[names[i]] = state(names[i], kind, draw, targets[names[i]])
     if draw(st.integers(0, 3)):
-        route, disclose, bridge, overflow = names[(at := draw(st.integers(0, size - 4))):at + 4]
+        route, disclose, bridge, overflow = names[(at := draw(st.integers(0, size - 4))) : at + 4]
         states[route] = Route(route, tuple(draw(CENTER_SETS)), disclose, draw(targets[route]))
-        states[disclose] = Disclose(disclose, draw(DISCLOSURES), OFFER, bridge,
-                                    retries=draw(st.integers(0, 2)),
-                                    invalid=draw(st.one_of(st.just(""), targets[disclose])))
+        states[disclose] = Disclose(
+            disclose,
+            draw(DISCLOSURES),
+            OFFER,
+            bridge,
+            retries=draw(st.integers(0, 2)),
+            invalid=draw(st.one_of(st.just(""), targets[disclose])),
+        )
         states[bridge] = Bridge(bridge, overflow)
-        states[overflow] = Overflow(overflow, tuple(draw(CENTER_SETS)), disclose,
-                                    draw(targets[overflow]))
-    return Flow("random", 1, "s0", "scranton", states,  # type: ignore[arg-type]
-                languages=languages,
-                on_lookup_failure=draw(st.sampled_from(["domestic", "cautious"])))
+        states[overflow] = Overflow(overflow, tuple(draw(CENTER_SETS)), disclose, draw(targets[overflow]))
+    return Flow(
+        "random",
+        1,
+        "s0",
+        "scranton",
+        states,  # type: ignore[arg-type]
+        languages=languages,
+        on_lookup_failure=draw(st.sampled_from(["domestic", "cautious"])),
+    )
 
 
 REPLIES = st.one_of(
     st.just(Silence()),
     st.sampled_from(["1", "2", "3", "9", "#"]).map(lambda d: Heard(digits=d)),
-    st.sampled_from(["billing", "facturación", "agent", "agente", "español", "hello?", ""]
-                    ).map(lambda s: Heard(speech=s)),
+    st.sampled_from(["billing", "facturación", "agent", "agente", "español", "hello?", ""]).map(
+        lambda s: Heard(speech=s)
+    ),
     st.sampled_from(["agent", "hello?"]).map(lambda s: Heard(speech=s, confidence=0.2)),
 )
-ENDINGS = st.sampled_from(["busy", "no-answer", "failed", "queue-full", "completed", "leave"]
-                          ).map(BridgeEnded)
+ENDINGS = st.sampled_from(["busy", "no-answer", "failed", "queue-full", "completed", "leave"]).map(
+    BridgeEnded
+)
 # One webhook: the caller's answer to a prompt, a bridge's ending, which centers are closed
 # for a holiday today, and whether Redis could be read.
 WEBHOOKS = st.tuples(REPLIES, ENDINGS, st.sets(st.sampled_from(sorted(CENTERS))), st.booleans())
-CALLS = st.lists(st.tuples(st.integers(0, 7 * 24 * 60 - 1), st.sampled_from(["", "es"]),
-                           st.lists(WEBHOOKS, max_size=12)), min_size=1, max_size=6)
+CALLS = st.lists(
+    st.tuples(st.integers(0, 7 * 24 * 60 - 1), st.sampled_from(["", "es"]), st.lists(WEBHOOKS, max_size=12)),
+    min_size=1,
+    max_size=6,
+)
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def on_holiday(closed: set[str], now: datetime) -> dict[str, Center]:
     """The centers, with those named closed for a holiday on their own local date."""
-    return {cid: replace(c, holidays=frozenset({now.astimezone(c.zone).date()}))
-            if cid in closed else c for cid, c in CENTERS.items()}
+    return {
+        cid: replace(c, holidays=frozenset({now.astimezone(c.zone).date()})) if cid in closed else c
+        for cid, c in CENTERS.items()
+    }
 
 
 Played = list[tuple[Turn, Facts, object]]  # each turn, its facts, the reply it answered
@@ -234,7 +293,8 @@ def assert_caller_was_told(flow: Flow, played: Played) -> None:
                     continue
                 assert not asked_for_domestic, "offshore bridge after a transfer request"
                 assert told in ((c.city, c.country), "cautious"), (
-                    f"bridged to {c.city}, {c.country}; the caller last consented to {told!r}")
+                    f"bridged to {c.city}, {c.country}; the caller last consented to {told!r}"
+                )
 
 
 def _place(said: Speak, facts: Facts) -> object:
@@ -257,8 +317,12 @@ def _offered(flow: Flow, ask: Ask, facts: Facts, spoken: object) -> object:
     return None
 
 
-@settings(max_examples=250, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=250,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(flow=flows(), calls=CALLS)
 def test_every_flow_check_accepts_discloses_before_every_offshore_bridge(flow, calls):
     assume(not list(flow_problems(flow, CONFIG, "US")))
@@ -267,8 +331,9 @@ def test_every_flow_check_accepts_discloses_before_every_offshore_bridge(flow, c
     for minute, language, webhooks in calls:
         played = play(flow, minute, language, webhooks)
         assert_caller_was_told(flow, played)
-        offshore += sum(isinstance(a, Connect) and not a.domestic
-                        for turn, _, _ in played for a in turn.actions)
+        offshore += sum(
+            isinstance(a, Connect) and not a.domestic for turn, _, _ in played for a in turn.actions
+        )
     target(float(offshore), label="offshore bridges")  # steer towards flows that reach them
 
 
@@ -277,25 +342,42 @@ def test_every_flow_check_accepts_discloses_before_every_offshore_bridge(flow, c
 # the engine's own first turn. The digest stands for the centers as published: a holiday is
 # part of a center, so it changes the digest; the hours of the day do not.
 FIRST_CALLS = st.lists(
-    st.tuples(st.integers(0, 7 * 24 * 60 - 1), st.sets(st.sampled_from(sorted(CENTERS))),
-              st.sampled_from(["", "es"]), st.sampled_from([None, "emergency", "foreign-business"])),
-    min_size=1, max_size=8)
+    st.tuples(
+        st.integers(0, 7 * 24 * 60 - 1),
+        st.sets(st.sampled_from(sorted(CENTERS))),
+        st.sampled_from(["", "es"]),
+        st.sampled_from([None, "emergency", "foreign-business"]),
+    ),
+    min_size=1,
+    max_size=8,
+)
 
 
-@settings(max_examples=200, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(flow=flows(), calls=FIRST_CALLS, weighted=st.booleans())
 def test_a_remembered_first_turn_is_the_engines_own(flow, calls, weighted):
     assume(not list(flow_problems(flow, CONFIG, "US")))
     if weighted:  # a route that shares calls by weight picks by CallSid: never remembered
-        flow = replace(flow, states={
-            name: replace(s, strategy="weight", weights={c: 1 + i for i, c in enumerate(s.centers)})
-            if isinstance(s, Route) else s for name, s in flow.states.items()})
+        flow = replace(
+            flow,
+            states={
+                name: replace(s, strategy="weight", weights={c: 1 + i for i, c in enumerate(s.centers)})
+                if isinstance(s, Route)
+                else s
+                for name, s in flow.states.items()
+            },
+        )
     first_turns = FirstTurns()
     for minute, closed, language, exempt in calls:
         now = MONDAY + timedelta(minutes=minute)
         digest = "published:" + ",".join(sorted(closed))
         for caller in range(3):  # alike calls but for the CallSid
-            facts = Facts(f"CA{minute:028x}{caller:04x}", now, on_holiday(closed, now), "US",
-                          exempt, language=language)  # type: ignore[arg-type]
+            facts = Facts(
+                f"CA{minute:028x}{caller:04x}", now, on_holiday(closed, now), "US", exempt, language=language
+            )  # type: ignore[arg-type]
             assert first_turns.begin(flow, facts, digest) == begin(flow, facts)

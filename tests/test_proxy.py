@@ -21,8 +21,7 @@ from tests.conftest import FLOWS, SUPPORT, TOKEN, checked, serving
 from tests.servers import NGINX, Gunicorn, Nginx
 from tests.slow_clients import attack, open_stalled, outcome
 
-needs_nginx = pytest.mark.skipif(NGINX is None,
-                                 reason="nginx is not installed (make nginx installs it)")
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make nginx installs it)")
 REFUSED = {"400", "403", "408", "413", "closed"}
 
 
@@ -38,10 +37,19 @@ def phone_at(base_url: str, verify: str | bool = True) -> Phone:
 
 def first_webhook(phone: Phone, i: int) -> int:
     caller = Caller(SUPPORT, from_=f"+1202555{i:04d}")
-    status, _, _ = phone.post("/voice", {
-        "CallSid": caller.call_sid, "AccountSid": "AC" + "0" * 32, "From": caller.from_,
-        "To": SUPPORT, "FromCountry": "US", "Direction": "inbound", "CallStatus": "ringing",
-        "ApiVersion": "2010-04-01"})
+    status, _, _ = phone.post(
+        "/voice",
+        {
+            "CallSid": caller.call_sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": caller.from_,
+            "To": SUPPORT,
+            "FromCountry": "US",
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+            "ApiVersion": "2010-04-01",
+        },
+    )
     return status
 
 
@@ -91,8 +99,7 @@ def test_a_client_trickling_its_body_is_cut_off_at_the_read_deadline(tmp_path):
 def test_slow_clients_straight_at_gunicorn_leave_every_signed_webhook_answered(tmp_path):
     with serving(FLOWS, tmp_path / "spool") as (_, gunicorn):
         phone = phone_at(gunicorn.base_url)
-        results, stalled = attack(gunicorn.base_url, lambda i: first_webhook(phone, i),
-                                  webhooks=40)
+        results, stalled = attack(gunicorn.base_url, lambda i: first_webhook(phone, i), webhooks=40)
     assert [status for status, _ in results] == [200] * 40
     assert set(stalled.values()) <= REFUSED, stalled
 
@@ -106,13 +113,20 @@ def test_signed_calls_through_the_proxy_are_checked_against_the_public_https_url
         # the same request signed for http (what Twilio never requests) is refused
         params = {"CallSid": "CA" + "2" * 32, "To": SUPPORT}
         signature = phone.validator.compute_signature(
-            nginx.base_url.replace("https://", "http://") + "/voice", params)
-        r = requests.post(nginx.base_url + "/voice", data=params, verify=nginx.cert,
-                          headers={"X-Twilio-Signature": signature}, timeout=5)
+            nginx.base_url.replace("https://", "http://") + "/voice", params
+        )
+        r = requests.post(
+            nginx.base_url + "/voice",
+            data=params,
+            verify=nginx.cert,
+            headers={"X-Twilio-Signature": signature},
+            timeout=5,
+        )
         assert r.status_code == 403
         assert requests.get(nginx.base_url + "/reports", verify=nginx.cert).status_code == 404
-        too_big = requests.post(nginx.base_url + "/voice", data={"x": "y" * 70_000},
-                                verify=nginx.cert, timeout=5)
+        too_big = requests.post(
+            nginx.base_url + "/voice", data={"x": "y" * 70_000}, verify=nginx.cert, timeout=5
+        )
         assert too_big.status_code == 413
 
 
@@ -123,8 +137,9 @@ def test_slow_clients_through_the_proxy_leave_every_signed_webhook_answered(tmp_
         # slow headers too: only the proxy can bound those, gunicorn reads them unbounded
         slowloris = socket.create_connection(("127.0.0.1", nginx.http_port), timeout=30)
         slowloris.sendall(b"POST /voice HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        results, stalled = attack(nginx.base_url, lambda i: first_webhook(phone, i),
-                                  webhooks=100, cafile=nginx.cert)
+        results, stalled = attack(
+            nginx.base_url, lambda i: first_webhook(phone, i), webhooks=100, cafile=nginx.cert
+        )
         stalled["slow headers"] = outcome(slowloris, 8.0)
     assert [status for status, _ in results] == [200] * 100
     assert stalled["declares 1000000, sends 10"] == "413"

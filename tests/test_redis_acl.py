@@ -46,8 +46,15 @@ def url(server: RedisServer, who: dict[str, str]) -> str:
 
 
 def app_phone(server: RedisServer, spool: Path) -> Phone:
-    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                      "redis_url": url(server, APP), "spool_dir": str(spool)})
+    app = create_app(
+        {
+            "testing": True,
+            "auth_token": TOKEN,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": url(server, APP),
+            "spool_dir": str(spool),
+        }
+    )
     return Phone("http://localhost", TOKEN, flask_transport(app.test_client()))
 
 
@@ -66,8 +73,7 @@ def test_app_user_answers_and_records_calls(acl_redis, tmp_path):
     assert store.has_step(transcript.call_sid, steps[0]) and not store.has_step("CA0", "x:0:y")
     with pytest.raises(redis.exceptions.NoPermissionError):
         acl_redis.client(**APP).delete("onshore:queue:manila:waits")
-    taken, problem = audit.anchor(Store(connect(url(acl_redis, AUDITOR), timeout=5)),
-                                  datetime.now(UTC))
+    taken, problem = audit.anchor(Store(connect(url(acl_redis, AUDITOR), timeout=5)), datetime.now(UTC))
     assert problem == "" and taken is not None
     assert operator.xrevrange("onshore:audit:anchors", count=1)[0][1][b"last"] == taken.last.encode()
 
@@ -81,8 +87,19 @@ def anchored(acl_redis, tmp_path, monkeypatch):
     for press in ("1,1,1", "", "1,2"):
         phone.call(Caller(SUPPORT, press=press))
     monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
-    assert main(["audit", "anchor", "--redis-url", url(acl_redis, AUDITOR),
-                 "--log", str(tmp_path / "anchors.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                "anchor",
+                "--redis-url",
+                url(acl_redis, AUDITOR),
+                "--log",
+                str(tmp_path / "anchors.jsonl"),
+            ]
+        )
+        == 0
+    )
     phone.call(Caller(SUPPORT))  # the record goes on after the anchor
     return phone
 
@@ -107,21 +124,34 @@ def test_the_auditor_finds_an_untouched_record_intact(acl_redis, anchored, capsy
 ANCHOR_GONE = "attests {count} entries up to {last}"  # and "or more entries were erased"
 
 
-@pytest.mark.parametrize("attack, named, alarm", [
-    # the reproduction: everything trimmed away, the head made to agree
-    ([("XADD", "onshore:events", "MAXLEN", "0", "*", "x", "y"), ("SET", "onshore:chain:head", "")],
-     ANCHOR_GONE, True),
-    ([("XADD", "onshore:events", "MAXLEN", "2", "*", "x", "y")], ANCHOR_GONE, True),
-    ([("XADD", "onshore:events", "MINID", "=", "{third}", "*", "x", "y")],
-     "the record's oldest entries were erased: it starts at {third}", True),
-    ([("SET", "onshore:chain:head", "")], "but the chain head is (none)", False),
-    ([("SET", "onshore:chain:head", "0" * 40)], "but the chain head is 000000000000", False),
-    # an entry that is not one (its event not even JSON): named, not a traceback
-    ([("XADD", "onshore:events", "*", "event", "not json]", "prev", "", "hash", "")],
-     "links to (start) but the entry before it hashes to", False),
-])
-def test_what_the_app_user_may_do_to_the_record_fails_verify(acl_redis, anchored, capsys,
-                                                              tmp_path, attack, named, alarm):
+@pytest.mark.parametrize(
+    "attack, named, alarm",
+    [
+        # the reproduction: everything trimmed away, the head made to agree
+        (
+            [("XADD", "onshore:events", "MAXLEN", "0", "*", "x", "y"), ("SET", "onshore:chain:head", "")],
+            ANCHOR_GONE,
+            True,
+        ),
+        ([("XADD", "onshore:events", "MAXLEN", "2", "*", "x", "y")], ANCHOR_GONE, True),
+        (
+            [("XADD", "onshore:events", "MINID", "=", "{third}", "*", "x", "y")],
+            "the record's oldest entries were erased: it starts at {third}",
+            True,
+        ),
+        ([("SET", "onshore:chain:head", "")], "but the chain head is (none)", False),
+        ([("SET", "onshore:chain:head", "0" * 40)], "but the chain head is 000000000000", False),
+        # an entry that is not one (its event not even JSON): named, not a traceback
+        (
+            [("XADD", "onshore:events", "*", "event", "not json]", "prev", "", "hash", "")],
+            "links to (start) but the entry before it hashes to",
+            False,
+        ),
+    ],
+)
+def test_what_the_app_user_may_do_to_the_record_fails_verify(
+    acl_redis, anchored, capsys, tmp_path, attack, named, alarm
+):
     app = acl_redis.client(**APP)
     operator = acl_redis.client(**OPERATOR)
     ids = [i.decode() for i, _ in operator.xrange("onshore:events")]
@@ -130,8 +160,9 @@ def test_what_the_app_user_may_do_to_the_record_fails_verify(acl_redis, anchored
         app.execute_command(*(part.format(third=ids[2]) for part in command))
     code, out = verify(acl_redis, capsys)
     assert code == 1 and out.startswith("BROKEN"), out
-    assert named.format(third=ids[2], count=anchor[b"count"].decode(),
-                        last=anchor[b"last"].decode()) in out, out
+    assert (
+        named.format(third=ids[2], count=anchor[b"count"].decode(), last=anchor[b"last"].decode()) in out
+    ), out
     # the auditor's timer raises the alarm instead of anchoring what is left
     assert main(["audit", "anchor", "--redis-url", url(acl_redis, AUDITOR)]) == int(alarm)
     assert ("ALARM" in capsys.readouterr().err) is alarm
@@ -139,12 +170,19 @@ def test_what_the_app_user_may_do_to_the_record_fails_verify(acl_redis, anchored
     assert verify(acl_redis, capsys, "--anchors", str(tmp_path / "anchors.jsonl")) == (code, out)
 
 
-def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl_redis, anchored,
-                                                                             capsys):
+def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl_redis, anchored, capsys):
     with pytest.raises(redis.exceptions.NoPermissionError):  # a mark covering every id
-        acl_redis.client(**APP).xadd("onshore:audit:exported", {
-            "first": "0-1", "last": "99999999999999-0", "count": "1", "sha256": "0" * 64,
-            "path": "x", "by": "app"})
+        acl_redis.client(**APP).xadd(
+            "onshore:audit:exported",
+            {
+                "first": "0-1",
+                "last": "99999999999999-0",
+                "count": "1",
+                "sha256": "0" * 64,
+                "path": "x",
+                "by": "app",
+            },
+        )
     operator = Store(connect(url(acl_redis, OPERATOR), timeout=5))
     later = datetime.now(UTC).date() + timedelta(days=1)
     removed, why = audit.prune(operator, later, 0, later)
@@ -152,20 +190,30 @@ def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl
     assert verify(acl_redis, capsys)[0] == 0
 
 
-@pytest.mark.parametrize("command", [
-    ("DEL", "onshore:events"), ("XTRIM", "onshore:events", "MAXLEN", "0"),
-    ("XDEL", "onshore:events", "0-1"), ("EXPIRE", "onshore:events", "1"),
-    ("DEL", "onshore:call:CA1:entries"),
-    ("SET", "onshore:call:CA1:entries", "x"), ("DEL", "onshore:chain:head"),
-    ("EXPIRE", "onshore:chain:head", "1"), ("UNLINK", "onshore:events"),
-    ("RENAME", "onshore:events", "onshore:call:x:steps"),
-    ("XADD", "onshore:audit:exported", "*", "first", "0-1", "last", "9-0"),
-    ("HSET", "onshore:audit:pruned", "id", "9-0"), ("DEL", "onshore:audit:anchors"),
-    ("XADD", "onshore:audit:anchors", "*", "last", "0-1"),
-    ("XADD", "onshore:numbers", "*", "x", "y"),
-    ("SET", "onshore:flow:support:1", "x"), ("HSET", "onshore:centers", "manila", "{}"),
-    ("FLUSHALL",), ("CONFIG", "SET", "appendonly", "no"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("DEL", "onshore:events"),
+        ("XTRIM", "onshore:events", "MAXLEN", "0"),
+        ("XDEL", "onshore:events", "0-1"),
+        ("EXPIRE", "onshore:events", "1"),
+        ("DEL", "onshore:call:CA1:entries"),
+        ("SET", "onshore:call:CA1:entries", "x"),
+        ("DEL", "onshore:chain:head"),
+        ("EXPIRE", "onshore:chain:head", "1"),
+        ("UNLINK", "onshore:events"),
+        ("RENAME", "onshore:events", "onshore:call:x:steps"),
+        ("XADD", "onshore:audit:exported", "*", "first", "0-1", "last", "9-0"),
+        ("HSET", "onshore:audit:pruned", "id", "9-0"),
+        ("DEL", "onshore:audit:anchors"),
+        ("XADD", "onshore:audit:anchors", "*", "last", "0-1"),
+        ("XADD", "onshore:numbers", "*", "x", "y"),
+        ("SET", "onshore:flow:support:1", "x"),
+        ("HSET", "onshore:centers", "manila", "{}"),
+        ("FLUSHALL",),
+        ("CONFIG", "SET", "appendonly", "no"),
+    ],
+)
 def test_app_user_cannot_destroy_or_rewrite(acl_redis, command):
     app = acl_redis.client(**APP)
     with pytest.raises(redis.exceptions.NoPermissionError):
@@ -174,15 +222,19 @@ def test_app_user_cannot_destroy_or_rewrite(acl_redis, command):
         app.eval(f"return redis.call({', '.join(repr(c) for c in command)})", 0)
 
 
-@pytest.mark.parametrize("who, command", [
-    (AUDITOR, ("XADD", "onshore:events", "*", "x", "y")), (AUDITOR, ("DEL", "onshore:events")),
-    (AUDITOR, ("SET", "onshore:chain:head", "")),
-    (AUDITOR, ("XADD", "onshore:audit:exported", "*", "x", "y")),
-    (AUDITOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
-    (OPERATOR, ("DEL", "onshore:audit:anchors")),
-    (OPERATOR, ("XADD", "onshore:audit:anchors", "*", "x", "y")),
-    (OPERATOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
-])
+@pytest.mark.parametrize(
+    "who, command",
+    [
+        (AUDITOR, ("XADD", "onshore:events", "*", "x", "y")),
+        (AUDITOR, ("DEL", "onshore:events")),
+        (AUDITOR, ("SET", "onshore:chain:head", "")),
+        (AUDITOR, ("XADD", "onshore:audit:exported", "*", "x", "y")),
+        (AUDITOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
+        (OPERATOR, ("DEL", "onshore:audit:anchors")),
+        (OPERATOR, ("XADD", "onshore:audit:anchors", "*", "x", "y")),
+        (OPERATOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
+    ],
+)
 def test_only_the_auditor_writes_anchors_and_it_writes_nothing_else(acl_redis, who, command):
     with pytest.raises(redis.exceptions.NoPermissionError):
         acl_redis.client(**who).execute_command(*command)

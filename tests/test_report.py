@@ -45,9 +45,17 @@ GOOD = ("completed", "answered", "bridged")  # bridge endings that mean a human 
 BAD = ("busy", "no-answer", "failed", "queue-full")
 HOW = {"key": "key 1", "voice": "said 'agent'", "hold": "key during hold"}
 SCENARIOS = {  # for numbers without an exemption
-    "offshore": 48, "domestic": 22, "no_center": 5, "safe_domestic": 4, "cautious": 4,
-    "crash": 2, "unknown_number": 2, "missing_disclosure": 0.6, "missing_offer": 0.6,
-    "wrong_city": 0.4, "late_disclosure": 0.4,
+    "offshore": 48,
+    "domestic": 22,
+    "no_center": 5,
+    "safe_domestic": 4,
+    "cautious": 4,
+    "crash": 2,
+    "unknown_number": 2,
+    "missing_disclosure": 0.6,
+    "missing_offer": 0.6,
+    "wrong_city": 0.4,
+    "late_disclosure": 0.4,
 }
 
 
@@ -112,19 +120,35 @@ class Writer:
 
     def disclose(self, center: str, offer: bool = True) -> None:
         city, country, _ = CENTERS[center]
-        self.emit("disclosed", center=center, city=city, country=country,
-                  text=f"Your call will be answered by our team in {city}, {country}.",
-                  language="en-US")
+        self.emit(
+            "disclosed",
+            center=center,
+            city=city,
+            country=country,
+            text=f"Your call will be answered by our team in {city}, {country}.",
+            language="en-US",
+        )
         if offer:
-            self.emit("offered", text="To speak with an agent in the United States, press 1.",
-                      key="1", keywords="agent|united states|america")
+            self.emit(
+                "offered",
+                text="To speak with an agent in the United States, press 1.",
+                key="1",
+                keywords="agent|united states|america",
+            )
 
     def bridged(self, center: str, heard: tuple[bool, bool] = (True, True)) -> None:
         city, country, region = CENTERS[center]
         if self.pending is not None:  # the previous bridge, unreported, did not hold the caller
             self.pending = None
-        self.emit("bridged", center=center, city=city, country=country, region=region,
-                  target="queue", domestic=str(country == "US").lower())
+        self.emit(
+            "bridged",
+            center=center,
+            city=city,
+            country=country,
+            region=region,
+            target="queue",
+            domestic=str(country == "US").lower(),
+        )
         self.pending = (center, self.now)
         self.t.centers[center] += 1
         if country != "US":
@@ -152,8 +176,13 @@ class Writer:
             made = self.pending[1] if self.pending else self.now
             took = float(fields["wait"]) if fields else (self.now - made).total_seconds()
             self.t.abandoned.append((center, took))
-        self.emit("bridge_ended", status=status, center=center,
-                  domestic=str(CENTERS[center][1] == "US").lower(), **fields)
+        self.emit(
+            "bridge_ended",
+            status=status,
+            center=center,
+            domestic=str(CENTERS[center][1] == "US").lower(),
+            **fields,
+        )
 
     def settle(self, center: str, status: str | None) -> None:
         if self.pending is not None and self.pending[0] == center:
@@ -244,8 +273,12 @@ class Sim:
         """Stream order: when each webhook's events were appended (late for spooled ones)."""
         return [row[-1] for row in sorted(self.rows, key=lambda row: row[:4])]
 
-    def month(self, calls: int, start: datetime = datetime(2026, 10, 30, tzinfo=UTC),
-              end: datetime = datetime(2026, 12, 2, tzinfo=UTC)) -> Sim:
+    def month(
+        self,
+        calls: int,
+        start: datetime = datetime(2026, 10, 30, tzinfo=UTC),
+        end: datetime = datetime(2026, 12, 2, tzinfo=UTC),
+    ) -> Sim:
         span = int((end - start).total_seconds() * 1000)
         for _ in range(calls):
             self.call(start + timedelta(milliseconds=self.rng.randrange(span)))
@@ -254,14 +287,19 @@ class Sim:
     def _caller(self) -> tuple[str, str]:
         r = self.rng.random()
         if r < 0.72:
-            return "US", self.rng.choices(["NJ", "PA", "NY", "CA", "TX", "FL"],
-                                          [25, 20, 15, 15, 15, 10])[0]
+            return "US", self.rng.choices(["NJ", "PA", "NY", "CA", "TX", "FL"], [25, 20, 15, 15, 15, 10])[0]
         if r < 0.87:
             return self.rng.choice(["GB", "MX", "CA", "PH", "DE"]), ""
         return "unknown", ""
 
-    def call(self, t0: datetime, scenario: str | None = None, flow: str | None = None,
-             exempt: str | None = None, caller: tuple[str, str] | None = None) -> Truth:
+    def call(
+        self,
+        t0: datetime,
+        scenario: str | None = None,
+        flow: str | None = None,
+        exempt: str | None = None,
+        caller: tuple[str, str] | None = None,
+    ) -> Truth:
         rng = self.rng
         self.n += 1
         sid = f"CA{self.n:032x}"
@@ -269,16 +307,23 @@ class Sim:
         if exempt is None:
             exempt = rng.choices(["", "emergency", "foreign-business"], [91, 5, 4])[0]
         if scenario is None:
-            scenario = ("exempt" if exempt else
-                        rng.choices(list(SCENARIOS), list(SCENARIOS.values()))[0])
+            scenario = "exempt" if exempt else rng.choices(list(SCENARIOS), list(SCENARIOS.values()))[0]
         flow = "" if scenario == "unknown_number" else flow or rng.choice(FLOWS)
         t = Truth(sid, t0.astimezone(UTC).date(), flow, country, state == "NJ")
         w = Writer(self, sid, t0, t)
         w.turn()
         fresh = scenario not in ("safe_domestic", "cautious")
-        w.emit("received", number="+18005550100", caller_country=country, caller_state=state,
-               direction="inbound", fresh=str(fresh).lower(), flow=flow,
-               version="3" if flow else "", exempt=exempt)
+        w.emit(
+            "received",
+            number="+18005550100",
+            caller_country=country,
+            caller_state=state,
+            direction="inbound",
+            fresh=str(fresh).lower(),
+            flow=flow,
+            version="3" if flow else "",
+            exempt=exempt,
+        )
         x = rng.choice(OFFSHORE)
         if scenario == "exempt":
             t.exempt_call = True
@@ -330,10 +375,21 @@ class Sim:
             w.ended(d, rng.choice(GOOD))
         elif scenario == "cautious":
             w.safe("center lookup unavailable", "cautious")
-            w.emit("disclosed", center="", city="", country="", language="en-US",
-                   text="Your call may be answered outside the United States.", cautious="true")
-            w.emit("offered", text="Press 1 for an agent in the United States.", key="1",
-                   keywords="agent|united states|america")
+            w.emit(
+                "disclosed",
+                center="",
+                city="",
+                country="",
+                language="en-US",
+                text="Your call may be answered outside the United States.",
+                cautious="true",
+            )
+            w.emit(
+                "offered",
+                text="Press 1 for an agent in the United States.",
+                key="1",
+                keywords="agent|united states|america",
+            )
             w.turn()
             if rng.random() < 0.7:
                 w.bridged(x)
@@ -365,8 +421,7 @@ class Sim:
             w.routed(x)
             w.disclose(x)
             w.turn()
-            w.bridged(rng.choice([c for c in OFFSHORE if CENTERS[c][0] != CENTERS[x][0]]),
-                      (False, False))
+            w.bridged(rng.choice([c for c in OFFSHORE if CENTERS[c][0] != CENTERS[x][0]]), (False, False))
         elif scenario == "late_disclosure":
             w.routed(x)
             w.turn()
@@ -422,8 +477,9 @@ def expected(sim: Sim, start: date, end: date, flow: str | None = None) -> dict[
         "calls_received": len(calls),
         "offshore_calls": len(offshore),
         "offshore_bridges": len(bridges),
-        "offshore_by_country": dict(Counter(c for t in offshore
-                                            for c in {CENTERS[a][1] for a in t.answered})),
+        "offshore_by_country": dict(
+            Counter(c for t in offshore for c in {CENTERS[a][1] for a in t.answered})
+        ),
         "offshore_by_center": dict(Counter(c for t in offshore for c in t.answered)),
         "abandoned_calls": sum(1 for t in calls if t.abandoned),
         "bridges_by_center": sum((t.centers for t in calls), Counter()),
@@ -438,8 +494,7 @@ def expected(sim: Sim, start: date, end: date, flow: str | None = None) -> dict[
         "offer_exception_calls": sorted({t.sid for t, b in bridges if (t, b) not in offered}),
         "offer_exceptions": len(bridges) - len(offered),
         "requested": len(requests),
-        "by_channel": {c: sum(1 for t in requests if t.request == c)
-                       for c in ("key", "voice", "hold")},
+        "by_channel": {c: sum(1 for t in requests if t.request == c) for c in ("key", "voice", "hold")},
         "completed": sum(1 for t in requests if t.completed),
         "reached": len(delays),
         "p50": nearest_rank(delays, 50),
@@ -456,14 +511,22 @@ def expected(sim: Sim, start: date, end: date, flow: str | None = None) -> dict[
         "nj_centers": ["newark"] if any(t.nj_bridged for t in calls) else [],
         "days": days,
         "outside_period": sum(1 for t in sim.truths if not start <= t.day <= end),
-        "other_flow": sum(1 for t in sim.truths
-                          if start <= t.day <= end and flow is not None and t.flow != flow),
+        "other_flow": sum(
+            1 for t in sim.truths if start <= t.day <= end and flow is not None and t.flow != flow
+        ),
     }
 
 
 def assert_matches(report: Report, e: dict[str, Any]) -> None:
-    v, d, o, tr, ex, s, nj = (report.volume, report.disclosure, report.offer, report.transfers,
-                              report.exemptions, report.safe_answers, report.new_jersey)
+    v, d, o, tr, ex, s, nj = (
+        report.volume,
+        report.disclosure,
+        report.offer,
+        report.transfers,
+        report.exemptions,
+        report.safe_answers,
+        report.new_jersey,
+    )
     assert v.calls_received == e["calls_received"]
     assert v.offshore_calls == e["offshore_calls"]
     assert v.offshore_bridges == e["offshore_bridges"]
@@ -477,9 +540,15 @@ def assert_matches(report: Report, e: dict[str, Any]) -> None:
         waited = [s for center, s in e["waits"] if center == c.center]
         assert (c.abandoned, c.abandon_rate) == (len(took), len(took) / c.bridges)
         assert (c.seconds_to_abandon_p50, c.seconds_to_abandon_p90) == (
-            nearest_rank(took, 50), nearest_rank(took, 90))
+            nearest_rank(took, 50),
+            nearest_rank(took, 90),
+        )
         assert (c.waits_reported, c.wait_p50, c.wait_p90, c.wait_p99) == (
-            len(waited), nearest_rank(waited, 50), nearest_rank(waited, 90), nearest_rank(waited, 99))
+            len(waited),
+            nearest_rank(waited, 50),
+            nearest_rank(waited, 90),
+            nearest_rank(waited, 99),
+        )
     share = e["offshore_calls"] / e["calls_received"] if e["calls_received"] else None
     assert v.offshore_share == share
     assert v.warning == (share is not None and share >= 0.25)
@@ -525,13 +594,18 @@ def assert_matches(report: Report, e: dict[str, Any]) -> None:
     assert [day.day for day in report.daily] == list(e["days"])
     for day in report.daily:
         want = e["days"][day.day]
-        assert (day.calls_received, day.offshore_calls, day.offshore_bridges,
-                day.covered_bridges) == (want["calls_received"], want["offshore_calls"],
-                                         want["offshore_bridges"], want["covered_bridges"]), day
-        assert day.offshore_share == (want["offshore_calls"] / want["calls_received"]
-                                      if want["calls_received"] else None)
-        assert day.disclosure_coverage == (want["covered_bridges"] / want["offshore_bridges"]
-                                           if want["offshore_bridges"] else None)
+        assert (day.calls_received, day.offshore_calls, day.offshore_bridges, day.covered_bridges) == (
+            want["calls_received"],
+            want["offshore_calls"],
+            want["offshore_bridges"],
+            want["covered_bridges"],
+        ), day
+        assert day.offshore_share == (
+            want["offshore_calls"] / want["calls_received"] if want["calls_received"] else None
+        )
+        assert day.disclosure_coverage == (
+            want["covered_bridges"] / want["offshore_bridges"] if want["offshore_bridges"] else None
+        )
 
     assert report.source.calls_outside_period == e["outside_period"]
     assert report.source.calls_other_flow == e["other_flow"]
@@ -550,15 +624,31 @@ BOUNDARY = {  # calls whose bridge lacks a disclosure, so the exception list sho
 @pytest.fixture(scope="module")
 def month() -> tuple[Sim, list[dict[str, str]], dict[str, str]]:
     sim = Sim(20261101).month(3000)
-    boundary = {name: sim.call(t0, "missing_disclosure", flow="support", exempt="").sid
-                for name, t0 in BOUNDARY.items()}
-    for scenario in ("missing_disclosure", "missing_offer", "wrong_city", "late_disclosure",
-                     "cautious", "unknown_number"):  # at least one of each, whatever the seed
+    boundary = {
+        name: sim.call(t0, "missing_disclosure", flow="support", exempt="").sid
+        for name, t0 in BOUNDARY.items()
+    }
+    for scenario in (
+        "missing_disclosure",
+        "missing_offer",
+        "wrong_city",
+        "late_disclosure",
+        "cautious",
+        "unknown_number",
+    ):  # at least one of each, whatever the seed
         sim.call(datetime(2026, 11, 15, 12, tzinfo=UTC), scenario, exempt="")
     sim.call(datetime(2026, 11, 16, 9, tzinfo=UTC), "exempt", exempt="emergency")
     events = sim.events()
-    events.insert(len(events) // 2, {"call": "CAorphan", "caller": "x", "step": "status",
-                                      "at": "2026-11-15T00:00:00.000+00:00", "status": "completed"})
+    events.insert(
+        len(events) // 2,
+        {
+            "call": "CAorphan",
+            "caller": "x",
+            "step": "status",
+            "at": "2026-11-15T00:00:00.000+00:00",
+            "status": "completed",
+        },
+    )
     return sim, events, boundary
 
 
@@ -584,9 +674,20 @@ def test_generator_covers_every_case(month):
     steps = [ev["step"] for ev in events]
     stream_order = [ev["at"] for ev in events if ev["call"] != "CAorphan"]
     assert stream_order != sorted(stream_order)  # some webhooks were appended late
-    assert set(steps) >= {"received", "routed", "no_center", "disclosed", "offered", "exempt",
-                          "transfer_requested", "bridged", "bridge_ended", "safe_answer",
-                          "unavailable", "status"}
+    assert set(steps) >= {
+        "received",
+        "routed",
+        "no_center",
+        "disclosed",
+        "offered",
+        "exempt",
+        "transfer_requested",
+        "bridged",
+        "bridge_ended",
+        "safe_answer",
+        "unavailable",
+        "status",
+    }
 
 
 def test_month_figures_equal_the_generators_counts(month, november):
@@ -709,8 +810,7 @@ def parse_html(document: str) -> Page:
 
 def pairs(report: Report) -> list[tuple[str, str]]:
     """Some label/value pairs every human-readable format must show, formatted by hand."""
-    v, d, o, t, nj = (report.volume, report.disclosure, report.offer, report.transfers,
-                      report.new_jersey)
+    v, d, o, t, nj = (report.volume, report.disclosure, report.offer, report.transfers, report.new_jersey)
     return [
         ("Calls received", f"{v.calls_received:,}"),
         ("Calls answered offshore", f"{v.offshore_calls:,}"),
@@ -735,12 +835,16 @@ def test_text_shows_every_section(november):
     assert "2026-11-01 to 2026-11-30" in lines[0] and "all flows" in lines[0]
     assert "flow billing" in render(build_report([], NOV1, NOV30, flow="billing"), "text")
     for label, value in pairs(november):
-        assert any(line.strip().startswith(label) and line.rstrip().endswith(" " + value)
-                   for line in lines), (label, value)
+        assert any(
+            line.strip().startswith(label) and line.rstrip().endswith(" " + value) for line in lines
+        ), (label, value)
     for sid in november.disclosure.exception_calls + november.offer.exception_calls:
         assert sid in text
-    for key in [*november.volume.offshore_by_country, *november.volume.offshore_by_center,
-                *november.safe_answers.by_reason]:
+    for key in [
+        *november.volume.offshore_by_country,
+        *november.volume.offshore_by_center,
+        *november.safe_answers.by_reason,
+    ]:
         assert key in text
     for day in november.daily:
         assert any(line.strip().startswith(day.day.isoformat()) for line in lines)
@@ -768,18 +872,32 @@ def test_html_is_a_self_contained_page_with_every_figure(november):
     assert "0%" in page.svg_texts and "100%" in page.svg_texts
     assert any("Day" in t for t in page.svg_texts) and any("Percent" in t for t in page.svg_texts)
     assert page.tags.count("circle") == sum(
-        (d.offshore_share is not None) + (d.disclosure_coverage is not None)
-        for d in november.daily)
+        (d.offshore_share is not None) + (d.disclosure_coverage is not None) for d in november.daily
+    )
 
 
 def test_html_escapes_every_value():
     nasty = "<script>alert('x')</script>&"
     events = [
-        ev("CA<b>1</b>", "2026-11-02T10:00:00.000+00:00", "received", flow=nasty,
-           caller_state="NJ", caller_country="US"),
+        ev(
+            "CA<b>1</b>",
+            "2026-11-02T10:00:00.000+00:00",
+            "received",
+            flow=nasty,
+            caller_state="NJ",
+            caller_country="US",
+        ),
         ev("CA<b>1</b>", "2026-11-02T10:00:01.000+00:00", "safe_answer", reason=nasty),
-        ev("CA<b>1</b>", "2026-11-02T10:00:02.000+00:00", "bridged", center="<img src=x>",
-           city="<i>", country="P&H", region="", domestic="false"),
+        ev(
+            "CA<b>1</b>",
+            "2026-11-02T10:00:02.000+00:00",
+            "bridged",
+            center="<img src=x>",
+            city="<i>",
+            country="P&H",
+            region="",
+            domestic="false",
+        ),
     ]
     report = build_report(events, NOV1, NOV30, flow=nasty)
     assert report.volume.calls_received == 1
@@ -833,7 +951,8 @@ def test_json_holds_everything(november):
     assert data["volume"]["offshore_by_country"] == november.volume.offshore_by_country
     assert len(data["daily"]) == 30 and data["daily"][0]["day"] == "2026-11-01"
     assert [u["call"] for u in data["disclosure"]["exceptions"]] == [
-        u.call for u in november.disclosure.exceptions]
+        u.call for u in november.disclosure.exceptions
+    ]
     assert "Disclosure coverage" in data["definitions"]
 
 
@@ -849,22 +968,40 @@ def at(seconds: float, day: int = 2) -> str:
 
 
 def received(call: str, seconds: float = 0, day: int = 2, **fields: str) -> dict[str, str]:
-    base = {"number": "+18005550100", "caller_country": "US", "caller_state": "PA",
-            "direction": "inbound", "fresh": "true", "flow": "support", "version": "1",
-            "exempt": ""}
+    base = {
+        "number": "+18005550100",
+        "caller_country": "US",
+        "caller_state": "PA",
+        "direction": "inbound",
+        "fresh": "true",
+        "flow": "support",
+        "version": "1",
+        "exempt": "",
+    }
     return ev(call, at(seconds, day), "received", **{**base, **fields})
 
 
 def bridged(call: str, seconds: float, center: str, **fields: str) -> dict[str, str]:
     city, country, region = CENTERS[center]
-    return ev(call, at(seconds), "bridged", center=center, city=city, country=country,
-              region=region, target="queue", domestic=str(country == "US").lower(), **fields)
+    return ev(
+        call,
+        at(seconds),
+        "bridged",
+        center=center,
+        city=city,
+        country=country,
+        region=region,
+        target="queue",
+        domestic=str(country == "US").lower(),
+        **fields,
+    )
 
 
 def disclosed(call: str, seconds: float, center: str) -> dict[str, str]:
     city, country, _ = CENTERS[center]
-    return ev(call, at(seconds), "disclosed", center=center, city=city, country=country,
-              text="t", language="en-US")
+    return ev(
+        call, at(seconds), "disclosed", center=center, city=city, country=country, text="t", language="en-US"
+    )
 
 
 def offered(call: str, seconds: float) -> dict[str, str]:
@@ -877,9 +1014,13 @@ def one_month(events: list[dict[str, str]], **kwargs: Any) -> Report:
 
 def queued_call(sid: str, status: str, **fields: str) -> list[dict[str, str]]:
     """A call disclosed, offered and queued for Manila, then Twilio's report of the queue's end."""
-    return [received(sid), disclosed(sid, 1, "manila"), offered(sid, 1), bridged(sid, 5, "manila"),
-            ev(sid, at(65), "bridge_ended", status=status, center="manila", domestic="false",
-               **fields)]
+    return [
+        received(sid),
+        disclosed(sid, 1, "manila"),
+        offered(sid, 1),
+        bridged(sid, 5, "manila"),
+        ev(sid, at(65), "bridge_ended", status=status, center="manila", domestic="false", **fields),
+    ]
 
 
 @pytest.mark.parametrize("fields", [{}, {"outcome": "gone", "wait": "60"}])  # before and after
@@ -890,18 +1031,27 @@ def test_a_caller_who_hung_up_in_the_queue_is_not_answered_offshore(fields):
     assert report.volume.offshore_calls == 1 and report.volume.offshore_by_center == {"manila": 1}
     assert report.volume.offshore_share == 0.5  # B only; A hung up before any agent
     (manila,) = report.waits.by_center
-    assert (report.waits.abandoned_calls, manila.bridges, manila.answered, manila.abandoned) == (
-        1, 2, 1, 1)
+    assert (report.waits.abandoned_calls, manila.bridges, manila.answered, manila.abandoned) == (1, 2, 1, 1)
     assert manila.abandon_rate == 0.5 and manila.seconds_to_abandon_p50 == 60.0
     text = render(report, "text")
     assert "Calls answered offshore ...." in text and "Calls abandoned" in text
     assert "Offshore call: A call an offshore agent answered" in text
 
 
-@pytest.mark.parametrize("status, answered", [
-    ("bridged", True), ("bridging-in-process", True), ("redirected-from-bridged", True),
-    ("hangup", False), ("redirected", False), ("leave", False), ("error", False),
-    ("queue-full", False), ("system-error", False)])
+@pytest.mark.parametrize(
+    "status, answered",
+    [
+        ("bridged", True),
+        ("bridging-in-process", True),
+        ("redirected-from-bridged", True),
+        ("hangup", False),
+        ("redirected", False),
+        ("leave", False),
+        ("error", False),
+        ("queue-full", False),
+        ("system-error", False),
+    ],
+)
 def test_every_queue_result_counts_as_the_outcomes_table_says(status, answered):
     report = one_month(queued_call("A", status))
     assert report.volume.offshore_calls == answered
@@ -909,18 +1059,35 @@ def test_every_queue_result_counts_as_the_outcomes_table_says(status, answered):
 
 
 def test_waits_and_abandons_per_center_in_every_format():
-    events = [*queued_call("A", "hangup", wait="40"), *queued_call("B", "bridged", wait="20"),
-              *queued_call("C", "bridged", wait="30")]
+    events = [
+        *queued_call("A", "hangup", wait="40"),
+        *queued_call("B", "bridged", wait="20"),
+        *queued_call("C", "bridged", wait="30"),
+    ]
     # a Dial the caller ended while Scranton rang, 12 s after the bridge
-    events += [received("D"), bridged("D", 5, "scranton"),
-               ev("D", at(17), "bridge_ended", status="no-answer", outcome="gone",
-                  center="scranton", domestic="true")]
+    events += [
+        received("D"),
+        bridged("D", 5, "scranton"),
+        ev(
+            "D",
+            at(17),
+            "bridge_ended",
+            status="no-answer",
+            outcome="gone",
+            center="scranton",
+            domestic="true",
+        ),
+    ]
     report = one_month(events)
     manila, scranton = report.waits.by_center
-    assert (manila.center, manila.waits_reported, manila.wait_p50, manila.wait_p90,
-            manila.wait_p99) == ("manila", 3, 30.0, 40.0, 40.0)
-    assert (scranton.abandoned, scranton.seconds_to_abandon_p50, scranton.waits_reported) == (
-        1, 12.0, 0)
+    assert (manila.center, manila.waits_reported, manila.wait_p50, manila.wait_p90, manila.wait_p99) == (
+        "manila",
+        3,
+        30.0,
+        40.0,
+        40.0,
+    )
+    assert (scranton.abandoned, scranton.seconds_to_abandon_p50, scranton.waits_reported) == (1, 12.0, 0)
     assert report.waits.abandoned_calls == 2
     cells = {(row[0], row[1], row[2]): row[3] for row in csv.reader(io.StringIO(render(report, "csv")))}
     assert cells[("waits", "abandoned", "manila")] == "1"
@@ -935,32 +1102,58 @@ def test_waits_and_abandons_per_center_in_every_format():
 
 
 def test_the_offer_must_come_between_the_disclosure_and_the_bridge():
-    report = one_month([
-        received("A"), offered("A", 1), disclosed("A", 1, "manila"), bridged("A", 5, "manila"),
-        received("B"), disclosed("B", 1, "manila"), bridged("B", 5, "manila"), offered("B", 6),
-        received("C"), disclosed("C", 1, "manila"), offered("C", 1), bridged("C", 5, "manila"),
-    ])
+    report = one_month(
+        [
+            received("A"),
+            offered("A", 1),
+            disclosed("A", 1, "manila"),
+            bridged("A", 5, "manila"),
+            received("B"),
+            disclosed("B", 1, "manila"),
+            bridged("B", 5, "manila"),
+            offered("B", 6),
+            received("C"),
+            disclosed("C", 1, "manila"),
+            offered("C", 1),
+            bridged("C", 5, "manila"),
+        ]
+    )
     assert report.disclosure.exception_calls == []
     assert report.offer.exception_calls == ["A", "B"]  # offer before / after, never between
 
 
 def test_order_is_by_time_not_by_when_the_spool_was_replayed():
-    report = one_month([
-        bridged("A", 30, "manila"),  # recorded at once; the first webhook waited in the spool
-        received("A"), disclosed("A", 1, "manila"), offered("A", 1),
-        received("B"), bridged("B", 5, "manila"), disclosed("B", 9, "manila"), offered("B", 9),
-    ])
+    report = one_month(
+        [
+            bridged("A", 30, "manila"),  # recorded at once; the first webhook waited in the spool
+            received("A"),
+            disclosed("A", 1, "manila"),
+            offered("A", 1),
+            received("B"),
+            bridged("B", 5, "manila"),
+            disclosed("B", 9, "manila"),
+            offered("B", 9),
+        ]
+    )
     assert report.volume.calls_received == 2
     assert report.disclosure.exception_calls == ["B"]  # told after the bridge
 
 
 def test_a_disclosure_covers_only_its_own_city_and_country():
-    report = one_month([
-        received("A"), disclosed("A", 1, "manila"), offered("A", 1), bridged("A", 5, "manila"),
-        ev("A", at(20), "bridge_ended", status="busy", center="manila", domestic="false"),
-        bridged("A", 25, "cebu"),  # same country, another city: not told
-        received("B"), disclosed("B", 1, "manila"), offered("B", 1), bridged("B", 5, "bangalore"),
-    ])
+    report = one_month(
+        [
+            received("A"),
+            disclosed("A", 1, "manila"),
+            offered("A", 1),
+            bridged("A", 5, "manila"),
+            ev("A", at(20), "bridge_ended", status="busy", center="manila", domestic="false"),
+            bridged("A", 25, "cebu"),  # same country, another city: not told
+            received("B"),
+            disclosed("B", 1, "manila"),
+            offered("B", 1),
+            bridged("B", 5, "bangalore"),
+        ]
+    )
     assert report.disclosure.offshore_bridges == 3
     assert [u.center for u in report.disclosure.exceptions] == ["bangalore", "cebu"]
     assert report.volume.offshore_by_country == {"PH": 1, "IN": 1}
@@ -968,20 +1161,28 @@ def test_a_disclosure_covers_only_its_own_city_and_country():
 
 
 def test_cautious_disclosure_and_exemptions_cover_a_bridge():
-    cautious = ev("A", at(1), "disclosed", center="", city="", country="", text="t",
-                  language="en-US", cautious="true")
-    report = one_month([
-        received("A"), cautious, offered("A", 1), bridged("A", 5, "manila"),
-        received("B", exempt="emergency"), bridged("B", 1, "manila"),  # flag, no event
-        received("C"), ev("C", at(1), "exempt", reason="foreign-business", center="cebu"),
-        bridged("C", 1, "cebu"),
-        received("D"), ev("D", at(1), "exempt", reason="domestic-center", center="scranton"),
-        bridged("D", 1, "manila"),  # a domestic exemption does not cover an offshore bridge
-    ])
+    cautious = ev(
+        "A", at(1), "disclosed", center="", city="", country="", text="t", language="en-US", cautious="true"
+    )
+    report = one_month(
+        [
+            received("A"),
+            cautious,
+            offered("A", 1),
+            bridged("A", 5, "manila"),
+            received("B", exempt="emergency"),
+            bridged("B", 1, "manila"),  # flag, no event
+            received("C"),
+            ev("C", at(1), "exempt", reason="foreign-business", center="cebu"),
+            bridged("C", 1, "cebu"),
+            received("D"),
+            ev("D", at(1), "exempt", reason="domestic-center", center="scranton"),
+            bridged("D", 1, "manila"),  # a domestic exemption does not cover an offshore bridge
+        ]
+    )
     assert report.disclosure.exception_calls == ["D"] == report.offer.exception_calls
     assert report.disclosure.via_exemption == 2 and report.disclosure.covered == 3
-    assert report.exemptions.by_reason == {"domestic-center": 1, "emergency": 0,
-                                           "foreign-business": 1}
+    assert report.exemptions.by_reason == {"domestic-center": 1, "emergency": 0, "foreign-business": 1}
     assert report.exemptions.exempt_calls == 2
 
 
@@ -989,18 +1190,22 @@ def test_transfers_completed_and_time_to_bridge():
     events = []
     for i in range(10):  # 1..10 s to the domestic bridge; nearest rank: p50 = 5, p90 = 9
         sid = f"T{i}"
-        events += [received(sid), ev(sid, at(2), "transfer_requested", how="key 1", by="key",
-                                     center="manila"),
-                   bridged(sid, 2 + i + 1, "scranton")]
+        events += [
+            received(sid),
+            ev(sid, at(2), "transfer_requested", how="key 1", by="key", center="manila"),
+            bridged(sid, 2 + i + 1, "scranton"),
+        ]
         if i == 0:
-            events.append(ev(sid, at(60), "bridge_ended", status="busy", center="scranton",
-                             domestic="true"))
+            events.append(ev(sid, at(60), "bridge_ended", status="busy", center="scranton", domestic="true"))
         if i == 1:
-            events.append(ev(sid, at(60), "bridge_ended", status="completed",
-                             center="scranton", domestic="true"))
-    events += [received("V"), ev("V", at(1), "transfer_requested", how="said 'agent'",
-                                 by="voice", center="manila"),
-               ev("V", at(1), "unavailable", reason="no domestic center")]
+            events.append(
+                ev(sid, at(60), "bridge_ended", status="completed", center="scranton", domestic="true")
+            )
+    events += [
+        received("V"),
+        ev("V", at(1), "transfer_requested", how="said 'agent'", by="voice", center="manila"),
+        ev("V", at(1), "unavailable", reason="no domestic center"),
+    ]
     t = one_month(events).transfers
     assert t.requested == 11 and t.by_channel == {"key": 10, "voice": 1, "hold": 0}
     assert t.reached_domestic_bridge == 10
@@ -1012,47 +1217,74 @@ def test_replayed_and_repeated_events_do_not_move_a_call():
     def request(seconds: float, by: str) -> dict[str, str]:
         return ev("A", at(seconds), "transfer_requested", how=HOW[by], by=by, center="manila")
 
-    report = one_month([
-        ev("A", at(70), "bridge_ended", status="completed", center="newark", domestic="true"),
-        bridged("A", 5, "scranton"),  # the first request's bridge: busy
-        received("A"), disclosed("A", 1, "manila"), offered("A", 1),
-        request(20, "voice"),  # asked again later (a menu): its bridge to newark is answered
-        ev("A", at(6), "bridge_ended", status="busy", center="scranton", domestic="true"),
-        bridged("A", 22, "newark"),
-        request(2, "key"),
-        received("A", day=3, flow="billing"),  # a second 'received' changes nothing
-        ev("B", at(40), "bridge_ended", status="completed", center="newark", domestic="true"),
-        received("B", caller_state="NJ"), bridged("B", 5, "newark"),
-        ev("B", at(30), "bridge_ended", status="busy", center="newark", domestic="true"),
-        received("C"), {**request(2, "hold"), "call": "C"},
-        bridged("C", 4, "scranton"),  # busy; the domestic state's on_failure tries newark
-        ev("C", at(6), "bridge_ended", status="busy", center="scranton", domestic="true"),
-        bridged("C", 9, "newark"),
-    ])
+    report = one_month(
+        [
+            ev("A", at(70), "bridge_ended", status="completed", center="newark", domestic="true"),
+            bridged("A", 5, "scranton"),  # the first request's bridge: busy
+            received("A"),
+            disclosed("A", 1, "manila"),
+            offered("A", 1),
+            request(20, "voice"),  # asked again later (a menu): its bridge to newark is answered
+            ev("A", at(6), "bridge_ended", status="busy", center="scranton", domestic="true"),
+            bridged("A", 22, "newark"),
+            request(2, "key"),
+            received("A", day=3, flow="billing"),  # a second 'received' changes nothing
+            ev("B", at(40), "bridge_ended", status="completed", center="newark", domestic="true"),
+            received("B", caller_state="NJ"),
+            bridged("B", 5, "newark"),
+            ev("B", at(30), "bridge_ended", status="busy", center="newark", domestic="true"),
+            received("C"),
+            {**request(2, "hold"), "call": "C"},
+            bridged("C", 4, "scranton"),  # busy; the domestic state's on_failure tries newark
+            ev("C", at(6), "bridge_ended", status="busy", center="scranton", domestic="true"),
+            bridged("C", 9, "newark"),
+        ]
+    )
     assert report.volume.calls_received == 3 and report.daily[1].calls_received == 3
     assert report.new_jersey.bridged_to_nj == 1 and report.new_jersey.answered_in_nj == 0
     t = report.transfers
     assert (t.requested, t.reached_domestic_bridge, t.completed) == (3, 3, 2)
     assert t.by_channel == {"key": 1, "voice": 1, "hold": 1}
     assert (t.seconds_to_bridge_p50, t.seconds_to_bridge_p90) == (2.0, 3.0)  # of 3, 2, 2 s
-    assert build_report([received("A"), received("A", flow="billing")], NOV1, NOV30,
-                        flow="billing").volume.calls_received == 0
+    assert (
+        build_report(
+            [received("A"), received("A", flow="billing")], NOV1, NOV30, flow="billing"
+        ).volume.calls_received
+        == 0
+    )
 
 
 def test_new_jersey_answered_and_the_caller_leaving_the_queue():
     nj = {"caller_state": "NJ"}
-    report = one_month([
-        received("A", **nj), bridged("A", 5, "newark"),  # no report: answered
-        received("B", **nj), bridged("B", 5, "newark"),
-        ev("B", at(40), "transfer_requested", how="key during hold", by="hold", center="newark"),
-        bridged("B", 40, "scranton"),  # left the NJ queue: not answered in NJ
-        received("C", **nj), bridged("C", 5, "newark"),
-        ev("C", at(9), "bridge_ended", status="no-answer", center="newark", domestic="true"),
-        received("D", **nj), bridged("D", 5, "manila"),
-        received("E"), bridged("E", 5, "newark"),  # not from NJ
-        received("F", **nj), ev("F", at(5), "bridged", center="x", city="Newark", country="IN",
-                                region="NJ", target="queue", domestic="false"),  # not the state
-    ])
+    report = one_month(
+        [
+            received("A", **nj),
+            bridged("A", 5, "newark"),  # no report: answered
+            received("B", **nj),
+            bridged("B", 5, "newark"),
+            ev("B", at(40), "transfer_requested", how="key during hold", by="hold", center="newark"),
+            bridged("B", 40, "scranton"),  # left the NJ queue: not answered in NJ
+            received("C", **nj),
+            bridged("C", 5, "newark"),
+            ev("C", at(9), "bridge_ended", status="no-answer", center="newark", domestic="true"),
+            received("D", **nj),
+            bridged("D", 5, "manila"),
+            received("E"),
+            bridged("E", 5, "newark"),  # not from NJ
+            received("F", **nj),
+            ev(
+                "F",
+                at(5),
+                "bridged",
+                center="x",
+                city="Newark",
+                country="IN",
+                region="NJ",
+                target="queue",
+                domestic="false",
+            ),  # not the state
+        ]
+    )
     nj_report = report.new_jersey
     assert (nj_report.calls_from_nj, nj_report.bridged_to_nj, nj_report.answered_in_nj) == (5, 3, 1)
     assert nj_report.share_answered_in_nj == 0.2 and nj_report.meets_target is False
@@ -1068,8 +1300,10 @@ def test_no_nj_centers_is_said_plainly():
         assert "no NJ centers" in render(report, fmt)
 
 
-@pytest.mark.parametrize("offshore, warning, threshold", [
-    (24, False, False), (25, True, False), (29, True, False), (30, True, True), (100, True, True)])
+@pytest.mark.parametrize(
+    "offshore, warning, threshold",
+    [(24, False, False), (25, True, False), (29, True, False), (30, True, True), (100, True, True)],
+)
 def test_offshore_share_flags(offshore, warning, threshold):
     events = []
     for i in range(100):
@@ -1082,14 +1316,16 @@ def test_offshore_share_flags(offshore, warning, threshold):
 
 
 def test_timestamps_other_than_canonical_utc():
-    report = one_month([
-        ev("A", "2026-11-01T00:30:00+01:00", "received", flow="support"),  # 31 Oct UTC
-        ev("B", "2026-11-30T23:30:00-05:00", "received", flow="support"),  # 1 Dec UTC
-        ev("C", "2026-11-30T23:30:00Z", "received", flow="support"),
-        ev("D", "2026-11-05T10:00:00", "received", flow="support"),  # naive: UTC
-        ev("E", "yesterday", "received", flow="support"),
-        {"step": "received", "at": at(0)},
-    ])
+    report = one_month(
+        [
+            ev("A", "2026-11-01T00:30:00+01:00", "received", flow="support"),  # 31 Oct UTC
+            ev("B", "2026-11-30T23:30:00-05:00", "received", flow="support"),  # 1 Dec UTC
+            ev("C", "2026-11-30T23:30:00Z", "received", flow="support"),
+            ev("D", "2026-11-05T10:00:00", "received", flow="support"),  # naive: UTC
+            ev("E", "yesterday", "received", flow="support"),
+            {"step": "received", "at": at(0)},
+        ]
+    )
     assert report.volume.calls_received == 2
     assert [d.day.day for d in report.daily if d.calls_received] == [5, 30]
     assert report.source.calls_outside_period == 2 and report.source.malformed_events == 2
@@ -1111,8 +1347,16 @@ def test_report_on_events_the_engine_itself_produced():
         exempt = "emergency" if n % 20 == 0 else None
         facts = engine.Facts(sid, now, config.centers, "US", exempt, rng.random() > 0.05)
         common = evidence.common_fields(sid, "hash", now)
-        events.append({**common, "step": "received", "caller_country": "US",
-                       "caller_state": "NJ", "flow": flow.id, "exempt": exempt or ""})
+        events.append(
+            {
+                **common,
+                "step": "received",
+                "caller_country": "US",
+                "caller_state": "NJ",
+                "flow": flow.id,
+                "exempt": exempt or "",
+            }
+        )
         turn = engine.begin(flow, facts)
         answered = False  # the reply to the last offshore bridge said an agent answered
         for _ in range(10):
@@ -1132,13 +1376,23 @@ def test_report_on_events_the_engine_itself_produced():
             now += timedelta(seconds=rng.randint(1, 60))
             common = evidence.common_fields(sid, "hash", now)
             f = replace(facts, now=now, fresh=rng.random() > 0.05)
-            reply = (engine.BridgeEnded(rng.choice(["completed", "busy", "leave", "no-answer",
-                                                    "hangup"]))
-                     if isinstance(last, engine.Connect) else
-                     rng.choice([engine.Silence(), engine.Heard(digits="1"),
-                                 engine.Heard(speech="agent please"), engine.Heard(digits="7")]))
-            answered = (isinstance(last, engine.Connect) and not last.domestic
-                        and reply == engine.BridgeEnded("completed"))
+            reply = (
+                engine.BridgeEnded(rng.choice(["completed", "busy", "leave", "no-answer", "hangup"]))
+                if isinstance(last, engine.Connect)
+                else rng.choice(
+                    [
+                        engine.Silence(),
+                        engine.Heard(digits="1"),
+                        engine.Heard(speech="agent please"),
+                        engine.Heard(digits="7"),
+                    ]
+                )
+            )
+            answered = (
+                isinstance(last, engine.Connect)
+                and not last.domestic
+                and reply == engine.BridgeEnded("completed")
+            )
             try:
                 turn = engine.resume(flow, turn.call, reply, f)
             except UnsafeBridge as exc:
@@ -1157,8 +1411,7 @@ def test_report_on_events_the_engine_itself_produced():
     assert report.transfers.by_channel == {c: requests[c] for c in ("key", "voice", "hold")}
     # take one non-exempt offshore call's disclosures away: that call, and only it, shows up
     victim = sorted(offshore_calls - exempt_calls)[0]
-    tampered = one_month([e for e in events
-                          if not (e["call"] == victim and e["step"] == "disclosed")])
+    tampered = one_month([e for e in events if not (e["call"] == victim and e["step"] == "disclosed")])
     assert tampered.disclosure.exception_calls == [victim] == tampered.offer.exception_calls
 
 
@@ -1181,9 +1434,11 @@ def test_100000_calls_in_one_pass():
         t0 = time.perf_counter()
         render(report, fmt)
         timings[fmt] = time.perf_counter() - t0
-    print(f"\n{len(events):,} events of {report.volume.calls_received:,} calls: "
-          f"build_report {elapsed:.2f} s (generated in {generated:.1f} s); render "
-          + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
+    print(
+        f"\n{len(events):,} events of {report.volume.calls_received:,} calls: "
+        f"build_report {elapsed:.2f} s (generated in {generated:.1f} s); render "
+        + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
+    )
     assert report.volume.calls_received == 100_000
     assert report.disclosure.offshore_bridges == sum(len(t.bridges) for t in sim.truths)
 
@@ -1200,14 +1455,19 @@ def test_calls_handed_off_are_counted_apart():
     assert "Handed off to the company's own application" in render(report, "text")
 
 
-@pytest.mark.parametrize("part, whole, shown", [
-    (32, 54, "59.26%"),          # 59.259...: rounded, not cut
-    (1, 800, "0.12%"),           # 0.125: half to even
-    (3, 800, "0.38%"),           # 0.375: half to even
-    (99996, 100000, "99.99%"),   # not all is never 100.00%
-    (1, 100000, "0.01%"),        # some is never 0.00%
-    (54, 54, "100.00%"), (0, 54, "0.00%"), (0, 0, "n/a"),
-])
+@pytest.mark.parametrize(
+    "part, whole, shown",
+    [
+        (32, 54, "59.26%"),  # 59.259...: rounded, not cut
+        (1, 800, "0.12%"),  # 0.125: half to even
+        (3, 800, "0.38%"),  # 0.375: half to even
+        (99996, 100000, "99.99%"),  # not all is never 100.00%
+        (1, 100000, "0.01%"),  # some is never 0.00%
+        (54, 54, "100.00%"),
+        (0, 54, "0.00%"),
+        (0, 0, "n/a"),
+    ],
+)
 def test_percentages_are_rounded(part, whole, shown):
     assert percent(part, whole) == shown
 
@@ -1217,8 +1477,7 @@ def test_a_flow_no_call_was_received_for_is_warned_about(month):
     assert report.volume.calls_received == 0
     assert "No call of flow 'suport' was received in this period" in render(report, "text")
     assert "No call of flow &#x27;suport&#x27; was received" in render(report, "html")
-    assert "No call of flow" not in render(build_report(month[1], NOV1, NOV30, flow="support"),
-                                           "text")
+    assert "No call of flow" not in render(build_report(month[1], NOV1, NOV30, flow="support"), "text")
 
 
 def test_the_printed_page_keeps_dates_whole_and_headings_with_their_tables(november):
@@ -1233,9 +1492,14 @@ def test_the_chart_is_legible_and_draws_both_r17_lines_off_the_data(november):
     svg = render(november, "html").split("<svg", 1)[1].split("</svg>")[0]
     assert 'font-size="13"' in svg and 'font-size="11"' not in svg
     top, plot_h = 64, 360 - 64 - 80
-    lines = {round(float(y)) for y in
-             (part.split('y1="')[1].split('"')[0] for part in svg.split("<line")[1:]
-              if 'stroke-dasharray' in part and 'x1="64"' in part)}
+    lines = {
+        round(float(y))
+        for y in (
+            part.split('y1="')[1].split('"')[0]
+            for part in svg.split("<line")[1:]
+            if "stroke-dasharray" in part and 'x1="64"' in part
+        )
+    }
     assert {round(top + plot_h * (1 - 0.30)), round(top + plot_h * (1 - 0.25))} <= lines
     labels = [t for t in svg.split("<text")[1:] if "R17" in t]
     assert len(labels) == 2 and all(float(t.split('y="')[1].split('"')[0]) < top for t in labels)

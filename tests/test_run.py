@@ -54,37 +54,71 @@ def test_the_walkthrough_uses_the_private_redis_and_make_stop_stops_it(tmp_path)
             shutil.copy(ROOT / name, clone / name)
     (clone / ".venv").symlink_to(Path(sys.executable).parent.parent)
     redis_port, web_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN", "IVR_CALLER_HASH_KEY")}
-    env.update(ONSHORE_REDIS_PORT=str(redis_port), BIND=f"127.0.0.1:{web_port}",
-               WEB_CONCURRENCY="1", PYTHONPATH=str(clone))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN", "IVR_CALLER_HASH_KEY")
+    }
+    env.update(
+        ONSHORE_REDIS_PORT=str(redis_port),
+        BIND=f"127.0.0.1:{web_port}",
+        WEB_CONCURRENCY="1",
+        PYTHONPATH=str(clone),
+    )
     before = _machine_redis()
     log = (tmp_path / "run.log").open("w")
-    run = subprocess.Popen(["bash", "deploy/run.sh"], cwd=clone, env=env, start_new_session=True,
-                           stdout=log, stderr=subprocess.STDOUT)
+    run = subprocess.Popen(
+        ["bash", "deploy/run.sh"],
+        cwd=clone,
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1).ok,
-                 timeout=60, what="make run")
+        wait_for(
+            lambda: requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1).ok,
+            timeout=60,
+            what="make run",
+        )
         dev = _dev_env(clone)
         assert dev["REDIS_URL"] == f"redis://127.0.0.1:{redis_port}/0"
         walk = {**env, **dev}
         ivr = str(clone / ".venv" / "bin" / "ivr")
-        loaded = subprocess.run([ivr, "load", "flows", "-m", "walkthrough"], cwd=clone, env=walk,
-                                capture_output=True, text=True, timeout=60)
+        loaded = subprocess.run(
+            [ivr, "load", "flows", "-m", "walkthrough"],
+            cwd=clone,
+            env=walk,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert loaded.returncode == 0, loaded.stderr
-        called = subprocess.run([ivr, "call", "+18885550199", "--say", "agente"], cwd=clone,
-                                env=walk, capture_output=True, text=True, timeout=60)
+        called = subprocess.run(
+            [ivr, "call", "+18885550199", "--say", "agente"],
+            cwd=clone,
+            env=walk,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert called.returncode == 0, called.stderr
-        served = subprocess.run([ivr, "call", "+18005550100", "--url",
-                                 f"http://127.0.0.1:{web_port}", "--press", "1,1"], cwd=clone,
-                                env=walk, capture_output=True, text=True, timeout=60)
+        served = subprocess.run(
+            [ivr, "call", "+18005550100", "--url", f"http://127.0.0.1:{web_port}", "--press", "1,1"],
+            cwd=clone,
+            env=walk,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert served.returncode == 0 and "bridged to" in served.stdout, served.stderr
         private = redis.Redis(port=redis_port, socket_timeout=2)
         assert private.exists("onshore:numbers") and private.xlen("onshore:events") > 0
         assert _machine_redis() == before  # the machine's own Redis saw nothing written
         pids = [int((clone / ".run" / f"{n}.pid").read_text()) for n in ("gunicorn", "redis")]
-        stopped = subprocess.run(["bash", "deploy/stop.sh"], cwd=clone, capture_output=True,
-                                 text=True, timeout=30)
+        stopped = subprocess.run(
+            ["bash", "deploy/stop.sh"], cwd=clone, capture_output=True, text=True, timeout=30
+        )
         assert stopped.returncode == 0, stopped.stderr
         assert "stopped gunicorn" in stopped.stdout and "redis-server" in stopped.stdout
         wait_for(lambda: not any(_alive(p) for p in pids), timeout=10, what="make stop")

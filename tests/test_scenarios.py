@@ -85,8 +85,11 @@ def test_shipped_scenarios_take_every_branch_of_the_example_flows():
         flow = CONFIG.flows[CONFIG.numbers[result.scenario.number].flow]
         taken[flow.id] |= branches_taken(flow, result.outcome)
 
-    missing = [(flow.id, *branch) for flow in CONFIG.flows.values()
-               for branch in sorted(branches_of(flow) - taken[flow.id])]
+    missing = [
+        (flow.id, *branch)
+        for flow in CONFIG.flows.values()
+        for branch in sorted(branches_of(flow) - taken[flow.id])
+    ]
     assert missing == []
 
 
@@ -95,8 +98,11 @@ Branch = tuple[str, str, str]  # (evidence step, state, what happened there)
 
 def branches_of(flow: Flow) -> set[Branch]:
     """Every way through each state of a flow, and each way a caller can reach the domestic agent."""
-    out: set[Branch] = {("safe_answer", "", flow.on_lookup_failure), ("transfer_requested", "", "key"),
-                        ("transfer_requested", "", "voice")}
+    out: set[Branch] = {
+        ("safe_answer", "", flow.on_lookup_failure),
+        ("transfer_requested", "", "key"),
+        ("transfer_requested", "", "voice"),
+    }
     for name, state in flow.states.items():
         if isinstance(state, Menu):
             out |= {("menu", name, f"key {k}") for k in state.options}
@@ -128,23 +134,29 @@ def branches_taken(flow: Flow, outcome: Outcome) -> set[Branch]:
     out: set[Branch] = set()
     for event in outcome.events:
         f, state = dict(event.fields), event.key.split(":", 2)[-1]
-        value = {"language": f.get("language", ""), "hours": f.get("open", ""),
-                 "routed": f.get("center", ""), "exempt": f.get("reason", ""), "handoff": f.get("url", ""),
-                 "disclosed": f.get("language", "").split("-")[0], "no_center": ""}.get(event.step)
+        value = {
+            "language": f.get("language", ""),
+            "hours": f.get("open", ""),
+            "routed": f.get("center", ""),
+            "exempt": f.get("reason", ""),
+            "handoff": f.get("url", ""),
+            "disclosed": f.get("language", "").split("-")[0],
+            "no_center": "",
+        }.get(event.step)
         if event.step == "menu":
             value = menu_branch(flow.states[state], f["input"], f["result"])
         elif event.step == "language" and f["input"] == "silence":
             value = "silence"
         elif event.step == "bridge_ended":
-            value = {"answered": "answered", "failed": "failed",
-                     "left": f.get("left", "")}.get(f["outcome"])
+            value = {"answered": "answered", "failed": "failed", "left": f.get("left", "")}.get(f["outcome"])
         elif event.step in ("safe_answer", "transfer_requested"):
             state, value = "", f.get("policy") or f.get("by", "")
         if value is not None:
             out.add((event.step, state, value))
     for name, state in flow.states.items():
-        if isinstance(state, Hangup) and any(translation(state.text, code, flow.codes[0]) in outcome.heard
-                                             for code in flow.codes):
+        if isinstance(state, Hangup) and any(
+            translation(state.text, code, flow.codes[0]) in outcome.heard for code in flow.codes
+        ):
             out.add(("heard", name, ""))
     return out
 
@@ -162,6 +174,7 @@ def menu_branch(state, heard: str, result: str) -> str:
 
 
 # --- ivr test ------------------------------------------------------------------------------------
+
 
 def test_ivr_test_runs_every_shipped_scenario(capsys):
     assert main(["test", str(FLOWS)]) == 0
@@ -201,8 +214,10 @@ def test_a_wrong_scenario_fails_with_the_transcript_of_its_call(folder, capsys):
     out = capsys.readouterr().out
     assert "FAIL manila-expected-bangalore" in out
     assert "ok   fine" in out
-    assert "disclosed: expected ['Bangalore, India'], heard ['Your call will be answered by our team " \
-           "in Manila, the Philippines.']" in out
+    assert (
+        "disclosed: expected ['Bangalore, India'], heard ['Your call will be answered by our team "
+        "in Manila, the Philippines.']" in out
+    )
     assert "bridged: expected [bangalore], got [manila (offshore)]" in out
     transcript = out.split("transcript:")[1]
     assert "hears [en-US]: Your call will be answered by our team in Manila, the Philippines." in transcript
@@ -219,8 +234,11 @@ def test_ivr_test_takes_one_scenario_file_and_a_name_filter(folder, capsys):
 
 
 def test_ivr_test_refuses_to_run_on_flows_that_fail_the_check(folder, capsys):
-    (folder / "acme.toml").write_text((FLOWS / "acme.toml").read_text().replace(
-        'domestic = "scranton"                 #', 'domestic = "manila"                 #'))
+    (folder / "acme.toml").write_text(
+        (FLOWS / "acme.toml")
+        .read_text()
+        .replace('domestic = "scranton"                 #', 'domestic = "manila"                 #')
+    )
 
     assert main(["test", str(folder)]) == 1
     err = capsys.readouterr().err
@@ -233,32 +251,44 @@ def test_a_folder_without_scenarios_fails(folder, capsys):
     assert "no scenarios" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("line, field, message", [
-    ('number = "+18005550101"', "number", "is not a number of this folder"),
-    ('at = "2026-11-30"', "at", "needs a time of day"),
-    ('at = "tomorrow at ten"', "at", "is not a time"),
-    ('timezone = "Mars/Olympus"', "timezone", "is not an IANA time zone"),
-    ('language = "fr"', "language", "'fr' is not a language of flow 'support' (en, es)"),
-    ('inputs = ["1", "12"]', "inputs[1]", "a prompt takes one key"),
-    ('inputs = ["1", { press = "one" }]', "inputs[1]", "press takes keys"),
-    ('inputs = [1]', "inputs[0]", "must be keys, words or \"silence\""),
-    ('centers.manila = "bsy"', "centers.manila", "'bsy' is not one of open, closed, answered"),
-    ('centers.bangalore = "queue-full"', "centers.bangalore", "how Twilio's <Dial> (a sip center) can end"),
-    ('centers.lima = "open"', "centers.lima", "names unknown center 'lima'"),
-    ('centers.manila = ["open", "closed"]', "centers.manila", "give open or closed once"),
-    ('picks = ["lima"]', "picks[0]", "names unknown center 'lima'"),
-    ('redis = "down"', "redis", "must be one of readable, unreadable"),
-    ('colour = "blue"', "colour", "is not a known field"),
-    ('expect.bridged = ["tokyo"]', "expect.bridged[0]", "names unknown center 'tokyo'"),
-    ('expect.bridged = [{ center = "manila", domestic = "no" }]', "expect.bridged[0]", "must be a center id"),
-    ('expect.disclosed = [{ exactly = "x" }]', "expect.disclosed[0]", "must be words of the disclosure"),
-    ('expect.ends = "maybe"', "expect.ends", "must be one of answered, hangup, handoff"),
-    ('expect.transfer = "fax"', "expect.transfer", "must be one of key, voice, hold, none"),
-    ('expect.steps = ["disclosure"]', "expect.steps[0]", "'disclosure' is not an evidence step"),
-    ('expect.colour = "blue"', "expect.colour", "is not a known field"),
-])
-def test_a_scenario_file_error_names_the_file_the_scenario_and_the_field(folder, capsys, line, field,
-                                                                          message):
+@pytest.mark.parametrize(
+    "line, field, message",
+    [
+        ('number = "+18005550101"', "number", "is not a number of this folder"),
+        ('at = "2026-11-30"', "at", "needs a time of day"),
+        ('at = "tomorrow at ten"', "at", "is not a time"),
+        ('timezone = "Mars/Olympus"', "timezone", "is not an IANA time zone"),
+        ('language = "fr"', "language", "'fr' is not a language of flow 'support' (en, es)"),
+        ('inputs = ["1", "12"]', "inputs[1]", "a prompt takes one key"),
+        ('inputs = ["1", { press = "one" }]', "inputs[1]", "press takes keys"),
+        ("inputs = [1]", "inputs[0]", 'must be keys, words or "silence"'),
+        ('centers.manila = "bsy"', "centers.manila", "'bsy' is not one of open, closed, answered"),
+        (
+            'centers.bangalore = "queue-full"',
+            "centers.bangalore",
+            "how Twilio's <Dial> (a sip center) can end",
+        ),
+        ('centers.lima = "open"', "centers.lima", "names unknown center 'lima'"),
+        ('centers.manila = ["open", "closed"]', "centers.manila", "give open or closed once"),
+        ('picks = ["lima"]', "picks[0]", "names unknown center 'lima'"),
+        ('redis = "down"', "redis", "must be one of readable, unreadable"),
+        ('colour = "blue"', "colour", "is not a known field"),
+        ('expect.bridged = ["tokyo"]', "expect.bridged[0]", "names unknown center 'tokyo'"),
+        (
+            'expect.bridged = [{ center = "manila", domestic = "no" }]',
+            "expect.bridged[0]",
+            "must be a center id",
+        ),
+        ('expect.disclosed = [{ exactly = "x" }]', "expect.disclosed[0]", "must be words of the disclosure"),
+        ('expect.ends = "maybe"', "expect.ends", "must be one of answered, hangup, handoff"),
+        ('expect.transfer = "fax"', "expect.transfer", "must be one of key, voice, hold, none"),
+        ('expect.steps = ["disclosure"]', "expect.steps[0]", "'disclosure' is not an evidence step"),
+        ('expect.colour = "blue"', "expect.colour", "is not a known field"),
+    ],
+)
+def test_a_scenario_file_error_names_the_file_the_scenario_and_the_field(
+    folder, capsys, line, field, message
+):
     table = ['number = "+18005550100"', 'at = "2026-11-30T10:00"', 'expect.ends = "answered"']
     key = line.split("=")[0].strip()
     table = [t for t in table if t.split("=")[0].strip() != key] + [line]
@@ -272,16 +302,23 @@ def test_a_scenario_file_error_names_the_file_the_scenario_and_the_field(folder,
     assert message in err
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[scenarios.a]\nnumber = \n", "cannot be read"),
-    ("scenarios = 3\n", "must be a table of [scenarios.NAME]"),
-    ("[scenarios]\na = 3\n", "scenario 'a': must be a table"),
-    ("[scenarios.a]\nnumber = \"+18005550100\"\n", "scenario 'a' field 'at': is required"),
-    ("[scenarios.a]\nnumber = \"+18005550100\"\nat = \"2026-11-30T10:00\"\n",
-     "scenario 'a' field 'expect': is required"),
-    ("[scenarios.a]\nnumber = \"+18005550100\"\nat = \"2026-11-30T10:00\"\nexpect = {}\n",
-     "scenario 'a' field 'expect': must say what must happen"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[scenarios.a]\nnumber = \n", "cannot be read"),
+        ("scenarios = 3\n", "must be a table of [scenarios.NAME]"),
+        ("[scenarios]\na = 3\n", "scenario 'a': must be a table"),
+        ('[scenarios.a]\nnumber = "+18005550100"\n', "scenario 'a' field 'at': is required"),
+        (
+            '[scenarios.a]\nnumber = "+18005550100"\nat = "2026-11-30T10:00"\n',
+            "scenario 'a' field 'expect': is required",
+        ),
+        (
+            '[scenarios.a]\nnumber = "+18005550100"\nat = "2026-11-30T10:00"\nexpect = {}\n',
+            "scenario 'a' field 'expect': must say what must happen",
+        ),
+    ],
+)
 def test_a_broken_scenario_file_is_refused_naming_the_file(tmp_path, text, message):
     file = tmp_path / "x.scenarios.toml"
     file.write_text(text)
@@ -298,15 +335,18 @@ def test_a_scenario_defined_twice_is_refused(tmp_path):
 
     _, errors = read_scenarios(tmp_path)
 
-    assert [str(e) for e in errors] == [f"{tmp_path / 'b.toml'}: scenario 'twice': is already "
-                                        f"defined in {tmp_path / 'a.toml'}"]
+    assert [str(e) for e in errors] == [
+        f"{tmp_path / 'b.toml'}: scenario 'twice': is already defined in {tmp_path / 'a.toml'}"
+    ]
 
 
 # --- the pure core ---------------------------------------------------------------------------------
 
+
 def scenario(**changes) -> Scenario:
-    base = dict(name="t", number=SUPPORT, at=MONDAY, inputs=(Heard(digits="1"), Heard(digits="1")),
-                picks=("manila",))
+    base = dict(
+        name="t", number=SUPPORT, at=MONDAY, inputs=(Heard(digits="1"), Heard(digits="1")), picks=("manila",)
+    )
     return Scenario(**{**base, **changes})
 
 
@@ -315,25 +355,34 @@ def manila_call() -> Outcome:
     return simulate(CONFIG, scenario())
 
 
-@pytest.mark.parametrize("expect, failure", [
-    (Expect(disclosed=()), "disclosed: expected [no disclosure], heard ['Your call will be answered"),
-    (Expect(disclosed=(Disclosure("Manila"), Disclosure("Manila"))),
-     "disclosed: expected ['Manila', 'Manila']"),
-    (Expect(disclosed=(Disclosure("Manila", exact=True),)), "disclosed: expected [exactly 'Manila']"),
-    (Expect(language="es"), "language: expected es, the call spoke en-US"),
-    (Expect(offer="oprima"), "offer: expected every offer to hold 'oprima'"),
-    (Expect(bridged=(Bridged("manila", domestic=True),)),
-     "bridged: expected [manila (domestic)], got [manila (offshore)]"),
-    (Expect(bridged=()), "bridged: expected [no bridge], got [manila (offshore)]"),
-    (Expect(transfer="key"), "transfer: expected key, got none"),
-    (Expect(handoff="https://ivr.acme.example.com/x"),
-     "handoff: expected https://ivr.acme.example.com/x, got none"),
-    (Expect(ends="hangup"), "ends: expected hangup, got answered"),
-    (Expect(heard=("Bangalore",)), "heard: expected to hear 'Bangalore'"),
-    (Expect(not_heard=("Manila",)), "not_heard: heard 'Manila'"),
-    (Expect(steps=("safe_answer", "handoff")), "steps: no evidence of safe_answer, handoff"),
-    (Expect(not_steps=("disclosed",)), "not_steps: evidence of disclosed"),
-])
+@pytest.mark.parametrize(
+    "expect, failure",
+    [
+        (Expect(disclosed=()), "disclosed: expected [no disclosure], heard ['Your call will be answered"),
+        (
+            Expect(disclosed=(Disclosure("Manila"), Disclosure("Manila"))),
+            "disclosed: expected ['Manila', 'Manila']",
+        ),
+        (Expect(disclosed=(Disclosure("Manila", exact=True),)), "disclosed: expected [exactly 'Manila']"),
+        (Expect(language="es"), "language: expected es, the call spoke en-US"),
+        (Expect(offer="oprima"), "offer: expected every offer to hold 'oprima'"),
+        (
+            Expect(bridged=(Bridged("manila", domestic=True),)),
+            "bridged: expected [manila (domestic)], got [manila (offshore)]",
+        ),
+        (Expect(bridged=()), "bridged: expected [no bridge], got [manila (offshore)]"),
+        (Expect(transfer="key"), "transfer: expected key, got none"),
+        (
+            Expect(handoff="https://ivr.acme.example.com/x"),
+            "handoff: expected https://ivr.acme.example.com/x, got none",
+        ),
+        (Expect(ends="hangup"), "ends: expected hangup, got answered"),
+        (Expect(heard=("Bangalore",)), "heard: expected to hear 'Bangalore'"),
+        (Expect(not_heard=("Manila",)), "not_heard: heard 'Manila'"),
+        (Expect(steps=("safe_answer", "handoff")), "steps: no evidence of safe_answer, handoff"),
+        (Expect(not_steps=("disclosed",)), "not_steps: evidence of disclosed"),
+    ],
+)
 def test_each_expectation_fails_when_the_call_differs(manila_call, expect, failure):
     failures = verify(manila_call, expect)
 
@@ -342,11 +391,20 @@ def test_each_expectation_fails_when_the_call_differs(manila_call, expect, failu
 
 
 def test_the_call_passes_what_it_did(manila_call):
-    expect = Expect(disclosed=(Disclosure("Your call will be answered by our team in Manila, the "
-                                          "Philippines.", exact=True),),
-                    language="en-US", offer="press 1", bridged=(Bridged("manila", False),),
-                    transfer="none", ends="answered", heard=("Thank you for calling",),
-                    not_heard=("Bangalore",), steps=("received", "disclosed"), not_steps=("handoff",))
+    expect = Expect(
+        disclosed=(
+            Disclosure("Your call will be answered by our team in Manila, the Philippines.", exact=True),
+        ),
+        language="en-US",
+        offer="press 1",
+        bridged=(Bridged("manila", False),),
+        transfer="none",
+        ends="answered",
+        heard=("Thank you for calling",),
+        not_heard=("Bangalore",),
+        steps=("received", "disclosed"),
+        not_steps=("handoff",),
+    )
 
     assert verify(manila_call, expect) == []
     assert manila_call.drawn == ["manila"]
@@ -360,8 +418,10 @@ def test_a_scenario_plays_the_same_call_every_time():
 
 
 def test_inputs_the_call_never_asked_for_fail_the_scenario():
-    outcome = simulate(CONFIG, scenario(picks=(), inputs=(Heard(digits="1"), Heard(digits="2"), Silence(),
-                                                          Heard(speech="agent"))))
+    outcome = simulate(
+        CONFIG,
+        scenario(picks=(), inputs=(Heard(digits="1"), Heard(digits="2"), Silence(), Heard(speech="agent"))),
+    )
 
     assert outcome.ended == "handoff"
     assert verify(outcome, Expect()) == ["inputs: the call ended before asking for silence, 'agent'"]
@@ -374,11 +434,19 @@ def test_picks_no_weighted_route_can_draw_fail_the_scenario():
     assert verify(outcome, Expect())[0] == outcome.errors[0]
 
 
-@pytest.mark.parametrize("kind, word, status", [
-    ("queue", "answered", "bridged"), ("queue", "queue-full", "queue-full"), ("queue", "failed", "error"),
-    ("queue", "hold-transfer", "leave"), ("sip", "answered", "completed"), ("sip", "busy", "busy"),
-    ("sip", "no-answer", "no-answer"), ("number", "failed", "failed"),
-])
+@pytest.mark.parametrize(
+    "kind, word, status",
+    [
+        ("queue", "answered", "bridged"),
+        ("queue", "queue-full", "queue-full"),
+        ("queue", "failed", "error"),
+        ("queue", "hold-transfer", "leave"),
+        ("sip", "answered", "completed"),
+        ("sip", "busy", "busy"),
+        ("sip", "no-answer", "no-answer"),
+        ("number", "failed", "failed"),
+    ],
+)
 def test_a_bridge_ends_as_twilio_reports_it_for_its_target(kind, word, status):
     center = {"queue": "manila", "sip": "bangalore", "number": "scranton"}[kind]
     outcome = simulate(CONFIG, scenario(picks=(center,), centers={center: CenterState(bridges=(word,))}))
@@ -391,8 +459,12 @@ def test_a_bridge_ends_as_twilio_reports_it_for_its_target(kind, word, status):
 
 @pytest.mark.parametrize("word", ["busy", "no-answer"])
 def test_a_queue_center_is_never_busy_or_unanswered(word):
-    raw = {"number": SUPPORT, "at": "2026-11-30T10:00Z", "centers": {"manila": word},
-           "expect": {"ends": "answered"}}
+    raw = {
+        "number": SUPPORT,
+        "at": "2026-11-30T10:00Z",
+        "centers": {"manila": word},
+        "expect": {"ends": "answered"},
+    }
     parsed, errors = parse_scenario("t", raw, "f.toml", CONFIG)
 
     assert parsed is None
@@ -430,8 +502,10 @@ def test_an_engine_failure_gives_the_safe_answer_and_fails_the_scenario():
 
     outcome = simulate(broken, scenario(picks=()))
 
-    assert outcome.errors == ["the engine failed going on from state menu: UnsafeBridge: center manila in "
-                              "Manila|PH was not disclosed"]
+    assert outcome.errors == [
+        "the engine failed going on from state menu: UnsafeBridge: center manila in "
+        "Manila|PH was not disclosed"
+    ]
     assert ("safe_answer", "domestic") in {(e.step, dict(e.fields).get("policy")) for e in outcome.events}
     assert [b.center for b in outcome.bridges] == ["scranton"]
 
@@ -439,14 +513,24 @@ def test_an_engine_failure_gives_the_safe_answer_and_fails_the_scenario():
 ENDS_AFTER = {"answered": "answered", "gone": "abandoned", "moved": "hangup"}  # one bridge only
 
 
-@pytest.mark.parametrize("center, inputs, kind, value", [
-    *[("manila", ("1", "1"), "queue", v) for v in sorted(outcomes.QUEUE_RESULT)],
-    *[("bangalore", ("2", "1"), "sip", v) for v in sorted(outcomes.DIAL_CALL_STATUS)],
-    ("manila", ("1", "1"), "queue", "hangup"), ("bangalore", ("2", "1"), "sip", "hangup"),
-])
+@pytest.mark.parametrize(
+    "center, inputs, kind, value",
+    [
+        *[("manila", ("1", "1"), "queue", v) for v in sorted(outcomes.QUEUE_RESULT)],
+        *[("bangalore", ("2", "1"), "sip", v) for v in sorted(outcomes.DIAL_CALL_STATUS)],
+        ("manila", ("1", "1"), "queue", "hangup"),
+        ("bangalore", ("2", "1"), "sip", "hangup"),
+    ],
+)
 def test_the_simulator_plays_every_end_of_a_bridge_as_the_table_reads_it(center, inputs, kind, value):
-    outcome = simulate(CONFIG, scenario(picks=(center,), inputs=tuple(Heard(digits=d) for d in inputs),
-                                        centers={center: CenterState(bridges=(value,))}))
+    outcome = simulate(
+        CONFIG,
+        scenario(
+            picks=(center,),
+            inputs=tuple(Heard(digits=d) for d in inputs),
+            centers={center: CenterState(bridges=(value,))},
+        ),
+    )
     status = outcomes.reported(value, kind)
     read = outcomes.meaning(status, caller_ended=value == outcomes.HANGS_UP)
     ended = [dict(e.fields) for e in outcome.events if e.step == "bridge_ended"]
@@ -464,18 +548,30 @@ def test_the_simulator_plays_every_end_of_a_bridge_as_the_table_reads_it(center,
         assert outcome.transfer == ("hold" if read == outcomes.LEFT else "none")
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("1", Heard(digits="1")), ("#", Heard(digits="#")), ("silence", Silence()), ("", Silence()),
-    ("agente", Heard(speech="agente")), ({"say": "1"}, Heard(speech="1")),
-    ({"press": "2"}, Heard(digits="2")), ({"say": "silence"}, Heard(speech="silence")),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("1", Heard(digits="1")),
+        ("#", Heard(digits="#")),
+        ("silence", Silence()),
+        ("", Silence()),
+        ("agente", Heard(speech="agente")),
+        ({"say": "1"}, Heard(speech="1")),
+        ({"press": "2"}, Heard(digits="2")),
+        ({"say": "silence"}, Heard(speech="silence")),
+    ],
+)
 def test_inputs_are_keys_words_or_silence(value, expected):
     assert parse_input(value) == expected
 
 
 def test_a_toml_date_time_is_accepted_in_the_scenario_time_zone():
-    raw = {"number": BILLING, "at": datetime(2026, 11, 30, 10, 0), "timezone": "America/New_York",
-           "expect": {"ends": "answered"}}
+    raw = {
+        "number": BILLING,
+        "at": datetime(2026, 11, 30, 10, 0),
+        "timezone": "America/New_York",
+        "expect": {"ends": "answered"},
+    }
     parsed, errors = parse_scenario("t", raw, "f.toml", CONFIG)
 
     assert errors == []
@@ -484,9 +580,26 @@ def test_a_toml_date_time_is_accepted_in_the_scenario_time_zone():
 
 # --- ivr preview -----------------------------------------------------------------------------------
 
+
 def test_preview_prints_what_the_caller_hears(capsys):
-    code = main(["preview", BILLING, "--folder", str(FLOWS), "--at", "2026-11-30T10:00",
-                 "--tz", "America/New_York", "--lang", "en", "--press", "2", "--say", "agent"])
+    code = main(
+        [
+            "preview",
+            BILLING,
+            "--folder",
+            str(FLOWS),
+            "--at",
+            "2026-11-30T10:00",
+            "--tz",
+            "America/New_York",
+            "--lang",
+            "en",
+            "--press",
+            "2",
+            "--say",
+            "agent",
+        ]
+    )
 
     out = capsys.readouterr().out
     assert code == 0
@@ -497,9 +610,24 @@ def test_preview_prints_what_the_caller_hears(capsys):
 
 
 def test_preview_follows_presses_center_states_and_picks(capsys):
-    code = main(["preview", SUPPORT, "--folder", str(FLOWS), "--at", "2026-11-30T15:00Z",
-                 "--press", "2,,1", "--pick", "manila", "--center", "manila=queue-full",
-                 "--center", "bangalore=closed"])
+    code = main(
+        [
+            "preview",
+            SUPPORT,
+            "--folder",
+            str(FLOWS),
+            "--at",
+            "2026-11-30T15:00Z",
+            "--press",
+            "2,,1",
+            "--pick",
+            "manila",
+            "--center",
+            "manila=queue-full",
+            "--center",
+            "bangalore=closed",
+        ]
+    )
 
     out = capsys.readouterr().out
     assert code == 0
@@ -509,8 +637,22 @@ def test_preview_follows_presses_center_states_and_picks(capsys):
 
 
 def test_preview_plays_a_long_hold(capsys):
-    code = main(["preview", SUPPORT, "--folder", str(FLOWS), "--at", "2026-11-30T15:00Z",
-                 "--press", "1,1", "--pick", "manila", "--wait", "600"])
+    code = main(
+        [
+            "preview",
+            SUPPORT,
+            "--folder",
+            str(FLOWS),
+            "--at",
+            "2026-11-30T15:00Z",
+            "--press",
+            "1,1",
+            "--pick",
+            "manila",
+            "--wait",
+            "600",
+        ]
+    )
 
     out = capsys.readouterr().out
     assert code == 0
@@ -527,13 +669,35 @@ def test_preview_names_a_bad_option(capsys):
 def test_preview_reads_the_published_configuration_and_writes_nothing(redis_server, redis_client, capsys):
     publish(redis_server.url)
     # a user that may only read: any write by the preview would fail it
-    redis_client.execute_command("ACL", "SETUSER", "previewer", "reset", "on", ">preview-only",
-                                 "~onshore:*", "+@read", "+@connection", "-@write")
+    redis_client.execute_command(
+        "ACL",
+        "SETUSER",
+        "previewer",
+        "reset",
+        "on",
+        ">preview-only",
+        "~onshore:*",
+        "+@read",
+        "+@connection",
+        "-@write",
+    )
     before = {k: redis_client.type(k) for k in redis_client.keys("*")}
     url = f"redis://previewer:preview-only@127.0.0.1:{redis_server.port}/0"
 
-    code = main(["preview", SUPPORT, "--redis-url", url, "--at", "2026-11-30T15:00Z", "--press", "1,1",
-                 "--pick", "bangalore"])
+    code = main(
+        [
+            "preview",
+            SUPPORT,
+            "--redis-url",
+            url,
+            "--at",
+            "2026-11-30T15:00Z",
+            "--press",
+            "1,1",
+            "--pick",
+            "bangalore",
+        ]
+    )
 
     out = capsys.readouterr().out
     assert code == 0

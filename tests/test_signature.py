@@ -18,12 +18,23 @@ from tests.conftest import HASH_KEY, SECONDARY, SUPPORT, TOKEN
 
 # Twilio's published example: token 12345, this URL and these parameters.
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-VECTOR_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
-                 "From": "+14158675309", "To": "+18005551212"}
+VECTOR_PARAMS = {
+    "CallSid": "CA1234567890ABCDE",
+    "Caller": "+14158675309",
+    "Digits": "1234",
+    "From": "+14158675309",
+    "To": "+18005551212",
+}
 VECTOR_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
 
-PARAMS = {"CallSid": "CA" + "1" * 32, "From": "+12025550143", "To": SUPPORT,
-          "FromCountry": "US", "CallStatus": "ringing", "Direction": "inbound"}
+PARAMS = {
+    "CallSid": "CA" + "1" * 32,
+    "From": "+12025550143",
+    "To": SUPPORT,
+    "FromCountry": "US",
+    "CallStatus": "ringing",
+    "Direction": "inbound",
+}
 
 
 def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
@@ -34,9 +45,14 @@ def test_published_test_vector_is_accepted():
     assert SignatureChecker(["12345"]).is_valid(VECTOR_URL, VECTOR_PARAMS, VECTOR_SIGNATURE)
 
 
-@pytest.mark.parametrize("change", [
-    {"Digits": "1235"}, {"From": "+14158675300"}, {"Extra": "1"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Digits": "1235"},
+        {"From": "+14158675300"},
+        {"Extra": "1"},
+    ],
+)
 def test_published_vector_with_a_changed_parameter_is_refused(change):
     params = {**VECTOR_PARAMS, **change}
     assert not SignatureChecker(["12345"]).is_valid(VECTOR_URL, params, VECTOR_SIGNATURE)
@@ -47,16 +63,16 @@ def test_published_vector_with_another_token_is_refused():
 
 
 def test_secondary_token_is_accepted_during_rotation():
-    assert SignatureChecker(["other", "12345"]).is_valid(VECTOR_URL, VECTOR_PARAMS,
-                                                         VECTOR_SIGNATURE)
+    assert SignatureChecker(["other", "12345"]).is_valid(VECTOR_URL, VECTOR_PARAMS, VECTOR_SIGNATURE)
 
 
 def _stream_length(redis_client) -> int:
     return redis_client.xlen("onshore:events") if redis_client.exists("onshore:events") else 0
 
 
-@pytest.mark.parametrize("case", ["tampered", "wrong token", "wrong url", "https signed",
-                                  "missing header", "empty header"])
+@pytest.mark.parametrize(
+    "case", ["tampered", "wrong token", "wrong url", "https signed", "missing header", "empty header"]
+)
 def test_badly_signed_voice_request_is_forbidden_and_writes_nothing(client, redis_client, case):
     url = "http://localhost/voice"
     params = dict(PARAMS)
@@ -82,8 +98,7 @@ def test_badly_signed_voice_request_is_forbidden_and_writes_nothing(client, redi
 
 def test_secondary_token_signed_call_is_answered(client, redis_client):
     url = "http://localhost/voice"
-    response = client.post(url, data=PARAMS,
-                           headers={"X-Twilio-Signature": sign(url, PARAMS, SECONDARY)})
+    response = client.post(url, data=PARAMS, headers={"X-Twilio-Signature": sign(url, PARAMS, SECONDARY)})
     assert response.status_code == 200
     assert _stream_length(redis_client) > 0
 
@@ -99,20 +114,23 @@ NEW_KEY = ("webhooks_sharedkey_02new", "new-shared-key-secret")
 SHARED = {OLD_KEY[0]: OLD_KEY[1].encode(), NEW_KEY[0]: NEW_KEY[1].encode()}
 
 
-def shared_key_headers(url: str, params: dict[str, str], secret: str, key_id: str,
-                       algorithm: str = "HMAC_SHA256") -> dict[str, str]:
+def shared_key_headers(
+    url: str, params: dict[str, str], secret: str, key_id: str, algorithm: str = "HMAC_SHA256"
+) -> dict[str, str]:
     signed = url + "".join(name + value for name, value in sorted(params.items()))
     digest = hashlib.sha256 if algorithm == "HMAC_SHA256" else hashlib.sha1
     mac = hmac.new(secret.encode(), signed.encode(), digest).digest()
-    return {"X-Twilio-Signature": base64.b64encode(mac).decode(),
-            "X-Twilio-Webhooks-Signature-Settings": f"key={key_id},algorithm={algorithm}"}
+    return {
+        "X-Twilio-Signature": base64.b64encode(mac).decode(),
+        "X-Twilio-Webhooks-Signature-Settings": f"key={key_id},algorithm={algorithm}",
+    }
 
 
-def checks(headers: dict[str, str], url: str = VECTOR_URL,
-           params: dict[str, str] = VECTOR_PARAMS) -> bool:
+def checks(headers: dict[str, str], url: str = VECTOR_URL, params: dict[str, str] = VECTOR_PARAMS) -> bool:
     checker = SignatureChecker(["12345"], shared_keys=SHARED)
-    return checker.is_valid(url, params, headers["X-Twilio-Signature"],
-                            headers.get("X-Twilio-Webhooks-Signature-Settings"))
+    return checker.is_valid(
+        url, params, headers["X-Twilio-Signature"], headers.get("X-Twilio-Webhooks-Signature-Settings")
+    )
 
 
 @pytest.mark.parametrize("key", [OLD_KEY, NEW_KEY], ids=["old key", "new key"])
@@ -123,12 +141,21 @@ def test_a_shared_key_signature_is_accepted_with_either_key_of_a_rotation(key):
 def test_our_documented_signer_agrees_with_the_sdks():
     headers = shared_key_headers(VECTOR_URL, VECTOR_PARAMS, NEW_KEY[1], NEW_KEY[0])
     assert headers["X-Twilio-Signature"] == RequestValidator(NEW_KEY[1]).compute_signature(
-        VECTOR_URL, VECTOR_PARAMS, HMAC_SHA256)
+        VECTOR_URL, VECTOR_PARAMS, HMAC_SHA256
+    )
 
 
-@pytest.mark.parametrize("case", [
-    "auth token under the header", "the other key's secret", "key not configured",
-    "header dropped", "parameter changed", "sha1 claimed"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "auth token under the header",
+        "the other key's secret",
+        "key not configured",
+        "header dropped",
+        "parameter changed",
+        "sha1 claimed",
+    ],
+)
 def test_a_shared_key_signature_is_refused_unless_the_named_key_made_it(case):
     key_id, secret = NEW_KEY
     params = dict(VECTOR_PARAMS)
@@ -149,8 +176,9 @@ def test_a_shared_key_signature_is_refused_unless_the_named_key_made_it(case):
 
 
 def test_a_shared_key_setting_may_sign_with_sha1_too():
-    assert checks(shared_key_headers(VECTOR_URL, VECTOR_PARAMS, OLD_KEY[1], OLD_KEY[0],
-                                     algorithm="HMAC_SHA1"))
+    assert checks(
+        shared_key_headers(VECTOR_URL, VECTOR_PARAMS, OLD_KEY[1], OLD_KEY[0], algorithm="HMAC_SHA1")
+    )
 
 
 def test_the_auth_token_path_is_unchanged_when_shared_keys_are_configured():
@@ -169,8 +197,9 @@ def test_shared_keys_are_read_from_the_environment():
         Settings.from_env({"TWILIO_WEBHOOK_SHARED_KEYS": "no-secret"}, {"testing": True})
 
 
-@pytest.mark.parametrize("path", ["/voice/step?f=support&v=1&s=bridge", "/voice/status",
-                                  "/voice/wait?f=support&v=1"])
+@pytest.mark.parametrize(
+    "path", ["/voice/step?f=support&v=1&s=bridge", "/voice/status", "/voice/wait?f=support&v=1"]
+)
 def test_every_webhook_route_checks_the_signature(client, redis_client, path):
     response = client.post(path, data=PARAMS, headers={"X-Twilio-Signature": "bm90IGEgc2ln"})
     assert response.status_code == 403
@@ -178,16 +207,20 @@ def test_every_webhook_route_checks_the_signature(client, redis_client, path):
 
 
 def test_behind_a_proxy_the_public_https_url_is_what_is_checked(redis_server, redis_client):
-    app = create_app({"testing": True, "auth_token": TOKEN, "caller_hash_key": HASH_KEY,
-                      "redis_url": redis_server.url,
-                      "public_base_url": "https://ivr.example.com"})
+    app = create_app(
+        {
+            "testing": True,
+            "auth_token": TOKEN,
+            "caller_hash_key": HASH_KEY,
+            "redis_url": redis_server.url,
+            "public_base_url": "https://ivr.example.com",
+        }
+    )
     client = app.test_client()
     public = sign("https://ivr.example.com/voice", PARAMS)
     internal = sign("http://localhost/voice", PARAMS)
-    assert client.post("/voice", data=PARAMS, headers={"X-Twilio-Signature": internal}
-                       ).status_code == 403
-    assert client.post("/voice", data=PARAMS, headers={"X-Twilio-Signature": public}
-                       ).status_code == 200
+    assert client.post("/voice", data=PARAMS, headers={"X-Twilio-Signature": internal}).status_code == 403
+    assert client.post("/voice", data=PARAMS, headers={"X-Twilio-Signature": public}).status_code == 200
 
 
 def test_app_refuses_to_start_without_an_auth_token(monkeypatch):
@@ -201,16 +234,24 @@ def test_app_refuses_to_start_without_an_auth_token(monkeypatch):
 
 _names = st.sampled_from(["CallSid", "From", "To", "Digits", "SpeechResult", "Caller", "é"])
 _values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
-_urls = st.sampled_from([
-    "https://ivr.example.com/voice", "https://ivr.example.com:443/voice",
-    "http://127.0.0.1:8000/voice/step?f=support&v=1&s=bridge&h=Manila%7CPH",
-    "http://ivr.example.com/voice?bodySHA256=abc",
-])
+_urls = st.sampled_from(
+    [
+        "https://ivr.example.com/voice",
+        "https://ivr.example.com:443/voice",
+        "http://127.0.0.1:8000/voice/step?f=support&v=1&s=bridge&h=Manila%7CPH",
+        "http://ivr.example.com/voice?bodySHA256=abc",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(params=st.lists(st.tuples(_names, _values), max_size=6), url=_urls, signed_url=_urls,
-       token=st.sampled_from(["12345", TOKEN]), tamper=st.booleans())
+@given(
+    params=st.lists(st.tuples(_names, _values), max_size=6),
+    url=_urls,
+    signed_url=_urls,
+    token=st.sampled_from(["12345", TOKEN]),
+    tamper=st.booleans(),
+)
 def test_checker_accepts_exactly_what_the_sdk_accepts(params, url, signed_url, token, tamper):
     form = MultiDict(params)
     signature = RequestValidator(token).compute_signature(signed_url, form)

@@ -27,11 +27,13 @@ def step(call: Call) -> str:
 
 
 def gather(step: str) -> str:
-    return (f'<Gather action="{step}" finishOnKey="" hints="agent, united states, america" '
-            'input="dtmf speech" language="en-US" method="POST" numDigits="1" '
-            'speechTimeout="auto" timeout="5">'
-            f'<Say language="en-US">{OFFER}</Say></Gather>'
-            f'<Redirect method="POST">{step}</Redirect>')
+    return (
+        f'<Gather action="{step}" finishOnKey="" hints="agent, united states, america" '
+        'input="dtmf speech" language="en-US" method="POST" numDigits="1" '
+        'speechTimeout="auto" timeout="5">'
+        f'<Say language="en-US">{OFFER}</Say></Gather>'
+        f'<Redirect method="POST">{step}</Redirect>'
+    )
 
 
 def test_a_disclosure_is_the_location_alone_then_the_offer_in_the_gather():
@@ -39,10 +41,12 @@ def test_a_disclosure_is_the_location_alone_then_the_offer_in_the_gather():
     document = render(tuple(turn.actions))
 
     assert (turn.call.state, turn.call.seq, turn.call.misses) == ("disclose", 1, 0)
-    assert document == (f'{HEAD}<Response>'
-                        '<Say language="en-US">Thank you for calling Acme.</Say>'
-                        f'<Say language="en-US">{LOCATION}</Say>'
-                        f'{gather(step(turn.call))}</Response>')
+    assert document == (
+        f"{HEAD}<Response>"
+        '<Say language="en-US">Thank you for calling Acme.</Say>'
+        f'<Say language="en-US">{LOCATION}</Say>'
+        f"{gather(step(turn.call))}</Response>"
+    )
     assert_valid_twiml(document)
 
 
@@ -62,11 +66,16 @@ def test_the_cautious_disclosure_is_one_prompt_that_only_silence_gets_past():
     document = render(tuple(turn.actions))
 
     assert (turn.call.state, turn.call.seq) == ("@bridge", 1)
-    cautious = ("Your call may be answered by an agent outside the United States. To speak with "
-                "an agent in the United States, press 1 or say 'agent'.")
-    assert document == (f'{HEAD}<Response>'
-                        '<Say language="en-US">Thank you for calling Acme.</Say>'
-                        + gather(step(turn.call)).replace(OFFER, cautious) + '</Response>')
+    cautious = (
+        "Your call may be answered by an agent outside the United States. To speak with "
+        "an agent in the United States, press 1 or say 'agent'."
+    )
+    assert document == (
+        f"{HEAD}<Response>"
+        '<Say language="en-US">Thank you for calling Acme.</Say>'
+        + gather(step(turn.call)).replace(OFFER, cautious)
+        + "</Response>"
+    )
     retried = resume(flow, turn.call, Heard(digits="3"), facts(fresh=False))
     assert [type(a).__name__ for a in retried.actions] == ["Ask"]
     bridged = resume(flow, retried.call, Silence(), facts(fresh=False))

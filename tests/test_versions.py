@@ -83,7 +83,8 @@ def test_publish_and_rollback_under_concurrent_calls(stack):
     # v2 is live again after the rollback: the next call hears its wording
     assert store.live_version("support") == changes[0]
     after = Phone(gunicorn.base_url, TOKEN, http_transport()).call(
-        Caller(SUPPORT, outcomes=["queue-full", "completed"]))
+        Caller(SUPPORT, outcomes=["queue-full", "completed"])
+    )
     assert wordings_heard(after) == {WORDINGS[2]}
 
     versions = store.versions("support")

@@ -33,9 +33,15 @@ def post(client, path: str, params: dict[str, str]):
 
 
 def incoming(to: str, sid: str = "CA" + "a" * 32) -> dict[str, str]:
-    return {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12025550143", "To": to,
-            "FromCountry": "US",
-            "CallStatus": "ringing", "Direction": "inbound"}
+    return {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+12025550143",
+        "To": to,
+        "FromCountry": "US",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
 
 
 def test_answers_are_text_xml(client, redis_client):
@@ -68,8 +74,10 @@ def test_engine_crash_still_gets_the_flows_safe_answer(client, redis_client, mon
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
 
 
-@pytest.mark.parametrize("query", ["", "?f=support", "?f=support&v=x&s=bridge",
-                                   "?f=support&v=1&s=no-such-state", "?f=nope&v=1&s=greet"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "?f=support", "?f=support&v=x&s=bridge", "?f=support&v=1&s=no-such-state", "?f=nope&v=1&s=greet"],
+)
 def test_malformed_step_url_still_answers_valid_twiml(client, redis_client, query):
     post(client, "/voice", incoming(SUPPORT))  # the process now knows the support flow
     response = post(client, "/voice/step" + query, incoming(SUPPORT))
@@ -94,8 +102,7 @@ def test_cautious_policy_on_engine_crash_discloses_and_offers(client, redis_clie
 
 
 def test_status_callback_is_recorded_once(client, redis_client):
-    params = {**incoming(SUPPORT, sid="CA" + "e" * 32), "CallStatus": "completed",
-              "CallDuration": "42"}
+    params = {**incoming(SUPPORT, sid="CA" + "e" * 32), "CallStatus": "completed", "CallDuration": "42"}
     for _ in range(2):
         response = post(client, "/voice/status", params)
         assert response.status_code == 200
@@ -105,14 +112,15 @@ def test_status_callback_is_recorded_once(client, redis_client):
 
 def test_hold_offers_the_transfer_and_the_key_leaves_the_queue(client, redis_client):
     post(client, "/voice", incoming(SUPPORT))
-    hold = post(client, "/voice/wait?f=support&v=1",
-                {"CallSid": "CA1", "AccountSid": "AC1", "QueuePosition": "3"})
+    hold = post(
+        client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "AccountSid": "AC1", "QueuePosition": "3"}
+    )
     root = assert_valid_twiml(hold.get_data(as_text=True), hold.content_type)
     assert [s.text for s in root.find("Gather").iter("Say")] == [
         "You are number 3 in line.",
-        "To speak with an agent in the United States, press 1 at any time."]
-    left = post(client, "/voice/wait?f=support&v=1",
-                {"CallSid": "CA1", "AccountSid": "AC1", "Digits": "1"})
+        "To speak with an agent in the United States, press 1 at any time.",
+    ]
+    left = post(client, "/voice/wait?f=support&v=1", {"CallSid": "CA1", "AccountSid": "AC1", "Digits": "1"})
     root = assert_valid_twiml(left.get_data(as_text=True), left.content_type)
     assert [v.tag for v in root] == ["Leave"]
 
@@ -136,11 +144,40 @@ def test_healthz_and_readyz(client, redis_server):
 # Generated bodies and query strings: any text, repeated names, blanks, %-escapes (lower
 # case too), "+", CR/LF, backslashes, bad UTF-8. A body Twilio would not post (a malformed
 # escape, bytes that are not UTF-8) is refused instead of parsed.
-_pieces = st.one_of(st.text(max_size=8), st.sampled_from(
-    ["%", "%2", "%zz", "%C3%A9", "%c3%a9", "%FF", "+", "&", "=", "==", ";", "%26", "%3D",
-     "%3d", "\r\n", " \n", "=\n", "%0D%0A", "\\x41", "%5C", "_", " \t", "%25", "%%41"]))
-_encoded = (st.lists(_pieces, max_size=12).map("".join)
-            .map(lambda t: t.encode("utf-8", "surrogatepass")) | st.binary(max_size=40))
+_pieces = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "%",
+            "%2",
+            "%zz",
+            "%C3%A9",
+            "%c3%a9",
+            "%FF",
+            "+",
+            "&",
+            "=",
+            "==",
+            ";",
+            "%26",
+            "%3D",
+            "%3d",
+            "\r\n",
+            " \n",
+            "=\n",
+            "%0D%0A",
+            "\\x41",
+            "%5C",
+            "_",
+            " \t",
+            "%25",
+            "%%41",
+        ]
+    ),
+)
+_encoded = st.lists(_pieces, max_size=12).map("".join).map(
+    lambda t: t.encode("utf-8", "surrogatepass")
+) | st.binary(max_size=40)
 
 
 def _werkzeug_items(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -154,9 +191,15 @@ def _werkzeug_items(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 @settings(max_examples=1000, deadline=None)
 @given(body=_encoded, query=_encoded)
 def test_twilio_form_parse_sees_what_werkzeug_sees(body, query):
-    environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-               "CONTENT_LENGTH": str(len(body)), "SERVER_NAME": "x", "SERVER_PORT": "80",
-               "wsgi.url_scheme": "http", "QUERY_STRING": query.decode("latin1")}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "QUERY_STRING": query.decode("latin1"),
+    }
     ours = TwilioRequest({**environ, "wsgi.input": io.BytesIO(body)})
     theirs = Request({**environ, "wsgi.input": io.BytesIO(body)})
     assert _werkzeug_items(ours.pairs) == list(theirs.form.items(multi=True))
@@ -191,17 +234,29 @@ def test_any_form_encoded_as_twilio_encodes_it_is_read_not_refused(pairs):
     assert _c_pairs(body) == _decoded_pairs(body) == pairs
 
 
-@pytest.mark.parametrize("environ", [
-    {"HTTP_HOST": "onshore.example.com", "wsgi.url_scheme": "https", "SERVER_NAME": "0.0.0.0",
-     "SERVER_PORT": "8000"},
-    {"HTTP_HOST": "127.0.0.1:8000", "SCRIPT_NAME": "/ivr", "QUERY_STRING": "f=a%7Cb&v=1"},
-    {"SERVER_NAME": "10.0.0.5", "SERVER_PORT": "8080", "QUERY_STRING": "s=x+y"},
-    {"SERVER_NAME": "10.0.0.5", "SERVER_PORT": "443", "wsgi.url_scheme": "https"},
-    {"HTTP_HOST": "bad host/", "SERVER_NAME": "x", "SERVER_PORT": "80"},
-])
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {
+            "HTTP_HOST": "onshore.example.com",
+            "wsgi.url_scheme": "https",
+            "SERVER_NAME": "0.0.0.0",
+            "SERVER_PORT": "8000",
+        },
+        {"HTTP_HOST": "127.0.0.1:8000", "SCRIPT_NAME": "/ivr", "QUERY_STRING": "f=a%7Cb&v=1"},
+        {"SERVER_NAME": "10.0.0.5", "SERVER_PORT": "8080", "QUERY_STRING": "s=x+y"},
+        {"SERVER_NAME": "10.0.0.5", "SERVER_PORT": "443", "wsgi.url_scheme": "https"},
+        {"HTTP_HOST": "bad host/", "SERVER_NAME": "x", "SERVER_PORT": "80"},
+    ],
+)
 def test_the_url_checked_is_werkzeugs_scheme_and_host_then_the_path_as_sent(environ):
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/voice/step", "wsgi.url_scheme": "http",
-               "wsgi.input": io.BytesIO(), **environ}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/voice/step",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        **environ,
+    }
     theirs = Request(environ)
     target = environ.get("SCRIPT_NAME", "") + "/voice/step"
     target += "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""
@@ -211,8 +266,11 @@ def test_the_url_checked_is_werkzeugs_scheme_and_host_then_the_path_as_sent(envi
 
 def test_a_post_that_is_not_url_encoded_is_refused_unread(client, redis_client):
     body = b'--b\r\nContent-Disposition: form-data; name="CallSid"\r\n\r\nCA1\r\n--b--\r\n'
-    response = client.post("/voice", data=body, headers={
-        "Content-Type": "multipart/form-data; boundary=b", "X-Twilio-Signature": "x"})
+    response = client.post(
+        "/voice",
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b", "X-Twilio-Signature": "x"},
+    )
     assert response.status_code == 403  # Twilio posts url-encoded forms only
     assert redis_client.xlen("onshore:events") == 0
 
@@ -225,8 +283,7 @@ def test_webhook_urls_take_only_signed_posts(client, redis_client):
     assert client.get("/healthz").status_code == 200  # the Flask routes behind them still answer
 
 
-def test_a_crash_in_the_signature_check_still_answers_valid_twiml(app, client, redis_client,
-                                                                  monkeypatch):
+def test_a_crash_in_the_signature_check_still_answers_valid_twiml(app, client, redis_client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
@@ -265,15 +322,15 @@ def bridged_then_left(client, sid: str, queue_time: str) -> list[dict[str, str]]
     send = flask_transport(client)
 
     def until_the_action(url, params, headers):  # the test posts the action itself
-        return (200, "text/xml", "<Response/>") if "QueueResult" in params else send(url, params,
-                                                                                     headers)
+        return (200, "text/xml", "<Response/>") if "QueueResult" in params else send(url, params, headers)
 
     # The support route draws Manila, Bangalore or Scranton by CallSid among the centers open
     # now (Bangalore keeps office hours), so the call that reaches Manila's queue is found by
     # trying CallSids derived from the test's own: the same at any time of day.
     for attempt in range(64):
         transcript = Phone("http://localhost", TOKEN, until_the_action).call(
-            Caller(SUPPORT, call_sid=sid, press="1,1"))
+            Caller(SUPPORT, call_sid=sid, press="1,1")
+        )
         queued = [d for d in transcript.documents if "acme-manila</Enqueue>" in d]
         if queued:
             break
@@ -283,11 +340,13 @@ def bridged_then_left(client, sid: str, queue_time: str) -> list[dict[str, str]]
     enqueue = queued[0]
     action = enqueue.split('action="')[1].split('"')[0].replace("&amp;", "&")
     wait = enqueue.split('waitUrl="')[1].split('"')[0].replace("&amp;", "&")
-    answer = post(client, wait, {"CallSid": sid, "AccountSid": "AC1", "QueueTime": queue_time,
-                                 "QueuePosition": "1"})
+    answer = post(
+        client, wait, {"CallSid": sid, "AccountSid": "AC1", "QueueTime": queue_time, "QueuePosition": "1"}
+    )
     assert answer.status_code == 200
-    post(client, action, {"CallSid": sid, "AccountSid": "AC1", "QueueResult": "leave",
-                          "QueueTime": queue_time})
+    post(
+        client, action, {"CallSid": sid, "AccountSid": "AC1", "QueueResult": "leave", "QueueTime": queue_time}
+    )
     return events(redis_client_of(client), sid)
 
 
@@ -299,8 +358,7 @@ def test_the_enqueue_action_tells_the_wait_limit_from_the_transfer_key(client, r
     limit = bridged_then_left(client, "CA" + "1" * 32, "400")  # manila's max_wait is 300
     key = bridged_then_left(client, "CA" + "2" * 32, "20")
 
-    assert [e["step"] for e in limit if e["step"] in ("wait_limit", "transfer_requested")] == [
-        "wait_limit"]
+    assert [e["step"] for e in limit if e["step"] in ("wait_limit", "transfer_requested")] == ["wait_limit"]
     assert [e.get("left") for e in limit if e["step"] == "bridge_ended"][-1] == "wait-limit"
     assert "wait_limit" not in [e["step"] for e in key]
     assert [e["how"] for e in key if e["step"] == "transfer_requested"] == ["key during hold"]
@@ -313,14 +371,29 @@ def test_bridged_waits_are_kept_and_give_the_next_callers_their_estimate(client,
     step = "/voice/step?f=support&v=1&s=bridge&c=manila&n=3"
     for i in range(10):  # a bridge ends every two minutes
         onshore.clock = lambda i=i: start + timedelta(seconds=120 * i)
-        post(client, step, {"CallSid": f"CA{i:032d}", "AccountSid": "AC1", "QueueResult": "bridged",
-                            "QueueTime": str(400 + 10 * i)})
-    post(client, step, {"CallSid": f"CA{0:032d}", "AccountSid": "AC1", "QueueResult": "bridged",
-                        "QueueTime": "400"})
+        post(
+            client,
+            step,
+            {
+                "CallSid": f"CA{i:032d}",
+                "AccountSid": "AC1",
+                "QueueResult": "bridged",
+                "QueueTime": str(400 + 10 * i),
+            },
+        )
+    post(
+        client,
+        step,
+        {"CallSid": f"CA{0:032d}", "AccountSid": "AC1", "QueueResult": "bridged", "QueueTime": "400"},
+    )
     assert redis_client.zcard("onshore:queue:manila:waits") == 10  # a replay adds nothing
 
-    response = post(client, WAIT, {"CallSid": "CA" + "9" * 32, "AccountSid": "AC1",
-                                   "QueueTime": "0", "QueuePosition": "4"})
-    said = [s.text for s in assert_valid_twiml(response.get_data(as_text=True),
-                                               response.content_type).iter("Say")]
+    response = post(
+        client,
+        WAIT,
+        {"CallSid": "CA" + "9" * 32, "AccountSid": "AC1", "QueueTime": "0", "QueuePosition": "4"},
+    )
+    said = [
+        s.text for s in assert_valid_twiml(response.get_data(as_text=True), response.content_type).iter("Say")
+    ]
     assert said[:2] == ["You are number 4 in line.", "Your expected wait is about 8 minutes."]

@@ -14,15 +14,17 @@ from functools import lru_cache
 
 from twilio.twiml import TwiML, lower_camel, voice_response
 
-CONTENT = ("message", "body", "name", "url", "phone_number", "sip_url", "queue_name", "value",
-           "words")
+CONTENT = ("message", "body", "name", "url", "phone_number", "sip_url", "queue_name", "value", "words")
 
 
 @lru_cache(maxsize=1)
 def vocabulary() -> dict[str, set[str]]:
     """Element name -> attribute names, as the SDK would write them."""
-    classes = {name.lower(): name for name, cls in inspect.getmembers(voice_response, inspect.isclass)
-               if issubclass(cls, TwiML)}
+    classes = {
+        name.lower(): name
+        for name, cls in inspect.getmembers(voice_response, inspect.isclass)
+        if issubclass(cls, TwiML)
+    }
     known: dict[str, set[str]] = {"Response": set()}
     for _, cls in inspect.getmembers(voice_response, inspect.isclass):
         for method_name, method in inspect.getmembers(cls, inspect.isfunction):
