@@ -95,6 +95,21 @@ class Caller:
     music_seconds: int = 45  # how long each hold-music <Play> lasts
 
 
+def first_post(caller: Caller) -> dict[str, str]:
+    """The form Twilio posts to the number's URL when this caller's call comes in."""
+    return {
+        "CallSid": caller.call_sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": caller.from_,
+        "To": caller.to,
+        "FromCountry": caller.from_country,
+        "ToCountry": "US",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
+    }
+
+
 class Phone:
     """Posts signed webhooks to base_url through a transport and follows the TwiML.
 
@@ -147,17 +162,7 @@ class Phone:
         """Play a whole call and return its transcript; ``first`` and ``method`` are how the
         number's URL (or its Fallback URL) is configured."""
         t = Transcript(caller.call_sid, caller.from_)
-        base = {
-            "CallSid": caller.call_sid,
-            "AccountSid": ACCOUNT_SID,
-            "From": caller.from_,
-            "To": caller.to,
-            "FromCountry": caller.from_country,
-            "ToCountry": "US",
-            "Direction": "inbound",
-            "CallStatus": "ringing",
-            "ApiVersion": "2010-04-01",
-        }
+        base = first_post(caller)
         inputs = {
             "press": caller.press.split(",") if caller.press else [],
             "say": [caller.say] if caller.say else [],

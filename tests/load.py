@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import requests
 
-from ivr.caller import Caller, Phone
+from ivr.caller import Caller, Phone, first_post
 
 
 @dataclass(frozen=True)
@@ -27,21 +27,6 @@ class Answer:
     status: int  # 0: no answer (timeout, connection refused or reset)
     content_type: str
     body: str
-
-
-def first_post(c: Caller) -> dict[str, str]:
-    """What Twilio posts to the voice URL when a call comes in (as Phone.call does)."""
-    return {
-        "CallSid": c.call_sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": c.from_,
-        "To": c.to,
-        "FromCountry": c.from_country,
-        "ToCountry": "US",
-        "Direction": "inbound",
-        "CallStatus": "ringing",
-        "ApiVersion": "2010-04-01",
-    }
 
 
 def paced(

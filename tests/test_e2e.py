@@ -35,7 +35,7 @@ import pytest
 import redis
 import requests
 
-from ivr.caller import Caller, Phone, Transcript
+from ivr.caller import Caller, Phone, Transcript, first_post
 from ivr.cli import main
 from ivr.evidence import caller_hash
 from tests.conftest import FLOWS as ACME_FLOWS
@@ -278,21 +278,6 @@ def live_version(stack: Stack, flow: str) -> str:
     return live.decode().partition(":")[0]
 
 
-def first_params(caller: Caller) -> dict[str, str]:
-    """The form Twilio posts to /voice for this caller (as ivr.caller.Phone does)."""
-    return {
-        "CallSid": caller.call_sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": caller.from_,
-        "To": caller.to,
-        "FromCountry": caller.from_country,
-        "ToCountry": "US",
-        "Direction": "inbound",
-        "CallStatus": "ringing",
-        "ApiVersion": "2010-04-01",
-    }
-
-
 # -- health ----------------------------------------------------------------------------------
 
 
@@ -353,7 +338,7 @@ def test_stray_input_at_the_disclosure_hears_the_offer_again_and_is_never_bridge
     consent. Each gets the offer again (no bridge); a third miss goes home, never offshore."""
     phone = stack.phone()
     caller = Caller(SUPPORT, from_=new_caller())
-    params = first_params(caller)
+    params = first_post(caller)
     status, _, body = phone.post("/voice", params)
     assert status == 200
     verbs = [v.tag for v in root(body)]
@@ -474,7 +459,7 @@ def test_transfer_key_on_hold_leaves_the_queue_for_the_domestic_center(stack):
     caller = Caller(SUPPORT, from_=new_caller())
     wait = "/voice/wait?" + urlencode({"f": "support", "v": live_version(stack, "support")})
     hold_params = {
-        **first_params(caller),
+        **first_post(caller),
         "CallStatus": "in-progress",
         "QueuePosition": "3",
         "QueueTime": "100",
@@ -751,7 +736,7 @@ def test_center_location_change_is_heard_on_the_very_next_call(stack, tmp_path):
     # caller must not be bridged there unless told "Lisbon" first (R4).
     phone = stack.phone()
     caller = Caller(ROVING, from_=new_caller())
-    params = first_params(caller)
+    params = first_post(caller)
     status, _, body = phone.post("/voice", params)
     assert status == 200 and "Warsaw, Poland" in says(body)[1]
     publish(stack.redis.url, FLOWS)
@@ -784,7 +769,7 @@ def test_call_in_progress_keeps_its_flow_version(stack, tmp_path):
     live = publish(stack.redis.url, FLOWS)
     old = live["notice"]
     caller = Caller(NOTICE, from_=new_caller())
-    params = first_params(caller)
+    params = first_post(caller)
     status, _, body = phone.post("/voice", params)
     assert status == 200
     assert says(body)[0] == "Welcome to the notice line, version one."
@@ -828,7 +813,7 @@ def test_replayed_webhooks_get_identical_twiml_and_add_no_events(stack):
     phone = stack.phone()
     client = stack.client()
     caller = Caller(SUPPORT, from_=new_caller())
-    params = first_params(caller)
+    params = first_post(caller)
 
     def count() -> tuple[int, int]:
         return len(events(stack, caller.call_sid)), client.xlen(EVENTS)
@@ -869,7 +854,7 @@ def test_unsigned_or_badly_signed_requests_get_403_and_write_nothing(stack):
     phone = stack.phone()
     client = stack.client()
     caller = Caller(SUPPORT, from_=new_caller())
-    params = first_params(caller)
+    params = first_post(caller)
     base = stack.gunicorn.base_url
     step = "/voice/step?" + urlencode(
         {
@@ -943,7 +928,7 @@ def test_a_webhook_rules_shared_key_signs_whole_calls_and_the_auth_token_cannot_
 
     # The auth token under a settings header is not what Twilio does: refused, nothing written.
     client = stack.client()
-    params = first_params(Caller(SUPPORT, from_=new_caller()))
+    params = first_post(Caller(SUPPORT, from_=new_caller()))
     before = client.xlen(EVENTS), dump_redis(client)
     forged = [
         Phone(base, TOKEN, http_transport(), shared_key=(SHARED_KEYS[1][0], TOKEN)),
@@ -968,7 +953,7 @@ def test_a_status_callback_configured_as_get_is_checked_and_recorded(stack):
     # the query string is what Twilio signed: changed, unsigned or signed as a POST, refused
     client = stack.client()
     before = client.xlen(EVENTS), dump_redis(client)
-    params = {**first_params(Caller(HOME, from_=new_caller())), "CallStatus": "completed"}
+    params = {**first_post(Caller(HOME, from_=new_caller())), "CallStatus": "completed"}
     url = base + "/voice/status?" + urlencode(params)
     signed = phone.signed(url, {})
     attempts = {
@@ -1047,7 +1032,7 @@ def test_redis_hung_every_answer_is_fast_valid_and_safe(stack):
     phone = stack.phone()
     # A call that heard Manila's disclosure just before Redis hung.
     mid = Caller(SUPPORT, from_=new_caller())
-    params = first_params(mid)
+    params = first_post(mid)
     status, _, body = phone.post("/voice", params)
     assert status == 200 and says(body)[1:] == [MANILA_DISCLOSURE, OFFER]
 
@@ -1166,7 +1151,7 @@ def test_redis_stopped_the_wait_url_keeps_every_caller_queued(stack, tmp_path):
     phone = stack.phone(recorder)
     caller = Caller(SUPPORT, from_=min(CALLERS) if CALLERS else new_caller())  # numbers are few
     params = {
-        **first_params(caller),
+        **first_post(caller),
         "CallStatus": "in-progress",
         "QueueSid": "QU" + "0" * 32,
         "QueuePosition": "2",

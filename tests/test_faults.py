@@ -83,7 +83,7 @@ import requests
 
 import ivr
 from ivr import audit, caller_ids, engine, evidence, hold, twiml, webhooks, whisper
-from ivr.caller import Caller, Phone, Transcript
+from ivr.caller import Caller, Phone, Transcript, first_post
 from ivr.check import check_folder
 from ivr.engine import Call, Facts
 from ivr.evidence import Keyring, caller_hash
@@ -321,25 +321,10 @@ class Client:
         return [e for e in self.exchanges if e.call == sid]
 
 
-def first_params(c: Caller) -> dict[str, str]:
-    """The form Twilio posts to /voice (as Phone.call does)."""
-    return {
-        "CallSid": c.call_sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": c.from_,
-        "To": c.to,
-        "FromCountry": c.from_country,
-        "ToCountry": "US",
-        "Direction": "inbound",
-        "CallStatus": "ringing",
-        "ApiVersion": "2010-04-01",
-    }
-
-
 def go_on(phone: Phone, c: Caller, body: str) -> Transcript:
     """Play the rest of a call whose /voice answer was ``body`` (as Phone.call would)."""
     t = Transcript(c.call_sid, c.from_)
-    base = {**first_params(c), "CallStatus": "in-progress"}
+    base = {**first_post(c), "CallStatus": "in-progress"}
     inputs, outcomes = {"press": c.press, "say": c.say}, list(c.outcomes)
     nxt = phone._follow(body, t, inputs, outcomes, c, base)
     while nxt is not None:
@@ -966,7 +951,7 @@ def outage_calls(stack: Stack, client: Client) -> tuple[list[tuple[Caller, str]]
     begun = []
     for to in (SUPPORT, BILLING):
         c = caller(to)
-        status, _, body = phone.post("/voice", first_params(c))
+        status, _, body = phone.post("/voice", first_post(c))
         assert status == 200
         begun.append((c, body))
     return begun, transcripts
@@ -1081,7 +1066,7 @@ def test_redis_stopped_evidence_is_the_answer_given(stack):
         c = caller(number)
         stack.redis.pause()
         try:
-            status, _, body = phone.post("/voice", first_params(c))
+            status, _, body = phone.post("/voice", first_post(c))
         finally:
             stack.redis.resume()
         assert status == 200 and bridge_answer(body), body  # the safe answer: home, now
@@ -1139,7 +1124,7 @@ def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
         held = worker_serving(stack, hold)
         (victim,) = set(stack.workers()) - {held}
         sender = threading.Thread(
-            target=lambda: answer.update(body=client.phone().post("/voice", first_params(c))[2])
+            target=lambda: answer.update(body=client.phone().post("/voice", first_post(c))[2])
         )
         sender.start()
         time.sleep(0.12)  # the victim has sent its commit and waits for Redis (0.25 s)
@@ -1172,7 +1157,7 @@ def test_spooled_events_come_back_in_each_calls_order(stack):
     oracle = Oracle(stack)
     phone = client.phone()
     x, z = caller(BILLING), caller(SUPPORT)
-    params = first_params(x)
+    params = first_post(x)
     stack.redis.kill()
     try:
         # x's first answer from one worker, its next step from the other, then z on the
@@ -1194,7 +1179,7 @@ def test_spooled_events_come_back_in_each_calls_order(stack):
         finally:
             other.close()
         try:
-            status, _, _ = phone.post("/voice", first_params(z))
+            status, _, _ = phone.post("/voice", first_post(z))
             assert status == 200
         finally:
             hold.close()
@@ -1218,7 +1203,7 @@ def test_call_record_shows_a_call_that_spanned_an_outage_in_order(stack):
     x = caller(SUPPORT)
     stack.redis.kill()
     try:
-        status, _, body = phone.post("/voice", first_params(x))  # greeting, then Dial home
+        status, _, body = phone.post("/voice", first_post(x))  # greeting, then Dial home
         assert status == 200 and bridge_answer(body)
     finally:
         stack.redis.start()
