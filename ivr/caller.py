@@ -167,8 +167,41 @@ class Phone:
             "press": caller.press.split(",") if caller.press else [],
             "say": [caller.say] if caller.say else [],
         }
-        outcomes = list(caller.outcomes)
         t.note(f"call {caller.call_sid} from {caller.from_country} to {caller.to}")
+        self._play(t, first, base, caller, inputs, method)
+        callback = self.get if self.status_method == "GET" else self.post
+        status = callback(
+            "/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60", "SequenceNumber": "0"}
+        )[0]
+        if status != 200:  # Twilio logs it (error 11200); the call itself is over
+            t.note(f"the status callback ({self.status_method}) got HTTP {status}")
+        t.note("call ended")
+        return t
+
+    def answer(self, url: str, form: dict[str, str], caller: Caller) -> Transcript:
+        """Play the answered leg of an outbound call (REST API Calls): Twilio requests the
+        call's Url with ``form`` and follows the TwiML; the keys are the called person's.
+        Its status callbacks are the caller's to send (they go where the call was told)."""
+        t = Transcript(form.get("CallSid", caller.call_sid), form.get("From", ""))
+        inputs = {
+            "press": caller.press.split(",") if caller.press else [],
+            "say": [caller.say] if caller.say else [],
+        }
+        t.note(f"outbound call {t.call_sid} to {form.get('To', '')} answered")
+        self._play(t, url, dict(form), caller, inputs, "POST")
+        t.note("call ended")
+        return t
+
+    def _play(
+        self,
+        t: Transcript,
+        first: str,
+        base: dict[str, str],
+        caller: Caller,
+        inputs: dict[str, list[str]],
+        method: str,
+    ) -> None:
+        outcomes = list(caller.outcomes)
         url: str = first
         extra: dict[str, str] = {}
         request = self.get if method == "GET" else self.post
@@ -196,14 +229,6 @@ class Phone:
         ]
         if unused:  # an answer the call never asked for must not pass for one it heard
             t.note(f"  (never asked for: {', '.join(unused)}; no prompt was left to answer)")
-        callback = self.get if self.status_method == "GET" else self.post
-        status = callback(
-            "/voice/status", {**base, "CallStatus": "completed", "CallDuration": "60", "SequenceNumber": "0"}
-        )[0]
-        if status != 200:  # Twilio logs it (error 11200); the call itself is over
-            t.note(f"the status callback ({self.status_method}) got HTTP {status}")
-        t.note("call ended")
-        return t
 
     def _follow(
         self,
