@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
 from ivr import twiml  # noqa: E402
-from ivr.engine import TRANSFER, Call  # noqa: E402
+from ivr.vocabulary import TRANSFER, Call  # noqa: E402
 
 PER_ROUND, ROUNDS = 300, 7
 

@@ -44,10 +44,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr import evidence  # noqa: E402
-from ivr.engine import Event  # noqa: E402
 from ivr.errors import StoreUnavailable  # noqa: E402
 from ivr.evidence import Keyring  # noqa: E402
 from ivr.store import Store, connect, key  # noqa: E402
+from ivr.vocabulary import Event  # noqa: E402
 from tests.servers import RedisServer, wait_for  # noqa: E402
 
 KEYS = Keyring("k1", b"bench-caller-hash-key")

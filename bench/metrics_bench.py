@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
 from ivr import metrics, webhooks  # noqa: E402
-from ivr.engine import Event  # noqa: E402
+from ivr.vocabulary import Event  # noqa: E402
 
 N, ROUNDS = 1000, 7
 

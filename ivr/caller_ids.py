@@ -16,8 +16,8 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 
-from ivr.engine import Action, Connect, Event, Turn
 from ivr.flowfile import valid_e164
+from ivr.vocabulary import Action, Connect, Event, Turn
 
 # What carriers put in From for a caller who withholds their number (any case).
 WITHHELD = frozenset({"anonymous", "restricted", "private", "unknown", "unavailable", "withheld", "blocked"})

@@ -1,6 +1,6 @@
 """Per-call evidence: who called (as a keyed hash, never in clear) and what they heard.
 
-The engine decides which steps happened (``ivr.engine.Event``); this module adds what every
+The engine decides which steps happened (``ivr.vocabulary.Event``); this module adds what every
 event of a call carries and makes the caller's number unreadable without the secret key.
 
 Every entry of the ``onshore:events`` stream has ``call`` (CallSid), ``caller`` (keyed
@@ -78,8 +78,8 @@ from json.encoder import encode_basestring_ascii
 
 import orjson
 
-from ivr.engine import Event
 from ivr.flow import Flow
+from ivr.vocabulary import Event
 
 CHAIN_FIELDS = ("prev", "hash")
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from ivr import engine
-from ivr.engine import Call, Event, Facts, Turn
 from ivr.flow import Flow
+from ivr.vocabulary import Action, Call, Event, Facts, Turn
 
 MAX_TURNS = 512  # numbers x published versions x open-hour patterns actually seen
 
@@ -31,9 +31,7 @@ class FirstTurns:
     """``engine.begin``, remembered per configuration digest and opening."""
 
     def __init__(self) -> None:
-        self._turns: dict[
-            tuple[Any, ...], tuple[Flow, Call, tuple[engine.Action, ...], tuple[Event, ...]]
-        ] = {}
+        self._turns: dict[tuple[Any, ...], tuple[Flow, Call, tuple[Action, ...], tuple[Event, ...]]] = {}
 
     def begin(self, flow: Flow, facts: Facts, digest: str) -> Turn:
         """The call's first turn: what ``engine.begin(flow, facts)`` returns."""

@@ -41,8 +41,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from ivr.breaker import State
-from ivr.engine import INTERNAL_ERROR, Event
 from ivr.spool import Spool
+from ivr.vocabulary import INTERNAL_ERROR, Event
 
 disable_created_metrics()  # the _created series double the output and say nothing here
 REGISTRY = CollectorRegistry()  # this process's metrics; a scrape in multiprocess mode reads files

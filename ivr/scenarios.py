@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ivr import outcomes as ends
-from ivr.engine import Heard, Silence
 from ivr.errors import FlowError
 from ivr.flow import Config, Route
 from ivr.flowfile import Problems, _Fields
 from ivr.hours import HoursError, parse_zone
+from ivr.vocabulary import Heard, Silence
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,16 @@ from functools import partial
 
 from ivr import whisper
 from ivr.caller_ids import substitute
-from ivr.engine import (
+from ivr.engine import begin, first_call, resume, turn_or_safe_answer
+from ivr.evidence import received
+from ivr.flow import Center, Config, Flow, Route
+from ivr.hold import Queued, hold, wait_limit
+from ivr.hours import ALWAYS, WeeklyHours
+from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, meaning, reported
+from ivr.prompts import keys_heard
+from ivr.scenarios import SILENCE, CenterState, Expect, Input, Interrupting, Scenario
+from ivr.twiml import FINISH_ON_KEY, HOLD_SILENCE
+from ivr.vocabulary import (
     WAIT_LIMIT,
     Ask,
     BridgeEnded,
@@ -44,19 +53,7 @@ from ivr.engine import (
     Silence,
     Speak,
     Turn,
-    begin,
-    first_call,
-    resume,
-    turn_or_safe_answer,
 )
-from ivr.evidence import received
-from ivr.flow import Center, Config, Flow, Route
-from ivr.hold import Queued, hold, wait_limit
-from ivr.hours import ALWAYS, WeeklyHours
-from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, meaning, reported
-from ivr.prompts import keys_heard
-from ivr.scenarios import SILENCE, CenterState, Expect, Input, Interrupting, Scenario
-from ivr.twiml import FINISH_ON_KEY, HOLD_SILENCE
 
 MAX_TURNS = 40  # webhooks in one call; a flow that needs more is looping
 MAX_DRAWS = 500  # CallSids tried to make the weighted routes draw a scenario's picks

@@ -27,7 +27,6 @@ from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotF
 
 from ivr import caller_ids, engine, evidence, hold, logs, metrics, parameters, twilio_request, twiml, whisper
 from ivr.chores import Chores
-from ivr.engine import BridgeEnded, Call, Facts, Heard, Reply, Silence, Turn
 from ivr.errors import CircuitOpen, StoreUnavailable, Unconfirmed
 from ivr.estimate import remaining
 from ivr.evidence import Keyring
@@ -39,6 +38,20 @@ from ivr.signature import SignatureChecker
 from ivr.spool import Spool, Spooled
 from ivr.store import EMPTY, Scope, Store, View
 from ivr.twilio_request import TwilioRequest
+from ivr.vocabulary import (
+    UNKNOWN,
+    WAIT_LIMIT,
+    BridgeEnded,
+    Call,
+    Event,
+    Facts,
+    Heard,
+    Play,
+    Reply,
+    Silence,
+    Speak,
+    Turn,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +85,7 @@ def signed_by_twilio(app: Onshore, request: TwilioRequest) -> bool:
     )
 
 
-Decision = tuple[str, list[engine.Event]]  # the TwiML document and the events behind it
+Decision = tuple[str, list[Event]]  # the TwiML document and the events behind it
 
 
 def voice(app: Onshore, request: TwilioRequest) -> str:
@@ -114,7 +127,7 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
             )
             return twiml.apology(GENERIC_APOLOGY), [
                 received,
-                engine.Event("safe_answer:start", "safe_answer", (("reason", reason),)),
+                Event("safe_answer:start", "safe_answer", (("reason", reason),)),
             ]
         turn = _run(
             lambda: app.first_turns.begin(flow, facts, view.digest),
@@ -169,11 +182,11 @@ def _queue_left(app: Onshore, sid: str, call: Call, reply: BridgeEnded, now: dat
         if reply.status == "leave":
             recorded = hold.wait_limit(str(call.seq), call.state, "", hold.Queued(), 0)
             limit = app.store.has_step(sid, recorded.key)
-            return replace(reply, left=engine.WAIT_LIMIT if limit else "key")
+            return replace(reply, left=WAIT_LIMIT if limit else "key")
         if reply.status == "bridged" and reply.wait:
             app.store.record_wait(call.center, sid, int(reply.wait), now.timestamp())
     except StoreUnavailable:
-        return replace(reply, left=engine.UNKNOWN) if reply.status == "leave" else reply
+        return replace(reply, left=UNKNOWN) if reply.status == "leave" else reply
     return reply
 
 
@@ -218,10 +231,8 @@ def keep_holding(pressed_url: str, home: str) -> str:
     """A waiting caller's document when nothing else can be said (no flow to speak from):
     Twilio's music and the offer with the default key, still listening for it. Never a
     hang-up: the caller keeps their place."""
-    offer = engine.Speak(
-        f"To speak with an agent in {country_name(home, 'en-US')}, press 1 at any time.", "en-US"
-    )
-    return twiml.hold((offer, engine.Play(TWILIO_HOLD_MUSIC[0])), pressed_url)
+    offer = Speak(f"To speak with an agent in {country_name(home, 'en-US')}, press 1 at any time.", "en-US")
+    return twiml.hold((offer, Play(TWILIO_HOLD_MUSIC[0])), pressed_url)
 
 
 def _asked(environ: Mapping[str, object]) -> str:
@@ -298,7 +309,7 @@ def status(app: Onshore, request: TwilioRequest) -> str:
     configured as GET carries its parameters in the query string, signed with the URL."""
     form = request.form if request.method == "POST" else request.args
     call_status = form.get("CallStatus", "")
-    event = engine.Event(
+    event = Event(
         f"status:{call_status}",
         "status",
         (
@@ -334,7 +345,7 @@ def _answer(
     store = app.store
     common = evidence.common_fields(sid, hashed or evidence.caller_hash(caller, app.keyring.secret), now)
 
-    def sealed(events: list[engine.Event]) -> list[tuple[str, str]]:
+    def sealed(events: list[Event]) -> list[tuple[str, str]]:
         return evidence.seal_all(app.keyring, common, events) if sid else []
 
     view = store.view(scope) if check else EMPTY
@@ -446,7 +457,7 @@ def _run(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts) -> Tu
 def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> Decision:
     """A step we cannot place: the newest known version of its flow decides the safe answer."""
     flow = app.store.remembered_flow(flow_id, None)
-    event = engine.Event("safe_answer:lost", "safe_answer", (("reason", reason),))
+    event = Event("safe_answer:lost", "safe_answer", (("reason", reason),))
     if flow is None:
         return twiml.apology(GENERIC_APOLOGY), [event]
     facts = Facts(sid, now, app.store.memory.latest.centers, app.settings.home_country, None, False)

@@ -18,9 +18,9 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from ivr.engine import Call, Event, Speak
 from ivr.flow import Flow
 from ivr.places import country_name, language_name
+from ivr.vocabulary import Call, Event, Speak
 
 ACCEPT_KEY = "1"
 # {language}: the caller's, named in the whisper's language; {home_country} as in flow texts.

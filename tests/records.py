@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ivr import evidence
-from ivr.engine import Event
 from ivr.evidence import Keyring
 from ivr.store import key
+from ivr.vocabulary import Event
 from tests.test_report import Sim
 
 COMMON = ("call", "caller", "at")

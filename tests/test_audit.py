@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from ivr import anchors, audit, evidence
 from ivr.caller import Caller
-from ivr.engine import Event
 from ivr.evidence import Keyring
 from ivr.spool import Spool, Spooled, read
 from ivr.store import CALL_TTL, Store, connect
+from ivr.vocabulary import Event
 from tests.conftest import HASH_KEY, SUPPORT
 
 KEYS = Keyring("k1", HASH_KEY.encode())

@@ -6,8 +6,8 @@ import pytest
 
 from ivr import twiml
 from ivr.caller_ids import problem, substitute
-from ivr.engine import TRANSFER, Call, Connect, Event, Speak, Turn
 from ivr.flow import Target
+from ivr.vocabulary import TRANSFER, Call, Connect, Event, Speak, Turn
 
 CALLED = "+18005550100"
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from ivr.check import check_folder
-from ivr.engine import Facts, Silence, begin, resume
+from ivr.engine import begin, resume
 from ivr.errors import FlowError
+from ivr.vocabulary import Facts, Silence
 
 SHIPPED = Path(__file__).resolve().parent.parent / "flows"
 

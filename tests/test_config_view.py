@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from ivr import create_app, engine, twiml
 from ivr.caller import Caller, Phone
 from ivr.check import check_folder
-from ivr.engine import Facts
 from ivr.store import EMPTY, Scope, Store, connect
+from ivr.vocabulary import Facts
 from tests import companies
 from tests.conftest import HASH_KEY, TOKEN, flask_transport
 

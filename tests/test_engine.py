@@ -24,25 +24,7 @@ from hypothesis import strategies as st
 
 from ivr import twiml
 from ivr.check import check_folder, flow_problems
-from ivr.engine import (
-    AFTER_CAUTION,
-    CAUTIOUS,
-    TRANSFER,
-    Ask,
-    BridgeEnded,
-    Call,
-    Connect,
-    End,
-    Facts,
-    Handover,
-    Heard,
-    Silence,
-    Speak,
-    Turn,
-    begin,
-    resume,
-    safe_answer,
-)
+from ivr.engine import begin, resume, safe_answer
 from ivr.errors import UnsafeBridge
 from ivr.flow import (
     Bridge,
@@ -59,6 +41,22 @@ from ivr.flow import (
 )
 from ivr.hours import parse_hours
 from ivr.places import country_name
+from ivr.vocabulary import (
+    AFTER_CAUTION,
+    CAUTIOUS,
+    TRANSFER,
+    Ask,
+    BridgeEnded,
+    Call,
+    Connect,
+    End,
+    Facts,
+    Handover,
+    Heard,
+    Silence,
+    Speak,
+    Turn,
+)
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 

@@ -85,10 +85,10 @@ import ivr
 from ivr import audit, caller_ids, engine, evidence, hold, twiml, webhooks, whisper
 from ivr.caller import Caller, Phone, Transcript, first_post
 from ivr.check import check_folder
-from ivr.engine import Call, Facts
 from ivr.evidence import Keyring, caller_hash
 from ivr.spool import Spool, Spooled, read
 from ivr.store import Store, connect, key
+from ivr.vocabulary import Call, Event, Facts
 from tests.conftest import HASH_KEY, TOKEN, serving, stream_entries
 from tests.servers import Gunicorn, RedisServer, dump_redis, free_port, wait_for
 from tests.twiml_check import assert_valid_twiml
@@ -346,14 +346,14 @@ def go_on(phone: Phone, c: Caller, body: str) -> Transcript:
 @dataclass(frozen=True)
 class Decision:
     document: str
-    events: tuple[engine.Event, ...]
+    events: tuple[Event, ...]
     fresh: bool
 
 
 Sig = tuple[str, tuple[tuple[str, str], ...]]
 
 
-def sig_of_event(e: engine.Event) -> Sig:
+def sig_of_event(e: Event) -> Sig:
     return e.step, tuple(sorted(e.fields))
 
 
@@ -394,7 +394,7 @@ class Oracle:
                 Decision(
                     twiml.empty(),
                     (
-                        engine.Event(
+                        Event(
                             f"status:{s}",
                             "status",
                             (

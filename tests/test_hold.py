@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ivr.engine import Facts, Play, Speak
 from ivr.errors import FlowError
 from ivr.flow import TWILIO_HOLD_MUSIC, Flow
 from ivr.flowfile import Problems, parse_center, parse_flow
 from ivr.hold import ANNOUNCE_EVERY, WAIT_LIMIT, Queued, announcing, hold, music
 from ivr.twiml import hold as render
+from ivr.vocabulary import Facts, Play, Speak
 from tests.twiml_check import assert_valid_twiml
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"

@@ -14,23 +14,11 @@ from pathlib import Path
 import pytest
 
 from ivr.check import check_folder
-from ivr.engine import (
-    AFTER_CAUTION,
-    Ask,
-    Connect,
-    Facts,
-    Heard,
-    Silence,
-    Speak,
-    Turn,
-    begin,
-    hold_offer,
-    resume,
-    safe_answer,
-)
+from ivr.engine import begin, hold_offer, resume, safe_answer
 from ivr.errors import FlowError
 from ivr.flow import Config, Flow
 from ivr.twiml import render, wait_url
+from ivr.vocabulary import AFTER_CAUTION, Ask, Connect, Facts, Heard, Silence, Speak, Turn
 from tests.twiml_check import assert_valid_twiml
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # a Wednesday; every center below is open

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from ivr.check import check_folder
-from ivr.engine import MAX_HOPS, Facts, Heard, begin, resume
+from ivr.engine import MAX_HOPS, begin, resume
 from ivr.limits import HINTS_LIMIT, TWIML_LIMIT
 from ivr.twiml import render
+from ivr.vocabulary import Facts, Heard
 from tests.test_check import CENTERS, NUMBERS, SUPPORT, edit
 
 NOW = datetime(2026, 3, 4, 12, tzinfo=UTC)  # a Wednesday: Manila and Bangalore open

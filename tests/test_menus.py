@@ -17,23 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr.caller import Caller
-from ivr.engine import (
-    TRANSFER,
-    Ask,
-    BridgeEnded,
-    Call,
-    Connect,
-    End,
-    Facts,
-    Handover,
-    Heard,
-    Play,
-    Silence,
-    Speak,
-    Turn,
-    begin,
-    resume,
-)
+from ivr.engine import begin, resume
 from ivr.flow import (
     Bridge,
     Center,
@@ -50,6 +34,21 @@ from ivr.flow import (
 )
 from ivr.hours import Closure, Schedule, parse_hours
 from ivr.twiml import render
+from ivr.vocabulary import (
+    TRANSFER,
+    Ask,
+    BridgeEnded,
+    Call,
+    Connect,
+    End,
+    Facts,
+    Handover,
+    Heard,
+    Play,
+    Silence,
+    Speak,
+    Turn,
+)
 from tests.conftest import SUPPORT as SUPPORT_LINE
 from tests.twiml_check import assert_valid_twiml
 

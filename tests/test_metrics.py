@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import metrics
 from ivr.caller import Caller, Phone
-from ivr.engine import Event
+from ivr.vocabulary import Event
 from tests.conftest import TOKEN, http_transport, serving
 from tests.servers import Gunicorn, RedisServer
 

@@ -6,8 +6,8 @@ import pytest
 
 from ivr import outcomes, webhooks
 from ivr.caller import Caller, Phone
-from ivr.engine import BridgeEnded
 from ivr.outcomes import ANSWERED, FAILED, GONE, LEFT, MOVED, meaning, reported
+from ivr.vocabulary import BridgeEnded
 from tests.conftest import BILLING, stream_entries
 
 # https://www.twilio.com/docs/voice/twiml/enqueue#attributes-action-parameters-queueresult

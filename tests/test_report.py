@@ -28,6 +28,7 @@ from ivr import engine, evidence
 from ivr.check import check_folder
 from ivr.errors import UnsafeBridge
 from ivr.report import FORMATS, Report, as_events, build_report, percent, render
+from ivr.vocabulary import BridgeEnded, Connect, End, Facts, Handover, Heard, Silence
 
 NOV1, NOV30 = date(2026, 11, 1), date(2026, 11, 30)
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
@@ -1345,7 +1346,7 @@ def test_report_on_events_the_engine_itself_produced():
         flow = config.flows[rng.choice(sorted(config.flows))]
         now = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(30 * 24 * 60))
         exempt = "emergency" if n % 20 == 0 else None
-        facts = engine.Facts(sid, now, config.centers, "US", exempt, rng.random() > 0.05)
+        facts = Facts(sid, now, config.centers, "US", exempt, rng.random() > 0.05)
         common = evidence.common_fields(sid, "hash", now)
         events.append(
             {
@@ -1366,39 +1367,35 @@ def test_report_on_events_the_engine_itself_produced():
                 events.append({**common, "step": e.step, **dict(e.fields)})
                 requests[dict(e.fields).get("by")] += e.step == "transfer_requested"
             for action in turn.actions:
-                if isinstance(action, engine.Connect) and not action.domestic:
+                if isinstance(action, Connect) and not action.domestic:
                     offshore_bridges += 1
                     offshore_calls.add(sid)
                     exempt_calls.add(sid) if exempt else None
             last = turn.actions[-1]
-            if isinstance(last, (engine.End, engine.Handover)):
+            if isinstance(last, (End, Handover)):
                 break
             now += timedelta(seconds=rng.randint(1, 60))
             common = evidence.common_fields(sid, "hash", now)
             f = replace(facts, now=now, fresh=rng.random() > 0.05)
             reply = (
-                engine.BridgeEnded(rng.choice(["completed", "busy", "leave", "no-answer", "hangup"]))
-                if isinstance(last, engine.Connect)
+                BridgeEnded(rng.choice(["completed", "busy", "leave", "no-answer", "hangup"]))
+                if isinstance(last, Connect)
                 else rng.choice(
                     [
-                        engine.Silence(),
-                        engine.Heard(digits="1"),
-                        engine.Heard(speech="agent please"),
-                        engine.Heard(digits="7"),
+                        Silence(),
+                        Heard(digits="1"),
+                        Heard(speech="agent please"),
+                        Heard(digits="7"),
                     ]
                 )
             )
-            answered = (
-                isinstance(last, engine.Connect)
-                and not last.domestic
-                and reply == engine.BridgeEnded("completed")
-            )
+            answered = isinstance(last, Connect) and not last.domestic and reply == BridgeEnded("completed")
             try:
                 turn = engine.resume(flow, turn.call, reply, f)
             except UnsafeBridge as exc:
                 turn = engine.safe_answer(flow, turn.call, f, str(exc))
         else:  # the record stops on a bridge Twilio never reported: connected, so answered
-            if isinstance(last, engine.Connect) and not last.domestic:
+            if isinstance(last, Connect) and not last.domestic:
                 answered_offshore.add(sid)
     report = one_month(events)
     assert report.volume.calls_received == 300

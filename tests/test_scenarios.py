@@ -20,7 +20,7 @@ import redis
 from ivr import outcomes
 from ivr.check import check_folder
 from ivr.cli import main
-from ivr.engine import Heard, Silence, says
+from ivr.engine import says
 from ivr.flow import (
     Bridge,
     Disclose,
@@ -47,6 +47,7 @@ from ivr.scenarios import (
     read_scenarios,
 )
 from ivr.simulation import Outcome, Result, explain, run, simulate, verify
+from ivr.vocabulary import Heard, Silence
 from tests.conftest import BILLING, FLOWS, SUPPORT, publish
 
 CONFIG, _, CHECK_ERRORS = check_folder(FLOWS, "US")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from ivr.engine import Call, Heard, Silence, begin, resume
+from ivr.engine import begin, resume
 from ivr.twiml import render, step_url
+from ivr.vocabulary import Call, Heard, Silence
 from tests.test_engine import facts, make_flow
 from tests.twiml_check import assert_valid_twiml
 

@@ -8,8 +8,9 @@ from dataclasses import replace
 import pytest
 
 from ivr import twiml, whisper
-from ivr.engine import TRANSFER, BridgeEnded, Call, Connect, Speak, begin, resume
+from ivr.engine import begin, resume
 from ivr.flow import Target
+from ivr.vocabulary import TRANSFER, BridgeEnded, Call, Connect, Speak
 from tests.test_check import CENTERS, check, edit, the_error
 from tests.test_engine import CENTERS as ENGINE_CENTERS
 from tests.test_engine import SCRANTON, facts, fields, make_flow, only_connect
