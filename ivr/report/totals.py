@@ -1,0 +1,282 @@
+"""Complete calls added up into the report's figures, one call at a time.
+
+``Totals.add`` takes a call once no event of it can still come and keeps only sums (and the
+few lists a percentile or an exception list needs), so the calls need not be held until the
+end; ``Totals.report`` finishes the shares, messages and orderings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from ivr import waits
+from ivr.outcomes import ANSWERED, GONE
+from ivr.report.calls import Bridge, Call, End, outcomes
+from ivr.report.figures import (
+    CHANNELS,
+    EXEMPT_CALL,
+    EXEMPT_REASONS,
+    NJ_TARGET_PERCENT,
+    NOTICE_PERCENT,
+    WARNING_PERCENT,
+    Coverage,
+    Day,
+    Exemptions,
+    NewJersey,
+    Report,
+    SafeAnswers,
+    Source,
+    Transfers,
+    Uncovered,
+    Volume,
+    percent,
+)
+from ivr.waits import nearest_rank
+
+
+class Totals:
+    """The sums of the calls added so far."""
+
+    def __init__(self, start: date, end: date, flow: str | None, home: str, source: Source) -> None:
+        self.start, self.end, self.flow, self.home, self.source = start, end, flow, home, source
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        self.daily = {d.isoformat(): Day(d) for d in days}
+        self.volume, self.disclosure, self.offer = Volume(), Coverage(), Coverage()
+        self.transfers, self.exemptions = Transfers(), Exemptions()
+        self.safe, self.nj = SafeAnswers(), NewJersey()
+        self.by_country: Counter[str] = Counter()
+        self.by_center: Counter[str] = Counter()
+        self.channels: Counter[str] = Counter({c: 0 for c in CHANNELS})
+        self.reasons: Counter[str] = Counter({r: 0 for r in EXEMPT_REASONS})
+        self.safe_reasons: Counter[str] = Counter()
+        self.delays: list[float] = []  # seconds from a transfer request to its domestic bridge
+        self.nj_centers: set[str] = set()
+        self.tally = waits.Tally()
+
+    # -- one call ---------------------------------------------------------------------------
+
+    def add(self, sid: str, c: Call) -> None:
+        """One complete call of the period (or of no known period: no 'received')."""
+        if c.day is None:
+            self.source.calls_without_received += 1
+            return
+        day = self.daily[c.day]
+        self.volume.calls_received += 1
+        self.volume.handed_off += c.handed_off
+        day.calls_received += 1
+        self._caller(c)
+        ends = outcomes(c) if c.bridges else []
+        answered = [read == ANSWERED for read, _, _ in ends]
+        self._bridges(sid, c, day, ends, answered)
+        self._transfers(c, answered)
+
+    def _caller(self, c: Call) -> None:
+        """Where the caller is and what exempted or safely answered the call."""
+        if c.country in ("", "UNKNOWN"):
+            self.exemptions.caller_country_unknown += 1
+        elif c.country != self.home:
+            self.exemptions.caller_outside_home += 1
+        if c.exempt:
+            self.exemptions.exempt_calls += 1
+            self.reasons.update(set(c.exempt))
+        if c.safe:
+            self.safe.calls += 1
+            self.safe_reasons.update(set(c.safe))
+        self.nj.calls_from_nj += c.state == "NJ"
+
+    def _bridges(self, sid: str, c: Call, day: Day, ends: list[End], answered: list[bool]) -> None:
+        """Waits, New Jersey, offshore volume and coverage, bridge by bridge."""
+        exempt = c.exempt_number in EXEMPT_CALL or any(r in EXEMPT_CALL for r in c.exempt)
+        countries: set[str] = set()  # where an offshore agent answered
+        centers: set[str] = set()
+        bridged_nj = answered_nj = False
+        for bridge, (read, ended, wait), ok in zip(c.bridges, ends, answered, strict=True):
+            queued = float(wait) if wait.isdigit() else None
+            to_end = (
+                _seconds_between(bridge.pos[0], ended[0])
+                if read == GONE and queued is None and ended
+                else None
+            )
+            self.tally.add(bridge.center, read, queued, to_end)
+            if bridge.region == "NJ" and bridge.country == "US":
+                self.nj_centers.add(bridge.center)
+                bridged_nj = True
+                answered_nj = answered_nj or ok
+            if not bridge.offshore(self.home):
+                continue
+            if ok:  # R17 counts the calls an offshore agent answered
+                countries.add(bridge.country)
+                centers.add(bridge.center)
+            self.volume.offshore_bridges += 1
+            day.offshore_bridges += 1
+            day.covered_bridges += self._coverage(sid, c, bridge, exempt)
+        if countries:
+            self.volume.offshore_calls += 1
+            day.offshore_calls += 1
+            self.by_country.update(countries)
+            self.by_center.update(centers)
+        self.tally.abandoned_calls += any(read == GONE for read, _, _ in ends)
+        if c.state == "NJ":
+            self.nj.bridged_to_nj += bridged_nj
+            self.nj.answered_in_nj += answered_nj
+
+    def _coverage(self, sid: str, c: Call, bridge: Bridge, exempt: bool) -> bool:
+        """Count one offshore bridge's disclosure and offer; whether a disclosure covered it."""
+        said = c.disclosed_before((bridge.city, bridge.country), bridge.pos)
+        heard = said is not None and any(said < o < bridge.pos for o in c.offers)
+        for cov, ok_here in ((self.disclosure, said is not None), (self.offer, heard)):
+            cov.offshore_bridges += 1
+            if ok_here or exempt:
+                cov.covered += 1
+                cov.via_exemption += not ok_here
+            else:
+                cov.exceptions.append(
+                    Uncovered(sid, bridge.pos[0], bridge.center, bridge.city, bridge.country)
+                )
+        return said is not None or exempt
+
+    def _transfers(self, c: Call, answered: list[bool]) -> None:
+        """Each request, and the domestic bridges after it and before the call's next one."""
+        requests = sorted(c.requests)
+        for i, (requested_at, by) in enumerate(requests):
+            self.transfers.requested += 1
+            self.channels[by] += 1
+            until = requests[i + 1][0] if i + 1 < len(requests) else None
+            after = [
+                (b.pos, ok)
+                for b, ok in zip(c.bridges, answered, strict=True)
+                if not b.offshore(self.home) and b.pos > requested_at and (until is None or b.pos < until)
+            ]
+            if after:
+                self.transfers.reached_domestic_bridge += 1
+                self.transfers.completed += any(ok for _, ok in after)
+                first = min(after)[0][0]
+                self.delays.append(_seconds_between(requested_at[0], first))
+
+    # -- the figures ------------------------------------------------------------------------
+
+    def report(self) -> Report:
+        """The figures of every call added."""
+        return Report(
+            self.start,
+            self.end,
+            self.flow,
+            self.home,
+            self.source,
+            _volume(self.volume, self.by_country, self.by_center),
+            _coverage(self.disclosure),
+            _coverage(self.offer),
+            _transfers(self.transfers, self.channels, self.delays),
+            _exemptions(self.exemptions, self.reasons),
+            _safe_answers(self.safe, self.safe_reasons),
+            _new_jersey(self.nj, self.nj_centers),
+            [_day(d) for d in self.daily.values()],
+            self.tally.result(),
+        )
+
+
+def _volume(v: Volume, by_country: Counter[str], by_center: Counter[str]) -> Volume:
+    v.offshore_by_country = _ranked(by_country)
+    v.offshore_by_center = _ranked(by_center)
+    v.offshore_share = _share(v.offshore_calls, v.calls_received)
+    v.warning = v.offshore_calls * 100 >= WARNING_PERCENT * v.calls_received > 0
+    v.threshold_reached = v.offshore_calls * 100 >= NOTICE_PERCENT * v.calls_received > 0
+    v.message = _volume_message(v)
+    return v
+
+
+def _coverage(cov: Coverage) -> Coverage:
+    cov.coverage = _share(cov.covered, cov.offshore_bridges)
+    cov.complete = cov.covered == cov.offshore_bridges
+    cov.exceptions.sort(key=lambda u: (u.at, u.call))
+    cov.exception_calls = sorted({u.call for u in cov.exceptions})
+    return cov
+
+
+def _transfers(t: Transfers, channels: Counter[str], delays: list[float]) -> Transfers:
+    t.by_channel = _in_order(channels, CHANNELS)
+    t.not_completed = t.requested - t.completed
+    t.seconds_to_bridge_p50 = nearest_rank(delays, 50)
+    t.seconds_to_bridge_p90 = nearest_rank(delays, 90)
+    return t
+
+
+def _exemptions(e: Exemptions, reasons: Counter[str]) -> Exemptions:
+    e.by_reason = _in_order(reasons, EXEMPT_REASONS)
+    return e
+
+
+def _safe_answers(s: SafeAnswers, reasons: Counter[str]) -> SafeAnswers:
+    s.by_reason = _ranked(reasons)
+    return s
+
+
+def _new_jersey(nj: NewJersey, centers: set[str]) -> NewJersey:
+    nj.nj_centers = sorted(centers)
+    nj.share_answered_in_nj = _share(nj.answered_in_nj, nj.calls_from_nj)
+    if nj.calls_from_nj:
+        nj.meets_target = nj.answered_in_nj * 100 >= NJ_TARGET_PERCENT * nj.calls_from_nj
+    nj.message = _nj_message(nj)
+    return nj
+
+
+def _day(d: Day) -> Day:
+    d.offshore_share = _share(d.offshore_calls, d.calls_received)
+    d.disclosure_coverage = _share(d.covered_bridges, d.offshore_bridges)
+    return d
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _ranked(counter: Counter[str]) -> dict[str, int]:
+    """Most first, then by name."""
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _in_order(counter: Counter[str], known: Sequence[str]) -> dict[str, int]:
+    """The known keys in their order, then the others by name."""
+    return dict(
+        sorted(counter.items(), key=lambda kv: (known.index(kv[0]) if kv[0] in known else len(known), kv[0]))
+    )
+
+
+def _volume_message(v: Volume) -> str:
+    share = percent(v.offshore_calls, v.calls_received)
+    if v.threshold_reached:
+        return (
+            f"NOTICE: {share} of calls received were answered offshore, at or above the "
+            f"{NOTICE_PERCENT}% notice threshold (R17)."
+        )
+    if v.warning:
+        return (
+            f"WARNING: {share} of calls received were answered offshore, nearing the "
+            f"{NOTICE_PERCENT}% notice threshold (R17)."
+        )
+    if not v.calls_received:
+        return "No calls received in the period."
+    return f"{share} of calls received were answered offshore, below {WARNING_PERCENT}%."
+
+
+def _nj_message(nj: NewJersey) -> str:
+    if not nj.calls_from_nj:
+        return "No calls from New Jersey in the period."
+    share = percent(nj.answered_in_nj, nj.calls_from_nj)
+    if not nj.nj_centers:
+        return (
+            f"No NJ centers: no call of the period was bridged to a New Jersey center, so "
+            f"none of the {nj.calls_from_nj:,} NJ-originating calls was answered in New "
+            f"Jersey (R20 target {NJ_TARGET_PERCENT}%)."
+        )
+    verdict = "meets" if nj.meets_target else "is below"
+    return (
+        f"{share} of NJ-originating calls were answered in New Jersey, which {verdict} the "
+        f"{NJ_TARGET_PERCENT}% target (R20)."
+    )
