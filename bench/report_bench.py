@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from ivr import audit, evidence, report  # noqa: E402
 from ivr.store import Store, connect, key  # noqa: E402
+from tests.report_oracle import Sim  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
-from tests.test_report import Sim  # noqa: E402
 
 
 def main() -> int:

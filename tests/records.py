@@ -11,7 +11,7 @@ from ivr import evidence
 from ivr.evidence import Keyring
 from ivr.store import key
 from ivr.vocabulary import Event
-from tests.test_report import Sim
+from tests.report_oracle import Sim
 
 COMMON = ("call", "caller", "at")
 
