@@ -43,10 +43,10 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr import evidence  # noqa: E402
+from ivr import evidence, keys  # noqa: E402
 from ivr.errors import StoreUnavailable  # noqa: E402
 from ivr.evidence import Keyring  # noqa: E402
-from ivr.store import Store, connect, key  # noqa: E402
+from ivr.store import Store, connect  # noqa: E402
 from ivr.vocabulary import Event  # noqa: E402
 from tests.servers import RedisServer, wait_for  # noqa: E402
 
@@ -236,7 +236,7 @@ def lost(server: RedisServer, scheme: Scheme, work: str, workers: int, restart: 
     acked = [sid for w in range(workers) for sid in Path(f"{work}/acked-{w}").read_text().split()]
     held: set[tuple[str, str]] = set()
     cursor = "-"
-    while rows := client.xrange(key("events"), cursor, "+", count=10_000):
+    while rows := client.xrange(keys.EVENTS, cursor, "+", count=10_000):
         for _, fields in rows:
             flat = evidence.unpack([x.decode() for pair in fields.items() for x in pair])
             pairs = dict(zip(flat[::2], flat[1::2], strict=True))

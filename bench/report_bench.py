@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr import audit, evidence, report  # noqa: E402
-from ivr.store import Store, connect, key  # noqa: E402
+from ivr import audit, evidence, keys, report  # noqa: E402
+from ivr.store import Store, connect  # noqa: E402
 from tests.report_oracle import Sim  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> int:
             # as the evidence script appends it: the event as JSON, then the chain links
             body = json.dumps([x for pair in event.items() for x in pair], separators=(",", ":"))
             prev, previous = evidence.link(prev, body), prev
-            pipe.xadd(key("events"), {"event": body, "prev": previous, "hash": prev}, id=f"{last_ms}-{seq}")
+            pipe.xadd(keys.EVENTS, {"event": body, "prev": previous, "hash": prev}, id=f"{last_ms}-{seq}")
             if n % 5000 == 0:
                 pipe.execute()
         pipe.execute()

@@ -60,9 +60,9 @@ from bench.call_mix import (  # noqa: E402
     write_configuration,  # noqa: E402
 )
 from bench.redis_proxy import CountingProxy, commandstats, per_request  # noqa: E402
-from ivr import create_app  # noqa: E402
+from ivr import create_app, keys  # noqa: E402
 from ivr.check import check_folder  # noqa: E402
-from ivr.store import Store, connect, key  # noqa: E402
+from ivr.store import Store, connect  # noqa: E402
 from tests.servers import Gunicorn, RedisServer, wait_for  # noqa: E402
 from tests.twiml_check import assert_valid_twiml  # noqa: E402
 
@@ -363,7 +363,7 @@ def measure(
 ) -> dict:
     """One measured load run against one server: its workers' and Redis's CPU time per
     request, the evidence entries Redis gained and the entries the sent lines should write."""
-    workers, xlen, load_avg = server.workers(), rc.xlen(key("events")), os.getloadavg()[0]
+    workers, xlen, load_avg = server.workers(), rc.xlen(keys.EVENTS), os.getloadavg()[0]
     tick = os.sysconf("SC_CLK_TCK")
     cpu0 = server.cpu(), cpu_ticks(redis_pid) / tick
     res = load(server.base_url, pool.path, ranges, args.duration, args.connections)
@@ -373,7 +373,7 @@ def measure(
     res["cpu_workers_us"] = (cpu1[0] - cpu0[0]) / n * 1e6
     res["cpu_redis_us"] = (cpu1[1] - cpu0[1]) / n * 1e6
     res["worker_restarts"] = len(workers - server.workers())
-    res["events"] = rc.xlen(key("events")) - xlen
+    res["events"] = rc.xlen(keys.EVENTS) - xlen
     res["expected"] = sum(
         sum(pool.events[lo : lo + min(s, count)]) for (lo, count), s in zip(ranges, res["sent"], strict=True)
     )
@@ -391,7 +391,7 @@ def drained(server: BenchGunicorn, rc, most: float = 20.0) -> None:
     (at most ``most`` seconds)."""
     deadline, last = time.monotonic() + most, None
     while time.monotonic() < deadline:
-        now = (rc.xlen(key("events")), server.cpu())
+        now = (rc.xlen(keys.EVENTS), server.cpu())
         if now == last:
             return
         last = now
@@ -429,7 +429,7 @@ def record_calls(tmp: Path, calls: int) -> tuple[list[list[Step]], list[str], in
                 app,
                 TOKEN,
                 server.client(),
-                key("events"),
+                keys.EVENTS,
                 [generated_number(i) for i in range(CLASSES)],
                 calls,
             )
@@ -615,7 +615,7 @@ def main() -> int:
             ]
             cold += 1
         rt1, cmd1, conn1 = proxy.snapshot()
-        xlen1 = rc.xlen(key("events"))  # before the INFO snapshot: not counted as the app's
+        xlen1 = rc.xlen(keys.EVENTS)  # before the INFO snapshot: not counted as the app's
         stats1 = commandstats(rc)
         for _ in range(SEQUENTIAL):
             r = post_voice(probe.base_url)
@@ -623,7 +623,7 @@ def main() -> int:
                 why for why in [check_answer(r.status_code, r.headers.get("Content-Type", ""), r.text)] if why
             ]
         stats2 = commandstats(rc)
-        xlen2 = rc.xlen(key("events"))
+        xlen2 = rc.xlen(keys.EVENTS)
         rt2, cmd2, _ = proxy.snapshot()
         executed = stats2 - stats1
         executed["info"] = 0  # our own INFO calls

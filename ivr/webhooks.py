@@ -36,7 +36,7 @@ from ivr.places import country_name
 from ivr.settings import Settings
 from ivr.signature import SignatureChecker
 from ivr.spool import Spool, Spooled
-from ivr.store import EMPTY, Scope, Store, View
+from ivr.store import EMPTY, Scope, Stale, Store, View
 from ivr.twilio_request import TwilioRequest
 from ivr.vocabulary import (
     UNKNOWN,
@@ -357,14 +357,15 @@ def _answer(
             sent = sealed(decision[1]) if decision else []
             started = time.perf_counter()
             try:
-                fresh = store.commit(sid, scope, expected, sent)
+                committed = store.commit(sid, scope, expected, sent)
             finally:
                 metrics.COMMIT.observe(time.perf_counter() - started)
             sent = []
-            if fresh is None and decision is not None:
+            if isinstance(committed, Stale):
+                view = committed.view
+            elif decision is not None:
                 metrics.count(decision[1])
                 return decision[0]
-            view = fresh or view
     except StoreUnavailable as exc:
         metrics.REDIS_ERRORS.labels(
             "breaker_open"

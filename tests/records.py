@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ivr import evidence
+from ivr import evidence, keys
 from ivr.evidence import Keyring
-from ivr.store import key
 from ivr.vocabulary import Event
 from tests.report_oracle import Sim
 
@@ -22,7 +21,7 @@ def simulated(calls: int, start: datetime, days: int, seed: int = 7) -> list[dic
     return sorted(sim.events(), key=lambda e: e["at"])
 
 
-def append(client: Any, keys: Keyring, events: list[dict[str, str]], prev: str = "") -> str:
+def append(client: Any, keyring: Keyring, events: list[dict[str, str]], prev: str = "") -> str:
     """Seal each event and append it with the id of its time, chained after ``prev``;
     returns the chain head, which is also set as Redis's."""
     last_ms, seq = 0, 0
@@ -33,11 +32,11 @@ def append(client: Any, keys: Keyring, events: list[dict[str, str]], prev: str =
         last_ms = max(ms, last_ms)
         common = {name: event[name] for name in COMMON}
         own = tuple((k, v) for k, v in event.items() if k not in COMMON and k != "step")
-        ((_, body),) = evidence.seal_all(keys, common, [Event(f"e{n}", event["step"], own)])
+        ((_, body),) = evidence.seal_all(keyring, common, [Event(f"e{n}", event["step"], own)])
         prev, previous = evidence.link(prev, body), prev
-        pipe.xadd(key("events"), {"event": body, "prev": previous, "hash": prev}, id=f"{last_ms}-{seq}")
+        pipe.xadd(keys.EVENTS, {"event": body, "prev": previous, "hash": prev}, id=f"{last_ms}-{seq}")
         if n % 5000 == 0:
             pipe.execute()
-    pipe.set(key("chain", "head"), prev)
+    pipe.set(keys.CHAIN_HEAD, prev)
     pipe.execute()
     return prev

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ivr import create_app, engine, twiml
 from ivr.caller import Caller, Phone
 from ivr.check import check_folder
-from ivr.store import EMPTY, Scope, Store, connect
+from ivr.store import EMPTY, WRITTEN, Committed, Scope, Stale, Store, View, connect
 from ivr.vocabulary import Facts
 from tests import companies
 from tests.conftest import HASH_KEY, TOKEN, flask_transport
@@ -41,6 +41,12 @@ def e2e_with(tmp: Path, old: str, new: str) -> Path:
     assert old in text
     centers.write_text(text.replace(old, new))
     return folder
+
+
+def refused(committed: Committed) -> View:
+    """The view a refused commit returned; fails the test when the commit was written."""
+    assert isinstance(committed, Stale), committed
+    return committed.view
 
 
 class Recording(Store):
@@ -83,22 +89,22 @@ def test_a_stale_commit_is_refused_with_only_the_objects_it_rests_on(tmp_path, r
     publish(redis_server.url, E2E)
     store = Recording(connect(redis_server.url, timeout=5))
     scope = Scope(number=SUPPORT)
-    view = store.commit("CA1", scope, "", [])  # a first webhook: nothing known yet
+    view = refused(store.commit("CA1", scope, "", []))  # a first webhook: nothing known yet
     reach = store.flow("support", view.versions["support"]).reach
     assert "manila" in reach and "lisbon" not in reach
-    assert store.commit("CA1", scope, view.digest, [("s1", '["x", "1"]')]) is None
+    assert store.commit("CA1", scope, view.digest, [("s1", '["x", "1"]')]) == WRITTEN
 
     # a center the support flow cannot reach changes: the commit is not refused
     publish(redis_server.url, e2e_with(tmp_path, 'city = "Lisbon"', 'city = "Porto"'))
-    assert store.commit("CA2", scope, view.digest, [("s1", '["x", "2"]')]) is None
+    assert store.commit("CA2", scope, view.digest, [("s1", '["x", "2"]')]) == WRITTEN
 
     # one it reaches changes: refused, and the reply holds the number, its flow's live
     # version and the centers that flow reaches, nothing else
     publish(redis_server.url, e2e_with(tmp_path, 'city = "Manila"', 'city = "Cebu"'))
     store.replies.clear()
-    fresh = store.commit("CA3", scope, view.digest, [("s1", '["x", "3"]')])
+    fresh = refused(store.commit("CA3", scope, view.digest, [("s1", '["x", "3"]')]))
     status, digest, number, flow, live, centers, _ = store.replies[-1]
-    assert status == 0 and fresh is not None and fresh.digest == digest.decode()
+    assert status == 0 and fresh.digest == digest.decode()
     assert json.loads(number)["flow"] == "support" and flow == b"support"
     assert live == redis_client.hget("onshore:flows", "support")
     assert [c.decode() for c in centers[::2]] == list(reach)
@@ -107,7 +113,7 @@ def test_a_stale_commit_is_refused_with_only_the_objects_it_rests_on(tmp_path, r
     assert redis_client.xlen("onshore:events") == 2  # the refused commit wrote nothing
 
     # the retry on what was returned is written
-    assert store.commit("CA3", scope, fresh.digest, [("s1", '["x", "3"]')]) is None
+    assert store.commit("CA3", scope, fresh.digest, [("s1", '["x", "3"]')]) == WRITTEN
     assert redis_client.xlen("onshore:events") == 3
 
 
@@ -115,14 +121,14 @@ def test_a_later_step_is_checked_against_its_own_flow_versions_centers(tmp_path,
     live = publish(redis_server.url, E2E)
     store = Recording(connect(redis_server.url, timeout=5))
     scope = Scope(flow="roving", version=live["roving"])
-    view = store.commit("CA1", scope, "", [])
+    view = refused(store.commit("CA1", scope, "", []))
     assert set(view.centers) == {"lisbon", "austin"}
     publish(redis_server.url, e2e_with(tmp_path, 'city = "Manila"', 'city = "Cebu"'))
-    assert store.commit("CA1", scope, view.digest, []) is None
+    assert store.commit("CA1", scope, view.digest, []) == WRITTEN
     publish(redis_server.url, e2e_with(tmp_path, 'city = "Lisbon"', 'city = "Porto"'))
     store.replies.clear()
-    fresh = store.commit("CA1", scope, view.digest, [])
-    assert fresh is not None and fresh.centers["lisbon"].city == "Porto"
+    fresh = refused(store.commit("CA1", scope, view.digest, []))
+    assert fresh.centers["lisbon"].city == "Porto"
     assert [c.decode() for c in store.replies[-1][5][::2]] == ["austin", "lisbon"]
 
 
@@ -183,16 +189,16 @@ def test_the_freshness_check_agrees_with_the_old_digest(tmp_path, redis_server, 
     publish(url, folder(tmp_path, first))
     worker = Store(connect(url, timeout=5))
     scopes = [Scope(number=f"+1800555020{n}") for n in range(3)]
-    views = {s: worker.commit("CA0", s, "", []) for s in scopes}
+    views = {s: refused(worker.commit("CA0", s, "", [])) for s in scopes}
     was = {s: whole(redis_client, s) for s in scopes}
     for state in changes:
         publish(url, folder(tmp_path, state))
         now = Store(connect(url, timeout=5)).published()
         for scope in scopes:
             old_fresh = whole(redis_client, scope) == was[scope]
-            stale = Store(connect(url, timeout=5)).commit("CA1", scope, views[scope].digest, [])
+            committed = Store(connect(url, timeout=5)).commit("CA1", scope, views[scope].digest, [])
             if old_fresh:  # never refused where the old digest accepted
-                assert stale is None
+                assert committed == WRITTEN
             view = views[scope]
             flow_then = worker.flow(view.number.flow, view.versions[view.number.flow])
             number_now = now.numbers[scope.number]
@@ -203,12 +209,13 @@ def test_the_freshness_check_agrees_with_the_old_digest(tmp_path, redis_server, 
                 and {c: now.centers.get(c) for c in flow_now.reach}
                 == {c: view.centers.get(c) for c in flow_then.reach}
             )
-            assert (stale is None) == rests_on_same
-            if stale is None:  # accepted: the decision is the one the whole configuration gives
+            assert (committed == WRITTEN) == rests_on_same
+            if committed == WRITTEN:  # accepted: the decision is the one the whole configuration gives
                 assert first_turn(flow_then, view.number, view.centers) == first_turn(
                     flow_now, number_now, now.centers
                 )
             else:  # refused: the reply is what a process reading everything would decide on
+                stale = refused(committed)
                 assert stale.number == number_now and set(stale.centers) == set(flow_now.reach)
                 assert first_turn(flow_now, stale.number, stale.centers) == first_turn(
                     flow_now, number_now, now.centers
@@ -246,9 +253,9 @@ def test_a_flow_published_before_reach_existed_is_checked_against_every_center(r
     publish(redis_server.url, E2E)
     redis_client.delete("onshore:flows:reach")  # as Redis is after an upgrade, before a load
     store = Recording(connect(redis_server.url, timeout=5))
-    view = store.commit("CA1", Scope(number=SUPPORT), "", [])
+    view = refused(store.commit("CA1", Scope(number=SUPPORT), "", []))
     every = sorted(c.decode() for c in redis_client.hkeys("onshore:centers"))
     assert [c.decode() for c in store.replies[-1][5][::2]] == every
     assert set(view.centers) == set(every)
     redis_client.hset("onshore:centers", "lisbon", redis_client.hget("onshore:centers", "dublin"))
-    assert store.commit("CA1", Scope(number=SUPPORT), view.digest, []) is not None  # heard
+    assert isinstance(store.commit("CA1", Scope(number=SUPPORT), view.digest, []), Stale)  # heard

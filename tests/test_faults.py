@@ -80,12 +80,12 @@ import pytest
 import redis
 import requests
 
-from ivr import audit, caller_ids, engine, evidence, hold, report, twiml, webhooks, whisper
+from ivr import audit, caller_ids, engine, evidence, hold, keys, report, twiml, webhooks, whisper
 from ivr.caller import Caller, Phone, Transcript, first_post
 from ivr.check import check_folder
 from ivr.evidence import Keyring, caller_hash
 from ivr.spool import Spool, Spooled, read
-from ivr.store import Store, connect, key
+from ivr.store import Store, connect
 from ivr.vocabulary import Call, Event, Facts
 from tests.conftest import HASH_KEY, TOKEN, serving, stream_entries
 from tests.servers import Gunicorn, RedisServer, dump_redis, free_port, wait_for
@@ -94,7 +94,7 @@ from tests.twiml_check import assert_valid_twiml
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
 HOME_COUNTRY = "US"
 KEYRING = Keyring("k1", HASH_KEY.encode())
-EVENTS = key("events")
+EVENTS = keys.EVENTS
 # Answer times are printed, not asserted (a busy machine would fail them): the one-second
 # target is bench/outage_bench.py's.
 
@@ -372,8 +372,7 @@ class Oracle:
         self.numbers, self.centers = config.numbers, config.centers
         store = stack.store()
         self.live = {
-            k.decode(): int(v.decode().partition(":")[0])
-            for k, v in store.client.hgetall(key("flows")).items()
+            k.decode(): int(v.decode().partition(":")[0]) for k, v in store.client.hgetall(keys.FLOWS).items()
         }
         self.flows = {(f, flow.version): flow for f, flow in config.flows.items()}  # seeded: 0
         for flow_id, version in self.live.items():
@@ -643,7 +642,7 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
                 else:
                     bad("unexplained-event", f"{s} recorded {have}x, never answered")
 
-        step_keys = {k.decode() for k in r.smembers(key("call", sid, "steps"))}
+        step_keys = {k.decode() for k in r.smembers(keys.call_steps(sid))}
         absent = required_keys - step_keys
         if unheard_macs:  # an event both decisions held word for word went under the sent key
             absent = {k for k in absent if not any(k in ks and ks & step_keys for ks in keys_of.values())}
@@ -656,7 +655,7 @@ def analyze(stack: Stack, oracle: Oracle, client: Client) -> Analysis:
                 f"stream steps {[f['step'] for _, _, f in everything]} != step keys {dict(by_keys)}",
             )
         names = Counter(f["step"] for _, _, f in mine)
-        ids = [i.decode() for i in r.lrange(key("call", sid, "entries"), 0, -1)]
+        ids = [i.decode() for i in r.lrange(keys.call_entries(sid), 0, -1)]
         if ids != [entry_id for _, entry_id, _ in everything]:
             bad("index", f"entries list {ids} != stream ids {[i for _, i, _ in everything]}")
         for _, entry_id, f in everything:
@@ -1034,7 +1033,7 @@ def test_redis_down_answers_fast_and_spools_then_replays_once(stack, tmp_path, h
     # Everything spooled is in the stream, once per step key.
     r = stack.client()
     for record in records:
-        assert r.sismember(key("call", record.call, "steps"), record.key), record
+        assert r.sismember(keys.call_steps(record.call), record.key), record
     bodies = Counter(evidence.body_of([x for kv in f.items() for x in kv]) for _, _, f in stream(stack))
     missing = [rec.key for rec in records if bodies[rec.body] != 1]  # and exactly as sealed
     assert not missing, missing

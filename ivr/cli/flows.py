@@ -20,8 +20,9 @@ from ivr.errors import FlowError, OnshoreError
 from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
 from ivr.progress import Progress
+from ivr.publishing import publisher
 from ivr.scenarios import parse_scenario, read_scenarios
-from ivr.store import Store, connect, publisher
+from ivr.store import Store, connect
 
 
 def cmd_check(args: argparse.Namespace) -> int:
