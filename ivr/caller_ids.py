@@ -16,7 +16,7 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 
-from ivr.flowfile import valid_e164
+from ivr.table_fields import valid_e164
 from ivr.vocabulary import Action, Connect, Event, Turn
 
 # What carriers put in From for a caller who withholds their number (any case).

@@ -46,9 +46,10 @@ from ivr.flow import (
     edges,
     translation,
 )
-from ivr.flowfile import DTMF_KEYS, VOICE_NAME, Sources, build, read_folder, sip_host, url_host
+from ivr.flowfile import Sources, build, read_folder
 from ivr.limits import limit_problems
 from ivr.progress import Progress
+from ivr.table_fields import DTMF_KEYS, VOICE_NAME, sip_host, url_host
 from ivr.voices import language_problem, voice_problem
 
 Problem = tuple[str, str, str]  # where, field, message

@@ -18,8 +18,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ivr.center_tables import parse_center
 from ivr.flow import Center, Config, Number
-from ivr.flowfile import Problems, parse_center, parse_number
+from ivr.flow_tables import parse_number
+from ivr.table_fields import Problems
 
 log = logging.getLogger(__name__)
 

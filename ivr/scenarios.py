@@ -23,8 +23,8 @@ from typing import Any
 from ivr import outcomes as ends
 from ivr.errors import FlowError
 from ivr.flow import Config, Route
-from ivr.flowfile import Problems, _Fields
 from ivr.hours import HoursError, parse_zone
+from ivr.table_fields import Fields, Problems
 from ivr.vocabulary import Heard, Silence
 
 
@@ -170,7 +170,7 @@ def parse_scenario(
 ) -> tuple[Scenario | None, list[FlowError]]:
     """One [scenarios.NAME] table, checked against the folder's numbers, flows and centers."""
     problems = Problems(file)
-    f = _Fields(raw, f"scenario '{name}'", problems)
+    f = Fields(raw, f"scenario '{name}'", problems)
     description = f.name("description", required=False)
     number = f.name("number")
     flow = None
@@ -295,7 +295,7 @@ def _plain_input(value: object) -> Input:
     return Heard(speech=value)
 
 
-def _moment(f: _Fields) -> datetime | None:
+def _moment(f: Fields) -> datetime | None:
     zone = f.name("timezone", required=False) or "UTC"
     value = f.get("at", (str, datetime, date), True, None)
     if value is None:
@@ -307,7 +307,7 @@ def _moment(f: _Fields) -> datetime | None:
         return None
 
 
-def _input(f: _Fields, where: str, value: object) -> Input:
+def _input(f: Fields, where: str, value: object) -> Input:
     try:
         return parse_input(value)
     except ValueError as exc:
@@ -315,7 +315,7 @@ def _input(f: _Fields, where: str, value: object) -> Input:
         return Silence()
 
 
-def _center_state(f: _Fields, config: Config, center_id: str, value: object) -> CenterState:
+def _center_state(f: Fields, config: Config, center_id: str, value: object) -> CenterState:
     """ "busy", or a list like ["open", "busy", "answered"]: hours, then each bridge's end."""
     where = f"centers.{center_id}"
     center = config.centers.get(center_id)
@@ -355,10 +355,10 @@ def _center_state(f: _Fields, config: Config, center_id: str, value: object) -> 
     return CenterState(hours[0] if hours else "", outcomes)
 
 
-def _expect(raw: Mapping[str, Any], outer: _Fields, config: Config) -> Expect:
+def _expect(raw: Mapping[str, Any], outer: Fields, config: Config) -> Expect:
     """The expect table; its problems are named expect.FIELD."""
     problems = Problems(outer.problems.file)
-    f = _Fields(raw, outer.where, problems)
+    f = Fields(raw, outer.where, problems)
     disclosed = _disclosures(f) if "disclosed" in raw else None
     bridged = _bridges(f, config) if "bridged" in raw else None
     expect = Expect(
@@ -384,7 +384,7 @@ def _expect(raw: Mapping[str, Any], outer: _Fields, config: Config) -> Expect:
     return expect
 
 
-def _disclosures(f: _Fields) -> tuple[Disclosure, ...]:
+def _disclosures(f: Fields) -> tuple[Disclosure, ...]:
     out = []
     for i, item in enumerate(f.get("disclosed", list, False, [])):
         if isinstance(item, str) and item:
@@ -396,7 +396,7 @@ def _disclosures(f: _Fields) -> tuple[Disclosure, ...]:
     return tuple(out)
 
 
-def _bridges(f: _Fields, config: Config) -> tuple[Bridged, ...]:
+def _bridges(f: Fields, config: Config) -> tuple[Bridged, ...]:
     out = []
     for i, item in enumerate(f.get("bridged", list, False, [])):
         if isinstance(item, str):

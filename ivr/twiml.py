@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
 from ivr.flow import Target
-from ivr.flowfile import XML_ILLEGAL
+from ivr.table_fields import XML_ILLEGAL
 from ivr.vocabulary import Action, Ask, Call, Connect, End, Handover, Play, Speak
 
 STEP_PATH = "/voice/step"

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from ivr.check import check_config
 from ivr.cli import main
 from ivr.errors import FlowError
-from ivr.flowfile import MAX_DEPTH, STATE_KINDS, Problems, Sources, build, collect
+from ivr.flow_tables import STATE_KINDS
+from ivr.flowfile import MAX_DEPTH, Problems, Sources, build, collect
 
 
 @pytest.mark.parametrize(
