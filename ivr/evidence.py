@@ -175,7 +175,8 @@ def mac_is_valid(keyring: Keyring, entry: Sequence[str], body: str = "") -> bool
         payload = body[: len(body) - len(encode_basestring_ascii(sealed[-1])) - 8] + "]"
     else:
         payload = _json(sealed[:-2])
-    return hmac.compare_digest(_mac(secret, payload), sealed[-1])
+    # a forged MAC may hold any text; compare_digest refuses non-ASCII strings (TypeError)
+    return sealed[-1].isascii() and hmac.compare_digest(_mac(secret, payload), sealed[-1])
 
 
 def link(prev: str, body: str) -> str:
