@@ -128,10 +128,18 @@ VOCABULARY: dict[str, frozenset[str]] = {
     "/voice/step": CALL | GATHER | DIAL | ENQUEUE,
     "/voice/wait": CALL | WAIT | GATHER,
     "/voice/status": CALL | STATUS | DIAL,
+    # a callback's outbound leg (ivr.callback_calls): its Url, Gather and Dial/Enqueue actions
+    "/voice/callback": CALL | GATHER | DIAL | ENQUEUE,
+    "/voice/callback/status": CALL | STATUS,
 }
 EVERY = frozenset().union(*VOCABULARY.values(), DEQUEUE)
 # Routes whose step URL the engine reads: a shift across URL and body needs AccountSid gone.
-REQUIRED = {"/voice/step": ("AccountSid",), "/voice/wait": ("AccountSid",)}
+REQUIRED = {
+    "/voice/step": ("AccountSid",),
+    "/voice/wait": ("AccountSid",),
+    "/voice/callback": ("AccountSid",),
+    "/voice/callback/status": ("AccountSid",),
+}
 
 refusals: Counter[str] = Counter()  # per route, since the process started
 _lock = threading.Lock()
