@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make stop`: stop what `make run` started (gunicorn, then the private redis-server), by the
+# `make stop`: stop what `make run` started (gunicorn, the callback worker, then the private redis-server), by the
 # pid files it left in .run/. A pid file whose process is gone, or is not that program, is
 # only removed: a recycled pid must not stop someone else's process.
 set -uo pipefail
@@ -26,4 +26,5 @@ stop() {  # stop NAME PIDFILE WHAT
 }
 
 stop gunicorn .run/gunicorn.pid gunicorn
+stop worker .run/worker.pid "the callback worker"
 stop redis-server .run/redis.pid "the private redis-server"

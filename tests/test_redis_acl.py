@@ -26,13 +26,14 @@ from tests.servers import RedisServer
 APP = {"username": "onshore-app", "password": "test-secret-app"}
 OPERATOR = {"username": "onshore-operator", "password": "test-secret-operator"}
 AUDITOR = {"username": "onshore-auditor", "password": "test-secret-auditor"}
+WORKER = {"username": "onshore-worker", "password": "test-secret-worker"}
 
 
 @pytest.fixture(scope="module")
 def acl_redis(tmp_path_factory):
     acl = tmp_path_factory.mktemp("acl") / "users.acl"
     shipped = (ROOT / "deploy" / "users.acl").read_text()
-    assert shipped.count(">CHANGE-ME-") == 3
+    assert shipped.count(">CHANGE-ME-") == 4
     acl.write_text(shipped.replace(">CHANGE-ME-", ">test-secret-"))
     server = RedisServer("--aclfile", str(acl))
     server.start()
@@ -243,3 +244,63 @@ def test_only_the_auditor_writes_anchors_and_it_writes_nothing_else(acl_redis, w
 def test_default_user_is_off(acl_redis):
     with pytest.raises(redis.exceptions.AuthenticationError):
         acl_redis.client().ping()
+
+
+def test_a_callback_runs_under_the_app_and_worker_users(acl_redis, tmp_path):
+    """A real rq worker as onshore-worker places a callback the app's user recorded; gunicorn,
+    as onshore-app, answers the call's webhooks (Twilio's REST API: the local stand-in,
+    tests/twilio_cloud.py, since Twilio's cloud cannot be reached from here)."""
+    import time
+
+    from ivr.callback_store import CallbackStore
+    from tests.servers import Gunicorn, wait_for
+    from tests.test_callbacks import PERSON, Workers, callback
+    from tests.twilio_cloud import TwilioCloud
+
+    restart_empty(acl_redis)
+    publish(url(acl_redis, OPERATOR))
+    cloud = TwilioCloud(TOKEN).start()
+    gunicorn = Gunicorn(
+        {
+            "REDIS_URL": url(acl_redis, APP),
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "IVR_CALLER_HASH_KEY": HASH_KEY,
+            "IVR_SPOOL_DIR": str(tmp_path / "spool"),
+        }
+    )
+    gunicorn.start()
+    workers = Workers(
+        {
+            "REDIS_URL": url(acl_redis, WORKER),
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_API_BASE_URL": cloud.url,
+            "PUBLIC_BASE_URL": gunicorn.base_url,
+            "IVR_CALLER_HASH_KEY": HASH_KEY,
+            "IVR_DISPATCH_SECONDS": "0.2",
+        }
+    )
+    try:
+        app_store = CallbackStore(acl_redis.client(**APP))
+        cb = callback()
+        app_store.request(cb)
+        workers.start()
+        try:
+            wait_for(lambda: app_store.load(cb.id).state == "done", 30, what="the callback")
+        except RuntimeError:
+            raise AssertionError(gunicorn.output()[-4000:]) from None
+        cloud.settle()
+        assert len(cloud.placed(PERSON)) == 1
+        assert not (tmp_path / "spool").exists() or list((tmp_path / "spool").iterdir()) == []
+        operator = acl_redis.client(**OPERATOR)
+        steps = {s.decode().split(":")[0] for s in operator.smembers(f"onshore:call:{cb.call_sid}:steps")}
+        assert steps == {"callback_placed", "callback_answered", "callback_bridged"}
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            acl_redis.client(**WORKER).xtrim("onshore:events", maxlen=0)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            acl_redis.client(**WORKER).flushall()
+        time.sleep(0.1)
+    finally:
+        workers.stop()
+        gunicorn.stop()
+        cloud.stop()
