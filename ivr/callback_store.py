@@ -1,6 +1,6 @@
 """Callbacks and the domestic lines in Redis: the only module that writes them.
 
-Keys (all under the one prefix, built by ``ivr.store.key``):
+Keys (all under the one prefix, built in ``ivr.keys``):
 
 - ``onshore:domestic:CENTER:line``: the line of one domestic destination, a sorted set of
   ``live:CallSid`` (a caller on hold for it) and ``cb:ID`` (a callback), scored by the time
@@ -28,10 +28,12 @@ from dataclasses import replace
 from typing import Any
 
 from ivr.callbacks import CLOSED_STATES, Callback, Entry, State
-from ivr.store import key
-
-OPEN = key("callbacks", "open")
-LOCK = key("callbacks", "dispatching")
+from ivr.keys import CALLBACKS_LOCK as LOCK
+from ivr.keys import CALLBACKS_OPEN as OPEN
+from ivr.keys import callback as callback_key
+from ivr.keys import callback_caller as caller_key
+from ivr.keys import domestic_hold as hold_key
+from ivr.keys import domestic_line as line_key
 
 # KEYS[1] the callback; ARGV[1] its attempt, ARGV[2] the states it may be in ("|"-joined),
 # then field, value pairs. Returns 1 when it was changed, 0 when it was not in that state.
@@ -45,22 +47,6 @@ if not allowed then return 0 end
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
-
-
-def line_key(center: str) -> str:
-    return key("domestic", center, "line")
-
-
-def hold_key(center: str, call_sid: str) -> str:
-    return key("domestic", center, "hold", call_sid)
-
-
-def callback_key(callback_id: str) -> str:
-    return key("callback", callback_id)
-
-
-def caller_key(caller: str) -> str:
-    return key("callbacks", "caller", caller)
 
 
 def new_id() -> str:

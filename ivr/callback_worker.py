@@ -33,11 +33,12 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from ivr import callbacks, engine, evidence, twilio_rest
+from ivr import callbacks, evidence, twilio_rest
 from ivr.callback_store import CallbackStore
-from ivr.callbacks import Callback
+from ivr.callbacks import REST_BACKOFF, Callback
 from ivr.errors import SettingsError
 from ivr.evidence import Keyring
+from ivr.vocabulary import Event
 
 log = logging.getLogger(__name__)
 QUEUE = "onshore-callbacks"
@@ -57,7 +58,7 @@ class Context:
     rest: Any  # twilio.rest.Client
     lease: float
     dispatch_every: float
-    backoff: tuple[float, ...] = callbacks.REST_BACKOFF
+    backoff: tuple[float, ...] = REST_BACKOFF
 
     def queue(self) -> Any:
         from rq import Queue
@@ -118,7 +119,7 @@ def worker_name() -> str:
 
 def record(ctx: Context, callback: Callback, step: str, key: str, **fields: object) -> None:
     """One step of the callback on the caller's call's evidence (idempotent per key)."""
-    event = engine.Event(f"{step}:{callback.id}:{key}", step, tuple((k, str(v)) for k, v in fields.items()))
+    event = Event(f"{step}:{callback.id}:{key}", step, tuple((k, str(v)) for k, v in fields.items()))
     common = evidence.common_fields(callback.call_sid, callback.caller, datetime.now(UTC))
     ctx.store.append(callback.call_sid, evidence.seal_all(ctx.keyring, common, [event]))
 

@@ -23,6 +23,13 @@ them; change none of them. Layout (every key starts with the prefix):
     policy:seq         counter of policy versions
     config:log         stream  every configuration change: publish or rollback, who, when
     config:fallback    hash  the last `ivr fallback build --redis-url`: digest, by, when
+    domestic:ID:line   sorted set  the line of domestic destination ID: "live:CallSid" (on
+                       hold for it) and "cb:ID" (a callback), scored by when they asked
+    domestic:ID:hold:SID  string  a live caller's place-keeping lease, renewed on hold
+    callback:ID        hash  one callback (ivr.callbacks.Callback); its number deleted on close
+    callbacks:open     sorted set  open callback ids by request time (the dispatcher's list)
+    callbacks:caller:HASH  string  a caller's open callback id (by keyed caller hash)
+    callbacks:dispatching  string  the callback dispatcher's lock (one at a time)
     queue:ID:waits     sorted set  "CallSid:seconds" waited in center ID's queue before an
                        agent answered, scored by when the bridge ended; the newest RECENT
 """
@@ -88,3 +95,28 @@ def call_entries(call_sid: str) -> str:
 def queue_waits(center: str) -> str:
     """How long recent callers waited in a center's queue."""
     return key("queue", center, "waits")
+
+
+# Callbacks and the domestic lines (ivr.callback_store).
+CALLBACKS_OPEN = key("callbacks", "open")
+CALLBACKS_LOCK = key("callbacks", "dispatching")
+
+
+def domestic_line(center: str) -> str:
+    """The line of a domestic destination: live callers on hold and callbacks, by time asked."""
+    return key("domestic", center, "line")
+
+
+def domestic_hold(center: str, call_sid: str) -> str:
+    """A live caller's lease in a domestic line, renewed by each hold request."""
+    return key("domestic", center, "hold", call_sid)
+
+
+def callback(callback_id: str) -> str:
+    """One callback's fields."""
+    return key("callback", callback_id)
+
+
+def callback_caller(caller: str) -> str:
+    """A caller's open callback (by keyed caller hash)."""
+    return key("callbacks", "caller", caller)

@@ -585,13 +585,13 @@ def store_centers(app: Onshore) -> Mapping[str, Any]:
     return app.store.centers()
 
 
-def _callback_event(callback: Any, step: str, **fields: object) -> engine.Event:
-    return engine.Event(
+def _callback_event(callback: Any, step: str, **fields: object) -> Event:
+    return Event(
         f"{step}:{callback.id}:{callback.attempt}", step, tuple((k, str(v)) for k, v in fields.items())
     )
 
 
-def _on_callers_call(app: Onshore, callback: Any, document: str, event: engine.Event) -> str:
+def _on_callers_call(app: Onshore, callback: Any, document: str, event: Event) -> str:
     """Record a callback's step on the caller's own call (spooled if Redis cannot take it)."""
     return _answer(
         app,
