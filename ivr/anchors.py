@@ -17,12 +17,13 @@ so even losing Redis's copy of the anchors does not lose the high-water mark.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
@@ -56,7 +57,13 @@ def append(path: Path, anchor: Anchor) -> None:
 
 def read(path: Path) -> list[Anchor]:
     """Every anchor in a local log; a torn last line (a crash mid-write) is skipped."""
-    return read_lines(path, Anchor.of, "an anchor line")
+    return list(streamed(path))
+
+
+def streamed(path: Path) -> Iterator[Anchor]:
+    """``read``, a line at a time: a year of anchors is never in memory at once. Opens the
+    log at once (OSError now); a bad line is a ValueError when it is reached."""
+    return parsed_lines(path.open(), Anchor.of, "an anchor line", str(path))
 
 
 def append_line(path: Path, fields: Mapping[str, object]) -> None:
@@ -73,30 +80,68 @@ def append_line(path: Path, fields: Mapping[str, object]) -> None:
 def read_lines(path: Path, parse: Callable[[Mapping[str, Any]], T], what: str) -> list[T]:
     """Every line of an append-only JSON log, parsed; a torn last line (a crash mid-write)
     is skipped, any other bad line is a ValueError."""
-    out = []
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, 1):
-        try:
-            out.append(parse(json.loads(line)))
-        except ValueError:
-            if number < len(lines):
-                raise ValueError(f"{path}:{number}: not {what}") from None
-    return out
+    return list(parsed_lines(path.open(), parse, what, str(path)))
 
 
-def merged(*sources: Iterable[Anchor]) -> tuple[list[Anchor], str]:
-    """Anchors from every source, one per entry id, oldest first; a problem when two
-    sources disagree about the same entry (one of them was altered)."""
-    by_id: dict[str, Anchor] = {}
-    for anchor in (a for source in sources for a in source):
-        seen = by_id.setdefault(anchor.last, anchor)
-        if (seen.hash, seen.count) != (anchor.hash, anchor.count):
-            return [], (
-                f"two anchors disagree about entry {anchor.last}: hash "
-                f"{seen.hash[:12]} (entry {seen.count}) at {seen.at} and "
-                f"{anchor.hash[:12]} (entry {anchor.count}) at {anchor.at}"
+def parsed_lines(
+    lines: IO[str], parse: Callable[[Mapping[str, Any]], T], what: str, name: str
+) -> Iterator[T]:
+    """``read_lines`` of an open file, a line at a time (closed at the end)."""
+    with lines:
+        bad = 0
+        for number, line in enumerate(lines, 1):
+            if bad:  # a bad line with more after it: not a torn last line
+                raise ValueError(f"{name}:{bad}: not {what}")
+            try:
+                parsed = parse(json.loads(line))
+            except ValueError:
+                bad = number
+                continue
+            yield parsed
+
+
+class Conflict(Exception):
+    """The anchors contradict each other: what is wrong (``verify`` names it)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def merged(*sources: Iterable[Anchor]) -> Iterator[Anchor]:
+    """Anchors from every source, one per entry id, oldest first, read as they come (each
+    source holds them in the order they were taken, which is their entries' order, so
+    merging them needs one anchor of each at a time). Raises ``Conflict`` when two sources
+    disagree about the same entry (one of them was altered) or a source is out of order."""
+    previous: Anchor | None = None
+    for anchor in heapq.merge(*map(_in_order, sources), key=_order):
+        if previous is not None and anchor.last == previous.last:
+            if (previous.hash, previous.count) != (anchor.hash, anchor.count):
+                raise Conflict(
+                    f"two anchors disagree about entry {anchor.last}: hash "
+                    f"{previous.hash[:12]} (entry {previous.count}) at {previous.at} and "
+                    f"{anchor.hash[:12]} (entry {anchor.count}) at {anchor.at}"
+                )
+            continue
+        previous = anchor
+        yield anchor
+
+
+def _in_order(source: Iterable[Anchor]) -> Iterator[Anchor]:
+    before: Anchor | None = None
+    for anchor in source:
+        if before is not None and _order(anchor) < _order(before):
+            raise Conflict(
+                f"anchors out of order: the anchor of {anchor.at} (entry {anchor.last}) "
+                f"comes after the anchor of {before.at} (entry {before.last}), a later "
+                "entry; anchors are taken in the record's order, so their source was altered"
             )
-    return sorted(by_id.values(), key=lambda a: stream_order(a.last)), ""
+        before = anchor
+        yield anchor
+
+
+def _order(anchor: Anchor) -> tuple[int, int]:
+    return stream_order(anchor.last)
 
 
 def stream_order(entry_id: str) -> tuple[int, int]:

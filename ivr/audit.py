@@ -21,14 +21,15 @@ import hashlib
 import io
 import itertools
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ivr import archive
-from ivr.anchors import Anchor, merged, stream_order
-from ivr.evidence import Keyring, body_of, link, mac_is_valid, unpacked_with_text
+from ivr.anchors import Anchor, Conflict, merged, stream_order
+from ivr.evidence import Keyring, SealCheck, body_of, link, mac_is_valid, unpacked_with_text
 from ivr.store import Store
 
 CHAIN_TAIL = 4  # prev, <hash>, hash, <hash>
@@ -80,10 +81,8 @@ def verify(
 ) -> Verdict:
     """Check the whole record (the archive in ``folder``, then Redis) against its chain,
     its MACs and every anchor (Redis's and ``logged``, from a local log); name the first
-    broken link. Reads a batch or a chunk at a time: memory does not grow with the record."""
-    every, disagreement = merged(store.anchors(), logged)
-    if disagreement:
-        return Verdict(0, "anchors", disagreement)
+    broken link. Reads a batch or a chunk at a time, entries and anchors alike: memory
+    does not grow with the record."""
     if folder is not None and (days := archive.manifest(folder)):
         origin = ("", days[0].prev, days[0].before)
         after = stream_order(days[0].first)
@@ -95,51 +94,81 @@ def verify(
         origin = store.pruned()
         after = stream_order(origin[0]) if origin[0] else (-1, -1)
         rows = store.stored(f"({origin[0]}" if origin[0] else "-")
-    pending = [a for a in every if stream_order(a.last) > after]
-    verdict = _walk(rows, keyring, origin, list(pending), store.chain_head)
-    return replace(verdict, anchors=len(pending), last_anchor=pending[-1].at if pending else "")
+    pending = (a for a in merged(store.anchors(), logged) if stream_order(a.last) > after)
+    return _walk(rows, keyring, origin, pending, store.chain_head)
 
 
 def _walk(
     rows: Iterable[tuple[str, list[str]]],
     keyring: Keyring | None,
     origin: tuple[str, str, int],
-    pending: list[Anchor],
+    pending: Iterator[Anchor],
     chain_head: Callable[[], str],
 ) -> Verdict:
     """``verify`` of ``rows``, the entries after ``origin`` (id, hash, entries before) as
-    stored, holding the record to ``pending`` (the anchors past it, oldest first; consumed)."""
+    stored, holding the record to ``pending`` (the anchors past it, oldest first).
+
+    An entry as the script appends it (``event``, the sealed text, ``prev``, ``hash``)
+    that links to the hash before it, hashes to its own and has a right MAC is checked on
+    the stored text alone (``SealCheck``: no decoding, no re-encoding); any other entry is
+    decoded and checked field by field (``_checked``), which names what is wrong."""
     _, prev, count = origin
-    unknown = 0
-    recent = _Recent()  # the hashes just before: what an in-stream anchor may attest
-    recent.add(prev)
+    unknown = held = 0
+    last_at = ""
+    recent: deque[str] = deque([prev], maxlen=RECENT)  # what an in-stream anchor may attest
+    seals = SealCheck(keyring) if keyring is not None else None
+    sha1 = hashlib.sha1
+    mark = _Mark(None)
     try:
+        mark = _Mark(next(pending, None))
         for entry_id, stored in rows:
-            fields, body = unpacked_with_text(stored)
-            if pending and stream_order(entry_id) > stream_order(pending[0].last):
-                return Verdict(count, pending[0].last, _erased(pending[0], count, entry_id), unknown)
+            if mark.anchor is not None and entry_id != mark.last and mark.passed_by(entry_id):
+                return Verdict(
+                    count, mark.last, _erased(mark.anchor, count, entry_id), unknown, held, last_at
+                )
             first = count == origin[2]
             count += 1
-            problem, valid = _checked(keyring, fields, prev, body)
-            problem = problem or _anchor_problem(fields, recent)
-            if problem and first and fields[-3:-2] != [prev]:
-                problem = (
-                    f"the record's oldest entries were erased: it starts at {entry_id}, "
-                    f"which links to {fields[-3][:12] or '(start)'}, not to "
-                    f"{'the pruned marker ' + prev[:12] if prev else 'the start'}"
+            try:
+                fast = (
+                    seals is not None
+                    and len(stored) == 6
+                    and stored[0] == "event"
+                    and stored[2] == "prev"
+                    and stored[3] == prev
+                    and stored[4] == "hash"
+                    and sha1(b"%s\n%s" % (prev.encode(), text := stored[1].encode())).hexdigest() == stored[5]
+                    and seals.valid(text)
+                    and b'"anchor"' not in text  # an in-stream anchor: checked the long way
                 )
-            if not problem and pending and entry_id == pending[0].last:
-                problem = _held_to(pending.pop(0), fields[-1], count)
-            if problem:
-                return Verdict(count, entry_id, problem, unknown)
-            if keyring is not None and valid is None:
-                unknown += 1
-            prev = fields[-1]
-            recent.add(prev)
+            except (AttributeError, TypeError, UnicodeEncodeError):  # not text: the long way names it
+                fast = False
+            if fast:
+                hash_ = stored[5]
+            else:
+                problem, valid, hash_ = _slow(keyring, stored, prev, recent)
+                if problem and first and stored[-3:-2] != [prev] and problem != _NOT_TEXT:
+                    problem = (
+                        f"the record's oldest entries were erased: it starts at {entry_id}, "
+                        f"which links to {stored[-3][:12] or '(start)'}, not to "
+                        f"{'the pruned marker ' + prev[:12] if prev else 'the start'}"
+                    )
+                if problem:
+                    return Verdict(count, entry_id, problem, unknown, held, last_at)
+                if keyring is not None and valid is None:
+                    unknown += 1
+            if entry_id == mark.last and mark.anchor is not None:
+                if problem := _held_to(mark.anchor, hash_, count):
+                    return Verdict(count, entry_id, problem, unknown, held, last_at)
+                held, last_at = held + 1, mark.anchor.at
+                mark = _Mark(next(pending, None))
+            prev = hash_
+            recent.append(prev)
     except archive.Broken as broken:
-        return Verdict(count, broken.where, broken.problem, unknown)
-    if pending:
-        return Verdict(count, pending[0].last, _erased(pending[0], count, ""), unknown)
+        return Verdict(count, broken.where, broken.problem, unknown, held, last_at)
+    except Conflict as conflict:
+        return Verdict(count, "anchors", conflict.problem, unknown, held, last_at)
+    if mark.anchor is not None:
+        return Verdict(count, mark.last, _erased(mark.anchor, count, ""), unknown, held, last_at)
     head = chain_head()
     if head != prev:
         return Verdict(
@@ -149,26 +178,45 @@ def _walk(
             f"head is {head[:12] or '(none)'}: entries at the end were deleted, or "
             "the head was overwritten",
             unknown,
+            held,
+            last_at,
         )
-    return Verdict(count, unknown_keys=unknown)
+    return Verdict(count, unknown_keys=unknown, anchors=held, last_anchor=last_at)
 
 
-class _Recent:
-    """The last RECENT chain hashes: an in-stream anchor (records from before
-    ``ivr.anchors``) attested the head as it read it, a few entries before its own place,
-    so a window bounds verify's memory where a set of every hash grew with the record.
-    A ring, searched only for those anchors (one every few minutes): adding stays cheap."""
+_NOT_TEXT = "it is not an entry as stored: a field is not text"
 
-    def __init__(self) -> None:
-        self.ring: list[str] = [""] * RECENT
-        self.at = 0
 
-    def add(self, hash_: str) -> None:
-        self.ring[self.at] = hash_
-        self.at = (self.at + 1) % RECENT
+def _slow(
+    keyring: Keyring | None, stored: list[str], prev: str, recent: deque[str]
+) -> tuple[str, bool | None, str]:
+    """(what is wrong or "", the MAC's validity, the entry's hash) of an entry checked
+    field by field."""
+    if not all(isinstance(part, str) for part in stored):
+        return _NOT_TEXT, None, ""
+    fields, body = unpacked_with_text(stored)
+    problem, valid = _checked(keyring, fields, prev, body)
+    return problem or _anchor_problem(fields, recent), valid, fields[-1] if fields else ""
 
-    def __contains__(self, hash_: object) -> bool:
-        return hash_ in self.ring
+
+class _Mark:
+    """The next anchor the walk must meet, and whether an entry id is past it: a string
+    comparison where the two ids have the same shape (the digits of both parts line up,
+    as they do entry after entry), the ids' numbers otherwise."""
+
+    def __init__(self, anchor: Anchor | None) -> None:
+        self.anchor = anchor
+        self.last = anchor.last if anchor is not None else ""
+        self.order = stream_order(self.last) if anchor is not None else (0, 0)
+        self.dash = self.last.find("-")
+
+    def passed_by(self, entry_id: str) -> bool:
+        if len(entry_id) == len(self.last) and entry_id[self.dash] == "-":
+            return entry_id > self.last
+        try:
+            return stream_order(entry_id) > self.order
+        except ValueError:  # not an id: the entry check names it
+            return False
 
 
 def _erased(anchor: Anchor, count: int, next_id: str) -> str:
@@ -229,7 +277,7 @@ def anchor(store: Store, now: datetime) -> tuple[Anchor | None, str]:
     return taken, ""
 
 
-def _anchor_problem(fields: list[str], seen: _Recent) -> str:
+def _anchor_problem(fields: list[str], seen: deque[str]) -> str:
     """An anchor the webhooks once appended to the stream itself must attest a head the
     record still holds before it (records from before ``ivr.anchors``)."""
     if "anchor" not in fields[:10]:

@@ -75,6 +75,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii
+from typing import Any
 
 import orjson
 
@@ -177,6 +178,45 @@ def mac_is_valid(keyring: Keyring, entry: Sequence[str], body: str = "") -> bool
         payload = _json(sealed[:-2])
     # a forged MAC may hold any text; compare_digest refuses non-ASCII strings (TypeError)
     return sealed[-1].isascii() and hmac.compare_digest(_mac(secret, payload), sealed[-1])
+
+
+class SealCheck:
+    """``mac_is_valid`` for a walk of the whole record, on the sealed text as stored: a
+    text that ends as ``seal_all`` ends it (``,"kid",<kid>,"mac","<64 hex>"]``) for a key id
+    held here has its MAC checked without decoding the text. ``valid`` answers True only
+    for a MAC that is right (the text before it was then sealed with the key, so it is the
+    JSON array ``seal_all`` wrote); False means "not shown valid this way": the caller
+    checks the entry the long way (``mac_is_valid``), which names what is wrong.
+
+    HMAC-SHA256 as RFC 2104 defines it, from SHA-256 states keyed once per key id: a MAC is
+    two copies and two updates, a third of ``hmac``'s cost per call (a test holds the two
+    equal)."""
+
+    _TAIL = len(',"mac","') + 64 + len('"]')
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keys: list[tuple[bytes, int, Any, Any]] = []
+        for kid, secret in [(keyring.kid, keyring.secret), *keyring.old.items()]:
+            tail = f',"kid",{encode_basestring_ascii(kid)},"mac","'.encode()
+            block = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+            block = block.ljust(64, b"\0")
+            inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+            outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+            self._keys.append((tail, len(tail) + 64 + 2, inner, outer))
+
+    def valid(self, text: bytes) -> bool:
+        """True when ``text`` is a sealed event whose MAC is right under a key held here."""
+        if text[-2:] != b'"]':
+            return False
+        for tail, cut, inner, outer in self._keys:
+            if text[-cut:-66] == tail:
+                signed = inner.copy()
+                signed.update(text[: -self._TAIL])
+                signed.update(b"]")
+                mac = outer.copy()
+                mac.update(signed.digest())
+                return hmac.compare_digest(mac.hexdigest().encode(), text[-66:-2])
+        return False
 
 
 def link(prev: str, body: str) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ivr import archive, audit, create_app, report
+from ivr import anchors, archive, audit, create_app, report
 from ivr.cli import main
 from ivr.evidence import Keyring, unpack
 from ivr.store import Store, connect
@@ -200,3 +200,68 @@ def test_verify_memory_does_not_grow_with_the_record(store, redis_client, tmp_pa
     large = _peak_verify(store, redis_client, tmp_path / "large", 12_000)
     print(f"verify peak: {small / 2**20:.1f} MiB at ~20k entries, {large / 2**20:.1f} MiB at ~80k")
     assert large < small * 1.25, (small, large)
+
+
+def _anchors_every(entries: list[tuple[str, list[str]]], step: int) -> list[anchors.Anchor]:
+    """Anchors a timer would have taken every ``step`` entries."""
+    return [
+        anchors.Anchor(f"2026-11-{1 + n // 400:02d}T00:00:00.000+00:00", i, f[-1], n)
+        for n, (i, f) in enumerate(entries, 1)
+        if n % step == 0
+    ]
+
+
+def test_anchors_are_held_across_day_files_and_redis_as_they_stream(store, month, tmp_path):
+    # anchors in Redis and in the local log, over entries that go to day files and over
+    # those that stay: verify meets each in turn, the file boundaries and the step into
+    # Redis included, and catches an anchor the archive no longer matches
+    before = list(store.entries())
+    taken = _anchors_every(before, 37)
+    for anchor in taken[::2]:
+        store.add_anchor(anchor)
+    log = tmp_path / "anchors.jsonl"
+    for anchor in taken[1::3]:  # some in both places, some in the log alone
+        anchors.append(log, anchor)
+    written, _ = archive.archive(store, tmp_path / "days", 25, TODAY)
+    in_files = sum(d.count for d in written)
+    edges = {d.last for d in written}
+    assert sum(a.count <= in_files for a in taken) > 10 and sum(a.count > in_files for a in taken) > 10
+    held = {a.last for a in taken[::2]} | {a.last for a in taken[1::3]}
+    verdict = audit.verify(store, KEYS, anchors.streamed(log), tmp_path / "days")
+    assert verdict.intact and verdict.anchors == len(held), verdict
+    # an anchor on the last entry of a day file, and on the first one after it
+    last = before[in_files - 1]
+    on_edge = [
+        anchors.Anchor("x", i, f[-1], n) for n, (i, f) in ((in_files, last), (in_files + 1, before[in_files]))
+    ]
+    assert last[0] in edges
+    assert audit.verify(store, KEYS, on_edge, tmp_path / "days").intact
+    # one day file's entry attested with another hash: named at that entry, in its file
+    at = written[1].before + 3  # the third entry of the second day file
+    inside = anchors.Anchor("y", before[at - 1][0], before[at - 1][1][-1], at)
+    assert audit.verify(store, KEYS, [inside], tmp_path / "days").intact
+    forged = anchors.Anchor(inside.at, inside.last, "0" * 40, inside.count)
+    store.client.delete("onshore:audit:anchors")
+    store.add_anchor(inside)
+    verdict = audit.verify(store, KEYS, [forged], tmp_path / "days")
+    assert verdict.broken_at == "anchors" and "disagree" in verdict.problem, verdict
+    store.client.delete("onshore:audit:anchors")
+    verdict = audit.verify(store, KEYS, [forged], tmp_path / "days")
+    assert verdict.broken_at == inside.last and "rewritten" in verdict.problem, verdict
+    assert verdict.entries == inside.count
+
+
+def test_a_day_file_line_that_is_not_an_entry_is_named_with_anchors_pending(store, month, tmp_path):
+    # a line that is not JSON, or holds something other than text, is named at its place
+    # in the chain (it used to crash the anchors' id comparison or the MAC check)
+    everything = list(store.entries())
+    written, _ = archive.archive(store, tmp_path, 25, TODAY)
+    late = _anchors_every(everything, 300)[-1]
+    path = tmp_path / written[1].file
+    lines = path.read_text().splitlines()
+    row = json.loads(lines[2])
+    for bad in ("not json", json.dumps([row[0], "event", 7, *row[3:]])):
+        path.write_text("\n".join([*lines[:2], bad, *lines[3:]]) + "\n")
+        verdict = audit.verify(store, KEYS, [late], tmp_path)
+        assert verdict.entries == written[1].before + 3 and not verdict.intact, verdict
+        assert ("not text" if bad != "not json" else "no chain fields") in verdict.problem

@@ -18,6 +18,7 @@ from ivr.evidence import Keyring
 from ivr.spool import Spool, Spooled, read
 from ivr.store import CALL_TTL, Store, connect
 from ivr.vocabulary import Event
+from tests import records
 from tests.conftest import HASH_KEY, SUPPORT
 
 KEYS = Keyring("k1", HASH_KEY.encode())
@@ -70,6 +71,35 @@ def test_a_mac_checked_from_the_entrys_text_is_the_mac_checked_from_its_fields(f
     assert evidence.mac_is_valid(keys, entry, evidence.body_of(entry)) == evidence.mac_is_valid(keys, entry)
     expected = True if sign else None if kid != "k1" else False  # None: a key id not known here
     assert evidence.mac_is_valid(keys, entry) is expected  # a forged MAC: False, never an exception
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(st.text(), max_size=8),
+    kid=st.sampled_from(["k1", "k0", "", 'k"1', "é"]),
+    mac=st.text(max_size=70),
+    sign=st.booleans(),
+    secret=st.sampled_from([b"secret", b"", b"k" * 64, b"long" * 40]),
+)
+def test_a_seal_checked_on_the_stored_text_agrees_with_the_field_by_field_check(
+    fields, kid, mac, sign, secret
+):
+    # verify's fast check reads the stored text alone: it must say valid only where the
+    # field-by-field check does, and say it for every seal as seal_all writes it (a field
+    # or more before kid; any key length: RFC 2104 hashes keys longer than a block);
+    # anything else goes the long way
+    keys = Keyring("k1", secret, {"k0": b"old"})
+    signed = [*fields, "kid", kid]
+    if sign:  # a genuine MAC under the key id's own secret
+        key = keys.secret_for(kid)
+        key = b"unknown" if key is None else key
+        mac = hmac.new(key, compact_json(signed).encode(), "sha256").hexdigest()
+    entry = [*signed, "mac", mac, "prev", "", "hash", ""]
+    text = evidence.body_of(entry)
+    fast = evidence.SealCheck(keys).valid(text.encode())
+    slow = evidence.mac_is_valid(keys, entry) is True
+    assert fast == slow if fields else fast <= slow
+    assert fast == (sign and keys.secret_for(kid) is not None and bool(fields))
 
 
 def compact_json(items: list[str]) -> str:
@@ -375,3 +405,45 @@ def test_a_torn_last_anchor_line_is_skipped(tmp_path):
     with open(log, "a") as f:
         f.write('{"at": "2026-12-01T00:01')
     assert [a.last for a in anchors.read(log)] == ["1-0"]
+
+
+def test_the_local_anchor_log_is_read_a_line_at_a_time(tmp_path):
+    log = tmp_path / "anchors.jsonl"
+    first = anchors.Anchor("2026-12-01T00:00:00.000+00:00", "1-0", "ab", 3)
+    anchors.append(log, first)
+    with open(log, "a") as f:
+        f.write("not an anchor\n")
+    anchors.append(log, anchors.Anchor("2026-12-01T00:05:00.000+00:00", "2-0", "cd", 4))
+    lines = anchors.streamed(log)
+    assert next(lines) == first  # what comes before a bad line is read before it is seen
+    with pytest.raises(ValueError, match=r"anchors.jsonl:2: not an anchor line"):
+        next(lines)
+    with pytest.raises(ValueError, match=r"anchors.jsonl:2"):
+        anchors.read(log)
+
+
+def test_anchors_out_of_order_in_one_source_are_named(store, record):
+    # each source holds its anchors in the order they were taken: verify merges them one
+    # at a time, so a source whose anchors go back in the record was altered
+    early = anchors.Anchor("2026-12-01T00:00:00.000+00:00", record[2][0], record[2][1][-1], 3)
+    late = anchors.Anchor("2026-12-01T00:05:00.000+00:00", record[5][0], record[5][1][-1], 6)
+    assert audit.verify(store, KEYS, [early, late]).anchors == 2
+    verdict = audit.verify(store, KEYS, [late, early])
+    assert verdict.broken_at == "anchors" and "out of order" in verdict.problem, verdict
+
+
+def test_an_anchor_the_webhooks_appended_to_the_stream_is_checked_the_long_way(store, redis_client, record):
+    # records from before ivr.anchors hold anchors in the stream itself, attesting the
+    # head: verify's check on the stored text leaves them to the field-by-field check
+    head = store.chain_head()
+    at = datetime.now(UTC) + timedelta(seconds=5)
+
+    def in_stream(attested: str, when: datetime) -> dict[str, str]:
+        stamp = when.isoformat(timespec="milliseconds")
+        return {"call": "anchor", "caller": "", "at": stamp, "step": "anchor", "head": attested}
+
+    new_head = records.append(redis_client, KEYS, [in_stream(head, at)], prev=head)
+    assert audit.verify(store, KEYS).intact
+    records.append(redis_client, KEYS, [in_stream("f" * 40, at + timedelta(seconds=1))], prev=new_head)
+    verdict = audit.verify(store, KEYS)
+    assert verdict.entries == len(record) + 2 and "attests the chain head ffffffffffff" in verdict.problem
