@@ -24,7 +24,6 @@ from typing import Any
 
 import phonenumbers
 
-from ivr.engine import heard_as
 from ivr.errors import FlowError
 from ivr.flow import (
     Bridge,
@@ -47,6 +46,7 @@ from ivr.flow import (
     translation,
 )
 from ivr.flowfile import Sources, build, read_folder
+from ivr.hearing import heard_as
 from ivr.limits import limit_problems
 from ivr.progress import Progress
 from ivr.table_fields import DTMF_KEYS, VOICE_NAME, sip_host, url_host

@@ -33,11 +33,11 @@ from pathlib import Path
 from babel.core import UnknownLocaleError
 from babel.lists import format_list
 
-from ivr.engine import fill
 from ivr.flow import Config, Flow, Number
 from ivr.places import country_name
 from ivr.twiml import static_bridge
 from ivr.vocabulary import Facts, Speak
+from ivr.wording import fill
 
 INDEX = "index.json"
 # {countries}: every offshore country the flow may route to; {home_country}: where it goes.

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr.engine import fill, hold_offer
+from ivr.engine import hold_offer
 from ivr.estimate import minutes
 from ivr.flow import TWILIO_HOLD_MUSIC, Flow
 from ivr.vocabulary import WAIT_LIMIT, Event, Facts, Play, Speak
+from ivr.wording import fill
 
 ANNOUNCE_EVERY = 180  # seconds between two announcements of the place in line
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-from ivr.engine import MAX_HOPS, fill
+from ivr.engine import MAX_HOPS
 from ivr.flow import (
     Bridge,
     Center,
@@ -52,6 +52,7 @@ from ivr.flow import (
 from ivr.places import country_name
 from ivr.twiml import render
 from ivr.vocabulary import Action, Ask, Call, Connect, End, Facts, Handover, Play, Speak
+from ivr.wording import fill
 
 # https://www.twilio.com/docs/api/errors/11750: "the response body is larger than 64 kB".
 TWIML_LIMIT = 64_000

@@ -44,6 +44,10 @@ class Call(NamedTuple):
     seq: int = 0  # how many times the call has waited for the caller or a bridge
     misses: int = 0  # unanswered or unmatched prompts of the current menu
 
+    def waiting(self) -> Call:
+        """The call as the next webhook will carry it: one wait further."""
+        return self._replace(seq=self.seq + 1)
+
     def to_query(self) -> dict[str, str]:
         """Compact query parameters for a step URL, in unreserved characters only."""
         encode = step_query.encode
@@ -209,6 +213,12 @@ class Turn:
     call: Call
     actions: list[Action] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+
+    @property
+    def over(self) -> bool:
+        """True once the last action waits for the caller or Twilio (``Ask``, ``Connect``) or
+        ends Onshore's part (``Handover``, ``End``): nothing more happens in this webhook."""
+        return bool(self.actions) and isinstance(self.actions[-1], (Ask, Connect, Handover, End))
 
     def note(self, step: str, where: str = "", /, **fields: object) -> None:
         """Record a step of the current wait, keyed by the state it happened in (``where``,

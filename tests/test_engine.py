@@ -53,6 +53,7 @@ from ivr.vocabulary import (
     Facts,
     Handover,
     Heard,
+    Play,
     Silence,
     Speak,
     Turn,
@@ -1267,3 +1268,17 @@ def test_importing_the_engine_loads_no_flask_redis_or_twilio():
         timeout=60,
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_turn_is_over_once_its_last_action_waits_or_ends():
+    # the engine walks on from turn.call until the turn is over: a prompt or a bridge waits,
+    # a handover or a hang-up ends Onshore's part; spoken or played lines before them do not
+    call = Call("f", 1, "s")
+    connect = Connect("c", Target("queue", "q"), False, call)
+    ask = Ask("text", "en-US", "", "1", (), 5, call)
+    for last, over in [(Speak("hi", "en-US"), False), (Play("https://x.example/a.mp3"), False)]:
+        assert Turn(call, [last]).over is over
+    for last in (ask, connect, Handover("https://x.example/twiml"), End()):
+        assert Turn(call, [last]).over and Turn(call, [Speak("hi", "en-US"), last]).over
+        assert not Turn(call, [last, Speak("hi", "en-US")]).over
+    assert not Turn(call).over

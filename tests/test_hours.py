@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.engine import is_open
 from ivr.flow import Center, Target
 from ivr.hours import (
     ALWAYS,
@@ -22,6 +21,7 @@ from ivr.hours import (
     parse_hours,
     parse_zone,
 )
+from ivr.routing import is_open
 
 # A week of local dates: Monday 3 March 2025 ... Sunday 9 March 2025.
 DATE = {day: 3 + i for i, day in enumerate(DAYS)}

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings, target
 from hypothesis import strategies as st
 
 from ivr.check import flow_problems
-from ivr.engine import begin, fill, resume
+from ivr.engine import begin, resume
 from ivr.first_turns import FirstTurns
 from ivr.flow import (
     TRANSFER_WORDS,
@@ -46,6 +46,7 @@ from ivr.flow import (
 from ivr.hours import Schedule, parse_hours
 from ivr.places import country_name
 from ivr.vocabulary import Ask, BridgeEnded, Connect, End, Facts, Handover, Heard, Silence, Speak, Turn
+from ivr.wording import fill
 
 
 def center(cid: str, city: str, country: str, zone: str, hours: object = "24/7") -> Center:

@@ -20,7 +20,6 @@ import redis
 from ivr import outcomes
 from ivr.check import check_folder
 from ivr.cli import main
-from ivr.engine import says
 from ivr.flow import (
     Bridge,
     Disclose,
@@ -35,6 +34,7 @@ from ivr.flow import (
     Route,
     translation,
 )
+from ivr.hearing import says
 from ivr.outcomes import HELD
 from ivr.scenarios import (
     Bridged,
