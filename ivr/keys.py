@@ -30,6 +30,7 @@ them; change none of them. Layout (every key starts with the prefix):
     callbacks:open     sorted set  open callback ids by request time (the dispatcher's list)
     callbacks:caller:HASH  string  a caller's open callback id (by keyed caller hash)
     callbacks:dispatching  string  the callback dispatcher's lock (one at a time)
+    voicemail:done     hash  recording SID -> when an operator marked the voicemail done
     queue:ID:waits     sorted set  "CallSid:seconds" waited in center ID's queue before an
                        agent answered, scored by when the bridge ended; the newest RECENT
 """
@@ -100,6 +101,7 @@ def queue_waits(center: str) -> str:
 # Callbacks and the domestic lines (ivr.callback_store).
 CALLBACKS_OPEN = key("callbacks", "open")
 CALLBACKS_LOCK = key("callbacks", "dispatching")
+VOICEMAIL_DONE = key("voicemail", "done")  # recording SID -> when and by whom it was dealt with
 
 
 def domestic_line(center: str) -> str:

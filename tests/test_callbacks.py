@@ -116,7 +116,7 @@ class Workers:
 
     def start(self) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "import os; from ivr.callback_worker import run; run(os.environ)"],
+            [sys.executable, "-m", "ivr.cli", "worker", "--redis-url", self.env["REDIS_URL"]],
             cwd=ROOT,
             env={**os.environ, **self.env},
             stdout=self.log,
@@ -291,3 +291,28 @@ def test_a_callback_whose_destination_is_not_published_is_never_placed(line):
     workers.start()
     time.sleep(1.5)
     assert store.load(cb.id).state == "pending" and cloud.placed() == []
+
+
+def test_ivr_callbacks_lists_the_open_ones_in_line_order(line, capsys):
+    server, cloud, workers, store = line
+    from ivr.cli import main
+
+    later, first = callback(requested=200.0, center="nowhere"), callback(requested=100.0, center="nowhere")
+    store.request(later)
+    store.request(first)
+    assert main(["callbacks", "--redis-url", server.url]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [row.split()[0] for row in out] == [first.id, later.id]
+    assert all("pending  attempt 1/3" in row for row in out)
+    assert PERSON not in "\n".join(out)
+
+
+def test_ivr_worker_needs_the_rest_settings(line, capsys, monkeypatch):
+    server, *_ = line
+    from ivr.cli import SETTINGS, main
+
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ivr.example.com")
+    monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    assert main(["worker", "--burst", "--redis-url", server.url]) == SETTINGS
+    assert "TWILIO_ACCOUNT_SID is required" in capsys.readouterr().err
