@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from ivr import anchors, archive, audit, period
 from ivr.archive import HOT_DAYS
 from ivr.cli import options
-from ivr.cli.exits import UNVERIFIED
+from ivr.cli.exits import FILE_PROBLEM, REDIS_DOWN, UNVERIFIED
 from ivr.errors import PeriodError
 from ivr.settings import refuse_placeholder
 from ivr.spool import Spool
@@ -26,9 +26,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     keys = options.keyring()
     try:
         logged = anchors.read(Path(args.anchors)) if args.anchors else []
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # not there or unreadable: 4; not an anchor log: 1
         print(f"cannot read the anchor log {args.anchors}: {exc}", file=sys.stderr)
-        return 1
+        return FILE_PROBLEM if isinstance(exc, OSError) else 1
     verdict = audit.verify(options.store(args), keys, logged, options.archive_folder(args))
     if not verdict.intact:
         print(f"BROKEN at {verdict.broken_at} (entry {verdict.entries}): {verdict.problem}")
@@ -73,12 +73,16 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
     local log; with --every, again and again. Exit 1 when the record lost what an earlier
     anchor attested."""
     refuse_placeholder("--redis-url", args.redis_url)
-    # no PING first: a timer that starts while Redis is down goes on trying
+    # a PING each round, not once: a timer that starts while Redis is down goes on trying
+    ping = connect(args.redis_url, timeout=options.PING_TIMEOUT)
     store, log = Store(connect(args.redis_url, timeout=5.0)), Path(args.log) if args.log else None
     while True:
+        unreachable = None
         try:
+            ping.ping()
             taken, problem = audit.anchor(store, datetime.now(UTC))
         except (RedisError, OSError) as exc:  # the timer goes on: the next run may reach it
+            unreachable = exc
             taken, problem = None, f"cannot read the record: {exc}"
         if problem:
             print(f"ALARM: {problem}", file=sys.stderr, flush=True)
@@ -87,7 +91,7 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
                 anchors.append(log, taken)
             print(f"anchored {taken.count} entries up to {taken.last} ({taken.hash[:12]})", flush=True)
         if not args.every:
-            return 1 if problem else 0
+            return REDIS_DOWN if unreachable is not None else 1 if problem else 0
         time.sleep(args.every)
 
 
