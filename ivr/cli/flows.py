@@ -22,7 +22,7 @@ from ivr.flowfile import Problems, parse_flow
 from ivr.progress import Progress
 from ivr.publishing import publisher
 from ivr.scenarios import parse_scenario, read_scenarios
-from ivr.store import Store, connect
+from ivr.store import Store
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -32,7 +32,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     if args.redis_url:
-        for warning in _fallback_warnings(Store(connect(args.redis_url, timeout=5.0)), home(args)):
+        try:
+            warnings = _fallback_warnings(options.store(args), home(args))
+        except (RedisError, OSError) as exc:  # a 1 s PING: the files' check goes on without it
+            warnings = [f"cannot read the published configuration to compare its fallback: {exc}"]
+        for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
     if errors:
         print(f"{len(errors)} problem(s) in {args.folder}", file=sys.stderr)
