@@ -42,13 +42,14 @@ mv .run/dev.env.new .run/dev.env
 
 export IVR_FLOWS_DIR="${IVR_FLOWS_DIR:-flows}"
 $BIN/ivr load "$IVR_FLOWS_DIR" -m "make run"
-echo "Onshore on http://127.0.0.1:8000  (auth token in .run/dev.env)"
-echo "try: set -a; . .run/dev.env; set +a; $BIN/ivr call +18005550100 --url http://127.0.0.1:8000 --press 1,1"
+URL="http://${BIND:-127.0.0.1:8000}"  # gunicorn.conf.py binds BIND
+echo "Onshore on $URL  (auth token in .run/dev.env)"
+echo "try: set -a; . .run/dev.env; set +a; $BIN/ivr call +18005550100 --url $URL --press 1,1"
 # The callback worker (ivr worker: rq with its scheduler) beside gunicorn, when the REST API
 # is configured (TWILIO_ACCOUNT_SID and an API key or the auth token, in .run/dev.env or the
 # environment); its pid in .run/worker.pid for make stop.
 if [ -n "${TWILIO_ACCOUNT_SID:-}" ]; then
-  export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:8000}"
+  export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-$URL}"
   $BIN/ivr worker >> .run/worker.log 2>&1 &
   echo $! > .run/worker.pid
   echo "callback worker started (pid $(cat .run/worker.pid), log .run/worker.log)"
