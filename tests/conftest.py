@@ -55,6 +55,30 @@ def redis_server():
     shutil.rmtree(server.dir, ignore_errors=True)
 
 
+def one_line(capsys) -> str:
+    """What a failing `ivr` command printed on stderr: one line, no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+@pytest.fixture(params=["stopped", "hung"])
+def unanswering_redis(request) -> Iterator[RedisServer]:
+    """A Redis that does not answer: stopped (nothing listens), or hung (SIGSTOP: the port
+    accepts connections and nothing answers)."""
+    server = RedisServer()
+    server.start()
+    if request.param == "stopped":
+        server.kill()
+    else:
+        server.pause()
+    try:
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(server.dir, ignore_errors=True)
+
+
 @pytest.fixture
 def redis_client(redis_server):
     if redis_server.proc is None:

@@ -14,7 +14,7 @@ from ivr.cli import FILE_PROBLEM, NO_SERVER, REDIS_DOWN, SETTINGS, UNVERIFIED, m
 from ivr.errors import SettingsError
 from ivr.settings import Settings
 from ivr.store import Store, connect
-from tests.conftest import FLOWS, HASH_KEY
+from tests.conftest import FLOWS, HASH_KEY, one_line
 from tests.servers import ROOT, RedisServer, free_port
 
 
@@ -104,12 +104,6 @@ REDIS_COMMANDS = (
 )
 
 
-def _one_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    return err
-
-
 @pytest.mark.parametrize("fault", ["stopped", "hung"])
 def test_a_stopped_or_hung_redis_is_one_line_and_exit_3(fault, capsys):
     server = RedisServer()
@@ -123,7 +117,7 @@ def test_a_stopped_or_hung_redis_is_one_line_and_exit_3(fault, capsys):
             started = time.monotonic()
             assert main([*command, "--redis-url", server.url]) == REDIS_DOWN, command
             took = time.monotonic() - started
-            err = _one_line(capsys)
+            err = one_line(capsys)
             assert err.startswith(f"ivr: Redis at 127.0.0.1:{server.port} did not answer"), err
             with capsys.disabled():
                 print(f"{fault} Redis, ivr {command[0]}: {took:.2f} s")
@@ -152,13 +146,13 @@ def test_export_into_a_missing_folder_is_one_line_and_exit_4(redis_server, redis
         )
         == FILE_PROBLEM
     )
-    assert str(out) in _one_line(capsys)
+    assert str(out) in one_line(capsys)
 
 
 def test_call_to_a_url_where_no_server_listens_is_one_line_and_exit_5(capsys):
     url = f"http://127.0.0.1:{free_port()}"
     assert main(["call", "+18005550100", "--url", url, "--token", "t" * 32]) == NO_SERVER
-    assert f"no server answered at {url}" in _one_line(capsys)
+    assert f"no server answered at {url}" in one_line(capsys)
 
 
 def test_a_change_me_password_is_refused_by_the_settings_and_the_cli(capsys):
@@ -172,7 +166,7 @@ def test_a_change_me_password_is_refused_by_the_settings_and_the_cli(capsys):
     with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
         Settings.from_env({**env, "REDIS_URL": "redis://x", "TWILIO_AUTH_TOKEN": "CHANGE-ME"})
     assert main(["load", str(FLOWS), "--redis-url", env["REDIS_URL"]]) == SETTINGS
-    assert "CHANGE-ME" in _one_line(capsys)
+    assert "CHANGE-ME" in one_line(capsys)
 
 
 @pytest.mark.parametrize("missing", ["TWILIO_AUTH_TOKEN", "CHANGE-ME"])
@@ -326,5 +320,5 @@ def test_a_version_redis_does_not_hold_is_a_finding_not_a_redis_outage(
     assert main(["load", str(folder), "--redis-url", redis_server.url]) == 0
     capsys.readouterr()
     assert main(["rollback", "support", "v9", "--redis-url", redis_server.url]) == 1
-    err = _one_line(capsys)
+    err = one_line(capsys)
     assert "no version to roll back to" in err and "did not answer" not in err

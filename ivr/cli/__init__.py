@@ -6,8 +6,6 @@ Each command group is a module of this package with an ``add_commands`` function
 
 from __future__ import annotations
 
-import sys
-
 from ivr.cli.exits import (
     FILE_PROBLEM,
     FINDING,
@@ -38,7 +36,3 @@ __all__ = [
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every failure is one line on stderr and an exit code, never a traceback."""
     return run(build_parser().parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
