@@ -12,6 +12,7 @@ import pytest
 
 from ivr.cli import FILE_PROBLEM, REDIS_DOWN, USAGE, main
 from ivr.evidence import Keyring
+from ivr.keys import EVENTS
 from tests import records
 from tests.conftest import FLOWS, HASH_KEY, one_line
 
@@ -45,8 +46,8 @@ def test_anchor_then_verify_holds_the_record_to_the_anchor_log(redis_server, rec
 
 
 def test_verify_names_the_first_broken_link(redis_server, redis_client, record, capsys):
-    ids = [i for i, _ in redis_client.xrange("onshore:events")]
-    redis_client.xdel("onshore:events", ids[5])
+    ids = [i for i, _ in redis_client.xrange(EVENTS)]
+    redis_client.xdel(EVENTS, ids[5])
     assert main(["audit", "verify", "--redis-url", redis_server.url]) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"BROKEN at {ids[6].decode()} "), out
@@ -135,7 +136,7 @@ def test_prune_deletes_only_what_was_exported(redis_server, redis_client, record
     capsys.readouterr()
     assert main(prune) == 0
     assert capsys.readouterr().out == f"pruned {exported} entries\n"
-    assert redis_client.xlen("onshore:events") == len(record) - exported
+    assert redis_client.xlen(EVENTS) == len(record) - exported
     assert main(["audit", "verify", "--redis-url", url]) == 0  # what is left still verifies
     assert main([*prune[:3], "2026-11-01", *prune[4:]]) == 0  # nothing that old: not a failure
     assert "nothing pruned: no entries before 2026-11-01" in capsys.readouterr().out
@@ -163,11 +164,11 @@ def test_replay_sends_a_spooled_call_to_redis(redis_server, redis_client, tmp_pa
     monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
     monkeypatch.delenv("IVR_CALLER_HASH_KEY_ID", raising=False)
     assert main(["call", "+18005550100", "--press", "1,1"]) == 0  # REDIS_URL: nothing listens
-    assert any(spool.iterdir()) and redis_client.xlen("onshore:events") == 0
+    assert any(spool.iterdir()) and redis_client.xlen(EVENTS) == 0
     capsys.readouterr()
     assert main(["audit", "replay", "--spool", str(spool), "--redis-url", redis_server.url]) == 0
     out = capsys.readouterr().out
-    sent = redis_client.xlen("onshore:events")
+    sent = redis_client.xlen(EVENTS)
     assert sent > 0 and out == f"replayed {sent} spooled event(s) from {spool}\n"
     assert main(["audit", "verify", "--redis-url", redis_server.url]) == 0
 

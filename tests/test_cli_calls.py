@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from ivr.cli import FINDING, USAGE, main
+from ivr.keys import EVENTS
 from tests.conftest import FLOWS, HASH_KEY, TOKEN, one_line, serving
 
 
@@ -40,11 +41,11 @@ def test_a_call_over_http_to_a_running_server(server, capsys, monkeypatch):
     assert main([*command, "--token", TOKEN]) == 0
     out = capsys.readouterr().out
     assert "To speak with an agent in the United States, press 1" in out and out.endswith("call ended\n")
-    calls = redis_server.client().xlen("onshore:events")
+    calls = redis_server.client().xlen(EVENTS)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)  # the token from the environment instead
     assert main(command) == 0
     capsys.readouterr()
-    assert redis_server.client().xlen("onshore:events") > calls
+    assert redis_server.client().xlen(EVENTS) > calls
 
 
 def test_a_call_signed_with_the_wrong_token_is_refused_by_the_server(server, capsys):
