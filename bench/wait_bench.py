@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
+from ivr import keys  # noqa: E402
 
 N, ROUNDS = 1000, 5
 
@@ -52,7 +53,7 @@ def main() -> int:
             "n": "1",
         }
         for i in range(20):  # recent waits of the queue, so the estimate is computed
-            server.client().zadd("onshore:queue:manila:waits", {f"CA{i:032d}:{300 + i}": 1e9 + 60 * i})
+            server.client().zadd(keys.queue_waits("manila"), {f"CA{i:032d}:{300 + i}": 1e9 + 60 * i})
 
         def kinds(n: int) -> dict[str, list[Callable[[], dict]]]:
             sids = ["CA" + secrets.token_hex(16) for _ in range(n)]

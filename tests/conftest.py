@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ivr import create_app
+from ivr import create_app, keys
 from ivr.caller import Phone, Transport
 from ivr.check import check_folder
 from ivr.evidence import unpack
@@ -33,7 +33,7 @@ def stream_entries(client) -> list[tuple[str, dict[str, str]]]:
     """Every entry of the events stream, read straight from Redis, as (id, fields): the
     sealed event's fields, then the chain links."""
     out = []
-    for entry_id, entry in client.xrange("onshore:events"):
+    for entry_id, entry in client.xrange(keys.EVENTS):
         flat = unpack([x.decode() for pair in entry.items() for x in pair])
         out.append((entry_id.decode(), dict(zip(flat[::2], flat[1::2], strict=True))))
     return out

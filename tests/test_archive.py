@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ivr import anchors, archive, audit, create_app, report
+from ivr import anchors, archive, audit, create_app, keys, report
 from ivr.cli import main
 from ivr.evidence import Keyring, unpack
 from ivr.store import Store, connect
@@ -122,8 +122,8 @@ def test_a_crash_before_pruning_is_finished_by_the_next_run(store, month, tmp_pa
     in_files = sum(d.count for d in written)
     everything = [(i, unpack(f)) for i, f in archive.entries(tmp_path, written, {})]
     everything += list(store.entries())
-    store.client.delete("onshore:audit:pruned")
-    store.client.delete("onshore:events")
+    store.client.delete(keys.AUDIT_PRUNED)
+    store.client.delete(keys.EVENTS)
     records.append(store.client, KEYS, records.simulated(400, START, 30))
     assert list(store.entries()) == everything  # the same record again, nothing pruned
     assert archive.archive(store, tmp_path, 25, TODAY) == ([], "")
@@ -241,11 +241,11 @@ def test_anchors_are_held_across_day_files_and_redis_as_they_stream(store, month
     inside = anchors.Anchor("y", before[at - 1][0], before[at - 1][1][-1], at)
     assert audit.verify(store, KEYS, [inside], tmp_path / "days").intact
     forged = anchors.Anchor(inside.at, inside.last, "0" * 40, inside.count)
-    store.client.delete("onshore:audit:anchors")
+    store.client.delete(keys.AUDIT_ANCHORS)
     store.add_anchor(inside)
     verdict = audit.verify(store, KEYS, [forged], tmp_path / "days")
     assert verdict.broken_at == "anchors" and "disagree" in verdict.problem, verdict
-    store.client.delete("onshore:audit:anchors")
+    store.client.delete(keys.AUDIT_ANCHORS)
     verdict = audit.verify(store, KEYS, [forged], tmp_path / "days")
     assert verdict.broken_at == inside.last and "rewritten" in verdict.problem, verdict
     assert verdict.entries == inside.count

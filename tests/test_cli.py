@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ivr import keys
 from ivr.cli import FILE_PROBLEM, NO_SERVER, REDIS_DOWN, SETTINGS, UNVERIFIED, main
 from ivr.errors import SettingsError
 from ivr.settings import Settings
@@ -87,7 +88,7 @@ def test_ivr_call_sends_the_status_callback_as_the_number_is_configured(
     out = capsys.readouterr().out
     assert "status callback" not in out, out  # it got 200, as the call's webhooks did
     assert "the called side presses 1" in out, out  # Scranton's agent took it at the whisper
-    steps = [e for _, e in redis_client.xrange("onshore:events")]
+    steps = [e for _, e in redis_client.xrange(keys.EVENTS)]
     assert any(b'"status","status","completed"' in e[b"event"] for e in steps if b"event" in e)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr import create_app, engine, twiml
+from ivr import create_app, engine, keys, twiml
 from ivr.caller import Caller, Phone
 from ivr.check import check_folder
 from ivr.store import EMPTY, WRITTEN, Committed, Scope, Stale, Store, View, connect
@@ -106,15 +106,15 @@ def test_a_stale_commit_is_refused_with_only_the_objects_it_rests_on(tmp_path, r
     status, digest, number, flow, live, centers, _ = store.replies[-1]
     assert status == 0 and fresh.digest == digest.decode()
     assert json.loads(number)["flow"] == "support" and flow == b"support"
-    assert live == redis_client.hget("onshore:flows", "support")
+    assert live == redis_client.hget(keys.FLOWS, "support")
     assert [c.decode() for c in centers[::2]] == list(reach)
     assert json.loads(dict(zip(centers[::2], centers[1::2], strict=True))[b"manila"])["city"] == "Cebu"
     assert fresh.centers["manila"].city == "Cebu" and set(fresh.centers) == set(reach)
-    assert redis_client.xlen("onshore:events") == 2  # the refused commit wrote nothing
+    assert redis_client.xlen(keys.EVENTS) == 2  # the refused commit wrote nothing
 
     # the retry on what was returned is written
     assert store.commit("CA3", scope, fresh.digest, [("s1", '["x", "3"]')]) == WRITTEN
-    assert redis_client.xlen("onshore:events") == 3
+    assert redis_client.xlen(keys.EVENTS) == 3
 
 
 def test_a_later_step_is_checked_against_its_own_flow_versions_centers(tmp_path, redis_server, redis_client):
@@ -169,9 +169,9 @@ states = st.fixed_dictionaries(
 def whole(client, scope: Scope) -> tuple:
     """What the old digest covered: every flow's live version, every center, the number."""
     return (
-        client.hgetall("onshore:flows"),
-        client.hgetall("onshore:centers"),
-        client.hget("onshore:numbers", scope.number),
+        client.hgetall(keys.FLOWS),
+        client.hgetall(keys.CENTERS),
+        client.hget(keys.NUMBERS, scope.number),
     )
 
 
@@ -232,7 +232,7 @@ def test_the_fallback_sweep_reads_every_number_a_chunk_at_a_time(tmp_path, redis
     }
     publish(redis_server.url, folder(tmp_path, state))
     redis_client.hset(
-        "onshore:numbers",
+        keys.NUMBERS,
         mapping={  # more than one chunk of the scan
             f"+1800555{3000 + n}": json.dumps({"flow": "f1"}) for n in range(3000)
         },
@@ -251,11 +251,11 @@ def test_the_fallback_sweep_reads_every_number_a_chunk_at_a_time(tmp_path, redis
 
 def test_a_flow_published_before_reach_existed_is_checked_against_every_center(redis_server, redis_client):
     publish(redis_server.url, E2E)
-    redis_client.delete("onshore:flows:reach")  # as Redis is after an upgrade, before a load
+    redis_client.delete(keys.FLOWS_REACH)  # as Redis is after an upgrade, before a load
     store = Recording(connect(redis_server.url, timeout=5))
     view = refused(store.commit("CA1", Scope(number=SUPPORT), "", []))
-    every = sorted(c.decode() for c in redis_client.hkeys("onshore:centers"))
+    every = sorted(c.decode() for c in redis_client.hkeys(keys.CENTERS))
     assert [c.decode() for c in store.replies[-1][5][::2]] == every
     assert set(view.centers) == set(every)
-    redis_client.hset("onshore:centers", "lisbon", redis_client.hget("onshore:centers", "dublin"))
+    redis_client.hset(keys.CENTERS, "lisbon", redis_client.hget(keys.CENTERS, "dublin"))
     assert isinstance(store.commit("CA1", Scope(number=SUPPORT), view.digest, []), Stale)  # heard

@@ -35,6 +35,7 @@ import pytest
 import redis
 import requests
 
+from ivr import keys
 from ivr.caller import Caller, Phone, Transcript, first_post
 from ivr.cli import main
 from ivr.evidence import caller_hash
@@ -43,7 +44,7 @@ from tests.conftest import HASH_KEY, TOKEN, http_transport, publish, serving, st
 from tests.servers import Gunicorn, RedisServer, dump_redis
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
-EVENTS = "onshore:events"
+EVENTS = keys.EVENTS
 
 SUPPORT, BILLING, HOME = "+18005550101", "+18885550198", "+18005550102"
 EMERGENCY, FOREIGN, ROVING, NOTICE = "+18005550103", "+18005550104", "+18005550105", "+18005550106"
@@ -273,7 +274,7 @@ def call(stack: Stack, to: str, **kwargs) -> tuple[Transcript, list[dict[str, st
 
 
 def live_version(stack: Stack, flow: str) -> str:
-    live = stack.client().hget("onshore:flows", flow)  # "version:digest"
+    live = stack.client().hget(keys.FLOWS, flow)  # "version:digest"
     assert live is not None, flow
     return live.decode().partition(":")[0]
 
@@ -752,9 +753,9 @@ def test_center_location_change_is_heard_on_the_very_next_call(stack, tmp_path):
 
     # Someone moves the center home by writing the hash directly: no disclosure is due.
     client = stack.client()
-    doc = json.loads(client.hget("onshore:centers", "lisbon"))
+    doc = json.loads(client.hget(keys.CENTERS, "lisbon"))
     doc.update(city="Boston", country="US", timezone="America/New_York")
-    client.hset("onshore:centers", "lisbon", json.dumps(doc, sort_keys=True))
+    client.hset(keys.CENTERS, "lisbon", json.dumps(doc, sort_keys=True))
 
     t, evs = call(stack, ROVING)
     assert t.heard == ["Thank you for calling the end to end roving line."]
@@ -905,7 +906,7 @@ def test_unsigned_or_badly_signed_requests_get_403_and_write_nothing(stack):
         status, _, _ = attempt()
         assert status == 403, what
         assert snapshot() == before, f"{what}: Redis changed"
-    assert not client.exists(f"onshore:call:{caller.call_sid}:steps")
+    assert not client.exists(keys.call_steps(caller.call_sid))
 
     # The same request signed properly is served and recorded: the 403s were the signature.
     status, _, _ = phone.post("/voice", params)
@@ -1213,7 +1214,7 @@ def test_no_raw_caller_number_anywhere_in_redis(stack):
         assert fields.get("caller", "") in hashes, fields
 
     everything = dump_redis(client)
-    assert EVENTS in everything and "onshore:centers" in everything
+    assert EVENTS in everything and keys.CENTERS in everything
     for number in sorted(CALLERS):
         digits = number.lstrip("+")
         assert number not in everything, number

@@ -1306,7 +1306,7 @@ def test_no_raw_caller_number_anywhere(stack, tmp_path):
     assert not client.problems, client.problems
     r = stack.client()
     everything = dump_redis(r)
-    assert EVENTS in everything and "onshore:centers" in everything
+    assert EVENTS in everything and keys.CENTERS in everything
     assert "+18005550101" in everything  # the scan sees company numbers: it would see callers
     assert not find_numbers(everything), find_numbers(everything)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from ivr import signature, twilio_request
+from ivr import keys, signature, twilio_request
 from tests.conftest import SUPPORT, TOKEN
 from tests.test_signature import PARAMS, sign
 
@@ -72,7 +72,7 @@ def test_a_large_or_unsigned_post_is_refused_before_its_body_is_read(app, redis_
     env = environ(BIG, **headers)
     assert call(app, env) == status
     assert env["wsgi.input"].taken == 0
-    assert redis_client.xlen("onshore:events") == 0
+    assert redis_client.xlen(keys.EVENTS) == 0
 
 
 def test_a_forged_post_of_the_largest_size_is_read_and_decoded_once(app, redis_client, monkeypatch):
@@ -104,7 +104,7 @@ def test_a_large_post_twilio_would_not_send_is_refused_before_its_signature(
     monkeypatch.setattr(signature.SignatureChecker, "is_valid", lambda *a, **k: 1 / 0)
     env = environ(body, HTTP_X_TWILIO_SIGNATURE="Zm9yZ2Vk")
     assert call(app, env) == 403  # and the signature was never computed
-    assert redis_client.xlen("onshore:events") == 0
+    assert redis_client.xlen(keys.EVENTS) == 0
 
 
 def test_twenty_thousand_forgeries_leave_every_cache_at_its_bound(app, redis_client):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from ivr import keys
 from ivr.check import check_folder
 from ivr.cli import main
 from ivr.progress import LARGE, Progress
@@ -45,7 +46,7 @@ def test_a_large_load_prints_each_phase(tmp_path, capsys, redis_server, redis_cl
     ):
         assert phase in err, err
     assert "\r" not in err  # no running count off a terminal
-    assert redis_client.hlen("onshore:numbers") == LARGE
+    assert redis_client.hlen(keys.NUMBERS) == LARGE
 
 
 def test_a_terminal_gets_a_running_count(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from ivr import audit, create_app
+from ivr import audit, create_app, keys
 from ivr.caller import Caller, Phone
 from ivr.cli import main
 from ivr.store import Store, connect
@@ -65,18 +65,18 @@ def test_app_user_answers_and_records_calls(acl_redis, tmp_path):
     transcript = app_phone(acl_redis, tmp_path).call(Caller(SUPPORT, press="1,1,1"))
     assert transcript.bridges == [("number", "+15705550123")]
     operator = acl_redis.client(**OPERATOR)
-    assert operator.xlen("onshore:events") >= 4
+    assert operator.xlen(keys.EVENTS) >= 4
     assert list(tmp_path.iterdir()) == []  # nothing had to be spooled
     store = Store(connect(url(acl_redis, APP), timeout=5))  # what the hold and the Enqueue
     store.record_wait("manila", transcript.call_sid, 95, 1e9)  # action do besides the script
     assert store.recent_waits("manila") == [(1e9, 95.0)]
-    steps = [s.decode() for s in operator.smembers(f"onshore:call:{transcript.call_sid}:steps")]
+    steps = [s.decode() for s in operator.smembers(keys.call_steps(transcript.call_sid))]
     assert store.has_step(transcript.call_sid, steps[0]) and not store.has_step("CA0", "x:0:y")
     with pytest.raises(redis.exceptions.NoPermissionError):
-        acl_redis.client(**APP).delete("onshore:queue:manila:waits")
+        acl_redis.client(**APP).delete(keys.queue_waits("manila"))
     taken, problem = audit.anchor(Store(connect(url(acl_redis, AUDITOR), timeout=5)), datetime.now(UTC))
     assert problem == "" and taken is not None
-    assert operator.xrevrange("onshore:audit:anchors", count=1)[0][1][b"last"] == taken.last.encode()
+    assert operator.xrevrange(keys.AUDIT_ANCHORS, count=1)[0][1][b"last"] == taken.last.encode()
 
 
 @pytest.fixture
@@ -130,21 +130,21 @@ ANCHOR_GONE = "attests {count} entries up to {last}"  # and "or more entries wer
     [
         # the issue's reproduction: everything trimmed away, the head made to agree
         (
-            [("XADD", "onshore:events", "MAXLEN", "0", "*", "x", "y"), ("SET", "onshore:chain:head", "")],
+            [("XADD", keys.EVENTS, "MAXLEN", "0", "*", "x", "y"), ("SET", keys.CHAIN_HEAD, "")],
             ANCHOR_GONE,
             True,
         ),
-        ([("XADD", "onshore:events", "MAXLEN", "2", "*", "x", "y")], ANCHOR_GONE, True),
+        ([("XADD", keys.EVENTS, "MAXLEN", "2", "*", "x", "y")], ANCHOR_GONE, True),
         (
-            [("XADD", "onshore:events", "MINID", "=", "{third}", "*", "x", "y")],
+            [("XADD", keys.EVENTS, "MINID", "=", "{third}", "*", "x", "y")],
             "the record's oldest entries were erased: it starts at {third}",
             True,
         ),
-        ([("SET", "onshore:chain:head", "")], "but the chain head is (none)", False),
-        ([("SET", "onshore:chain:head", "0" * 40)], "but the chain head is 000000000000", False),
+        ([("SET", keys.CHAIN_HEAD, "")], "but the chain head is (none)", False),
+        ([("SET", keys.CHAIN_HEAD, "0" * 40)], "but the chain head is 000000000000", False),
         # an entry that is not one (its event not even JSON): named, not a traceback
         (
-            [("XADD", "onshore:events", "*", "event", "not json]", "prev", "", "hash", "")],
+            [("XADD", keys.EVENTS, "*", "event", "not json]", "prev", "", "hash", "")],
             "links to (start) but the entry before it hashes to",
             False,
         ),
@@ -155,8 +155,8 @@ def test_what_the_app_user_may_do_to_the_record_fails_verify(
 ):
     app = acl_redis.client(**APP)
     operator = acl_redis.client(**OPERATOR)
-    ids = [i.decode() for i, _ in operator.xrange("onshore:events")]
-    anchor = operator.xrevrange("onshore:audit:anchors", count=1)[0][1]
+    ids = [i.decode() for i, _ in operator.xrange(keys.EVENTS)]
+    anchor = operator.xrevrange(keys.AUDIT_ANCHORS, count=1)[0][1]
     for command in attack:
         app.execute_command(*(part.format(third=ids[2]) for part in command))
     code, out = verify(acl_redis, capsys)
@@ -174,7 +174,7 @@ def test_what_the_app_user_may_do_to_the_record_fails_verify(
 def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl_redis, anchored, capsys):
     with pytest.raises(redis.exceptions.NoPermissionError):  # a mark covering every id
         acl_redis.client(**APP).xadd(
-            "onshore:audit:exported",
+            keys.AUDIT_EXPORTED,
             {
                 "first": "0-1",
                 "last": "99999999999999-0",
@@ -194,23 +194,23 @@ def test_a_forged_export_mark_is_refused_and_prune_keeps_unexported_evidence(acl
 @pytest.mark.parametrize(
     "command",
     [
-        ("DEL", "onshore:events"),
-        ("XTRIM", "onshore:events", "MAXLEN", "0"),
-        ("XDEL", "onshore:events", "0-1"),
-        ("EXPIRE", "onshore:events", "1"),
-        ("DEL", "onshore:call:CA1:entries"),
-        ("SET", "onshore:call:CA1:entries", "x"),
-        ("DEL", "onshore:chain:head"),
-        ("EXPIRE", "onshore:chain:head", "1"),
-        ("UNLINK", "onshore:events"),
-        ("RENAME", "onshore:events", "onshore:call:x:steps"),
-        ("XADD", "onshore:audit:exported", "*", "first", "0-1", "last", "9-0"),
-        ("HSET", "onshore:audit:pruned", "id", "9-0"),
-        ("DEL", "onshore:audit:anchors"),
-        ("XADD", "onshore:audit:anchors", "*", "last", "0-1"),
-        ("XADD", "onshore:numbers", "*", "x", "y"),
-        ("SET", "onshore:flow:support:1", "x"),
-        ("HSET", "onshore:centers", "manila", "{}"),
+        ("DEL", keys.EVENTS),
+        ("XTRIM", keys.EVENTS, "MAXLEN", "0"),
+        ("XDEL", keys.EVENTS, "0-1"),
+        ("EXPIRE", keys.EVENTS, "1"),
+        ("DEL", keys.call_entries("CA1")),
+        ("SET", keys.call_entries("CA1"), "x"),
+        ("DEL", keys.CHAIN_HEAD),
+        ("EXPIRE", keys.CHAIN_HEAD, "1"),
+        ("UNLINK", keys.EVENTS),
+        ("RENAME", keys.EVENTS, keys.call_steps("x")),
+        ("XADD", keys.AUDIT_EXPORTED, "*", "first", "0-1", "last", "9-0"),
+        ("HSET", keys.AUDIT_PRUNED, "id", "9-0"),
+        ("DEL", keys.AUDIT_ANCHORS),
+        ("XADD", keys.AUDIT_ANCHORS, "*", "last", "0-1"),
+        ("XADD", keys.NUMBERS, "*", "x", "y"),
+        ("SET", keys.flow_version("support", 1), "x"),
+        ("HSET", keys.CENTERS, "manila", "{}"),
         ("FLUSHALL",),
         ("CONFIG", "SET", "appendonly", "no"),
     ],
@@ -226,14 +226,14 @@ def test_app_user_cannot_destroy_or_rewrite(acl_redis, command):
 @pytest.mark.parametrize(
     "who, command",
     [
-        (AUDITOR, ("XADD", "onshore:events", "*", "x", "y")),
-        (AUDITOR, ("DEL", "onshore:events")),
-        (AUDITOR, ("SET", "onshore:chain:head", "")),
-        (AUDITOR, ("XADD", "onshore:audit:exported", "*", "x", "y")),
-        (AUDITOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
-        (OPERATOR, ("DEL", "onshore:audit:anchors")),
-        (OPERATOR, ("XADD", "onshore:audit:anchors", "*", "x", "y")),
-        (OPERATOR, ("XTRIM", "onshore:audit:anchors", "MAXLEN", "0")),
+        (AUDITOR, ("XADD", keys.EVENTS, "*", "x", "y")),
+        (AUDITOR, ("DEL", keys.EVENTS)),
+        (AUDITOR, ("SET", keys.CHAIN_HEAD, "")),
+        (AUDITOR, ("XADD", keys.AUDIT_EXPORTED, "*", "x", "y")),
+        (AUDITOR, ("XTRIM", keys.AUDIT_ANCHORS, "MAXLEN", "0")),
+        (OPERATOR, ("DEL", keys.AUDIT_ANCHORS)),
+        (OPERATOR, ("XADD", keys.AUDIT_ANCHORS, "*", "x", "y")),
+        (OPERATOR, ("XTRIM", keys.AUDIT_ANCHORS, "MAXLEN", "0")),
     ],
 )
 def test_only_the_auditor_writes_anchors_and_it_writes_nothing_else(acl_redis, who, command):
@@ -293,10 +293,10 @@ def test_a_callback_runs_under_the_app_and_worker_users(acl_redis, tmp_path):
         assert len(cloud.placed(PERSON)) == 1
         assert not (tmp_path / "spool").exists() or list((tmp_path / "spool").iterdir()) == []
         operator = acl_redis.client(**OPERATOR)
-        steps = {s.decode().split(":")[0] for s in operator.smembers(f"onshore:call:{cb.call_sid}:steps")}
+        steps = {s.decode().split(":")[0] for s in operator.smembers(keys.call_steps(cb.call_sid))}
         assert steps == {"callback_placed", "callback_answered", "callback_bridged"}
         with pytest.raises(redis.exceptions.NoPermissionError):
-            acl_redis.client(**WORKER).xtrim("onshore:events", maxlen=0)
+            acl_redis.client(**WORKER).xtrim(keys.EVENTS, maxlen=0)
         with pytest.raises(redis.exceptions.NoPermissionError):
             acl_redis.client(**WORKER).flushall()
         time.sleep(0.1)

@@ -14,6 +14,7 @@ from pathlib import Path
 import redis
 import requests
 
+from ivr import keys
 from tests.servers import ROOT, free_port, wait_for
 
 COPIED = ("deploy", "flows", "ivr", "pyproject.toml")
@@ -113,7 +114,7 @@ def test_the_walkthrough_uses_the_private_redis_and_make_stop_stops_it(tmp_path)
         )
         assert served.returncode == 0 and "bridged to" in served.stdout, served.stderr
         private = redis.Redis(port=redis_port, socket_timeout=2)
-        assert private.exists("onshore:numbers") and private.xlen("onshore:events") > 0
+        assert private.exists(keys.NUMBERS) and private.xlen(keys.EVENTS) > 0
         assert _machine_redis() == before  # the machine's own Redis saw nothing written
         pids = [int((clone / ".run" / f"{n}.pid").read_text()) for n in ("gunicorn", "redis")]
         stopped = subprocess.run(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from ivr import outcomes
+from ivr import keys, outcomes
 from ivr.check import check_folder
 from ivr.cli import main
 from ivr.flow import (
@@ -677,7 +677,7 @@ def test_preview_reads_the_published_configuration_and_writes_nothing(redis_serv
         "reset",
         "on",
         ">preview-only",
-        "~onshore:*",
+        f"~{keys.PREFIX}*",
         "+@read",
         "+@connection",
         "-@write",
@@ -705,6 +705,6 @@ def test_preview_reads_the_published_configuration_and_writes_nothing(redis_serv
     assert "(flow support v1)" in out
     assert "Your call will be answered by our team in Bangalore, India." in out
     assert {k: redis_client.type(k) for k in redis_client.keys("*")} == before
-    assert redis_client.xlen("onshore:events") == 0
+    assert redis_client.xlen(keys.EVENTS) == 0
     with pytest.raises(redis.exceptions.NoPermissionError):  # the user really cannot write
-        redis.Redis.from_url(url).set("onshore:x", "1")
+        redis.Redis.from_url(url).set(keys.key("x"), "1")

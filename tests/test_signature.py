@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import HMAC_SHA256, RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from ivr import create_app
+from ivr import create_app, keys
 from ivr.signature import SignatureChecker
 from tests.conftest import HASH_KEY, SECONDARY, SUPPORT, TOKEN
 
@@ -67,7 +67,7 @@ def test_secondary_token_is_accepted_during_rotation():
 
 
 def _stream_length(redis_client) -> int:
-    return redis_client.xlen("onshore:events") if redis_client.exists("onshore:events") else 0
+    return redis_client.xlen(keys.EVENTS) if redis_client.exists(keys.EVENTS) else 0
 
 
 @pytest.mark.parametrize(

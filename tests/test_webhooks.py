@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Request
 
-from ivr import engine
+from ivr import engine, keys
 from ivr.caller import Caller
 from ivr.twilio_request import _c_pairs, _decoded_pairs
 from ivr.webhooks import TwilioRequest
@@ -126,10 +126,10 @@ def test_hold_offers_the_transfer_and_the_key_leaves_the_queue(client, redis_cli
 
 
 def test_xml_illegal_text_that_reached_redis_is_cleaned(client, redis_client, phone):
-    doc = json.loads(redis_client.get("onshore:flow:support:1"))
+    doc = json.loads(redis_client.get(keys.flow_version("support", 1)))
     doc["flow"]["states"]["greet"]["text"] = "Thank you\x0b for calling."
-    redis_client.set("onshore:flow:support:2", json.dumps(doc))
-    redis_client.hset("onshore:flows", "support", 2)
+    redis_client.set(keys.flow_version("support", 2), json.dumps(doc))
+    redis_client.hset(keys.FLOWS, "support", 2)
     transcript = phone.call(Caller(SUPPORT))
     assert "Thank you for calling." in transcript.heard
 
@@ -272,14 +272,14 @@ def test_a_post_that_is_not_url_encoded_is_refused_unread(client, redis_client):
         headers={"Content-Type": "multipart/form-data; boundary=b", "X-Twilio-Signature": "x"},
     )
     assert response.status_code == 403  # Twilio posts url-encoded forms only
-    assert redis_client.xlen("onshore:events") == 0
+    assert redis_client.xlen(keys.EVENTS) == 0
 
 
 def test_webhook_urls_take_only_signed_posts(client, redis_client):
     assert client.get("/voice").status_code == 405
     assert post(client, "/voice/nowhere", incoming(SUPPORT)).status_code == 404
     assert client.post("/voice", data=incoming(SUPPORT)).status_code == 403  # no signature
-    assert redis_client.xlen("onshore:events") == 0
+    assert redis_client.xlen(keys.EVENTS) == 0
     assert client.get("/healthz").status_code == 200  # the Flask routes behind them still answer
 
 
@@ -292,7 +292,7 @@ def test_a_crash_in_the_signature_check_still_answers_valid_twiml(app, client, r
     assert response.status_code == 200
     root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
     assert [v.tag for v in root] == ["Say", "Hangup"]
-    assert redis_client.xlen("onshore:events") == 0  # nothing written for an unchecked request
+    assert redis_client.xlen(keys.EVENTS) == 0  # nothing written for an unchecked request
 
 
 WAIT = "/voice/wait?f=support&v=1&c=manila&n=3&s=bridge&w=300"
@@ -386,7 +386,7 @@ def test_bridged_waits_are_kept_and_give_the_next_callers_their_estimate(client,
         step,
         {"CallSid": f"CA{0:032d}", "AccountSid": "AC1", "QueueResult": "bridged", "QueueTime": "400"},
     )
-    assert redis_client.zcard("onshore:queue:manila:waits") == 10  # a replay adds nothing
+    assert redis_client.zcard(keys.queue_waits("manila")) == 10  # a replay adds nothing
 
     response = post(
         client,
