@@ -33,6 +33,17 @@ from ivr.prompts import DEFAULT_FINISH_ON_KEY, keys_heard
 ACCOUNT_SID = "AC" + "0" * 32  # the stand-in account
 
 
+class TaskRouterSide(Protocol):
+    """What TaskRouter does to a call in a workflow (tests/taskrouter_standin.py plays it):
+    the URL a reservation redirects an enqueued call to (None: it stays on hold), and how a
+    conference named after a reservation goes: ("answered", ""), ("redirected", URL) when
+    a later reservation takes the call elsewhere, ("hangup", "") when nobody comes."""
+
+    def enqueued(self, verb: ET.Element, t: Transcript, base: dict[str, str]) -> str | None: ...
+
+    def conference(self, name: str, t: Transcript) -> tuple[str, str]: ...
+
+
 class Transport(Protocol):
     """Sends one request: (url, form, headers, method) -> (status, content type, body). A
     GET carries no form: its parameters are already in the URL."""
@@ -126,7 +137,9 @@ class Phone:
         transport: Transport,
         shared_key: tuple[str, str] | None = None,
         status_method: str = "POST",
+        taskrouter: TaskRouterSide | None = None,
     ) -> None:
+        self.taskrouter = taskrouter
         self.base_url = base_url.rstrip("/") + "/"
         self.validator = RequestValidator(token)
         self.transport = transport
@@ -257,6 +270,8 @@ class Phone:
                     t.note(f"  handed off to {target}")
                     return None
                 return target, {}
+            elif verb.tag in ("Dial", "Enqueue") and self.taskrouter is not None and _bound(verb):
+                return self._workflow(verb, t, base)
             elif verb.tag in ("Dial", "Enqueue"):
                 outcome, result = self._bridge(verb, t, outcomes, caller, base)
                 if result is None:
@@ -272,6 +287,43 @@ class Phone:
                 t.note("  hangs up")
                 return None
         return None
+
+    def _workflow(
+        self, verb: ET.Element, t: Transcript, base: dict[str, str]
+    ) -> tuple[str, dict[str, str]] | None:
+        """A TaskRouter bridge: the enqueued call until a reservation redirects it (Twilio
+        then posts the <Enqueue> action with QueueResult=redirected, whose TwiML it no
+        longer plays), or a conference named after a reservation."""
+        assert self.taskrouter is not None
+        action = verb.get("action", "")
+        if verb.tag == "Enqueue":
+            workflow = verb.get("workflowSid", "")
+            t.bridges.append(("workflow", workflow))
+            t.note(f"  enqueued in workflow {workflow}")
+            url = self.taskrouter.enqueued(verb, t, base)
+            if url is None:
+                t.note("  nobody is reserved: the caller hangs up on hold")
+                return (
+                    (action, {"QueueResult": "hangup", "QueueTime": "60", "CallStatus": "completed"})
+                    if action
+                    else None
+                )
+            if action:
+                status, _, body = self.post(action, {**base, "QueueResult": "redirected", "QueueTime": "5"})
+                t.statuses.append(status)
+                t.documents.append(body)
+            return url, {}
+        name = "".join(inner.text or "" for inner in verb if inner.tag == "Conference").strip()
+        t.bridges.append(("conference", name))
+        t.note(f"  joins conference {name}")
+        outcome, url = self.taskrouter.conference(name, t)
+        if outcome == "redirected":
+            return url, {}
+        if outcome == "answered":
+            t.note("  talks with the worker; the conference ends")
+            return (action, {"DialCallStatus": "answered"}) if action else None
+        t.note("  nobody joins: the caller hangs up")
+        return (action, {"DialCallStatus": "answered", "CallStatus": "completed"}) if action else None
 
     def _gather(
         self, verb: ET.Element, t: Transcript, inputs: dict[str, list[str]], caller: Caller
@@ -450,6 +502,13 @@ class Phone:
             elapsed += max(length, 1)
         t.note(f"  on hold: stopped after {MAX_HOLDS} waitUrl requests")
         return None
+
+
+def _bound(verb: ET.Element) -> bool:
+    """A bridge TaskRouter plays: an <Enqueue workflowSid> or a <Dial><Conference>."""
+    if verb.tag == "Enqueue":
+        return bool(verb.get("workflowSid"))
+    return any(inner.tag == "Conference" for inner in verb)
 
 
 def _clock(seconds: int) -> str:

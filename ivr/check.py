@@ -5,7 +5,11 @@ files, the folder's allowlists and each flow's languages, and proves, over each 
 graph, two things a violation of which it names by its path, state by state:
 
 1. No path reaches a bridge into an offshore center without passing a disclosure (which
-   always carries the transfer offer) after the center was chosen.
+   always carries the transfer offer) after the center was chosen. A shared queue or a
+   workflow with any offshore site counts as offshore: the caller hears, before it, every
+   place they may be answered from, and at the bridge the site of the agent actually
+   reserved or dequeuing (``ivr.bind``); ``site_problems`` makes sure every such agent's
+   site is one of the centers the file describes.
 2. After a disclosure the domestic request stays live wherever the caller can answer: no
    menu reachable after a disclosure uses the transfer key or a transfer word as an option.
 
@@ -120,6 +124,10 @@ def check_config(config: Config, sources: Sources, home_country: str) -> list[Fl
         errors += [
             FlowError(file, f"flow '{flow_id}'", field, msg) for field, msg in _voice_problems(flow, raw)
         ]
+    errors += [
+        FlowError(sources.centers[center_id][0], f"center '{center_id}'", field, msg)
+        for center_id, field, msg in site_problems(config)
+    ]
     if config.policy is not None and sources.policy is not None:
         policy_file = sources.policy[0]
         errors += [
@@ -132,6 +140,63 @@ def check_config(config: Config, sources: Sources, home_country: str) -> list[Fl
                 for field, msg in _target_problems(center, config.policy)
             ]
     return errors
+
+
+def offshore_centers(centers: Mapping[str, Center], home: str) -> frozenset[str]:
+    """Centers a bridge may reach an agent outside the home country through: the center's
+    own country, or any site of a shared queue or workflow (who answers is known only at
+    the bridge)."""
+    return frozenset(
+        center_id
+        for center_id, center in centers.items()
+        if center.country != home
+        or any(site in centers and centers[site].country != home for site in center.target.sites)
+    )
+
+
+def site_problems(config: Config) -> Iterator[tuple[str, str, str]]:
+    """(center, field, message): where the agents behind each path sit must be known. A
+    workflow names the centers its workers sit in (a worker's ``site`` attribute is one of
+    them); a named queue that centers in different countries use is one queue that any of
+    their agents may dequeue, so it must be declared shared (``sites``) by each of them."""
+    centers = config.centers
+    for center_id, center in centers.items():
+        target = center.target
+        if target.kind == "workflow" and not target.sites:
+            yield (
+                center_id,
+                "connect.sites",
+                "is missing: a workflow's workers may sit anywhere; list the centers they sit in "
+                "(each worker's 'site' attribute names one) so the disclosure at reservation "
+                "names the worker's own city and country",
+            )
+        if target.sites and target.kind not in ("queue", "workflow"):
+            yield center_id, "connect.sites", f"needs a queue or workflow target, not a {target.kind}"
+        for site in target.sites:
+            if site not in centers:
+                yield center_id, "connect.sites", f"names unknown center '{site}'"
+            elif centers[site].target.sites:
+                yield center_id, "connect.sites", f"'{site}' is itself shared; a site is one place"
+    by_queue: dict[str, list[str]] = {}
+    for center_id, center in centers.items():
+        if center.target.kind == "queue":
+            by_queue.setdefault(center.target.value, []).append(center_id)
+    for queue, users in sorted(by_queue.items()):
+        countries = {
+            centers[c].country for user in users for c in (user, *centers[user].target.sites) if c in centers
+        }
+        if len(countries) < 2:
+            continue
+        for user in users:
+            if not centers[user].target.sites:
+                others = ", ".join(f"'{o}' ({centers[o].country})" for o in users if o != user)
+                yield (
+                    user,
+                    "connect.queue",
+                    f"queue '{queue}' is also the queue of {others}: any of their agents may "
+                    "dequeue a caller, so declare it shared (sites = [...]) and dequeue it with "
+                    "Onshore's /voice/dequeue URL",
+                )
 
 
 def _voice_problems(flow: Flow, raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -295,7 +360,7 @@ def _path_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     twelve nodes per state, so the walk is linear in the flow's size."""
     if flow.start not in flow.states:
         return
-    offshore = frozenset(c for c, center in config.centers.items() if center.country != home)
+    offshore = offshore_centers(config.centers, home)
     start: Node = (flow.start, NO_CENTER, False, False)
     parent: dict[Node, tuple[Node | None, int]] = {start: (None, 1)}  # and the path's length
     named = {start: ""}  # the offshore center an OFFSHORE node's first path chose

@@ -75,11 +75,19 @@ def translation(text: Text, code: str, default: str) -> str:
 class Target:
     """Where a bridge connects: a Twilio queue, an E.164 number, a SIP URI or a workflow.
     ``confirm``: whoever answers a number or SIP bridge must accept the call first (None: the
-    default, see ``confirms``)."""
+    default, see ``confirms``). ``sites``: the centers whose agents may answer a shared
+    queue or a TaskRouter workflow (a worker's ``site`` attribute names one); () for a
+    target only the center's own agents answer."""
 
     kind: TargetKind
     value: str
     confirm: bool | None = None
+    sites: tuple[str, ...] = ()
+
+    @property
+    def shared(self) -> bool:
+        """Agents of several sites answer it: who answers is known only at the bridge."""
+        return bool(self.sites)
 
     def confirms(self, domestic: bool) -> bool:
         """Whether the answering side hears the whisper and must press a key to take the

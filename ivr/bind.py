@@ -1,0 +1,336 @@
+"""Disclosure at the bridge: the site of the agent TaskRouter actually reserved.
+
+Theory of operation. A TaskRouter workflow (or a queue several sites share) is answered by
+whichever agent is free, wherever they sit, so the disclosure a caller heard on the way in
+can name only the places they may be answered from. The truth is known when TaskRouter
+reserves a worker: it posts the workflow's Assignment Callback URL with the Task, the
+Worker and the Reservation (https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks).
+The worker's ``site`` attribute names one of the centers the workflow's center lists in
+``sites``; Onshore answers the callback with the ``redirect`` instruction, ``accept`` false,
+so the reservation stays pending and the caller's call (the Task's ``call_sid``) is taken
+out of the queue to Onshore's ``/voice/reserved`` URL. There, on the caller's leg:
+
+1. an offshore site the caller has not heard named: its city and country, spoken alone,
+   then the transfer offer, listening for the key and the words; only silence after the
+   whole offer is consent, exactly as at a ``disclose`` state (``ivr.engine``);
+2. a domestic site, an exempt number, or a site already named: nothing to say;
+3. consent (or nothing to say): the caller joins a conference named after the
+   ReservationSid, and the edge asks TaskRouter to call the worker into it (the ``call``
+   instruction on the Reservation, ``accept`` false: Onshore accepts the reservation only
+   when the worker's leg answers, on ``/voice/agent``), the way Twilio's page describes:
+   "dial the worker in a Conference named by the ReservationSid";
+4. the transfer asked for (or the offer never answered with consent, or a site Onshore
+   cannot place): the domestic line, and the edge cancels the Task, so the pending
+   reservation is never accepted by the offshore worker.
+
+A worker who does not answer lets the reservation time out; TaskRouter then reserves the
+next one and posts again, and the caller hears the new site whenever it is another place.
+
+The reservation's ids travel in the URL Onshore gives TaskRouter (Twilio signs the request
+for it), with the call's own step (``Call.to_query``) that Onshore put in the Task's
+attributes when it enqueued the call. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from ivr import engine, step_query
+from ivr.engine import Call, Facts, Heard, Reply, Silence, Turn
+from ivr.flow import Center, Disclose, Flow
+
+RESERVED_PATH = "/voice/reserved"
+AGENT_PATH = "/voice/agent"
+TASK_KEY = "onshore"  # the Task attribute that holds the call's step
+SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+SITE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ANSWER, ENDED = "a", "j"  # phases of /voice/reserved: the offer's answer; the conference ended
+BOUND = "@r-"  # the call's state at a reservation: evidence keys are per reservation
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One TaskRouter reservation of a worker for an Onshore call."""
+
+    workspace: str
+    task: str
+    reservation: str
+    worker: str
+    site: str  # the worker's ``site`` attribute ("" when it has none Onshore can read)
+    number: str = ""  # the number the caller called: caller ID of the call to the worker
+    bridge: str = ""  # the flow's bridge state that enqueued the call
+
+    @property
+    def state(self) -> str:
+        """The call's state while at this reservation."""
+        return BOUND + self.reservation
+
+    def query(self) -> tuple[tuple[str, str], ...]:
+        """The reservation's part of an Onshore URL (every value unreserved characters)."""
+        return (
+            ("rw", self.workspace),
+            ("rt", self.task),
+            ("rr", self.reservation),
+            ("rk", self.worker),
+            ("rs", self.site),
+            ("ro", self.number.lstrip("+")),
+            ("rb", step_query.encode(self.bridge)),
+        )
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, str]) -> Reservation | None:
+        """Inverse of ``query``; None when an id is missing or malformed."""
+        workspace, task, reservation, worker = ids = [args.get(n, "") for n in ("rw", "rt", "rr", "rk")]
+        if not all(SID.match(sid) for sid in ids):
+            return None
+        site, number = args.get("rs", ""), args.get("ro", "")
+        try:
+            bridge = step_query.decode(args.get("rb", ""))
+        except ValueError:
+            return None
+        return cls(
+            workspace,
+            task,
+            reservation,
+            worker,
+            site if SITE.match(site) else "",
+            f"+{number}" if number.isdigit() else "",
+            bridge,
+        )
+
+
+def task_attributes(attributes: tuple[tuple[str, str], ...], call: Call) -> str:
+    """The ``<Task>`` JSON of an enqueued call: what the workflow routes on, and the call's
+    step, so the assignment callback can send the call on from where it is."""
+    return json.dumps({**dict(attributes), TASK_KEY: call.to_query()}, sort_keys=True)
+
+
+def assignment(form: Mapping[str, str]) -> tuple[Reservation, Call, str] | None:
+    """(reservation, the call's step, the caller's CallSid) from an assignment callback;
+    None for a Task Onshore did not create or a callback it cannot read."""
+    try:
+        task = json.loads(form.get("TaskAttributes", "") or "{}")
+        worker = json.loads(form.get("WorkerAttributes", "") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(task, dict) or not isinstance(worker, dict) or not isinstance(task.get(TASK_KEY), dict):
+        return None
+    call_sid = task.get("call_sid")
+    if not isinstance(call_sid, str) or not SID.match(call_sid):
+        return None
+    try:
+        call = Call.from_query({str(k): str(v) for k, v in task[TASK_KEY].items()})
+    except (KeyError, ValueError):
+        return None
+    site = worker.get("site")
+    number = task.get("to")
+    reservation = Reservation.from_query(
+        {
+            "rw": form.get("WorkspaceSid", ""),
+            "rt": form.get("TaskSid", ""),
+            "rr": form.get("ReservationSid", ""),
+            "rk": form.get("WorkerSid", ""),
+            "rs": site if isinstance(site, str) else "",
+            "ro": number.lstrip("+") if isinstance(number, str) else "",
+            "rb": step_query.encode(call.state),
+        }
+    )
+    return (reservation, call._replace(state=reservation.state), call_sid) if reservation else None
+
+
+def reserved_url(base: str, call: Call, reservation: Reservation, phase: str = "") -> str:
+    """Where the caller's leg goes for this reservation (``phase`` "a": the offer's answer)."""
+    query = [*call.to_query().items(), *reservation.query(), *([("p", phase)] if phase else [])]
+    return f"{base}{RESERVED_PATH}?{urlencode(query)}"
+
+
+def agent_url(base: str, call: Call, reservation: Reservation, caller: str) -> str:
+    """What the worker's leg runs when it answers: the whisper (when the flow has one),
+    then the conference; ``c`` is the caller's CallSid, for the evidence."""
+    query = [("f", call.flow), ("v", str(call.version)), *reservation.query(), ("c", caller)]
+    if call.language:
+        query.append(("l", call.language))
+    if call.domestic:
+        query.append(("d", "1"))
+    return f"{base}{AGENT_PATH}?{urlencode(query)}"
+
+
+def redirect(call_sid: str, url: str) -> dict[str, object]:
+    """The assignment instruction: take the caller's call to ``url``, leaving the
+    reservation pending (``accept`` false), so no worker is accepted before the caller
+    heard where the worker is and had the chance to refuse."""
+    return {"instruction": "redirect", "call_sid": call_sid, "url": url, "accept": False}
+
+
+@dataclass
+class Bound:
+    """What happens at a reservation: the turn (what the caller hears, the evidence), and
+    what the edge must then ask of TaskRouter: ``join`` (the caller joins the conference
+    named after the reservation; dial the worker into it) or ``cancel`` (a reason: the
+    caller goes to the domestic line; cancel the Task, so nobody accepts it)."""
+
+    turn: Turn
+    join: bool = False
+    cancel: str = ""
+
+
+def at_reservation(flow: Flow, call: Call, reservation: Reservation, facts: Facts, reply: Reply) -> Bound:
+    """The caller's leg at a reservation: ``reply`` None on arrival, else the offer's answer."""
+    turn = Turn(call._replace(state=reservation.state))
+    shared = facts.centers.get(call.center)
+    site = facts.centers.get(reservation.site) if reservation.site else None
+    if shared is None or site is None or reservation.site not in shared.target.sites:
+        reason = "unknown worker site" if site is None else f"site not among center '{call.center}' sites"
+        return _refuse(flow, turn, facts, reservation, reason)
+    offshore = site.country != facts.home
+    if reply is None:
+        turn.note(
+            "reserved",
+            center=call.center,
+            site=site.id,
+            city=site.city,
+            country=site.country,
+            region=site.region,
+            worker=reservation.worker,
+            reservation=reservation.reservation,
+            task=reservation.task,
+            domestic=str(not offshore).lower(),
+        )
+        if call.domestic and offshore:
+            return _refuse(flow, turn, facts, reservation, "the caller asked for a domestic agent")
+        if not offshore or facts.exempt or call.heard == site.location:
+            reason = facts.exempt or ("domestic-center" if not offshore else "already-disclosed")
+            turn.note("exempt", reason=reason, center=site.id, bind="reservation")
+            return _join(turn, site, reservation)
+        state = disclosure_state(flow, reservation.bridge)
+        if state is None:
+            return _refuse(flow, turn, facts, reservation, "the flow has no disclosure text")
+        return Bound(_disclose(flow, turn, facts, state, site))
+    return _answered(flow, turn, facts, reply, site, reservation)
+
+
+def disclosure_state(flow: Flow, bridge: str) -> Disclose | None:
+    """The disclosure whose texts speak at a reservation: the one leading to the call's
+    bridge, else the flow's first (``ivr check`` refuses a workflow bridge without one)."""
+    disclosures = [s for s in flow.states.values() if isinstance(s, Disclose)]
+    return next((s for s in disclosures if s.next == bridge), disclosures[0] if disclosures else None)
+
+
+def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Center) -> Turn:
+    call = turn.call
+    lang = flow.speaking(call.language)
+    line = engine.fill(state.text, flow, facts, site, lang.code)
+    turn.note(
+        "disclosed",
+        center=site.id,
+        city=site.city,
+        country=site.country,
+        text=line,
+        language=lang.tag,
+        prompt="alone",
+        bind="reservation",
+    )
+    turn.actions.append(engine.Speak(line, lang.tag, lang.voice))
+    turn.call = call._replace(heard=site.location, misses=0)
+    return _offer(flow, turn, facts, state, site)
+
+
+def _offer(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Center) -> Turn:
+    lang = flow.speaking(turn.call.language)
+    return engine._offer(
+        flow, turn, facts, engine.fill(state.offer, flow, facts, site, lang.code), state.timeout
+    )
+
+
+def _answered(
+    flow: Flow, turn: Turn, facts: Facts, reply: Reply, site: Center, reservation: Reservation
+) -> Bound:
+    """Silence after the whole offer joins; the transfer, or input never understood
+    within the disclosure's retries, goes to the domestic line."""
+    call = turn.call
+    state = disclosure_state(flow, reservation.bridge)
+    retries = state.retries if state else 0
+    matched = engine._matched(flow, reply)
+    ended = (
+        "speech"
+        if isinstance(reply, Heard) and reply.speech.strip()
+        else "key"
+        if isinstance(reply, Heard) and reply.digits
+        else "silence"
+    )
+    result = (
+        "transfer"
+        if matched
+        else "next"
+        if ended == "silence" or not isinstance(reply, (Heard, Silence))
+        else "again"
+        if call.misses < retries
+        else "invalid"
+    )
+    turn.note(
+        "offer_ended",
+        ended=ended,
+        matched=matched or ("" if ended == "silence" else "unrecognised"),
+        attempt=call.misses + 1,
+        result=result,
+        bind="reservation",
+    )
+    if result == "next" and call.heard == site.location:
+        return _join(turn, site, reservation)
+    if result == "again" and state is not None:
+        turn.call = call._replace(misses=call.misses + 1)
+        return Bound(_offer(flow, turn, facts, state, site))
+    how = matched if result == "transfer" else ""
+    reason = "the caller asked for the domestic line" if how else "no consent at the reservation's offer"
+    return Bound(engine._transfer(flow, turn, facts, how), cancel=reason)
+
+
+def _join(turn: Turn, site: Center, reservation: Reservation) -> Bound:
+    turn.note(
+        "joined",
+        center=site.id,
+        city=site.city,
+        country=site.country,
+        conference=reservation.reservation,
+        worker=reservation.worker,
+    )
+    return Bound(turn, join=True)
+
+
+def _refuse(flow: Flow, turn: Turn, facts: Facts, reservation: Reservation, reason: str) -> Bound:
+    """A reservation Onshore cannot disclose truthfully: never bridged; the domestic line."""
+    turn.note(
+        "reservation_refused",
+        reason=reason,
+        site=reservation.site or "unknown",
+        worker=reservation.worker,
+        reservation=reservation.reservation,
+    )
+    return Bound(engine._transfer(flow, turn, facts, ""), cancel=reason)
+
+
+def conference_ended(flow: Flow, call: Call, reservation: Reservation, facts: Facts, reply: Reply) -> Turn:
+    """The caller's conference ended (the Dial's action): the call is over for Onshore when
+    it was answered or the caller left; a conference that failed sends them home."""
+    turn = Turn(call._replace(state=reservation.state))
+    if not isinstance(reply, engine.BridgeEnded):
+        turn.actions.append(engine.End())
+        return turn
+    read = reply.meaning()
+    site = facts.centers.get(reservation.site)
+    turn.note(
+        "bridge_ended",
+        status=reply.status,
+        outcome=read,
+        center=reservation.site,
+        domestic=str(site is not None and site.country == facts.home).lower(),
+        reservation=reservation.reservation,
+    )
+    if read == "failed":
+        return engine._transfer(flow, turn, facts, "")
+    turn.actions.append(engine.End())
+    return turn
