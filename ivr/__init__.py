@@ -30,7 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and, in tests, test_config)."""
     from flask import Flask
 
-    from ivr import metrics, operator_api, webhooks
+    from ivr import metrics, operator_api, taskrouter_api, webhooks
     from ivr import store as store_module
     from ivr.breaker import Breaker
     from ivr.chores import Chore, Chores, Sweep
@@ -69,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 Sweep("fallback-reading", store.read_for_fallback),
             ]
         ),
+        taskrouter=taskrouter_api.from_env(os.environ),
     )
     webhooks.init_app(app, onshore)
     operator_api.init_app(app, settings.report_token)

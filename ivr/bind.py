@@ -148,10 +148,11 @@ def reserved_url(base: str, call: Call, reservation: Reservation, phase: str = "
     return f"{base}{RESERVED_PATH}?{urlencode(query)}"
 
 
-def agent_url(base: str, call: Call, reservation: Reservation, caller: str) -> str:
+def agent_url(base: str, call: Call, reservation: Reservation, caller: str, hashed: str) -> str:
     """What the worker's leg runs when it answers: the whisper (when the flow has one),
-    then the conference; ``c`` is the caller's CallSid, for the evidence."""
-    query = [("f", call.flow), ("v", str(call.version)), *reservation.query(), ("c", caller)]
+    then the conference; ``c`` and ``i`` are the caller's CallSid and keyed hash, so the
+    worker's answer is recorded on the caller's call."""
+    query = [("f", call.flow), ("v", str(call.version)), *reservation.query(), ("c", caller), ("i", hashed)]
     if call.language:
         query.append(("l", call.language))
     if call.domestic:
@@ -185,7 +186,7 @@ def at_reservation(flow: Flow, call: Call, reservation: Reservation, facts: Fact
     site = facts.centers.get(reservation.site) if reservation.site else None
     if shared is None or site is None or reservation.site not in shared.target.sites:
         reason = "unknown worker site" if site is None else f"site not among center '{call.center}' sites"
-        return _refuse(flow, turn, facts, reservation, reason)
+        return refuse(flow, turn, facts, reservation, reason)
     offshore = site.country != facts.home
     if reply is None:
         turn.note(
@@ -201,14 +202,14 @@ def at_reservation(flow: Flow, call: Call, reservation: Reservation, facts: Fact
             domestic=str(not offshore).lower(),
         )
         if call.domestic and offshore:
-            return _refuse(flow, turn, facts, reservation, "the caller asked for a domestic agent")
+            return refuse(flow, turn, facts, reservation, "the caller asked for a domestic agent")
         if not offshore or facts.exempt or call.heard == site.location:
             reason = facts.exempt or ("domestic-center" if not offshore else "already-disclosed")
             turn.note("exempt", reason=reason, center=site.id, bind="reservation")
             return _join(turn, site, reservation)
         state = disclosure_state(flow, reservation.bridge)
         if state is None:
-            return _refuse(flow, turn, facts, reservation, "the flow has no disclosure text")
+            return refuse(flow, turn, facts, reservation, "the flow has no disclosure text")
         return Bound(_disclose(flow, turn, facts, state, site))
     return _answered(flow, turn, facts, reply, site, reservation)
 
@@ -301,7 +302,7 @@ def _join(turn: Turn, site: Center, reservation: Reservation) -> Bound:
     return Bound(turn, join=True)
 
 
-def _refuse(flow: Flow, turn: Turn, facts: Facts, reservation: Reservation, reason: str) -> Bound:
+def refuse(flow: Flow, turn: Turn, facts: Facts, reservation: Reservation, reason: str) -> Bound:
     """A reservation Onshore cannot disclose truthfully: never bridged; the domestic line."""
     turn.note(
         "reservation_refused",

@@ -118,6 +118,23 @@ STATUS = frozenset(
         "MachineDetectionDuration",
     }
 )
+# TaskRouter's assignment callback (https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks).
+ASSIGNMENT = frozenset(
+    {
+        "Timestamp",
+        "AccountSid",
+        "WorkspaceSid",
+        "WorkflowSid",
+        "TaskQueueSid",
+        "WorkerSid",
+        "WorkerAttributes",
+        "TaskSid",
+        "TaskAttributes",
+        "TaskAge",
+        "TaskPriority",
+        "ReservationSid",
+    }
+)
 # Families: one name per SIP header Twilio passes on (sending-sip and dial#action).
 FAMILIES = ("SipHeader_", "DialSipHeader_")
 
@@ -131,6 +148,9 @@ VOCABULARY: dict[str, frozenset[str]] = {
     # a callback's outbound leg (ivr.callback_calls): its Url, Gather and Dial/Enqueue actions
     "/voice/callback": CALL | GATHER | DIAL | ENQUEUE,
     "/voice/callback/status": CALL | STATUS,
+    "/voice/assignment": ASSIGNMENT,
+    "/voice/reserved": CALL | GATHER | DIAL | ENQUEUE,
+    "/voice/agent": CALL,
 }
 EVERY = frozenset().union(*VOCABULARY.values(), DEQUEUE)
 # Routes whose step URL the engine reads: a shift across URL and body needs AccountSid gone.
@@ -139,6 +159,8 @@ REQUIRED = {
     "/voice/wait": ("AccountSid",),
     "/voice/callback": ("AccountSid",),
     "/voice/callback/status": ("AccountSid",),
+    "/voice/reserved": ("AccountSid",),
+    "/voice/assignment": ("AccountSid",),
 }
 
 refusals: Counter[str] = Counter()  # per route, since the process started

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
+from ivr.bind import task_attributes
 from ivr.flow import Target
 from ivr.table_fields import XML_ILLEGAL
 from ivr.vocabulary import Action, Ask, Call, Connect, End, Handover, Play, Speak
@@ -28,9 +29,10 @@ FINISH_ON_KEY = ""
 WHISPER_TIMEOUT = 6  # seconds, after the whisper ends, to press the accept key
 
 
-def step_url(call: Call) -> str:
-    """The URL Twilio requests when the caller or a bridge answers the call's current state."""
-    return f"{STEP_PATH}?{urlencode(call.to_query())}"
+def step_url(call: Call, path: str = STEP_PATH, extra: tuple[tuple[str, str], ...] = ()) -> str:
+    """The URL Twilio requests when the caller or a bridge answers the call's current state
+    (``path`` and ``extra``: a reservation's own URL, ``ivr.bind``)."""
+    return f"{path}?{urlencode([*call.to_query().items(), *extra])}"
 
 
 def confirm_url(call: Call, caller: str = "") -> str:
@@ -67,8 +69,11 @@ def _say(parent: VoiceResponse | Gather, text: str, language: str, voice: str) -
 
 
 @lru_cache(maxsize=4096)
-def render(actions: tuple[Action, ...]) -> str:
-    """The TwiML document for one turn."""
+def render(
+    actions: tuple[Action, ...], path: str = STEP_PATH, extra: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """The TwiML document for one turn; its answers go to ``path`` with ``extra`` added to
+    the call's step (by default the step URL)."""
     response = VoiceResponse()
     for action in actions:
         if isinstance(action, Speak):
@@ -82,7 +87,7 @@ def render(actions: tuple[Action, ...]) -> str:
             # a <Say> of its own before this <Gather>, where no input can cut it, while the
             # offer is nested here, so that the transfer key works at once
             # (https://www.twilio.com/docs/voice/twiml/gather).
-            url = step_url(action.then)
+            url = step_url(action.then, path, extra)
             gather = Gather(
                 input="dtmf speech",
                 action=url,
@@ -100,7 +105,7 @@ def render(actions: tuple[Action, ...]) -> str:
             response.append(gather)
             response.redirect(url, method="POST")  # no input: the step sees Silence
         elif isinstance(action, Connect):
-            response.append(_connect(action))
+            response.append(_connect(action, path, extra))
         elif isinstance(action, Handover):
             response.redirect(_clean(action.url), method="POST")
         elif isinstance(action, End):
@@ -108,8 +113,10 @@ def render(actions: tuple[Action, ...]) -> str:
     return str(response)
 
 
-def _connect(action: Connect) -> Dial | Enqueue:
-    url = step_url(action.then)
+def _connect(
+    action: Connect, path: str = STEP_PATH, extra: tuple[tuple[str, str], ...] = ()
+) -> Dial | Enqueue:
+    url = step_url(action.then, path, extra)
     target = action.target
     if target.kind in ("number", "sip"):
         dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT, caller_id=action.caller_id or None)
@@ -125,7 +132,10 @@ def _connect(action: Connect) -> Dial | Enqueue:
         enqueue = Enqueue(
             action=url, method="POST", wait_url=wait, wait_url_method="POST", workflow_sid=target.value
         )
-        enqueue.task(json.dumps(dict(action.attributes), sort_keys=True))
+        # The Task carries the call's step: the assignment callback sends the call on from
+        # there (ivr.bind); TaskRouter adds call_sid, from, to to these attributes
+        # (https://www.twilio.com/docs/taskrouter/twiml-queue-calls).
+        enqueue.task(task_attributes(action.attributes, action.then))
         return enqueue
     return Enqueue(target.value, action=url, method="POST", wait_url=wait, wait_url_method="POST")
 
@@ -222,5 +232,38 @@ def apology(text: str) -> str:
     """Last resort when no flow is known at all: say so and hang up."""
     response = VoiceResponse()
     response.say(_clean(text), language="en-US")
+    response.hangup()
+    return str(response)
+
+
+def join(lines: tuple[Speak, ...], room: str, action: str) -> str:
+    """The caller's leg joins the conference named after a reservation (ivr.bind): hold
+    music until the worker is in (``startConferenceOnEnter`` false: the conference waits for
+    them), no beep, and the conference ends when the caller leaves; ``action`` hears how it
+    ended (https://www.twilio.com/docs/voice/twiml/conference)."""
+    response = VoiceResponse()
+    for line in lines:
+        _say(response, line.text, line.language, line.voice)
+    dial = Dial(action=action, method="POST")
+    dial.conference(room, beep=False, start_conference_on_enter=False, end_conference_on_exit=True)
+    response.append(dial)
+    return str(response)
+
+
+def agent_leg(lines: tuple[Speak, ...], room: str) -> str:
+    """The worker's leg: the whisper (when the flow has one), then the conference, which
+    starts when they enter and ends when they leave."""
+    response = VoiceResponse()
+    for line in lines:
+        _say(response, line.text, line.language, line.voice)
+    dial = Dial()
+    dial.conference(room, beep=False, start_conference_on_enter=True, end_conference_on_exit=True)
+    response.append(dial)
+    return str(response)
+
+
+def hangup() -> str:
+    """End this leg."""
+    response = VoiceResponse()
     response.hangup()
     return str(response)

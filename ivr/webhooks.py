@@ -25,7 +25,19 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
-from ivr import caller_ids, engine, evidence, hold, logs, metrics, parameters, twilio_request, twiml, whisper
+from ivr import (
+    bind_routes,
+    caller_ids,
+    engine,
+    evidence,
+    hold,
+    logs,
+    metrics,
+    parameters,
+    twilio_request,
+    twiml,
+    whisper,
+)
 from ivr.chores import Chores
 from ivr.errors import CircuitOpen, StoreUnavailable, Unconfirmed
 from ivr.estimate import remaining
@@ -37,6 +49,7 @@ from ivr.settings import Settings
 from ivr.signature import SignatureChecker
 from ivr.spool import Spool, Spooled
 from ivr.store import EMPTY, Scope, Stale, Store, View
+from ivr.taskrouter_api import TaskRouterApi
 from ivr.twilio_request import TwilioRequest
 from ivr.vocabulary import (
     UNKNOWN,
@@ -70,6 +83,7 @@ class Onshore:
     chores: Chores  # on a timer of each worker's own (deploy/gunicorn.conf.py starts it)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     first_turns: FirstTurns = field(default_factory=FirstTurns)
+    taskrouter: TaskRouterApi | None = None  # TaskRouter's REST API (ivr.bind_routes)
 
 
 def signed_by_twilio(app: Onshore, request: TwilioRequest) -> bool:
@@ -613,7 +627,14 @@ ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
     "/voice/wait": wait,
     "/voice/status": status,
     "/voice/confirm": confirm,
+    "/voice/assignment": bind_routes.assignment,
+    "/voice/reserved": bind_routes.reserved,
+    "/voice/agent": bind_routes.agent,
 }
+# TaskRouter processes an assignment instruction only from a 200 with this content type
+# (https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks); an empty body
+# leaves the reservation pending, which is also what a failure here answers.
+JSON_ROUTES = frozenset({"/voice/assignment"})
 # Twilio's console lets "Call status changes" be a GET; every other URL Onshore gives out is POST.
 # https://www.twilio.com/docs/usage/webhooks/webhooks-security: "the parameters sent in the
 # webhook (either GET or POST) and the exact URL" make the signature.
@@ -658,6 +679,8 @@ class Webhooks:
             last_resort = (
                 keep_holding(_asked(environ), self.app.settings.home_country)
                 if path == twiml.WAIT_PATH
+                else ""
+                if path in JSON_ROUTES
                 else twiml.apology(GENERIC_APOLOGY)
             )
             refused, body = None, last_resort.encode()
@@ -669,9 +692,8 @@ class Webhooks:
             )
             answer = refused(environ, start_response)
         else:
-            start_response(
-                "200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
-            )
+            kind = "application/json" if path in JSON_ROUTES else "text/xml; charset=utf-8"
+            start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(body)))])
             answer = [body]
         metrics.LATENCY.labels(route).observe(time.perf_counter() - started)
         return answer

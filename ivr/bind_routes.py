@@ -1,0 +1,176 @@
+"""The webhooks of a TaskRouter reservation (``ivr.bind`` decides; this is the edge).
+
+- ``/voice/assignment``: the workflow's Assignment Callback URL. Signed like every Twilio
+  request; answered within TaskRouter's 5 s with ``application/json``: the ``redirect``
+  instruction for an Onshore call, or an empty 200 (TaskRouter's "manual" model: the
+  reservation stays pending and times out) for a Task Onshore did not create. Nothing is
+  recorded here: the caller's own leg records the reservation when it arrives.
+- ``/voice/reserved``: the caller's leg at a reservation (``ivr.bind.at_reservation``), the
+  offer's answer, the domestic bridge that may follow, and the end of the conference.
+  The TaskRouter requests a turn needs (dial the worker, cancel the Task) are made once per
+  request, before the turn is recorded; a failure sends the caller to the domestic line.
+- ``/voice/agent``: the worker's leg when it answers: the reservation is accepted, then the
+  conference; a reservation that is no longer pending (timed out, canceled) hangs that leg
+  up, so no worker is ever joined to a caller Onshore did not send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ivr import bind, engine, evidence, twiml
+from ivr.bind import Reservation
+from ivr.engine import Call, Event, Facts, Turn
+from ivr.store import Scope, View
+from ivr.taskrouter_api import TaskRouterApi, TaskRouterUnavailable
+from ivr.twilio_request import TwilioRequest
+
+if TYPE_CHECKING:
+    from ivr.webhooks import Decision, Onshore
+
+log = logging.getLogger(__name__)
+NO_API = "no TaskRouter credentials (TWILIO_ACCOUNT_SID)"
+
+
+def base_url(app: Onshore, request: TwilioRequest) -> str:
+    """Scheme and host Twilio reaches this service at (``PUBLIC_BASE_URL`` when set)."""
+    return app.settings.public_base_url.rstrip("/") or request.origin
+
+
+def assignment(app: Onshore, request: TwilioRequest) -> str:
+    """TaskRouter reserved a worker: send the caller's call to hear where they are."""
+    parsed = bind.assignment(request.form)
+    if parsed is None:
+        log.info(
+            "assignment callback for task %s is not an Onshore call's; left pending",
+            request.form.get("TaskSid", "")[:34],
+        )
+        return ""
+    reservation, call, call_sid = parsed
+    log.info("reservation %s: worker site %s", reservation.reservation, reservation.site or "unknown")
+    url = bind.reserved_url(base_url(app, request), call, reservation)
+    return json.dumps(bind.redirect(call_sid, url))
+
+
+def reserved(app: Onshore, request: TwilioRequest) -> str:
+    """The caller's leg at a reservation."""
+    from ivr import webhooks
+
+    form, args = request.form, request.args
+    sid, now = form.get("CallSid", ""), app.clock()
+    try:
+        call: Call | None = Call.from_query(args)
+    except (KeyError, ValueError):
+        call = None
+    found = Reservation.from_query(args)
+    phase = args.get("p", "")
+    reply = webhooks._reply(form)
+    base = base_url(app, request)
+    done: dict[str, str] = {}  # TaskRouter requests made in this request: once, whatever retries
+
+    def decide(view: View, fresh: bool) -> Decision:
+        flow = webhooks._flow(app, call.flow, call.version, fresh) if call else None
+        if call is None or flow is None or found is None:
+            reason = "malformed reservation URL" if call is None or found is None else "flow version unknown"
+            return webhooks._lost(app, sid, now, args.get("f", ""), reason)
+        reservation: Reservation = found
+        facts = Facts(sid, now, view.centers, app.settings.home_country, call.exempt or None, fresh)  # type: ignore[arg-type]
+        extra = (*reservation.query(), ("p", bind.ANSWER))
+        if not call.state.startswith(bind.BOUND):  # the domestic bridge that followed
+            turn = webhooks._run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
+            return twiml.render(tuple(turn.actions), bind.RESERVED_PATH, extra), turn.events
+        if phase == bind.ENDED:
+            turn = bind.conference_ended(flow, call, reservation, facts, reply)
+            return twiml.render(tuple(turn.actions), bind.RESERVED_PATH, extra), turn.events
+        if not fresh:
+            bound = bind.refuse(flow, Turn(call), facts, reservation, "center lookup unavailable")
+        else:
+            bound = bind.at_reservation(
+                flow, call, reservation, facts, reply if phase == bind.ANSWER else None
+            )
+        if bound.join:
+            agent = bind.agent_url(base, call, reservation, sid, webhooks._hashed(app, form))
+            failed = _once(done, "dial", lambda: _api(app).dial_worker(reservation, agent))
+            if not failed:
+                ended = twiml.step_url(
+                    bound.turn.call, bind.RESERVED_PATH, (*reservation.query(), ("p", bind.ENDED))
+                )
+                return twiml.join((), reservation.reservation, ended), bound.turn.events
+            bound.turn.events = [e for e in bound.turn.events if e.step != "joined"]
+            bound = bind.refuse(flow, bound.turn, facts, reservation, failed)
+        events = bound.turn.events
+        if bound.cancel:
+            failed = _once(done, "cancel", lambda: _api(app).cancel(reservation, bound.cancel))
+            if failed:
+                events = [
+                    *events,
+                    Event(
+                        f"task_cancel:{call.seq}:{reservation.state}", "task_cancel", (("failed", failed),)
+                    ),
+                ]
+        return twiml.render(tuple(bound.turn.actions), bind.RESERVED_PATH, extra), events
+
+    scope = Scope(flow=call.flow, version=call.version) if call else Scope()
+    return webhooks._answer(app, sid, scope, form.get("From", ""), now, decide)
+
+
+def agent(app: Onshore, request: TwilioRequest) -> str:
+    """The worker's leg answered: accept the reservation, then the conference."""
+    from ivr import webhooks
+
+    args, form = request.args, request.form
+    reservation = Reservation.from_query(args)
+    caller, hashed = args.get("c", ""), args.get("i", "")
+    if reservation is None or not bind.SID.match(caller):
+        return twiml.hangup()
+    try:
+        _api(app).accept(reservation)
+    except TaskRouterUnavailable as exc:
+        log.warning(
+            "reservation %s not accepted (%s): the worker's leg hangs up", reservation.reservation, exc
+        )
+        outcome, document = f"refused: {str(exc)[:160]}", twiml.hangup()
+    else:
+        outcome, document = "accepted", twiml.agent_leg((), reservation.reservation)
+    event = Event(
+        f"accepted:0:{reservation.state}",
+        "agent_answered",
+        (
+            ("outcome", outcome),
+            ("site", reservation.site),
+            ("worker", reservation.worker),
+            ("reservation", reservation.reservation),
+            ("leg", form.get("CallSid", "")),
+        ),
+    )
+    return webhooks._answer(
+        app,
+        caller,
+        Scope(),
+        "",
+        app.clock(),
+        lambda view, fresh: (document, [event]),
+        check=False,
+        hashed=hashed if evidence.is_caller_hash(hashed) else "",
+    )
+
+
+def _api(app: Onshore) -> TaskRouterApi:
+    if app.taskrouter is None:
+        raise TaskRouterUnavailable(NO_API)
+    return app.taskrouter
+
+
+def _once(done: dict[str, str], what: str, request: Callable[[], None]) -> str:
+    """Make a TaskRouter request once per webhook; "" when it succeeded, else why not."""
+    if what not in done:
+        try:
+            request()
+            done[what] = ""
+        except TaskRouterUnavailable as exc:
+            log.warning("%s", exc)
+            done[what] = str(exc)[:200]
+    return done[what]
