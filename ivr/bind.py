@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from ivr import engine, step_query
-from ivr.engine import Call, Facts, Heard, Reply, Silence, Turn
 from ivr.flow import Center, Disclose, Flow
+from ivr.vocabulary import BridgeEnded, Call, End, Facts, Heard, Reply, Silence, Speak, Turn
 
 RESERVED_PATH = "/voice/reserved"
 AGENT_PATH = "/voice/agent"
@@ -235,7 +235,7 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Cente
         prompt="alone",
         bind="reservation",
     )
-    turn.actions.append(engine.Speak(line, lang.tag, lang.voice))
+    turn.actions.append(Speak(line, lang.tag, lang.voice))
     turn.call = call._replace(heard=site.location, misses=0)
     return _offer(flow, turn, facts, state, site)
 
@@ -318,8 +318,8 @@ def conference_ended(flow: Flow, call: Call, reservation: Reservation, facts: Fa
     """The caller's conference ended (the Dial's action): the call is over for Onshore when
     it was answered or the caller left; a conference that failed sends them home."""
     turn = Turn(call._replace(state=reservation.state))
-    if not isinstance(reply, engine.BridgeEnded):
-        turn.actions.append(engine.End())
+    if not isinstance(reply, BridgeEnded):
+        turn.actions.append(End())
         return turn
     read = reply.meaning()
     site = facts.centers.get(reservation.site)
@@ -333,5 +333,80 @@ def conference_ended(flow: Flow, call: Call, reservation: Reservation, facts: Fa
     )
     if read == "failed":
         return engine._transfer(flow, turn, facts, "")
-    turn.actions.append(engine.End())
+    turn.actions.append(End())
+    return turn
+
+
+# --- a shared named queue, at dequeue ----------------------------------------------------
+
+DEQUEUE_PATH = "/voice/dequeue"
+# Said at a dequeue by an agent of a site Onshore cannot place: nothing true can be said of
+# where they are, and the <Queue url> document cannot listen for the transfer key.
+UNPLACED: Mapping[str, str] = {
+    "en": "We could not confirm where the agent taking your call is located. "
+    "You may ask them to transfer you to an agent in {home_country}.",
+    "es": "No pudimos confirmar dónde se encuentra el agente que atiende su llamada. "
+    "Puede pedirle que lo transfiera a un agente en {home_country}.",
+}
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What the record says of a call waiting in a queue: its flow version, the language it
+    speaks (its code; "" the flow's first), the center whose queue it waits in."""
+
+    flow: str
+    version: int
+    language: str
+    center: str
+
+
+def queued(entries: Iterable[list[str] | None]) -> Queued | None:
+    """A queued call from its record's entries (``Store.call_entries``); None without a
+    ``received`` of a flow version and a ``bridged``."""
+    flow, version, language, center = "", 0, "", ""
+    for entry in entries:
+        if entry is None:
+            continue
+        fields = dict(zip(entry[0::2], entry[1::2], strict=False))
+        step = fields.get("step")
+        if step == "received" and fields.get("version", "").isdigit():
+            flow, version = fields.get("flow", ""), int(fields["version"])
+        elif step == "language":
+            language = fields.get("language", "")
+        elif step == "bridged":
+            center = fields.get("center", "")
+    return Queued(flow, version, language, center) if flow and version and center else None
+
+
+def at_dequeue(flow: Flow, call: Queued, site_id: str, agent_leg: str, facts: Facts) -> Turn:
+    """What the caller hears, just before the bridge, of the agent who dequeued them: the
+    site's city and country (Say only: Twilio allows Play, Say, Pause and Redirect there,
+    https://www.twilio.com/docs/voice/twiml/queue), nothing for a domestic site."""
+    lang = flow.speaking(call.language)
+    turn = Turn(Call(flow.id, flow.version, "@dequeue", center=call.center, language=call.language))
+    shared = facts.centers.get(call.center)
+    site = facts.centers.get(site_id) if SITE.match(site_id) else None
+    if shared is None or site is None or (shared.target.sites and site_id not in shared.target.sites):
+        turn.note(
+            "dequeue_refused",
+            agent_leg,
+            reason="unknown agent site",
+            site=site_id if SITE.match(site_id) else "unknown",
+            center=call.center,
+            leg=agent_leg,
+        )
+        text = engine.fill(UNPLACED.get(lang.code, UNPLACED["en"]), flow, facts, None, lang.code)
+        turn.actions.append(Speak(text, lang.tag, lang.voice))
+        return turn
+    offshore = site.country != facts.home
+    fields = {"center": call.center, "site": site.id, "city": site.city, "country": site.country}
+    turn.note("dequeued", agent_leg, **fields, domestic=str(not offshore).lower(), leg=agent_leg)
+    state = disclosure_state(flow, "")
+    if offshore and state is not None:
+        line = engine.fill(state.text, flow, facts, site, lang.code)
+        turn.note(
+            "disclosed", agent_leg, **fields, text=line, language=lang.tag, prompt="alone", bind="dequeue"
+        )
+        turn.actions.append(Speak(line, lang.tag, lang.voice))
     return turn

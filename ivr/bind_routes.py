@@ -9,6 +9,8 @@
   offer's answer, the domestic bridge that may follow, and the end of the conference.
   The TaskRouter requests a turn needs (dial the worker, cancel the Task) are made once per
   request, before the turn is recorded; a failure sends the caller to the domestic line.
+- ``/voice/dequeue``: a shared named queue's ``<Dial><Queue url>``, on the caller's leg just
+  before an agent who dequeued them is bridged: where that agent sits (``ivr.bind.at_dequeue``).
 - ``/voice/agent``: the worker's leg when it answers: the reservation is accepted, then the
   conference; a reservation that is no longer pending (timed out, canceled) hangs that leg
   up, so no worker is ever joined to a caller Onshore did not send.
@@ -23,10 +25,11 @@ from typing import TYPE_CHECKING
 
 from ivr import bind, engine, evidence, twiml
 from ivr.bind import Reservation
-from ivr.engine import Call, Event, Facts, Turn
+from ivr.places import country_name
 from ivr.store import Scope, View
 from ivr.taskrouter_api import TaskRouterApi, TaskRouterUnavailable
 from ivr.twilio_request import TwilioRequest
+from ivr.vocabulary import Call, Event, Facts, Speak, Turn
 
 if TYPE_CHECKING:
     from ivr.webhooks import Decision, Onshore
@@ -174,3 +177,41 @@ def _once(done: dict[str, str], what: str, request: Callable[[], None]) -> str:
             log.warning("%s", exc)
             done[what] = str(exc)[:200]
     return done[what]
+
+
+def dequeue(app: Onshore, request: TwilioRequest) -> str:
+    """A shared queue's ``<Dial><Queue url>``: runs on the waiting caller's leg just before the
+    agent who dequeued them is bridged; ``site`` (in the URL the agent app gives) is where
+    that agent sits. The caller's language and queue come from the call's record."""
+    from ivr import webhooks
+
+    form, args = request.form, request.args
+    sid, now = form.get("CallSid", ""), app.clock()
+    agent_leg = form.get("DequeingCallSid", "")[:34]
+    try:
+        entries = app.store.call_entries(sid) if bind.SID.match(sid) else []
+    except Exception as exc:  # noqa: BLE001 - Redis away: say what can be said without the record
+        log.warning("call %s: record unreadable at dequeue (%s)", sid, exc)
+        entries = []
+    queued = bind.queued(entry for _, entry in entries)
+
+    def decide(view: View, fresh: bool) -> Decision:
+        flow = webhooks._flow(app, queued.flow, queued.version, fresh) if queued else None
+        if queued is None or flow is None:
+            event = Event(
+                f"dequeue_refused:0:{agent_leg}",
+                "dequeue_refused",
+                (
+                    ("reason", "call record unreadable"),
+                    ("site", args.get("site", "")[:64]),
+                    ("leg", agent_leg),
+                ),
+            )
+            text = bind.UNPLACED["en"].format(home_country=country_name(app.settings.home_country, "en-US"))
+            return twiml.render((Speak(text, "en-US"),)), [event]
+        facts = Facts(sid, now, view.centers, app.settings.home_country, None, fresh)
+        turn = bind.at_dequeue(flow, queued, args.get("site", ""), agent_leg, facts)
+        return twiml.render(tuple(turn.actions)), turn.events
+
+    scope = Scope(flow=queued.flow, version=queued.version) if queued else Scope()
+    return webhooks._answer(app, sid, scope, form.get("From", ""), now, decide)

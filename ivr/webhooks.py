@@ -630,6 +630,7 @@ ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
     "/voice/assignment": bind_routes.assignment,
     "/voice/reserved": bind_routes.reserved,
     "/voice/agent": bind_routes.agent,
+    "/voice/dequeue": bind_routes.dequeue,
 }
 # TaskRouter processes an assignment instruction only from a 200 with this content type
 # (https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks); an empty body

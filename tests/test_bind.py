@@ -11,9 +11,9 @@ import pytest
 
 from ivr import bind
 from ivr.check import offshore_centers, site_problems
-from ivr.engine import Ask, Call, Connect, End, Facts, Heard, Silence, Speak
 from ivr.flow import TRANSFER_WORDS, Bridge, Center, Config, Disclose, Domestic, Flow, Language, Target
 from ivr.hours import parse_hours
+from ivr.vocabulary import Ask, BridgeEnded, Call, Connect, End, Facts, Heard, Silence, Speak
 
 
 def center(cid: str, city: str, country: str, target: Target | None = None) -> Center:
@@ -280,7 +280,6 @@ def _other() -> dict[str, str]:
 
 def test_the_conference_ending_ends_the_call_and_a_failed_one_goes_home() -> None:
     res = reservation("bangalore")
-    from ivr.engine import BridgeEnded
 
     done = bind.conference_ended(FLOW, CALL, res, FACTS, BridgeEnded("answered"))
     assert isinstance(done.actions[-1], End)
