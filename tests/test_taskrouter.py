@@ -1,0 +1,162 @@
+"""End to end over real HTTP: TaskRouter's reservations and a shared queue's dequeue are
+disclosed with the site of the agent actually reserved or dequeuing (issue 14).
+
+Real gunicorn, a real redis-server, and ``tests/taskrouter_standin.py`` for TaskRouter:
+Twilio's cloud cannot be reached from here, so that stand-in plays TaskRouter's side
+(reservations, the signed assignment callback, its REST API with Basic auth and its
+documented checks) and ``ivr.caller.Phone`` plays the caller's leg, signed as Twilio signs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ivr.caller import ACCOUNT_SID, Caller, Phone
+from tests.conftest import TOKEN, http_transport, serving, stream_entries
+from tests.taskrouter_standin import TaskRouterCloud, Worker
+
+FLOWS = Path(__file__).resolve().parent / "taskrouter_flows"
+SUPPORT, POOLED = "+18005550100", "+18005550111"
+MANILA = "Your call will be answered by our team in Manila, the Philippines."
+BANGALORE = "Your call will be answered by our team in Bangalore, India."
+OFFER = "To speak with an agent in the United States, press 1 or say 'agent'."
+
+
+class Cloud:
+    """The gunicorn stack and a TaskRouter stand-in whose workers each test sets."""
+
+    def __init__(self, base_url: str, cloud: TaskRouterCloud, redis) -> None:  # noqa: ANN001
+        self.base_url, self.cloud, self.redis = base_url, cloud, redis
+
+    def phone(self, *workers: Worker) -> Phone:
+        self.cloud.workers = list(workers)
+        self.cloud.problems.clear()
+        return Phone(self.base_url, TOKEN, http_transport(), taskrouter=self.cloud)
+
+    def events(self, call_sid: str) -> list[dict[str, str]]:
+        return [e for _, e in stream_entries(self.redis.client()) if e.get("call") == call_sid]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Cloud]:  # noqa: ANN001
+    cloud = TaskRouterCloud(None, TOKEN, "", [])  # type: ignore[arg-type]
+    with serving(
+        FLOWS,
+        tmp_path_factory.mktemp("spool"),
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_API_BASE_URL=cloud.url,
+    ) as (server, gunicorn):
+        cloud.phone = Phone(gunicorn.base_url, TOKEN, http_transport())
+        cloud.callback_url = gunicorn.base_url + "/voice/assignment"
+        yield Cloud(gunicorn.base_url, cloud, server)
+    cloud.close()
+
+
+def worker(name: str, site: str, answers: bool = True) -> Worker:
+    return Worker(name, {"site": site, "contact_uri": "+1555" + secrets.choice("0123456789") * 7}, answers)
+
+
+def steps(events: list[dict[str, str]], step: str) -> list[dict[str, str]]:
+    return [e for e in events if e["step"] == step]
+
+
+def task_of(stack: Cloud, call_sid: str):  # noqa: ANN201
+    (task,) = [task for task in stack.cloud.tasks.values() if task.attributes["call_sid"] == call_sid]
+    return task
+
+
+def test_a_worker_who_does_not_answer_is_followed_by_the_next_one_each_disclosed_by_its_own_site(
+    stack: Cloud,
+) -> None:
+    phone = stack.phone(worker("Maria", "manila", answers=False), worker("Arjun", "bangalore"))
+    t = phone.call(Caller(SUPPORT))  # silent at the entry offer and at both reservations
+    assert stack.cloud.problems == []
+    assert t.heard.count(MANILA) == 1 and t.heard.count(BANGALORE) == 1
+    assert t.heard.index(MANILA) < t.heard.index(BANGALORE)
+    events = stack.events(t.call_sid)
+    disclosed = [(e["center"], e.get("bind", "")) for e in steps(events, "disclosed")]
+    assert disclosed[-2:] == [("manila", "reservation"), ("bangalore", "reservation")]
+    assert [e["site"] for e in steps(events, "reserved")] == ["manila", "bangalore"]
+    (accepted,) = steps(events, "agent_answered")
+    assert (accepted["outcome"], accepted["site"]) == ("accepted", "bangalore")
+    assert [r.status for r in task_of(stack, t.call_sid).reservations] == ["timeout", "accepted"]
+    assert steps(events, "bridge_ended")[-1]["center"] == "bangalore"
+
+
+@pytest.mark.parametrize("asks", ["1", "agent"])
+def test_a_caller_who_asks_for_the_us_at_the_reservation_goes_home_and_the_worker_is_never_accepted(
+    stack: Cloud, asks: str
+) -> None:
+    phone = stack.phone(worker("Maria", "manila"))
+    caller = Caller(SUPPORT, press=",1") if asks == "1" else Caller(SUPPORT, press=",", say="agent")
+    t = phone.call(caller)
+    assert stack.cloud.problems == []
+    assert MANILA in t.heard
+    assert t.bridges[-1] == ("number", "+15705550123")
+    task = task_of(stack, t.call_sid)
+    assert task.status == "canceled" and task.reason == "the caller asked for the domestic line"
+    assert [r.status for r in task.reservations] == ["canceled"]
+    events = stack.events(t.call_sid)
+    assert steps(events, "transfer_requested")[-1]["by"] == ("key" if asks == "1" else "voice")
+    assert not steps(events, "agent_answered")
+
+
+def test_a_worker_at_home_is_joined_without_a_disclosure(stack: Cloud) -> None:
+    phone = stack.phone(worker("Pam", "scranton"))
+    t = phone.call(Caller(SUPPORT))
+    assert stack.cloud.problems == []
+    assert MANILA not in t.heard and BANGALORE not in t.heard
+    events = stack.events(t.call_sid)
+    assert steps(events, "exempt")[-1]["reason"] == "domestic-center"
+    assert [r.status for r in task_of(stack, t.call_sid).reservations] == ["accepted"]
+
+
+@pytest.mark.parametrize("site", ["lagos", "", "pool"])
+def test_a_worker_whose_site_onshore_cannot_place_is_refused_and_the_caller_goes_home(
+    stack: Cloud, site: str
+) -> None:
+    phone = stack.phone(worker("Who", site))
+    t = phone.call(Caller(SUPPORT))
+    assert stack.cloud.problems == []
+    assert t.bridges[-1] == ("number", "+15705550123")
+    (refused,) = steps(stack.events(t.call_sid), "reservation_refused")
+    assert refused["site"] == (site or "unknown")
+    task = task_of(stack, t.call_sid)
+    assert task.status == "canceled" and [r.status for r in task.reservations] == ["canceled"]
+
+
+def test_an_assignment_callback_not_signed_by_twilio_is_refused(stack: Cloud) -> None:
+    import requests
+
+    r = requests.post(stack.base_url + "/voice/assignment", data={"AccountSid": ACCOUNT_SID}, timeout=5)
+    assert r.status_code == 403
+
+
+def test_a_shared_queue_dequeued_by_a_bangalore_agent_names_bangalore_just_before_the_bridge(
+    stack: Cloud,
+) -> None:
+    phone = stack.phone()
+    t = phone.call(Caller(POOLED, wait=5))
+    entry = [line for line in t.heard if "one of our teams" in line]
+    assert entry and "Manila, the Philippines" in entry[0] and "Bangalore, India" in entry[0]
+    status, _, body = phone.post(
+        "/voice/dequeue?site=bangalore",
+        {
+            "CallSid": t.call_sid,
+            "From": t.caller,
+            "To": POOLED,
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            "QueueSid": "QU" + "0" * 32,
+            "QueueTime": "5",
+            "DequeingCallSid": "CA" + "9" * 32,
+        },
+    )
+    assert status == 200 and BANGALORE in body and "<Gather" not in body
+    dequeued = steps(stack.events(t.call_sid), "dequeued")
+    assert [(e["site"], e["country"]) for e in dequeued] == [("bangalore", "IN")]
