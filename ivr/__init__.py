@@ -30,7 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and, in tests, test_config)."""
     from flask import Flask
 
-    from ivr import metrics, operator_api, taskrouter_api, webhooks
+    from ivr import agent_api, metrics, operator_api, taskrouter_api, webhooks
     from ivr import store as store_module
     from ivr.breaker import Breaker
     from ivr.chores import Chore, Chores, Sweep
@@ -73,8 +73,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     webhooks.init_app(app, onshore)
     operator_api.init_app(app, settings.report_token)
+    agent_api.init_app(app, settings.agent_token, rest_client(os.environ) if settings.agent_token else None)
     metrics.init_app(app, settings.metrics_token, webhooks.ROUTES)
     return app
+
+
+def rest_client(env: Mapping[str, str]) -> Any:
+    """Twilio's REST client for the account in the environment, or None without one."""
+    if not env.get("TWILIO_ACCOUNT_SID"):
+        return None
+    from ivr import twilio_rest
+
+    return twilio_rest.client(twilio_rest.rest_settings(env))
 
 
 def breaker_moved(was: State, now: State, why: str) -> None:

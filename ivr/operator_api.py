@@ -20,22 +20,27 @@ bp = Blueprint("operators", __name__)
 READ_TIMEOUT = 10.0
 
 
-@bp.before_request
-def require_token() -> Response | None:
-    """Only a caller holding the operator token gets past this line."""
-    token = current_app.config["ONSHORE_REPORT_TOKEN"]
+def bearer_refusal(token: str, variable: str, realm: str) -> Response | None:
+    """The answer to a request without this bearer token (404 while the token is unset,
+    so the route does not exist), or None for one that holds it."""
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not token:
         abort(404)
     if not hmac.compare_digest(given.encode(), token.encode()):
         # RFC 6750 section 3: a 401 names the scheme the client must use
         return Response(
-            "a bearer token is required (IVR_REPORT_TOKEN)\n",
+            f"a bearer token is required ({variable})\n",
             status=401,
             mimetype="text/plain",
-            headers={"WWW-Authenticate": 'Bearer realm="onshore-reports"'},
+            headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
         )
     return None
+
+
+@bp.before_request
+def require_token() -> Response | None:
+    """Only a caller holding the operator token gets past this line."""
+    return bearer_refusal(current_app.config["ONSHORE_REPORT_TOKEN"], "IVR_REPORT_TOKEN", "onshore-reports")
 
 
 @bp.get("/reports")

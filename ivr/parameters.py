@@ -152,6 +152,7 @@ VOCABULARY: dict[str, frozenset[str]] = {
     "/voice/reserved": CALL | GATHER | DIAL | ENQUEUE,
     "/voice/agent": CALL,
     "/voice/dequeue": CALL | DEQUEUE,
+    "/voice/home": CALL,
 }
 EVERY = frozenset().union(*VOCABULARY.values(), DEQUEUE)
 # Routes whose step URL the engine reads: a shift across URL and body needs AccountSid gone.

@@ -25,6 +25,7 @@ class Settings:
     webhook_shared_keys: str = ""  # "id:secret,...": Webhook Rules' SharedKeys, all accepted
     spool_dir: str = "spool"
     report_token: str = ""
+    agent_token: str = ""  # POST /calls/<CallSid>/domestic exists only with one (ivr.agent_api)
     archive_dir: str = ""  # day files of evidence past the hot window (ivr.archive)
     metrics_token: str = ""  # GET /metrics exists only with one
     flows_dir: str = ""
@@ -47,6 +48,7 @@ class Settings:
             webhook_shared_keys=env.get("TWILIO_WEBHOOK_SHARED_KEYS", ""),
             spool_dir=env.get("IVR_SPOOL_DIR", "spool"),
             report_token=env.get("IVR_REPORT_TOKEN", ""),
+            agent_token=env.get("IVR_AGENT_TOKEN", ""),
             archive_dir=env.get("IVR_ARCHIVE_DIR", ""),
             metrics_token=env.get("IVR_METRICS_TOKEN", ""),
             flows_dir=env.get("IVR_FLOWS_DIR", ""),
@@ -96,6 +98,7 @@ _SECRETS = {
     "auth_token_secondary": "TWILIO_AUTH_TOKEN_SECONDARY",
     "caller_hash_key": "IVR_CALLER_HASH_KEY",
     "report_token": "IVR_REPORT_TOKEN",
+    "agent_token": "IVR_AGENT_TOKEN",
     "webhook_shared_keys": "TWILIO_WEBHOOK_SHARED_KEYS",
 }
 PLACEHOLDER = "CHANGE-ME"

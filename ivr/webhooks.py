@@ -26,6 +26,7 @@ from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
 
 from ivr import (
+    agent_api,
     bind_routes,
     caller_ids,
     engine,
@@ -631,6 +632,7 @@ ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
     "/voice/reserved": bind_routes.reserved,
     "/voice/agent": bind_routes.agent,
     "/voice/dequeue": bind_routes.dequeue,
+    "/voice/home": agent_api.home,
 }
 # TaskRouter processes an assignment instruction only from a 200 with this content type
 # (https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks); an empty body
