@@ -28,7 +28,9 @@ It plays what TaskRouter documents, and checks what Onshore sends against it:
   have accepted by then; a worker who does not answer lets the reservation time out, and
   the next worker is reserved.
 
-It is a real HTTP server on a free port; Onshore's twilio SDK client is pointed at it.
+It is a real HTTP server on a free port; Onshore's twilio SDK client is pointed at it
+(``TWILIO_API_BASE_URL``), and requests for Twilio's Voice API go on to
+``tests/twilio_cloud.py`` (``voice``), the REST stand-in for calls.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ivr.caller import ACCOUNT_SID, Phone, Transcript
+from tests.twilio_cloud import RestError, TwilioCloud
 
 INSTRUCTIONS = ("accept", "reject", "dequeue", "call", "redirect", "conference")
 REDIRECT_FIELDS = {"instruction", "call_sid", "url", "accept"}
@@ -99,6 +102,7 @@ class TaskRouterCloud:
         self.instructions: list[dict[str, object]] = []
         self.rest: list[tuple[str, dict[str, str]]] = []  # (path, form) of each REST request
         self.lock = threading.Lock()
+        self.voice: TwilioCloud | None = None  # Twilio's Voice API, on the same base URL
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -286,8 +290,16 @@ class TaskRouterCloud:
 
             def do_POST(self) -> None:  # noqa: N802 - the http.server name
                 length = int(self.headers.get("Content-Length", "0"))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                status, payload = cloud._rest(self.path, form, self.headers.get("Authorization", ""))
+                raw = self.rfile.read(length).decode()
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
+                if self.path.startswith("/2010-04-01/") and cloud.voice is not None:
+                    # Twilio's Voice API on the same base URL: tests/twilio_cloud.py plays it
+                    try:
+                        status, payload = cloud.voice.handle("POST", self.path, dict(self.headers), raw)
+                    except RestError as err:
+                        status, payload = err.status, err.body()
+                else:
+                    status, payload = cloud._rest(self.path, form, self.headers.get("Authorization", ""))
                 body = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

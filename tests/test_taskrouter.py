@@ -14,15 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from ivr.caller import ACCOUNT_SID, Caller, Phone
 from tests.conftest import TOKEN, http_transport, serving, stream_entries
 from tests.taskrouter_standin import TaskRouterCloud, Worker
+from tests.twilio_cloud import CloudCall, TwilioCloud
 
 FLOWS = Path(__file__).resolve().parent / "taskrouter_flows"
 SUPPORT, POOLED = "+18005550100", "+18005550111"
 MANILA = "Your call will be answered by our team in Manila, the Philippines."
 BANGALORE = "Your call will be answered by our team in Bangalore, India."
+AGENT_TOKEN = "agents-desk-token"
 OFFER = "To speak with an agent in the United States, press 1 or say 'agent'."
 
 
@@ -44,11 +47,13 @@ class Cloud:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Cloud]:  # noqa: ANN001
     cloud = TaskRouterCloud(None, TOKEN, "", [])  # type: ignore[arg-type]
+    cloud.voice = TwilioCloud(TOKEN, numbers=(SUPPORT, POOLED))
     with serving(
         FLOWS,
         tmp_path_factory.mktemp("spool"),
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_API_BASE_URL=cloud.url,
+        IVR_AGENT_TOKEN=AGENT_TOKEN,
     ) as (server, gunicorn):
         cloud.phone = Phone(gunicorn.base_url, TOKEN, http_transport())
         cloud.callback_url = gunicorn.base_url + "/voice/assignment"
@@ -130,8 +135,6 @@ def test_a_worker_whose_site_onshore_cannot_place_is_refused_and_the_caller_goes
 
 
 def test_an_assignment_callback_not_signed_by_twilio_is_refused(stack: Cloud) -> None:
-    import requests
-
     r = requests.post(stack.base_url + "/voice/assignment", data={"AccountSid": ACCOUNT_SID}, timeout=5)
     assert r.status_code == 403
 
@@ -160,3 +163,61 @@ def test_a_shared_queue_dequeued_by_a_bangalore_agent_names_bangalore_just_befor
     assert status == 200 and BANGALORE in body and "<Gather" not in body
     dequeued = steps(stack.events(t.call_sid), "dequeued")
     assert [(e["site"], e["country"]) for e in dequeued] == [("bangalore", "IN")]
+
+
+def live(stack: Cloud, t) -> CloudCall:  # noqa: ANN001
+    """The caller's call as Twilio's Voice API knows it: in progress."""
+    call = CloudCall(t.call_sid, SUPPORT, t.caller, "", "", "", ("completed",), 60, status="in-progress")
+    assert stack.cloud.voice is not None
+    stack.cloud.voice.calls[t.call_sid] = call
+    return call
+
+
+def send_home(stack: Cloud, call_sid: str, token: str = AGENT_TOKEN) -> requests.Response:
+    return requests.post(
+        f"{stack.base_url}/calls/{call_sid}/domestic",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def test_an_agent_sends_the_caller_home_mid_call(stack: Cloud) -> None:
+    phone = stack.phone(worker("Arjun", "bangalore"))
+    t = phone.call(Caller(SUPPORT))
+    assert BANGALORE in t.heard
+    call = live(stack, t)
+    r = send_home(stack, t.call_sid)
+    assert r.status_code == 202, r.text
+    (update,) = call.updates
+    assert update["Method"] == "POST" and "/voice/home?" in update["Url"]
+    home = phone.answer(
+        update["Url"],
+        {
+            "CallSid": t.call_sid,
+            "From": t.caller,
+            "To": SUPPORT,
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        },
+        Caller(SUPPORT),
+    )
+    assert "Please hold while we transfer you to an agent in the United States." in home.heard
+    assert home.bridges[-1] == ("number", "+15705550123")
+    requested = steps(stack.events(t.call_sid), "transfer_requested")
+    assert [(e["by"], e["how"]) for e in requested] == [("agent", "agent")]
+
+
+@pytest.mark.parametrize("token", ["", "wrong"])
+def test_sending_home_needs_the_agents_token_and_is_never_a_twilio_webhook(stack: Cloud, token: str) -> None:
+    phone = stack.phone(worker("Arjun", "bangalore"))
+    t = phone.call(Caller(SUPPORT))
+    call = live(stack, t)
+    r = send_home(stack, t.call_sid, token)
+    assert r.status_code == 401 and call.updates == []
+    signed = phone.post(f"/calls/{t.call_sid}/domestic", {"CallSid": t.call_sid})
+    assert signed[0] == 401 and call.updates == []
+
+
+def test_sending_home_a_call_the_record_does_not_know_is_404(stack: Cloud) -> None:
+    assert send_home(stack, "CA" + "7" * 32).status_code == 404
