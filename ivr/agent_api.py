@@ -111,7 +111,7 @@ def home(app: Onshore, request: TwilioRequest) -> str:
                 lang.voice,
             )
         )
-        turn = engine._transfer(flow, turn, facts, "")
+        turn = engine.transfer(flow, turn, facts, "")
         return twiml.render(tuple(turn.actions)), turn.events
 
     scope = Scope(flow=flow_id, version=int(version)) if version.isdigit() else Scope()

@@ -242,7 +242,7 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Cente
 
 def _offer(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Center) -> Turn:
     lang = flow.speaking(turn.call.language)
-    return engine._offer(
+    return engine.offer(
         flow, turn, facts, engine.fill(state.offer, flow, facts, site, lang.code), state.timeout
     )
 
@@ -255,7 +255,7 @@ def _answered(
     call = turn.call
     state = disclosure_state(flow, reservation.bridge)
     retries = state.retries if state else 0
-    matched = engine._matched(flow, reply)
+    matched = engine.matched(flow, reply)
     ended = (
         "speech"
         if isinstance(reply, Heard) and reply.speech.strip()
@@ -287,7 +287,7 @@ def _answered(
         return Bound(_offer(flow, turn, facts, state, site))
     how = matched if result == "transfer" else ""
     reason = "the caller asked for the domestic line" if how else "no consent at the reservation's offer"
-    return Bound(engine._transfer(flow, turn, facts, how), cancel=reason)
+    return Bound(engine.transfer(flow, turn, facts, how), cancel=reason)
 
 
 def _join(turn: Turn, site: Center, reservation: Reservation) -> Bound:
@@ -311,7 +311,7 @@ def refuse(flow: Flow, turn: Turn, facts: Facts, reservation: Reservation, reaso
         worker=reservation.worker,
         reservation=reservation.reservation,
     )
-    return Bound(engine._transfer(flow, turn, facts, ""), cancel=reason)
+    return Bound(engine.transfer(flow, turn, facts, ""), cancel=reason)
 
 
 def conference_ended(flow: Flow, call: Call, reservation: Reservation, facts: Facts, reply: Reply) -> Turn:
@@ -332,7 +332,7 @@ def conference_ended(flow: Flow, call: Call, reservation: Reservation, facts: Fa
         reservation=reservation.reservation,
     )
     if read == "failed":
-        return engine._transfer(flow, turn, facts, "")
+        return engine.transfer(flow, turn, facts, "")
     turn.actions.append(End())
     return turn
 

@@ -17,14 +17,16 @@ _WORKFLOW_SID = re.compile(r"^WW[0-9a-f]{32}$")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9 _.\-]{1,64}$")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CENTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SCHEDULE_FIELDS = ("timezone", "hours", "holidays", "closures")
 
 
 def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
     """A center's connect table: exactly one of queue, number, sip, workflow; a number or
-    sip may say ``confirm = true`` (or false)."""
+    sip may say ``confirm = true`` (or false); a queue or workflow may list the ``sites``
+    (center ids) its agents sit in (``ivr check`` then checks them)."""
     kinds = [k for k in ("queue", "number", "sip", "workflow") if k in raw]
-    extra = sorted(set(raw) - {"queue", "number", "sip", "workflow", "confirm"})
+    extra = sorted(set(raw) - {"queue", "number", "sip", "workflow", "confirm", "sites"})
     if extra or len(kinds) != 1:
         problems.add(
             where,
@@ -59,7 +61,13 @@ def parse_target(raw: dict[str, Any], where: str, problems: Problems) -> Target:
         # workflow has no such leg (https://www.twilio.com/docs/voice/twiml/number#url)
         problems.add(where, "connect.confirm", f"needs a number or sip target, not a {kind}")
         confirm = None
-    return Target(kind, str(value), confirm)
+    sites = raw.get("sites", [])
+    if not isinstance(sites, list) or not all(isinstance(s, str) and _CENTER_ID.match(s) for s in sites):
+        problems.add(where, "connect.sites", "must be a list of center ids")
+        sites = []
+    elif len(set(sites)) != len(sites):
+        problems.add(where, "connect.sites", "names a center twice")
+    return Target(kind, str(value), confirm, tuple(dict.fromkeys(sites)))
 
 
 def read_schedule(f: Fields, hours_default: object | None) -> Schedule:

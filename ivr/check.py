@@ -46,6 +46,7 @@ from ivr.flow import (
     Say,
     State,
     Text,
+    answers_abroad,
     edges,
     translation,
 )
@@ -146,12 +147,7 @@ def offshore_centers(centers: Mapping[str, Center], home: str) -> frozenset[str]
     """Centers a bridge may reach an agent outside the home country through: the center's
     own country, or any site of a shared queue or workflow (who answers is known only at
     the bridge)."""
-    return frozenset(
-        center_id
-        for center_id, center in centers.items()
-        if center.country != home
-        or any(site in centers and centers[site].country != home for site in center.target.sites)
-    )
+    return frozenset(c for c, center in centers.items() if answers_abroad(center, centers, home))
 
 
 def site_problems(config: Config) -> Iterator[tuple[str, str, str]]:

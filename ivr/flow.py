@@ -54,6 +54,13 @@ QUEUE_WAIT: Mapping[str, str] = {
     "en": "Your expected wait is about {minutes} minutes.",
     "es": "Su tiempo de espera estimado es de unos {minutes} minutos.",
 }
+# A disclosure for a shared queue or a TaskRouter workflow, before the bridge: who answers is
+# known only then, so the caller hears every place they may be answered from ({sites}: each
+# site's city and country in the call's language); at the bridge, the actual one (ivr.bind).
+SHARED_TEXT: Mapping[str, str] = {
+    "en": "Your call will be answered by one of our teams in {sites}.",
+    "es": "Su llamada será atendida por uno de nuestros equipos en {sites}.",
+}
 # Twilio's own public hold music, as its <Leave> page plays it
 # (https://www.twilio.com/docs/voice/twiml/leave) from the bucket of its default playlist:
 # what a caller heard on hold before Onshore set a waitUrl, which replaces it.
@@ -116,13 +123,23 @@ class Center:
 
     @property
     def location(self) -> str:
-        """The place a disclosure names; a change of it needs a new disclosure."""
-        return f"{self.city}|{self.country}"
+        """The place a disclosure names; a change of it needs a new disclosure. A shared
+        queue's or workflow's is no one place: the agent's site is disclosed at the bridge."""
+        return f"{self.id}|shared" if self.target.shared else f"{self.city}|{self.country}"
 
     @cached_property
     def schedule(self) -> Schedule:
         """When the center takes calls (built once: every route asks)."""
         return Schedule(self.zone, self.hours, self.holidays, self.closures)
+
+
+def answers_abroad(center: Center, centers: Mapping[str, Center], home: str) -> bool:
+    """Whether an agent outside the home country may answer a bridge to this center: its
+    own country, or any site of a shared queue or workflow (a site not described counts as
+    abroad: ``ivr check`` refuses it, and the engine must not assume it is home)."""
+    if not center.target.shared:
+        return center.country != home
+    return any(site not in centers or centers[site].country != home for site in center.target.sites)
 
 
 @dataclass(frozen=True)
@@ -311,12 +328,14 @@ class Flow:
     max_wait: int = 0  # seconds in a queue before the wait-limit path; 0: no limit
     queue_position: Text = field(default_factory=lambda: dict(QUEUE_POSITION))
     queue_wait: Text = field(default_factory=lambda: dict(QUEUE_WAIT))
+    shared_text: Text = field(default_factory=lambda: dict(SHARED_TEXT))
     TEXTS: ClassVar[tuple[str, ...]] = (
         "cautious_text",
         "unavailable_text",
         "hold_offer",
         "queue_position",
         "queue_wait",
+        "shared_text",
     )
 
     @property

@@ -17,6 +17,7 @@ from ivr.flow import (
     OFFER_EVERY,
     QUEUE_POSITION,
     QUEUE_WAIT,
+    SHARED_TEXT,
     TRANSFER_WORDS,
     UNAVAILABLE_TEXT,
     Bridge,
@@ -35,7 +36,16 @@ from ivr.flow import (
     Say,
     State,
 )
-from ivr.table_fields import MIN_WAIT, QUEUE_PLACEHOLDERS, VOICE_NAME, WORD, Fields, Problems, valid_e164
+from ivr.table_fields import (
+    MIN_WAIT,
+    QUEUE_PLACEHOLDERS,
+    SHARED_PLACEHOLDERS,
+    VOICE_NAME,
+    WORD,
+    Fields,
+    Problems,
+    valid_e164,
+)
 
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -197,6 +207,7 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
         queue_position=f.text("queue_position", False, placeholders=QUEUE_PLACEHOLDERS)
         or dict(QUEUE_POSITION),
         queue_wait=f.text("queue_wait", False, placeholders=QUEUE_PLACEHOLDERS) or dict(QUEUE_WAIT),
+        shared_text=f.text("shared_text", False, placeholders=SHARED_PLACEHOLDERS) or dict(SHARED_TEXT),
     )
     f.used.add("version")
     f.done()

@@ -108,7 +108,10 @@ class Publishing:
                 )
             if live:
                 pipe.hset(keys.FLOWS, mapping={f: f"{v}:{digests[f][:16]}" for f, v in live.items()})
-                reach = {f: r for f, (_, raw) in sources.flows.items() if (r := _reach(f, raw)) is not None}
+                shared = {c for c, (_, raw) in sources.centers.items() if _shared(raw)}
+                reach = {
+                    f: r for f, (_, raw) in sources.flows.items() if (r := _reach(f, raw, shared)) is not None
+                }
                 if reach:
                     pipe.hset(keys.FLOWS_REACH, mapping=reach)
             pipe.xadd(
@@ -181,7 +184,8 @@ class Publishing:
             was = pipe.hget(keys.FLOWS, flow_id)
             previous = parse_live(was.decode())[0] if was else None
             doc = json.loads(raw)
-            reach = _reach(flow_id, doc["flow"])
+            centers = {c.decode(): json.loads(v) for c, v in pipe.hgetall(keys.CENTERS).items()}
+            reach = _reach(flow_id, doc["flow"], {c for c, center in centers.items() if _shared(center)})
             pipe.multi()
             pipe.hset(keys.FLOWS, flow_id, f"{version}:{doc['digest'][:16]}")
             if reach is None:  # the script then checks every center
@@ -269,15 +273,24 @@ def _policy_version(pipe: Any, sources: Sources, by: str, message: str) -> tuple
     )
 
 
-def _reach(flow_id: str, raw: Mapping[str, Any]) -> str | None:
+def _reach(flow_id: str, raw: Mapping[str, Any], shared: set[str]) -> str | None:
     """The centers a flow's version can reach, one a line, as the commit script reads them;
-    None when it does not parse."""
+    None when it does not parse, and "*" (every center) when it reaches a shared queue or
+    workflow, whose sites are centers the disclosure at the bridge names (ivr.bind)."""
     problems = Problems(f"flow {flow_id}")
     try:
         flow = parse_flow(flow_id, raw, problems)
     except (ValueError, KeyError, TypeError):
         return None
-    return None if problems.fatal else "\n".join(flow.reach)
+    if problems.fatal:
+        return None
+    return "*" if shared & set(flow.reach) else "\n".join(flow.reach)
+
+
+def _shared(center: Mapping[str, Any]) -> bool:
+    """A center table whose connect lists sites."""
+    connect = center.get("connect")
+    return isinstance(connect, Mapping) and bool(connect.get("sites"))
 
 
 def _digest(raw: Mapping[str, Any]) -> str:

@@ -324,7 +324,12 @@ class Store(Record, Publishing):
                 flow = self.flow(scope.flow, scope.version)
             except StoreUnavailable:
                 flow = None
-        return "\n".join(flow.reach) if flow else ""
+        if flow is None:
+            return ""
+        known = self.memory.latest.centers
+        if any(c not in known or known[c].target.shared for c in flow.reach):
+            return "*"  # a shared center's sites are centers too: every center (ivr.bind)
+        return "\n".join(flow.reach)
 
     def _through_breaker(self, call: Callable[[], T]) -> T:
         """Round trips to Redis, unless the breaker says it failed a moment ago (then

@@ -25,6 +25,7 @@ from ivr.toml_values import kind_name, shown
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 PLACEHOLDERS = frozenset({"city", "country", "home_country", "center", "key"})
 QUEUE_PLACEHOLDERS = PLACEHOLDERS | {"position", "minutes"}  # hold announcements only
+SHARED_PLACEHOLDERS = PLACEHOLDERS | {"sites"}  # a shared queue's or workflow's disclosure
 MAX_TEXT = 1000
 MIN_WAIT = 30  # seconds: a max_wait below this leaves before the first hold document ends
 MAX_URL = 2000

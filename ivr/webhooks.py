@@ -695,7 +695,10 @@ class Webhooks:
             )
             answer = refused(environ, start_response)
         else:
-            kind = "application/json" if path in JSON_ROUTES else "text/xml; charset=utf-8"
+            json_answer = path in JSON_ROUTES
+            kind = (
+                ("application/json" if body else "text/plain") if json_answer else "text/xml; charset=utf-8"
+            )
             start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(body)))])
             answer = [body]
         metrics.LATENCY.labels(route).observe(time.perf_counter() - started)

@@ -5,6 +5,7 @@ app -> client -> phone, as in Flask's tutorial; every request is signed as Twili
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,8 +170,11 @@ def serving(flows: Path, spool: Path, *redis_args: str, **env: str) -> Iterator[
 
 
 def checked(status: int, content_type: str, body: str) -> tuple[int, str, str]:
-    """Every 200 answer the suite receives must be valid TwiML."""
-    if status == 200:
+    """Every 200 answer the suite receives must be valid TwiML (or, from TaskRouter's
+    assignment callback, a JSON object or nothing)."""
+    if status == 200 and content_type.startswith("application/json"):
+        assert isinstance(json.loads(body), dict), f"not a JSON object: {body[:80]}"
+    elif status == 200 and not (content_type.startswith("text/plain") and not body):
         assert_valid_twiml(body, content_type)
     return status, content_type, body
 
