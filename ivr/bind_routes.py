@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ivr import bind, engine, evidence, twiml
 from ivr.bind import Reservation
+from ivr.flow import Center
 from ivr.places import country_name
 from ivr.store import Scope, View
 from ivr.taskrouter_api import TaskRouterApi, TaskRouterUnavailable
@@ -80,7 +81,8 @@ def reserved(app: Onshore, request: TwilioRequest) -> str:
             reason = "malformed reservation URL" if call is None or found is None else "flow version unknown"
             return webhooks._lost(app, sid, now, args.get("f", ""), reason)
         reservation: Reservation = found
-        facts = Facts(sid, now, view.centers, app.settings.home_country, call.exempt or None, fresh)  # type: ignore[arg-type]
+        centers = _with_site(app, view, reservation.site) if fresh else view.centers
+        facts = Facts(sid, now, centers, app.settings.home_country, call.exempt or None, fresh)  # type: ignore[arg-type]
         extra = (*reservation.query(), ("p", bind.ANSWER))
         if not call.state.startswith(bind.BOUND):  # the domestic bridge that followed
             turn = webhooks._run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
@@ -209,9 +211,22 @@ def dequeue(app: Onshore, request: TwilioRequest) -> str:
             )
             text = bind.UNPLACED["en"].format(home_country=country_name(app.settings.home_country, "en-US"))
             return twiml.render((Speak(text, "en-US"),)), [event]
-        facts = Facts(sid, now, view.centers, app.settings.home_country, None, fresh)
+        centers = _with_site(app, view, args.get("site", "")) if fresh else view.centers
+        facts = Facts(sid, now, centers, app.settings.home_country, None, fresh)
         turn = bind.at_dequeue(flow, queued, args.get("site", ""), agent_leg, facts)
         return twiml.render(tuple(turn.actions)), turn.events
 
     scope = Scope(flow=queued.flow, version=queued.version) if queued else Scope()
     return webhooks._answer(app, sid, scope, form.get("From", ""), now, decide)
+
+
+def _with_site(app: Onshore, view: View, site: str) -> Mapping[str, Center]:
+    """The view's centers, and the published ones when the site is not among them (a worker
+    that had not read the shared center yet asked Redis for the flow's own centers only)."""
+    if not site or site in view.centers:
+        return view.centers
+    try:
+        return {**app.store.centers(), **view.centers}
+    except Exception as exc:  # noqa: BLE001 - without them the site stays unknown: refused safely
+        log.warning("centers unreadable for site %s: %s", site[:64], exc)
+        return view.centers

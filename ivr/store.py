@@ -326,9 +326,12 @@ class Store(Record, Publishing):
                 flow = None
         if flow is None:
             return ""
+        # A shared center's sites are centers the disclosure at the bridge names (ivr.bind):
+        # then every center. A center this worker has not read yet may be one, unless it
+        # has read nothing at all (a cold worker: its fallback reading fills it in seconds).
         known = self.memory.latest.centers
-        if any(c not in known or known[c].target.shared for c in flow.reach):
-            return "*"  # a shared center's sites are centers too: every center (ivr.bind)
+        if any(known[c].target.shared if c in known else bool(known) for c in flow.reach):
+            return "*"
         return "\n".join(flow.reach)
 
     def _through_breaker(self, call: Callable[[], T]) -> T:
