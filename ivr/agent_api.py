@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
-from ivr import bind, engine, twiml
+from ivr import bind, bridges, twiml, wording
 from ivr.operator_api import bearer_refusal
 from ivr.store import Scope, View
 from ivr.twilio_request import TwilioRequest
@@ -106,12 +106,12 @@ def home(app: Onshore, request: TwilioRequest) -> str:
         turn.note("transfer_requested", how="agent", by="agent", center=call.center)
         turn.actions.append(
             Speak(
-                engine.fill(NOTICE.get(lang.code, NOTICE["en"]), flow, facts, None, lang.code),
+                wording.fill(NOTICE.get(lang.code, NOTICE["en"]), flow, facts, None, lang.code),
                 lang.tag,
                 lang.voice,
             )
         )
-        turn = engine.transfer(flow, turn, facts, "")
+        turn = bridges.transfer(flow, turn, facts, "")
         return twiml.render(tuple(turn.actions)), turn.events
 
     scope = Scope(flow=flow_id, version=int(version)) if version.isdigit() else Scope()

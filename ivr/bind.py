@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from ivr import engine, step_query
+from ivr import bridges, disclosure, hearing, step_query, wording
 from ivr.flow import Center, Disclose, Flow
 from ivr.vocabulary import BridgeEnded, Call, End, Facts, Heard, Reply, Silence, Speak, Turn
 
@@ -224,7 +224,7 @@ def disclosure_state(flow: Flow, bridge: str) -> Disclose | None:
 def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Center) -> Turn:
     call = turn.call
     lang = flow.speaking(call.language)
-    line = engine.fill(state.text, flow, facts, site, lang.code)
+    line = wording.fill(state.text, flow, facts, site, lang.code)
     turn.note(
         "disclosed",
         center=site.id,
@@ -242,8 +242,8 @@ def _disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Cente
 
 def _offer(flow: Flow, turn: Turn, facts: Facts, state: Disclose, site: Center) -> Turn:
     lang = flow.speaking(turn.call.language)
-    return engine.offer(
-        flow, turn, facts, engine.fill(state.offer, flow, facts, site, lang.code), state.timeout
+    return disclosure.offer(
+        flow, turn, facts, wording.fill(state.offer, flow, facts, site, lang.code), state.timeout
     )
 
 
@@ -255,7 +255,7 @@ def _answered(
     call = turn.call
     state = disclosure_state(flow, reservation.bridge)
     retries = state.retries if state else 0
-    matched = engine.matched(flow, reply)
+    matched = hearing.matched(flow, reply)
     ended = (
         "speech"
         if isinstance(reply, Heard) and reply.speech.strip()
@@ -287,7 +287,7 @@ def _answered(
         return Bound(_offer(flow, turn, facts, state, site))
     how = matched if result == "transfer" else ""
     reason = "the caller asked for the domestic line" if how else "no consent at the reservation's offer"
-    return Bound(engine.transfer(flow, turn, facts, how), cancel=reason)
+    return Bound(bridges.transfer(flow, turn, facts, how), cancel=reason)
 
 
 def _join(turn: Turn, site: Center, reservation: Reservation) -> Bound:
@@ -311,7 +311,7 @@ def refuse(flow: Flow, turn: Turn, facts: Facts, reservation: Reservation, reaso
         worker=reservation.worker,
         reservation=reservation.reservation,
     )
-    return Bound(engine.transfer(flow, turn, facts, ""), cancel=reason)
+    return Bound(bridges.transfer(flow, turn, facts, ""), cancel=reason)
 
 
 def conference_ended(flow: Flow, call: Call, reservation: Reservation, facts: Facts, reply: Reply) -> Turn:
@@ -332,7 +332,7 @@ def conference_ended(flow: Flow, call: Call, reservation: Reservation, facts: Fa
         reservation=reservation.reservation,
     )
     if read == "failed":
-        return engine.transfer(flow, turn, facts, "")
+        return bridges.transfer(flow, turn, facts, "")
     turn.actions.append(End())
     return turn
 
@@ -396,7 +396,7 @@ def at_dequeue(flow: Flow, call: Queued, site_id: str, agent_leg: str, facts: Fa
             center=call.center,
             leg=agent_leg,
         )
-        text = engine.fill(UNPLACED.get(lang.code, UNPLACED["en"]), flow, facts, None, lang.code)
+        text = wording.fill(UNPLACED.get(lang.code, UNPLACED["en"]), flow, facts, None, lang.code)
         turn.actions.append(Speak(text, lang.tag, lang.voice))
         return turn
     offshore = site.country != facts.home
@@ -404,7 +404,7 @@ def at_dequeue(flow: Flow, call: Queued, site_id: str, agent_leg: str, facts: Fa
     turn.note("dequeued", agent_leg, **fields, domestic=str(not offshore).lower(), leg=agent_leg)
     state = disclosure_state(flow, "")
     if offshore and state is not None:
-        line = engine.fill(state.text, flow, facts, site, lang.code)
+        line = wording.fill(state.text, flow, facts, site, lang.code)
         turn.note(
             "disclosed", agent_leg, **fields, text=line, language=lang.tag, prompt="alone", bind="dequeue"
         )

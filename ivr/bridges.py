@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ivr import outcomes, routing, wording
 from ivr.errors import UnsafeBridge
-from ivr.flow import Bridge, Center, Flow
+from ivr.flow import Bridge, Center, Flow, answers_abroad
 from ivr.vocabulary import (
     AFTER_CAUTION,
     CAUTIOUS,
@@ -55,7 +55,7 @@ def bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) ->
     center = facts.centers.get(call.center)
     if center is None:
         raise UnsafeBridge(f"state {state.name} has no chosen center")
-    offshore = center.country != facts.home
+    offshore = answers_abroad(center, facts.centers, facts.home)
     if call.domestic and offshore:
         raise UnsafeBridge("a caller who asked for a domestic agent may not be sent offshore")
     if offshore and not facts.exempt and call.heard not in (center.location, CAUTIOUS):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from ivr import bridges, hearing, wording
 from ivr.errors import UnsafeBridge
-from ivr.flow import Bridge, Disclose, Flow
-from ivr.vocabulary import AFTER_CAUTION, CAUTIOUS, Ask, Facts, Heard, Reply, Turn
+from ivr.flow import Bridge, Disclose, Flow, answers_abroad
+from ivr.vocabulary import AFTER_CAUTION, CAUTIOUS, Ask, Facts, Heard, Reply, Speak, Turn
 
 CAUTION_RETRIES, CAUTION_TIMEOUT = 2, 5  # the cautious offer has no state to set them
 
@@ -29,7 +29,8 @@ def disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> Turn:
     center = facts.centers.get(call.center)
     if center is None:
         raise UnsafeBridge(f"state {state.name} has no chosen center to disclose")
-    reason = facts.exempt or ("domestic-center" if center.country == facts.home else "")
+    abroad = answers_abroad(center, facts.centers, facts.home)
+    reason = facts.exempt or ("" if abroad else "domestic-center")
     if reason:
         turn.note("exempt", reason=reason, center=center.id)
         if reason == "domestic-center" and state.courtesy:
@@ -40,7 +41,12 @@ def disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> Turn:
         turn.call = call._replace(state=state.next)
         return turn
     lang = flow.speaking(call.language)
-    disclosure = wording.spoken(flow, facts, state.text, call.language, center)
+    if center.target.shared:  # who answers is known at the bridge: every place they may be
+        sites = wording.sites_named(center, facts, lang.tag)
+        text = wording.fill(flow.shared_text, flow, facts, center, lang.code, sites=sites)
+        disclosure, where = Speak(text, lang.tag, lang.voice), {"sites": ".".join(center.target.sites)}
+    else:
+        disclosure, where = wording.spoken(flow, facts, state.text, call.language, center), {}
     # The location is a prompt of its own, before the one that listens for the offer's
     # answer: nothing the caller presses or says can cut it short (see ivr.twiml.render).
     turn.note(
@@ -51,10 +57,17 @@ def disclose(flow: Flow, turn: Turn, facts: Facts, state: Disclose) -> Turn:
         text=disclosure.text,
         language=lang.tag,
         prompt="alone",
+        **where,
     )
     turn.actions.append(disclosure)
     turn.call = call._replace(heard=center.location, misses=0)
     return _offer(flow, turn, facts, wording.fill(state.offer, flow, facts, center, lang.code), state.timeout)
+
+
+def offer(flow: Flow, turn: Turn, facts: Facts, text: str, timeout: int) -> Turn:
+    """Ask with a transfer offer; the answer comes back to the call's state (``ivr.bind``
+    asks it at a reservation)."""
+    return _offer(flow, turn, facts, text, timeout)
 
 
 def _offer(flow: Flow, turn: Turn, facts: Facts, text: str, timeout: int) -> Turn:

@@ -31,3 +31,22 @@ def spoken(flow: Flow, facts: Facts, template: Text, language: str, center: Cent
     """A template as a caller hears it in a language (its code): its words, tag and voice."""
     lang = flow.speaking(language)
     return Speak(fill(template, flow, facts, center, lang.code), lang.tag, lang.voice)
+
+
+# "A, B, or C" in each language a built-in text speaks; another language lists with commas.
+_OR = {"en": " or ", "es": " o "}
+
+
+def sites_named(center: Center, facts: Facts, tag: str) -> str:
+    """The sites of a shared queue or workflow, each as its city and country in this
+    language: "Manila, the Philippines, or Bangalore, India"."""
+    places = [
+        f"{site.city}, {country_name(site.country, tag)}"
+        for site in (facts.centers.get(s) for s in center.target.sites)
+        if site is not None
+    ]
+    if len(places) < 2:
+        return "".join(places)
+    word = _OR.get(tag.split("-")[0].lower(), ", ")
+    serial = "," if len(places) > 2 and word == " or " else ""
+    return ", ".join(places[:-1]) + serial + word + places[-1]
