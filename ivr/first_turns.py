@@ -14,11 +14,18 @@ as Redis held them; nothing else goes into a first turn), so a published change 
 them, or a center that opens or closes, is a new key: nothing here can outlive what it was
 decided on.
 Turns decided without Redis (``fresh`` false) and weighted flows are never remembered.
+
+The key is derived from ``Facts`` itself, not listed by hand: every field goes in as it is,
+but for the three that ``STAND_INS`` replaces (the CallSid, read only by weighted routes;
+the clock, which enters a turn only through ``engine.opening``; the centers, which the
+digest covers). A field added to ``Facts`` is therefore part of the key until someone says
+what stands in for it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from dataclasses import fields
 
 from ivr import engine
 from ivr.flow import Flow
@@ -26,31 +33,42 @@ from ivr.vocabulary import Action, Call, Event, Facts, Turn
 
 MAX_TURNS = 512  # numbers x published versions x open-hour patterns actually seen
 
+# What stands in the key for a field of Facts that cannot go in as it is (digest, flow, facts).
+STAND_INS: dict[str, Callable[[str, Flow, Facts], Hashable]] = {
+    "call_sid": lambda digest, flow, facts: None,  # read only by weighted routes: never remembered
+    "now": lambda digest, flow, facts: engine.opening(flow, facts),  # the clock's only way in
+    "centers": lambda digest, flow, facts: digest,  # the view's digest covers every reachable center
+}
+_FACTS = tuple(f.name for f in fields(Facts))  # tests/test_first_turns.py: STAND_INS names only these
+
+
+def key(flow: Flow, facts: Facts, digest: str) -> tuple[Hashable, ...]:
+    """What a first turn depends on: the flow, and each field of the facts or its stand-in."""
+    return (
+        flow.id,
+        flow.version,
+        *[
+            STAND_INS[name](digest, flow, facts) if name in STAND_INS else getattr(facts, name)
+            for name in _FACTS
+        ],
+    )
+
 
 class FirstTurns:
     """``engine.begin``, remembered per configuration digest and opening."""
 
     def __init__(self) -> None:
-        self._turns: dict[tuple[Any, ...], tuple[Flow, Call, tuple[Action, ...], tuple[Event, ...]]] = {}
+        self._turns: dict[tuple[Hashable, ...], tuple[Flow, Call, tuple[Action, ...], tuple[Event, ...]]] = {}
 
     def begin(self, flow: Flow, facts: Facts, digest: str) -> Turn:
         """The call's first turn: what ``engine.begin(flow, facts)`` returns."""
         if not digest or not facts.fresh or flow.weighted:
             return engine.begin(flow, facts)
-        key = (
-            digest,
-            flow.id,
-            flow.version,
-            facts.home,
-            facts.exempt,
-            facts.language,
-            engine.opening(flow, facts),
-        )
-        known = self._turns.get(key)
+        known = self._turns.get(remembered := key(flow, facts, digest))
         if known is None or known[0] is not flow:
             turn = engine.begin(flow, facts)
             if len(self._turns) >= MAX_TURNS:
                 self._turns.clear()
-            known = self._turns[key] = (flow, turn.call, tuple(turn.actions), tuple(turn.events))
+            known = self._turns[remembered] = (flow, turn.call, tuple(turn.actions), tuple(turn.events))
         _, call, actions, events = known
         return Turn(call, list(actions), list(events))
