@@ -264,6 +264,15 @@ class Sim:
         """Stream order: when each webhook's events were appended (late for spooled ones)."""
         return [row[-1] for row in sorted(self.rows, key=lambda row: row[:4])]
 
+    def entries(self) -> list[tuple[str, list[str]]]:
+        """The same as stream entries, (id, [name, value, ...]), with ids as Redis gives them:
+        the millisecond each was appended (one more than the last for a tie)."""
+        out, last = [], 0
+        for row in sorted(self.rows, key=lambda row: row[:4]):
+            last = max(last + 1, int(datetime.fromisoformat(row[0]).timestamp() * 1000))
+            out.append((f"{last}-0", [x for pair in row[-1].items() for x in pair]))
+        return out
+
     def month(
         self,
         calls: int,

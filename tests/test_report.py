@@ -8,6 +8,7 @@ import io
 import json
 import random
 import time
+import tracemalloc
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +20,8 @@ from ivr import engine, evidence
 from ivr.check import check_folder
 from ivr.errors import UnsafeBridge
 from ivr.report import FORMATS, Report, as_events, build_report, render
+from ivr.report.build import QUIET
+from ivr.store import CALL_TTL
 from ivr.vocabulary import BridgeEnded, Connect, End, Facts, Handover, Heard, Silence
 from tests.report_oracle import (
     CENTERS,
@@ -137,6 +140,82 @@ def test_store_entries_are_read_as_events(month, november):
     _, events, _ = month
     entries = ((f"{i}-0", [x for pair in e.items() for x in pair]) for i, e in enumerate(events))
     assert build_report(as_events(entries), NOV1, NOV30) == november
+
+
+def test_calls_added_up_as_they_complete_give_the_same_figures(month):
+    """With stream ids (Redis's append time) the pass adds a call up once the stream has gone
+    ``quiet`` past its latest entry; the figures are those of holding every call to the end,
+    even with a quiet just longer than the generator's spool delays (30 minutes)."""
+    sim, _, _ = month
+    whole = build_report(sim.events(), NOV1, NOV30)  # no ids: every call held to the end
+    entries = sim.entries()
+    for quiet in (QUIET, timedelta(hours=1)):
+        assert build_report(as_events(entries), NOV1, NOV30, quiet=quiet) == whole
+        assert render(build_report(as_events(entries), NOV1, NOV30, quiet=quiet), "text") == render(
+            whole, "text"
+        )
+    # and the early adding up is live: a quiet shorter than a call splits calls
+    split = build_report(as_events(entries), NOV1, NOV30, quiet=timedelta(0))
+    assert split.source.calls_without_received > whole.source.calls_without_received
+
+
+def anchors(first_ms: int, last_ms: int, n: int) -> list[tuple[str, list[str]]]:
+    """n anchor entries spread over [first_ms, last_ms]: the stream's clock moving on."""
+    step = (last_ms - first_ms) // n
+    return [(f"{first_ms + i * step}-0", ["step", "anchor"]) for i in range(1, n + 1)]
+
+
+def test_an_entry_later_than_the_quiet_is_a_call_of_its_own():
+    """A spool replayed after the call's step set expired (store.CALL_TTL) appends an entry
+    the record no longer links to its call: it counts as a call without a 'received'."""
+
+    def ms(e: dict[str, str]) -> int:
+        return int(datetime.fromisoformat(e["at"]).timestamp() * 1000)
+
+    def entry(e: dict[str, str], at_ms: int) -> tuple[str, list[str]]:
+        return (f"{at_ms}-0", [x for pair in e.items() for x in pair])
+
+    first = [received("A"), bridged("A", 5, "scranton")]
+    late = ev("A", at(10), "bridge_ended", status="busy", outcome="failed")
+    t0 = ms(first[-1])
+    stream = [entry(e, ms(e)) for e in first]
+    stream += anchors(t0, t0 + 4 * 86_400_000, 2 * 1024)  # four days of other entries
+    stream.append(entry(late, t0 + 4 * 86_400_000 + 1))
+    report = build_report(as_events(stream), NOV1, NOV30)
+    assert report.source.calls_seen == 2 and report.source.calls_without_received == 1
+    assert report.waits.by_center[0].answered == 1  # the bridge's end never reached it
+    # within the quiet the same entry ends the call's bridge
+    soon = stream[:2] + anchors(t0, t0 + 86_400_000, 2 * 1024) + [entry(late, t0 + 86_400_000 + 1)]
+    report = build_report(as_events(soon), NOV1, NOV30)
+    assert report.source.calls_seen == 1 and report.waits.by_center[0].answered == 0
+
+
+def test_the_quiet_outlasts_the_calls_own_keys():
+    assert QUIET >= timedelta(seconds=CALL_TTL)
+
+
+def peak_bytes(entries: list[tuple[str, list[str]]], start: date, end: date, **kwargs: Any) -> int:
+    tracemalloc.start()
+    try:
+        build_report(as_events(entries), start, end, **kwargs)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_period():
+    """Four times the days at the same rate of calls: about the same peak, as only the calls
+    of the last few days are held; holding every call (a quiet longer than the period) grows
+    with the period. Nothing about time is asserted."""
+    begin = datetime(2026, 9, 1, tzinfo=UTC)
+    peaks = {}
+    for days in (10, 40):
+        entries = Sim(days).month(100 * days, begin, begin + timedelta(days=days)).entries()
+        end = (begin + timedelta(days=days - 1)).date()
+        peaks[days] = peak_bytes(entries, begin.date(), end)
+        peaks[days, "held"] = peak_bytes(entries, begin.date(), end, quiet=timedelta(days=1000))
+    assert peaks[40] < 1.5 * peaks[10], peaks
+    assert peaks[40, "held"] > 2.5 * peaks[10, "held"], peaks
 
 
 def test_a_period_that_ends_before_it_starts_is_refused():

@@ -2,7 +2,8 @@
 
 ``build_report(events, start, end)`` reads entries of the ``onshore:events`` stream (dicts of
 str, in stream order, schema in ``ivr.evidence``) once, keeps a few facts per call, and adds
-each call up; ``render(report, fmt)`` prints the result as text, csv, json or html.
+each call up once it is complete, so that memory follows the calls of the last few days, not
+the period (``build``); ``render(report, fmt)`` prints the result as text, csv, json or html.
 
 Where each part lives: ``figures`` (what a report holds, the definitions printed with it),
 ``build`` (the pass over the events), ``calls`` (what is kept of a call while reading it, and

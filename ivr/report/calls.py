@@ -50,6 +50,8 @@ MOVED_ON: End = ("", None, "")  # another bridge or a transfer came before any r
 class Call:
     """The facts of one call the figures need, read one event at a time."""
 
+    last: str | None = None  # the stream id of its latest entry: when it was last heard of
+    out: bool = False  # received outside the period or in another flow: not in the report
     events: int = 0  # the call's events read so far: its own stream order
     day: str | None = None  # YYYY-MM-DD, once 'received' was read
     state: str = ""  # the caller's, upper case
