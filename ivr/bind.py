@@ -401,12 +401,12 @@ def at_dequeue(flow: Flow, call: Queued, site_id: str, agent_leg: str, facts: Fa
         return turn
     offshore = site.country != facts.home
     fields = {"center": call.center, "site": site.id, "city": site.city, "country": site.country}
-    turn.note("dequeued", agent_leg, **fields, domestic=str(not offshore).lower(), leg=agent_leg)
     state = disclosure_state(flow, "")
-    if offshore and state is not None:
+    if offshore and state is not None:  # said before the bridge: recorded before it
         line = wording.fill(state.text, flow, facts, site, lang.code)
         turn.note(
             "disclosed", agent_leg, **fields, text=line, language=lang.tag, prompt="alone", bind="dequeue"
         )
         turn.actions.append(Speak(line, lang.tag, lang.voice))
+    turn.note("dequeued", agent_leg, **fields, domestic=str(not offshore).lower(), leg=agent_leg)
     return turn

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ SUPPORT, POOLED = "+18005550100", "+18005550111"
 MANILA = "Your call will be answered by our team in Manila, the Philippines."
 BANGALORE = "Your call will be answered by our team in Bangalore, India."
 AGENT_TOKEN = "agents-desk-token"
+REPORT_TOKEN = "reports-token"
 OFFER = "To speak with an agent in the United States, press 1 or say 'agent'."
 
 
@@ -39,6 +41,20 @@ class Cloud:
         self.cloud.workers = list(workers)
         self.cloud.problems.clear()
         return Phone(self.base_url, TOKEN, http_transport(), taskrouter=self.cloud)
+
+    def volume(self) -> dict[str, object]:
+        """The report's volume section over the days around now (calls may span midnight)."""
+        today = datetime.now(UTC).date()
+        period = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
+        r = requests.get(
+            f"{self.base_url}/reports",
+            params={**period, "format": "json"},
+            headers={"Authorization": f"Bearer {REPORT_TOKEN}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        volume: dict[str, object] = r.json()["volume"]
+        return volume
 
     def events(self, call_sid: str) -> list[dict[str, str]]:
         return [e for _, e in stream_entries(self.redis.client()) if e.get("call") == call_sid]
@@ -54,6 +70,7 @@ def stack(tmp_path_factory) -> Iterator[Cloud]:  # noqa: ANN001
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_API_BASE_URL=cloud.url,
         IVR_AGENT_TOKEN=AGENT_TOKEN,
+        IVR_REPORT_TOKEN=REPORT_TOKEN,
     ) as (server, gunicorn):
         cloud.phone = Phone(gunicorn.base_url, TOKEN, http_transport())
         cloud.callback_url = gunicorn.base_url + "/voice/assignment"
@@ -78,6 +95,7 @@ def test_a_worker_who_does_not_answer_is_followed_by_the_next_one_each_disclosed
     stack: Cloud,
 ) -> None:
     phone = stack.phone(worker("Maria", "manila", answers=False), worker("Arjun", "bangalore"))
+    before = stack.volume()
     t = phone.call(Caller(SUPPORT))  # silent at the entry offer and at both reservations
     assert stack.cloud.problems == []
     assert t.heard.count(MANILA) == 1 and t.heard.count(BANGALORE) == 1
@@ -90,6 +108,12 @@ def test_a_worker_who_does_not_answer_is_followed_by_the_next_one_each_disclosed
     assert (accepted["outcome"], accepted["site"]) == ("accepted", "bangalore")
     assert [r.status for r in task_of(stack, t.call_sid).reservations] == ["timeout", "accepted"]
     assert steps(events, "bridge_ended")[-1]["center"] == "bangalore"
+    # the report counts the call where the worker who answered sits, and as told at the bridge
+    after = stack.volume()
+    by_country = [v["offshore_by_country"] for v in (before, after)]  # type: ignore[index]
+    assert by_country[1].get("IN", 0) == by_country[0].get("IN", 0) + 1  # type: ignore[union-attr]
+    assert by_country[1].get("PH", 0) == by_country[0].get("PH", 0)  # type: ignore[union-attr]
+    assert after["disclosed_at_bind"] == before["disclosed_at_bind"] + 1  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("asks", ["1", "agent"])

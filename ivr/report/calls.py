@@ -58,6 +58,7 @@ class Call:
     country: str = ""  # the caller's, upper case
     exempt_number: str = ""  # the exemption of the number called
     handed_off: bool = False
+    bound: bool = False  # told at the bridge where the agent reserved or dequeuing sits (ivr.bind)
     disclosed: dict[object, Pos] = field(default_factory=dict)  # (city, country) or CAUTIOUS -> first
     offers: list[Pos] = field(default_factory=list)
     bridges: list[Bridge] = field(default_factory=list)
@@ -85,11 +86,28 @@ class Call:
             )
         )
 
+    def bound_bridge(self, ev: Mapping[str, str], pos: Pos) -> None:
+        """A 'joined' (a TaskRouter worker's conference) or 'dequeued' (a shared queue's
+        agent): a bridge at the site of the agent who actually took the call. The shared
+        center's own bridge before it then moved on (ivr.report.calls.outcomes)."""
+        domestic = ev.get("domestic")
+        self.bridges.append(
+            Bridge(
+                pos,
+                ev.get("site") or ev.get("center", ""),
+                ev.get("city", ""),
+                ev.get("country", ""),
+                "",
+                domestic == "true" if domestic in ("true", "false") else None,
+            )
+        )
+
     def bridge_ended(self, ev: Mapping[str, str], pos: Pos) -> None:
         # what the engine read it as; events recorded before it said so: the table's reading
         self.ends.append(Ended(pos, ev.get("outcome") or meaning(ev.get("status", "")), ev.get("wait", "")))
 
     def disclosed_at(self, ev: Mapping[str, str], pos: Pos) -> None:
+        self.bound = self.bound or bool(ev.get("bind"))
         where = CAUTIOUS if ev.get("cautious") == "true" else (ev.get("city", ""), ev.get("country", ""))
         first = self.disclosed.get(where)
         if first is None or pos < first:
@@ -122,6 +140,8 @@ class Call:
 READERS: dict[str, Callable[[Call, Mapping[str, str], Pos], None]] = {
     "bridged": Call.bridged,
     "bridge_ended": Call.bridge_ended,
+    "joined": Call.bound_bridge,
+    "dequeued": Call.bound_bridge,
     "disclosed": Call.disclosed_at,
     "offered": Call.offered,
     "exempt": Call.exempted,

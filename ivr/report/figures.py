@@ -51,6 +51,15 @@ DEFINITIONS = (
         "before the bridge, or whose call is exempt.",
     ),
     (
+        "Bridges of shared queues and TaskRouter",
+        "A 'joined' event (the caller and a TaskRouter worker in the reservation's "
+        "conference) or a 'dequeued' event (an agent dequeued the caller from a shared "
+        "queue) is a bridge at the site of that agent, with its city and country: the "
+        "share answered offshore counts where that agent sits, not the center picked "
+        "at entry, whose own bridge moved on. 'Disclosed at the bridge' counts calls with "
+        "a 'disclosed' event made at a reservation or a dequeue (bind).",
+    ),
+    (
         "Answered bridge",
         "A bridge counts as answered unless its 'bridge_ended' status means "
         "otherwise (answered: DialCallStatus completed/answered, QueueResult "
@@ -107,6 +116,7 @@ class Volume:
     offshore_by_country: dict[str, int] = field(default_factory=dict)
     offshore_by_center: dict[str, int] = field(default_factory=dict)
     handed_off: int = 0  # calls given to the company's own TwiML application (not covered)
+    disclosed_at_bind: int = 0  # calls told at the bridge where the agent taking them sits
     warning: bool = False  # share >= 25%
     threshold_reached: bool = False  # share >= 30%
     message: str = ""

@@ -85,6 +85,10 @@ def sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[str
                 ("Offshore bridges (answered or not)", count(v.offshore_bridges)),
                 ("Share of volume answered offshore", percent(v.offshore_calls, v.calls_received)),
                 ("Handed off to the company's own application (outside this record)", count(v.handed_off)),
+                (
+                    "Disclosed at the bridge (TaskRouter reservation, shared-queue dequeue)",
+                    count(v.disclosed_at_bind),
+                ),
                 ("Warning (>= 25%)", "YES" if v.warning else "no"),
                 ("Notice threshold reached (>= 30%)", "YES" if v.threshold_reached else "no"),
             ],

@@ -65,6 +65,7 @@ class Totals:
         day = self.daily[c.day]
         self.volume.calls_received += 1
         self.volume.handed_off += c.handed_off
+        self.volume.disclosed_at_bind += c.bound
         day.calls_received += 1
         self._caller(c)
         ends = outcomes(c) if c.bridges else []
