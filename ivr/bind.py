@@ -155,8 +155,8 @@ def agent_url(base: str, call: Call, reservation: Reservation, caller: str, hash
     query = [("f", call.flow), ("v", str(call.version)), *reservation.query(), ("c", caller), ("i", hashed)]
     if call.language:
         query.append(("l", call.language))
-    if call.domestic:
-        query.append(("d", "1"))
+    if call.heard:  # the caller heard a location and the offer, and stayed
+        query.append(("h", "1"))
     return f"{base}{AGENT_PATH}?{urlencode(query)}"
 
 

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from ivr import bind, engine, evidence, twiml
+from ivr import bind, engine, evidence, twiml, whisper
 from ivr.bind import Reservation
 from ivr.flow import Center
 from ivr.places import country_name
@@ -139,7 +139,13 @@ def agent(app: Onshore, request: TwilioRequest) -> str:
         )
         outcome, document = f"refused: {str(exc)[:160]}", twiml.hangup()
     else:
-        outcome, document = "accepted", twiml.agent_leg((), reservation.reservation)
+        flow = webhooks._known_flow(app, _flow_of(args))
+        lines = (
+            (whisper.agent_line(flow, args.get("l", ""), args.get("h") == "1", app.settings.home_country),)
+            if flow is not None and flow.agent_whisper
+            else ()
+        )
+        outcome, document = "accepted", twiml.agent_leg(lines, reservation.reservation)
     event = Event(
         f"accepted:0:{reservation.state}",
         "agent_answered",
@@ -230,3 +236,9 @@ def _with_site(app: Onshore, view: View, site: str) -> Mapping[str, Center]:
     except Exception as exc:  # noqa: BLE001 - without them the site stays unknown: refused safely
         log.warning("centers unreadable for site %s: %s", site[:64], exc)
         return view.centers
+
+
+def _flow_of(args: Mapping[str, str]) -> Call | None:
+    """The call's flow version as the worker's URL names it."""
+    version = args.get("v", "")
+    return Call(args.get("f", ""), int(version), "") if version.isdigit() else None

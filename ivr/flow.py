@@ -329,6 +329,7 @@ class Flow:
     queue_position: Text = field(default_factory=lambda: dict(QUEUE_POSITION))
     queue_wait: Text = field(default_factory=lambda: dict(QUEUE_WAIT))
     shared_text: Text = field(default_factory=lambda: dict(SHARED_TEXT))
+    agent_whisper: bool = False  # a TaskRouter worker hears the caller's language and the offer's answer
     TEXTS: ClassVar[tuple[str, ...]] = (
         "cautious_text",
         "unavailable_text",

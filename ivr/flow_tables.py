@@ -208,6 +208,7 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
         or dict(QUEUE_POSITION),
         queue_wait=f.text("queue_wait", False, placeholders=QUEUE_PLACEHOLDERS) or dict(QUEUE_WAIT),
         shared_text=f.text("shared_text", False, placeholders=SHARED_PLACEHOLDERS) or dict(SHARED_TEXT),
+        agent_whisper=f.get("agent_whisper", bool, False, False),
     )
     f.used.add("version")
     f.done()

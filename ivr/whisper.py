@@ -68,3 +68,31 @@ def answer(call: Call, digits: str, leg: str) -> tuple[bool, Event]:
             ("leg", leg),
         ),
     )
+
+
+# What a TaskRouter worker hears when their leg answers, before the conference (a flow's
+# agent_whisper): no key to press, the reservation is accepted already (ivr.bind_routes).
+AGENT = {
+    "en": {
+        "line": "Onshore call. The caller speaks {language}. {context}",
+        "declined": "They were told where you are, offered an agent in {home_country}, and stayed.",
+        "told": "",
+    },
+    "es": {
+        "line": "Llamada de Onshore. La persona que llama habla {language}. {context}",
+        "declined": "Se le dijo dónde está usted, se le ofreció un agente en {home_country} y se quedó.",
+        "told": "",
+    },
+}
+
+
+def agent_line(flow: Flow, language: str, declined: bool, home: str) -> Speak:
+    """The worker's whisper, in the flow's first language (English when Onshore has none in
+    it): the caller's language (``language``, its code), and whether they declined the offer."""
+    first = flow.speaking(flow.codes[0])
+    texts = AGENT.get(first.code)
+    tag, voice = (first.tag, first.voice) if texts else ("en-US", "")
+    texts = texts or AGENT["en"]
+    context = texts["declined"] if declined else texts["told"]
+    text = texts["line"].format(language=language_name(flow.speaking(language).code, tag), context=context)
+    return Speak(text.format(home_country=country_name(home, tag)).strip(), tag, voice)

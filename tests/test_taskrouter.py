@@ -107,6 +107,10 @@ def test_a_worker_who_does_not_answer_is_followed_by_the_next_one_each_disclosed
     (accepted,) = steps(events, "agent_answered")
     assert (accepted["outcome"], accepted["site"]) == ("accepted", "bangalore")
     assert [r.status for r in task_of(stack, t.call_sid).reservations] == ["timeout", "accepted"]
+    assert t.whispers == [
+        "Onshore call. The caller speaks English. They were told where you are, "
+        "offered an agent in the United States, and stayed."
+    ]
     assert steps(events, "bridge_ended")[-1]["center"] == "bangalore"
     # the report counts the call where the worker who answered sits, and as told at the bridge
     after = stack.volume()
@@ -161,6 +165,15 @@ def test_a_worker_whose_site_onshore_cannot_place_is_refused_and_the_caller_goes
 def test_an_assignment_callback_not_signed_by_twilio_is_refused(stack: Cloud) -> None:
     r = requests.post(stack.base_url + "/voice/assignment", data={"AccountSid": ACCOUNT_SID}, timeout=5)
     assert r.status_code == 403
+
+
+def test_the_worker_whisper_is_off_unless_a_flow_asks_for_it() -> None:
+    from ivr.check import check_folder
+
+    config, _, errors = check_folder(Path(__file__).resolve().parent.parent / "flows", "US")
+    assert not errors and config.flows and not any(flow.agent_whisper for flow in config.flows.values())
+    config, _, errors = check_folder(FLOWS, "US")
+    assert not errors and config.flows["support"].agent_whisper and not config.flows["pooled"].agent_whisper
 
 
 def test_a_shared_queue_dequeued_by_a_bangalore_agent_names_bangalore_just_before_the_bridge(
