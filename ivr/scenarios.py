@@ -130,6 +130,7 @@ class Scenario:
     expect: Expect = field(default_factory=Expect)
     caller: str = CALLER  # what Twilio posts as From: a number, "anonymous", ...
     wait: int = 0  # seconds on hold before a queued bridge's end (an agent, the key)
+    reserve: tuple[str, ...] = ()  # sites of the TaskRouter workers reserved in turn (ivr.bind)
 
     @property
     def call_sid(self) -> str:
@@ -202,6 +203,7 @@ def parse_scenario(
         and not any(isinstance(s, Route) and s.strategy == "weight" for s in flow.states.values())
     ):
         f.add("picks", f"flow '{flow.id}' has no weighted route to draw from")
+    reserve = f.names("reserve", required=False)  # any site, known or not: unknown ones are refused
     fresh = f.choice("redis", ("readable", "unreadable"), "readable") == "readable"
     wait = f.integer("wait", 0)
     if not 0 <= wait <= MAX_WAIT:
@@ -229,6 +231,7 @@ def parse_scenario(
         expect,
         caller=caller,
         wait=wait,
+        reserve=reserve,
     ), []
 
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
-from ivr import whisper
+from ivr import bind, whisper
+from ivr.bind import Reservation
 from ivr.caller_ids import substitute
 from ivr.engine import begin, first_call, resume, turn_or_safe_answer
 from ivr.evidence import received
@@ -187,6 +188,7 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
         _decide(partial(begin, flow, facts), flow, call, facts, out), scenario.caller, scenario.number
     )  # as the webhooks do
     last_end = ""  # what the last bridge's end meant (ivr.outcomes)
+    reserves = list(scenario.reserve)  # TaskRouter's reservations, in turn
     for _ in range(MAX_TURNS):
         last = turn.actions[-1] if turn.actions else None
         given = inputs[0] if inputs and isinstance(last, Ask) else None
@@ -196,6 +198,9 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             reply = _posted(inputs.pop(0) if inputs else Silence())
             out.note(_did(reply))
             call = last.then
+        elif isinstance(last, Connect) and last.target.kind == "workflow" and reserves:
+            turn, last_end = _reserved(out, flow, facts, last, reserves, inputs, scenario.number)
+            continue
         elif isinstance(last, Connect):
             word = pending[last.center].pop(0) if pending.get(last.center) else "answered"
             reply = _bridge(out, flow, facts, last, word, scenario.wait)
@@ -355,6 +360,50 @@ def _show(out: Outcome, turn: Turn, flow: Flow, interrupted_by: Heard | None = N
             out.note(f"  handed off to {action.url}")
         elif isinstance(action, End):
             out.note("  hangs up")
+
+
+def _reserved(
+    out: Outcome,
+    flow: Flow,
+    facts: Facts,
+    connect: Connect,
+    reserves: list[str],
+    inputs: list[Input],
+    number: str,
+) -> tuple[Turn, str]:
+    """TaskRouter reserves workers at these sites in turn (each but the last does not
+    answer): the caller's leg at each reservation (``ivr.bind``), until a worker answers
+    (the conference's end is the turn returned) or the caller goes home (the domestic
+    bridge is). The second item is what the bridge's end meant ("" for none yet)."""
+    call = connect.then
+    for k in range(1, MAX_TURNS):
+        site = reserves.pop(0)
+        res = Reservation(
+            "WS" + "0" * 32, "WT" + "0" * 32, f"WR{k:032x}", f"WK{k:032x}", site, number, call.state
+        )
+        out.note(f"  TaskRouter reserves a worker at {site or '(no site)'}: the call leaves the queue")
+        bound = bind.at_reservation(flow, call, res, facts, None)
+        while not (bound.join or bound.cancel):
+            ask = bound.turn.actions[-1]
+            assert isinstance(ask, Ask)
+            given = inputs[0] if inputs else None
+            _show(out, bound.turn, flow, given.heard if isinstance(given, Interrupting) else None)
+            reply = _posted(inputs.pop(0) if inputs else Silence())
+            out.note(_did(reply))
+            bound = bind.at_reservation(flow, ask.then, res, facts, reply)
+        if bound.cancel:
+            out.note(f"  TaskRouter: the task is canceled ({bound.cancel}); no worker accepted it")
+            return bound.turn, ""
+        _show(out, bound.turn, flow)
+        out.note(f"  joins conference {res.reservation}; TaskRouter calls the worker at {site}")
+        if reserves:
+            out.note(f"  the worker at {site} does not answer: the reservation times out")
+            continue
+        out.note(f"  the worker at {site} answers: the reservation is accepted, the conference begins")
+        domestic = facts.centers[site].country == facts.home
+        out.bridges.append(Connection(site, "workflow", connect.target.value, domestic, "answered"))
+        return bind.conference_ended(flow, bound.turn.call, res, facts, BridgeEnded("answered")), ANSWERED
+    raise RuntimeError(f"more than {MAX_TURNS} reservations")
 
 
 def _bridge(out: Outcome, flow: Flow, facts: Facts, connect: Connect, word: str, wait: int) -> BridgeEnded:

@@ -258,3 +258,22 @@ def test_sending_home_needs_the_agents_token_and_is_never_a_twilio_webhook(stack
 
 def test_sending_home_a_call_the_record_does_not_know_is_404(stack: Cloud) -> None:
     assert send_home(stack, "CA" + "7" * 32).status_code == 404
+
+
+def test_preview_plays_reservations_in_turn_and_a_request_for_home(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ivr.cli import main
+
+    args = ["preview", SUPPORT, "--folder", str(FLOWS), "--at", "2026-11-30T10:00"]
+    assert main([*args, "--reserve", "manila,bangalore"]) == 0
+    out = capsys.readouterr().out
+    assert out.index(MANILA) < out.index("the worker at manila does not answer") < out.index(BANGALORE)
+    assert "the worker at bangalore answers" in out
+    assert main([*args, "--reserve", "manila", "--press", ",1"]) == 0
+    out = capsys.readouterr().out
+    assert "the task is canceled (the caller asked for the domestic line)" in out
+    assert "bridged to scranton" in out
+    assert main([*args, "--reserve", "lagos"]) == 0
+    out = capsys.readouterr().out
+    assert "reservation_refused reason=unknown worker site" in out and "bridged to scranton" in out

@@ -182,6 +182,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         "centers": centers,
         "picks": args.pick or [],
         "wait": args.wait,
+        "reserve": [site.strip() for item in args.reserve or [] for site in item.split(",")],
         "redis": "unreadable" if args.redis_unreadable else "readable",
     }
     if args.lang:
@@ -312,6 +313,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="append",
         metavar="CENTER",
         help="the center a weighted route draws (repeatable, in order)",
+    )
+    preview.add_argument(
+        "--reserve",
+        action="append",
+        metavar="WORKER_SITE",
+        help="a TaskRouter workflow reserves a worker at this site (repeatable, or comma-separated, "
+        "in turn: each but the last does not answer)",
     )
     preview.add_argument(
         "--wait",
