@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr import bind
-from ivr.check import offshore_centers, site_problems
-from ivr.flow import TRANSFER_WORDS, Bridge, Center, Config, Disclose, Domestic, Flow, Language, Target
+from ivr.bridges import bridge
+from ivr.check import flow_problems, offshore_centers, site_problems
+from ivr.engine import begin, resume
+from ivr.errors import UnsafeBridge
+from ivr.flow import TRANSFER_WORDS, Bridge, Center, Config, Disclose, Domestic, Flow, Language, Route, Target
 from ivr.hours import parse_hours
-from ivr.vocabulary import Ask, BridgeEnded, Call, Connect, End, Facts, Heard, Silence, Speak
+from ivr.vocabulary import Ask, BridgeEnded, Call, Connect, End, Facts, Heard, Silence, Speak, Turn
 
 
 def center(cid: str, city: str, country: str, target: Target | None = None) -> Center:
@@ -286,3 +289,58 @@ def test_the_conference_ending_ends_the_call_and_a_failed_one_goes_home() -> Non
     assert dict(done.events[0].fields)["center"] == "bangalore"
     failed = bind.conference_ended(FLOW, CALL, res, FACTS, BridgeEnded("failed"))
     assert isinstance(failed.actions[0], Connect) and failed.actions[0].domestic
+
+
+# --- the proof and the engine before a shared center's bridge ---------------------------
+
+
+def shared_flow(disclose: bool, sites: tuple[str, ...] = SITES) -> tuple[Flow, Config]:
+    centers = {
+        **CENTERS,
+        "anywhere": center("anywhere", "Scranton", "US", Target("workflow", "WW" + "1" * 32, sites=sites)),
+    }
+    states = {
+        "route": Route("route", ("anywhere",), "disclose" if disclose else "bridge", "home"),
+        "disclose": FLOW.states["disclose"],
+        "bridge": Bridge("bridge", on_failure="home"),
+        "home": Domestic("home"),
+    }
+    flow = Flow("support", 1, "route", "scranton", states, languages=FLOW.languages)
+    return flow, Config(centers, {}, {"support": flow})
+
+
+def test_the_proof_refuses_a_bridge_into_a_shared_center_with_an_offshore_site_without_a_disclosure() -> None:
+    flow, config = shared_flow(disclose=False)
+    found = [(w, m) for w, _, m in flow_problems(flow, config, "US") if "without a disclosure" in m]
+    assert found and "state 'bridge'" in found[0][0]
+    flow, config = shared_flow(disclose=True)
+    assert not [m for _, _, m in flow_problems(flow, config, "US") if "disclosure" in m]
+    flow, config = shared_flow(disclose=False, sites=("scranton",))  # every site at home
+    assert not [m for _, _, m in flow_problems(flow, config, "US") if "disclosure" in m]
+
+
+def test_the_engine_names_every_site_before_a_shared_bridge_and_refuses_one_without_it() -> None:
+    flow, config = shared_flow(disclose=True)
+    facts = Facts(FACTS.call_sid, NOW, config.centers)
+    turn = begin(flow, facts)
+    said = [a.text for a in turn.actions if isinstance(a, Speak)]
+    assert said == [
+        "Your call will be answered by one of our teams in Manila, the Philippines, "
+        "Bangalore, India, or Scranton, the United States."
+    ]
+    disclosed = next(dict(e.fields) for e in turn.events if e.step == "disclosed")
+    assert disclosed["sites"] == "manila.bangalore.scranton"
+    asked = turn.actions[-1]
+    assert isinstance(asked, Ask) and asked.then.heard == "anywhere|shared"
+    bridged = resume(flow, asked.then, Silence(), facts)
+    connect = bridged.actions[-1]
+    assert isinstance(connect, Connect) and connect.target.kind == "workflow" and not connect.domestic
+    undisclosed, config = shared_flow(disclose=False)
+    with pytest.raises(UnsafeBridge):
+        bridge(
+            undisclosed,
+            Turn(Call("support", 1, "bridge", center="anywhere")),
+            facts,
+            undisclosed.states["bridge"],
+            None,
+        )  # type: ignore[arg-type]
