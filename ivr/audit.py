@@ -21,13 +21,19 @@ import hashlib
 import io
 import itertools
 import json
+import multiprocessing
+import os
+import threading
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
-from ivr import archive
+from ivr import anchors, archive
 from ivr.anchors import Anchor, Conflict, merged, stream_order
 from ivr.evidence import Keyring, SealCheck, body_of, link, mac_is_valid, unpacked_with_text
 from ivr.store import Store
@@ -76,57 +82,108 @@ def _checked(
     return ("its MAC is wrong: it was forged or edited" if valid is False else ""), valid
 
 
+SPLIT_AT = 100_000  # entries in day files from which verify walks them in a second process
+
+
 def verify(
-    store: Store, keyring: Keyring | None, logged: Iterable[Anchor] = (), folder: Path | None = None
+    store: Store,
+    keyring: Keyring | None,
+    logged: Iterable[Anchor] | Path = (),
+    folder: Path | None = None,
+    split_at: int = SPLIT_AT,
 ) -> Verdict:
     """Check the whole record (the archive in ``folder``, then Redis) against its chain,
-    its MACs and every anchor (Redis's and ``logged``, from a local log); name the first
-    broken link. Reads a batch or a chunk at a time, entries and anchors alike: memory
-    does not grow with the record."""
-    if folder is not None and (days := archive.manifest(folder)):
-        origin = ("", days[0].prev, days[0].before)
+    its MACs and every anchor (Redis's and ``logged``: anchors from a local log, or the
+    log's path); name the first broken link. Reads a batch or a chunk at a time, entries
+    and anchors alike: memory does not grow with the record.
+
+    With ``split_at`` entries or more in day files, a second process walks the files while
+    this one walks Redis from where the manifest says the files end; the answer is the
+    one walk in order would give (``_split``)."""
+    days = archive.manifest(folder) if folder is not None else []
+    if folder is not None and days:
+        start = _State(days[0].prev, days[0].before)
         after = stream_order(days[0].first)
         after = (after[0], after[1] - 1)
+        if sum(d.count for d in days) >= split_at and _can_fork(logged):
+            return _split(store, keyring, logged, folder, days, start, after)
         rows: Iterable[tuple[str, list[str]]] = itertools.chain(
             archive.entries(folder, days, store.export_marks()), store.stored(f"({days[-1].last}")
         )
     else:
-        origin = store.pruned()
-        after = stream_order(origin[0]) if origin[0] else (-1, -1)
-        rows = store.stored(f"({origin[0]}" if origin[0] else "-")
-    pending = (a for a in merged(store.anchors(), logged) if stream_order(a.last) > after)
-    return _walk(rows, keyring, origin, pending, store.chain_head)
+        pruned_id, pruned_hash, before = store.pruned()
+        start = _State(pruned_hash, before)
+        after = stream_order(pruned_id) if pruned_id else (-1, -1)
+        rows = store.stored(f"({pruned_id}" if pruned_id else "-")
+    broken, mark = _walk(rows, keyring, start, _pending(store, logged, after))
+    return start.verdict(*broken) if broken else _end(start, mark, store.chain_head)
+
+
+@dataclass
+class _State:
+    """Where a walk of the record is: the hash and count of the entries so far, and what
+    it found on the way. ``first``: the count at which the record itself starts (the
+    oldest entry, checked against the pruned marker), -1 for a walk that starts midway."""
+
+    prev: str
+    count: int
+    first: int = -2  # -2: the count it starts from
+    unknown: int = 0  # entries whose key id this process does not hold
+    held: int = 0  # anchors met
+    last_at: str = ""  # the newest of them
+
+    def __post_init__(self) -> None:
+        if self.first == -2:
+            self.first = self.count
+
+    def verdict(self, broken_at: str = "", problem: str = "") -> Verdict:
+        return Verdict(self.count, broken_at, problem, self.unknown, self.held, self.last_at)
+
+
+def _pending(
+    store: Store, logged: Iterable[Anchor] | Path, after: tuple[int, int], upto: tuple[int, int] | None = None
+) -> Iterator[Anchor]:
+    """The anchors of entries after ``after`` (up to ``upto``), oldest first, read as they
+    are needed."""
+    local = _log(logged) if isinstance(logged, Path) else logged
+    every = merged(store.anchors(), local)
+    if upto is not None:
+        every = itertools.takewhile(lambda a: stream_order(a.last) <= upto, every)
+    return (a for a in every if stream_order(a.last) > after)
+
+
+def _log(path: Path) -> Iterator[Anchor]:
+    """The anchors of a local log, a line at a time; a bad line is named as a conflict."""
+    try:
+        yield from anchors.streamed(path)
+    except ValueError as exc:
+        raise Conflict(f"the anchor log cannot be read: {exc}") from None
 
 
 def _walk(
-    rows: Iterable[tuple[str, list[str]]],
-    keyring: Keyring | None,
-    origin: tuple[str, str, int],
-    pending: Iterator[Anchor],
-    chain_head: Callable[[], str],
-) -> Verdict:
-    """``verify`` of ``rows``, the entries after ``origin`` (id, hash, entries before) as
-    stored, holding the record to ``pending`` (the anchors past it, oldest first).
+    rows: Iterable[tuple[str, list[str]]], keyring: Keyring | None, state: _State, pending: Iterator[Anchor]
+) -> tuple[tuple[str, str] | None, _Mark]:
+    """Walk ``rows``, the entries after ``state`` as stored, holding the record to
+    ``pending`` (the anchors past it, oldest first); ``state`` follows. Returns (where
+    and what is broken, or None; the next anchor not met yet).
 
     An entry as the script appends it (``event``, the sealed text, ``prev``, ``hash``)
     that links to the hash before it, hashes to its own and has a right MAC is checked on
     the stored text alone (``SealCheck``: no decoding, no re-encoding); any other entry is
     decoded and checked field by field (``_checked``), which names what is wrong."""
-    _, prev, count = origin
-    unknown = held = 0
-    last_at = ""
+    prev, count, unknown, held, last_at = state.prev, state.count, state.unknown, state.held, state.last_at
     recent: deque[str] = deque([prev], maxlen=RECENT)  # what an in-stream anchor may attest
     seals = SealCheck(keyring) if keyring is not None else None
     sha1 = hashlib.sha1
     mark = _Mark(None)
+    broken: tuple[str, str] | None = None
     try:
         mark = _Mark(next(pending, None))
         for entry_id, stored in rows:
             if mark.anchor is not None and entry_id != mark.last and mark.passed_by(entry_id):
-                return Verdict(
-                    count, mark.last, _erased(mark.anchor, count, entry_id), unknown, held, last_at
-                )
-            first = count == origin[2]
+                broken = mark.last, _erased(mark.anchor, count, entry_id)
+                break
+            first = count == state.first
             count += 1
             try:
                 fast = (
@@ -153,35 +210,126 @@ def _walk(
                         f"{'the pruned marker ' + prev[:12] if prev else 'the start'}"
                     )
                 if problem:
-                    return Verdict(count, entry_id, problem, unknown, held, last_at)
+                    broken = entry_id, problem
+                    break
                 if keyring is not None and valid is None:
                     unknown += 1
             if entry_id == mark.last and mark.anchor is not None:
                 if problem := _held_to(mark.anchor, hash_, count):
-                    return Verdict(count, entry_id, problem, unknown, held, last_at)
+                    broken = entry_id, problem
+                    break
                 held, last_at = held + 1, mark.anchor.at
                 mark = _Mark(next(pending, None))
             prev = hash_
             recent.append(prev)
-    except archive.Broken as broken:
-        return Verdict(count, broken.where, broken.problem, unknown, held, last_at)
+    except archive.Broken as exc:
+        broken = exc.where, exc.problem
     except Conflict as conflict:
-        return Verdict(count, "anchors", conflict.problem, unknown, held, last_at)
+        broken = "anchors", conflict.problem
+    state.prev, state.count, state.unknown, state.held, state.last_at = prev, count, unknown, held, last_at
+    return broken, mark
+
+
+def _end(state: _State, mark: _Mark, chain_head: Callable[[], str]) -> Verdict:
+    """The verdict on a record walked to its end: every anchor met, and the chain head
+    where the walk ended."""
     if mark.anchor is not None:
-        return Verdict(count, mark.last, _erased(mark.anchor, count, ""), unknown, held, last_at)
+        return state.verdict(mark.last, _erased(mark.anchor, state.count, ""))
     head = chain_head()
-    if head != prev:
-        return Verdict(
-            count,
+    if head != state.prev:
+        return state.verdict(
             "end",
-            f"the record ends at {prev[:12] or '(start)'} but the chain "
+            f"the record ends at {state.prev[:12] or '(start)'} but the chain "
             f"head is {head[:12] or '(none)'}: entries at the end were deleted, or "
             "the head was overwritten",
-            unknown,
-            held,
-            last_at,
         )
-    return Verdict(count, unknown_keys=unknown, anchors=held, last_anchor=last_at)
+    return state.verdict()
+
+
+def _can_fork(logged: Iterable[Anchor] | Path) -> bool:
+    """A second process can walk the files: fork exists, no other thread could hold a
+    lock the child would need, and the local anchors can be read twice (a log's path, or
+    anchors in memory; not a one-shot iterator)."""
+    return hasattr(os, "fork") and threading.active_count() == 1 and isinstance(logged, Path | list | tuple)
+
+
+def _split(
+    store: Store,
+    keyring: Keyring | None,
+    logged: Iterable[Anchor] | Path,
+    folder: Path,
+    days: list[archive.DayFile],
+    start: _State,
+    after: tuple[int, int],
+) -> Verdict:
+    """``verify`` over day files and Redis as two walks at once: a child process walks
+    the files (and their anchors), this one Redis (and the anchors past the files) from
+    the manifest's last line. If the files do not end where that line says, or an anchor
+    in them was not met, Redis is walked again from where the files really end: the
+    answer is always the one walk in order gives."""
+    edge = stream_order(days[-1].last)
+
+    def files() -> tuple[tuple[str, str] | None, _State, Anchor | None]:
+        broken, mark = _walk(
+            archive.entries(folder, days, store.export_marks()),
+            keyring,
+            start,
+            _pending(store, logged, after, edge),
+        )
+        return broken, start, mark.anchor
+
+    child = _Child(files)
+    redis_start = _State(days[-1].head, days[-1].before + days[-1].count, first=-1)
+    redis_rows = store.stored(f"({days[-1].last}")
+    broken, mark = _walk(redis_rows, keyring, redis_start, _pending(store, logged, edge))
+    walked: tuple[tuple[str, str] | None, _State, Anchor | None] = child.result()
+    files_broken, files_end, unmet = walked
+    if files_broken:
+        return files_end.verdict(*files_broken)
+    if unmet is not None or (files_end.prev, files_end.count) != (
+        days[-1].head,
+        days[-1].before + days[-1].count,
+    ):
+        pending = itertools.chain([unmet] if unmet else [], _pending(store, logged, edge))
+        files_end.first = -1
+        broken, mark = _walk(store.stored(f"({days[-1].last}"), keyring, files_end, pending)
+        return files_end.verdict(*broken) if broken else _end(files_end, mark, store.chain_head)
+    redis_start.unknown += files_end.unknown
+    redis_start.held += files_end.held
+    redis_start.last_at = redis_start.last_at or files_end.last_at
+    return redis_start.verdict(*broken) if broken else _end(redis_start, mark, store.chain_head)
+
+
+class _Child:
+    """A function run in a forked process, its result (or its error) read back."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._reader, writer = context.Pipe(duplex=False)
+        self._process = context.Process(target=_child, args=(writer, work), daemon=True)
+        self._process.start()
+        writer.close()
+
+    def result(self) -> Any:
+        try:
+            ok, value = self._reader.recv()
+        except EOFError:
+            ok, value = False, "the process walking the day files died"
+        finally:
+            self._reader.close()
+            self._process.join()
+        if not ok:
+            raise RuntimeError(f"verify's walk of the day files failed: {value}")
+        return value
+
+
+def _child(writer: Connection, work: Callable[[], Any]) -> None:
+    try:
+        writer.send((True, work()))
+    except BaseException:  # noqa: BLE001 - whatever it was, the parent says so
+        writer.send((False, traceback.format_exc()))
+    finally:
+        writer.close()
 
 
 _NOT_TEXT = "it is not an entry as stored: a field is not text"

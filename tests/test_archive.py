@@ -265,3 +265,56 @@ def test_a_day_file_line_that_is_not_an_entry_is_named_with_anchors_pending(stor
         verdict = audit.verify(store, KEYS, [late], tmp_path)
         assert verdict.entries == written[1].before + 3 and not verdict.intact, verdict
         assert ("not text" if bad != "not json" else "no chain fields") in verdict.problem
+
+
+def _forge_manifest_head(store, folder, written, before):
+    lines = (folder / archive.MANIFEST).read_text().splitlines()
+    last = {**json.loads(lines[-1]), "head": "e" * 40}
+    (folder / archive.MANIFEST).write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+
+
+def _edit_a_day_file(store, folder, written, before):
+    path = folder / written[2].file
+    lines = path.read_text().splitlines()
+    row = json.loads(lines[3])
+    row[2] = row[2].replace('"2026-11-03T', '"2026-11-04T', 1)
+    path.write_text("\n".join([*lines[:3], json.dumps(row, separators=(",", ":")), *lines[4:]]) + "\n")
+
+
+def _delete_from_redis(store, folder, written, before):
+    store.client.xdel("onshore:events", before[sum(d.count for d in written) + 5][0])
+
+
+def _anchor_between_files_and_redis(store, folder, written, before):
+    # an anchor of an entry that would sit after the files' last and before Redis's first
+    last = before[sum(d.count for d in written) - 1]
+    ms, seq = archive.stream_order(last[0])
+    store.add_anchor(anchors.Anchor("z", f"{ms}-{seq + 1}", "a" * 40, len(before)))
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [None, _forge_manifest_head, _edit_a_day_file, _delete_from_redis, _anchor_between_files_and_redis],
+)
+def test_verify_in_two_processes_answers_as_one_walk_in_order(store, month, tmp_path, monkeypatch, tamper):
+    # the day files walked by a child process while this one walks Redis: the verdict,
+    # intact or broken, entries, anchors and all, is the one a single walk gives
+    before = list(store.entries())
+    for anchor in _anchors_every(before, 41):
+        store.add_anchor(anchor)
+    log = tmp_path / "anchors.jsonl"
+    for anchor in _anchors_every(before, 53):
+        anchors.append(log, anchor)
+    folder = tmp_path / "days"
+    written, _ = archive.archive(store, folder, 25, TODAY)
+    if tamper is not None:
+        tamper(store, folder, written, before)
+    forks = []
+    child = audit._Child
+    monkeypatch.setattr(audit, "_Child", lambda work: forks.append(1) or child(work))
+    one = audit.verify(store, KEYS, log, folder, split_at=10**9)
+    assert not forks
+    two = audit.verify(store, KEYS, log, folder, split_at=1)
+    assert forks == [1] and two == one
+    assert one.intact == (tamper in (None, _forge_manifest_head)), one
+    assert one.anchors > 10 or not one.intact
