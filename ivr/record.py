@@ -64,18 +64,33 @@ class Record:
     def _batches(
         self, start: str, end: str, batch: int, shape: Callable[[list[str]], list[str]]
     ) -> Iterator[tuple[str, list[str]]]:
-        reader = self._reader()
-        cursor = start
-        while True:
-            with _collector_paused():
-                rows = [
-                    (i, shape(f))
-                    for i, f in reader.execute_command("XRANGE", keys.EVENTS, cursor, end, "COUNT", batch)
-                ]
-            yield from rows
-            if len(rows) < batch:
-                return
-            cursor = "(" + rows[-1][0]
+        """The next batch is asked for as soon as a batch is in, before this one is used:
+        Redis prepares it while the reader works (a walk of the record waited on Redis
+        for a third of its time). A connection of its own, closed if the reader stops
+        with a reply still on the way."""
+        pool = self._reader().connection_pool
+        connection = pool.get_connection()
+        done = False
+        try:
+            connection.send_command("XRANGE", keys.EVENTS, start, end, "COUNT", batch)
+            while True:
+                reply = connection.read_response()
+                more = len(reply) == batch
+                if more:
+                    connection.send_command("XRANGE", keys.EVENTS, "(" + reply[-1][0], end, "COUNT", batch)
+                with _collector_paused():
+                    rows = [(i, shape(f)) for i, f in reply]
+                del reply
+                yield from rows
+                if not more:
+                    done = True
+                    return
+        finally:
+            if done:
+                pool.release(connection)
+            else:  # a reply may be unread: the connection cannot be used again
+                connection.disconnect()
+                pool.release(connection)
 
     def _reader(self) -> Any:
         """A client for reading the record in bulk: the reply parser (hiredis, in C) decodes
@@ -126,10 +141,22 @@ class Record:
 
     def anchors(self) -> list[Anchor]:
         """Every anchor the auditor wrote, oldest first."""
-        return [
-            Anchor.of({k.decode(): v.decode() for k, v in f.items()})
-            for _, f in self.client.xrange(keys.AUDIT_ANCHORS)
-        ]
+        return list(self.each_anchor())
+
+    def each_anchor(self, batch: int = 1_000) -> Iterator[Anchor]:
+        """``anchors``, a batch at a time: a year of anchors is never in memory at once."""
+        cursor = "-"
+        while True:
+            rows = self.client.xrange(keys.AUDIT_ANCHORS, min=cursor, count=batch)
+            yield from (Anchor.of({k.decode(): v.decode() for k, v in f.items()}) for _, f in rows)
+            if len(rows) < batch:
+                return
+            cursor = "(" + rows[-1][0].decode()
+
+    def last_anchor(self) -> Anchor | None:
+        """The newest anchor, if any."""
+        rows = self.client.xrevrange(keys.AUDIT_ANCHORS, count=1)
+        return Anchor.of({k.decode(): v.decode() for k, v in rows[0][1].items()}) if rows else None
 
     def add_anchor(self, anchor: Anchor) -> None:
         """Record a high-water mark (the auditor's credentials: the app's cannot)."""

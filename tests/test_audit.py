@@ -4,6 +4,7 @@ replays in order without duplicates."""
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -440,3 +441,26 @@ def test_an_anchor_the_webhooks_appended_to_the_stream_is_checked_the_long_way(s
     records.append(redis_client, KEYS, [in_stream("f" * 40, at + timedelta(seconds=1))], prev=new_head)
     verdict = audit.verify(store, KEYS)
     assert verdict.entries == len(record) + 2 and "attests the chain head ffffffffffff" in verdict.problem
+
+
+def test_a_read_of_the_record_stopped_midway_leaves_the_store_readable(store, record):
+    # the next batch is asked for before this one is used: a reader that stops early
+    # leaves a reply on the way, and its connection must not serve the next read
+    for stop in (1, 3, 4, 7):
+        rows = store.stored(batch=3)
+        assert [i for i, _ in itertools.islice(rows, stop)] == [i for i, _ in record[:stop]]
+        rows.close()
+        assert [(i, evidence.unpack(f)) for i, f in store.stored(batch=3)] == record
+    assert [(i, f) for i, f in store.entries(batch=len(record))] == record  # one full batch, then none
+
+
+def test_anchors_are_read_a_batch_at_a_time_and_the_newest_alone(store, record):
+    assert store.last_anchor() is None and list(store.each_anchor()) == []
+    taken = [
+        anchors.Anchor(f"2026-12-01T00:0{n}:00.000+00:00", i, f[-1], n) for n, (i, f) in enumerate(record, 1)
+    ]
+    for anchor in taken[:7]:
+        store.add_anchor(anchor)
+    assert list(store.each_anchor(batch=2)) == store.anchors() == taken[:7]
+    assert list(store.each_anchor(batch=7)) == taken[:7]
+    assert store.last_anchor() == taken[6]
