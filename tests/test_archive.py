@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ivr import anchors, archive, audit, create_app, keys, report
-from ivr.cli import main
+from ivr.cli import FILE_PROBLEM, main
 from ivr.evidence import Keyring, unpack
 from ivr.store import Store, connect
 from tests import records
@@ -318,3 +318,25 @@ def test_verify_in_two_processes_answers_as_one_walk_in_order(store, month, tmp_
     assert forks == [1] and two == one
     assert one.intact == (tamper in (None, _forge_manifest_head)), one
     assert one.anchors > 10 or not one.intact
+
+
+def test_the_cli_holds_the_record_to_a_local_anchor_log_read_as_it_goes(
+    redis_server, store, month, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("IVR_CALLER_HASH_KEY", HASH_KEY)
+    log = tmp_path / "anchors.jsonl"
+    taken = _anchors_every(list(store.entries()), 97)
+    for anchor in taken:
+        anchors.append(log, anchor)
+    url = ["--redis-url", redis_server.url, "--archive", str(tmp_path / "days")]
+    assert main(["audit", "archive", "--hot-days", "25", *url]) == 0
+    assert main(["audit", "verify", "--anchors", str(log), *url]) == 0
+    assert f"held to {len(taken)} anchors" in capsys.readouterr().out
+    with open(log, "a") as f:
+        f.write("not an anchor\n")
+    anchors.append(log, taken[-1])
+    assert main(["audit", "verify", "--anchors", str(log), *url]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN at anchors" in out and f"{log}:{len(taken) + 1}: not an anchor line" in out
+    assert main(["audit", "verify", "--anchors", str(tmp_path / "none.jsonl"), *url]) == FILE_PROBLEM
+    assert "cannot read the anchor log" in capsys.readouterr().err

@@ -24,11 +24,14 @@ from ivr.store import Store, connect
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Walk the whole record; name the first broken link."""
     keys = options.keyring()
-    try:
-        logged = anchors.read(Path(args.anchors)) if args.anchors else []
-    except (OSError, ValueError) as exc:  # not there or unreadable: 4; not an anchor log: 1
-        print(f"cannot read the anchor log {args.anchors}: {exc}", file=sys.stderr)
-        return FILE_PROBLEM if isinstance(exc, OSError) else 1
+    logged: Path | list[anchors.Anchor] = []
+    if args.anchors:  # read a line at a time by verify: a line that is no anchor is named there
+        logged = Path(args.anchors)
+        try:
+            logged.open().close()
+        except OSError as exc:  # not there or unreadable: 4
+            print(f"cannot read the anchor log {args.anchors}: {exc}", file=sys.stderr)
+            return FILE_PROBLEM
     verdict = audit.verify(options.store(args), keys, logged, options.archive_folder(args))
     if not verdict.intact:
         print(f"BROKEN at {verdict.broken_at} (entry {verdict.entries}): {verdict.problem}")
