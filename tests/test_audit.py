@@ -464,3 +464,16 @@ def test_anchors_are_read_a_batch_at_a_time_and_the_newest_alone(store, record):
     assert list(store.each_anchor(batch=2)) == store.anchors() == taken[:7]
     assert list(store.each_anchor(batch=7)) == taken[:7]
     assert store.last_anchor() == taken[6]
+
+
+def test_a_local_anchor_log_with_a_bad_line_is_named_when_verify_reaches_it(store, record, tmp_path):
+    log = tmp_path / "anchors.jsonl"
+    anchors.append(log, anchors.Anchor("2026-12-01T00:00:00.000+00:00", record[2][0], record[2][1][-1], 3))
+    assert audit.verify(store, KEYS, log).anchors == 1  # by its path: read as verify goes
+    with open(log, "a") as f:
+        f.write("not an anchor\n")
+    anchors.append(log, anchors.Anchor("2026-12-01T00:05:00.000+00:00", record[5][0], record[5][1][-1], 6))
+    verdict = audit.verify(store, KEYS, log)
+    assert verdict.broken_at == "anchors" and "anchors.jsonl:2: not an anchor line" in verdict.problem, (
+        verdict
+    )

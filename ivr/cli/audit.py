@@ -25,13 +25,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Walk the whole record; name the first broken link."""
     keys = options.keyring()
     logged: Path | list[anchors.Anchor] = []
-    if args.anchors:  # read a line at a time by verify: a line that is no anchor is named there
+    if args.anchors:  # handed to verify by its path: read a line at a time, never all at once
         logged = Path(args.anchors)
         try:
-            logged.open().close()
-        except OSError as exc:  # not there or unreadable: 4
+            for _ in anchors.streamed(logged):  # every line an anchor, before the walk
+                pass
+        except (OSError, ValueError) as exc:  # not there or unreadable: 4; not an anchor log: 1
             print(f"cannot read the anchor log {args.anchors}: {exc}", file=sys.stderr)
-            return FILE_PROBLEM
+            return FILE_PROBLEM if isinstance(exc, OSError) else 1
     verdict = audit.verify(options.store(args), keys, logged, options.archive_folder(args))
     if not verdict.intact:
         print(f"BROKEN at {verdict.broken_at} (entry {verdict.entries}): {verdict.problem}")
