@@ -14,10 +14,11 @@ out of the queue to Onshore's ``/voice/reserved`` URL. There, on the caller's le
    then the transfer offer, listening for the key and the words; only silence after the
    whole offer is consent, exactly as at a ``disclose`` state (``ivr.engine``);
 2. a domestic site, an exempt number, or a site already named: nothing to say;
-3. consent (or nothing to say): the caller joins a conference named after the
-   ReservationSid, and the edge asks TaskRouter to call the worker into it (the ``call``
-   instruction on the Reservation, ``accept`` false: Onshore accepts the reservation only
-   when the worker's leg answers, on ``/voice/agent``), the way Twilio's page describes:
+3. consent (or nothing to say): the edge asks TaskRouter to call the worker (the ``call``
+   instruction on the Reservation, ``accept`` false) while the caller waits with the offer
+   and music, the transfer key live; when the worker's leg answers (``/voice/agent``),
+   Onshore accepts the reservation, moves the caller's call (REST) into a conference named
+   after the ReservationSid and sends the worker into it, the way Twilio's page describes:
    "dial the worker in a Conference named by the ReservationSid";
 4. the transfer asked for (or the offer never answered with consent, or a site Onshore
    cannot place): the domestic line, and the edge cancels the Task, so the pending
@@ -39,16 +40,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from ivr import bridges, disclosure, hearing, step_query, wording
-from ivr.flow import Center, Disclose, Flow
-from ivr.vocabulary import BridgeEnded, Call, End, Facts, Heard, Reply, Silence, Speak, Turn
+from ivr import bridges, disclosure, engine, hearing, step_query, wording
+from ivr.flow import TWILIO_HOLD_MUSIC, Center, Disclose, Flow
+from ivr.vocabulary import BridgeEnded, Call, End, Facts, Heard, Play, Reply, Silence, Speak, Turn
 
 RESERVED_PATH = "/voice/reserved"
 AGENT_PATH = "/voice/agent"
 TASK_KEY = "onshore"  # the Task attribute that holds the call's step
 SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 SITE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ANSWER, ENDED = "a", "j"  # phases of /voice/reserved: the offer's answer; the conference ended
+# Phases of /voice/reserved: the offer's answer, the wait while the worker is called (the
+# transfer key live), the worker answered (join the conference), the conference ended.
+ANSWER, HOLDING, CONNECT, ENDED = "a", "h", "c", "j"
 BOUND = "@r-"  # the call's state at a reservation: evidence keys are per reservation
 
 
@@ -150,13 +153,11 @@ def reserved_url(base: str, call: Call, reservation: Reservation, phase: str = "
 
 def agent_url(base: str, call: Call, reservation: Reservation, caller: str, hashed: str) -> str:
     """What the worker's leg runs when it answers: the whisper (when the flow has one),
-    then the conference; ``c`` and ``i`` are the caller's CallSid and keyed hash, so the
+    then the conference; ``cs`` and ``i`` are the caller's CallSid and keyed hash, so the
     worker's answer is recorded on the caller's call."""
-    query = [("f", call.flow), ("v", str(call.version)), *reservation.query(), ("c", caller), ("i", hashed)]
-    if call.language:
-        query.append(("l", call.language))
+    query = [*call.to_query().items(), *reservation.query(), ("cs", caller), ("i", hashed)]
     if call.heard:  # the caller heard a location and the offer, and stayed
-        query.append(("h", "1"))
+        query.append(("st", "1"))
     return f"{base}{AGENT_PATH}?{urlencode(query)}"
 
 
@@ -177,6 +178,7 @@ class Bound:
     turn: Turn
     join: bool = False
     cancel: str = ""
+    hold: bool = False  # the caller keeps waiting for the worker, the transfer key live
 
 
 def at_reservation(flow: Flow, call: Call, reservation: Reservation, facts: Facts, reply: Reply) -> Bound:
@@ -291,15 +293,41 @@ def _answered(
 
 
 def _join(turn: Turn, site: Center, reservation: Reservation) -> Bound:
+    """Consent (or nothing to say): the edge asks TaskRouter to call the worker."""
+    turn.note("consented", center=site.id, worker=reservation.worker, reservation=reservation.reservation)
+    return Bound(turn, join=True)
+
+
+def holding(flow: Flow, call: Call, reservation: Reservation, facts: Facts, reply: Reply) -> Bound:
+    """The caller waits while TaskRouter calls the worker, hearing the offer and music with
+    the transfer key live (``hold``); the key goes home, and the Task is canceled."""
+    turn = Turn(call._replace(state=reservation.state))
+    if isinstance(reply, Heard) and reply.digits.strip().startswith(flow.transfer_key):
+        turn = bridges.transfer(flow, turn, facts, "key during hold")
+        return Bound(turn, cancel="the caller asked for the domestic line while the worker was called")
+    return Bound(turn, hold=True)
+
+
+def hold_lines(flow: Flow, facts: Facts, call: Call) -> tuple[Speak | Play, ...]:
+    """What the caller hears while the worker is called: the offer, then a segment of music."""
+    music = flow.hold_music[0] if flow.hold_music else TWILIO_HOLD_MUSIC[0]
+    return (engine.hold_offer(flow, facts, call.language), Play(music))
+
+
+def joined(call: Call, reservation: Reservation, facts: Facts) -> Turn:
+    """The worker answered and was accepted: the caller joins the reservation's conference,
+    a bridge at the worker's site (the report counts it there)."""
+    turn = Turn(call._replace(state=reservation.state).waiting())
+    site = facts.centers.get(reservation.site)
     turn.note(
         "joined",
-        center=site.id,
-        city=site.city,
-        country=site.country,
+        center=reservation.site,
+        city=site.city if site else "",
+        country=site.country if site else "",
         conference=reservation.reservation,
         worker=reservation.worker,
     )
-    return Bound(turn, join=True)
+    return turn
 
 
 def refuse(flow: Flow, turn: Turn, facts: Facts, reservation: Reservation, reason: str) -> Bound:

@@ -90,21 +90,26 @@ def reserved(app: Onshore, request: TwilioRequest) -> str:
         if phase == bind.ENDED:
             turn = bind.conference_ended(flow, call, reservation, facts, reply)
             return twiml.render(tuple(turn.actions), bind.RESERVED_PATH, extra), turn.events
+        if phase == bind.CONNECT:  # the worker answered: Onshore moved the call here
+            turn = bind.joined(call, reservation, facts)
+            ended = twiml.step_url(turn.call, bind.RESERVED_PATH, (*reservation.query(), ("p", bind.ENDED)))
+            return twiml.join((), reservation.reservation, ended), turn.events
         if not fresh:
             bound = bind.refuse(flow, Turn(call), facts, reservation, "center lookup unavailable")
+        elif phase == bind.HOLDING:
+            bound = bind.holding(flow, call, reservation, facts, reply)
         else:
             bound = bind.at_reservation(
                 flow, call, reservation, facts, reply if phase == bind.ANSWER else None
             )
+        holding = twiml.step_url(call, bind.RESERVED_PATH, (*reservation.query(), ("p", bind.HOLDING)))
+        if bound.hold:
+            return twiml.holding(bind.hold_lines(flow, facts, call), holding), bound.turn.events
         if bound.join:
             agent = bind.agent_url(base, call, reservation, sid, webhooks._hashed(app, form))
             failed = _once(done, "dial", lambda: _api(app).dial_worker(reservation, agent))
             if not failed:
-                ended = twiml.step_url(
-                    bound.turn.call, bind.RESERVED_PATH, (*reservation.query(), ("p", bind.ENDED))
-                )
-                return twiml.join((), reservation.reservation, ended), bound.turn.events
-            bound.turn.events = [e for e in bound.turn.events if e.step != "joined"]
+                return twiml.holding(bind.hold_lines(flow, facts, call), holding), bound.turn.events
             bound = bind.refuse(flow, bound.turn, facts, reservation, failed)
         events = bound.turn.events
         if bound.cancel:
@@ -123,25 +128,32 @@ def reserved(app: Onshore, request: TwilioRequest) -> str:
 
 
 def agent(app: Onshore, request: TwilioRequest) -> str:
-    """The worker's leg answered: accept the reservation, then the conference."""
+    """The worker's leg answered: accept the reservation, move the caller into the
+    conference, then the worker (their whisper first, when the flow has one)."""
     from ivr import webhooks
 
     args, form = request.args, request.form
     reservation = Reservation.from_query(args)
-    caller, hashed = args.get("c", ""), args.get("i", "")
+    caller, hashed = args.get("cs", ""), args.get("i", "")
+    try:
+        call = Call.from_query(args)
+    except (KeyError, ValueError):
+        return twiml.hangup()
     if reservation is None or not bind.SID.match(caller):
         return twiml.hangup()
+    connect = bind.reserved_url(base_url(app, request), call, reservation, bind.CONNECT)
     try:
         _api(app).accept(reservation)
+        _api(app).bring(caller, connect)  # the caller leaves the wait for the conference
     except TaskRouterUnavailable as exc:
         log.warning(
-            "reservation %s not accepted (%s): the worker's leg hangs up", reservation.reservation, exc
+            "reservation %s: worker not joined (%s): their leg hangs up", reservation.reservation, exc
         )
         outcome, document = f"refused: {str(exc)[:160]}", twiml.hangup()
     else:
-        flow = webhooks._known_flow(app, _flow_of(args))
+        flow = webhooks._known_flow(app, call)
         lines = (
-            (whisper.agent_line(flow, args.get("l", ""), args.get("h") == "1", app.settings.home_country),)
+            (whisper.agent_line(flow, call.language, args.get("st") == "1", app.settings.home_country),)
             if flow is not None and flow.agent_whisper
             else ()
         )
@@ -236,9 +248,3 @@ def _with_site(app: Onshore, view: View, site: str) -> Mapping[str, Center]:
     except Exception as exc:  # noqa: BLE001 - without them the site stays unknown: refused safely
         log.warning("centers unreadable for site %s: %s", site[:64], exc)
         return view.centers
-
-
-def _flow_of(args: Mapping[str, str]) -> Call | None:
-    """The call's flow version as the worker's URL names it."""
-    version = args.get("v", "")
-    return Call(args.get("f", ""), int(version), "") if version.isdigit() else None

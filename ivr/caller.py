@@ -35,11 +35,16 @@ ACCOUNT_SID = "AC" + "0" * 32  # the stand-in account
 
 class TaskRouterSide(Protocol):
     """What TaskRouter does to a call in a workflow (tests/taskrouter_standin.py plays it):
-    the URL a reservation redirects an enqueued call to (None: it stays on hold), and how a
-    conference named after a reservation goes: ("answered", ""), ("redirected", URL) when
-    a later reservation takes the call elsewhere, ("hangup", "") when nobody comes."""
+    the URL a reservation redirects an enqueued call to (None: it stays on hold), where the
+    call was moved between two documents (a later reservation, or Onshore bringing it to
+    the worker who answered), and how a conference named after a reservation goes:
+    ("answered", ""), ("hangup", "") when nobody is in it."""
 
     def enqueued(self, verb: ET.Element, t: Transcript, base: dict[str, str]) -> str | None: ...
+
+    def between(self, t: Transcript) -> str | None:
+        """Where the call was moved to while its last document played (None: nowhere)."""
+        ...
 
     def conference(self, name: str, t: Transcript) -> tuple[str, str]: ...
 
@@ -231,6 +236,9 @@ class Phone:
                 t.note("  (the caller has hung up: Twilio plays nothing more)")
                 break
             nxt = self._follow(body, t, inputs, outcomes, caller, base)
+            moved = self.taskrouter.between(t) if self.taskrouter is not None and nxt is not None else None
+            if moved is not None:  # TaskRouter or the REST API moved the call meanwhile
+                nxt = (moved, {})
             if nxt is None:
                 break
             url, extra = nxt

@@ -395,11 +395,15 @@ def _reserved(
             out.note(f"  TaskRouter: the task is canceled ({bound.cancel}); no worker accepted it")
             return bound.turn, ""
         _show(out, bound.turn, flow)
-        out.note(f"  joins conference {res.reservation}; TaskRouter calls the worker at {site}")
+        out.note(f"  TaskRouter calls the worker at {site}; meanwhile, the transfer key live:")
+        for line in bind.hold_lines(flow, facts, call):
+            if isinstance(line, Speak):
+                out.hear(line.text, line.language)
         if reserves:
             out.note(f"  the worker at {site} does not answer: the reservation times out")
             continue
-        out.note(f"  the worker at {site} answers: the reservation is accepted, the conference begins")
+        out.note(f"  the worker at {site} answers: the reservation is accepted, the caller is moved to them")
+        _show(out, bind.joined(bound.turn.call, res, facts), flow)
         domestic = facts.centers[site].country == facts.home
         out.bridges.append(Connection(site, "workflow", connect.target.value, domestic, "answered"))
         return bind.conference_ended(flow, bound.turn.call, res, facts, BridgeEnded("answered")), ANSWERED

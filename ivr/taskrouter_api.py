@@ -56,6 +56,11 @@ class TaskRouterApi:
         """Accept the reservation: the worker's leg answered."""
         self._do("accept", lambda: self._reservation(r).update(reservation_status="accepted"))
 
+    def bring(self, call_sid: str, url: str) -> None:
+        """Move the caller's live call to ``url`` (the Call resource's update,
+        https://www.twilio.com/docs/voice/api/call-resource#update-a-call-resource)."""
+        self._do("caller's call update", lambda: self.client.calls(call_sid).update(url=url, method="POST"))
+
     def cancel(self, r: Reservation, reason: str) -> None:
         """Cancel the Task (and with it the pending reservation)."""
         task = self.client.taskrouter.v1.workspaces(r.workspace).tasks(r.task)

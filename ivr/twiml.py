@@ -267,3 +267,19 @@ def hangup() -> str:
     response = VoiceResponse()
     response.hangup()
     return str(response)
+
+
+def holding(lines: tuple[Speak | Play, ...], url: str) -> str:
+    """A caller waiting for a reserved worker: the lines inside a <Gather> for one key (the
+    transfer key works throughout), then the same URL again: a document that loops until
+    Onshore moves the call (REST) when the worker answers."""
+    response = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, timeout=HOLD_SILENCE, action=url, method="POST")
+    for line in lines:
+        if isinstance(line, Speak):
+            _say(gather, line.text, line.language, line.voice)
+        else:
+            gather.play(_clean(line.url))
+    response.append(gather)
+    response.redirect(url, method="POST")
+    return str(response)

@@ -22,11 +22,12 @@ It plays what TaskRouter documents, and checks what Onshore sends against it:
   and an absolute ``CallUrl`` required; ``CallAccept`` true or false), only while the
   reservation is pending (40114 otherwise); a Task update with ``AssignmentStatus=canceled``
   (which cancels a pending reservation) and a ``Reason``.
-- After ``Instruction=call``, when the caller's leg reaches the conference, the worker's
-  phone rings: a worker who answers gets the ``CallUrl`` requested on their leg (signed)
-  and must be sent into the conference named after the reservation, which Onshore must
-  have accepted by then; a worker who does not answer lets the reservation time out, and
-  the next worker is reserved.
+- After ``Instruction=call`` the worker's phone rings (between two of the caller's
+  documents): a worker who answers gets the ``CallUrl`` requested on their leg (signed) and
+  must be sent into the conference named after the reservation, which Onshore must have
+  accepted by then, and the caller's call must have been moved (the Voice API's call
+  update) to join it; a worker who does not answer lets the reservation time out, and the
+  next worker is reserved.
 
 It is a real HTTP server on a free port; Onshore's twilio SDK client is pointed at it
 (``TWILIO_API_BASE_URL``), and requests for Twilio's Voice API go on to
@@ -45,7 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ivr.caller import ACCOUNT_SID, Phone, Transcript
-from tests.twilio_cloud import RestError, TwilioCloud
+from tests.twilio_cloud import CloudCall, RestError, TwilioCloud
 
 INSTRUCTIONS = ("accept", "reject", "dequeue", "call", "redirect", "conference")
 REDIRECT_FIELDS = {"instruction", "call_sid", "url", "accept"}
@@ -72,6 +73,8 @@ class Reservation:
     worker: Worker
     status: str = "pending"
     call: dict[str, str] | None = None  # the call instruction's parameters, once given
+    played: bool = False  # the worker's phone rang
+    joined: bool = False  # the worker's leg entered the conference
 
 
 @dataclass
@@ -129,31 +132,48 @@ class TaskRouterCloud:
         task = Task(sid("WT"), attributes)
         with self.lock:
             self.tasks[task.sid] = task
+        if self.voice is not None:  # the caller's call, live: Onshore may move it (REST)
+            self.voice.calls[t.call_sid] = CloudCall(
+                t.call_sid, base.get("To", ""), t.caller, "", "", "", ("completed",), 60, status="in-progress"
+            )
         t.note(f"  TaskRouter: task {task.sid} created")
         return self._reserve_next(task, t)
 
-    def conference(self, name: str, t: Transcript) -> tuple[str, str]:
-        """The caller's leg is in the conference ``name``: ("answered", "") when the worker
-        joined it, ("redirected", URL) when the next reservation took the call elsewhere,
-        ("hangup", "") when nobody is left."""
-        task, reservation = self._find(name)
-        if reservation is None or task is None:
-            self.problems.append(f"conference {name} is not named after a reservation")
-            return "hangup", ""
-        if reservation.call is None:
-            self.problems.append(f"the caller joined conference {name} but no worker was called into it")
-            return "hangup", ""
+    def between(self, t: Transcript) -> str | None:
+        """Between two of the caller's documents: a worker TaskRouter was told to call
+        answers (their leg requests CallUrl; Onshore must accept the reservation and move
+        the caller's call through the REST API) or does not (the reservation times out and
+        the next worker is reserved). The URL the caller's call was moved to, or None."""
+        task = next((k for k in self.tasks.values() if k.attributes.get("call_sid") == t.call_sid), None)
+        if task is None or not task.reservations:
+            return None
+        reservation = task.reservations[-1]
+        if reservation.call is None or reservation.played or reservation.status != "pending":
+            return None
+        reservation.played = True
         worker = reservation.worker
         if not worker.answers:
             t.note(f"  TaskRouter: {worker.name} does not answer; reservation {reservation.sid} times out")
             with self.lock:
-                if reservation.status == "pending":
-                    reservation.status = "timeout"
-            url = self._reserve_next(task, t)
-            return ("redirected", url) if url else ("hangup", "")
-        if self._worker_leg(task, reservation, t):
-            return "answered", ""
-        return "hangup", ""
+                reservation.status = "timeout"
+            return self._reserve_next(task, t)
+        voice = self.voice.calls.get(t.call_sid) if self.voice is not None else None
+        seen = len(voice.updates) if voice is not None else 0
+        if not self._worker_leg(task, reservation, t):
+            return None
+        if voice is None or len(voice.updates) == seen or not voice.updates[-1].get("Url"):
+            self.problems.append("the worker joined but the caller's call was never moved to them")
+            return None
+        return voice.updates[-1]["Url"]
+
+    def conference(self, name: str, t: Transcript) -> tuple[str, str]:
+        """The caller's leg is in the conference ``name``: ("answered", "") when the worker
+        is in it, ("hangup", "") when nobody is."""
+        task, reservation = self._find(name)
+        if task is None or reservation is None or not reservation.joined:
+            self.problems.append(f"the caller joined conference {name} with no worker in it")
+            return "hangup", ""
+        return "answered", ""
 
     # --- reservations --------------------------------------------------------------
 
@@ -268,6 +288,7 @@ class TaskRouterCloud:
                     self.problems.append(f"worker joined while the reservation is {reservation.status}")
                     return False
                 t.note(f"  {worker.name} joins conference {name}")
+                reservation.joined = True
                 return True
         return False
 

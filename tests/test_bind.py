@@ -200,12 +200,22 @@ def test_a_worker_in_another_country_than_the_one_heard_is_disclosed_with_the_of
     assert fields(bound, "disclosed")["bind"] == "reservation"
 
 
-def test_silence_after_the_whole_offer_joins_the_conference() -> None:
+def test_silence_after_the_whole_offer_calls_the_worker_and_their_answer_joins_the_caller() -> None:
     asked = at("bangalore").turn.actions[1]
     assert isinstance(asked, Ask)
     bound = at("bangalore", asked.then, Silence())
-    assert bound.join and not bound.cancel
-    assert fields(bound, "joined") == {
+    assert bound.join and not bound.cancel and bound.turn.actions == []
+    assert fields(bound, "consented")["center"] == "bangalore"
+    # while the worker is called: the offer and music, the key live; the key goes home
+    waiting = bind.holding(FLOW, asked.then, reservation("bangalore"), FACTS, Silence())
+    assert waiting.hold and not waiting.cancel and waiting.turn.events == []
+    lines = bind.hold_lines(FLOW, FACTS, asked.then)
+    assert isinstance(lines[0], Speak) and "press 1 at any time" in lines[0].text
+    home = bind.holding(FLOW, asked.then, reservation("bangalore"), FACTS, Heard("1"))
+    assert home.cancel and isinstance(home.turn.actions[-1], Connect) and home.turn.actions[-1].domestic
+    assert fields(home, "transfer_requested")["by"] == "hold"
+    joined = bind.joined(asked.then, reservation("bangalore"), FACTS)
+    assert dict(joined.events[0].fields) == {
         "center": "bangalore",
         "city": "Bangalore",
         "country": "IN",

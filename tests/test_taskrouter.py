@@ -138,6 +138,17 @@ def test_a_caller_who_asks_for_the_us_at_the_reservation_goes_home_and_the_worke
     assert not steps(events, "agent_answered")
 
 
+def test_the_transfer_key_stays_live_while_the_worker_is_called(stack: Cloud) -> None:
+    phone = stack.phone(worker("Maria", "manila", answers=False))
+    t = phone.call(Caller(SUPPORT, press=",,1"))  # silent at both offers, then 1 while waiting
+    assert stack.cloud.problems == []
+    assert "To speak with an agent in the United States, press 1 at any time." in t.heard
+    assert t.bridges[-1] == ("number", "+15705550123")
+    task = task_of(stack, t.call_sid)
+    assert task.status == "canceled" and "accepted" not in [r.status for r in task.reservations]
+    assert steps(stack.events(t.call_sid), "transfer_requested")[-1]["by"] == "hold"
+
+
 def test_a_worker_at_home_is_joined_without_a_disclosure(stack: Cloud) -> None:
     phone = stack.phone(worker("Pam", "scranton"))
     t = phone.call(Caller(SUPPORT))
