@@ -13,7 +13,7 @@ What it does, all on private servers it starts and stops itself:
 3. Redis round trips per first webhook, through a counting TCP proxy (bench/redis_proxy.py);
 4. throughput: gunicorn of Onshore, of bench/baseline_app.py (bare Flask, constant TwiML) and
    of bench/naive_app.py (Flask + VoiceResponse + RequestValidator + GET and XADD), identical
-   settings (deploy/gunicorn.conf.py as deployed, worker recycling included, 2 sync workers),
+   settings (deploy/gunicorn.conf.py as deployed: worker recycling, 2 sync workers per core),
    each driven by wrk with the same pre-signed requests: a short first run sizes the pool,
    then rounds measure the three one after the other, in an order that turns each round;
 5. checks that make the numbers mean something: sampled answers are 200 valid TwiML, a
@@ -68,7 +68,9 @@ from tests.twiml_check import assert_valid_twiml  # noqa: E402
 
 TOKEN = secrets.token_hex(16)
 HASH_KEY = secrets.token_hex(32)
-WORKERS = 2
+# As deployed: deploy/gunicorn.conf.py's default, 2 sync workers per core (WEB_CONCURRENCY
+# unset); --workers sets another count, the same for the three servers.
+WORKERS = (os.cpu_count() or 1) * 2
 # Identical for all servers; the conf's accesslog = "-" is overridden from the command line
 # (gunicorn cannot switch it off from there, so all write it to /dev/null). max_requests is
 # the conf's: workers recycle as deployed, and their CPU is counted (BenchGunicorn.cpu).
@@ -467,6 +469,13 @@ def profile(pool: Pool, redis_url: str, spool: Path, lines: int) -> None:
             data=body,
             headers={"X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"},
         )
+    passes = []
+    for _ in range(3):  # new calls for each pass: a replayed call would be a retry
+        first, count = pool.write(lines - 200)
+        passes.append(
+            [line.split("\t", 3) for line in pool.path.read_text().splitlines()[first : first + count]]
+        )
+    cpu_per_route(app, passes)
     prof = cProfile.Profile(time.process_time)  # CPU time: waiting on Redis is not a cost here
     t0 = time.process_time()
     prof.enable()
@@ -489,6 +498,66 @@ def profile(pool: Pool, redis_url: str, spool: Path, lines: int) -> None:
     stats.sort_stats("tottime").print_stats(12)
 
 
+def cpu_per_route(app: object, passes: list[list[list[str]]]) -> None:
+    """This process's CPU time per request of the mix through the app's WSGI callable
+    (what a gunicorn worker runs per request, no test client, no profiler; Redis's side not
+    counted), overall and by route: the figure to compare before and after a change, since
+    CPU time moves far less than wall time on a loaded machine. The best of the passes
+    (each its own segment of the pool: new calls)."""
+    import io
+
+    wsgi = app.wsgi_app  # type: ignore[attr-defined]
+    runs = [[_environ(*line) for line in todo] for todo in passes]
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: object) -> None:
+        statuses.append(status)
+
+    best: dict[str, float] = {}
+    for environs in runs:
+        counts = collections.Counter(route for route, _, _ in environs)
+        counts["all"] = len(environs)
+        spent: dict[str, float] = collections.defaultdict(float)
+        for route, data, fixed in environs:
+            env = {**fixed, "wsgi.input": io.BytesIO(data)}
+            t = time.process_time()
+            b"".join(wsgi(env, start_response))
+            spent[route] += time.process_time() - t
+        spent["all"] = sum(spent.values())
+        for route, secs in spent.items():
+            best[route] = min(best.get(route, 1e9), secs / counts[route] * 1e6)
+    bad = sum(1 for status in statuses if not status.startswith("200"))
+    print(
+        f"\nCPU per request of the mix, in-process through the WSGI callable, best of {len(runs)} "
+        f"passes of {len(runs[0])} new calls' requests ({bad} answers not 200):"
+    )
+    for route in sorted(best, key=lambda r: (r != "all", r)):
+        print(f"  {route:<16} {best[route]:7.1f} µs")
+
+
+def _environ(method: str, path: str, sig: str, body: str) -> tuple[str, bytes, dict[str, str]]:
+    """A pool line as (route, body, WSGI environ without its input)."""
+    script, _, query = path.partition("?")
+    data = body.encode()
+    return (
+        script,
+        data,
+        {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": script,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "onshore.bench.example",
+            "SERVER_PORT": "443",
+            "HTTP_HOST": "onshore.bench.example",
+            "wsgi.url_scheme": "https",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(data)),
+            "HTTP_X_TWILIO_SIGNATURE": sig,
+        },
+    )
+
+
 def spread(values: list[float]) -> str:
     return (
         f"{statistics.median(values):.3f} (median of {len(values)} rounds, "
@@ -500,6 +569,7 @@ def spread(values: list[float]) -> str:
 
 
 def main() -> int:
+    global WORKERS  # noqa: PLW0603 - one setting (--workers) for every server the run starts
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--mix",
@@ -516,6 +586,12 @@ def main() -> int:
         "--warmup", type=int, default=3, help="seconds of the first run per server (it sizes the pool)"
     )
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        help=f"sync workers per server (default {WORKERS}: deploy/gunicorn.conf.py's 2 per core)",
+    )
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--calls", type=int, default=300, help="calls recorded to replay")
     ap.add_argument(
@@ -538,6 +614,7 @@ def main() -> int:
         help="auto: wrk (installed with apt-get when root), else Python threads",
     )
     args = ap.parse_args()
+    WORKERS = args.workers
 
     failures: list[str] = []
     cleanups: list = []
