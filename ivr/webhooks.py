@@ -721,8 +721,8 @@ class Webhooks:
         carrying names Twilio does not send to that URL (``ivr.parameters``)."""
         if not signed_by_twilio(self.app, request):
             return Forbidden()
-        sent = request.pairs if request.method == "POST" else request.args.items()
-        unknown = parameters.unknown(request.path, (name for name, _ in sent), self.extra_names)
+        sent = request.form if request.method == "POST" else request.args  # every name once
+        unknown = parameters.unknown(request.path, sent.keys(), self.extra_names)
         if unknown:
             parameters.record_refusal(request.path, unknown)
             return UnknownParameters()
