@@ -89,10 +89,10 @@ class Totals:
 
     def _bridges(self, sid: str, c: Call, day: Day, ends: list[End], answered: list[bool]) -> None:
         """Waits, New Jersey, offshore volume and coverage, bridge by bridge."""
-        exempt = c.exempt_number in EXEMPT_CALL or any(r in EXEMPT_CALL for r in c.exempt)
+        exempt = c.exempt_number in EXEMPT_CALL or not EXEMPT_CALL.isdisjoint(c.exempt)
         countries: set[str] = set()  # where an offshore agent answered
         centers: set[str] = set()
-        bridged_nj = answered_nj = False
+        bridged_nj = answered_nj = abandoned = False
         for bridge, (read, ended, wait), ok in zip(c.bridges, ends, answered, strict=True):
             queued = float(wait) if wait.isdigit() else None
             to_end = (
@@ -101,6 +101,7 @@ class Totals:
                 else None
             )
             self.tally.add(bridge.center, read, queued, to_end)
+            abandoned = abandoned or read == GONE
             if bridge.region == "NJ" and bridge.country == "US":
                 self.nj_centers.add(bridge.center)
                 bridged_nj = True
@@ -118,7 +119,7 @@ class Totals:
             day.offshore_calls += 1
             self.by_country.update(countries)
             self.by_center.update(centers)
-        self.tally.abandoned_calls += any(read == GONE for read, _, _ in ends)
+        self.tally.abandoned_calls += abandoned
         if c.state == "NJ":
             self.nj.bridged_to_nj += bridged_nj
             self.nj.answered_in_nj += answered_nj
@@ -140,6 +141,8 @@ class Totals:
 
     def _transfers(self, c: Call, answered: list[bool]) -> None:
         """Each request, and the domestic bridges after it and before the call's next one."""
+        if not c.requests:
+            return
         requests = sorted(c.requests)
         for i, (requested_at, by) in enumerate(requests):
             self.transfers.requested += 1
