@@ -183,19 +183,26 @@ def test_the_cli_archives_and_verifies_over_files(redis_server, store, month, tm
 def _peak_verify(store: Store, client, folder, calls: int) -> int:
     client.flushall()
     records.append(client, KEYS, records.simulated(calls, START, 30, seed=calls))
-    archive.archive(store, folder, 15, TODAY)
+    folder.mkdir()
+    log = folder / "anchors.jsonl"
+    taken = _anchors_every(list(store.entries()), 20)  # anchors grow with the record too
+    for anchor in taken:
+        store.add_anchor(anchor)
+        anchors.append(log, anchor)
+    archive.archive(store, folder / "days", 15, TODAY)
     tracemalloc.start()
-    verdict = audit.verify(store, KEYS, folder=folder)
+    verdict = audit.verify(store, KEYS, log, folder / "days")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert verdict.intact, verdict
+    assert verdict.intact and verdict.anchors == len(taken), verdict
     return peak
 
 
 @pytest.mark.slow
 def test_verify_memory_does_not_grow_with_the_record(store, redis_client, tmp_path):
-    # four times the record (about 20k and 80k entries, half of them in day files) must
-    # not take four times the memory: verify reads a batch or a chunk at a time
+    # four times the record (about 20k and 80k entries, half of them in day files, an
+    # anchor every 20 in Redis and in the local log) must not take four times the memory:
+    # verify reads a batch or a chunk at a time, anchors too
     small = _peak_verify(store, redis_client, tmp_path / "small", 3_000)
     large = _peak_verify(store, redis_client, tmp_path / "large", 12_000)
     print(f"verify peak: {small / 2**20:.1f} MiB at ~20k entries, {large / 2**20:.1f} MiB at ~80k")
