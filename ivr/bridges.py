@@ -15,6 +15,7 @@ from ivr.errors import UnsafeBridge
 from ivr.flow import Bridge, Center, Flow, answers_abroad
 from ivr.vocabulary import (
     AFTER_CAUTION,
+    AUTOMATED_HANDOFF,
     CAUTIOUS,
     TRANSFER,
     UNKNOWN,
@@ -58,6 +59,8 @@ def bridge(flow: Flow, turn: Turn, facts: Facts, state: Bridge, reply: Reply) ->
     offshore = answers_abroad(center, facts.centers, facts.home)
     if call.domestic and offshore:
         raise UnsafeBridge("a caller who asked for a domestic agent may not be sent offshore")
+    if call.home_only and offshore:
+        raise UnsafeBridge(f"a home_only line may not be sent to {center.id} in {center.country}")
     if offshore and not facts.exempt and call.heard not in (center.location, CAUTIOUS):
         raise UnsafeBridge(f"center {center.id} in {center.location} was not disclosed")
     return _connect(flow, turn, center, domestic=not offshore, then=call._replace(state=state.name))
@@ -94,7 +97,15 @@ def transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANSF
     """Bridge to the flow's domestic destination, verified to be in the home country now."""
     call = turn.call
     if how:
-        by = "hold" if "hold" in how else "key" if how.startswith("key") else "voice"
+        by = (
+            "hold"
+            if "hold" in how
+            else "key"
+            if how.startswith("key")
+            else "automated"
+            if how.startswith(AUTOMATED_HANDOFF)
+            else "voice"
+        )
         turn.note("transfer_requested", how=how, by=by, center=call.center)
     center = routing.domestic_center(flow, facts)
     if center is None:

@@ -109,6 +109,7 @@ class Caller:
     wait: int = 0  # seconds on hold before a queue's agent answers (or hold_press is pressed)
     hold_press: str = ""  # a key pressed on hold once ``wait`` seconds passed
     music_seconds: int = 45  # how long each hold-music <Play> lasts
+    bot: str = "done"  # how an automated agent's session ends: "agent" (handed back) or "done"
 
 
 def first_post(caller: Caller) -> dict[str, str]:
@@ -291,6 +292,8 @@ class Phone:
                     return None  # they talked, and the caller hangs up at the end
                 # No action: Twilio goes on with this document when the bridge ends
                 # (https://www.twilio.com/docs/voice/twiml/dial)
+            elif verb.tag == "Connect":
+                return self._relay(verb, t, caller)
             elif verb.tag == "Hangup":
                 t.note("  hangs up")
                 return None
@@ -332,6 +335,27 @@ class Phone:
             return (action, {"DialCallStatus": "answered"}) if action else None
         t.note("  nobody joins: the caller hangs up")
         return (action, {"DialCallStatus": "answered", "CallStatus": "completed"}) if action else None
+
+    def _relay(self, verb: ET.Element, t: Transcript, caller: Caller) -> tuple[str, dict[str, str]] | None:
+        """A <Connect><ConversationRelay>: the caller talks with the company's bot; the bot
+        ends the session (its "end" message, with handoffData when it hands the caller
+        back) and Twilio requests the <Connect> action with the session's parameters
+        (https://www.twilio.com/docs/voice/twiml/connect/conversationrelay)."""
+        relay = verb.find("ConversationRelay")
+        if relay is None:
+            t.note("  <Connect> without <ConversationRelay>: this phone cannot play it")
+            return None
+        words = {p.get("name"): p.get("value") for p in relay.findall("Parameter")}
+        t.bridges.append(("relay", relay.get("url", "")))
+        t.note(f"  talks with the automated agent at {relay.get('url')} ({words.get('language', '')})")
+        action = verb.get("action")
+        if not action:
+            return None  # no action: Twilio goes on with the document, here none
+        ended = {"SessionId": "VX" + secrets.token_hex(16), "SessionStatus": "ended", "SessionDuration": "30"}
+        if caller.bot == "agent":
+            t.note("  the automated agent hands the caller back: they asked for a person")
+            ended["HandoffData"] = '{"reason":"agent"}'
+        return action, ended
 
     def _gather(
         self, verb: ET.Element, t: Transcript, inputs: dict[str, list[str]], caller: Caller

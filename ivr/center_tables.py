@@ -11,6 +11,7 @@ from ivr.flow import Center, Policy, Target
 from ivr.hours import HoursError, Schedule, parse_closures, parse_holidays, parse_hours, parse_zone
 from ivr.outcomes import HELD
 from ivr.places import is_country_code
+from ivr.rulesets import TIMINGS
 from ivr.table_fields import MIN_WAIT, XML_ILLEGAL, Fields, Problems, valid_e164
 
 _WORKFLOW_SID = re.compile(r"^WW[0-9a-f]{32}$")
@@ -145,7 +146,8 @@ _POLICY_LISTS: dict[str, tuple[Callable[[str], bool], str]] = {
 
 
 def parse_policy(raw: Mapping[str, Any], problems: Problems) -> Policy:
-    """The [policy] table: allowlists of connect targets and URL hosts."""
+    """The [policy] table: allowlists of connect targets and URL hosts, and the rule sets
+    its numbers follow (``ivr.rulesets``), with a disclosure timing stricter than theirs."""
     f = Fields(raw, "policy", problems)
     lists = {}
     for name, (valid, hint) in _POLICY_LISTS.items():
@@ -154,5 +156,15 @@ def parse_policy(raw: Mapping[str, Any], problems: Problems) -> Policy:
             if not valid(value):
                 f.add(name, f"{value!r} is not {hint}")
         lists[name] = frozenset(v.lower() if name.endswith(("domains", "hosts")) else v for v in values)
+    rules = f.rules()
+    timing = f.choice("timing", TIMINGS, "") or ""
     f.done()
-    return Policy(**lists)
+    return Policy(
+        lists["transfer_numbers"],
+        lists["queues"],
+        lists["sip_domains"],
+        lists["workflows"],
+        lists["url_hosts"],
+        rules,
+        timing,
+    )

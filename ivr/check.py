@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 from collections import deque
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import phonenumbers
 
 from ivr.errors import FlowError
 from ivr.flow import (
+    Automated,
     Bridge,
     Center,
     Config,
@@ -51,9 +53,10 @@ from ivr.flow import (
     translation,
 )
 from ivr.flowfile import Sources, build, read_folder
-from ivr.hearing import heard_as
+from ivr.hearing import heard_as, says
 from ivr.limits import limit_problems
 from ivr.progress import Progress
+from ivr.rulesets import RuleSet, combined, in_force
 from ivr.table_fields import DTMF_KEYS, VOICE_NAME, sip_host, url_host
 from ivr.voices import language_problem, voice_problem
 
@@ -102,12 +105,17 @@ def check_folder(
 def check_config(config: Config, sources: Sources, home_country: str) -> list[FlowError]:
     """Cross-file references, allowlists, and the proofs for every flow."""
     errors: list[FlowError] = []
+    leaving: dict[str, list[tuple[str, str]]] = {}  # per flow: how a call could leave home
     for e164, number in config.numbers.items():
         file, where = sources.numbers[e164][0], f"number '{e164}'"
         flow = config.flows.get(number.flow)
         if number.flow and flow is None:
             errors.append(FlowError(file, where, "flow", f"names unknown flow '{number.flow}'"))
-        elif flow is not None and number.language and number.language not in flow.codes:
+        if number.home_only and flow is not None:
+            if flow.id not in leaving:
+                leaving[flow.id] = list(home_only_problems(flow, config, home_country))
+            errors += [FlowError(file, where, field, msg) for field, msg in leaving[flow.id]]
+        if flow is not None and number.language and number.language not in flow.codes:
             errors.append(
                 FlowError(
                     file,
@@ -116,11 +124,12 @@ def check_config(config: Config, sources: Sources, home_country: str) -> list[Fl
                     f"'{number.language}' is not a language of flow '{flow.id}' ({', '.join(flow.codes)})",
                 )
             )
+    rule_sets = flow_rule_sets(config)
     for flow_id, flow in config.flows.items():
         file, raw = sources.flows[flow_id]
         errors += [
             FlowError(file, where, field, msg)
-            for where, field, msg in flow_problems(flow, config, home_country)
+            for where, field, msg in flow_problems(flow, config, home_country, rule_sets[flow_id])
         ]
         errors += [
             FlowError(file, f"flow '{flow_id}'", field, msg) for field, msg in _voice_problems(flow, raw)
@@ -232,9 +241,12 @@ def _target_problems(center: Center, policy: Policy) -> Iterator[tuple[str, str]
         yield f"connect.{kind}", f"'{shown}' is not on the policy's {allowlist} allowlist"
 
 
-def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
-    """(where, field, message) for every problem in one flow."""
+def flow_problems(flow: Flow, config: Config, home: str, rules: RuleSet | None = None) -> Iterator[Problem]:
+    """(where, field, message) for every problem in one flow, under the rule set its
+    numbers follow (default: as ``flow_rule_sets`` finds it in ``config``)."""
     where = f"flow '{flow.id}'"
+    if rules is None:
+        rules = flow_rule_sets(config).get(flow.id) or _policy_rules(config.policy)
     if flow.start and flow.start not in flow.states:
         yield where, "start", f"names unknown state '{flow.start}'"
     domestic = config.centers.get(flow.domestic)
@@ -264,12 +276,16 @@ def flow_problems(flow: Flow, config: Config, home: str) -> Iterator[Problem]:
     yield from _url_problems(flow, config.policy)
     for name, state in flow.states.items():
         state_where = f"{where} state '{name}'"
-        yield from ((state_where, f, m) for f, m in _state_problems(flow, state, config))
+        yield from ((state_where, f, m) for f, m in _state_problems(flow, state, config, rules, home))
     yield from limit_problems(flow, config, home)
     yield from _path_problems(flow, config, home)
+    if rules.timing == "call-start":
+        yield from _timing_problems(flow, config, home, rules)
 
 
-def _state_problems(flow: Flow, state: State, config: Config) -> Iterator[tuple[str, str]]:
+def _state_problems(
+    flow: Flow, state: State, config: Config, rules: RuleSet, home: str
+) -> Iterator[tuple[str, str]]:
     """(field, message) for what is wrong in one state on its own."""
     if isinstance(state, (Menu, LanguageMenu)) and FINISH_KEY in state.options:
         yield f"options.{FINISH_KEY}", FINISH_KEY_PROBLEM
@@ -290,10 +306,9 @@ def _state_problems(flow: Flow, state: State, config: Config) -> Iterator[tuple[
     if isinstance(state, (Disclose, Menu, LanguageMenu)) and not 0 <= state.retries <= 5:
         yield "retries", "must be between 0 and 5"
     if isinstance(state, Disclose):
-        for code in flow.codes:
-            text = translation(state.text, code, flow.codes[0])
-            if text and ("{city}" not in text or "{country}" not in text):
-                yield _field("text", state.text, code), "must name the agent's {city} and {country}"
+        yield from _disclosure_problems(flow, state, rules)
+    if isinstance(state, Automated):
+        yield from _notice_problems(flow, state, rules, home)
     if isinstance(state, LanguageMenu):
         choices = [(f"options.{k}", c) for k, c in state.options.items()]
         for field, code in choices + [(f"words.{w}", c) for w, c in state.words.items()]:
@@ -301,6 +316,185 @@ def _state_problems(flow: Flow, state: State, config: Config) -> Iterator[tuple[
                 yield field, f"'{code}' is not a language of this flow ({', '.join(flow.codes)})"
     if isinstance(state, Hours) and state.center and state.center not in config.centers:
         yield "center", f"names unknown center '{state.center}'"
+
+
+def _disclosure_problems(flow: Flow, state: Disclose, rules: RuleSet) -> Iterator[tuple[str, str]]:
+    """What the line's rule set asks of a disclosure's words, in every language: the place
+    it must name (R1, R2) and, where the offer must be part of it (R8), how to ask."""
+    shown = f" (rule set {rules.name})"
+    for code in flow.codes:
+        text = translation(state.text, code, flow.codes[0])
+        missing = [p for p in rules.place if "{" + p + "}" not in text]
+        if text and missing:
+            needed = " and ".join("{" + p + "}" for p in rules.place)
+            yield _field("text", state.text, code), f"must name the agent's {needed}{shown}"
+        offer = translation(state.offer, code, flow.codes[0])
+        if rules.offer_in_disclosure and offer and "{key}" not in offer and flow.transfer_key not in offer:
+            yield (
+                _field("offer", state.offer, code),
+                f"must say how to reach an agent in the home country: name the transfer key "
+                f"({{key}} or '{flow.transfer_key}'){shown}, whose disclosure itself offers the transfer",
+            )
+
+
+def _notice_problems(flow: Flow, state: Automated, rules: RuleSet, home: str) -> Iterator[tuple[str, str]]:
+    """Where the rule set asks for it (R9), an automated agent's notice, in every language:
+    it exists, names where the bot's operator sits when that is abroad, and says the
+    transfer word that reaches a human in the home country."""
+    if not rules.automated_notice:
+        return
+    shown = f" (rule set {rules.name})"
+    if not state.notice:
+        yield (
+            "notice",
+            "is required: the caller must hear that the agent is automated, and how to reach "
+            f"a human in the home country, before it answers{shown}",
+        )
+        return
+    for lang in flow.languages:
+        text = translation(state.notice, lang.code, flow.codes[0])
+        if not text:
+            continue  # refused as a missing translation
+        field = _field("notice", state.notice, lang.code)
+        if state.country and state.country != home and "{country}" not in text:
+            yield field, f"must name where the bot's operator sits, {{country}}: it is abroad{shown}"
+        if lang.words and not any(says(text, word) for word in lang.words):
+            yield (
+                field,
+                f"must say '{lang.words[0]}', the word that reaches a human in the home country{shown}",
+            )
+
+
+def _policy_rules(policy: Policy | None) -> RuleSet:
+    """The rule set of a line that names none: the policy's, else the default; a policy's
+    ``timing`` may make it stricter, never looser."""
+    rules = combined(in_force((), policy.rules if policy else ()))
+    return _tightened(rules, policy)
+
+
+def _tightened(rules: RuleSet, policy: Policy | None) -> RuleSet:
+    if policy is not None and policy.timing == "call-start" and rules.timing != "call-start":
+        return replace(rules, timing="call-start")
+    return rules
+
+
+def flow_rule_sets(config: Config) -> dict[str, RuleSet]:
+    """The rule set each flow is checked under: every rule set of every number it answers
+    (a flow no number names: the policy's), so a flow shared by lines under different rule
+    sets meets the strictest of each."""
+    policy_rules = config.policy.rules if config.policy else ()
+    names: dict[str, dict[str, None]] = {}
+    for number in config.numbers.values():
+        names.setdefault(number.flow, {}).update(dict.fromkeys(in_force(number.rules, policy_rules)))
+    return {
+        flow_id: _tightened(combined(names[flow_id]), config.policy)
+        if flow_id in names
+        else _policy_rules(config.policy)
+        for flow_id in config.flows
+    }
+
+
+def number_rule_sets(config: Config) -> dict[str, RuleSet]:
+    """The rule set each number's calls follow, as ``ivr check`` reports it."""
+    policy_rules = config.policy.rules if config.policy else ()
+    return {
+        e164: _tightened(combined(in_force(number.rules, policy_rules)), config.policy)
+        for e164, number in config.numbers.items()
+    }
+
+
+def home_only_problems(flow: Flow, config: Config, home: str) -> Iterator[tuple[str, str]]:
+    """(field, message) for each way a call of a ``home_only`` number could leave the home
+    country (R19): a route or overflow that names a center abroad, or a hand-off to an
+    application Onshore cannot follow; each by the shortest path from the start."""
+    if flow.start not in flow.states:
+        return
+    parent: dict[str, str | None] = {flow.start: None}
+    queue = deque([flow.start])
+    while queue:
+        name = queue.popleft()
+        state = flow.states[name]
+        path = _state_path(name, parent)
+        for center_id in getattr(state, "centers", ()):
+            center = config.centers.get(center_id)
+            if center is not None and center.country != home:
+                yield (
+                    "home_only",
+                    f"flow '{flow.id}' can reach center '{center_id}' in {center.city}, "
+                    f"{center.country}, outside the home country {home}, on the path {path}",
+                )
+        if isinstance(state, Automated) and state.country and state.country != home:
+            yield (
+                "home_only",
+                f"flow '{flow.id}' hands the call to an automated agent operated from "
+                f"{state.country}, outside the home country {home}, on the path {path}",
+            )
+        if isinstance(state, Handoff):
+            yield (
+                "home_only",
+                f"flow '{flow.id}' hands the call to {state.url}, where Onshore cannot see who "
+                f"answers, on the path {path}",
+            )
+        for _, target in edges(state):
+            if target in flow.states and target not in parent:
+                parent[target] = name
+                queue.append(target)
+
+
+def _state_path(name: str, parent: Mapping[str, str | None], shown: int = 12) -> str:
+    names: list[str] = []
+    at: str | None = name
+    while at is not None:
+        names.append(at)
+        at = parent[at]
+    if len(names) > shown:
+        names = [*names[: shown - 1], "...", names[-1]]
+    return " -> ".join(reversed(names))
+
+
+def _timing_problems(flow: Flow, config: Config, home: str, rules: RuleSet) -> Iterator[Problem]:
+    """Under a rule set whose disclosure comes at the beginning of the call: no menu may come
+    before the disclosure on a path to a route that can choose a center abroad (a language
+    choice may: the caller must understand the disclosure)."""
+    if flow.start not in flow.states:
+        return
+    offshore = {c for c, center in config.centers.items() if center.country != home}
+    parent: dict[str, str | None] = {flow.start: None}
+    queue = deque([flow.start])
+    menus: list[str] = []
+    while queue:  # what the call can reach before any disclosure
+        name = queue.popleft()
+        state = flow.states[name]
+        if isinstance(state, Disclose):
+            continue
+        if isinstance(state, Menu):
+            menus.append(name)
+        for _, target in edges(state):
+            if target in flow.states and target not in parent:
+                parent[target] = name
+                queue.append(target)
+    for menu in menus:
+        after: dict[str, str | None] = {menu: None}
+        queue = deque([menu])
+        while queue:  # from the menu, without a disclosure, to a route abroad
+            name = queue.popleft()
+            state = flow.states[name]
+            if isinstance(state, (Route, Overflow)) and offshore & set(state.centers):
+                path = _state_path(menu, parent) + _state_path(name, after).removeprefix(menu)
+                yield (
+                    f"flow '{flow.id}' state '{menu}'",
+                    "",
+                    f"comes before the disclosure of a center abroad on the path {path}; under "
+                    f"rule set {rules.name} the disclosure comes at the beginning of the call, "
+                    "before any menu",
+                )
+                break
+            if isinstance(state, Disclose):
+                continue
+            for _, target in edges(state):
+                if target in flow.states and target not in after:
+                    after[target] = name
+                    queue.append(target)
 
 
 def _field(name: str, text: Text, code: str) -> str:
@@ -340,6 +534,8 @@ def _url_problems(flow: Flow, policy: Policy | None) -> Iterator[Problem]:
         if isinstance(state, (Say, Handoff)):
             field = "play" if isinstance(state, Say) else "url"
             urls.append((f"{where} state '{name}'", field, getattr(state, field)))
+        elif isinstance(state, Automated):
+            urls.append((f"{where} state '{name}'", "relay", state.relay))
     for url_where, field, url in urls:
         if not url:
             continue

@@ -46,8 +46,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ivr import bridges, disclosure, menus, routing, wording
+from ivr import automated, bridges, disclosure, menus, routing, wording
 from ivr.flow import (
+    Automated,
     Bridge,
     Disclose,
     Domestic,
@@ -64,6 +65,7 @@ from ivr.flow import (
 )
 from ivr.vocabulary import (
     AFTER_CAUTION,
+    AUTOMATED_HANDOFF,
     INTERNAL_ERROR,
     TRANSFER,
     BridgeEnded,
@@ -106,13 +108,26 @@ def _answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply) -> Turn:
         return bridges.bridge(flow, turn, facts, state, reply)
     if isinstance(state, Domestic) and isinstance(reply, BridgeEnded):
         return bridges.domestic_ended(flow, turn, facts, reply, on_failure=state.on_failure)
+    if isinstance(state, Automated):
+        if automated.wants_a_human(turn, reply):
+            return bridges.transfer(flow, turn, facts, how=AUTOMATED_HANDOFF)
+        if not state.next:
+            return bridges.end(turn)
+        turn.call = call._replace(state=state.next)
     return turn
 
 
 def first_call(flow: Flow, facts: Facts) -> Call:
     """Where a new call starts: the flow's start, in the number's language if the flow has it."""
     language = facts.language if facts.language in flow.codes[1:] else ""
-    return Call(flow.id, flow.version, flow.start, exempt=facts.exempt or "", language=language)
+    return Call(
+        flow.id,
+        flow.version,
+        flow.start,
+        exempt=facts.exempt or "",
+        language=language,
+        home_only=facts.home_only,
+    )
 
 
 def opening(flow: Flow, facts: Facts) -> tuple[bool, ...]:
@@ -148,7 +163,7 @@ def safe_answer(flow: Flow, call: Call, facts: Facts, reason: str) -> Turn:
     """What a caller gets when the normal path cannot run: the flow's lookup-failure policy."""
     turn = Turn(call)
     turn.note("safe_answer", reason=reason, policy=flow.on_lookup_failure)
-    if flow.on_lookup_failure == "cautious" and not call.domestic:
+    if flow.on_lookup_failure == "cautious" and not call.domestic and not call.home_only:
         center = call.center or routing.pick(flow, facts, routing.all_centers(flow), call)
         if center:
             return disclosure.caution(flow, turn, facts, center)
@@ -178,7 +193,8 @@ def _enter(flow: Flow, turn: Turn, facts: Facts, state: State) -> Turn:
             turn.actions.append(Play(state.play))
         turn.call = call._replace(state=state.next)
     elif isinstance(state, (Route, Overflow)):
-        routing.route(flow, turn, facts, state)
+        if routing.route(flow, turn, facts, state):  # a home_only line, and only centers abroad open
+            return bridges.transfer(flow, turn, facts, how="")
     elif isinstance(state, Disclose):
         return disclosure.disclose(flow, turn, facts, state)
     elif isinstance(state, Hours):
@@ -193,6 +209,11 @@ def _enter(flow: Flow, turn: Turn, facts: Facts, state: State) -> Turn:
         return bridges.transfer(flow, turn, facts, how="", state=state.name)
     elif isinstance(state, Handoff):
         return _hand_off(flow, turn, state)
+    elif isinstance(state, Automated):
+        if call.home_only and state.country and state.country != facts.home:
+            routing.kept_home(turn, state.name, "", state.city, state.country)
+            return bridges.transfer(flow, turn, facts, how="")
+        return automated.hand_over(flow, turn, facts, state, call.waiting())
     elif isinstance(state, Hangup):
         if state.text:
             turn.actions.append(wording.spoken(flow, facts, state.text, call.language))

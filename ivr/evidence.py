@@ -253,8 +253,12 @@ def received(
     fresh: bool,
     flow: Flow | None,
     exempt: str,
+    rules: str = "",
+    home_only: bool = False,
 ) -> Event:
-    """The first event of every call: what was dialed, from where, on which flow version."""
+    """The first event of every call: what was dialed, from where, on which flow version,
+    under which rule sets (``ivr.rulesets.labels``: names and versions) and whether the
+    line is held to the home country (R19)."""
     country = caller_country(from_country)
     return Event(
         "received",
@@ -268,6 +272,8 @@ def received(
             ("flow", flow.id if flow else ""),
             ("version", str(flow.version) if flow else ""),
             ("exempt", exempt),
+            ("rules", rules),
+            ("home_only", str(home_only).lower()),
         ),
     )
 

@@ -151,6 +151,8 @@ class Number:
     exempt: Exemption | None = None
     label: str = ""
     language: str = ""  # language code a call starts in; "" = the flow's default
+    rules: tuple[str, ...] = ()  # the rule sets its calls follow (ivr.rulesets); (): the policy's
+    home_only: bool = False  # R19: no call of this number may reach a center abroad
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,38 @@ class Handoff:
     TEXTS: ClassVar[tuple[str, ...]] = ()
 
 
-State = Say | Route | Disclose | Bridge | Overflow | Domestic | Hangup | Menu | LanguageMenu | Hours | Handoff
+@dataclass(frozen=True)
+class Automated:
+    """Hand the caller to an automated agent: Twilio's ``<Connect><ConversationRelay>`` to the
+    company's bot at ``relay`` (a wss:// URL). First, where the line's rule set asks for it
+    (R9), the ``notice``: that the agent is automated, where its operator sits when that is
+    abroad (``city``, ``country``) and that saying the transfer word reaches a human at home.
+    A session that ends with the bot's hand-off (HandoffData) goes to the domestic destination;
+    one that ends otherwise goes to ``next`` ("": the call ends)."""
+
+    name: str
+    relay: str
+    notice: Text
+    country: str  # where the bot's operator sits (ISO 3166 alpha-2); "" = the home country
+    city: str = ""
+    next: str = ""
+    TEXTS: ClassVar[tuple[str, ...]] = ("notice",)
+
+
+State = (
+    Say
+    | Route
+    | Disclose
+    | Bridge
+    | Overflow
+    | Domestic
+    | Hangup
+    | Menu
+    | LanguageMenu
+    | Hours
+    | Handoff
+    | Automated
+)
 
 _EDGE_FIELDS = ("next", "closed", "open", "on_failure", "on_wait_limit", "exhausted", "no_input", "invalid")
 
@@ -401,6 +434,8 @@ class Policy:
     sip_domains: frozenset[str] = frozenset()
     workflows: frozenset[str] = frozenset()
     url_hosts: frozenset[str] = frozenset()  # for handoff, play and hold music (https only)
+    rules: tuple[str, ...] = ()  # the rule sets its numbers follow (ivr.rulesets); (): the default
+    timing: str = ""  # "call-start": disclose before any menu, whatever the rule set allows
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ivr.flow import (
     SHARED_TEXT,
     TRANSFER_WORDS,
     UNAVAILABLE_TEXT,
+    Automated,
     Bridge,
     Disclose,
     Domestic,
@@ -36,6 +37,8 @@ from ivr.flow import (
     Say,
     State,
 )
+from ivr.places import is_country_code
+from ivr.rulesets import in_force
 from ivr.table_fields import (
     MIN_WAIT,
     QUEUE_PLACEHOLDERS,
@@ -50,8 +53,11 @@ from ivr.table_fields import (
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
-def parse_number(e164: str, raw: Mapping[str, Any], problems: Problems) -> Number:
-    """One [numbers."+1..."] table."""
+def parse_number(
+    e164: str, raw: Mapping[str, Any], problems: Problems, policy_rules: tuple[str, ...] = ()
+) -> Number:
+    """One [numbers."+1..."] table; its rule sets are its own, else ``policy_rules`` (the
+    folder's policy's), else the default (``ivr.rulesets.in_force``)."""
     where = f"number '{e164}'"
     if not valid_e164(e164):
         problems.add(where, "", "is not a valid E.164 number like +18005550100")
@@ -60,8 +66,24 @@ def parse_number(e164: str, raw: Mapping[str, Any], problems: Problems) -> Numbe
     exempt = f.choice("exempt", ("emergency", "foreign-business"), default="") or None
     label = f.text("label", required=False)
     language = f.name("language", required=False)
+    rules = f.rules()
+    home_only = f.flag("home_only")
     f.done()
-    return Number(e164, flow, exempt, str(label), language)
+    return Number(e164, flow, exempt, str(label), language, in_force(rules, policy_rules), home_only)
+
+
+def _automated(name: str, f: Fields) -> Automated:
+    country = f.name("country", required=False)
+    if country and not is_country_code(country):
+        f.add("country", f"{country!r} is not an ISO 3166 alpha-2 code like PH")
+    return Automated(
+        name,
+        f.wss_url("relay"),
+        f.text("notice", required=False),
+        country,
+        str(f.text("city", required=False)),
+        f.name("next", required=False),
+    )
 
 
 def _disclose(name: str, f: Fields) -> Disclose:
@@ -128,6 +150,7 @@ STATE_PARSERS: dict[str, Callable[[str, Fields], State]] = {
     ),
     "hours": _hours_state,
     "handoff": lambda n, f: Handoff(n, f.url("url")),
+    "automated": lambda n, f: _automated(n, f),
 }
 STATE_KINDS = tuple(STATE_PARSERS)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ivr.center_tables import parse_center, parse_policy
 from ivr.errors import FlowError
-from ivr.flow import Config
+from ivr.flow import Config, Number
 from ivr.flow_tables import parse_flow, parse_number
 from ivr.progress import Progress
 from ivr.table_fields import Problems
@@ -154,9 +154,16 @@ def build(sources: Sources, progress: Progress | None = None) -> tuple[Config, l
         problems = Problems(sources.policy[0])
         policy = parse_policy(sources.policy[1], problems)
         errors.extend(problems.errors)
+    policy_rules = policy.rules if policy is not None else ()
+
+    def parse_number_in_folder(e164: str, raw: Mapping[str, Any], problems: Problems) -> Number:
+        return parse_number(e164, raw, problems, policy_rules)
+
+    parse_number_in_folder.__name__ = "parse_number"  # what the progress line calls it
+
     config = Config(
         centers=each(sources.centers, parse_center),
-        numbers=each(sources.numbers, parse_number),
+        numbers=each(sources.numbers, parse_number_in_folder),
         flows=each(sources.flows, parse_flow),
         policy=policy,
     )

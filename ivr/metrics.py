@@ -133,7 +133,7 @@ COMMIT = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
 
-CHANNELS = ("key", "voice", "hold", "agent")
+CHANNELS = ("key", "voice", "hold", "agent", "automated")
 EXEMPTIONS = ("emergency", "foreign-business", "domestic-center")
 OTHER_ROUTE = "other"
 # The engine's and the webhooks' safe-answer reasons (an engine failure's reason is its

@@ -101,6 +101,10 @@ WAIT = frozenset(
     {"QueueSid", "QueueTime", "QueuePosition", "AvgQueueTime", "CurrentQueueSize", "MaxQueueSize"}
 )
 DEQUEUE = frozenset({"QueueSid", "QueueTime", "DequeingCallSid"})
+# <Connect action> after <ConversationRelay> (https://www.twilio.com/docs/voice/twiml/connect
+# and .../connect/conversationrelay): the session's id, status and length, and the bot's
+# handoffData from its "end" message, which Onshore reads (to be confirmed on a live account).
+RELAY = frozenset({"SessionId", "SessionStatus", "SessionDuration", "HandoffData"})
 # Status callbacks (https://www.twilio.com/docs/voice/api/call-resource#statuscallback),
 # answering machine detection included (https://www.twilio.com/docs/voice/answering-machine-detection).
 STATUS = frozenset(
@@ -142,7 +146,7 @@ FAMILIES = ("SipHeader_", "DialSipHeader_")
 # Enqueue the engine gives; /voice/wait is a waitUrl and its hold Gather's action.
 VOCABULARY: dict[str, frozenset[str]] = {
     "/voice": CALL,
-    "/voice/step": CALL | GATHER | DIAL | ENQUEUE,
+    "/voice/step": CALL | GATHER | DIAL | ENQUEUE | RELAY,
     "/voice/wait": CALL | WAIT | GATHER,
     "/voice/status": CALL | STATUS | DIAL,
     # a callback's outbound leg (ivr.callback_calls): its Url, Gather and Dial/Enqueue actions

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import WatchError
 
-from ivr import keys
+from ivr import keys, rulesets
 from ivr.errors import RemovalRefused, StoreUnavailable
 from ivr.flow import Policy
 from ivr.flowfile import Problems, Sources, parse_flow, parse_policy
@@ -102,9 +102,15 @@ class Publishing:
                     mapping={c: json.dumps(raw, sort_keys=True) for c, (_, raw) in sources.centers.items()},
                 )
             if sources.numbers:
+                # each number as published names the rule sets its calls follow (its own, else
+                # the policy's, else the default): the webhooks read numbers, never the policy
+                policy_rules = (sources.policy[1] if sources.policy else {}).get("rules")
                 pipe.hset(
                     keys.NUMBERS,
-                    mapping={n: json.dumps(raw, sort_keys=True) for n, (_, raw) in sources.numbers.items()},
+                    mapping={
+                        n: json.dumps(rulesets.stamped(raw, policy_rules), sort_keys=True)
+                        for n, (_, raw) in sources.numbers.items()
+                    },
                 )
             if live:
                 pipe.hset(keys.FLOWS, mapping={f: f"{v}:{digests[f][:16]}" for f, v in live.items()})

@@ -20,22 +20,31 @@ def is_open(center: Center, now: datetime) -> bool:
     return center.schedule.is_open(now)
 
 
-def route(flow: Flow, turn: Turn, facts: Facts, state: Route | Overflow) -> None:
-    """Choose an open center (route: afresh; overflow: one not tried yet), or go on closed."""
+def route(flow: Flow, turn: Turn, facts: Facts, state: Route | Overflow) -> bool:
+    """Choose an open center (route: afresh; overflow: one not tried yet), or go on closed.
+    A ``home_only`` call (R19) never gets a center abroad: each one refused is recorded
+    (``kept_home``), and True says that only such centers were open: the call goes to the
+    domestic destination rather than to ``closed``."""
     call = turn.call
     fresh_start = isinstance(state, Route)
     tried = () if fresh_start else call.tried
+    refused: list[str] = []
     center = pick(
         flow,
         facts,
         state.centers,
         call._replace(tried=tried),
         weights=state.weights if isinstance(state, Route) and state.strategy == "weight" else None,
+        refused=refused,
     )
+    for abroad in refused:
+        kept_home(turn, state.name, abroad, facts.centers[abroad].city, facts.centers[abroad].country)
+    if not center and refused:
+        return True
     if not center:
         turn.note("no_center", state=state.name)
         turn.call = call._replace(state=state.closed if isinstance(state, Route) else state.exhausted)
-        return
+        return False
     chosen = facts.centers[center]
     turn.note(
         "routed",
@@ -45,6 +54,12 @@ def route(flow: Flow, turn: Turn, facts: Facts, state: Route | Overflow) -> None
         by="route" if fresh_start else "overflow",
     )
     turn.call = call._replace(state=state.next, center=center, tried=tried + (center,))
+    return False
+
+
+def kept_home(turn: Turn, state: str, center: str, city: str, country: str) -> None:
+    """Record that a home_only call was not sent abroad, where it would have gone."""
+    turn.note("kept_home", state=state, center=center, city=city, country=country)
 
 
 def hours_open(state: Hours, facts: Facts) -> bool:
@@ -61,16 +76,21 @@ def pick(
     candidates: tuple[str, ...],
     call: Call,
     weights: Mapping[str, int] | None = None,
+    refused: list[str] | None = None,
 ) -> str:
-    """The open center to take the call; deterministic per CallSid so replays agree."""
+    """The open center to take the call; deterministic per CallSid so replays agree. Only
+    home-country centers after a domestic request or on a ``home_only`` line; the open
+    centers abroad a home_only line would otherwise have had go into ``refused``."""
     usable = [
         c
         for c in candidates
-        if c in facts.centers
-        and c not in call.tried
-        and is_open(facts.centers[c], facts.now)
-        and not (call.domestic and facts.centers[c].country != facts.home)
+        if c in facts.centers and c not in call.tried and is_open(facts.centers[c], facts.now)
     ]
+    if call.domestic or call.home_only:
+        abroad = [c for c in usable if facts.centers[c].country != facts.home]
+        if call.home_only and refused is not None:
+            refused.extend(abroad)
+        usable = [c for c in usable if c not in abroad]
     if not usable:
         return ""
     if weights is None:

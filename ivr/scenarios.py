@@ -60,8 +60,14 @@ STEPS = (
     "caller_id",
     "wait_limit",
     "confirm",
+    "kept_home",
+    "automated",
+    "automated_ended",
 )
 SILENCE = "silence"
+# How an automated agent's session ends in a scenario: the bot hands the caller back (they
+# said the transfer word: HandoffData), or it ends the session without a hand-off.
+BOT_ENDINGS = ("agent", "done")
 CALLER = "+12025550143"  # a scenario's caller unless it says `from`
 _KEYS = re.compile(r"^[0-9*#]+$")
 
@@ -131,6 +137,7 @@ class Scenario:
     caller: str = CALLER  # what Twilio posts as From: a number, "anonymous", ...
     wait: int = 0  # seconds on hold before a queued bridge's end (an agent, the key)
     reserve: tuple[str, ...] = ()  # sites of the TaskRouter workers reserved in turn (ivr.bind)
+    bots: tuple[str, ...] = ()  # how each automated agent's session ends: "agent" or "done"
 
     @property
     def call_sid(self) -> str:
@@ -204,6 +211,10 @@ def parse_scenario(
     ):
         f.add("picks", f"flow '{flow.id}' has no weighted route to draw from")
     reserve = f.names("reserve", required=False)  # any site, known or not: unknown ones are refused
+    bots = f.names("bot", required=False)
+    for i, how in enumerate(bots):
+        if how not in BOT_ENDINGS:
+            f.add(f"bot[{i}]", f"must be one of {', '.join(BOT_ENDINGS)}, not {how!r}")
     fresh = f.choice("redis", ("readable", "unreadable"), "readable") == "readable"
     wait = f.integer("wait", 0)
     if not 0 <= wait <= MAX_WAIT:
@@ -232,6 +243,7 @@ def parse_scenario(
         caller=caller,
         wait=wait,
         reserve=reserve,
+        bots=bots,
     ), []
 
 

@@ -36,6 +36,7 @@ from ivr.hold import Queued, hold, wait_limit
 from ivr.hours import ALWAYS, WeeklyHours
 from ivr.outcomes import ANSWERED, GONE, HANGS_UP, HELD, meaning, reported
 from ivr.prompts import keys_heard
+from ivr.rulesets import in_force, labels
 from ivr.scenarios import SILENCE, CenterState, Expect, Input, Interrupting, Scenario
 from ivr.twiml import FINISH_ON_KEY, HOLD_SILENCE
 from ivr.vocabulary import (
@@ -50,6 +51,8 @@ from ivr.vocabulary import (
     Handover,
     Heard,
     Play,
+    Relay,
+    RelayEnded,
     Reply,
     Silence,
     Speak,
@@ -166,10 +169,19 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
     centers = {cid: _as_set(center, scenario.centers.get(cid)) for cid, center in config.centers.items()}
     pending = {cid: list(state.bridges) for cid, state in scenario.centers.items()}
     inputs = list(scenario.inputs)
+    bots = list(scenario.bots)
     now = scenario.at
     facts = Facts(
-        call_sid, now, centers, home, number.exempt, scenario.fresh, scenario.language or number.language
+        call_sid,
+        now,
+        centers,
+        home,
+        number.exempt,
+        scenario.fresh,
+        scenario.language or number.language,
+        number.home_only,
     )
+    rules = in_force(number.rules, config.policy.rules if config.policy else ())
     out = Outcome(call_sid)
     _header(out, scenario, flow, facts)
     out.events.append(
@@ -181,6 +193,8 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             facts.fresh,
             flow,
             facts.exempt or "",
+            labels(rules),
+            facts.home_only,
         )
     )
     call = first_call(flow, facts)
@@ -201,6 +215,16 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
         elif isinstance(last, Connect) and last.target.kind == "workflow" and reserves:
             turn, last_end = _reserved(out, flow, facts, last, reserves, inputs, scenario.number)
             continue
+        elif isinstance(last, Relay):
+            how = bots.pop(0) if bots else "done"
+            # the bot's "end" message: with handoffData when it hands the caller back
+            reply = RelayEnded('{"reason":"agent"}' if how == "agent" else "", "ended")
+            out.note(
+                "  the automated agent hands the caller back (they asked for a person)"
+                if how == "agent"
+                else "  the automated agent ends its session"
+            )
+            call = last.then
         elif isinstance(last, Connect):
             word = pending[last.center].pop(0) if pending.get(last.center) else "answered"
             reply = _bridge(out, flow, facts, last, word, scenario.wait)
@@ -355,6 +379,8 @@ def _show(out: Outcome, turn: Turn, flow: Flow, interrupted_by: Heard | None = N
             out.hear(action.text, action.language)
             for line in action.also:
                 out.hear(line.text, line.language)
+        elif isinstance(action, Relay):
+            out.note(f"  talks with the automated agent at {action.url}")
         elif isinstance(action, Handover):
             out.handoff = action.url
             out.note(f"  handed off to {action.url}")

@@ -19,6 +19,7 @@ import phonenumbers
 
 from ivr.errors import FlowError
 from ivr.flow import Text
+from ivr.rulesets import RuleSetError, named
 from ivr.toml_values import kind_name, shown
 
 # XML 1.0 forbids these; Twilio rejects a document holding one (error 12100).
@@ -236,20 +237,44 @@ class Fields:
             )
         return value
 
+    def rules(self, name: str = "rules") -> tuple[str, ...]:
+        """The rule sets a ``rules`` field names (``ivr.rulesets``): one name or a list."""
+        self.used.add(name)
+        if name not in self.raw:
+            return ()
+        try:
+            return named(self.raw[name])
+        except RuleSetError as exc:
+            self.add(name, str(exc))
+            return ()
+
+    def flag(self, name: str) -> bool:
+        """true or false (default false)."""
+        return bool(self.get(name, bool, False, False))
+
+    def wss_url(self, name: str) -> str:
+        """A wss:// URL (a WebSocket, such as a ConversationRelay bot's); its host is checked
+        against the folder's policy by ``ivr check``."""
+        value = self.name(name)
+        if value and not is_https_url(value, scheme="wss"):
+            self.add(name, f"{value[:80]!r} is not a wss:// URL")
+        return value
+
     def done(self) -> None:
         for extra in sorted(set(self.raw) - self.used):
             self.add(extra, "is not a known field")
 
 
-def is_https_url(value: str) -> bool:
-    """True for an https URL with a host and nothing a TwiML document could choke on."""
+def is_https_url(value: str, scheme: str = "https") -> bool:
+    """True for an https URL (or one of ``scheme``) with a host and nothing a TwiML document
+    could choke on."""
     if len(value) > MAX_URL or XML_ILLEGAL.search(value) or any(c.isspace() for c in value):
         return False
     try:
         parts = urlsplit(value)
     except ValueError:
         return False
-    return parts.scheme == "https" and bool(parts.hostname)
+    return parts.scheme == scheme and bool(parts.hostname)
 
 
 def url_host(url: str) -> str:

@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 from ivr.bind import task_attributes
 from ivr.flow import Target
 from ivr.table_fields import XML_ILLEGAL
-from ivr.vocabulary import Action, Ask, Call, Connect, End, Handover, Play, Speak
+from ivr.vocabulary import Action, Ask, Call, Connect, End, Handover, Play, Relay, Speak
 
 STEP_PATH = "/voice/step"
 WAIT_PATH = "/voice/wait"
@@ -106,6 +106,16 @@ def render(
             response.redirect(url, method="POST")  # no input: the step sees Silence
         elif isinstance(action, Connect):
             response.append(_connect(action, path, extra))
+        elif isinstance(action, Relay):
+            # <Connect><ConversationRelay>: the caller talks to the company's bot over its
+            # WebSocket; when the bot ends the session (its "end" message, with handoffData
+            # when it hands the caller back) Twilio requests the <Connect> action
+            # (https://www.twilio.com/docs/voice/twiml/connect,
+            # https://www.twilio.com/docs/voice/twiml/connect/conversationrelay).
+            connect = response.connect(action=step_url(action.then), method="POST")
+            relay = connect.conversation_relay(url=_clean(action.url), language=action.language)
+            for name, value in action.parameters:
+                relay.parameter(name=name, value=_clean(value))
         elif isinstance(action, Handover):
             response.redirect(_clean(action.url), method="POST")
         elif isinstance(action, End):

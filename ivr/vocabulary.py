@@ -24,6 +24,7 @@ AFTER_CAUTION = "@bridge"  # built-in: bridge the chosen center after a cautious
 TRANSFER = "@domestic"  # built-in: the caller asked for an agent in the home country
 CAUTIOUS = "*"  # heard: a cautious "may be answered outside" disclosure
 WAIT_LIMIT, UNKNOWN = "wait-limit", "unknown"  # why a caller left a queue (BridgeEnded.left)
+AUTOMATED_HANDOFF = "automated agent hand-off"  # how: the bot handed the caller back (R9)
 INTERNAL_ERROR = "internal error"  # a safe answer's reason when the engine itself failed
 
 
@@ -43,6 +44,7 @@ class Call(NamedTuple):
     language: str = ""  # language code the call speaks; "" = the flow's default
     seq: int = 0  # how many times the call has waited for the caller or a bridge
     misses: int = 0  # unanswered or unmatched prompts of the current menu
+    home_only: bool = False  # the number's calls never leave the home country (R19)
 
     def waiting(self) -> Call:
         """The call as the next webhook will carry it: one wait further."""
@@ -61,6 +63,7 @@ class Call(NamedTuple):
             "l": self.language,
             "n": str(self.seq or ""),
             "m": str(self.misses or ""),
+            "o": "1" if self.home_only else "",
         }
         query.update((k, encode(v)) for k, v in optional.items() if v)
         return query
@@ -82,6 +85,7 @@ class Call(NamedTuple):
             language=decode(query.get("l", "")),
             seq=int(query.get("n", "0")),
             misses=int(query.get("m", "0")),
+            home_only=query.get("o") == "1",
         )
 
 
@@ -96,6 +100,7 @@ class Facts:
     exempt: Exemption | None = None
     fresh: bool = True  # centers were read from Redis in this request
     language: str = ""  # the number's starting language code (begin only)
+    home_only: bool = False  # the number's calls never leave the home country (begin only)
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,17 @@ class BridgeEnded:
         return outcomes.meaning(self.status, self.caller_ended, self.connected)
 
 
-Reply = Heard | Silence | BridgeEnded | None
+@dataclass(frozen=True)
+class RelayEnded:
+    """An automated agent's session ended (Twilio requested the ``<Connect>`` action):
+    ``handoff`` is the bot's HandoffData ("" when it sent none): the bot handed the caller
+    back, e.g. because they said the transfer word, and a human at home takes the call."""
+
+    handoff: str = ""
+    status: str = ""
+
+
+Reply = Heard | Silence | BridgeEnded | RelayEnded | None
 
 
 @dataclass(frozen=True)
@@ -183,6 +198,18 @@ class Connect:
 
 
 @dataclass(frozen=True)
+class Relay:
+    """Hand the caller to an automated agent (``<Connect><ConversationRelay>``) at a wss://
+    URL; when the session ends Twilio requests ``then``'s step. ``parameters`` go to the bot
+    as ``<Parameter>``s (the words that must bring a human, the call's language)."""
+
+    url: str
+    language: str
+    then: Call
+    parameters: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Handover:
     """Give the call to the company's own TwiML application at this URL; Onshore's part ends."""
 
@@ -194,7 +221,7 @@ class End:
     """Hang up."""
 
 
-Action = Speak | Play | Ask | Connect | Handover | End
+Action = Speak | Play | Ask | Connect | Relay | Handover | End
 
 
 class Event(NamedTuple):
@@ -216,9 +243,10 @@ class Turn:
 
     @property
     def over(self) -> bool:
-        """True once the last action waits for the caller or Twilio (``Ask``, ``Connect``) or
-        ends Onshore's part (``Handover``, ``End``): nothing more happens in this webhook."""
-        return bool(self.actions) and isinstance(self.actions[-1], (Ask, Connect, Handover, End))
+        """True once the last action waits for the caller, Twilio or a bot (``Ask``,
+        ``Connect``, ``Relay``) or ends Onshore's part (``Handover``, ``End``): nothing more
+        happens in this webhook."""
+        return bool(self.actions) and isinstance(self.actions[-1], (Ask, Connect, Relay, Handover, End))
 
     def note(self, step: str, where: str = "", /, **fields: object) -> None:
         """Record a step of the current wait, keyed by the state it happened in (``where``,

@@ -35,6 +35,7 @@ from ivr import (
     logs,
     metrics,
     parameters,
+    rulesets,
     twilio_request,
     twiml,
     whisper,
@@ -61,6 +62,7 @@ from ivr.vocabulary import (
     Facts,
     Heard,
     Play,
+    RelayEnded,
     Reply,
     Silence,
     Speak,
@@ -122,6 +124,7 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
             number.exempt if number else None,
             fresh,
             number.language if number else "",
+            number.home_only if number else False,
         )
         received = evidence.received(
             to,
@@ -131,6 +134,8 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
             fresh,
             flow,
             facts.exempt or "",
+            rulesets.labels(rulesets.in_force(number.rules, ())) if number else "",
+            facts.home_only,
         )
         if flow is None:
             reason = "unknown number" if fresh else "no configuration in memory"
@@ -441,6 +446,10 @@ def _reply(form: Mapping[str, str]) -> Reply:
             wait if wait.isdigit() and len(wait) < 7 else "",
             {"true": True, "false": False}.get(bridged),
         )
+    if get("HandoffData") or get("SessionStatus"):
+        # an automated agent's session ended: the <Connect> action after <ConversationRelay>
+        # (ivr.parameters.RELAY); at an automated state anything else is the same end
+        return RelayEnded(get("HandoffData", "")[:1000], get("SessionStatus", "")[:40])
     if get("Digits") or get("SpeechResult"):
         return Heard(get("Digits", ""), get("SpeechResult", ""), _confidence(get("Confidence", "")))
     return Silence()

@@ -240,7 +240,7 @@ def test_disclosure_that_does_not_name_city_and_country_is_refused(tmp_path):
     errors = check(tmp_path, support=edit(SUPPORT, "our team in {city}, {country}.", "our team abroad."))
 
     error = the_error(errors, tmp_path / "support.toml", "flow 'support' state 'disclose'", "text")
-    assert error.message == "must name the agent's {city} and {country}"
+    assert error.message == "must name the agent's {city} and {country} (rule set us-2025)"
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ import pytest
 import redis
 import requests
 
-from ivr import audit, caller_ids, engine, evidence, hold, keys, report, twiml, webhooks, whisper
+from ivr import audit, caller_ids, engine, evidence, hold, keys, report, rulesets, twiml, webhooks, whisper
 from ivr.caller import Caller, Phone, Transcript, first_post
 from ivr.check import check_folder
 from ivr.evidence import Keyring, caller_hash
@@ -429,6 +429,8 @@ class Oracle:
                     fresh,
                     flow,
                     facts.exempt or "",
+                    rulesets.labels(rulesets.in_force(number.rules, ())),
+                    number.home_only,
                 )
                 out.append(Decision(twiml.render(tuple(turn.actions)), (received, *turn.events), fresh))
             return out

@@ -216,7 +216,7 @@ def test_spanish_disclosure_without_the_country_is_refused(tmp_path):
     )
 
     assert errors_at(errors, "flow 'line' state 'disclose'") == {
-        "text.es": "must name the agent's {city} and {country}"
+        "text.es": "must name the agent's {city} and {country} (rule set us-2025)"
     }
 
 

@@ -9,6 +9,11 @@ experiences: no offshore bridge unless the last place they were told, in the lan
 heard it in and together with the offer, is where that agent sits (or they heard the
 cautious disclosure), and never after they asked for a domestic agent. An accepted flow
 must also run: the engine raises nothing on it.
+
+A ``home_only`` line (R19, issue 15) is played on the same graphs, some of them built from
+home-country centers only: whatever the flow, no call of such a line is ever bridged abroad
+(the engine refuses the center and records it); and on a flow ``ivr check`` accepts for
+such a line, the engine never has to refuse one, since no path reaches a center abroad.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings, target
 from hypothesis import strategies as st
 
-from ivr.check import flow_problems
+from ivr.check import flow_problems, home_only_problems
 from ivr.engine import begin, resume
 from ivr.first_turns import FirstTurns
 from ivr.flow import (
     TRANSFER_WORDS,
+    Automated,
     Bridge,
     Center,
     Config,
@@ -45,7 +51,20 @@ from ivr.flow import (
 )
 from ivr.hours import Schedule, parse_hours
 from ivr.places import country_name
-from ivr.vocabulary import Ask, BridgeEnded, Connect, End, Facts, Handover, Heard, Silence, Speak, Turn
+from ivr.vocabulary import (
+    Ask,
+    BridgeEnded,
+    Connect,
+    End,
+    Facts,
+    Handover,
+    Heard,
+    Relay,
+    RelayEnded,
+    Silence,
+    Speak,
+    Turn,
+)
 from ivr.wording import fill
 
 
@@ -82,20 +101,47 @@ OFFER = {
     "en": "To speak with an agent in {home_country}, press {key} or say 'agent'.",
     "es": "Para hablar con un agente en {home_country}, oprima {key} o diga 'agente'.",
 }
+# An automated agent's notice: whole in both languages, or wanting something ivr check asks for.
+GOOD_NOTICE = {
+    "en": "An automated assistant run from {city}, {country} will help you. Say 'agent' for a person.",
+    "es": "Un asistente automático en {city}, {country} le ayudará. Diga 'agente' para una persona.",
+}
+NOTICES = st.sampled_from(
+    [
+        GOOD_NOTICE,
+        GOOD_NOTICE,
+        "",  # none at all
+        {"en": "An automated assistant will help you. Say 'agent' for a person.", "es": GOOD_NOTICE["es"]},
+        {"en": "An automated assistant in {city}, {country} will help you.", "es": GOOD_NOTICE["es"]},
+    ]
+)
 TEXTS = st.sampled_from([{"en": "Hello.", "es": "Hola."}] * 4 + [{"en": "Hello."}])
 CENTER_SETS = st.lists(
     st.sampled_from(["manila", "bangalore", "scranton", "dallas"]), min_size=1, max_size=3, unique=True
 )
+# Mostly home-country centers, now and then one abroad: graphs a home_only line may take.
+HOME_SETS = st.lists(
+    st.sampled_from(["scranton", "dallas", "scranton", "dallas", "dallas", "manila"]),
+    min_size=1,
+    max_size=2,
+    unique=True,
+)
 
 
-def state(name: str, kind: str, draw: st.DrawFn, target: st.SearchStrategy[str]) -> object:
+def state(
+    name: str,
+    kind: str,
+    draw: st.DrawFn,
+    target: st.SearchStrategy[str],
+    center_sets: st.SearchStrategy[list[str]] = CENTER_SETS,
+) -> object:
     """One random state of the given kind whose edges lead to random state names."""
     maybe = st.one_of(st.just(""), target)
     if kind == "say":
         return Say(name, draw(TEXTS), draw(target))
     if kind in ("route", "overflow"):
         cls = Route if kind == "route" else Overflow
-        return cls(name, tuple(draw(CENTER_SETS)), draw(target), draw(target))
+        return cls(name, tuple(draw(center_sets)), draw(target), draw(target))
     if kind == "disclose":
         return Disclose(
             name, draw(DISCLOSURES), OFFER, draw(target), retries=draw(st.integers(0, 2)), invalid=draw(maybe)
@@ -128,6 +174,15 @@ def state(name: str, kind: str, draw: st.DrawFn, target: st.SearchStrategy[str])
             {"español": "es"},
             retries=draw(st.integers(0, 1)),
         )
+    if kind == "automated":
+        return Automated(
+            name,
+            "wss://ivr.example.com/bot",
+            draw(NOTICES),
+            draw(st.sampled_from(["", "US", "PH"])),
+            "Manila",
+            draw(maybe),
+        )
     if kind == "hours":
         by_center = draw(st.booleans())
         schedule = (
@@ -155,15 +210,17 @@ KINDS = [
     "say",
     "overflow",
     "disclose",
+    "automated",
 ]
 IMMEDIATE = {"say", "route", "overflow", "disclose", "hours"}  # run without waiting
 
 
 @st.composite
-def flows(draw: st.DrawFn) -> Flow:
+def flows(draw: st.DrawFn, center_sets: st.SearchStrategy[list[str]] = CENTER_SETS) -> Flow:
     """A random graph. Edges mostly lead on to the next state, sometimes anywhere (loops
     included); most graphs hold somewhere a route -> disclose -> bridge -> overflow spine
-    wired as operators do, whose other edges are random like the rest."""
+    wired as operators do, whose other edges are random like the rest. Routes and
+    overflows choose among ``center_sets``."""
     languages = draw(st.sampled_from([(EN,), (EN, ES), (EN, ES)]))
     size = draw(st.integers(4, len(NAMES)))
     names = NAMES[:size] + ["end"]
@@ -179,10 +236,10 @@ def flows(draw: st.DrawFn) -> Flow:
             st.sampled_from(names),
         )
         targets[names[i]] = st.one_of(*[following] * (4 if kind in IMMEDIATE else 2), later, anywhere)
-        states[names[i]] = state(names[i], kind, draw, targets[names[i]])
+        states[names[i]] = state(names[i], kind, draw, targets[names[i]], center_sets)
     if draw(st.integers(0, 3)):
         route, disclose, bridge, overflow = names[(at := draw(st.integers(0, size - 4))) : at + 4]
-        states[route] = Route(route, tuple(draw(CENTER_SETS)), disclose, draw(targets[route]))
+        states[route] = Route(route, tuple(draw(center_sets)), disclose, draw(targets[route]))
         states[disclose] = Disclose(
             disclose,
             draw(DISCLOSURES),
@@ -192,7 +249,7 @@ def flows(draw: st.DrawFn) -> Flow:
             invalid=draw(st.one_of(st.just(""), targets[disclose])),
         )
         states[bridge] = Bridge(bridge, overflow)
-        states[overflow] = Overflow(overflow, tuple(draw(CENTER_SETS)), disclose, draw(targets[overflow]))
+        states[overflow] = Overflow(overflow, tuple(draw(center_sets)), disclose, draw(targets[overflow]))
     return Flow(
         "random",
         1,
@@ -217,7 +274,11 @@ ENDINGS = st.sampled_from(["busy", "no-answer", "failed", "queue-full", "complet
 )
 # One webhook: the caller's answer to a prompt, a bridge's ending, which centers are closed
 # for a holiday today, and whether Redis could be read.
-WEBHOOKS = st.tuples(REPLIES, ENDINGS, st.sets(st.sampled_from(sorted(CENTERS))), st.booleans())
+# How an automated agent's session ends: handed back (the caller asked for a person) or not.
+RELAY_ENDINGS = st.sampled_from([RelayEnded('{"reason":"agent"}', "ended"), RelayEnded("", "ended")])
+WEBHOOKS = st.tuples(
+    REPLIES, ENDINGS, st.sets(st.sampled_from(sorted(CENTERS))), st.booleans(), RELAY_ENDINGS
+)
 CALLS = st.lists(
     st.tuples(st.integers(0, 7 * 24 * 60 - 1), st.sampled_from(["", "es"]), st.lists(WEBHOOKS, max_size=12)),
     min_size=1,
@@ -237,18 +298,18 @@ def on_holiday(closed: set[str], now: datetime) -> dict[str, Center]:
 Played = list[tuple[Turn, Facts, object]]  # each turn, its facts, the reply it answered
 
 
-def play(flow: Flow, minute: int, language: str, webhooks: list) -> Played:
+def play(flow: Flow, minute: int, language: str, webhooks: list, home_only: bool = False) -> Played:
     """One call through the engine, as the webhooks would drive it."""
     now = MONDAY + timedelta(minutes=minute)
-    start = Facts(f"CA{minute:032x}", now, CENTERS, "US", language=language)
+    start = Facts(f"CA{minute:032x}", now, CENTERS, "US", language=language, home_only=home_only)
     played: Played = [(begin(flow, start), start, None)]
-    for reply, ending, closed, fresh in webhooks:
+    for reply, ending, closed, fresh, relay_ended in webhooks:
         turn = played[-1][0]
         last = turn.actions[-1]
         if isinstance(last, (End, Handover)):
             break
         facts = replace(start, centers=on_holiday(closed, now), fresh=fresh)
-        answer = ending if isinstance(last, Connect) else reply
+        answer = ending if isinstance(last, Connect) else relay_ended if isinstance(last, Relay) else reply
         played.append((resume(flow, turn.call, answer, facts), facts, answer))
     return played
 
@@ -285,6 +346,31 @@ def assert_caller_was_told(flow: Flow, played: Played) -> None:
                 )
 
 
+def assert_bots_were_announced(flow: Flow, played: Played) -> None:
+    """Every hand-off to an automated agent comes right after its notice, in the call's
+    language, naming the operator's country when it is abroad and the word that brings a
+    human; a session the bot hands back goes to an agent at home (a domestic bridge or the
+    apology), never abroad nor to a bot again."""
+    for turn, _, reply in played:
+        if isinstance(reply, RelayEnded) and reply.handoff:
+            assert any(e.step == "transfer_requested" for e in turn.events), "nobody took the caller home"
+            assert not any(
+                isinstance(a, Relay) or isinstance(a, Connect) and not a.domestic for a in turn.actions
+            )
+        for i, action in enumerate(turn.actions):
+            if not isinstance(action, Relay):
+                continue
+            state = flow.states[action.then.state]
+            assert isinstance(state, Automated)
+            notice = turn.actions[i - 1] if i else None
+            assert isinstance(notice, Speak), "an automated agent answered without its notice"
+            assert notice.language == action.language
+            words = flow.speaking(action.language.split("-")[0]).words
+            assert any(w in notice.text.lower() for w in words)
+            if state.country not in ("", "US"):
+                assert country_name(state.country, action.language) in notice.text
+
+
 def _place(said: Speak, facts: Facts) -> object:
     for c in CENTERS.values():
         if f"{c.city}, {country_name(c.country, said.language)}" in said.text:
@@ -319,6 +405,7 @@ def test_every_flow_check_accepts_discloses_before_every_offshore_bridge(flow, c
     for minute, language, webhooks in calls:
         played = play(flow, minute, language, webhooks)
         assert_caller_was_told(flow, played)
+        assert_bots_were_announced(flow, played)
         offshore += sum(
             isinstance(a, Connect) and not a.domestic for turn, _, _ in played for a in turn.actions
         )
@@ -335,6 +422,7 @@ FIRST_CALLS = st.lists(
         st.sets(st.sampled_from(sorted(CENTERS))),
         st.sampled_from(["", "es"]),
         st.sampled_from([None, "emergency", "foreign-business"]),
+        st.booleans(),  # a home_only line
     ),
     min_size=1,
     max_size=8,
@@ -361,11 +449,51 @@ def test_a_remembered_first_turn_is_the_engines_own(flow, calls, weighted):
             },
         )
     first_turns = FirstTurns()
-    for minute, closed, language, exempt in calls:
+    for minute, closed, language, exempt, home_only in calls:
         now = MONDAY + timedelta(minutes=minute)
         digest = "published:" + ",".join(sorted(closed))
         for caller in range(3):  # alike calls but for the CallSid
             facts = Facts(
-                f"CA{minute:028x}{caller:04x}", now, on_holiday(closed, now), "US", exempt, language=language
-            )  # type: ignore[arg-type]
+                f"CA{minute:028x}{caller:04x}",
+                now,
+                on_holiday(closed, now),
+                "US",
+                exempt,  # type: ignore[arg-type]
+                language=language,
+                home_only=home_only,
+            )
             assert first_turns.begin(flow, facts, digest) == begin(flow, facts)
+
+
+@settings(
+    max_examples=250,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(flow=st.one_of(flows(), flows(HOME_SETS)), calls=CALLS)
+def test_a_home_only_line_is_never_bridged_abroad_and_check_proves_it_never_has_to_refuse(flow, calls):
+    assume(not list(flow_problems(flow, CONFIG, "US")))
+    accepted = not list(home_only_problems(flow, CONFIG, "US"))
+
+    refused = 0
+    for minute, language, webhooks in calls:
+        played = play(flow, minute, language, webhooks, home_only=True)
+        for turn, facts, _ in played:
+            for action in turn.actions:
+                if isinstance(action, Connect):
+                    assert facts.centers[action.center].country == "US", "a home_only call went abroad"
+                    assert action.domestic
+            kept = [e for e in turn.events if e.step == "kept_home"]
+            refused += len(kept)
+            for event in kept:
+                fields = dict(event.fields)
+                assert fields["country"] != "US"
+                assert not fields["center"] or CENTERS[fields["center"]].country == fields["country"]
+            assert not any(
+                isinstance(a, Relay) and flow.states[a.then.state].country not in ("", "US")  # type: ignore[union-attr]
+                for a in turn.actions
+            ), "a home_only call went to a bot run from abroad"
+        if accepted:
+            assert refused == 0, "ivr check accepted a home_only flow the engine had to keep home"
+    target(float(refused), label="centers abroad refused")  # steer towards flows that try

@@ -14,28 +14,34 @@ from functools import lru_cache
 
 from twilio.twiml import TwiML, lower_camel, voice_response
 
-CONTENT = ("message", "body", "name", "url", "phone_number", "sip_url", "queue_name", "value", "words")
+
+def _content(cls: type) -> set[str]:
+    """The parameters an element class takes as its text, not as attributes: those its own
+    ``__init__`` names (``Play(url)``, ``Number(phone_number)``); the rest go to kwargs, which
+    become attributes (``<ConversationRelay url>``, ``<Parameter name value>``)."""
+    return {p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")}
 
 
 @lru_cache(maxsize=1)
 def vocabulary() -> dict[str, set[str]]:
     """Element name -> attribute names, as the SDK would write them."""
     classes = {
-        name.lower(): name
+        name.lower(): cls
         for name, cls in inspect.getmembers(voice_response, inspect.isclass)
         if issubclass(cls, TwiML)
     }
     known: dict[str, set[str]] = {"Response": set()}
     for _, cls in inspect.getmembers(voice_response, inspect.isclass):
         for method_name, method in inspect.getmembers(cls, inspect.isfunction):
-            tag = classes.get(method_name.replace("_", ""))
-            if tag is None or method_name.startswith("_"):
+            element = classes.get(method_name.replace("_", ""))
+            if element is None or method_name.startswith("_"):
                 continue
-            names = [p for p in inspect.signature(method).parameters if p not in ("self", "kwargs")]
-            # a noun's text is its first parameter (play's url); <Number url> is an attribute
-            params = [p for i, p in enumerate(names) if p not in CONTENT or p == "url" and i > 0]
+            content = _content(element)
+            params = [
+                p for p in inspect.signature(method).parameters if p not in ("self", "kwargs", *content)
+            ]
             attrs = {lower_camel(TwiML.MAP.get(p, p)) for p in params}
-            known.setdefault(tag, set()).update(attrs)
+            known.setdefault(element.__name__, set()).update(attrs)
     return known
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 
 from ivr import fallback, simulation
-from ivr.check import check_folder, flow_problems
+from ivr.check import check_folder, flow_problems, number_rule_sets
 from ivr.cli import options
 from ivr.cli.options import home
 from ivr.errors import FlowError, OnshoreError
@@ -21,6 +21,7 @@ from ivr.flow import Config
 from ivr.flowfile import Problems, parse_flow
 from ivr.progress import Progress
 from ivr.publishing import publisher
+from ivr.rulesets import RULE_SETS
 from ivr.scenarios import parse_scenario, read_scenarios
 from ivr.store import Store
 
@@ -38,14 +39,41 @@ def cmd_check(args: argparse.Namespace) -> int:
             warnings = [f"cannot read the published configuration to compare its fallback: {exc}"]
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
+    checked = rule_set_lines(config, home(args), proven=not errors)
     if errors:
+        for line in checked:
+            print(line, file=sys.stderr)
         print(f"{len(errors)} problem(s) in {args.folder}", file=sys.stderr)
         return 1
     print(
         f"{args.folder}: {len(config.centers)} centers, {len(config.numbers)} numbers, "
         f"{len(config.flows)} flows: OK"
     )
+    for line in checked:
+        print(line)
     return 0
+
+
+def rule_set_lines(config: Config, home_country: str, proven: bool) -> list[str]:
+    """Which rule sets the check proved (or, not ``proven``, checked), with how many numbers
+    follow each, and the lines proven to stay at home (R19)."""
+    by_set: dict[str, list[str]] = {}
+    rules = number_rule_sets(config)
+    for e164, rule_set in rules.items():
+        by_set.setdefault(rule_set.name, []).append(e164)
+    lines = []
+    for _, numbers in sorted(by_set.items()):
+        rule_set = rules[numbers[0]]
+        versioned = " + ".join(f"{part} v{RULE_SETS[part].version}" for part in rule_set.parts)
+        lines.append(
+            f"  checked under rule set {versioned} ({' / '.join(rule_set.bills)}; "
+            f"{', '.join(rule_set.requirements)}): {len(numbers)} number(s)"
+        )
+    home_only = sorted(e164 for e164, number in config.numbers.items() if number.home_only)
+    if home_only and proven:
+        shown = ", ".join(home_only[:5]) + (f" and {len(home_only) - 5} more" if len(home_only) > 5 else "")
+        lines.append(f"  home_only (R19): no path from {shown} reaches a center outside {home_country}")
+    return lines
 
 
 def _fallback_warnings(store: Store, home: str) -> list[str]:

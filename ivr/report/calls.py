@@ -66,9 +66,19 @@ class Call:
     requests: list[tuple[Pos, str]] = field(default_factory=list)  # (position, by)
     exempt: list[str] = field(default_factory=list)  # reasons
     safe: list[str] = field(default_factory=list)  # reasons
+    number: str = ""  # the number called
+    rules: str = ""  # the rule sets in force with their versions ("us-2025:1"); "": not recorded
+    home_only: bool = False  # the line never leaves the home country (R19)
+    kept_home: int = 0  # centers abroad refused for it
+    bots: int = 0  # hand-offs to an automated agent
+    bot_notices: int = 0  # ... after its notice
+    bot_handoffs: int = 0  # sessions the bot handed back to a human
 
     def received(self, ev: Mapping[str, str], day: str) -> None:
         self.day = day
+        self.number = ev.get("number", "")
+        self.rules = ev.get("rules", "")
+        self.home_only = ev.get("home_only") == "true"
         self.state = (ev.get("caller_state") or "").strip().upper()
         self.country = (ev.get("caller_country") or "").strip().upper()
         self.exempt_number = ev.get("exempt", "")
@@ -128,6 +138,16 @@ class Call:
     def safe_answer(self, ev: Mapping[str, str], pos: Pos) -> None:
         self.safe.append(ev.get("reason", ""))
 
+    def kept(self, ev: Mapping[str, str], pos: Pos) -> None:
+        self.kept_home += 1
+
+    def automated(self, ev: Mapping[str, str], pos: Pos) -> None:
+        self.bots += 1
+        self.bot_notices += bool(ev.get("notice"))
+
+    def automated_ended(self, ev: Mapping[str, str], pos: Pos) -> None:
+        self.bot_handoffs += ev.get("handoff") == "true"
+
     def disclosed_before(self, where: tuple[str, str], bridge: Pos) -> Pos | None:
         """The first disclosure naming this place (or a cautious one) before the bridge."""
         places = (self.disclosed.get(where), self.disclosed.get(CAUTIOUS))
@@ -148,6 +168,9 @@ READERS: dict[str, Callable[[Call, Mapping[str, str], Pos], None]] = {
     "transfer_requested": Call.transfer_requested,
     "handoff": Call.handoff,
     "safe_answer": Call.safe_answer,
+    "kept_home": Call.kept,
+    "automated": Call.automated,
+    "automated_ended": Call.automated_ended,
 }
 
 

@@ -64,6 +64,17 @@ def rows(r: Report) -> Iterator[tuple[str, str, str, str]]:
         for name, value in asdict(center).items():
             if name != "center":
                 yield "waits", name, center.center, cell(value)
+    for line in r.lines:
+        for name, value in asdict(line).items():
+            if name == "rules":
+                for label, calls in value.items():
+                    yield "lines", "rules", f"{line.number} {label}".strip(), cell(calls)
+            elif name != "number":
+                yield "lines", name, line.number, cell(value)
+    for c in r.certification:
+        yield "certification", "calls", c.rules, cell(c.calls)
+        for ev in c.evidence:
+            yield "certification", f"{ev.requirement} {ev.shows}", c.rules, f"{cell(ev.count)}/{cell(ev.of)}"
     for name, text in DEFINITIONS:  # how each figure is computed, as in the other formats
         yield "definitions", name, "", text
 

@@ -86,6 +86,19 @@ DEFINITIONS = (
         "Calls whose 'received' caller_state is NJ; answered in NJ: an answered bridge "
         "to a center whose region is NJ (country US) (R20: target 65%).",
     ),
+    (
+        "Lines",
+        "Per number called ('received' number): the rule sets its calls were recorded under "
+        "('received' rules, name:version), and for a home_only line the offshore bridges "
+        "(must be none) and the centers abroad refused for it ('kept_home').",
+    ),
+    (
+        "Certification",
+        "Per rule set in force ('received' rules): each requirement the set applies and "
+        "what the record of its calls shows, by the figures defined above computed over "
+        "those calls only; automated agents from 'automated' (a notice heard) and "
+        "'automated_ended' (handed back to a human).",
+    ),
     *waits.DEFINITIONS,
 )
 
@@ -205,6 +218,44 @@ class Day:
 
 
 @dataclass
+class Line:
+    """Section 9: one number called in the period, the rule sets its calls were recorded
+    under, and for a home_only line (R19) the proof that every call stayed home."""
+
+    number: str
+    calls: int = 0
+    rules: dict[str, int] = field(default_factory=dict)  # "us-2025:1" -> calls; "" not recorded
+    home_only: bool = False
+    offshore_bridges: int = 0
+    refused_abroad: int = 0  # centers abroad the engine refused for it (kept_home)
+    stayed_home: bool | None = None  # home_only lines: no bridge abroad; None for others
+
+
+@dataclass
+class Evidence:
+    """One requirement of a rule set and what the record shows for it: ``count`` of ``of``
+    (None: proven by `ivr check` on the configuration, not counted per call)."""
+
+    requirement: str
+    means: str
+    shows: str
+    count: int | None = None
+    of: int | None = None
+
+
+@dataclass
+class Certification:
+    """Section 10 (R12): what a yearly certification to the FTC would rest on, for the
+    calls of one rule set in force (name and version, as each call's evidence recorded it)."""
+
+    rules: str
+    title: str
+    bills: str
+    calls: int
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
 class Report:
     start: date
     end: date
@@ -220,6 +271,8 @@ class Report:
     new_jersey: NewJersey
     daily: list[Day]
     waits: Waits = field(default_factory=Waits)
+    lines: list[Line] = field(default_factory=list)
+    certification: list[Certification] = field(default_factory=list)
 
 
 def percent(part: int, whole: int) -> str:

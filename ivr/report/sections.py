@@ -232,6 +232,46 @@ def sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[str
             ],
         ),
         (
+            "9. Lines and the rule sets in force (R19)",
+            [
+                ("Numbers called", count(len(r.lines))),
+                ("Lines held at home (home_only)", count(sum(line.home_only for line in r.lines))),
+                (
+                    "Home_only lines that stayed home (must be all)",
+                    count(sum(bool(line.stayed_home) for line in r.lines)),
+                ),
+            ],
+            [
+                (
+                    "By number",
+                    (
+                        (
+                            "Number",
+                            "Calls",
+                            "Rule sets (calls)",
+                            "home_only",
+                            "Bridges abroad",
+                            "Refused abroad",
+                            "Stayed home",
+                        ),
+                        [
+                            (
+                                line.number or "(unknown)",
+                                count(line.calls),
+                                "; ".join(f"{k or 'not recorded'} ({n:,})" for k, n in line.rules.items()),
+                                "yes" if line.home_only else "no",
+                                count(line.offshore_bridges),
+                                count(line.refused_abroad),
+                                "n/a" if line.stayed_home is None else "yes" if line.stayed_home else "NO",
+                            )
+                            for line in r.lines
+                        ],
+                    ),
+                )
+            ],
+        ),
+        *certification_sections(r),
+        (
             "Source",
             [
                 ("Events read", count(r.source.events_read)),
@@ -244,6 +284,35 @@ def sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[str
             [],
         ),
     ]
+
+
+Section = tuple[str, list[tuple[str, str]], list[tuple[str, Table]]]
+
+
+def certification_sections(r: Report) -> list[Section]:
+    """Section 10 (R12), one per rule set in force: each requirement and its evidence."""
+    out: list[Section] = []
+    for c in r.certification:
+        rows: list[tuple[str, ...]] = [
+            (
+                f"{ev.requirement}: {ev.means}",
+                ev.shows,
+                "n/a" if ev.count is None else count(ev.count),
+                "n/a" if ev.of is None else count(ev.of),
+                "n/a" if ev.count is None or ev.of is None else percent(ev.count, ev.of),
+            )
+            for ev in c.evidence
+        ]
+        table: Table = (("Requirement", "What the record shows", "Count", "Of", "Share"), rows)
+        pairs = [("Rule set", c.title), ("Bills", c.bills or "n/a"), ("Calls", count(c.calls))]
+        out.append(
+            (
+                f"10. Certification (R12): {c.rules or 'not recorded'}",
+                pairs,
+                [("Requirements and their evidence", table)],
+            )
+        )
+    return out
 
 
 def messages(r: Report) -> list[tuple[str, str]]:
@@ -264,6 +333,15 @@ def messages(r: Report) -> list[tuple[str, str]]:
             )
     nj = r.new_jersey
     out.append(("warning" if nj.meets_target is False else "info", nj.message))
+    for line in r.lines:
+        if line.stayed_home is False:
+            out.append(
+                (
+                    "alert",
+                    f"home_only line {line.number} was bridged abroad "
+                    f"{line.offshore_bridges:,} time(s) (R19).",
+                )
+            )
     if r.flow and not v.calls_received:
         out.insert(
             0,

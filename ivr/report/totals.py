@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from ivr import waits
 from ivr.outcomes import ANSWERED, GONE
 from ivr.report.calls import Bridge, Call, End, outcomes
+from ivr.report.certification import Extra, certify
 from ivr.report.figures import (
     CHANNELS,
     EXEMPT_CALL,
@@ -24,6 +25,7 @@ from ivr.report.figures import (
     Coverage,
     Day,
     Exemptions,
+    Line,
     NewJersey,
     Report,
     SafeAnswers,
@@ -39,8 +41,15 @@ from ivr.waits import nearest_rank
 class Totals:
     """The sums of the calls added so far."""
 
-    def __init__(self, start: date, end: date, flow: str | None, home: str, source: Source) -> None:
+    def __init__(
+        self, start: date, end: date, flow: str | None, home: str, source: Source, nested: bool = False
+    ) -> None:
         self.start, self.end, self.flow, self.home, self.source = start, end, flow, home, source
+        # per rule set in force, the same sums over its calls only (R12); not within those
+        self.nested = nested
+        self.by_rules: dict[str, Totals] = {}
+        self.extra = Extra()
+        self.lines: dict[str, Line] = {}
         days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
         self.daily = {d.isoformat(): Day(d) for d in days}
         self.volume, self.disclosure, self.offer = Volume(), Coverage(), Coverage()
@@ -72,6 +81,36 @@ class Totals:
         answered = [read == ANSWERED for read, _, _ in ends]
         self._bridges(sid, c, day, ends, answered)
         self._transfers(c, answered)
+        self._line(c)
+        if not self.nested:
+            rules = self.by_rules.get(c.rules)
+            if rules is None:
+                rules = self.by_rules[c.rules] = Totals(
+                    self.start, self.end, self.flow, self.home, Source(), nested=True
+                )
+            rules.add(sid, c)
+
+    def _line(self, c: Call) -> None:
+        """The number's line: its rule sets, and whether a home_only line stayed home."""
+        x = self.extra
+        abroad = sum(b.offshore(self.home) for b in c.bridges)
+        x.bots += c.bots
+        x.bot_notices += c.bot_notices
+        x.bot_handoffs += c.bot_handoffs
+        if c.home_only:
+            x.home_only_calls += 1
+            x.home_only_abroad += abroad > 0
+            x.refused_abroad += c.kept_home
+        if self.nested:
+            return
+        line = self.lines.get(c.number)
+        if line is None:
+            line = self.lines[c.number] = Line(c.number)
+        line.calls += 1
+        line.rules[c.rules] = line.rules.get(c.rules, 0) + 1
+        line.home_only = line.home_only or c.home_only
+        line.offshore_bridges += abroad
+        line.refused_abroad += c.kept_home
 
     def _caller(self, c: Call) -> None:
         """Where the caller is and what exempted or safely answered the call."""
@@ -178,7 +217,14 @@ class Totals:
             _new_jersey(self.nj, self.nj_centers),
             [_day(d) for d in self.daily.values()],
             self.tally.result(),
+            [_finished_line(line) for _, line in sorted(self.lines.items())],
+            [certify(label, t.report(), t.extra) for label, t in sorted(self.by_rules.items())],
         )
+
+
+def _finished_line(line: Line) -> Line:
+    line.stayed_home = line.offshore_bridges == 0 if line.home_only else None
+    return line
 
 
 def _volume(v: Volume, by_country: Counter[str], by_center: Counter[str]) -> Volume:
