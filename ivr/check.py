@@ -417,11 +417,16 @@ def home_only_problems(flow: Flow, config: Config, home: str) -> Iterator[tuple[
         path = _state_path(name, parent)
         for center_id in getattr(state, "centers", ()):
             center = config.centers.get(center_id)
-            if center is not None and center.country != home:
+            if center is not None and answers_abroad(center, config.centers, home):
+                where = (
+                    f"in {center.city}, {center.country}"
+                    if center.country != home
+                    else f"shared with sites abroad ({', '.join(center.target.sites)})"
+                )
                 yield (
                     "home_only",
-                    f"flow '{flow.id}' can reach center '{center_id}' in {center.city}, "
-                    f"{center.country}, outside the home country {home}, on the path {path}",
+                    f"flow '{flow.id}' can reach center '{center_id}' {where}, outside the home "
+                    f"country {home}, on the path {path}",
                 )
         if isinstance(state, Automated) and state.country and state.country != home:
             yield (
@@ -458,7 +463,7 @@ def _timing_problems(flow: Flow, config: Config, home: str, rules: RuleSet) -> I
     choice may: the caller must understand the disclosure)."""
     if flow.start not in flow.states:
         return
-    offshore = {c for c, center in config.centers.items() if center.country != home}
+    offshore = {c for c, center in config.centers.items() if answers_abroad(center, config.centers, home)}
     parent: dict[str, str | None] = {flow.start: None}
     queue = deque([flow.start])
     menus: list[str] = []

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
 
-from ivr.flow import Center, Flow, Hours, Overflow, Route, State
+from ivr.flow import Center, Flow, Hours, Overflow, Route, State, answers_abroad
 from ivr.vocabulary import Call, Facts, Turn
 
 
@@ -87,7 +87,7 @@ def pick(
         if c in facts.centers and c not in call.tried and is_open(facts.centers[c], facts.now)
     ]
     if call.domestic or call.home_only:
-        abroad = [c for c in usable if facts.centers[c].country != facts.home]
+        abroad = [c for c in usable if answers_abroad(facts.centers[c], facts.centers, facts.home)]
         if call.home_only and refused is not None:
             refused.extend(abroad)
         usable = [c for c in usable if c not in abroad]

@@ -41,7 +41,11 @@ def two_versions(folder, redis_server, redis_client, capsys):
 
 def test_check_passes_the_shipped_flows_and_lists_every_problem(folder, capsys):
     assert main(["check", str(folder)]) == 0
-    assert capsys.readouterr().out == f"{folder}: 3 centers, 2 numbers, 2 flows: OK\n"
+    assert capsys.readouterr().out == (
+        "  checked under rule set us-2025 v1 (S. 2495 / H.R. 4954; "
+        "R1, R2, R3, R4, R5, R6, R7, R8, R9, R11, R12, R17, R19): 2 number(s)\n"
+        f"{folder}: 3 centers, 2 numbers, 2 flows: OK\n"
+    )
     _edit(folder, "max_wait = 300 ", 'max_wait = "0" ')
     _edit(folder, '[numbers."+18885550199"]', '[numbers."+1570555012"]')
     assert main(["check", str(folder)]) == 1

@@ -45,12 +45,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"{len(errors)} problem(s) in {args.folder}", file=sys.stderr)
         return 1
+    for line in checked:
+        print(line)
     print(
         f"{args.folder}: {len(config.centers)} centers, {len(config.numbers)} numbers, "
         f"{len(config.flows)} flows: OK"
     )
-    for line in checked:
-        print(line)
     return 0
 
 
