@@ -324,6 +324,7 @@ def joined(call: Call, reservation: Reservation, facts: Facts) -> Turn:
         center=reservation.site,
         city=site.city if site else "",
         country=site.country if site else "",
+        region=site.region if site else "",
         conference=reservation.reservation,
         worker=reservation.worker,
     )
@@ -428,7 +429,13 @@ def at_dequeue(flow: Flow, call: Queued, site_id: str, agent_leg: str, facts: Fa
         turn.actions.append(Speak(text, lang.tag, lang.voice))
         return turn
     offshore = site.country != facts.home
-    fields = {"center": call.center, "site": site.id, "city": site.city, "country": site.country}
+    fields = {
+        "center": call.center,
+        "site": site.id,
+        "city": site.city,
+        "country": site.country,
+        "region": site.region,
+    }
     state = disclosure_state(flow, "")
     if offshore and state is not None:  # said before the bridge: recorded before it
         line = wording.fill(state.text, flow, facts, site, lang.code)

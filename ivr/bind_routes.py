@@ -141,15 +141,13 @@ def agent(app: Onshore, request: TwilioRequest) -> str:
         return twiml.hangup()
     if reservation is None or not bind.SID.match(caller):
         return twiml.hangup()
-    connect = bind.reserved_url(base_url(app, request), call, reservation, bind.CONNECT)
-    try:
-        _api(app).accept(reservation)
-        _api(app).bring(caller, connect)  # the caller leaves the wait for the conference
-    except TaskRouterUnavailable as exc:
-        log.warning(
-            "reservation %s: worker not joined (%s): their leg hangs up", reservation.reservation, exc
-        )
-        outcome, document = f"refused: {str(exc)[:160]}", twiml.hangup()
+    base = base_url(app, request)
+    connect = bind.reserved_url(base, call, reservation, bind.CONNECT)
+    outcome = _join_worker(
+        app, caller, reservation, connect, bind.reserved_url(base, call, reservation, bind.HOLDING)
+    )
+    if outcome:
+        document = twiml.hangup()
     else:
         flow = webhooks._known_flow(app, call)
         lines = (
@@ -248,3 +246,27 @@ def _with_site(app: Onshore, view: View, site: str) -> Mapping[str, Center]:
     except Exception as exc:  # noqa: BLE001 - without them the site stays unknown: refused safely
         log.warning("centers unreadable for site %s: %s", site[:64], exc)
         return view.centers
+
+
+def _join_worker(app: Onshore, caller: str, reservation: Reservation, connect: str, holding: str) -> str:
+    """Move the caller to the conference, then accept the reservation; "" when both were
+    done, else what failed. The caller first: a caller who hung up while the worker's
+    phone rang cannot be moved, and the Task is canceled instead of accepted for nobody.
+    A reservation that can no longer be accepted (it timed out while the phone rang) puts
+    the caller back to waiting, key live, until TaskRouter's next reservation."""
+    try:
+        api = _api(app)
+        api.bring(caller, connect)
+    except TaskRouterUnavailable as exc:
+        _once(
+            {},
+            "cancel",
+            lambda: api.cancel(reservation, "the caller's call could not be moved to the worker"),
+        )
+        return f"caller not moved: {str(exc)[:160]}"
+    try:
+        api.accept(reservation)
+    except TaskRouterUnavailable as exc:
+        _once({}, "back", lambda: api.bring(caller, holding))
+        return f"not accepted: {str(exc)[:160]}"
+    return ""

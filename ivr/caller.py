@@ -43,7 +43,8 @@ class TaskRouterSide(Protocol):
     def enqueued(self, verb: ET.Element, t: Transcript, base: dict[str, str]) -> str | None: ...
 
     def between(self, t: Transcript) -> str | None:
-        """Where the call was moved to while its last document played (None: nowhere)."""
+        """Where the call was moved to while its last document played (None: nowhere; "":
+        the caller hung up meanwhile)."""
         ...
 
     def conference(self, name: str, t: Transcript) -> tuple[str, str]: ...
@@ -238,8 +239,8 @@ class Phone:
                 break
             nxt = self._follow(body, t, inputs, outcomes, caller, base)
             moved = self.taskrouter.between(t) if self.taskrouter is not None and nxt is not None else None
-            if moved is not None:  # TaskRouter or the REST API moved the call meanwhile
-                nxt = (moved, {})
+            if moved is not None:  # TaskRouter or the REST API moved the call meanwhile ("": hung up)
+                nxt = (moved, {}) if moved else None
             if nxt is None:
                 break
             url, extra = nxt

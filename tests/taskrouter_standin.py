@@ -65,6 +65,7 @@ class Worker:
     attributes: dict[str, str]
     answers: bool = True
     sid: str = field(default_factory=lambda: sid("WK"))
+    late: bool = False  # answers only after the caller hung up
 
 
 @dataclass
@@ -159,8 +160,11 @@ class TaskRouterCloud:
             return self._reserve_next(task, t)
         voice = self.voice.calls.get(t.call_sid) if self.voice is not None else None
         seen = len(voice.updates) if voice is not None else 0
+        if worker.late and voice is not None:
+            t.note("  the caller hangs up while the worker's phone rings")
+            voice.status = "completed"
         if not self._worker_leg(task, reservation, t):
-            return None
+            return "" if worker.late else None
         if voice is None or len(voice.updates) == seen or not voice.updates[-1].get("Url"):
             self.problems.append("the worker joined but the caller's call was never moved to them")
             return None

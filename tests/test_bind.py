@@ -219,6 +219,7 @@ def test_silence_after_the_whole_offer_calls_the_worker_and_their_answer_joins_t
         "center": "bangalore",
         "city": "Bangalore",
         "country": "IN",
+        "region": "",
         "conference": "WR" + "3" * 32,
         "worker": "WK" + "4" * 32,
     }

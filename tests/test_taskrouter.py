@@ -149,6 +149,21 @@ def test_the_transfer_key_stays_live_while_the_worker_is_called(stack: Cloud) ->
     assert steps(stack.events(t.call_sid), "transfer_requested")[-1]["by"] == "hold"
 
 
+def test_a_caller_who_hangs_up_while_the_worker_rings_cancels_the_task_and_nobody_accepts_it(
+    stack: Cloud,
+) -> None:
+    late = worker("Arjun", "bangalore")
+    late.late = True
+    phone = stack.phone(late)
+    t = phone.call(Caller(SUPPORT))
+    assert stack.cloud.problems == []
+    task = task_of(stack, t.call_sid)
+    assert task.status == "canceled" and [r.status for r in task.reservations] == ["canceled"]
+    (answered,) = steps(stack.events(t.call_sid), "agent_answered")
+    assert answered["outcome"].startswith("caller not moved")
+    assert not steps(stack.events(t.call_sid), "joined")
+
+
 def test_a_worker_at_home_is_joined_without_a_disclosure(stack: Cloud) -> None:
     phone = stack.phone(worker("Pam", "scranton"))
     t = phone.call(Caller(SUPPORT))

@@ -107,7 +107,7 @@ class Call:
                 ev.get("site") or ev.get("center", ""),
                 ev.get("city", ""),
                 ev.get("country", ""),
-                "",
+                (ev.get("region") or "").strip().upper(),
                 domestic == "true" if domestic in ("true", "false") else None,
             )
         )
