@@ -10,7 +10,7 @@ returns the turn for the engine to go on from it.
 
 from __future__ import annotations
 
-from ivr import outcomes, routing, wording
+from ivr import domestic, outcomes, routing, wording
 from ivr.errors import UnsafeBridge
 from ivr.flow import Bridge, Center, Flow, answers_abroad
 from ivr.vocabulary import (
@@ -78,6 +78,9 @@ def domestic_ended(flow: Flow, turn: Turn, facts: Facts, reply: Reply, on_failur
     if on_failure:
         turn.call = call._replace(state=on_failure, domestic=True)
         return turn
+    center = facts.centers.get(call.center)
+    if flow.offers_choice and center is not None and center.country == facts.home:
+        return domestic.offer(flow, turn, facts, center, f"bridge {reply.status}", None)
     return unavailable(flow, turn, facts, "domestic bridge failed")
 
 
@@ -107,15 +110,24 @@ def transfer(flow: Flow, turn: Turn, facts: Facts, how: str, state: str = TRANSF
             else "voice"
         )
         turn.note("transfer_requested", how=how, by=by, center=call.center)
-    center = routing.domestic_center(flow, facts)
+    center = routing.domestic_center(flow, facts, flow.speaking(call.language).code)
     if center is None:
         return unavailable(flow, turn, facts, "no domestic center")
+    why, estimate = domestic.unable(flow, facts, center)
+    if why:  # closed, or too long a wait: a callback, voicemail or waiting (ivr.domestic)
+        return domestic.offer(flow, turn, facts, center, why, estimate)
+    domestic.announce(flow, turn, facts, center, estimate)
+    return to_domestic(flow, turn, center, state)
+
+
+def to_domestic(flow: Flow, turn: Turn, center: Center, state: str = TRANSFER) -> Turn:
+    """Bridge to this domestic center now (the caller asked, and chose to wait)."""
     return _connect(
         flow,
         turn,
         center,
         domestic=True,
-        then=call._replace(state=state, domestic=True, center=center.id, misses=0),
+        then=turn.call._replace(state=state, domestic=True, center=center.id, misses=0),
     )
 
 

@@ -61,14 +61,22 @@ class CallbackStore:
         self._swap = client.register_script(_SWAP)
 
     # -- the line ---------------------------------------------------------------------------
-    def request(self, callback: Callback) -> None:
-        """Record a new callback and its place in its destination's line, in one transaction."""
+    def request(self, callback: Callback) -> int:
+        """Record a new callback and its place in its destination's line, in one transaction
+        (a replay of the same request keeps the first); its place in line (1: next)."""
+        if self.client.exists(callback_key(callback.id)):
+            return self._place(callback)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(callback_key(callback.id), mapping=callback.to_fields())
         pipe.zadd(line_key(callback.center), {callback.member: callback.requested}, nx=True)
         pipe.zadd(OPEN, {callback.id: callback.requested}, nx=True)
         pipe.set(caller_key(callback.caller), callback.id)
         pipe.execute()
+        return self._place(callback)
+
+    def _place(self, callback: Callback) -> int:
+        rank = self.client.zrank(line_key(callback.center), callback.member)
+        return int(rank) + 1 if rank is not None else 0
 
     def join(self, center: str, call_sid: str, asked: float, lease: float) -> None:
         """A live caller on hold for the destination since ``asked``: in the line, with a lease."""

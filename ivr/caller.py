@@ -298,6 +298,17 @@ class Phone:
             elif verb.tag == "Hangup":
                 t.note("  hangs up")
                 return None
+            elif verb.tag == "Record":
+                # https://www.twilio.com/docs/voice/twiml/record: after the beep the caller
+                # speaks; the action gets the recording's SID, URL and length
+                seconds = max(1, int(verb.get("maxLength", "3600")) // 2)
+                t.note(f"  (beep) leaves a message of {seconds} s")
+                sid = "RE" + secrets.token_hex(16)
+                return verb.get("action", ""), {
+                    "RecordingSid": sid,
+                    "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}",
+                    "RecordingDuration": str(seconds),
+                }
         return None
 
     def _workflow(

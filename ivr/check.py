@@ -249,18 +249,22 @@ def flow_problems(flow: Flow, config: Config, home: str, rules: RuleSet | None =
         rules = flow_rule_sets(config).get(flow.id) or _policy_rules(config.policy)
     if flow.start and flow.start not in flow.states:
         yield where, "start", f"names unknown state '{flow.start}'"
-    domestic = config.centers.get(flow.domestic)
-    if flow.domestic and domestic is None:
-        yield where, "domestic", f"names unknown center '{flow.domestic}'"
-    elif domestic is not None and domestic.country != home:
-        yield (
-            where,
-            "domestic",
-            (
-                f"center '{flow.domestic}' is in {domestic.country}, not the home country {home}; "
-                "a domestic transfer must reach an agent in the home country"
-            ),
-        )
+    named = [("domestic", flow.domestic)] + [
+        (f"domestic.{c}", d) for c, d in flow.domestic_by_language.items()
+    ]
+    for field_name, center_id in named:
+        domestic = config.centers.get(center_id)
+        if center_id and domestic is None:
+            yield where, field_name, f"names unknown center '{center_id}'"
+        elif domestic is not None and domestic.country != home:
+            yield (
+                where,
+                field_name,
+                (
+                    f"center '{center_id}' is in {domestic.country}, not the home country {home}; "
+                    "a domestic transfer must reach an agent in the home country"
+                ),
+            )
     if flow.transfer_key not in DTMF_KEYS:
         yield where, "transfer_key", f"{flow.transfer_key!r} must be one key: 0-9, * or #"
     elif flow.transfer_key == FINISH_KEY:

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ivr import automated, bridges, disclosure, menus, routing, wording
+from ivr import automated, bridges, disclosure, domestic, menus, routing, wording
 from ivr.flow import (
     Automated,
     Bridge,
@@ -82,7 +82,9 @@ MAX_HOPS = 64
 
 
 def begin(flow: Flow, facts: Facts) -> Turn:
-    """The first webhook of a call."""
+    """The first webhook of a call (a caller with an open callback is asked about it first)."""
+    if facts.callback_pending and flow.callback is not None:
+        return domestic.pending(flow, Turn(first_call(flow, facts)), facts)
     return _run(flow, Turn(first_call(flow, facts)), facts)
 
 
@@ -97,6 +99,8 @@ def _answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply) -> Turn:
     call = turn.call
     if call.state == TRANSFER:
         return bridges.domestic_ended(flow, turn, facts, reply, on_failure="")
+    if call.state in domestic.STATES:
+        return domestic.answered(flow, turn, facts, reply)
     if call.state == AFTER_CAUTION:
         return disclosure.offer_answered(flow, turn, facts, reply, None)
     state = flow.states[call.state]

@@ -62,7 +62,15 @@ class FirstTurns:
 
     def begin(self, flow: Flow, facts: Facts, digest: str) -> Turn:
         """The call's first turn: what ``engine.begin(flow, facts)`` returns."""
-        if not digest or not facts.fresh or flow.weighted:
+        # a flow that offers domestic choices reads the caller's callbacks and the domestic
+        # waits: its first turn is not the same for every caller
+        if (
+            not digest
+            or not facts.fresh
+            or flow.weighted
+            or flow.offers_choice
+            or flow.announce_domestic_wait
+        ):
             return engine.begin(flow, facts)
         known = self._turns.get(remembered := key(flow, facts, digest))
         if known is None or known[0] is not flow:

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
+from ivr.callbacks import CallbackPolicy
 from ivr.hours import Closure, Schedule, WeeklyHours
 
 TargetKind = Literal["queue", "number", "sip", "workflow"]
@@ -341,6 +342,17 @@ def edges(state: State) -> Iterator[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class Voicemail:
+    """A flow's voicemail for the domestic team: ``<Record>`` of at most ``max_length``
+    seconds after a beep; ``consent``: the recording notice is said first; ``transcribe``:
+    Twilio's transcription is asked for."""
+
+    max_length: int = 120
+    consent: bool = False
+    transcribe: bool = False
+
+
+@dataclass(frozen=True)
 class Flow:
     """One published version of a call flow."""
 
@@ -363,6 +375,12 @@ class Flow:
     queue_wait: Text = field(default_factory=lambda: dict(QUEUE_WAIT))
     shared_text: Text = field(default_factory=lambda: dict(SHARED_TEXT))
     agent_whisper: bool = False  # a TaskRouter worker hears the caller's language and the offer's answer
+    # When the domestic destination cannot take the call now (ivr.domestic):
+    domestic_by_language: Mapping[str, str] = field(default_factory=dict)  # code -> center id
+    announce_domestic_wait: bool = False  # say the domestic wait before the transfer
+    domestic_max_wait: int = 0  # seconds of estimated wait above which the choices are offered
+    callback: CallbackPolicy | None = None  # callbacks offered (None: not)
+    voicemail: Voicemail | None = None  # voicemail offered (None: not)
     TEXTS: ClassVar[tuple[str, ...]] = (
         "cautious_text",
         "unavailable_text",
@@ -408,11 +426,26 @@ class Flow:
             dict.fromkeys(c for state in self.states.values() for c in getattr(state, "centers", ()))
         )
 
+    @property
+    def offers_choice(self) -> bool:
+        """Whether a caller the domestic destination cannot take now is offered a callback
+        or voicemail (else the transfer goes ahead as it always did)."""
+        return self.callback is not None or self.voicemail is not None
+
+    def domestic_for(self, code: str) -> str:
+        """The domestic destination for a language code (the flow's default one otherwise)."""
+        return self.domestic_by_language.get(code, self.domestic)
+
     @cached_property
     def reach(self) -> tuple[str, ...]:
         """Every center a call of this flow can consult: routes, overflows, hours, the
         domestic line. The commit script checks exactly these (``ivr.config_view``)."""
-        named = (*self.routable, *(h.center for h in self.hours_states), self.domestic)
+        named = (
+            *self.routable,
+            *(h.center for h in self.hours_states),
+            self.domestic,
+            *self.domestic_by_language.values(),
+        )
         return tuple(sorted({c for c in named if c}))
 
     @cached_property

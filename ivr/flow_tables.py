@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ivr.callbacks import ATTEMPTS, LINES, RING_TIMEOUT, SPACING, CallbackPolicy
 from ivr.center_tables import SCHEDULE_FIELDS, read_schedule
 from ivr.flow import (
     CAUTIOUS_TEXT,
@@ -36,6 +37,7 @@ from ivr.flow import (
     Route,
     Say,
     State,
+    Voicemail,
 )
 from ivr.places import is_country_code
 from ivr.rulesets import in_force
@@ -208,14 +210,70 @@ def _transfer_words(f: Fields) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _domestic(f: Fields) -> tuple[str, dict[str, str]]:
+    """domestic = "scranton", or one per language: { en = "scranton", es = "el-paso" } (the
+    default language's is the flow's own)."""
+    value = f.get("domestic", (str, dict), True, "")
+    if isinstance(value, str):
+        return value, {}
+    table = {code: center for code, center in f.per_language("domestic", value, str).items() if center}
+    if not f.codes or f.codes[0] not in table:
+        f.add(
+            "domestic", f"must name the default language's ('{f.codes[0] if f.codes else 'en'}') destination"
+        )
+        return "", {}
+    return table[f.codes[0]], {code: c for code, c in table.items() if code != f.codes[0]}
+
+
+def _flag(f: Fields, name: str) -> bool:
+    value = f.get(name, bool, False, False)
+    return bool(value)
+
+
+def _callback(f: Fields) -> CallbackPolicy | None:
+    """[flows.ID.callback]: attempts (1-10), spacing (60 s or more), ring_timeout (10-60 s)."""
+    if "callback" not in f.raw:
+        return None
+    sub = Fields(f.table("callback"), f"{f.where} callback", f.problems)
+    attempts = sub.integer("attempts", ATTEMPTS)
+    spacing = sub.integer("spacing", SPACING)
+    ring = sub.integer("ring_timeout", RING_TIMEOUT)
+    lines = sub.integer("lines", LINES)
+    sub.done()
+    for name, value, low, high in (
+        ("attempts", attempts, 1, 10),
+        ("spacing", spacing, 60, 86400),
+        ("ring_timeout", ring, 10, 60),
+        ("lines", lines, 1, 1000),
+    ):
+        if not low <= value <= high:
+            sub.add(name, f"must be from {low} to {high}, not {value}")
+            return None
+    return CallbackPolicy(attempts, spacing, ring, lines)
+
+
+def _voicemail(f: Fields) -> Voicemail | None:
+    """[flows.ID.voicemail]: max_length (10-600 s), consent, transcribe."""
+    if "voicemail" not in f.raw:
+        return None
+    sub = Fields(f.table("voicemail"), f"{f.where} voicemail", f.problems)
+    length = sub.integer("max_length", 120)
+    consent, transcribe = _flag(sub, "consent"), _flag(sub, "transcribe")
+    sub.done()
+    if not 10 <= length <= 600:
+        sub.add("max_length", f"must be from 10 to 600 seconds, not {length}")
+        return None
+    return Voicemail(length, consent, transcribe)
+
+
 def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version: int = 0) -> Flow:
     """One [flows.ID] table with its [flows.ID.states.NAME] tables."""
     where = f"flow '{flow_id}'"
     f = Fields(raw, where, problems)
     start = f.name("start")
-    domestic = f.name("domestic")
-    states_raw = f.table("states")
     languages = _languages(f)
+    domestic, by_language = _domestic(f)
+    states_raw = f.table("states")
     options = dict(
         languages=languages,
         transfer_key=f.name("transfer_key", False) if "transfer_key" in raw else "1",
@@ -232,6 +290,11 @@ def parse_flow(flow_id: str, raw: Mapping[str, Any], problems: Problems, version
         queue_wait=f.text("queue_wait", False, placeholders=QUEUE_PLACEHOLDERS) or dict(QUEUE_WAIT),
         shared_text=f.text("shared_text", False, placeholders=SHARED_PLACEHOLDERS) or dict(SHARED_TEXT),
         agent_whisper=f.get("agent_whisper", bool, False, False),
+        domestic_by_language=by_language,
+        announce_domestic_wait=_flag(f, "announce_domestic_wait"),
+        domestic_max_wait=f.seconds("domestic_max_wait", 0, MIN_WAIT),
+        callback=_callback(f),
+        voicemail=_voicemail(f),
     )
     f.used.add("version")
     f.done()

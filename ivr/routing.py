@@ -107,8 +107,12 @@ def pick(
     return usable[-1]
 
 
-def domestic_center(flow: Flow, facts: Facts) -> Center | None:
-    """The flow's domestic destination, or another home-country center of the flow."""
+def domestic_center(flow: Flow, facts: Facts, language: str = "") -> Center | None:
+    """The flow's domestic destination: the one for the call's language (its code) when the
+    flow names one and it is open, else the flow's own, else another home-country center."""
+    own = facts.centers.get(flow.domestic_for(language)) if language in flow.domestic_by_language else None
+    if own is not None and own.country == facts.home and is_open(own, facts.now):
+        return own
     preferred = facts.centers.get(flow.domestic)
     if preferred is not None and preferred.country == facts.home:
         return preferred

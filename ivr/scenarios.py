@@ -63,6 +63,19 @@ STEPS = (
     "kept_home",
     "automated",
     "automated_ended",
+    # a domestic request the domestic destination could not take at once (ivr.domestic)
+    "domestic_wait_announced",
+    "domestic_choice",
+    "domestic_chose",
+    "callback_requested",
+    "callback_number_refused",
+    "callback_unrecorded",
+    "callback_pending",
+    "callback_kept",
+    "callback_cancelled",
+    "voicemail_offered",
+    "voicemail_left",
+    "voicemail_empty",
 )
 SILENCE = "silence"
 # How an automated agent's session ends in a scenario: the bot hands the caller back (they
@@ -138,6 +151,8 @@ class Scenario:
     wait: int = 0  # seconds on hold before a queued bridge's end (an agent, the key)
     reserve: tuple[str, ...] = ()  # sites of the TaskRouter workers reserved in turn (ivr.bind)
     bots: tuple[str, ...] = ()  # how each automated agent's session ends: "agent" or "done"
+    domestic_waits: Mapping[str, float] = field(default_factory=dict)  # center -> estimated s
+    callback_pending: bool = False  # the caller has an open callback when the call comes in
 
     @property
     def call_sid(self) -> str:
@@ -219,6 +234,15 @@ def parse_scenario(
     wait = f.integer("wait", 0)
     if not 0 <= wait <= MAX_WAIT:
         f.add("wait", f"must be 0 to {MAX_WAIT} seconds, not {wait}")
+    domestic_waits: dict[str, float] = {}
+    for center, seconds in f.table("domestic_waits", required=False).items():
+        if center not in config.centers:
+            f.add(f"domestic_waits.{center}", f"names unknown center '{center}'")
+        elif not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_WAIT:
+            f.add(f"domestic_waits.{center}", f"must be 0 to {MAX_WAIT} seconds, not {seconds!r}")
+        else:
+            domestic_waits[center] = float(seconds)
+    callback_pending = f.get("callback_pending", bool, False, False)
     expect_raw = f.table("expect", required=need_expect)
     if need_expect and "expect" in raw and not expect_raw:
         f.add("expect", "must say what must happen")
@@ -244,6 +268,8 @@ def parse_scenario(
         wait=wait,
         reserve=reserve,
         bots=bots,
+        domestic_waits=domestic_waits,
+        callback_pending=bool(callback_pending),
     ), []
 
 
@@ -304,8 +330,8 @@ def _plain_input(value: object) -> Input:
     if value.strip().lower() in ("", SILENCE):
         return Silence()
     if _KEYS.match(value.strip()):
-        if len(value.strip()) > 1:
-            raise ValueError(f"a prompt takes one key (Twilio's numDigits=1), not {value!r}")
+        if len(value.strip()) > 15:  # a prompt for a phone number takes them all, up to "#"
+            raise ValueError(f"at most 15 keys at one prompt (a phone number), not {value!r}")
         return Heard(digits=value.strip())
     return Heard(speech=value)
 

@@ -53,7 +53,10 @@ from ivr.vocabulary import (
     Play,
     Relay,
     RelayEnded,
+    Record,
+    Recorded,
     Reply,
+    RequestCallback,
     Silence,
     Speak,
     Turn,
@@ -180,6 +183,9 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
         scenario.fresh,
         scenario.language or number.language,
         number.home_only,
+        caller=scenario.caller,
+        domestic_waits=scenario.domestic_waits,
+        callback_pending=scenario.callback_pending,
     )
     rules = in_force(number.rules, config.policy.rules if config.policy else ())
     out = Outcome(call_sid)
@@ -209,7 +215,7 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
         _show(out, turn, flow, given.heard if isinstance(given, Interrupting) else None)
         reply: Reply
         if isinstance(last, Ask):
-            reply = _posted(inputs.pop(0) if inputs else Silence())
+            reply = _posted(inputs.pop(0) if inputs else Silence(), last.digits)
             out.note(_did(reply))
             call = last.then
         elif isinstance(last, Connect) and last.target.kind == "workflow" and reserves:
@@ -230,6 +236,12 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             reply = _bridge(out, flow, facts, last, word, scenario.wait)
             last_end = reply.meaning()
             call = last.then
+        elif isinstance(last, Record):  # the caller leaves a message of half the longest
+            seconds = max(1, last.max_length // 2)
+            out.note(f"  (beep) leaves a message of {seconds} s")
+            sid = "RE" + call_sid[2:34]
+            reply = Recorded(sid, f"https://api.twilio.com/2010-04-01/Recordings/{sid}", str(seconds))
+            call = last.then
         else:
             out.ended = "handoff" if isinstance(last, Handover) else ENDED.get(last_end, "hangup")
             if last_end == GONE:
@@ -244,6 +256,8 @@ def play(config: Config, scenario: Scenario, home: str, call_sid: str) -> Outcom
             home,
             call.exempt or None,  # type: ignore[arg-type]
             scenario.fresh,
+            caller=scenario.caller,
+            domestic_waits=scenario.domestic_waits,
         )
         turn = substitute(
             _decide(partial(resume, flow, call, reply, step_facts), flow, call, step_facts, out),
@@ -350,12 +364,14 @@ def _decide(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts, ou
     return turn_or_safe_answer(decide, flow, call, facts, failed)
 
 
-def _posted(given: Input) -> Reply:
-    """What Twilio posts for the caller's input at one of Onshore's prompts (numDigits=1)."""
+def _posted(given: Input, num_digits: int = 1) -> Reply:
+    """What Twilio posts for the caller's input at one of Onshore's prompts (numDigits=1, or
+    a phone number's up to "#")."""
     heard = given.heard if isinstance(given, Interrupting) else given
     if not isinstance(heard, Heard) or heard.speech:
         return heard
-    digits = keys_heard(heard.digits, FINISH_ON_KEY, num_digits=1)
+    finish = "#" if num_digits > 1 else FINISH_ON_KEY
+    digits = keys_heard(heard.digits, finish, num_digits=num_digits)
     return replace(heard, digits=digits) if digits else Silence()
 
 
@@ -386,6 +402,10 @@ def _show(out: Outcome, turn: Turn, flow: Flow, interrupted_by: Heard | None = N
             out.note(f"  handed off to {action.url}")
         elif isinstance(action, End):
             out.note("  hangs up")
+        elif isinstance(action, RequestCallback):
+            out.note(f"  a callback from {action.center} is requested: its place kept in the line")
+        elif isinstance(action, Record):
+            out.note(f"  <Record> at most {action.max_length} s, after a beep")
 
 
 def _reserved(

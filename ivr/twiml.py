@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 from ivr.bind import task_attributes
 from ivr.flow import Target
 from ivr.table_fields import XML_ILLEGAL
-from ivr.vocabulary import Action, Ask, Call, Connect, End, Handover, Play, Relay, Speak
+from ivr.vocabulary import Action, Ask, Call, Connect, End, Handover, Play, Record, Relay, Speak
 
 STEP_PATH = "/voice/step"
 WAIT_PATH = "/voice/wait"
@@ -88,12 +88,13 @@ def render(
             # offer is nested here, so that the transfer key works at once
             # (https://www.twilio.com/docs/voice/twiml/gather).
             url = step_url(action.then, path, extra)
+            number = action.digits > 1  # a phone number: keys until "#", no speech
             gather = Gather(
-                input="dtmf speech",
+                input="dtmf" if number else "dtmf speech",
                 action=url,
                 method="POST",
-                num_digits=1,
-                finish_on_key=FINISH_ON_KEY,
+                num_digits=action.digits,
+                finish_on_key="#" if number else FINISH_ON_KEY,
                 timeout=action.timeout,
                 speech_timeout="auto",
                 language=action.language,
@@ -120,6 +121,22 @@ def render(
             response.redirect(_clean(action.url), method="POST")
         elif isinstance(action, End):
             response.hangup()
+        elif isinstance(action, Record):
+            # Voicemail (https://www.twilio.com/docs/voice/twiml/record): a beep, at most
+            # maxLength seconds, any key ends it; the action gets RecordingSid, RecordingUrl
+            # and RecordingDuration. With nothing recorded Twilio goes on to the next verb:
+            # the step then hears no recording.
+            url = step_url(action.then, path, extra)
+            response.record(
+                action=url,
+                method="POST",
+                max_length=action.max_length,
+                play_beep=True,
+                timeout=5,
+                transcribe=action.transcribe or None,
+            )
+            response.redirect(url, method="POST")
+        # RequestCallback and CancelCallback are the webhook edge's to carry out: no TwiML
     return str(response)
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ivr import outcomes, step_query
+from ivr.callbacks import CallbackPolicy
 from ivr.flow import Center, Exemption, Target
 
 AFTER_CAUTION = "@bridge"  # built-in: bridge the chosen center after a cautious disclosure
@@ -101,6 +102,10 @@ class Facts:
     fresh: bool = True  # centers were read from Redis in this request
     language: str = ""  # the number's starting language code (begin only)
     home_only: bool = False  # the number's calls never leave the home country (begin only)
+    caller: str = ""  # the caller's number as Twilio posts it (From): only ever called back
+    domestic_waits: Mapping[str, float] = field(default_factory=dict)  # center -> estimate, s
+    callback_pending: bool = False  # the caller has an open callback (begin only)
+    callbacks_down: bool = False  # the edge could not record a callback: ivr.domestic's other way
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,17 @@ class RelayEnded:
     status: str = ""
 
 
-Reply = Heard | Silence | BridgeEnded | RelayEnded | None
+@dataclass(frozen=True)
+class Recorded:
+    """Twilio's <Record> action: the recording's SID, URL and length in seconds ("" when the
+    caller left nothing)."""
+
+    sid: str = ""
+    url: str = ""
+    duration: str = ""
+
+
+Reply = Heard | Silence | BridgeEnded | RelayEnded | Recorded | None
 
 
 @dataclass(frozen=True)
@@ -180,6 +195,7 @@ class Ask:
     timeout: int
     then: Call
     also: tuple[Speak, ...] = ()
+    digits: int = 1  # keys to read: more than one (a phone number) ends on "#"
 
 
 @dataclass(frozen=True)
@@ -221,7 +237,33 @@ class End:
     """Hang up."""
 
 
-Action = Speak | Play | Ask | Connect | Relay | Handover | End
+@dataclass(frozen=True)
+class Record:
+    """Voicemail: a beep, then ``<Record>`` of at most ``max_length`` seconds; the recording
+    comes back to ``then``'s step."""
+
+    max_length: int
+    transcribe: bool
+    then: Call
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    """For the edge: keep a callback's place in the domestic destination's line (not TwiML)."""
+
+    center: str
+    number: str
+    language: str
+    voice: str
+    policy: CallbackPolicy
+
+
+@dataclass(frozen=True)
+class CancelCallback:
+    """For the edge: cancel the caller's open callback (not TwiML)."""
+
+
+Action = Speak | Play | Ask | Connect | Relay | Handover | End | Record | RequestCallback | CancelCallback
 
 
 class Event(NamedTuple):
@@ -244,9 +286,11 @@ class Turn:
     @property
     def over(self) -> bool:
         """True once the last action waits for the caller, Twilio or a bot (``Ask``,
-        ``Connect``, ``Relay``) or ends Onshore's part (``Handover``, ``End``): nothing more
-        happens in this webhook."""
-        return bool(self.actions) and isinstance(self.actions[-1], (Ask, Connect, Relay, Handover, End))
+        ``Connect``, ``Relay``, ``Record``) or ends Onshore's part (``Handover``, ``End``):
+        nothing more happens in this webhook."""
+        return bool(self.actions) and isinstance(
+            self.actions[-1], (Ask, Connect, Relay, Handover, End, Record)
+        )
 
     def note(self, step: str, where: str = "", /, **fields: object) -> None:
         """Record a step of the current wait, keyed by the state it happened in (``where``,

@@ -15,6 +15,7 @@ Twilio's four URLs need none of them. Health checks and reports stay Flask route
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -58,12 +59,15 @@ from ivr.vocabulary import (
     WAIT_LIMIT,
     BridgeEnded,
     Call,
+    CancelCallback,
     Event,
     Facts,
     Heard,
     Play,
     RelayEnded,
+    Recorded,
     Reply,
+    RequestCallback,
     Silence,
     Speak,
     Turn,
@@ -126,6 +130,10 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
             number.language if number else "",
             number.home_only if number else False,
         )
+        if flow is not None and (flow.offers_choice or flow.announce_domestic_wait):
+            facts = replace(
+                facts, caller=form.get("From", ""), **_domestic_facts(app, flow, _hashed(app, form), True)
+            )
         received = evidence.received(
             to,
             form.get("FromCountry", ""),
@@ -183,7 +191,17 @@ def step(app: Onshore, request: TwilioRequest) -> str:
             )
         logs.at(call.flow, call.version, call.state)
         facts = Facts(sid, now, view.centers, app.settings.home_country, call.exempt or None, fresh)  # type: ignore[arg-type]
+        if flow.offers_choice or flow.announce_domestic_wait:
+            facts = replace(facts, caller=form.get("From", ""), **_domestic_facts(app, flow, "", False))
         turn = _run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
+        if any(isinstance(a, (RequestCallback, CancelCallback)) for a in turn.actions):
+            turn = _carry_out(
+                app,
+                turn,
+                form,
+                lambda down: _run(lambda: engine.resume(flow, call, reply, down), flow, call, down),
+                facts,
+            )
         turn = caller_ids.substitute(turn, form.get("From", ""), form.get("To", ""), _hashed(app, form))
         return twiml.render(tuple(turn.actions)), turn.events
 
@@ -450,6 +468,8 @@ def _reply(form: Mapping[str, str]) -> Reply:
         # an automated agent's session ended: the <Connect> action after <ConversationRelay>
         # (ivr.parameters.RELAY); at an automated state anything else is the same end
         return RelayEnded(get("HandoffData", "")[:1000], get("SessionStatus", "")[:40])
+    if get("RecordingSid"):  # a voicemail's <Record> action
+        return Recorded(get("RecordingSid", ""), get("RecordingUrl", ""), get("RecordingDuration", ""))
     if get("Digits") or get("SpeechResult"):
         return Heard(get("Digits", ""), get("SpeechResult", ""), _confidence(get("Confidence", "")))
     return Silence()
@@ -488,6 +508,87 @@ def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> D
     facts = Facts(sid, now, app.store.memory.latest.centers, app.settings.home_country, None, False)
     turn = engine.safe_answer(flow, Call(flow.id, flow.version, flow.start), facts, reason)
     return twiml.render(tuple(turn.actions)), turn.events
+
+
+def _domestic_facts(app: Onshore, flow: Flow, hashed: str, first: bool) -> dict[str, Any]:
+    """What ``ivr.domestic`` reads from Redis: each domestic destination's estimated wait for
+    a caller joining now (the queue's recent waits), and on a call's first webhook whether the
+    caller has an open callback. Redis failing: no estimate, no callback known."""
+    out: dict[str, Any] = {}
+    if flow.announce_domestic_wait or flow.domestic_max_wait:
+        waits = {}
+        for center in {flow.domestic, *flow.domestic_by_language.values()}:
+            try:
+                estimate = remaining(app.store.recent_waits(center), 0)
+            except StoreUnavailable:
+                estimate = None
+            if estimate is not None:
+                waits[center] = estimate
+        out["domestic_waits"] = waits
+    if first and flow.callback is not None and hashed:
+        try:
+            out["callback_pending"] = _callback_store(app).of_caller(hashed) is not None
+        except Exception:  # noqa: BLE001 - Redis down: the call goes on as if none were open
+            log.warning("could not read whether the caller has an open callback")
+    return out
+
+
+def _carry_out(
+    app: Onshore, turn: Turn, form: Mapping[str, str], without: Callable[[Facts], Turn], facts: Facts
+) -> Turn:
+    """Do what the engine asked of the edge: keep a callback's place in its destination's
+    line, or cancel the caller's open callback. A callback Redis cannot take: the turn again
+    with ``callbacks_down`` (voicemail, or the domestic bridge), and the request in the record."""
+    from ivr import callbacks
+    from ivr.callbacks import Callback
+
+    store, hashed, sid = _callback_store(app), _hashed(app, form), form.get("CallSid", "")
+    for action in turn.actions:
+        if isinstance(action, CancelCallback):
+            try:
+                open_one = store.of_caller(hashed)
+                if open_one is not None:
+                    store.swap(
+                        open_one,
+                        callbacks.close(open_one, "cancelled", "by the caller", time.time()),
+                        callbacks.OPEN_STATES,
+                    )
+            except Exception:  # noqa: BLE001 - the cancel is recorded; the worker finds it closed or calls
+                log.warning("call %s: the callback could not be cancelled in Redis", sid)
+        if not isinstance(action, RequestCallback):
+            continue
+        policy, now = action.policy, time.time()
+        callback = Callback(
+            id=hashlib.sha256(f"{sid}:{turn.call.seq}".encode()).hexdigest()[:16],  # a replay: the same
+            center=action.center,
+            call_sid=sid,
+            number=action.number,
+            caller=hashed,
+            called=form.get("To", ""),
+            flow=turn.call.flow,
+            version=turn.call.version,
+            language=action.language,
+            voice=action.voice,
+            requested=now,
+            attempts=policy.attempts,
+            spacing=policy.spacing,
+            ring_timeout=policy.ring_timeout,
+        )
+        try:
+            place = store.request(callback)
+        except Exception:  # noqa: BLE001 - Redis cannot keep the place: the caller's other way
+            log.warning("call %s: callback not recorded (Redis); voicemail or the bridge instead", sid)
+            return without(replace(facts, callbacks_down=True))
+        number_hash = evidence.caller_hash(action.number, app.keyring.secret)
+        turn.events = [
+            e._replace(
+                fields=(*e.fields, ("place", str(place)), ("number_hash", number_hash), ("id", callback.id))
+            )
+            if e.step == "callback_requested"
+            else e
+            for e in turn.events
+        ]
+    return turn
 
 
 def callback_leg(app: Onshore, request: TwilioRequest) -> str:

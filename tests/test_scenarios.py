@@ -260,7 +260,7 @@ def test_a_folder_without_scenarios_fails(folder, capsys):
         ('at = "tomorrow at ten"', "at", "is not a time"),
         ('timezone = "Mars/Olympus"', "timezone", "is not an IANA time zone"),
         ('language = "fr"', "language", "'fr' is not a language of flow 'support' (en, es)"),
-        ('inputs = ["1", "12"]', "inputs[1]", "a prompt takes one key"),
+        ('inputs = ["1", "1234567890123456"]', "inputs[1]", "at most 15 keys"),
         ('inputs = ["1", { press = "one" }]', "inputs[1]", "press takes keys"),
         ("inputs = [1]", "inputs[0]", 'must be keys, words or "silence"'),
         ('centers.manila = "bsy"', "centers.manila", "'bsy' is not one of open, closed, answered"),

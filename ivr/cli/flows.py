@@ -183,6 +183,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed or errors else 0
 
 
+def _center_seconds(item: str) -> tuple[str, int]:
+    """--domestic-wait scranton=1200 as (center, seconds)."""
+    center, _, seconds = item.partition("=")
+    return center, int(seconds) if seconds.isdigit() else -1
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     """Print what a caller of a number would hear; reads files (or Redis) and writes nothing."""
     if args.redis_url:
@@ -212,6 +218,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
         "wait": args.wait,
         "reserve": [site.strip() for item in args.reserve or [] for site in item.split(",")],
         "redis": "unreadable" if args.redis_unreadable else "readable",
+        "domestic_waits": dict(_center_seconds(item) for item in args.domestic_wait or []),
+        "callback_pending": args.callback_pending,
     }
     if args.lang:
         raw["language"] = args.lang
@@ -355,6 +363,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=0,
         metavar="SECONDS",
         help="seconds on hold before a queue's agent answers (or hold-transfer)",
+    )
+    preview.add_argument(
+        "--domestic-wait",
+        action="append",
+        metavar="CENTER=SECONDS",
+        help="the estimated wait of a domestic destination's queue (its recent waits), e.g. scranton=1200",
+    )
+    preview.add_argument(
+        "--callback-pending", action="store_true", help="the caller has an open callback when calling"
     )
     preview.add_argument(
         "--redis-unreadable",

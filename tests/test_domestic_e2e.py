@@ -1,0 +1,156 @@
+"""The domestic request end to end over real HTTP: gunicorn, a real redis-server, real
+`ivr worker` processes, and the stand-in for Twilio's REST API (tests/twilio_cloud.py:
+Twilio's cloud cannot be reached from here; it checks credentials and parameters as Twilio
+documents them and posts each call's signed webhooks to gunicorn).
+
+"At night" is Scranton closed by a closure in a copy of the shipped flows, so nothing here
+depends on the time of day; "morning" is the shipped flows published again."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ivr import evidence, step_query
+from ivr.callback_store import CallbackStore
+from ivr.caller import ACCOUNT_SID, Caller, Phone
+from ivr.domestic import NUMBER
+from tests.conftest import FLOWS, HASH_KEY, SUPPORT, TOKEN, http_transport, publish, serving, stream_entries
+from tests.servers import wait_for
+from tests.test_callbacks import PERSON, Workers
+from tests.twilio_cloud import TwilioCloud
+
+CLOSED = '{ from = "2000-01-01T00:00", to = "2099-12-31T00:00" }'
+
+
+def night_flows(tmp_path: Path) -> Path:
+    """The shipped flows with Scranton closed (a closure over this century)."""
+    folder = tmp_path / "night"
+    folder.mkdir()
+    text = (FLOWS / "acme.toml").read_text()
+    text = text.replace(
+        'connect = { number = "+15705550123" }',
+        f'connect = {{ number = "+15705550123" }}\nclosures = [{CLOSED}]',
+    )
+    assert CLOSED in text
+    (folder / "acme.toml").write_text(text)
+    return folder
+
+
+@pytest.fixture
+def night(tmp_path):
+    cloud = TwilioCloud(TOKEN).start()
+    with serving(night_flows(tmp_path), tmp_path / "spool") as (server, gunicorn):
+        workers = Workers(
+            {
+                "REDIS_URL": server.url,
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": TOKEN,
+                "TWILIO_API_BASE_URL": cloud.url,
+                "PUBLIC_BASE_URL": gunicorn.base_url,
+                "IVR_CALLER_HASH_KEY": HASH_KEY,
+                "IVR_DISPATCH_SECONDS": "0.2",
+            }
+        )
+        phone = Phone(gunicorn.base_url, TOKEN, http_transport())
+        try:
+            yield server, gunicorn, cloud, workers, phone
+        finally:
+            workers.stop()
+            cloud.stop()
+
+
+def steps(server, call_sid: str) -> list[tuple[str, dict[str, str]]]:
+    return [(e["step"], e) for _, e in stream_entries(server.client()) if e["call"] == call_sid]
+
+
+def test_a_callback_asked_for_at_night_is_placed_when_scranton_opens(night):
+    server, gunicorn, cloud, workers, phone = night
+    # English, phone help, the US agent at the disclosure, a callback, at the number calling
+    t = phone.call(Caller(SUPPORT, from_=PERSON, press="1,1,1,1,1"))
+    heard = " ".join(t.heard)
+    assert "cannot take your call right now" in heard
+    assert "will call you back at the number ending in 0 1 4 3" in heard
+    assert t.bridges == []  # never a closed line, never offshore
+    store = CallbackStore(server.client())
+    callback = store.of_caller(evidence.caller_hash(PERSON, HASH_KEY.encode()))
+    assert callback is not None and (callback.state, callback.center, callback.called) == (
+        "pending",
+        "scranton",
+        SUPPORT,
+    )
+    requested = [e for s, e in steps(server, t.call_sid) if s == "callback_requested"]
+    assert [(e["place"], e["number"]) for e in requested] == [("1", "caller-id")]
+    assert requested[0]["number_hash"] == evidence.caller_hash(PERSON, HASH_KEY.encode())
+    workers.start()
+    time.sleep(1.5)
+    assert cloud.placed() == []  # Scranton is closed: nobody is called
+    publish(server.url, FLOWS)  # morning: Scranton open again
+    wait_for(lambda: store.load(callback.id).state == "done", 30, what="the callback")
+    cloud.settle()
+    (call,) = cloud.placed(PERSON)
+    assert call.from_ == SUPPORT and call.transcript.bridges == [("number", "+15705550123")]
+    record = [s for s, _ in steps(server, t.call_sid)]
+    for step in ("callback_requested", "callback_placed", "callback_answered", "callback_bridged"):
+        assert step in record
+    assert PERSON not in str(steps(server, t.call_sid))
+
+
+def test_a_voicemail_at_night_is_recorded_as_evidence_and_listed(night, capsys):
+    server, gunicorn, cloud, workers, phone = night
+    from ivr.cli import main
+
+    t = phone.call(Caller(SUPPORT, from_=PERSON, press="1,1,1,2"))
+    heard = " ".join(t.heard)
+    assert "Your message will be recorded." in heard and "leave your message after the tone" in heard
+    left = [e for s, e in steps(server, t.call_sid) if s == "voicemail_left"]
+    assert len(left) == 1 and left[0]["recording"].startswith("RE") and left[0]["duration"] == "60"
+    assert t.bridges == []
+    assert main(["voicemail", "list", "--redis-url", server.url]) == 0
+    assert left[0]["recording"] in capsys.readouterr().out
+
+
+def test_a_caller_who_calls_again_keeps_or_cancels_the_callback(night):
+    server, gunicorn, cloud, workers, phone = night
+    phone.call(Caller(SUPPORT, from_=PERSON, press="1,1,1,1,1"))
+    store = CallbackStore(server.client())
+    hashed = evidence.caller_hash(PERSON, HASH_KEY.encode())
+    kept = phone.call(Caller(SUPPORT, from_=PERSON, press="1"))
+    assert "To keep your callback, press 1." in " ".join(kept.heard) and "callback is kept" in " ".join(
+        kept.heard
+    )
+    assert store.of_caller(hashed) is not None
+    cancelled = phone.call(Caller(SUPPORT, from_=PERSON, press="2,1,1"))
+    assert "For English, press 1." in cancelled.heard  # the call goes on from the start
+    assert store.of_caller(hashed) is None
+    assert [s for s, _ in steps(server, cancelled.call_sid)].count("callback_cancelled") == 1
+
+
+def test_redis_down_when_a_callback_is_requested_gives_voicemail_and_spools(night, tmp_path):
+    server, gunicorn, cloud, workers, phone = night
+    sent = []
+    transport = http_transport()
+
+    def stopping(url, params, headers, method="POST"):
+        sent.append(url)
+        if f"s={step_query.encode(NUMBER)}" in url:
+            server.pause()  # Redis hangs as the caller confirms their number
+        return transport(url, params, headers, method)
+
+    try:
+        t = Phone(gunicorn.base_url, TOKEN, stopping).call(Caller(SUPPORT, from_=PERSON, press="1,1,1,1,1"))
+    finally:
+        server.resume()
+    heard = " ".join(t.heard)
+    assert "will call you back" not in heard  # never promised what could not be recorded
+    assert "leave your message after the tone" in heard
+    assert all(status == 200 for status in t.statuses)
+    server.settle()
+    wait_for(
+        lambda: any(s == "callback_unrecorded" for s, _ in steps(server, t.call_sid)),
+        20,
+        what="the spool replay",
+    )
+    assert any(s == "voicemail_left" for s, _ in steps(server, t.call_sid))
