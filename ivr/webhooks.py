@@ -64,8 +64,8 @@ from ivr.vocabulary import (
     Facts,
     Heard,
     Play,
-    RelayEnded,
     Recorded,
+    RelayEnded,
     Reply,
     RequestCallback,
     Silence,
@@ -208,6 +208,11 @@ def step(app: Onshore, request: TwilioRequest) -> str:
     reply = _reply(form)
     if call is not None and isinstance(reply, BridgeEnded) and call.center:
         reply = _queue_left(app, sid, call, reply, now)
+        if call.domestic:  # out of the domestic line, whatever the end (a no-op when not in it)
+            try:
+                _callback_store(app).leave(call.center, sid)
+            except Exception:  # noqa: BLE001 - its lease lapses on its own
+                log.warning("call %s: could not leave %s's line", sid, call.center)
     scope = Scope(flow=call.flow, version=call.version) if call else Scope()
     return _answer(app, sid, scope, form.get("From", ""), now, decide)
 
@@ -258,11 +263,23 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
         return twiml.leave()
     if flow is None:
         return keep_holding(request.full_path, app.settings.home_country)
+    if flow.callback is not None and center in (flow.domestic, *flow.domestic_by_language.values()):
+        _in_line(app, flow, center, sid, now.timestamp() - queued.time)
     expected = _expected(app, center, queued) if hold.announcing(flow, queued) else None
     document = hold.hold(
         flow, Facts(sid, now, {}, app.settings.home_country), queued, max_wait, args.get("l", ""), expected
     )
     return twiml.hold(document.lines, request.full_path)
+
+
+def _in_line(app: Onshore, flow: Flow, center: str, sid: str, asked: float) -> None:
+    """A caller on hold for a domestic destination that takes callbacks holds a place in its
+    line (``ivr.callback_store``) while the hold requests keep coming: a lease of three
+    hold segments, renewed by each; so no callback requested later is placed before them."""
+    try:
+        _callback_store(app).join(center, sid, asked, lease=3.0 * flow.offer_every)
+    except Exception:  # noqa: BLE001 - hold goes on whatever Redis does
+        log.warning("call %s: its place in %s's line could not be kept", sid, center)
 
 
 def keep_holding(pressed_url: str, home: str) -> str:

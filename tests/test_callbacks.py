@@ -12,8 +12,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -112,7 +114,15 @@ class Workers:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.procs: list[subprocess.Popen] = []
-        self.log = open(os.environ.get("ONSHORE_WORKER_LOG", os.devnull), "ab")  # noqa: SIM115
+        self.path = os.environ.get("ONSHORE_WORKER_LOG") or tempfile.mktemp(
+            prefix="onshore-worker-", suffix=".log"
+        )
+        self.log = open(self.path, "ab")  # noqa: SIM115 - closed by stop()
+
+    def output(self) -> str:
+        """What the workers logged (the end of it), for a failure's message."""
+        self.log.flush()
+        return Path(self.path).read_text(errors="replace")[-3000:]
 
     def start(self) -> subprocess.Popen:
         proc = subprocess.Popen(
@@ -135,6 +145,8 @@ class Workers:
             if proc.poll() is None:
                 terminate(proc)
         self.log.close()
+        if not os.environ.get("ONSHORE_WORKER_LOG"):
+            Path(self.path).unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -161,9 +173,16 @@ def line(tmp_path):
             cloud.stop()
 
 
-def closed(store: CallbackStore, cb: Callback, timeout: float = 30.0) -> Callback:
-    """The callback once it closed."""
-    wait_for(lambda: store.load(cb.id).state in callbacks.CLOSED_STATES, timeout, what=f"callback {cb.id}")
+def closed(
+    store: CallbackStore, cb: Callback, timeout: float = 60.0, workers: Workers | None = None
+) -> Callback:
+    """The callback once it closed (a loaded machine starts workers slowly: a minute at most)."""
+    try:
+        wait_for(
+            lambda: store.load(cb.id).state in callbacks.CLOSED_STATES, timeout, what=f"callback {cb.id}"
+        )
+    except RuntimeError:
+        raise AssertionError(f"{store.load(cb.id)}\n{workers.output() if workers else ''}") from None
     return store.load(cb.id)
 
 
@@ -176,7 +195,7 @@ def test_a_due_callback_is_placed_says_who_calls_and_bridges_to_the_domestic_lin
     cb = callback()
     store.request(cb)
     workers.start()
-    done = closed(store, cb)
+    done = closed(store, cb, workers=workers)
     cloud.settle()
     assert (done.state, done.reason) == ("done", "bridged")
     (call,) = cloud.placed(PERSON)
@@ -197,7 +216,7 @@ def test_a_callback_not_answered_is_tried_again_after_its_spacing(line):
     cb = callback(spacing=1)
     store.request(cb)
     workers.start()
-    done = closed(store, cb)
+    done = closed(store, cb, workers=workers)
     cloud.settle()
     assert (done.state, done.attempt) == ("done", 3)
     assert [c.outcome for c in cloud.placed(PERSON)] == ["no-answer", "answer", "answer:1"]
@@ -217,7 +236,7 @@ def test_a_callback_nobody_takes_closes_with_the_reason_after_its_attempts(line)
     cb = callback(spacing=0, attempts=2)
     store.request(cb)
     workers.start()
-    done = closed(store, cb)
+    done = closed(store, cb, workers=workers)
     assert (done.state, done.reason) == ("failed", "no-answer (2 attempts)")
     assert len(cloud.placed(PERSON)) == 2
 
@@ -264,7 +283,7 @@ def test_a_claim_whose_worker_died_before_calling_is_given_back_and_placed(line)
     dead = store.claim(cb, "gone-host:1", time.time())  # claimed, and nothing after it
     assert dead is not None and store.claim(cb, "other:2", time.time()) is None
     workers.start()
-    done = closed(store, cb)
+    done = closed(store, cb, workers=workers)
     assert done.state == "done" and len(cloud.placed(PERSON)) == 1
 
 

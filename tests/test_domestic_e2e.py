@@ -9,14 +9,16 @@ depends on the time of day; "morning" is the shipped flows published again."""
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from ivr import evidence, step_query
 from ivr.callback_store import CallbackStore
-from ivr.caller import ACCOUNT_SID, Caller, Phone
+from ivr.caller import ACCOUNT_SID, Caller, Phone, first_post
 from ivr.domestic import NUMBER
+from ivr.store import Store, connect
 from tests.conftest import FLOWS, HASH_KEY, SUPPORT, TOKEN, http_transport, publish, serving, stream_entries
 from tests.servers import wait_for
 from tests.test_callbacks import PERSON, Workers
@@ -154,3 +156,104 @@ def test_redis_down_when_a_callback_is_requested_gives_voicemail_and_spools(nigh
         what="the spool replay",
     )
     assert any(s == "voicemail_left" for s, _ in steps(server, t.call_sid))
+
+
+def queue_flows(tmp_path: Path) -> Path:
+    """The shipped flows with Scranton as a Twilio queue, where callers wait on hold."""
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    text = (FLOWS / "acme.toml").read_text()
+    text = text.replace('connect = { number = "+15705550123" }', 'connect = { queue = "acme-scranton" }')
+    text = text.replace('queues = ["acme-manila"]', 'queues = ["acme-manila", "acme-scranton"]')
+    # the weighted route never draws Scranton here: every caller is disclosed, then asks
+    route = (
+        'centers = ["manila", "bangalore", "scranton"]\nstrategy = "weight"\n'
+        "weights = { manila = 60, bangalore = 30, scranton = 10 }"
+    )
+    assert route in text
+    text = text.replace(
+        route,
+        'centers = ["manila", "bangalore"]\nstrategy = "weight"\nweights = { manila = 60, bangalore = 30 }',
+    )
+    (folder / "acme.toml").write_text(text)
+    return folder
+
+
+def walk(phone: Phone, caller: Caller, keys: list[str]) -> ET.Element:
+    """Post a call's first webhook, then each key to the prompt's action; the last document."""
+    form = first_post(caller)
+    status, _, body = phone.post("/voice", form)
+    assert status == 200
+    form["CallStatus"] = "in-progress"
+    for key in keys:
+        gather = ET.fromstring(body).find("Gather")
+        assert gather is not None, body
+        status, _, body = phone.post(gather.get("action", ""), {**form, "Digits": key})
+        assert status == 200
+    return ET.fromstring(body)
+
+
+def on_hold(phone: Phone, caller: Caller, document: ET.Element) -> str:
+    """One hold request of a caller enqueued by this document; the Enqueue's action URL."""
+    enqueue = document.find("Enqueue")
+    assert enqueue is not None and (enqueue.text or "").strip() == "acme-scranton"
+    queue = {"QueueSid": "QU" + "0" * 32, "QueueTime": "0", "QueuePosition": "1", "CurrentQueueSize": "1"}
+    status, _, _ = phone.post(
+        enqueue.get("waitUrl", ""), {**first_post(caller), "CallStatus": "in-progress", **queue}
+    )
+    assert status == 200
+    return enqueue.get("action", "")
+
+
+def test_a_callback_keeps_its_place_between_earlier_and_later_live_callers(tmp_path):
+    """A long domestic wait: a live caller who asked first is served first, the callback next,
+    whatever live callers asked after it; the callback does not wait for them."""
+    cloud = TwilioCloud(TOKEN).start()
+    with serving(queue_flows(tmp_path), tmp_path / "spool") as (server, gunicorn):
+        store = Store(connect(server.url, timeout=5))
+        now = time.time()
+        for i in range(10):  # the queue's recent waits: 25 minutes, past domestic_max_wait
+            store.record_wait("scranton", f"CA{i:032d}", 1500, now - 60 * i)
+        workers = Workers(
+            {
+                "REDIS_URL": server.url,
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": TOKEN,
+                "TWILIO_API_BASE_URL": cloud.url,
+                "PUBLIC_BASE_URL": gunicorn.base_url,
+                "IVR_CALLER_HASH_KEY": HASH_KEY,
+                "IVR_DISPATCH_SECONDS": "0.2",
+            }
+        )
+        phone = Phone(gunicorn.base_url, TOKEN, http_transport())
+        lines = CallbackStore(server.client())
+        try:
+            workers.start()
+            first = Caller(SUPPORT, from_="+13125550101")
+            # English, phone help, the US at the disclosure, then 3: keep waiting
+            first_ends = on_hold(phone, first, walk(phone, first, ["1", "1", "1", "3"]))
+            asker = Caller(SUPPORT, from_=PERSON)
+            done = walk(phone, asker, ["1", "1", "1", "1", "1"])  # a callback at the number calling
+            assert "will call you back" in ET.tostring(done, encoding="unicode")
+            later = Caller(SUPPORT, from_="+13125550102")
+            on_hold(phone, later, walk(phone, later, ["1", "1", "1", "3"]))
+            members = [m for m, _ in lines.line("scranton")]
+            assert [m.split(":")[0] for m in members] == ["live", "cb", "live"]
+            assert members[0] == f"live:{first.call_sid}" and members[2] == f"live:{later.call_sid}"
+            time.sleep(1.5)
+            assert cloud.placed() == []  # the live caller who asked first is still ahead
+            phone.post(
+                first_ends,
+                {
+                    **first_post(first),
+                    "CallStatus": "in-progress",
+                    "QueueResult": "bridged",
+                    "QueueTime": "40",
+                },
+            )  # an agent took the first caller: the callback is next
+            wait_for(lambda: cloud.placed(PERSON), 20, what="the callback's call")
+            assert f"live:{later.call_sid}" in [m for m, _ in lines.line("scranton")]  # still waiting
+            cloud.settle()
+        finally:
+            workers.stop()
+            cloud.stop()

@@ -722,3 +722,64 @@ def test_a_flow_no_call_was_received_for_is_warned_about(month):
     assert "No call of flow 'suport' was received in this period" in render(report, "text")
     assert "No call of flow &#x27;suport&#x27; was received" in render(report, "html")
     assert "No call of flow" not in render(build_report(month[1], NOV1, NOV30, flow="support"), "text")
+
+
+def test_every_domestic_request_has_one_outcome_and_none_ends_offshore():
+    """Section 3b: bridge, callback (with its time), voicemail, caller gone, open, failed, not
+    honoured (with a reason), and offshore, which must stay 0."""
+
+    def asked(call: str) -> list[dict[str, str]]:
+        return [received(call), ev(call, at(5), "transfer_requested", how="key 1", by="key", center="manila")]
+
+    def home_bridge(call: str, outcome: str, seconds: float = 10) -> list[dict[str, str]]:
+        return [
+            ev(
+                call,
+                at(seconds),
+                "bridged",
+                center="scranton",
+                city="Scranton",
+                country="US",
+                domestic="true",
+            ),
+            ev(call, at(seconds + 30), "bridge_ended", status="x", outcome=outcome, center="scranton"),
+        ]
+
+    events = [
+        *asked("CA1"),
+        *home_bridge("CA1", "answered"),
+        *asked("CA2"),
+        ev("CA2", at(6), "domestic_choice", center="scranton", reason="closed"),
+        ev("CA2", at(7), "callback_requested", center="scranton", number="caller-id"),
+        ev("CA2", at(3600), "callback_answered", waited="3595", center="scranton"),
+        ev("CA2", at(3700), "callback_bridged", outcome="answered", state="done", center="scranton"),
+        *asked("CA3"),
+        ev("CA3", at(6), "domestic_choice", center="scranton", reason="closed"),
+        ev("CA3", at(60), "voicemail_left", recording="RE1", center="scranton"),
+        *asked("CA4"),
+        *home_bridge("CA4", "gone"),
+        *asked("CA5"),
+        ev("CA5", at(7), "callback_requested", center="scranton", number="keyed"),
+        *asked("CA6"),
+        ev("CA6", at(7), "callback_requested", center="scranton", number="keyed"),
+        ev("CA6", at(900), "callback_failed", reason="no-answer (3 attempts)", final="true"),
+        *asked("CA7"),
+        ev("CA7", at(8), "unavailable", reason="no domestic center"),
+        received("CA8"),  # no request: not counted
+    ]
+    d = build_report(events, NOV1, NOV30).domestic
+    assert (d.requests, d.by_bridge, d.by_callback, d.by_voicemail, d.caller_gone) == (7, 1, 1, 1, 1)
+    assert (d.callbacks_open, d.callbacks_failed, d.not_honoured, d.offshore) == (1, 1, 1, 0)
+    assert d.seconds_to_callback_p50 == 3595.0
+    assert d.unresolved == [
+        "CA6 callback failed: no-answer (3 attempts)",
+        "CA7 not honoured: no domestic center",
+    ]
+    offshore = [
+        *asked("CA9"),
+        ev("CA9", at(10), "bridged", center="manila", city="Manila", country="PH", domestic="false"),
+        ev("CA9", at(40), "bridge_ended", status="bridged", outcome="answered", center="manila"),
+    ]
+    assert build_report(offshore, NOV1, NOV30).domestic.offshore == 1
+    text = render(build_report(events, NOV1, NOV30), "text")
+    assert "Honoured by a callback" in text and "Ended offshore (must be 0)" in text

@@ -351,7 +351,7 @@ class TwilioCloud:
 
     def _answer(self, call: CloudCall, keys: str) -> Transcript:
         form = self._form(call, "in-progress")
-        person = Caller(to=call.to, from_=call.from_, press=keys, call_sid=call.sid)
+        person = Caller(to=call.to, from_=call.from_, press=keys, call_sid=call.sid, outcomes=["answered"])
         if call.url:  # relative URLs in its TwiML are resolved against the call's Url's host
             origin = urlsplit(call.url)
             phone = Phone(f"{origin.scheme}://{origin.netloc}/", self.auth_token, _transport)

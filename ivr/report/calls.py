@@ -73,6 +73,7 @@ class Call:
     bots: int = 0  # hand-offs to an automated agent
     bot_notices: int = 0  # ... after its notice
     bot_handoffs: int = 0  # sessions the bot handed back to a human
+    domestic: list[tuple[Pos, str, dict[str, str]]] = field(default_factory=list)  # ivr.domestic's steps
 
     def received(self, ev: Mapping[str, str], day: str) -> None:
         self.day = day
@@ -148,6 +149,10 @@ class Call:
     def automated_ended(self, ev: Mapping[str, str], pos: Pos) -> None:
         self.bot_handoffs += ev.get("handoff") == "true"
 
+    def domestic_step(self, ev: Mapping[str, str], pos: Pos) -> None:
+        kept = ("reason", "state", "outcome", "final", "waited")
+        self.domestic.append((pos, ev.get("step", ""), {k: ev[k] for k in kept if k in ev}))
+
     def disclosed_before(self, where: tuple[str, str], bridge: Pos) -> Pos | None:
         """The first disclosure naming this place (or a cautious one) before the bridge."""
         places = (self.disclosed.get(where), self.disclosed.get(CAUTIOUS))
@@ -171,6 +176,20 @@ READERS: dict[str, Callable[[Call, Mapping[str, str], Pos], None]] = {
     "kept_home": Call.kept,
     "automated": Call.automated,
     "automated_ended": Call.automated_ended,
+    **{
+        step: Call.domestic_step
+        for step in (
+            "domestic_choice",
+            "callback_requested",
+            "callback_answered",
+            "callback_bridged",
+            "callback_failed",
+            "callback_cancelled",
+            "callback_unrecorded",
+            "voicemail_left",
+            "unavailable",
+        )
+    },
 }
 
 

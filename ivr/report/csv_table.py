@@ -34,6 +34,7 @@ def rows(r: Report) -> Iterator[tuple[str, str, str, str]]:
         "disclosure",
         "offer",
         "transfers",
+        "domestic",
         "exemptions",
         "safe_answers",
         "new_jersey",

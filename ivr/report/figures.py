@@ -21,6 +21,15 @@ EXEMPT_REASONS = ("domestic-center", "emergency", "foreign-business")
 CHANNELS = ("key", "voice", "hold")
 DEFINITIONS = (
     (
+        "Domestic requests",
+        "A call with a transfer request or the domestic choices. Its outcome: callback when "
+        "a callback was answered by the domestic destination (time to callback: request to the "
+        "person pressing 1), voicemail when one was left, bridge when a domestic bridge after the "
+        "request was answered, caller gone when the caller hung up first; otherwise callback open, "
+        "callback failed or cancelled, or not honoured, each with its reason. Offshore (must be 0): "
+        "a request followed by an answered offshore bridge.",
+    ),
+    (
         "Period",
         "A call belongs to the period when the UTC date of its 'received' event is within "
         "the period (inclusive); all its events count, whenever they were recorded.",
@@ -173,6 +182,29 @@ class Transfers:
 
 
 @dataclass
+class DomesticRequests:
+    """Section 3b: how every domestic request ended (the caller asked for an agent in the home
+    country, or was offered the domestic choices): by a domestic bridge an agent answered, a
+    callback an agent answered (with the time from the request to the answer), a voicemail
+    left, the caller gone; or still open, or not honoured, with the reason. ``offshore`` counts
+    requests followed by an answered offshore bridge: it must be 0."""
+
+    requests: int = 0
+    by_bridge: int = 0
+    by_callback: int = 0
+    by_voicemail: int = 0
+    caller_gone: int = 0
+    callbacks_open: int = 0
+    callbacks_failed: int = 0
+    cancelled: int = 0
+    not_honoured: int = 0
+    offshore: int = 0
+    seconds_to_callback_p50: float | None = None
+    seconds_to_callback_p90: float | None = None
+    unresolved: list[str] = field(default_factory=list)  # "CallSid outcome: reason"
+
+
+@dataclass
 class Exemptions:
     """Section 4 (R3, R5, R6, R11)."""
 
@@ -273,6 +305,7 @@ class Report:
     waits: Waits = field(default_factory=Waits)
     lines: list[Line] = field(default_factory=list)
     certification: list[Certification] = field(default_factory=list)
+    domestic: DomesticRequests = field(default_factory=DomesticRequests)
 
 
 def percent(part: int, whole: int) -> str:

@@ -120,6 +120,31 @@ def sections(r: Report) -> list[tuple[str, list[tuple[str, str]], list[tuple[str
             [],
         ),
         (
+            "3b. Domestic requests: how each ended",
+            [
+                ("Domestic requests", count(r.domestic.requests)),
+                ("Honoured by a domestic bridge", count(r.domestic.by_bridge)),
+                ("Honoured by a callback", count(r.domestic.by_callback)),
+                ("Time to callback, p50", seconds(r.domestic.seconds_to_callback_p50)),
+                ("Time to callback, p90", seconds(r.domestic.seconds_to_callback_p90)),
+                ("Honoured by voicemail", count(r.domestic.by_voicemail)),
+                ("Ended with the caller gone", count(r.domestic.caller_gone)),
+                ("Callbacks still open", count(r.domestic.callbacks_open)),
+                ("Callbacks cancelled by the caller", count(r.domestic.cancelled)),
+                ("Callbacks failed (reason listed)", count(r.domestic.callbacks_failed)),
+                ("Not honoured (reason listed)", count(r.domestic.not_honoured)),
+                ("Ended offshore (must be 0)", count(r.domestic.offshore)),
+            ],
+            [
+                (
+                    "Requests not honoured",
+                    (("CallSid, outcome and reason",), [(u,) for u in r.domestic.unresolved]),
+                )
+            ]
+            if r.domestic.unresolved
+            else [],
+        ),
+        (
             "4. Exemptions (R3, R5, R6, R11)",
             [
                 *((f"Exempt: {k}", count(n)) for k, n in e.by_reason.items()),

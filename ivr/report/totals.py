@@ -24,6 +24,7 @@ from ivr.report.figures import (
     WARNING_PERCENT,
     Coverage,
     Day,
+    DomesticRequests,
     Exemptions,
     Line,
     NewJersey,
@@ -61,6 +62,8 @@ class Totals:
         self.reasons: Counter[str] = Counter({r: 0 for r in EXEMPT_REASONS})
         self.safe_reasons: Counter[str] = Counter()
         self.delays: list[float] = []  # seconds from a transfer request to its domestic bridge
+        self.domestic = DomesticRequests()
+        self.to_callback: list[float] = []  # seconds from a callback's request to its answer
         self.nj_centers: set[str] = set()
         self.tally = waits.Tally()
 
@@ -81,6 +84,7 @@ class Totals:
         answered = [read == ANSWERED for read, _, _ in ends]
         self._bridges(sid, c, day, ends, answered)
         self._transfers(c, answered)
+        self._domestic(sid, c, ends, answered)
         self._line(c)
         if not self.nested:
             rules = self.by_rules.get(c.rules)
@@ -111,6 +115,57 @@ class Totals:
         line.home_only = line.home_only or c.home_only
         line.offshore_bridges += abroad
         line.refused_abroad += c.kept_home
+
+    def _domestic(self, sid: str, c: Call, ends: list[End], answered: list[bool]) -> None:
+        """The one outcome of the call's domestic request, if it made one."""
+        asked = [pos for pos, _ in c.requests] + [
+            pos for pos, step, _ in c.domestic if step == "domestic_choice"
+        ]
+        if not asked:
+            return
+        first = min(asked)
+        d = self.domestic
+        d.requests += 1
+        steps = {step: fields for _, step, fields in sorted(c.domestic, key=lambda item: item[0])}
+        after = [
+            (b, read, ok)
+            for b, (read, _, _), ok in zip(c.bridges, ends, answered, strict=True)
+            if b.pos > first
+        ]
+        if any(ok and b.offshore(self.home) for b, _, ok in after):
+            d.offshore += 1
+            d.unresolved.append(f"{sid} offshore: an offshore bridge was answered after the request")
+            return
+        bridged = steps.get("callback_bridged", {})
+        if bridged.get("outcome") == ANSWERED:
+            d.by_callback += 1
+            waited = steps.get("callback_answered", {}).get("waited", "")
+            if waited.lstrip("-").isdigit():
+                self.to_callback.append(float(waited))
+            return
+        if "voicemail_left" in steps:
+            d.by_voicemail += 1
+            return
+        if any(ok and not b.offshore(self.home) for b, _, ok in after):
+            d.by_bridge += 1
+            return
+        if any(read == GONE for _, read, _ in after) or bridged.get("outcome") == GONE:
+            d.caller_gone += 1
+            return
+        failed = steps.get("callback_failed", {})
+        if "callback_cancelled" in steps:
+            d.cancelled += 1
+        elif failed.get("final") == "true":
+            d.callbacks_failed += 1
+            d.unresolved.append(f"{sid} callback failed: {failed.get('reason', '')}")
+        elif "callback_requested" in steps:
+            d.callbacks_open += 1
+        else:
+            d.not_honoured += 1
+            why = steps.get("unavailable", {}).get("reason") or steps.get("callback_unrecorded", {}).get(
+                "reason"
+            )
+            d.unresolved.append(f"{sid} not honoured: {why or 'no end recorded'}")
 
     def _caller(self, c: Call) -> None:
         """Where the caller is and what exempted or safely answered the call."""
@@ -219,6 +274,7 @@ class Totals:
             self.tally.result(),
             [_finished_line(line) for _, line in sorted(self.lines.items())],
             [certify(label, t.report(), t.extra) for label, t in sorted(self.by_rules.items())],
+            _domestic(self.domestic, self.to_callback),
         )
 
 
@@ -251,6 +307,13 @@ def _transfers(t: Transfers, channels: Counter[str], delays: list[float]) -> Tra
     t.seconds_to_bridge_p50 = nearest_rank(delays, 50)
     t.seconds_to_bridge_p90 = nearest_rank(delays, 90)
     return t
+
+
+def _domestic(d: DomesticRequests, to_callback: list[float]) -> DomesticRequests:
+    d.seconds_to_callback_p50 = nearest_rank(to_callback, 50)
+    d.seconds_to_callback_p90 = nearest_rank(to_callback, 90)
+    d.unresolved.sort()
+    return d
 
 
 def _exemptions(e: Exemptions, reasons: Counter[str]) -> Exemptions:
