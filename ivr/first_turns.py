@@ -38,6 +38,10 @@ STAND_INS: dict[str, Callable[[str, Flow, Facts], Hashable]] = {
     "call_sid": lambda digest, flow, facts: None,  # read only by weighted routes: never remembered
     "now": lambda digest, flow, facts: engine.opening(flow, facts),  # the clock's only way in
     "centers": lambda digest, flow, facts: digest,  # the view's digest covers every reachable center
+    # the caller's number and the domestic waits are read only by ivr.domestic, whose flows
+    # (offers_choice, announce_domestic_wait) are never remembered; in the key all the same
+    "caller": lambda digest, flow, facts: facts.caller if flow.offers_choice else None,
+    "domestic_waits": lambda digest, flow, facts: tuple(sorted(facts.domestic_waits.items())),
 }
 _FACTS = tuple(f.name for f in fields(Facts))  # tests/test_first_turns.py: STAND_INS names only these
 
