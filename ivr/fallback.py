@@ -144,13 +144,9 @@ def _notice(flow: Flow, number: Number, config: Config, home: str) -> tuple[tupl
     if number.exempt == "emergency":  # R6: never delay such calls
         return (), []
     codes = [_first(flow, number), *(c for c in flow.codes if c != _first(flow, number))]
-    offshore = sorted(
-        {
-            c.country
-            for c in (config.centers.get(i) for i in flow.routable)
-            if c is not None and c.country != home
-        }
-    )
+    places = [c for c in (config.centers.get(i) for i in flow.routable) if c is not None]
+    places += [config.centers[s] for c in places for s in c.target.sites if s in config.centers]
+    offshore = sorted({c.country for c in places if c.country != home and not c.target.shared})
     if number.exempt == "foreign-business":  # R5: the caller knew; no disclosure is owed
         offshore = []
     lines, missing = [], []

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr import bind
+from ivr import bind, fallback
 from ivr.bridges import bridge
-from ivr.check import flow_problems, offshore_centers, site_problems
+from ivr.check import check_folder, flow_problems, offshore_centers, site_problems
 from ivr.engine import begin, resume
 from ivr.errors import UnsafeBridge
 from ivr.flow import TRANSFER_WORDS, Bridge, Center, Config, Disclose, Domestic, Flow, Language, Route, Target
@@ -355,3 +356,11 @@ def test_the_engine_names_every_site_before_a_shared_bridge_and_refuses_one_with
             undisclosed.states["bridge"],
             None,
         )  # type: ignore[arg-type]
+
+
+def test_the_fallback_document_names_the_countries_of_a_shared_center_s_sites() -> None:
+    config, _, errors = check_folder(Path(__file__).resolve().parent / "taskrouter_flows", "US")
+    assert not errors
+    pooled = config.numbers["+18005550111"]
+    lines, _ = fallback._notice(config.flows[pooled.flow], pooled, config, "US")
+    assert "India and the Philippines" in lines[0].text
