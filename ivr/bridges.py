@@ -10,7 +10,7 @@ returns the turn for the engine to go on from it.
 
 from __future__ import annotations
 
-from ivr import domestic, outcomes, routing, wording
+from ivr import caller_data, domestic, outcomes, routing, wording
 from ivr.errors import UnsafeBridge
 from ivr.flow import Bridge, Center, Flow, answers_abroad
 from ivr.vocabulary import (
@@ -143,6 +143,7 @@ def _connect(flow: Flow, turn: Turn, center: Center, domestic: bool, then: Call)
         region=center.region,
         target=center.target.kind,
         domestic=str(domestic).lower(),
+        shares=caller_data.shares(center),
         **({"confirm": "true"} if confirm else {}),
     )
     attributes = (
@@ -162,6 +163,7 @@ def _connect(flow: Flow, turn: Turn, center: Center, domestic: bool, then: Call)
             attributes,
             max_wait=(center.max_wait or flow.max_wait) if held else 0,
             confirm=confirm,
+            masked=caller_data.masked(center),
         )
     )
     return turn

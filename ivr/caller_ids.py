@@ -40,23 +40,33 @@ def problem(caller: str) -> str:
 
 def substitute(turn: Turn, caller: str, called: str, hashed: str = "") -> Turn:
     """The turn with each bridge to a number showing the called number when the caller's ID
-    cannot be passed on, and an event that says so; the turn itself when nothing changes.
+    cannot be passed on, and each bridge to a masked center (``caller_id = "called"``,
+    ``ivr.caller_data``) too, with an event that says so; the turn itself when nothing changes.
     Checked only when the turn dials a number, so other webhooks pay nothing for it.
     ``hashed`` (the caller's keyed hash) goes with the bridge: the answering leg's From is
     then the number dialed, so its whisper could not otherwise say whose call it was."""
-    dials = [a for a in turn.actions if isinstance(a, Connect) and a.target.kind == "number"]
+    connects = [a for a in turn.actions if isinstance(a, Connect)]
+    dials = [a for a in connects if a.target.kind == "number"]
     reason = problem(caller) if dials and called else ""
-    if not reason:
+    why: dict[int, str] = {}  # per bridge shown the number dialed: why
+    for a in connects if called else ():
+        if reason and a in dials:
+            why[id(a)] = reason
+        elif a.masked:  # the center is never shown the caller's number (ivr.caller_data)
+            why[id(a)] = "masked"
+    if not why:
         return turn
     actions: list[Action] = [
-        replace(a, caller_id=called, caller=hashed) if a in dials else a for a in turn.actions
+        replace(a, caller_id=called, caller=hashed) if isinstance(a, Connect) and id(a) in why else a
+        for a in turn.actions
     ]
     events = turn.events + [
         Event(
             f"caller_id:{a.then.seq}:{a.then.state}",
             "caller_id",
-            (("reason", reason), ("shown", "called-number"), ("center", a.center)),
+            (("reason", why[id(a)]), ("shown", "called-number"), ("center", a.center)),
         )
-        for a in dials
+        for a in connects
+        if id(a) in why
     ]
     return Turn(turn.call, actions, events)

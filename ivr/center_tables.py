@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ivr.caller_data import CALLER_IDS, MASKABLE
 from ivr.flow import Center, Policy, Target
 from ivr.hours import HoursError, Schedule, parse_closures, parse_holidays, parse_hours, parse_zone
 from ivr.outcomes import HELD
@@ -113,6 +114,7 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
     region = f.name("region", required=False)
     connect = f.table("connect")
     max_wait = f.seconds("max_wait", 0, MIN_WAIT)
+    caller_id = f.choice("caller_id", CALLER_IDS, "caller")
     f.done()
     target = parse_target(connect, where, problems) if "connect" in raw else Target("queue", "invalid")
     if max_wait and target.kind not in HELD:
@@ -120,6 +122,13 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
             "max_wait",
             f"applies to queue and workflow centers; a {target.kind} bridge is a "
             "<Dial>, which gives up after its own timeout",
+        )
+    if caller_id == "called" and target.kind not in MASKABLE:
+        f.add(
+            "caller_id",
+            f"a {target.kind} center receives the caller's number from Twilio whatever Onshore "
+            "sets (the dequeued call's From, TaskRouter's from attribute): only a number or sip "
+            "center can be shown the number dialed",
         )
     return Center(
         center_id,
@@ -133,6 +142,7 @@ def parse_center(center_id: str, raw: Mapping[str, Any], problems: Problems) -> 
         schedule.holidays,
         schedule.closures,
         max_wait,
+        caller_id,
     )
 
 

@@ -121,6 +121,7 @@ class Center:
     holidays: frozenset[date] = frozenset()  # closed all day, local
     closures: tuple[Closure, ...] = ()  # one-off closed intervals, local
     max_wait: int = 0  # seconds a caller waits in this center's queue at most; 0: the flow's
+    caller_id: str = "caller"  # what a <Dial> to it shows: the caller's number, or "called" (ivr.caller_data)
 
     @property
     def location(self) -> str:

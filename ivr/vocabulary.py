@@ -211,6 +211,7 @@ class Connect:
     max_wait: int = 0  # a queue's wait limit in seconds (0: none), for the wait handler
     confirm: bool = False  # the answering side hears the whisper first (ivr.whisper)
     caller: str = ""  # the caller's keyed hash, for the whisper's evidence, when caller_id is set
+    masked: bool = False  # the center is shown the number dialed, never the caller's (ivr.caller_data)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,10 @@ def test_check_passes_the_shipped_flows_and_lists_every_problem(folder, capsys):
     assert capsys.readouterr().out == (
         "  checked under rule set us-2025 v1 (S. 2495 / H.R. 4954; "
         "R1, R2, R3, R4, R5, R6, R7, R8, R9, R11, R12, R17, R19): 2 number(s)\n"
+        "  center bangalore (Bangalore, IN; sip) receives: the caller's own number as caller ID "
+        "(a <Dial> passes it), the caller's language\n"
+        "  center manila (Manila, PH; queue) receives: the caller's number (the dequeued call's "
+        "From), the caller's language\n"
         f"{folder}: 3 centers, 2 numbers, 2 flows: OK\n"
     )
     _edit(folder, "max_wait = 300 ", 'max_wait = "0" ')

@@ -219,6 +219,7 @@ def test_silence_after_disclosure_bridges_to_the_disclosed_center():
             "region": "",
             "target": "queue",
             "domestic": "false",
+            "shares": "caller-number",
         }
     ]
     assert turn.call.state == "bridge"

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from ivr import fallback, simulation
+from ivr import caller_data, fallback, simulation
 from ivr.check import check_folder, flow_problems, number_rule_sets
 from ivr.cli import options
 from ivr.cli.options import home
 from ivr.errors import FlowError, OnshoreError
-from ivr.flow import Config
+from ivr.flow import Config, answers_abroad
 from ivr.flowfile import Problems, parse_flow
 from ivr.progress import Progress
 from ivr.publishing import publisher
@@ -69,6 +69,12 @@ def rule_set_lines(config: Config, home_country: str, proven: bool) -> list[str]
             f"  checked under rule set {versioned} ({' / '.join(rule_set.bills)}; "
             f"{', '.join(rule_set.requirements)}): {len(numbers)} number(s)"
         )
+    for center_id, center in sorted(config.centers.items()):
+        if answers_abroad(center, config.centers, home_country):
+            lines.append(
+                f"  center {center_id} ({center.city}, {center.country}; {center.target.kind}) "
+                f"receives: {caller_data.received_by(center)}"
+            )
     home_only = sorted(e164 for e164, number in config.numbers.items() if number.home_only)
     if home_only and proven:
         shown = ", ".join(home_only[:5]) + (f" and {len(home_only) - 5} more" if len(home_only) > 5 else "")
