@@ -9,6 +9,11 @@
   offer's answer, the domestic bridge that may follow, and the end of the conference.
   The TaskRouter requests a turn needs (dial the worker, cancel the Task) are made once per
   request, before the turn is recorded; a failure sends the caller to the domestic line.
+  The worker is asked for once per ReservationSid (``ivr.pending_tasks.claim_dial``): a
+  replayed consent gets the same TwiML and TaskRouter no second ``call`` instruction.
+  While the caller is at a reservation Onshore holds its Task (``ivr.pending_tasks``); the
+  call's status callback cancels a Task still held (``caller_gone``): the caller hung up
+  out of TaskRouter's sight, and no worker is to be rung for nobody.
 - ``/voice/dequeue``: a shared named queue's ``<Dial><Queue url>``, on the caller's leg just
   before an agent who dequeued them is bridged: where that agent sits (``ivr.bind.at_dequeue``).
 - ``/voice/agent``: the worker's leg when it answers: the reservation is accepted, then the
@@ -21,9 +26,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ivr import bind, engine, evidence, twiml, whisper
+from redis.exceptions import RedisError
+
+from ivr import bind, engine, evidence, pending_tasks, twiml, whisper
 from ivr.bind import Reservation
 from ivr.flow import Center
 from ivr.places import country_name
@@ -37,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NO_API = "no TaskRouter credentials (TWILIO_ACCOUNT_SID)"
+# The call's own end (https://www.twilio.com/docs/voice/api/call-resource#call-status-values)
+ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 def base_url(app: Onshore, request: TwilioRequest) -> str:
@@ -107,13 +116,13 @@ def reserved(app: Onshore, request: TwilioRequest) -> str:
             return twiml.holding(bind.hold_lines(flow, facts, call), holding), bound.turn.events
         if bound.join:
             agent = bind.agent_url(base, call, reservation, sid, webhooks._hashed(app, form))
-            failed = _once(done, "dial", lambda: _api(app).dial_worker(reservation, agent))
+            failed = _once(done, "dial", lambda: _dial_once(app, sid, reservation, agent))
             if not failed:
                 return twiml.holding(bind.hold_lines(flow, facts, call), holding), bound.turn.events
             bound = bind.refuse(flow, bound.turn, facts, reservation, failed)
         events = bound.turn.events
         if bound.cancel:
-            failed = _once(done, "cancel", lambda: _api(app).cancel(reservation, bound.cancel))
+            failed = _once(done, "cancel", lambda: _cancel(app, sid, reservation, bound.cancel))
             if failed:
                 events = [
                     *events,
@@ -123,8 +132,37 @@ def reserved(app: Onshore, request: TwilioRequest) -> str:
                 ]
         return twiml.render(tuple(bound.turn.actions), bind.RESERVED_PATH, extra), events
 
+    if phase == "" and call is not None and found is not None and call.state.startswith(bind.BOUND):
+        _keeping(app, sid, "hold", lambda client: pending_tasks.hold(client, sid, found))
     scope = Scope(flow=call.flow, version=call.version) if call else Scope()
     return webhooks._answer(app, sid, scope, form.get("From", ""), now, decide)
+
+
+def caller_gone(app: Onshore, sid: str, call_status: str) -> list[Event]:
+    """The call's status callback said it ended: a Task Onshore still holds for it (the
+    caller hung up while waiting at a reservation, out of TaskRouter's sight) is canceled,
+    so no worker is rung for nobody; the cancel (or why it failed) goes into the evidence."""
+    if app.taskrouter is None or call_status not in ENDED_STATUSES or not bind.SID.match(sid):
+        return []
+    try:
+        held = pending_tasks.take(app.store.client, sid)
+    except (RedisError, OSError) as exc:
+        log.warning("call %s: the Task it may wait on is unreadable (%s)", sid, exc)
+        return []
+    if held is None:
+        return []
+    workspace, task, reservation = held
+    found = Reservation(workspace, task, reservation, "WK" + "0" * 32, "")
+    reason = f"the caller's call ended ({call_status}) while waiting for the reserved worker"
+    failed = _once({}, "cancel", lambda: app.taskrouter.cancel(found, reason) if app.taskrouter else None)
+    outcome = (("failed", failed),) if failed else (("outcome", "canceled"),)
+    return [
+        Event(
+            f"task_cancel:gone:{reservation}",
+            "task_cancel",
+            (("reason", reason), ("task", task), ("reservation", reservation), *outcome),
+        )
+    ]
 
 
 def agent(app: Onshore, request: TwilioRequest) -> str:
@@ -183,6 +221,46 @@ def _api(app: Onshore) -> TaskRouterApi:
     if app.taskrouter is None:
         raise TaskRouterUnavailable(NO_API)
     return app.taskrouter
+
+
+def _keeping(app: Onshore, sid: str, what: str, request: Callable[[Any], object]) -> object:
+    """One ``ivr.pending_tasks`` request; Redis failing leaves the call to carry on without
+    it (the result None)."""
+    try:
+        return request(app.store.client)
+    except (RedisError, OSError) as exc:
+        log.warning("call %s: pending task %s failed (%s)", sid, what, exc)
+        return None
+
+
+def _dial_once(app: Onshore, sid: str, reservation: Reservation, agent: str) -> None:
+    """The reservation's call instruction, once per ReservationSid: a replayed consent (a
+    retry, a replayed request) answers as the first did, and TaskRouter calls the worker
+    once. Redis failing to keep the claim: the worker is called (the caller comes first)."""
+    try:
+        earlier = pending_tasks.claim_dial(app.store.client, sid, reservation.reservation)
+    except (RedisError, OSError) as exc:
+        log.warning("call %s: the call instruction's claim failed (%s); calling the worker", sid, exc)
+        _api(app).dial_worker(reservation, agent)
+        return
+    if earlier is not None:
+        log.info("reservation %s: worker already asked for (replay)", reservation.reservation)
+        if earlier not in ("", pending_tasks.DIALING):
+            raise TaskRouterUnavailable(earlier)
+        return
+    try:
+        _api(app).dial_worker(reservation, agent)
+    except TaskRouterUnavailable as exc:
+        why = str(exc)[:200]
+        _keeping(app, sid, "dial", lambda c: pending_tasks.dialed(c, sid, reservation.reservation, why))
+        raise
+    _keeping(app, sid, "dial", lambda c: pending_tasks.dialed(c, sid, reservation.reservation, ""))
+
+
+def _cancel(app: Onshore, sid: str, reservation: Reservation, reason: str) -> None:
+    """Cancel the call's Task; once canceled, Onshore no longer holds it."""
+    _api(app).cancel(reservation, reason)
+    _keeping(app, sid, "release", lambda c: pending_tasks.release(c, sid))
 
 
 def _once(done: dict[str, str], what: str, request: Callable[[], None]) -> str:
@@ -261,7 +339,7 @@ def _join_worker(app: Onshore, caller: str, reservation: Reservation, connect: s
         _once(
             {},
             "cancel",
-            lambda: api.cancel(reservation, "the caller's call could not be moved to the worker"),
+            lambda: _cancel(app, caller, reservation, "the caller's call could not be moved to the worker"),
         )
         return f"caller not moved: {str(exc)[:160]}"
     try:
@@ -269,4 +347,5 @@ def _join_worker(app: Onshore, caller: str, reservation: Reservation, connect: s
     except TaskRouterUnavailable as exc:
         _once({}, "back", lambda: api.bring(caller, holding))
         return f"not accepted: {str(exc)[:160]}"
+    _keeping(app, caller, "release", lambda c: pending_tasks.release(c, caller))
     return ""

@@ -18,6 +18,10 @@ them; change none of them. Layout (every key starts with the prefix):
     audit:anchors      stream  high-water marks (count, last id, hash), the auditor's only
     call:SID:steps     set  steps already recorded for a call (idempotency), expires
     call:SID:entries   list  ids of the call's entries in the events stream, expires
+    call:SID:task      string  the TaskRouter Task a caller waits on at a reservation
+                       ("workspace task reservation"; ivr.pending_tasks), expires
+    call:SID:dial:RR   string  the claim of reservation RR's call instruction (one per
+                       reservation, whatever replays), expires
     policy             string  the live version of the folder's [policy]; absent: none
     policy:VERSION     string  a published [policy] JSON, immutable once written
     policy:seq         counter of policy versions
@@ -91,6 +95,16 @@ def call_steps(call_sid: str) -> str:
 def call_entries(call_sid: str) -> str:
     """The ids of a call's entries in the events stream, in order."""
     return key("call", call_sid, "entries")
+
+
+def call_task(call_sid: str) -> str:
+    """The TaskRouter Task a caller waits on at a reservation, while Onshore holds it."""
+    return key("call", call_sid, "task")
+
+
+def call_dial(call_sid: str, reservation: str) -> str:
+    """The claim that a reservation's worker was asked for once (ivr.pending_tasks)."""
+    return key("call", call_sid, "dial", reservation)
 
 
 def queue_waits(center: str) -> str:

@@ -373,13 +373,15 @@ def status(app: Onshore, request: TwilioRequest) -> str:
             ("sequence", form.get("SequenceNumber", "")),
         ),
     )
+    # a caller who hung up while waiting at a TaskRouter reservation: the Task canceled
+    events = [event, *bind_routes.caller_gone(app, form.get("CallSid", ""), call_status)]
     return _answer(
         app,
         form.get("CallSid", ""),
         Scope(),
         form.get("From", ""),
         app.clock(),
-        lambda view, fresh: (twiml.empty(), [event]),
+        lambda view, fresh: (twiml.empty(), events),
         check=False,
     )
 

@@ -304,3 +304,20 @@ def test_a_callback_runs_under_the_app_and_worker_users(acl_redis, tmp_path):
         workers.stop()
         gunicorn.stop()
         cloud.stop()
+
+
+def test_the_app_user_keeps_and_hands_over_a_callers_pending_task(acl_redis):
+    """ivr.pending_tasks under the app's user: the Task held, taken once, the dial claimed."""
+    from ivr import pending_tasks
+    from ivr.bind import Reservation
+
+    app = acl_redis.client(**APP)
+    sid = "CA" + "a" * 32
+    held = Reservation("WS" + "1" * 32, "WT" + "2" * 32, "WR" + "3" * 32, "WK" + "4" * 32, "manila")
+    pending_tasks.hold(app, sid, held)
+    assert pending_tasks.take(app, sid) == (held.workspace, held.task, held.reservation)
+    assert pending_tasks.take(app, sid) is None
+    assert pending_tasks.claim_dial(app, sid, held.reservation) is None
+    pending_tasks.dialed(app, sid, held.reservation, "")
+    assert pending_tasks.claim_dial(app, sid, held.reservation) == ""
+    pending_tasks.release(app, sid)

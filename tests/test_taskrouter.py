@@ -303,3 +303,73 @@ def test_preview_plays_reservations_in_turn_and_a_request_for_home(
     assert main([*args, "--reserve", "lagos"]) == 0
     out = capsys.readouterr().out
     assert "reservation_refused reason=unknown worker site" in out and "bridged to scranton" in out
+
+
+def rest_to(stack: Cloud, task_sid: str, **form: str) -> list[dict[str, str]]:
+    """The REST requests Onshore sent on this Task (or its reservations) with these fields."""
+    return [
+        f
+        for path, f in stack.cloud.rest
+        if f"/Tasks/{task_sid}" in path and all(f.get(k) == v for k, v in form.items())
+    ]
+
+
+def test_a_caller_who_hangs_up_while_waiting_for_the_reserved_worker_gets_the_task_canceled(
+    stack: Cloud,
+) -> None:
+    """Out of the <Enqueue>, TaskRouter cannot see the caller hang up: the status callback
+    cancels the Task Onshore still holds, once, and the record says so."""
+    phone = stack.phone(worker("Maria", "manila", answers=False))
+    t = phone.call(Caller(SUPPORT))  # waits, the worker never answers; hangs up on hold
+    assert stack.cloud.problems == []
+    task = task_of(stack, t.call_sid)
+    assert task.status == "canceled" and [r.status for r in task.reservations] == ["timeout"]
+    (cancel,) = rest_to(stack, task.sid, AssignmentStatus="canceled")
+    assert "ended (completed) while waiting" in cancel["Reason"]
+    (recorded,) = steps(stack.events(t.call_sid), "task_cancel")
+    assert (recorded["outcome"], recorded["task"]) == ("canceled", task.sid)
+    # Twilio retrying the status callback: nothing is left to cancel
+    again = phone.post(
+        "/voice/status",
+        {"CallSid": t.call_sid, "From": t.caller, "To": SUPPORT, "CallStatus": "completed"},
+    )
+    assert again[0] == 200
+    assert len(rest_to(stack, task.sid, AssignmentStatus="canceled")) == 1
+
+
+def test_a_caller_joined_to_the_worker_leaves_no_task_for_the_status_callback_to_cancel(
+    stack: Cloud,
+) -> None:
+    phone = stack.phone(worker("Arjun", "bangalore"))
+    t = phone.call(Caller(SUPPORT))
+    assert stack.cloud.problems == []
+    task = task_of(stack, t.call_sid)
+    assert [r.status for r in task.reservations] == ["accepted"]
+    assert rest_to(stack, task.sid, AssignmentStatus="canceled") == []
+    assert steps(stack.events(t.call_sid), "task_cancel") == []
+
+
+def test_a_replayed_consent_gets_the_same_twiml_and_the_worker_is_called_once(stack: Cloud) -> None:
+    """The consent webhook replayed word for word (Twilio's retry, or a request replayed
+    within its signature's validity) must not make TaskRouter call the worker again."""
+    sent: list[tuple[str, dict[str, str], dict[str, str], str]] = []
+    transport = http_transport()
+
+    def recording(url, params, headers, method="POST"):  # noqa: ANN001, ANN202
+        answer = transport(url, params, headers, method)
+        sent.append((url, params, headers, answer[2]))
+        return answer
+
+    stack.cloud.workers = [worker("Arjun", "bangalore")]
+    stack.cloud.problems.clear()
+    phone = Phone(stack.base_url, TOKEN, recording, taskrouter=stack.cloud)
+    t = phone.call(Caller(SUPPORT))
+    assert stack.cloud.problems == []
+    task = task_of(stack, t.call_sid)
+    (consent,) = [s for s in sent if "/voice/reserved" in s[0] and "p=a" in s[0] and "p=h" in s[3]]
+    assert len(rest_to(stack, task.sid, Instruction="call")) == 1
+    url, params, headers, body = consent
+    assert transport(url, params, headers)[2] == body  # the same document
+    assert transport(url, params, headers)[2] == body
+    assert len(rest_to(stack, task.sid, Instruction="call")) == 1  # and no second call
+    assert [r.status for r in task.reservations] == ["accepted"]
