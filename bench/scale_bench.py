@@ -1,5 +1,12 @@
 """A webhook's cost against the size of the company: `make bench-scale`.
 
+By default it counts instructions (valgrind's callgrind, ``bench/callgrind.py``): the
+same on a quiet machine and on a loaded one, so a 10 % difference means something. The
+webhooks run in one Python process under callgrind that counts only each webhook (client
+requests around the WSGI call); each configuration's Redis runs under callgrind counting
+only its command work (reading, running, answering), bracketed per webhook by two ECHOs.
+``--wall`` measures CPU seconds instead (the earlier bench, noisy on a shared machine).
+
 For each configuration (numbers x centers), generated as TOML, checked with the real
 checker and published with the real publisher (`ivr check` and `ivr load`'s own code),
 it measures one "a call comes in" webhook (`POST /voice`, signed as Twilio signs) in three
@@ -15,15 +22,18 @@ situations, each in the app's own process (no HTTP: only the webhook's own work 
 Worker CPU is the thread's CPU time around the WSGI call (the median); Redis CPU is
 ``used_cpu_sys`` + ``used_cpu_user`` over a batch of such webhooks, less what INFO itself
 costs, per webhook. Prints microseconds and their ratio to the 10-number, 3-center row, then how
-long checking and publishing took per number. Options: --numbers, --centers, --samples.
+long checking and publishing took per number. Options: --numbers, --centers, --samples,
+--rounds (--wall only), --wall.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +43,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import redis  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
+from bench import callgrind  # noqa: E402
 from ivr import create_app  # noqa: E402
 from ivr.caller import Caller, Phone  # noqa: E402
 from ivr.check import check_folder  # noqa: E402
@@ -202,9 +214,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--numbers", type=int, nargs="+", default=[10, 1000, 10_000, 100_000])
     parser.add_argument("--centers", type=int, nargs="+", default=[3, 100, 1000])
-    parser.add_argument("--samples", type=int, default=20, help="per kind, round and size")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--samples", type=int, help="per kind (and round, --wall); default 3, 20 with --wall")
+    parser.add_argument("--rounds", type=int, default=5, help="--wall only")
+    parser.add_argument("--wall", action="store_true", help="CPU seconds instead of instructions")
+    parser.add_argument("--driver", help=argparse.SUPPRESS)  # the counted webhook process
     args = parser.parse_args(argv)
+    if args.driver:
+        return driver(Path(args.driver))
+    if args.wall:
+        args.samples = args.samples or 20
+        return wall_main(args)
+    args.samples = args.samples or 3
+    return count_main(args)
+
+
+def wall_main(args: argparse.Namespace) -> int:
+    """CPU seconds, as the bench measured before it counted instructions."""
     companies: list[Company] = []
     meter = Meter(None)
     try:
@@ -227,6 +252,195 @@ def main(argv: list[str] | None = None) -> int:
         for company in companies:
             company.server.stop()
     return 0
+
+
+def picks(numbers: int, count: int) -> list[str]:
+    """``count`` numbers spread over the numbers and over the flows."""
+    step = numbers // count
+    if step >= FLOWS:
+        return [number(i * step + i % FLOWS) for i in range(count)]
+    return [number(n) for n in range(min(count, numbers))]
+
+
+def driver(out: Path) -> int:
+    """The webhooks' process, run under callgrind: for each configuration the parent names
+    on stdin (its Redis, the numbers to call), the instructions of each measured webhook,
+    and which of that Redis's ECHOs closed it, as one JSON line on stdout. Each
+    configuration is measured in a child forked from this process as it was after its
+    imports, so what one configuration left in module-level caches never helps another."""
+    marks = callgrind.Marks(out)
+    meter = Meter(None)
+    with tempfile.TemporaryDirectory(prefix="onshore-scale-spool-") as spool_dir:
+        while line := sys.stdin.readline():  # no read-ahead: a child reads the rest
+            sys.stdout.flush()
+            child = os.fork()
+            if child == 0:
+                result = drive_one(json.loads(line), marks, meter, Path(spool_dir))
+                if result is not None:
+                    print("@@" + json.dumps(result), flush=True)
+                os._exit(0 if result is not None else 1)
+            _, status = os.waitpid(child, 0)
+            if status:
+                return 1
+    return 0
+
+
+def drive_one(job: dict, marks: callgrind.Marks, meter: Meter, spool: Path) -> dict | None:
+    """Cold, warm and after-publish webhooks on one configuration, each counted."""
+    url, picked = job["url"], job["picked"]
+    marker = redis.Redis.from_url(url, socket_timeout=300)
+    echoes = [0]
+
+    def echo() -> int:
+        marker.echo("mark")
+        echoes[0] += 1
+        return echoes[0]
+
+    echo()  # the marker's own connection
+    idle = []
+    for _ in range(3):  # what two ECHOs with nothing between count
+        echo()
+        idle.append(echo())
+    meter.webhook(new_app(url, spool), picked[-1])  # the first on this Redis loads the script
+    found: dict[str, list[list[int]]] = {k: [] for k in KINDS}
+
+    def measured(kind: str, app, to: str) -> None:
+        gc.collect()
+        echo()
+        marks.start()
+        meter.webhook(app, to)
+        worker = marks.stop()
+        found[kind].append([worker, echo()])
+
+    for to in picked:
+        measured("cold", new_app(url, spool), to)  # as in a process just started
+    app = new_app(url, spool)
+    store = app.extensions["onshore"].store
+    while not store.read_for_fallback():  # what a deployed worker's chore has read within a
+        pass  # minute of its start: every number, flow and center, for the fallback
+    for to in picked:
+        meter.webhook(app, to)
+    for to in picked:
+        measured("warm", app, to)
+    print("@@publish", flush=True)  # the parent publishes the other variant
+    if sys.stdin.readline().strip() != "ok":
+        return None
+    for to in picked:
+        measured("publish", app, to)
+    marker.close()
+    return {"idle": idle, "found": found}
+
+
+class Counted:
+    """One configuration's instruction counts: worker and Redis, per kind."""
+
+    def __init__(self, numbers: int, centers: int, check_s: float, load_s: float) -> None:
+        self.numbers, self.centers, self.check_s, self.load_s = numbers, centers, check_s, load_s
+        self.worker: dict[str, list[int]] = {}
+        self.redis: dict[str, list[int]] = {}
+
+    def medians(self, kind: str) -> tuple[float, float]:
+        return statistics.median(self.worker[kind]), statistics.median(self.redis[kind])
+
+
+def count_main(args: argparse.Namespace) -> int:
+    lacking = callgrind.missing()
+    if lacking:
+        print(f"counting instructions needs {lacking}; or run with --wall", file=sys.stderr)
+        return 2
+    rows: list[Counted] = []
+    native = RedisServer()  # ivr load's time, on a Redis not slowed by valgrind
+    native.start()
+    with tempfile.TemporaryDirectory(prefix="onshore-scale-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        out = tmp / "worker"
+        env = {**os.environ, "PYTHONHASHSEED": "0", "LOG_LEVEL": "warning"}
+        command = [*callgrind.valgrind(out, "--collect-atstart=no"), sys.executable, __file__]
+        proc = subprocess.Popen(
+            [*command, "--driver", str(out)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            for numbers in args.numbers:
+                for centers in args.centers:
+                    rows.append(count_one(tmp, native, proc, numbers, centers, args.samples))
+                    print(f"  counted {numbers} numbers, {centers} centers", file=sys.stderr)
+        finally:
+            proc.stdin.close()
+            proc.wait()
+            native.stop()
+    count_report(rows)
+    return 0
+
+
+def count_one(
+    tmp: Path, native: RedisServer, proc: subprocess.Popen, numbers: int, centers: int, samples: int
+):
+    started = time.monotonic()
+    variants = []
+    for city in ("City", "Town"):  # Town: c0, which every flow reaches, renamed
+        folder = tmp / f"n{numbers}-c{centers}-{city}"
+        generate(folder, numbers, centers, city)
+        variants.append(checked(folder))
+    native.client().flushall()
+    row = Counted(numbers, centers, variants[0][1], publish(native.url, variants[0][0]))
+    print(
+        f"  {numbers} numbers, {centers} centers: checked and loaded in "
+        f"{time.monotonic() - started:.0f} s; counting",
+        file=sys.stderr,
+    )
+    server = callgrind.CountedRedis(tmp)
+    try:
+        publish(server.url, variants[0][0])
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"url": server.url, "picked": picks(numbers, samples)}) + "\n")
+        proc.stdin.flush()
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise SystemExit("the counted webhook process stopped")
+            if line.startswith("@@publish"):
+                publish(server.url, variants[1][0])
+                proc.stdin.write("ok\n")
+                proc.stdin.flush()
+            elif line.startswith("@@"):
+                result = json.loads(line[2:])
+                break
+        counts = server.counts()  # dump k: what Redis ran since ECHO k-1, up to ECHO k
+    finally:
+        server.stop()
+    idle = statistics.median(counts[i - 1] for i in result["idle"])
+    for kind, pairs in result["found"].items():
+        row.worker[kind] = [w for w, _ in pairs]
+        row.redis[kind] = [max(0, counts[e - 1] - idle) for _, e in pairs]
+    return row
+
+
+def count_report(rows: list[Counted]) -> None:
+    base = rows[0]
+    print(
+        "| numbers | centers | "
+        + " | ".join(f"{k} worker instr. | {k} Redis instr." for k in KINDS)
+        + " | check µs/number | load µs/number |"
+    )
+    print("|" + "---|" * (4 + 2 * len(KINDS)))
+    for row in rows:
+        cells = []
+        for k in KINDS:
+            for i in (0, 1):
+                value, ref = row.medians(k)[i], base.medians(k)[i]
+                cells.append(f"{value:,.0f} ({value / ref:.3f})")
+        print(
+            f"| {row.numbers:,} | {row.centers:,} | "
+            + " | ".join(cells)
+            + f" | {row.check_s / row.numbers * 1e6:,.0f} | {row.load_s / row.numbers * 1e6:,.0f} |"
+        )
+    spread = max(max(row.worker[k]) / min(row.worker[k]) for row in rows for k in KINDS if min(row.worker[k]))
+    print(f"\nmedian of each kind's samples; the widest spread of one cell's worker samples: {spread:.3f}x")
 
 
 def report(companies: list[Company]) -> None:

@@ -221,9 +221,9 @@ class Store(Record, Publishing):
 
     def fallback(self, to: str) -> View:
         """What to decide on when Redis cannot answer: the newest view this process read."""
-        latest, raw = self.memory.latest, self.memory.raw_numbers.get(to)
+        raw = self.memory.raw_numbers.get(to)
         number = (self.views.number(to, raw) if raw else None) or self.memory.numbers.get(to)
-        return View("", number, latest.versions, latest.centers)
+        return View("", number, self.memory.versions, self.memory.centers)
 
     def read_for_fallback(self, count: int = 2_000) -> bool:
         """One step of the background pass that reads every number (kept raw, parsed only
@@ -246,12 +246,7 @@ class Store(Record, Publishing):
             lambda: (self.client.hgetall(keys.FLOWS), self.client.hgetall(keys.CENTERS))
         )
         versions = {f.decode(): parse_live(v.decode())[0] for f, v in flows_raw.items()}
-        self.memory.latest = View(
-            "",
-            None,
-            {**self.memory.latest.versions, **versions},
-            {**self.memory.latest.centers, **self.views.centers(centers_raw)},
-        )
+        self.memory.merge(versions, self.views.centers(centers_raw))
         self._prefetch(versions)
         return True
 
@@ -329,7 +324,7 @@ class Store(Record, Publishing):
         # A shared center's sites are centers the disclosure at the bridge names (ivr.bind):
         # then every center. A center this worker has not read yet may be one, unless it
         # has read nothing at all (a cold worker: its fallback reading fills it in seconds).
-        known = self.memory.latest.centers
+        known = self.memory.centers
         if any(known[c].target.shared if c in known else bool(known) for c in flow.reach):
             return "*"
         return "\n".join(flow.reach)

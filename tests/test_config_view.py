@@ -259,3 +259,27 @@ def test_a_flow_published_before_reach_existed_is_checked_against_every_center(r
     assert set(view.centers) == set(every)
     redis_client.hset(keys.CENTERS, "lisbon", redis_client.hget(keys.CENTERS, "dublin"))
     assert isinstance(store.commit("CA1", Scope(number=SUPPORT), view.digest, []), Stale)  # heard
+
+
+def test_memory_learns_in_place_only_what_a_refused_commit_named():
+    """The fallback's memory merges one refused commit's objects into its own dicts: the
+    centers named are replaced or (gone from Redis) forgotten, the others stay; the empty
+    view every scope starts from is never touched."""
+    from ivr.center_tables import parse_center
+    from ivr.config_view import EMPTY as EMPTY_VIEW
+    from ivr.config_view import Memory
+    from ivr.table_fields import Problems
+
+    def center(cid: str, city: str):
+        raw = {"city": city, "country": "PH", "timezone": "Asia/Manila", "hours": "24/7"}
+        return parse_center(cid, {**raw, "connect": {"queue": f"q-{cid}"}}, Problems("test"))
+
+    memory = Memory()
+    memory.merge({"f": 1}, {c: center(c, "Manila") for c in ("a", "b", "c")})
+    centers = memory.centers
+    memory.learn(View("d1", None, {"f": 2}, {"a": center("a", "Cebu")}), ["a", "b"])
+    assert memory.centers is centers  # in place: no copy of every center per refused commit
+    assert sorted(memory.centers) == ["a", "c"]  # b, named and not sent back, is gone
+    assert memory.centers["a"].city == "Cebu" and memory.centers["c"].city == "Manila"
+    assert memory.latest.versions == {"f": 2} and memory.latest.centers is centers
+    assert EMPTY_VIEW.centers == {} and EMPTY_VIEW.versions == {}
