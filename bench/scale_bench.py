@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--numbers", type=int, nargs="+", default=[10, 1000, 10_000, 100_000])
     parser.add_argument("--centers", type=int, nargs="+", default=[3, 100, 1000])
-    parser.add_argument("--samples", type=int, help="per kind (and round, --wall); default 3, 20 with --wall")
+    parser.add_argument("--samples", type=int, help="per kind (and round, --wall); default 5, 20 with --wall")
     parser.add_argument("--rounds", type=int, default=5, help="--wall only")
     parser.add_argument("--wall", action="store_true", help="CPU seconds instead of instructions")
     parser.add_argument("--driver", help=argparse.SUPPRESS)  # the counted webhook process
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.wall:
         args.samples = args.samples or 20
         return wall_main(args)
-    args.samples = args.samples or 3
+    args.samples = args.samples or 5
     return count_main(args)
 
 
@@ -312,23 +312,40 @@ def drive_one(job: dict, marks: callgrind.Marks, meter: Meter, spool: Path) -> d
         worker = marks.stop()
         found[kind].append([worker, echo()])
 
-    for to in picked:
-        measured("cold", new_app(url, spool), to)  # as in a process just started
+    calls: dict[str, dict[str, float]] = {}
+
+    def commands(kind: str, run: Callable[[], None]) -> None:
+        """Redis's commands per webhook of a kind, by name (INFO commandstats; the script's
+        own calls included), less the ECHOs that bracket each."""
+        before = marker.info("commandstats")
+        run()
+        after = marker.info("commandstats")
+        found = {}
+        for name, stats in after.items():
+            n = (
+                stats["calls"]
+                - before.get(name, {}).get("calls", 0)
+                - (2 * len(picked) if name == "cmdstat_echo" else 0)
+            )
+            if n and name != "cmdstat_info":  # the INFO before is not the webhooks'
+                found[name.removeprefix("cmdstat_")] = n / len(picked)
+        calls[kind] = found
+
+    apps = [new_app(url, spool) for _ in picked]  # as in a process just started
+    commands("cold", lambda: [measured("cold", a, to) for a, to in zip(apps, picked, strict=True)] and None)
     app = new_app(url, spool)
     store = app.extensions["onshore"].store
     while not store.read_for_fallback():  # what a deployed worker's chore has read within a
         pass  # minute of its start: every number, flow and center, for the fallback
     for to in picked:
         meter.webhook(app, to)
-    for to in picked:
-        measured("warm", app, to)
+    commands("warm", lambda: [measured("warm", app, to) for to in picked] and None)
     print("@@publish", flush=True)  # the parent publishes the other variant
     if sys.stdin.readline().strip() != "ok":
         return None
-    for to in picked:
-        measured("publish", app, to)
+    commands("publish", lambda: [measured("publish", app, to) for to in picked] and None)
     marker.close()
-    return {"idle": idle, "found": found}
+    return {"idle": idle, "found": found, "calls": calls}
 
 
 class Counted:
@@ -338,6 +355,7 @@ class Counted:
         self.numbers, self.centers, self.check_s, self.load_s = numbers, centers, check_s, load_s
         self.worker: dict[str, list[int]] = {}
         self.redis: dict[str, list[int]] = {}
+        self.calls: dict[str, dict[str, float]] = {}
 
     def medians(self, kind: str) -> tuple[float, float]:
         return statistics.median(self.worker[kind]), statistics.median(self.redis[kind])
@@ -417,6 +435,7 @@ def count_one(
     for kind, pairs in result["found"].items():
         row.worker[kind] = [w for w, _ in pairs]
         row.redis[kind] = [max(0, counts[e - 1] - idle) for _, e in pairs]
+    row.calls = result["calls"]
     return row
 
 
@@ -441,6 +460,14 @@ def count_report(rows: list[Counted]) -> None:
         )
     spread = max(max(row.worker[k]) / min(row.worker[k]) for row in rows for k in KINDS if min(row.worker[k]))
     print(f"\nmedian of each kind's samples; the widest spread of one cell's worker samples: {spread:.3f}x")
+    print("\nRedis commands per webhook (INFO commandstats, the script's own included):")
+    for k in KINDS:
+        same = all(row.calls[k] == base.calls[k] for row in rows)
+        named = ", ".join(f"{name} {n:g}" for name, n in sorted(base.calls[k].items()))
+        print(f"- {k}: {named}" + ("; the same at every size" if same else "; NOT the same at every size:"))
+        if not same:
+            for row in rows:
+                print(f"  {row.numbers:,}/{row.centers:,}: {row.calls[k]}")
 
 
 def report(companies: list[Company]) -> None:
