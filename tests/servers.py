@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -213,6 +214,52 @@ class Gunicorn:
         terminate(self.proc)
         self.proc = None
         self.log.close()  # the file stays: output() reads it by name
+
+
+def accepted_inode(server_port: int, client: socket.socket) -> int:
+    """The inode of the server's end of this client's local connection (/proc/net/tcp): 0 while
+    the connection waits in the listener's backlog, the socket's inode once a process accepted it."""
+    port = client.getsockname()[1]
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
+        if local == server_port and remote == port:
+            return int(fields[9])
+    return 0
+
+
+def hold_a_worker(gunicorn: Gunicorn) -> socket.socket:
+    """Keep one of gunicorn's sync workers busy until the returned socket is closed.
+
+    A connection whose request headers never end blocks the worker that accepted it, so
+    every other request goes to the other worker. This returns once a worker has accepted
+    the connection (its end has an inode), not after a guessed delay: on a loaded machine a
+    worker can take longer than any fixed sleep to come back to accept(), and a hold still
+    in the backlog may then be taken by the worker meant to stay free. Holds must stay well
+    under gunicorn's 5 s worker timeout.
+    """
+    s = socket.create_connection(("127.0.0.1", gunicorn.port), timeout=2)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line: unfinished
+        wait_for(lambda: accepted_inode(gunicorn.port, s) != 0, what="a worker accepting the held connection")
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def on_each_worker(gunicorn: Gunicorn, action: Callable[[], object]) -> None:
+    """Run action() once on each of gunicorn's two workers."""
+    first = hold_a_worker(gunicorn)
+    try:
+        action()  # served by the worker that is not holding `first`
+        second = hold_a_worker(gunicorn)  # accepted by that same worker: the other is blocked
+    finally:
+        first.close()
+    try:
+        action()  # served by the worker that held `first`
+    finally:
+        second.close()
 
 
 def dump_redis(client: redis.Redis) -> str:

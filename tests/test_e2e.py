@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from ivr.cli import main
 from ivr.evidence import caller_hash
 from tests.conftest import FLOWS as ACME_FLOWS
 from tests.conftest import HASH_KEY, TOKEN, http_transport, publish, serving, stream_entries
-from tests.servers import Gunicorn, RedisServer, dump_redis
+from tests.servers import Gunicorn, RedisServer, dump_redis, on_each_worker
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
 EVENTS = keys.EVENTS
@@ -162,33 +161,6 @@ def back_to_normal(stack):
     stack.redis.settle()
 
 
-def hold_a_worker(stack: Stack) -> socket.socket:
-    """Keep one of gunicorn's two sync workers busy until the returned socket is closed.
-
-    A connection whose request headers never end blocks the worker that accepted it, so
-    every other request goes to the other worker. Holds must stay well under gunicorn's
-    5 s worker timeout.
-    """
-    s = socket.create_connection(("127.0.0.1", stack.gunicorn.port), timeout=2)
-    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line: unfinished
-    time.sleep(0.15)  # accepted by a free worker, which now blocks reading it
-    return s
-
-
-def on_each_worker(stack: Stack, action: Callable[[], None]) -> None:
-    """Run action() once on each of gunicorn's two workers."""
-    first = hold_a_worker(stack)
-    try:
-        action()  # served by the worker that is not holding `first`
-        second = hold_a_worker(stack)  # accepted by that same worker: the other is blocked
-    finally:
-        first.close()
-    try:
-        action()  # served by the worker that held `first`
-    finally:
-        second.close()
-
-
 # -- reading answers and evidence ---------------------------------------------------------------
 
 
@@ -290,7 +262,7 @@ def assert_health(stack: Stack, ready: int) -> None:
 
 
 def test_healthz_and_readyz_answer_200(stack):
-    on_each_worker(stack, lambda: assert_health(stack, 200))
+    on_each_worker(stack.gunicorn, lambda: assert_health(stack, 200))
 
 
 # -- disclosure, transfer, exemptions -----------------------------------------------------------
@@ -986,7 +958,7 @@ def warm_up(stack: Stack) -> None:
         for number in (SUPPORT, BILLING):
             stack.phone().call(Caller(number, from_=new_caller()))
 
-    on_each_worker(stack, calls)
+    on_each_worker(stack.gunicorn, calls)
 
 
 def assert_valid(recorder: Recorder) -> None:
@@ -1081,10 +1053,10 @@ def test_redis_killed_mid_call_then_restarted(stack):
 
     degraded_calls(stack, recorder, wait_url)
     assert_valid(recorder)
-    on_each_worker(stack, lambda: assert_health(stack, 503))
+    on_each_worker(stack.gunicorn, lambda: assert_health(stack, 503))
 
     stack.redis.start()  # empty: the test Redis keeps no data
-    on_each_worker(stack, lambda: assert_health(stack, 200))
+    on_each_worker(stack.gunicorn, lambda: assert_health(stack, 200))
     publish(stack.redis.url, FLOWS)
     stack.redis.settle()
 
@@ -1111,7 +1083,7 @@ def test_flow_republished_after_redis_lost_its_data_is_served_as_published(stack
 
     restart_empty()
     assert publish(stack.redis.url, FLOWS)["notice"] == 1
-    on_each_worker(stack, lambda: call(stack, NOTICE))  # both workers know notice v1
+    on_each_worker(stack.gunicorn, lambda: call(stack, NOTICE))  # both workers know notice v1
 
     folder = tmp_path / "flows"
     shutil.copytree(FLOWS, folder)

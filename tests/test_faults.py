@@ -88,7 +88,16 @@ from ivr.spool import Spool, Spooled, read
 from ivr.store import Store, connect
 from ivr.vocabulary import Call, Event, Facts
 from tests.conftest import HASH_KEY, TOKEN, serving, stream_entries
-from tests.servers import Gunicorn, RedisServer, dump_redis, free_port, wait_for
+from tests.servers import (
+    Gunicorn,
+    RedisServer,
+    accepted_inode,
+    dump_redis,
+    free_port,
+    hold_a_worker,
+    on_each_worker,
+    wait_for,
+)
 from tests.twiml_check import assert_valid_twiml
 
 FLOWS = Path(__file__).resolve().parent / "e2e_flows"
@@ -203,28 +212,6 @@ def back_to_normal(stack):
     if stack.pending():
         Spool(stack.spool).replay(stack.store().append)
     stack.redis.settle()
-
-
-def hold_a_worker(stack: Stack) -> socket.socket:
-    """Keep one of the two sync workers busy until the socket is closed: a request whose
-    headers never end blocks the worker that accepted it (well under its 5 s timeout)."""
-    s = socket.create_connection(("127.0.0.1", stack.gunicorn.port), timeout=2)
-    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-    time.sleep(0.15)
-    return s
-
-
-def on_each_worker(stack: Stack, action) -> None:
-    first = hold_a_worker(stack)
-    try:
-        action()
-        second = hold_a_worker(stack)
-    finally:
-        first.close()
-    try:
-        action()
-    finally:
-        second.close()
 
 
 # -- the client that plays Twilio -----------------------------------------------------------
@@ -746,7 +733,7 @@ def warm_up(stack: Stack, client: Client) -> None:
         for number in (SUPPORT, BILLING, HOME, EMERGENCY):
             client.call(caller(number))
 
-    on_each_worker(stack, calls)
+    on_each_worker(stack.gunicorn, calls)
 
 
 # -- 1. a run of calls under random faults ------------------------------------------------------
@@ -1089,21 +1076,15 @@ def test_redis_stopped_evidence_is_the_answer_given(stack):
 
 def worker_serving(stack: Stack, sock: socket.socket) -> int:
     """The worker that accepted this client socket (from /proc/net/tcp and the fds)."""
-    port = sock.getsockname()[1]
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
-        if local == stack.gunicorn.port and remote == port:
-            inodes.add(f"socket:[{fields[9]}]")
+    inode = f"socket:[{accepted_inode(stack.gunicorn.port, sock)}]"
     for pid in stack.workers():
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             try:
-                if os.readlink(fd) in inodes:
+                if os.readlink(fd) == inode:
                     return pid
             except OSError:
                 continue
-    raise AssertionError(f"no worker holds the connection from port {port}")
+    raise AssertionError(f"no worker holds the connection from port {sock.getsockname()[1]}")
 
 
 def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
@@ -1119,7 +1100,7 @@ def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
     answer: dict[str, str] = {}
     stack.redis.pause()
     try:
-        hold = hold_a_worker(stack)
+        hold = hold_a_worker(stack.gunicorn)
         held = worker_serving(stack, hold)
         (victim,) = set(stack.workers()) - {held}
         sender = threading.Thread(
@@ -1162,11 +1143,11 @@ def test_spooled_events_come_back_in_each_calls_order(stack):
         # x's first answer from one worker, its next step from the other, then z on the
         # first again: that worker's spool file is written last, so a replay by file time
         # sends x's step before x's first events.
-        hold = hold_a_worker(stack)
+        hold = hold_a_worker(stack.gunicorn)
         try:
             status, _, body = phone.post("/voice", params)
             assert status == 200 and CAUTIOUS_TEXT in body, body
-            other = hold_a_worker(stack)
+            other = hold_a_worker(stack.gunicorn)
         finally:
             hold.close()
         try:
@@ -1174,7 +1155,7 @@ def test_spooled_events_come_back_in_each_calls_order(stack):
             assert redirect is not None, body
             status, _, body = phone.post(redirect.text or "", {**params, "CallStatus": "in-progress"})
             assert status == 200 and bridge_answer(body), body
-            hold = hold_a_worker(stack)
+            hold = hold_a_worker(stack.gunicorn)
         finally:
             other.close()
         try:
