@@ -20,6 +20,7 @@ import requests
 from ivr.breaker import MAX_DELAY
 
 ROOT = Path(__file__).resolve().parent.parent
+BOOT = 30.0  # seconds a server may take to come up before a test gives up on it
 
 
 def free_port() -> int:
@@ -205,7 +206,9 @@ class Gunicorn:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: requests.get(self.base_url + "/healthz", timeout=1).ok, what="gunicorn")
+        # a bound, not a speed test: on a loaded 2-core machine three servers booting at once
+        # took longer than 10 s (the app imports and the config check in the master)
+        wait_for(lambda: requests.get(self.base_url + "/healthz", timeout=1).ok, BOOT, what="gunicorn")
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

@@ -90,6 +90,7 @@ from ivr.store import Store, connect
 from ivr.vocabulary import Call, Event, Facts
 from tests.conftest import HASH_KEY, TOKEN, serving, stream_entries
 from tests.servers import (
+    BOOT,
     Gunicorn,
     RedisServer,
     accepted_inode,
@@ -201,7 +202,7 @@ def stack(tmp_path_factory):
         FLOWS, spool, "--appendonly", "yes", "--appendfsync", "always", IVR_FLOWS_DIR=str(FLOWS)
     ) as (server, gunicorn):
         s = Stack(server, gunicorn, spool)
-        wait_for(lambda: len(s.workers()) == 2, what="two gunicorn workers")
+        wait_for(lambda: len(s.workers()) == 2, BOOT, what="two gunicorn workers")
         yield s
 
 
@@ -1118,7 +1119,7 @@ def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
     (ex,) = client.of(c.call_sid)
     assert ex.lost >= 1 and ex.status == 200, ex
     assert CAUTIOUS_TEXT in answer["body"], answer
-    wait_for(lambda: len(stack.workers()) == 2, what="gunicorn respawning a worker")
+    wait_for(lambda: len(stack.workers()) == 2, BOOT, what="gunicorn respawning a worker")
     t = go_on(client.phone(), c, answer["body"])
     assert set(t.statuses) == {200}, t
     drain(stack, client)
