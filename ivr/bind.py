@@ -66,6 +66,7 @@ class Reservation:
     site: str  # the worker's ``site`` attribute ("" when it has none Onshore can read)
     number: str = ""  # the number the caller called: caller ID of the call to the worker
     bridge: str = ""  # the flow's bridge state that enqueued the call
+    created: int = 0  # when the Task was created (epoch seconds, from TaskAge); 0: unknown
 
     @property
     def state(self) -> str:
@@ -82,6 +83,7 @@ class Reservation:
             ("rs", self.site),
             ("ro", self.number.lstrip("+")),
             ("rb", step_query.encode(self.bridge)),
+            *((("rc", str(self.created)),) if self.created else ()),
         )
 
     @classmethod
@@ -90,7 +92,7 @@ class Reservation:
         workspace, task, reservation, worker = ids = [args.get(n, "") for n in ("rw", "rt", "rr", "rk")]
         if not all(SID.match(sid) for sid in ids):
             return None
-        site, number = args.get("rs", ""), args.get("ro", "")
+        site, number, created = args.get("rs", ""), args.get("ro", ""), args.get("rc", "")
         try:
             bridge = step_query.decode(args.get("rb", ""))
         except ValueError:
@@ -103,6 +105,7 @@ class Reservation:
             site if SITE.match(site) else "",
             f"+{number}" if number.isdigit() else "",
             bridge,
+            int(created) if created.isdigit() and len(created) <= 12 else 0,
         )
 
 
@@ -112,9 +115,10 @@ def task_attributes(attributes: tuple[tuple[str, str], ...], call: Call) -> str:
     return json.dumps({**dict(attributes), TASK_KEY: call.to_query()}, sort_keys=True)
 
 
-def assignment(form: Mapping[str, str]) -> tuple[Reservation, Call, str] | None:
-    """(reservation, the call's step, the caller's CallSid) from an assignment callback;
-    None for a Task Onshore did not create or a callback it cannot read."""
+def assignment(form: Mapping[str, str], now: float = 0.0) -> tuple[Reservation, Call, str] | None:
+    """(reservation, the call's step, the caller's CallSid) from an assignment callback
+    received at ``now`` (epoch seconds; 0: the Task's age unused); None for a Task Onshore
+    did not create or a callback it cannot read."""
     try:
         task = json.loads(form.get("TaskAttributes", "") or "{}")
         worker = json.loads(form.get("WorkerAttributes", "") or "{}")
@@ -131,6 +135,8 @@ def assignment(form: Mapping[str, str]) -> tuple[Reservation, Call, str] | None:
         return None
     site = worker.get("site")
     number = task.get("to")
+    age = form.get("TaskAge", "")  # seconds since the Task was created: the caller's wait
+    created = int(now) - int(age) if now and age.isdigit() and len(age) <= 9 else 0
     reservation = Reservation.from_query(
         {
             "rw": form.get("WorkspaceSid", ""),
@@ -140,6 +146,7 @@ def assignment(form: Mapping[str, str]) -> tuple[Reservation, Call, str] | None:
             "rs": site if isinstance(site, str) else "",
             "ro": number.lstrip("+") if isinstance(number, str) else "",
             "rb": step_query.encode(call.state),
+            "rc": str(created) if created > 0 else "",
         }
     )
     return (reservation, call._replace(state=reservation.state), call_sid) if reservation else None
@@ -300,11 +307,30 @@ def _join(turn: Turn, site: Center, reservation: Reservation) -> Bound:
 
 def holding(flow: Flow, call: Call, reservation: Reservation, facts: Facts, reply: Reply) -> Bound:
     """The caller waits while TaskRouter calls the worker, hearing the offer and music with
-    the transfer key live (``hold``); the key goes home, and the Task is canceled."""
+    the transfer key live (``hold``); the key goes home, and the Task is canceled. So does a
+    wait past the workflow center's ``max_wait`` (else the flow's; 0: no limit), counted,
+    as in its queue, from when the caller began waiting for an agent: the Task's creation
+    (TaskAge). Only a hold document's end or a key asks here, so a worker called at this
+    reservation has rung for at least one whole hold document."""
     turn = Turn(call._replace(state=reservation.state))
     if isinstance(reply, Heard) and reply.digits.strip().startswith(flow.transfer_key):
         turn = bridges.transfer(flow, turn, facts, "key during hold")
         return Bound(turn, cancel="the caller asked for the domestic line while the worker was called")
+    center = facts.centers.get(call.center)
+    limit = (center.max_wait if center else 0) or flow.max_wait
+    waited = int(facts.now.timestamp()) - reservation.created if reservation.created else 0
+    if limit and waited >= limit:
+        turn.note(
+            "wait_limit",
+            center=call.center,
+            queue_time=str(waited),
+            max_wait=str(limit),
+            site=reservation.site,
+            reservation=reservation.reservation,
+            bind="reservation",
+        )
+        turn = bridges.transfer(flow, turn, facts, "")
+        return Bound(turn, cancel=f"the caller waited {waited} s, past max_wait {limit} s, for a worker")
     return Bound(turn, hold=True)
 
 

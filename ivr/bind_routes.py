@@ -55,7 +55,7 @@ def base_url(app: Onshore, request: TwilioRequest) -> str:
 
 def assignment(app: Onshore, request: TwilioRequest) -> str:
     """TaskRouter reserved a worker: send the caller's call to hear where they are."""
-    parsed = bind.assignment(request.form)
+    parsed = bind.assignment(request.form, app.clock().timestamp())
     if parsed is None:
         log.info(
             "assignment callback for task %s is not an Onshore call's; left pending",

@@ -104,6 +104,7 @@ class TaskRouterCloud:
         self.tasks: dict[str, Task] = {}
         self.problems: list[str] = []  # what Onshore sent that TaskRouter would refuse
         self.instructions: list[dict[str, object]] = []
+        self.task_age = 3  # seconds the Task has waited when a worker is reserved (TaskAge)
         self.rest: list[tuple[str, dict[str, str]]] = []  # (path, form) of each REST request
         self.lock = threading.Lock()
         self.voice: TwilioCloud | None = None  # Twilio's Voice API, on the same base URL
@@ -201,7 +202,7 @@ class TaskRouterCloud:
             "WorkerAttributes": json.dumps(worker.attributes),
             "TaskSid": task.sid,
             "TaskAttributes": json.dumps(task.attributes),
-            "TaskAge": "3",
+            "TaskAge": str(self.task_age),
             "TaskPriority": "0",
             "ReservationSid": reservation.sid,
         }

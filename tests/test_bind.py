@@ -364,3 +364,50 @@ def test_the_fallback_document_names_the_countries_of_a_shared_center_s_sites() 
     pooled = config.numbers["+18005550111"]
     lines, _ = fallback._notice(config.flows[pooled.flow], pooled, config, "US")
     assert "India and the Philippines" in lines[0].text
+
+
+def test_the_task_s_age_dates_the_caller_s_wait_and_travels_in_the_reservation_url() -> None:
+    form = {**callback("bangalore"), "TaskAge": "42"}
+    parsed = bind.assignment(form, NOW.timestamp())
+    assert parsed is not None
+    res = parsed[0]
+    assert res.created == int(NOW.timestamp()) - 42
+    url = bind.reserved_url("https://ivr.example.com", CALL, res)
+    query = dict(pair.split("=", 1) for pair in url.split("?", 1)[1].split("&"))
+    assert bind.Reservation.from_query(query) == res
+    assert bind.assignment(form)[0].created == 0  # type: ignore[index]  # no clock: unknown
+    assert bind.assignment({**form, "TaskAge": "soon"}, NOW.timestamp())[0].created == 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("flow_limit", "center_limit", "age", "home"),
+    [
+        (0, 0, 10_000, False),  # no limit anywhere
+        (600, 0, 599, False),
+        (600, 0, 600, True),  # the flow's max_wait
+        (600, 120, 121, True),  # the workflow center's own comes first
+        (0, 120, 100, False),
+    ],
+)
+def test_a_wait_for_a_reserved_worker_past_max_wait_goes_home_and_cancels_the_task(
+    flow_limit: int, center_limit: int, age: int, home: bool
+) -> None:
+    from dataclasses import replace
+
+    flow = replace(FLOW, max_wait=flow_limit)
+    anywhere = replace(CENTERS["anywhere"], max_wait=center_limit)
+    facts = Facts(FACTS.call_sid, NOW, {**CENTERS, "anywhere": anywhere})
+    waited = replace(reservation("bangalore"), created=int(NOW.timestamp()) - age)
+    call = CALL._replace(state=waited.state)
+    bound = bind.holding(flow, call, waited, facts, Silence())
+    assert bound.hold is not home and bool(bound.cancel) is home
+    if home:
+        limit = fields(bound, "wait_limit")
+        assert (limit["queue_time"], limit["max_wait"], limit["bind"]) == (
+            str(age),
+            str(center_limit or flow_limit),
+            "reservation",
+        )
+        assert isinstance(bound.turn.actions[-1], Connect) and bound.turn.actions[-1].domestic
+    else:
+        assert bound.turn.events == []

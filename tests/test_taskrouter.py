@@ -373,3 +373,37 @@ def test_a_replayed_consent_gets_the_same_twiml_and_the_worker_is_called_once(st
     assert transport(url, params, headers)[2] == body
     assert len(rest_to(stack, task.sid, Instruction="call")) == 1  # and no second call
     assert [r.status for r in task.reservations] == ["accepted"]
+
+
+def test_a_caller_past_max_wait_at_a_reservation_goes_home_and_the_task_is_canceled(stack: Cloud) -> None:
+    """The workflow center's max_wait (600 s) bounds the wait for an agent after the call
+    left the <Enqueue> too: counted from the Task's creation (TaskAge, here 600 s when Maria
+    is reserved: she is still disclosed and called), so once Maria has rung a whole hold
+    document unanswered and nobody else is reserved, the caller goes to the domestic line
+    and the Task is canceled."""
+    phone = stack.phone(worker("Maria", "manila", answers=False))
+    stack.cloud.task_age = 600
+    try:
+        t = phone.call(Caller(SUPPORT))
+    finally:
+        stack.cloud.task_age = 3
+    assert stack.cloud.problems == []
+    assert t.heard.count(MANILA) == 1
+    assert t.bridges[-1] == ("number", "+15705550123")
+    task = task_of(stack, t.call_sid)
+    assert task.status == "canceled"
+    (cancel,) = rest_to(stack, task.sid, AssignmentStatus="canceled")
+    assert "past max_wait 600 s" in cancel["Reason"]
+    events = stack.events(t.call_sid)
+    (limit,) = [e for e in steps(events, "wait_limit") if e.get("bind") == "reservation"]
+    assert limit["max_wait"] == "600" and int(limit["queue_time"]) >= 600
+    assert not steps(events, "joined")
+
+
+def test_a_caller_within_max_wait_keeps_waiting_for_the_next_reservation(stack: Cloud) -> None:
+    phone = stack.phone(worker("Maria", "manila", answers=False), worker("Arjun", "bangalore"))
+    t = phone.call(Caller(SUPPORT))  # TaskAge 3 s: far inside 600
+    assert stack.cloud.problems == []
+    assert BANGALORE in t.heard
+    assert not steps(stack.events(t.call_sid), "wait_limit")
+    assert [r.status for r in task_of(stack, t.call_sid).reservations] == ["timeout", "accepted"]
