@@ -181,8 +181,9 @@ def agent(app: Onshore, request: TwilioRequest) -> str:
         return twiml.hangup()
     base = base_url(app, request)
     connect = bind.reserved_url(base, call, reservation, bind.CONNECT)
-    outcome = _join_worker(
-        app, caller, reservation, connect, bind.reserved_url(base, call, reservation, bind.HOLDING)
+    holding = bind.reserved_url(base, call, reservation, bind.HOLDING)
+    outcome = _answered_once(
+        app, caller, reservation, lambda: _join_worker(app, caller, reservation, connect, holding)
     )
     if outcome:
         document = twiml.hangup()
@@ -215,6 +216,25 @@ def agent(app: Onshore, request: TwilioRequest) -> str:
         check=False,
         hashed=hashed if evidence.is_caller_hash(hashed) else "",
     )
+
+
+def _answered_once(app: Onshore, caller: str, reservation: Reservation, join: Callable[[], str]) -> str:
+    """The worker's answer acted on once per reservation: a replayed ``/voice/agent`` (Twilio's
+    retry, a replayed request) neither moves the caller again nor, finding the reservation
+    accepted, takes them back out of the conference; it answers as the first did. Redis
+    failing to keep the claim: acted on (the worker is on the line)."""
+    name = reservation.reservation + "-agent"
+    try:
+        earlier = pending_tasks.claim_dial(app.store.client, caller, name)
+    except (RedisError, OSError) as exc:
+        log.warning("call %s: the worker's answer could not be claimed (%s)", caller, exc)
+        return join()
+    if earlier is not None:
+        log.info("reservation %s: the worker's answer again (replay)", reservation.reservation)
+        return "" if earlier in ("", pending_tasks.DIALING) else earlier
+    outcome = join()
+    _keeping(app, caller, "agent", lambda c: pending_tasks.dialed(c, caller, name, outcome))
+    return outcome
 
 
 def _api(app: Onshore) -> TaskRouterApi:

@@ -407,3 +407,31 @@ def test_a_caller_within_max_wait_keeps_waiting_for_the_next_reservation(stack: 
     assert BANGALORE in t.heard
     assert not steps(stack.events(t.call_sid), "wait_limit")
     assert [r.status for r in task_of(stack, t.call_sid).reservations] == ["timeout", "accepted"]
+
+
+def test_a_replayed_worker_answer_leaves_the_caller_in_the_conference(stack: Cloud) -> None:
+    """The worker's /voice/agent replayed after the reservation was accepted: the same
+    conference for the worker, no second move of the caller and no second accept (which
+    TaskRouter would refuse, and the caller be taken back out to wait)."""
+    phone = stack.phone(worker("Arjun", "bangalore"))
+    t = phone.call(Caller(SUPPORT))
+    assert stack.cloud.problems == []
+    task = task_of(stack, t.call_sid)
+    (reservation,) = task.reservations
+    assert reservation.status == "accepted" and reservation.call is not None
+    assert stack.cloud.voice is not None
+    moves = len(stack.cloud.voice.calls[t.call_sid].updates)
+    leg = {
+        "CallSid": "CA" + secrets.token_hex(16),
+        "From": reservation.call["CallFrom"],
+        "To": reservation.worker.attributes["contact_uri"],
+        "Direction": "outbound-api",
+        "CallStatus": "in-progress",
+        "ApiVersion": "2010-04-01",
+    }
+    status, _, body = phone.post(reservation.call["CallUrl"], leg)
+    assert status == 200 and "<Conference" in body and reservation.sid in body and "<Hangup" not in body
+    assert len(stack.cloud.voice.calls[t.call_sid].updates) == moves
+    assert len(rest_to(stack, task.sid, ReservationStatus="accepted")) == 1
+    (answered,) = steps(stack.events(t.call_sid), "agent_answered")
+    assert answered["outcome"] == "accepted"
