@@ -26,6 +26,8 @@ out of the queue to Onshore's ``/voice/reserved`` URL. There, on the caller's le
 
 A worker who does not answer lets the reservation time out; TaskRouter then reserves the
 next one and posts again, and the caller hears the new site whenever it is another place.
+The wait has the queue's bound (``max_wait``, counted from the Task's creation, which the
+callback's ``TaskAge`` dates): past it the caller goes home and the Task is canceled.
 
 The reservation's ids travel in the URL Onshore gives TaskRouter (Twilio signs the request
 for it), with the call's own step (``Call.to_query``) that Onshore put in the Task's
