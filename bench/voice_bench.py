@@ -63,7 +63,8 @@ from bench.redis_proxy import CountingProxy, commandstats, per_request  # noqa: 
 from ivr import create_app, keys  # noqa: E402
 from ivr.check import check_folder  # noqa: E402
 from ivr.store import Store, connect  # noqa: E402
-from tests.servers import Gunicorn, RedisServer, wait_for  # noqa: E402
+from tests.servers import REDIS_CONF, Gunicorn, RedisServer, wait_for  # noqa: E402
+from tests.servers import deployed_redis_args as redis_args  # noqa: E402
 from tests.twiml_check import assert_valid_twiml  # noqa: E402
 
 TOKEN = secrets.token_hex(16)
@@ -76,7 +77,6 @@ WORKERS = (os.cpu_count() or 1) * 2
 # the conf's: workers recycle as deployed, and their CPU is counted (BenchGunicorn.cpu).
 GUNICORN_FLAGS = ["--access-logfile", "/dev/null"]
 LUA = ROOT / "bench" / "voice.lua"
-REDIS_CONF = ROOT / "deploy" / "redis.conf"
 COLD, SEQUENTIAL = 20, 200
 ONSHORE, BASELINE, NAIVE = "Onshore", "bare Flask", "naive stack"
 APPS = {
@@ -84,17 +84,6 @@ APPS = {
     BASELINE: "bench.baseline_app:create_app()",
     NAIVE: "bench.naive_app:create_app()",
 }
-
-
-def redis_args(conf: Path = REDIS_CONF) -> list[str]:
-    """deploy/redis.conf as redis-server arguments, read now (it may change), except what
-    only fits the deployment: where files go, the address and the ACL file."""
-    out: list[str] = []
-    for line in conf.read_text().splitlines():
-        words = line.split("#", 1)[0].split()
-        if words and words[0] not in ("dir", "bind", "port", "aclfile"):
-            out += ["--" + words[0], *words[1:]]
-    return out
 
 
 # -- signed requests -------------------------------------------------------------------------

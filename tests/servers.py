@@ -21,6 +21,18 @@ from ivr.breaker import MAX_DELAY
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOT = 30.0  # seconds a server may take to come up before a test gives up on it
+REDIS_CONF = ROOT / "deploy" / "redis.conf"
+
+
+def deployed_redis_args(conf: Path = REDIS_CONF) -> list[str]:
+    """deploy/redis.conf as redis-server arguments, read now (it may change), except what
+    only fits the deployment: where files go, the address and the ACL file."""
+    out: list[str] = []
+    for line in conf.read_text().splitlines():
+        words = line.split("#", 1)[0].split()
+        if words and words[0] not in ("dir", "bind", "port", "aclfile"):
+            out += ["--" + words[0], *words[1:]]
+    return out
 
 
 def free_port() -> int:

@@ -94,6 +94,7 @@ from tests.servers import (
     Gunicorn,
     RedisServer,
     accepted_inode,
+    deployed_redis_args,
     dump_redis,
     free_port,
     hold_a_worker,
@@ -196,11 +197,11 @@ def live_children(parent: int) -> list[int]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     spool = tmp_path_factory.mktemp("faults-spool")
-    # Later arguments win in redis-server: this Redis keeps its data when killed. A worker
-    # respawned while Redis is down answers from IVR_FLOWS_DIR.
-    with serving(
-        FLOWS, spool, "--appendonly", "yes", "--appendfsync", "always", IVR_FLOWS_DIR=str(FLOWS)
-    ) as (server, gunicorn):
+    # Later arguments win in redis-server: this Redis runs as deploy/redis.conf ships it
+    # (appendonly, its appendfsync, noeviction), so "nothing lost when Redis is killed" is
+    # proven for the shipped durability setting. A worker respawned while Redis is down
+    # answers from IVR_FLOWS_DIR.
+    with serving(FLOWS, spool, *deployed_redis_args(), IVR_FLOWS_DIR=str(FLOWS)) as (server, gunicorn):
         s = Stack(server, gunicorn, spool)
         wait_for(lambda: len(s.workers()) == 2, BOOT, what="two gunicorn workers")
         yield s
