@@ -1090,6 +1090,17 @@ def worker_serving(stack: Stack, sock: socket.socket) -> int:
     raise AssertionError(f"no worker holds the connection from port {sock.getsockname()[1]}")
 
 
+def serving_a_request(stack: Stack, pid: int) -> bool:
+    """The worker holds a connection it accepted (a request it is serving)."""
+    accepted = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
+        if local == stack.gunicorn.port and remote != 0 and fields[9] != "0":
+            accepted.add(f"socket:[{fields[9]}]")
+    return any(os.readlink(fd) in accepted for fd in Path(f"/proc/{pid}/fd").iterdir())
+
+
 def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
     """The documented exception, made to happen: the worker serving a request is killed
     while it waits on a stopped Redis; the client resends the same signed request, another
@@ -1110,7 +1121,9 @@ def test_worker_killed_mid_request_the_resent_request_is_recorded_once(stack):
             target=lambda: answer.update(body=client.phone().post("/voice", first_post(c))[2])
         )
         sender.start()
-        time.sleep(0.12)  # the victim has sent its commit and waits for Redis (0.25 s)
+        # the victim took the request: it answers only after Redis's 0.25 s, so it dies
+        # mid-request, once it has sent its commit or just before
+        wait_for(lambda: serving_a_request(stack, victim), what="the victim taking the request")
         os.kill(victim, signal.SIGKILL)
         time.sleep(0.05)
         hold.close()  # the resent request goes to the held worker (or the new one)
