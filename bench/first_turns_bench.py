@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
+from bench.in_process import CALL, disclose_step, environ, published_app  # noqa: E402
 from ivr import engine  # noqa: E402
 from ivr.check import check_folder  # noqa: E402
 from ivr.first_turns import FirstTurns  # noqa: E402
@@ -54,20 +54,12 @@ def main() -> int:
         def start_response(status: str, headers: list) -> None:
             statuses.append(status)
 
-        step = {"f": "bench", "v": version, "s": "disclose", "c": "manila", "t": "manila"}
-        step |= {"h": "Manila|PH", "n": "1"}
+        step = disclose_step(version)
         wait = {"f": "bench", "v": version, "c": "manila", "n": "2", "s": "bridge", "w": "900"}
 
         def calls(n: int) -> dict[str, list[Callable[[], dict]]]:
             sids = ["CA" + secrets.token_hex(16) for _ in range(n)]
-            call = {
-                "AccountSid": "AC" + "0" * 32,
-                "From": "+12025550143",
-                "To": SUPPORT,
-                "FromCountry": "US",
-                "Direction": "inbound",
-                "CallStatus": "in-progress",
-            }
+            call = CALL
             waiting, ended = {"QueueTime": "100", "QueuePosition": "3"}, {"CallDuration": "60"}
             return {
                 "voice": [environ("/voice", {**call, "CallSid": s, "CallStatus": "ringing"}) for s in sids],

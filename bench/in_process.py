@@ -31,6 +31,24 @@ from tests.servers import RedisServer, wait_for  # noqa: E402
 TOKEN = secrets.token_hex(16)
 SUPPORT = "+18005550100"
 
+# A call in progress to SUPPORT as Twilio posts it (add the CallSid and any status fields).
+CALL = {
+    "AccountSid": "AC" + "0" * 32,
+    "From": "+12025550143",
+    "To": SUPPORT,
+    "FromCountry": "US",
+    "Direction": "inbound",
+    "CallStatus": "in-progress",
+}
+
+
+def disclose_step(version: int) -> dict[str, str]:
+    """The query of the bench flow's disclosure answer before Manila (pressed 1)."""
+    return {"f": "bench", "v": str(version), "s": "disclose", "c": "manila", "t": "manila"} | {
+        "h": "Manila|PH",
+        "n": "1",
+    }
+
 
 def environ(path: str, params: dict[str, str]) -> Callable[[], dict[str, Any]]:
     """A fresh WSGI environ of this signed post to http://bench.local{path}, each call."""

@@ -24,7 +24,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="onshore-metric
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
+from bench.in_process import CALL, disclose_step, environ, published_app  # noqa: E402
 from ivr import metrics, webhooks  # noqa: E402
 from ivr.vocabulary import Event  # noqa: E402
 
@@ -78,23 +78,8 @@ def main() -> int:
         def start_response(status: str, headers: list) -> None:
             statuses.append(status)
 
-        step = {
-            "f": "bench",
-            "v": version,
-            "s": "disclose",
-            "c": "manila",
-            "t": "manila",
-            "h": "Manila|PH",
-            "n": "1",
-        }
-        call = {
-            "AccountSid": "AC" + "0" * 32,
-            "From": "+12025550143",
-            "To": SUPPORT,
-            "FromCountry": "US",
-            "Direction": "inbound",
-            "CallStatus": "in-progress",
-        }
+        step = disclose_step(version)
+        call = CALL
 
         def posts(n: int) -> list[dict]:
             made = []

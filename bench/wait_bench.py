@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.in_process import SUPPORT, environ, published_app  # noqa: E402
+from bench.in_process import CALL, disclose_step, environ, published_app  # noqa: E402
 from ivr import keys  # noqa: E402
 
 N, ROUNDS = 1000, 5
@@ -43,28 +43,13 @@ def main() -> int:
             statuses.append(status)
 
         wait = {"f": "bench", "v": version, "c": "manila", "n": "2", "s": "bridge", "w": "900"}
-        step = {
-            "f": "bench",
-            "v": version,
-            "s": "disclose",
-            "c": "manila",
-            "t": "manila",
-            "h": "Manila|PH",
-            "n": "1",
-        }
+        step = disclose_step(version)
         for i in range(20):  # recent waits of the queue, so the estimate is computed
             server.client().zadd(keys.queue_waits("manila"), {f"CA{i:032d}:{300 + i}": 1e9 + 60 * i})
 
         def kinds(n: int) -> dict[str, list[Callable[[], dict]]]:
             sids = ["CA" + secrets.token_hex(16) for _ in range(n)]
-            call = {
-                "AccountSid": "AC" + "0" * 32,
-                "From": "+12025550143",
-                "To": SUPPORT,
-                "FromCountry": "US",
-                "Direction": "inbound",
-                "CallStatus": "in-progress",
-            }
+            call = CALL
             return {
                 "voice": [environ("/voice", {**call, "CallSid": s, "CallStatus": "ringing"}) for s in sids],
                 "step": [environ("/voice/step?" + urlencode(step), {**call, "CallSid": s}) for s in sids],
