@@ -42,9 +42,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from ivr import bridges, disclosure, engine, hearing, step_query, wording
+from ivr import bridges, disclosure, engine, step_query, wording
 from ivr.flow import TWILIO_HOLD_MUSIC, Center, Disclose, Flow
-from ivr.vocabulary import BridgeEnded, Call, End, Facts, Heard, Play, Reply, Silence, Speak, Turn
+from ivr.vocabulary import BridgeEnded, Call, End, Facts, Heard, Play, Reply, Speak, Turn
 
 RESERVED_PATH = "/voice/reserved"
 AGENT_PATH = "/voice/agent"
@@ -265,32 +265,9 @@ def _answered(
     within the disclosure's retries, goes to the domestic line."""
     call = turn.call
     state = disclosure_state(flow, reservation.bridge)
+    # A reply that is neither Heard nor Silence ends as silence: consent, as at a disclosure.
     retries = state.retries if state else 0
-    matched = hearing.matched(flow, reply)
-    ended = (
-        "speech"
-        if isinstance(reply, Heard) and reply.speech.strip()
-        else "key"
-        if isinstance(reply, Heard) and reply.digits
-        else "silence"
-    )
-    result = (
-        "transfer"
-        if matched
-        else "next"
-        if ended == "silence" or not isinstance(reply, (Heard, Silence))
-        else "again"
-        if call.misses < retries
-        else "invalid"
-    )
-    turn.note(
-        "offer_ended",
-        ended=ended,
-        matched=matched or ("" if ended == "silence" else "unrecognised"),
-        attempt=call.misses + 1,
-        result=result,
-        bind="reservation",
-    )
+    matched, result = disclosure.answer_noted(flow, turn, reply, retries, bind="reservation")
     if result == "next" and call.heard == site.location:
         return _join(turn, site, reservation)
     if result == "again" and state is not None:

@@ -96,11 +96,12 @@ def _offer(flow: Flow, turn: Turn, facts: Facts, text: str, timeout: int) -> Tur
     return turn
 
 
-def offer_answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply, state: Disclose | None) -> Turn:
-    """The caller answered a transfer offer (a disclosure's, or the cautious one without a
-    state): the transfer, silence after the whole offer (consent to ``next``), or a miss,
-    which hears the offer again until the retries are used up and then goes to ``invalid``."""
-    call = turn.call
+def answer_noted(flow: Flow, turn: Turn, reply: Reply, retries: int, **where: str) -> tuple[str, str]:
+    """What the caller's answer to a transfer offer means, noted as ``offer_ended`` (with
+    ``where``): (the transfer words or key matched, result): ``transfer``, ``next``
+    (silence after the whole offer: consent), ``again`` (a miss with retries left) or
+    ``invalid``. ``ivr.bind`` asks it at a reservation."""
+    misses = turn.call.misses
     matched = hearing.matched(flow, reply)
     ended = (
         "speech"
@@ -109,23 +110,32 @@ def offer_answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply, state: Di
         if isinstance(reply, Heard) and reply.digits
         else "silence"
     )
-    retries = state.retries if state else CAUTION_RETRIES
     result = (
         "transfer"
         if matched
         else "next"
         if ended == "silence"
         else "again"
-        if call.misses < retries
+        if misses < retries
         else "invalid"
     )
     turn.note(
         "offer_ended",
         ended=ended,
         matched=matched or ("" if ended == "silence" else "unrecognised"),
-        attempt=call.misses + 1,
+        attempt=misses + 1,
         result=result,
+        **where,
     )
+    return matched, result
+
+
+def offer_answered(flow: Flow, turn: Turn, facts: Facts, reply: Reply, state: Disclose | None) -> Turn:
+    """The caller answered a transfer offer (a disclosure's, or the cautious one without a
+    state): the transfer, silence after the whole offer (consent to ``next``), or a miss,
+    which hears the offer again until the retries are used up and then goes to ``invalid``."""
+    call = turn.call
+    matched, result = answer_noted(flow, turn, reply, state.retries if state else CAUTION_RETRIES)
     if result == "transfer":
         return bridges.transfer(flow, turn, facts, how=matched)
     if result == "next":
