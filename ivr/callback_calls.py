@@ -19,7 +19,7 @@ from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 from ivr.callbacks import Callback
 from ivr.flow import Center
 from ivr.places import country_name
-from ivr.twiml import DIAL_TIMEOUT, FINISH_ON_KEY
+from ivr.twiml import DIAL_TIMEOUT, FINISH_ON_KEY, dial_target
 
 PATH = "/voice/callback"
 ANSWER_KEY = "1"
@@ -100,11 +100,7 @@ def connect(callback: Callback, center: Center) -> str:
     target = center.target
     if target.kind in ("number", "sip"):
         dial = Dial(action=action, method="POST", timeout=DIAL_TIMEOUT, caller_id=callback.called or None)
-        if target.kind == "number":
-            dial.number(target.value)
-        else:
-            dial.sip(target.value)
-        response.append(dial)
+        response.append(dial_target(dial, target))
     elif target.kind == "queue":
         response.append(Enqueue(target.value, action=action, method="POST"))
     else:

@@ -140,6 +140,16 @@ def render(
     return str(response)
 
 
+def dial_target(dial: Dial, target: Target, **noun: str) -> Dial:
+    """``dial`` with the number or SIP address of a number or sip target as its noun
+    (``noun``: the noun's attributes, e.g. the whisper's url)."""
+    if target.kind == "number":
+        dial.number(target.value, **noun)
+    else:
+        dial.sip(target.value, **noun)
+    return dial
+
+
 def _connect(
     action: Connect, path: str = STEP_PATH, extra: tuple[tuple[str, str], ...] = ()
 ) -> Dial | Enqueue:
@@ -149,11 +159,7 @@ def _connect(
         dial = Dial(action=url, method="POST", timeout=DIAL_TIMEOUT, caller_id=action.caller_id or None)
         # the whisper runs on the answering leg before the bridge (ivr.whisper)
         whisper = {"url": confirm_url(action.then, action.caller), "method": "POST"} if action.confirm else {}
-        if target.kind == "number":
-            dial.number(target.value, **whisper)
-        else:
-            dial.sip(target.value, **whisper)
-        return dial
+        return dial_target(dial, target, **whisper)
     wait = wait_url(action.then, action.max_wait)
     if target.kind == "workflow":
         enqueue = Enqueue(
@@ -181,12 +187,7 @@ def static_bridge(
         _say(response, line.text, line.language, line.voice)
     if target.kind in ("number", "sip"):
         # The number called as the caller ID: the caller's own may be withheld (13214).
-        dial = Dial(timeout=DIAL_TIMEOUT, caller_id=caller_id or None)
-        if target.kind == "number":
-            dial.number(target.value)
-        else:
-            dial.sip(target.value)
-        response.append(dial)
+        response.append(dial_target(Dial(timeout=DIAL_TIMEOUT, caller_id=caller_id or None), target))
     elif target.kind == "workflow":
         enqueue = Enqueue(workflow_sid=target.value)
         enqueue.task(json.dumps(dict(attributes), sort_keys=True))
@@ -205,18 +206,23 @@ def static_bridge(
 HOLD_SILENCE = 1
 
 
-@lru_cache(maxsize=1024)
-def hold(lines: tuple[Speak | Play, ...], pressed_url: str) -> str:
-    """TwiML played to a caller waiting in a queue: announcements, the offer, music, all
-    listening for the transfer key, which posts to ``pressed_url``."""
-    response = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=HOLD_SILENCE, action=pressed_url, method="POST")
+def _hold_gather(lines: tuple[Speak | Play, ...], url: str) -> Gather:
+    """The lines inside a <Gather> for one key posting to ``url``, HOLD_SILENCE after them."""
+    gather = Gather(input="dtmf", num_digits=1, timeout=HOLD_SILENCE, action=url, method="POST")
     for line in lines:
         if isinstance(line, Speak):
             _say(gather, line.text, line.language, line.voice)
         else:
             gather.play(_clean(line.url))
-    response.append(gather)
+    return gather
+
+
+@lru_cache(maxsize=1024)
+def hold(lines: tuple[Speak | Play, ...], pressed_url: str) -> str:
+    """TwiML played to a caller waiting in a queue: announcements, the offer, music, all
+    listening for the transfer key, which posts to ``pressed_url``."""
+    response = VoiceResponse()
+    response.append(_hold_gather(lines, pressed_url))
     return str(response)
 
 
@@ -304,12 +310,6 @@ def holding(lines: tuple[Speak | Play, ...], url: str) -> str:
     transfer key works throughout), then the same URL again: a document that loops until
     Onshore moves the call (REST) when the worker answers."""
     response = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=HOLD_SILENCE, action=url, method="POST")
-    for line in lines:
-        if isinstance(line, Speak):
-            _say(gather, line.text, line.language, line.voice)
-        else:
-            gather.play(_clean(line.url))
-    response.append(gather)
+    response.append(_hold_gather(lines, url))
     response.redirect(url, method="POST")
     return str(response)
