@@ -73,16 +73,7 @@ class Publishing:
                     new_version = version + 1
                     pipe.set(keys.flow_seq(flow_id), new_version)
                 live[flow_id] = new_version
-                docs[flow_id] = json.dumps(
-                    {
-                        "flow": raw,
-                        "digest": digest,
-                        "by": by,
-                        "message": message,
-                        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    },
-                    sort_keys=True,
-                )
+                docs[flow_id] = _version_document("flow", raw, digest, by, message)
             policy = _policy_version(pipe, sources, by, message)
             pipe.multi()
             if policy is None:
@@ -267,9 +258,15 @@ def _policy_version(pipe: Any, sources: Sources, by: str, message: str) -> tuple
         if old and json.loads(old).get("digest") == digest:
             return int(live), ""
     version = int(pipe.incr(keys.POLICY_SEQ))
-    return version, json.dumps(
+    return version, _version_document("policy", raw, digest, by, message)
+
+
+def _version_document(kind: str, raw: object, digest: str, by: str, message: str) -> str:
+    """A published version as stored: the flow's or policy's table (under ``kind``), its
+    digest, who published it, why, and when (UTC)."""
+    return json.dumps(
         {
-            "policy": raw,
+            kind: raw,
             "digest": digest,
             "by": by,
             "message": message,
