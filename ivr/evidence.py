@@ -157,6 +157,11 @@ def unpacked_with_text(stored: Sequence[str]) -> tuple[list[str], str]:
     return list(stored), ""  # not an event as sealed: verify names it, it does not stop there
 
 
+def pairs(fields: Sequence[str]) -> dict[str, str]:
+    """An entry's fields as stored (name, value, name, value, ...) as a mapping."""
+    return dict(zip(fields[::2], fields[1::2], strict=True))
+
+
 def body_of(entry: Sequence[str]) -> str:
     """The sealed JSON an appended entry ([name, value, ...] with chain fields) came from."""
     return _json(entry[: -2 * len(CHAIN_FIELDS)])

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ivr import anchors, archive, audit, create_app, keys, report
+from ivr import anchors, archive, audit, chain_walk, create_app, keys, report
 from ivr.cli import FILE_PROBLEM, main
 from ivr.evidence import Keyring, unpack
 from ivr.store import Store, connect
@@ -317,8 +317,8 @@ def test_verify_in_two_processes_answers_as_one_walk_in_order(store, month, tmp_
     if tamper is not None:
         tamper(store, folder, written, before)
     forks = []
-    child = audit._Child
-    monkeypatch.setattr(audit, "_Child", lambda work: forks.append(1) or child(work))
+    child = chain_walk._Child
+    monkeypatch.setattr(chain_walk, "_Child", lambda work: forks.append(1) or child(work))
     one = audit.verify(store, KEYS, log, folder, split_at=10**9)
     assert not forks
     two = audit.verify(store, KEYS, log, folder, split_at=1)
