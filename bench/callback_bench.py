@@ -155,10 +155,9 @@ def real(count: int = REAL) -> dict[str, object]:
     import tempfile
 
     from ivr.callback_store import CallbackStore, new_id
-    from ivr.caller import ACCOUNT_SID
-    from tests.conftest import FLOWS, HASH_KEY, TOKEN, serving
+    from tests.conftest import FLOWS, TOKEN, serving
     from tests.servers import wait_for
-    from tests.test_callbacks import Workers
+    from tests.test_callbacks import Workers, worker_env
     from tests.twilio_cloud import TwilioCloud
 
     cloud = TwilioCloud(TOKEN).start()
@@ -183,17 +182,7 @@ def real(count: int = REAL) -> dict[str, object]:
                     start + 60 * i,
                 )  # fmt: skip
             )
-        workers = Workers(
-            {
-                "REDIS_URL": server.url,
-                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": TOKEN,
-                "TWILIO_API_BASE_URL": cloud.url,
-                "PUBLIC_BASE_URL": gunicorn.base_url,
-                "IVR_CALLER_HASH_KEY": HASH_KEY,
-                "IVR_DISPATCH_SECONDS": "0.2",
-            }
-        )
+        workers = Workers(worker_env(server.url, cloud.url, gunicorn.base_url))
         began = time.monotonic()
         try:
             workers.start()

@@ -108,6 +108,21 @@ def test_a_dead_claim_is_given_back_only_without_any_sign_of_a_call():
 
 
 # -- real workers ------------------------------------------------------------------------------
+def worker_env(redis_url: str, cloud_url: str, base_url: str, **more: str) -> dict[str, str]:
+    """What an ``ivr worker`` needs to serve callbacks against this Redis, the stand-in
+    cloud and gunicorn (the dispatcher every 0.2 s), and ``more``."""
+    return {
+        "REDIS_URL": redis_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE_URL": cloud_url,
+        "PUBLIC_BASE_URL": base_url,
+        "IVR_CALLER_HASH_KEY": HASH_KEY,
+        "IVR_DISPATCH_SECONDS": "0.2",
+        **more,
+    }
+
+
 class Workers:
     """``ivr worker`` processes (rq workers with the scheduler and the dispatcher)."""
 
@@ -154,17 +169,9 @@ def line(tmp_path):
     """Redis with the shipped flows, gunicorn, the stand-in cloud and a way to start workers."""
     cloud = TwilioCloud(TOKEN).start()
     with serving(FLOWS, tmp_path / "spool") as (server, gunicorn):
-        env = {
-            "REDIS_URL": server.url,
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_API_BASE_URL": cloud.url,
-            "PUBLIC_BASE_URL": gunicorn.base_url,
-            "IVR_CALLER_HASH_KEY": HASH_KEY,
-            "IVR_CALLBACK_LEASE": "1.5",
-            "IVR_DISPATCH_SECONDS": "0.2",
-            "IVR_CALLBACK_BACKOFF": "0.2,0.4",
-        }
+        env = worker_env(
+            server.url, cloud.url, gunicorn.base_url, IVR_CALLBACK_LEASE="1.5", IVR_CALLBACK_BACKOFF="0.2,0.4"
+        )
         workers = Workers(env)
         try:
             yield server, cloud, workers, CallbackStore(server.client())

@@ -16,12 +16,12 @@ import pytest
 
 from ivr import evidence, step_query
 from ivr.callback_store import CallbackStore
-from ivr.caller import ACCOUNT_SID, Caller, Phone, first_post
+from ivr.caller import Caller, Phone, first_post
 from ivr.domestic import NUMBER
 from ivr.store import Store, connect
 from tests.conftest import FLOWS, HASH_KEY, SUPPORT, TOKEN, http_transport, publish, serving, stream_entries
 from tests.servers import wait_for
-from tests.test_callbacks import PERSON, Workers
+from tests.test_callbacks import PERSON, Workers, worker_env
 from tests.twilio_cloud import TwilioCloud
 
 CLOSED = '{ from = "2000-01-01T00:00", to = "2099-12-31T00:00" }'
@@ -45,17 +45,7 @@ def night_flows(tmp_path: Path) -> Path:
 def night(tmp_path):
     cloud = TwilioCloud(TOKEN).start()
     with serving(night_flows(tmp_path), tmp_path / "spool") as (server, gunicorn):
-        workers = Workers(
-            {
-                "REDIS_URL": server.url,
-                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": TOKEN,
-                "TWILIO_API_BASE_URL": cloud.url,
-                "PUBLIC_BASE_URL": gunicorn.base_url,
-                "IVR_CALLER_HASH_KEY": HASH_KEY,
-                "IVR_DISPATCH_SECONDS": "0.2",
-            }
-        )
+        workers = Workers(worker_env(server.url, cloud.url, gunicorn.base_url))
         phone = Phone(gunicorn.base_url, TOKEN, http_transport())
         try:
             yield server, gunicorn, cloud, workers, phone
@@ -214,17 +204,7 @@ def test_a_callback_keeps_its_place_between_earlier_and_later_live_callers(tmp_p
         now = time.time()
         for i in range(10):  # the queue's recent waits: 25 minutes, past domestic_max_wait
             store.record_wait("scranton", f"CA{i:032d}", 1500, now - 60 * i)
-        workers = Workers(
-            {
-                "REDIS_URL": server.url,
-                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": TOKEN,
-                "TWILIO_API_BASE_URL": cloud.url,
-                "PUBLIC_BASE_URL": gunicorn.base_url,
-                "IVR_CALLER_HASH_KEY": HASH_KEY,
-                "IVR_DISPATCH_SECONDS": "0.2",
-            }
-        )
+        workers = Workers(worker_env(server.url, cloud.url, gunicorn.base_url))
         phone = Phone(gunicorn.base_url, TOKEN, http_transport())
         lines = CallbackStore(server.client())
         try:

@@ -254,7 +254,7 @@ def test_a_callback_runs_under_the_app_and_worker_users(acl_redis, tmp_path):
 
     from ivr.callback_store import CallbackStore
     from tests.servers import Gunicorn, wait_for
-    from tests.test_callbacks import PERSON, Workers, callback
+    from tests.test_callbacks import PERSON, Workers, callback, worker_env
     from tests.twilio_cloud import TwilioCloud
 
     restart_empty(acl_redis)
@@ -269,17 +269,7 @@ def test_a_callback_runs_under_the_app_and_worker_users(acl_redis, tmp_path):
         }
     )
     gunicorn.start()
-    workers = Workers(
-        {
-            "REDIS_URL": url(acl_redis, WORKER),
-            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_API_BASE_URL": cloud.url,
-            "PUBLIC_BASE_URL": gunicorn.base_url,
-            "IVR_CALLER_HASH_KEY": HASH_KEY,
-            "IVR_DISPATCH_SECONDS": "0.2",
-        }
-    )
+    workers = Workers(worker_env(url(acl_redis, WORKER), cloud.url, gunicorn.base_url))
     try:
         app_store = CallbackStore(acl_redis.client(**APP))
         cb = callback()
