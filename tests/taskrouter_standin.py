@@ -43,10 +43,10 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from ivr.caller import ACCOUNT_SID, Phone, Transcript
-from tests.twilio_cloud import CloudCall, RestError, TwilioCloud
+from tests.twilio_cloud import CloudCall, RestError, TwilioCloud, absolute, send_json
 
 INSTRUCTIONS = ("accept", "reject", "dequeue", "call", "redirect", "conference")
 REDIRECT_FIELDS = {"instruction", "call_sid", "url", "accept"}
@@ -85,10 +85,6 @@ class Task:
     status: str = "pending"
     reason: str = ""
     reservations: list[Reservation] = field(default_factory=list)
-
-
-def _absolute(url: object) -> bool:
-    return isinstance(url, str) and urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).netloc)
 
 
 class TaskRouterCloud:
@@ -244,7 +240,7 @@ class TaskRouterCloud:
         if call_sid != task.attributes.get("call_sid"):
             self.problems.append("redirect of a call that is not the task's (40122)")
             return None
-        if not _absolute(url):
+        if not absolute(url):
             self.problems.append(f"redirect without an absolute http(s) url (40120): {url!r}")
             return None
         if not isinstance(accept, bool):
@@ -326,12 +322,7 @@ class TaskRouterCloud:
                         status, payload = err.status, err.body()
                 else:
                     status, payload = cloud._rest(self.path, form, self.headers.get("Authorization", ""))
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, status, payload)
 
         return Handler
 
@@ -369,7 +360,7 @@ class TaskRouterCloud:
                 if reservation.status == "accepted":
                     task.status = "assigned"
             elif form.get("Instruction") == "call":
-                if not form.get("CallFrom") or not _absolute(form.get("CallUrl")):
+                if not form.get("CallFrom") or not absolute(form.get("CallUrl")):
                     return 400, _error(20001, "call needs CallFrom and an absolute CallUrl", 400)
                 if form.get("CallAccept", "false") not in ("true", "false"):
                     return 400, _error(20001, "CallAccept must be true or false", 400)

@@ -196,12 +196,7 @@ class TwilioCloud:
                     status, body = cloud.handle(method, self.path, dict(self.headers), raw)
                 except RestError as err:
                     status, body = err.status, err.body()
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -276,7 +271,7 @@ class TwilioCloud:
         if not (url or twiml or one.get("ApplicationSid")):
             raise RestError(400, 21200, "A 'Url', 'Twiml' or 'ApplicationSid' parameter is required")
         for name in ("Url", "StatusCallback"):
-            if one.get(name) and not _absolute(one[name]):
+            if one.get(name) and not absolute(one[name]):
                 raise RestError(400, 21205, f"{name} is not a valid URL: {one[name]}")
         for name in ("Method", "StatusCallbackMethod", "FallbackMethod"):
             if one.get(name, "POST").upper() not in ("GET", "POST"):
@@ -388,9 +383,22 @@ class TwilioCloud:
         self.phone.post(call.status_callback, form)
 
 
-def _absolute(url: str) -> bool:
+def absolute(url: object) -> bool:
+    """An absolute http(s) URL, as Twilio wants every URL it is given."""
+    if not isinstance(url, str):
+        return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: object) -> None:
+    """Answer a stand-in's request with ``payload`` as JSON, as Twilio's REST APIs do."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 def _transport(
