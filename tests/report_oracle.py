@@ -30,6 +30,21 @@ CENTERS = {  # id: (city, country, region)
     "scranton": ("Scranton", "US", "PA"),
     "newark": ("Newark", "US", "NJ"),
 }
+
+
+def bridged_fields(center: str) -> dict[str, str]:
+    """A ``bridged`` event's fields for a queue at one of CENTERS."""
+    city, country, region = CENTERS[center]
+    return {
+        "center": center,
+        "city": city,
+        "country": country,
+        "region": region,
+        "target": "queue",
+        "domestic": str(country == "US").lower(),
+    }
+
+
 OFFSHORE = ("manila", "cebu", "bangalore")
 FLOWS = ("support", "billing", "sales")
 GOOD = ("completed", "answered", "bridged")  # bridge endings that mean a human took the call
@@ -128,18 +143,10 @@ class Writer:
             )
 
     def bridged(self, center: str, heard: tuple[bool, bool] = (True, True)) -> None:
-        city, country, region = CENTERS[center]
+        _, country, region = CENTERS[center]
         if self.pending is not None:  # the previous bridge, unreported, did not hold the caller
             self.pending = None
-        self.emit(
-            "bridged",
-            center=center,
-            city=city,
-            country=country,
-            region=region,
-            target="queue",
-            domestic=str(country == "US").lower(),
-        )
+        self.emit("bridged", **bridged_fields(center))
         self.pending = (center, self.now)
         self.t.centers[center] += 1
         if country != "US":

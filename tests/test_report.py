@@ -33,6 +33,7 @@ from tests.report_oracle import (
     Sim,
     a_month,
     assert_matches,
+    bridged_fields,
     ev,
     expected,
     iso,
@@ -247,19 +248,7 @@ def received(call: str, seconds: float = 0, day: int = 2, **fields: str) -> dict
 
 
 def bridged(call: str, seconds: float, center: str, **fields: str) -> dict[str, str]:
-    city, country, region = CENTERS[center]
-    return ev(
-        call,
-        at(seconds),
-        "bridged",
-        center=center,
-        city=city,
-        country=country,
-        region=region,
-        target="queue",
-        domestic=str(country == "US").lower(),
-        **fields,
-    )
+    return ev(call, at(seconds), "bridged", **{**bridged_fields(center), **fields})
 
 
 def disclosed(call: str, seconds: float, center: str) -> dict[str, str]:
