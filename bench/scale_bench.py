@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -439,11 +439,13 @@ def count_one(
     return row
 
 
-def count_report(rows: list[Counted]) -> None:
+def _size_table(rows: Sequence[Counted | Company], unit: str, digits: int) -> None:
+    """A row per configuration size: each kind's worker and Redis medians in ``unit`` with
+    the ratio (to ``digits`` places) to the first row's, and check's and load's µs per number."""
     base = rows[0]
     print(
         "| numbers | centers | "
-        + " | ".join(f"{k} worker instr. | {k} Redis instr." for k in KINDS)
+        + " | ".join(f"{k} worker {unit} | {k} Redis {unit}" for k in KINDS)
         + " | check µs/number | load µs/number |"
     )
     print("|" + "---|" * (4 + 2 * len(KINDS)))
@@ -452,12 +454,17 @@ def count_report(rows: list[Counted]) -> None:
         for k in KINDS:
             for i in (0, 1):
                 value, ref = row.medians(k)[i], base.medians(k)[i]
-                cells.append(f"{value:,.0f} ({value / ref:.3f})")
+                cells.append(f"{value:,.0f} ({value / ref:.{digits}f})")
         print(
             f"| {row.numbers:,} | {row.centers:,} | "
             + " | ".join(cells)
             + f" | {row.check_s / row.numbers * 1e6:,.0f} | {row.load_s / row.numbers * 1e6:,.0f} |"
         )
+
+
+def count_report(rows: list[Counted]) -> None:
+    base = rows[0]
+    _size_table(rows, "instr.", 3)
     spread = max(max(row.worker[k]) / min(row.worker[k]) for row in rows for k in KINDS if min(row.worker[k]))
     print(f"\nmedian of each kind's samples; the widest spread of one cell's worker samples: {spread:.3f}x")
     print("\nRedis commands per webhook (INFO commandstats, the script's own included):")
@@ -471,24 +478,7 @@ def count_report(rows: list[Counted]) -> None:
 
 
 def report(companies: list[Company]) -> None:
-    base = companies[0]
-    print(
-        "| numbers | centers | "
-        + " | ".join(f"{k} worker µs | {k} Redis µs" for k in KINDS)
-        + " | check µs/number | load µs/number |"
-    )
-    print("|" + "---|" * (4 + 2 * len(KINDS)))
-    for c in companies:
-        cells = []
-        for k in KINDS:
-            for i in (0, 1):
-                value, ref = c.medians(k)[i], base.medians(k)[i]
-                cells.append(f"{value:,.0f} ({value / ref:.2f})")
-        print(
-            f"| {c.numbers:,} | {c.centers:,} | "
-            + " | ".join(cells)
-            + f" | {c.check_s / c.numbers * 1e6:,.0f} | {c.load_s / c.numbers * 1e6:,.0f} |"
-        )
+    _size_table(companies, "µs", 2)
 
 
 if __name__ == "__main__":
