@@ -81,6 +81,8 @@ class Transcript:
     documents: list[str] = field(default_factory=list)
     whispers: list[str] = field(default_factory=list)  # what the answering sides heard
     statuses: list[int] = field(default_factory=list)
+    # requests Twilio sends after the call (a recording's status, its transcript): (url, form)
+    later: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def note(self, line: str) -> None:
         self.lines.append(line)
@@ -111,6 +113,7 @@ class Caller:
     hold_press: str = ""  # a key pressed on hold once ``wait`` seconds passed
     music_seconds: int = 45  # how long each hold-music <Play> lasts
     bot: str = "done"  # how an automated agent's session ends: "agent" (handed back) or "done"
+    message: str = ""  # the words of a voicemail left (its transcript; none: transcription fails)
 
 
 def first_post(caller: Caller) -> dict[str, str]:
@@ -196,6 +199,10 @@ class Phone:
         if status != 200:  # Twilio logs it (error 11200); the call itself is over
             t.note(f"the status callback ({self.status_method}) got HTTP {status}")
         t.note("call ended")
+        for url, form in t.later:
+            got = self.post(url, form)[0]
+            t.statuses.append(got)
+            t.note(f"after the call: {urlsplit(url).path} got HTTP {got}")
         return t
 
     def answer(self, url: str, form: dict[str, str], caller: Caller) -> Transcript:
@@ -304,12 +311,62 @@ class Phone:
                 seconds = max(1, int(verb.get("maxLength", "3600")) // 2)
                 t.note(f"  (beep) leaves a message of {seconds} s")
                 sid = "RE" + secrets.token_hex(16)
-                return verb.get("action", ""), {
+                recording = {
                     "RecordingSid": sid,
                     "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}",
-                    "RecordingDuration": str(seconds),
                 }
+                self._after_record(verb, t, base, caller, recording, seconds)
+                return verb.get("action", ""), {**recording, "RecordingDuration": str(seconds)}
         return None
+
+    @staticmethod
+    def _after_record(
+        verb: ET.Element,
+        t: Transcript,
+        base: dict[str, str],
+        caller: Caller,
+        recording: dict[str, str],
+        seconds: int,
+    ) -> None:
+        """What Twilio sends once a <Record> is processed, after the call: the
+        recordingStatusCallback for the events asked (default completed:
+        https://www.twilio.com/docs/voice/twiml/record#recordingstatuscallback), then the
+        transcribeCallback with the text, or failed when nothing could be transcribed."""
+        events = (verb.get("recordingStatusCallbackEvent") or "completed").split()
+        target = verb.get("recordingStatusCallback")
+        if target and "completed" in events:
+            t.later.append(
+                (
+                    target,
+                    {
+                        "CallSid": base["CallSid"],
+                        **recording,
+                        "RecordingStatus": "completed",
+                        "RecordingDuration": str(seconds),
+                        "RecordingChannels": "1",
+                        "RecordingSource": "RecordVerb",
+                        "RecordingStartTime": "Tue, 08 Dec 2026 04:00:00 +0000",
+                    },
+                )
+            )
+        target = verb.get("transcribeCallback")
+        if target and verb.get("transcribe") == "true":
+            tr = "TR" + secrets.token_hex(16)
+            standard = ("CallSid", "From", "To", "Direction", "ApiVersion")
+            t.later.append(
+                (
+                    target,
+                    {
+                        **{k: base[k] for k in standard if k in base},
+                        "CallStatus": "completed",
+                        **recording,
+                        "TranscriptionSid": tr,
+                        "TranscriptionText": caller.message,
+                        "TranscriptionStatus": "completed" if caller.message else "failed",
+                        "TranscriptionUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording['RecordingSid']}/Transcriptions/{tr}",
+                    },
+                )
+            )
 
     def _workflow(
         self, verb: ET.Element, t: Transcript, base: dict[str, str]

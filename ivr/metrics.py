@@ -97,6 +97,20 @@ SAFE_ANSWERS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+CALLBACKS = Counter(
+    "onshore_callbacks",
+    "Callback steps seen by the webhooks, by step (requested, placed, answered, bridged, failed, "
+    "cancelled, kept).",
+    ["step"],
+    registry=REGISTRY,
+)
+VOICEMAILS = Counter(
+    "onshore_voicemails",
+    "Voicemail steps, by step (offered, left, empty; after the call: recording_completed, "
+    "recording_absent, transcript_completed, transcript_failed).",
+    ["step"],
+    registry=REGISTRY,
+)
 REDIS_ERRORS = Counter(
     "onshore_redis_errors",
     "Webhooks answered from memory because Redis "
@@ -136,6 +150,18 @@ COMMIT = Histogram(
 CHANNELS = ("key", "voice", "hold", "agent", "automated")
 EXEMPTIONS = ("emergency", "foreign-business", "domestic-center")
 OTHER_ROUTE = "other"
+# The evidence steps each counter counts, and the label each gets (a fixed set: no caller data).
+CALLBACK_STEPS = {
+    f"callback_{name}": name
+    for name in ("requested", "placed", "answered", "bridged", "failed", "cancelled", "kept")
+}
+VOICEMAIL_STEPS = {"voicemail_offered": "offered", "voicemail_left": "left", "voicemail_empty": "empty"}
+TRANSCRIPT_STATUSES = ("completed", "failed")
+RECORDING_STATUSES = ("completed", "absent", "failed")
+AFTER_CALL = {
+    "voicemail_transcript": ("transcript", TRANSCRIPT_STATUSES),
+    "voicemail_recording": ("recording", RECORDING_STATUSES),
+}
 # The engine's and the webhooks' safe-answer reasons (an engine failure's reason is its
 # exception, text the label must not carry).
 SAFE_REASONS = {
@@ -190,6 +216,14 @@ def count(events: Iterable[Event]) -> None:
             ).inc()
         elif step == "safe_answer":
             SAFE_ANSWERS.labels(safe_reason(dict(fields).get("reason", ""))).inc()
+        elif step in CALLBACK_STEPS:
+            CALLBACKS.labels(CALLBACK_STEPS[step]).inc()
+        elif step in VOICEMAIL_STEPS:
+            VOICEMAILS.labels(VOICEMAIL_STEPS[step]).inc()
+        elif step in AFTER_CALL:
+            kind, known = AFTER_CALL[step]
+            status = dict(fields).get("status", "")
+            VOICEMAILS.labels(f"{kind}_{status if status in known else 'other'}").inc()
 
 
 def safe_reason(reason: str) -> str:
@@ -230,6 +264,13 @@ def started(routes: Iterable[str]) -> None:
         REDIS_ERRORS.labels(kind)
     for reason in (*SAFE_REASONS.values(), "engine_error", "other"):
         SAFE_ANSWERS.labels(reason)
+    for name in CALLBACK_STEPS.values():
+        CALLBACKS.labels(name)
+    for name in VOICEMAIL_STEPS.values():
+        VOICEMAILS.labels(name)
+    for kind, known in AFTER_CALL.values():
+        for status in (*known, "other"):
+            VOICEMAILS.labels(f"{kind}_{status}")
     for path in routes:
         LATENCY.labels(path)
 

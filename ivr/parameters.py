@@ -101,6 +101,36 @@ WAIT = frozenset(
     {"QueueSid", "QueueTime", "QueuePosition", "AvgQueueTime", "CurrentQueueSize", "MaxQueueSize"}
 )
 DEQUEUE = frozenset({"QueueSid", "QueueTime", "DequeingCallSid"})
+# <Record transcribeCallback> (https://www.twilio.com/docs/voice/twiml/record#transcribecallback):
+# the transcription's SID, text, status (completed or failed) and URL, and its recording's.
+TRANSCRIPTION = frozenset(
+    {
+        "TranscriptionSid",
+        "TranscriptionText",
+        "TranscriptionStatus",
+        "TranscriptionUrl",
+        "RecordingSid",
+        "RecordingUrl",
+    }
+)
+# <Record recordingStatusCallback> (https://www.twilio.com/docs/voice/twiml/record and
+# .../voice/api/recording#recordingstatuscallback): the recording once its file is there
+# (completed), or that there is none (absent), or failed.
+RECORDING_STATUS = frozenset(
+    {
+        "CallSid",
+        "AccountSid",
+        "RecordingSid",
+        "RecordingUrl",
+        "RecordingStatus",
+        "RecordingDuration",
+        "RecordingChannels",
+        "RecordingStartTime",
+        "RecordingSource",
+        "RecordingTrack",
+        "ErrorCode",
+    }
+)
 # <Connect action> after <ConversationRelay> (https://www.twilio.com/docs/voice/twiml/connect
 # and .../connect/conversationrelay): the session's id, status and length, and the bot's
 # handoffData from its "end" message, which Onshore reads (to be confirmed on a live account).
@@ -152,6 +182,8 @@ VOCABULARY: dict[str, frozenset[str]] = {
     # a callback's outbound leg (ivr.callback_calls): its Url, Gather and Dial/Enqueue actions
     "/voice/callback": CALL | GATHER | DIAL | ENQUEUE,
     "/voice/callback/status": CALL | STATUS,
+    "/voice/voicemail/transcript": CALL | TRANSCRIPTION,
+    "/voice/voicemail/recording": RECORDING_STATUS,
     "/voice/assignment": ASSIGNMENT,
     "/voice/reserved": CALL | GATHER | DIAL | ENQUEUE,
     "/voice/agent": CALL,
@@ -165,6 +197,8 @@ REQUIRED = {
     "/voice/wait": ("AccountSid",),
     "/voice/callback": ("AccountSid",),
     "/voice/callback/status": ("AccountSid",),
+    "/voice/voicemail/transcript": ("AccountSid", "RecordingSid"),
+    "/voice/voicemail/recording": ("AccountSid", "RecordingSid"),
     "/voice/reserved": ("AccountSid",),
     "/voice/assignment": ("AccountSid",),
 }

@@ -20,6 +20,8 @@ from ivr.vocabulary import Action, Ask, Call, Connect, End, Handover, Play, Reco
 STEP_PATH = "/voice/step"
 WAIT_PATH = "/voice/wait"
 CONFIRM_PATH = "/voice/confirm"
+TRANSCRIPT_PATH = "/voice/voicemail/transcript"  # a voicemail's transcribeCallback
+RECORDING_PATH = "/voice/voicemail/recording"  # its recordingStatusCallback
 DIAL_TIMEOUT = 30
 # Every key the caller presses at a prompt is input, "#" included: Twilio's default
 # finishOnKey="#" would end the <Gather> on a lone "#" as if nothing were pressed (the step
@@ -125,7 +127,9 @@ def render(
             # Voicemail (https://www.twilio.com/docs/voice/twiml/record): a beep, at most
             # maxLength seconds, any key ends it; the action gets RecordingSid, RecordingUrl
             # and RecordingDuration. With nothing recorded Twilio goes on to the next verb:
-            # the step then hears no recording.
+            # the step then hears no recording. The action's RecordingUrl may not serve the
+            # file yet: recordingStatusCallback says when it does (completed) or that there is
+            # none (absent); transcribeCallback brings the text (ivr.webhooks.voicemail_callback).
             url = step_url(action.then, path, extra)
             response.record(
                 action=url,
@@ -134,6 +138,10 @@ def render(
                 play_beep=True,
                 timeout=5,
                 transcribe=action.transcribe or None,
+                recording_status_callback=RECORDING_PATH,
+                recording_status_callback_method="POST",
+                recording_status_callback_event="completed absent",
+                transcribe_callback=TRANSCRIPT_PATH if action.transcribe else None,
             )
             response.redirect(url, method="POST")
         # RequestCallback and CancelCallback are the webhook edge's to carry out: no TwiML

@@ -611,6 +611,43 @@ def _carry_out(
     return turn
 
 
+def voicemail_callback(app: Onshore, request: TwilioRequest) -> str:
+    """A voicemail's callbacks (``<Record>``, ivr.twiml): recordingStatusCallback when the
+    file is there or not (``voicemail_recording``), and transcribeCallback with the text or
+    a failed status (``voicemail_transcript``, only with the flow's ``transcribe``). Both
+    come after the call's own requests; each goes into that call's evidence once per
+    recording, where ``ivr voicemail show`` reads it."""
+    form = request.form
+    recording = form.get("RecordingSid", "")
+    if request.path == twiml.TRANSCRIPT_PATH:
+        step = "voicemail_transcript"
+        fields: tuple[tuple[str, str], ...] = (
+            ("recording", recording),
+            ("status", form.get("TranscriptionStatus", "")),
+            ("transcription", form.get("TranscriptionSid", "")),
+            ("text", form.get("TranscriptionText", "")),
+        )
+    else:
+        step = "voicemail_recording"
+        fields = (
+            ("recording", recording),
+            ("status", form.get("RecordingStatus", "")),
+            ("url", form.get("RecordingUrl", "")),
+            ("duration", form.get("RecordingDuration", "")),
+            *((("error", form["ErrorCode"]),) if form.get("ErrorCode") else ()),
+        )
+    event = Event(f"{step}:{recording}", step, fields)
+    return _answer(
+        app,
+        form.get("CallSid", ""),
+        Scope(),
+        form.get("From", ""),
+        app.clock(),
+        lambda view, fresh: (twiml.empty(), [event]),
+        check=False,
+    )
+
+
 def _callback_store(app: Onshore) -> Any:
     from ivr.callback_store import CallbackStore
 
@@ -628,6 +665,8 @@ def store_centers(app: Onshore) -> Mapping[str, Any]:
 ROUTES: dict[str, Callable[[Onshore, TwilioRequest], str]] = {
     "/voice/callback": callback_routes.leg,
     "/voice/callback/status": callback_routes.status,
+    "/voice/voicemail/transcript": voicemail_callback,
+    "/voice/voicemail/recording": voicemail_callback,
     "/voice": voice,
     "/voice/step": step,
     "/voice/wait": wait,

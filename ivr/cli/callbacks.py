@@ -50,13 +50,26 @@ def cmd_callbacks(args: argparse.Namespace) -> int:
 
 
 def voicemails(args: argparse.Namespace) -> Iterator[dict[str, str]]:
-    """The voicemail_left events of the period asked for (default: the last 7 days)."""
+    """The voicemail_left events of the period asked for (default: the last 7 days), each
+    with what Twilio sent after the call: the recording's status (voicemail_recording:
+    ``recording_status``, completed once the file is there, or absent) and its transcript
+    (voicemail_transcript: ``transcript`` and ``transcript_status``)."""
     today = datetime.now(UTC).date()
     start, end = period.parse(args.from_ or str(today - timedelta(days=7)), args.to or str(today))
+    left: list[dict[str, str]] = []
+    later: dict[str, dict[str, str]] = {}  # per recording: what came after the call
     for _, flat in audit.period(options.store(args), start, end, options.archive_folder(args)):
         event = dict(zip(flat[::2], flat[1::2], strict=True))
-        if event.get("step") == "voicemail_left":
-            yield event
+        step, recording = event.get("step"), event.get("recording", "")
+        if step == "voicemail_left":
+            left.append(event)
+        elif step == "voicemail_transcript":
+            found = later.setdefault(recording, {})
+            found.update(transcript=event.get("text", ""), transcript_status=event.get("status", ""))
+        elif step == "voicemail_recording":
+            later.setdefault(recording, {})["recording_status"] = event.get("status", "")
+    for event in left:
+        yield {**event, **later.get(event.get("recording", ""), {})}
 
 
 def _line(event: Mapping[str, str], done: Mapping[bytes, bytes]) -> str:
@@ -64,6 +77,7 @@ def _line(event: Mapping[str, str], done: Mapping[bytes, bytes]) -> str:
     return (
         f"{mark}  {event.get('at', '')}  {event.get('recording', '')}  {event.get('duration', '')} s"
         f"  {event.get('center', '')}  {event.get('language', '')}  call {event.get('call', '')}"
+        + ("  transcript" if event.get("transcript_status") == "completed" else "")
     )
 
 
@@ -88,6 +102,9 @@ def cmd_voicemail(args: argparse.Namespace) -> int:
     if args.action == "show":
         for name in ("recording", "url", "duration", "center", "language", "call", "caller", "at"):
             print(f"{name}: {match.get(name, '')}")
+        print(f"recording status: {match.get('recording_status', '') or 'not yet'}")
+        status = match.get("transcript_status", "")
+        print(f"transcript: {match.get('transcript', '') if status == 'completed' else status or 'none'}")
         when = done.get(args.sid.encode())
         print(f"done: {when.decode() if when else 'no'}")
         return 0
