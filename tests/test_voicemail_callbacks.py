@@ -41,8 +41,8 @@ def test_the_transcript_and_the_recording_status_reach_the_evidence_and_the_list
         assert all(status == 200 for status in t.statuses)
         seen = dict(steps(server, t.call_sid))
         sid = seen["voicemail_left"]["recording"]
-        assert seen["voicemail_transcript"]["recording"] == sid and seen["voicemail_transcript"]["text"] == words
-        assert seen["voicemail_transcript"]["status"] == "completed"
+        text = seen["voicemail_transcript"]
+        assert text["recording"] == sid and text["text"] == words and text["status"] == "completed"
         assert seen["voicemail_recording"]["status"] == "completed"
         # a replayed callback is one step, not two
         again = phone.post("/voice/voicemail/transcript", t.later[-1][1])
