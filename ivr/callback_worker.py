@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 QUEUE = "onshore-callbacks"
 CALLBACK_PATH, CALLBACK_STATUS_PATH = "/voice/callback", "/voice/callback/status"
 DISPATCH_SECONDS = 2.0
+# Twilio's date_created has whole seconds (RFC 2822): a call created in the claim's second
+# may read up to 1 s before it; 1 s more for the hosts' clocks against Twilio's (NTP).
+CLOCK_MARGIN = 2.0
 
 
 @dataclass
@@ -209,6 +212,11 @@ def dispatch_with(ctx: Context, enqueue: Any, now: float | None = None) -> int:
         if callback is None:
             continue
         if callbacks.abandoned(callback, now, ctx.lease):
+            adopted = _call_of_claim(ctx, callback)
+            if adopted is not None:  # Twilio has the call (or could not say): no second one
+                callback = adopted
+                by_center.setdefault(callback.center, {})[callback.id] = callback
+                continue
             back = replace(callback, state="pending", worker="", claimed=0.0)
             if ctx.callbacks.swap(callback, back, ("dialing",)):
                 log.warning(
@@ -230,6 +238,53 @@ def dispatch_with(ctx: Context, enqueue: Any, now: float | None = None) -> int:
             enqueue(callback)
             enqueued += 1
     return enqueued
+
+
+def _call_of_claim(ctx: Context, callback: Callback) -> Callback | None:
+    """Before a claim with no sign of a call is given back: did Twilio create one anyway?
+
+    The claimer may have died after Twilio accepted the create but before writing the
+    CallSid, with Twilio's first status callback not yet in (a slow webhook queue). The
+    Calls list (``GET .../Calls.json``, filtered by To and From) is asked for a call between
+    the two numbers created since the claim; one found is adopted (its CallSid written, the
+    attempt goes on and its status callbacks end it). The callback as it is now when the
+    claim must stay (a call found, or Twilio could not be asked: the next pass asks again),
+    None when there is no call and the claim may be given back."""
+    since = callback.claimed - CLOCK_MARGIN
+    try:
+        found = [
+            call
+            for call in ctx.rest.calls.list(to=callback.number, from_=callback.called, limit=20, page_size=20)
+            if call.date_created is not None and call.date_created.timestamp() >= since
+        ]
+    except Exception as exc:  # noqa: BLE001 - every REST failure is read by twilio_rest
+        log.warning(
+            "callback %s: the Calls list failed (%s); the claim stays", callback.id, twilio_rest.reason(exc)
+        )
+        return callback
+    if not found:
+        return None
+    call = min(found, key=lambda c: c.date_created)  # the first since the claim: this attempt's
+    adopted = replace(callback, outbound=str(call.sid))
+    if not ctx.callbacks.swap(callback, adopted, ("dialing",)):
+        return ctx.callbacks.load(callback.id) or callback
+    log.warning(
+        "callback %s attempt %d: its worker died after Twilio created call %s (%s); adopted",
+        callback.id,
+        callback.attempt,
+        call.sid,
+        call.status,
+    )
+    record(
+        ctx,
+        callback,
+        "callback_placed",
+        str(callback.attempt),
+        attempt=callback.attempt,
+        outbound=call.sid,
+        center=callback.center,
+    )
+    return adopted
 
 
 def schedule_dispatch(ctx: Context, at: float) -> None:

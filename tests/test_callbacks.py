@@ -283,6 +283,37 @@ def test_a_worker_killed_after_twilio_took_the_request_does_not_call_twice(line)
     assert store.load(cb.id).outbound == cloud.placed(PERSON)[0].sid  # learnt from Twilio's callback
 
 
+def test_a_worker_killed_after_twilio_took_the_request_with_callbacks_late_does_not_call_twice(line):
+    """Twilio accepted the create, the worker died before writing the CallSid, and Twilio's
+    first status callback comes after the lease: the Calls list shows the call, which the
+    dispatcher adopts instead of giving the claim back."""
+    server, cloud, workers, store = line
+    cloud.create_delay = 1.0  # the REST request is in flight when the worker dies
+    cloud.started.clear()  # and Twilio's callbacks come after the 1.5 s lease (held until adopted)
+    cb = callback()
+    store.request(cb)
+    first = workers.start()
+    wait_for(lambda: cloud.requests, 20, what="the REST request")
+    horse = int(store.load(cb.id).worker.rpartition(":")[2])  # rq's work horse, in a session of its own
+    workers.kill(first)
+    os.kill(horse, signal.SIGKILL)
+    workers.start()
+    wait_for(lambda: cloud.placed(PERSON), 20, what="the call Twilio created")
+    wait_for(lambda: store.load(cb.id).outbound, 30, what="the adopted CallSid")
+    (call,) = cloud.placed(PERSON)
+    assert store.load(cb.id).outbound == call.sid and not call.callbacks  # before Twilio's word
+    listed = [r for r in cloud.requests if r[0] == "GET" and r[1].endswith("/Calls.json")]
+    assert listed and listed[0][2]["To"] == [PERSON]
+    assert "callback_placed" in [s for s, _ in steps(server, cb.call_sid)]
+    time.sleep(2.0)  # more passes past the lease: the adopted claim is not given back
+    assert len(cloud.placed(PERSON)) == 1
+    cloud.started.set()
+    assert closed(store, cb, workers=workers).state == "done"
+    time.sleep(2.0)  # past the lease again: a second call would have been placed by now
+    cloud.settle()
+    assert len(cloud.placed(PERSON)) == 1
+
+
 def test_a_claim_whose_worker_died_before_calling_is_given_back_and_placed(line):
     server, cloud, workers, store = line
     cb = callback()

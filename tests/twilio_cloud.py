@@ -18,6 +18,9 @@ including the inconvenient parts:
 - ``POST .../Calls/{CallSid}.json``: ``Url`` or ``Twiml`` redirects a call in progress (a call
   not in progress: 21220), ``Status=canceled`` ends a queued or ringing call, ``Status=completed``
   ends it whatever its state; an unknown call is 404 with error 20404; ``GET`` fetches it;
+- ``GET .../Calls.json`` reads the account's calls (https://www.twilio.com/docs/voice/api/call-resource#read-multiple-call-resources),
+  filtered by ``To``, ``From`` and ``Status`` (one of the call statuses, else 400 error 20001),
+  ``PageSize`` 1 to 1000 (default 50), as one page with Twilio's paging fields;
 - errors are JSON: ``code``, ``message``, ``more_info``, ``status``, as the SDK reads them.
 
 After a call is created the stand-in plays it as the telephone network would, in a thread:
@@ -133,6 +136,9 @@ class TwilioCloud:
         self.api_keys = dict(api_keys or {})
         self.ring_seconds = ring_seconds  # how long a phone rings before it is answered
         self.create_delay = 0.0  # seconds Twilio takes to answer a Calls create (a slow API)
+        # cleared: created calls stay queued, their status callbacks held (a slow webhook queue)
+        self.started = threading.Event()
+        self.started.set()
         self.calls: dict[str, CloudCall] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []  # method, path, form
         self.scripts: dict[str, deque[str]] = {}
@@ -227,6 +233,8 @@ class TwilioCloud:
         if parts.path == f"{calls}.json" and method == "POST":
             time.sleep(self.create_delay)  # the call is placed even if the client is gone by then
             return 201, self._create(account, form)
+        if parts.path == f"{calls}.json" and method == "GET":
+            return 200, self._read(account, parts.path, form)
         match = re.fullmatch(re.escape(calls) + r"/(CA[0-9a-f]{32})\.json", parts.path)
         if match and method in ("GET", "POST"):
             call = self.calls.get(match.group(1))
@@ -304,6 +312,49 @@ class TwilioCloud:
         thread.start()
         return resource
 
+    def _read(self, account: str, path: str, query: dict[str, list[str]]) -> dict[str, object]:
+        """One page of the account's calls, the most recent first, filtered as asked."""
+        one = {name: values[-1] for name, values in query.items()}
+        status = one.get("Status", "")
+        statuses = (
+            "queued",
+            "ringing",
+            "in-progress",
+            "canceled",
+            "completed",
+            "failed",
+            "busy",
+            "no-answer",
+        )
+        if status and status not in statuses:
+            raise RestError(400, 20001, f"Status must be one of {', '.join(statuses)}")
+        try:
+            size = int(one.get("PageSize", "50"))
+        except ValueError:
+            size = 0
+        if not 1 <= size <= 1000:
+            raise RestError(400, 20001, "PageSize must be between 1 and 1000")
+        with self.lock:
+            found = [
+                c
+                for c in sorted(self.calls.values(), key=lambda c: c.created, reverse=True)
+                if one.get("To", c.to) == c.to
+                and one.get("From", c.from_) == c.from_
+                and status in ("", c.status)
+            ][:size]
+        uri = f"{path}?PageSize={size}&Page=0"
+        return {
+            "calls": [c.resource(account) for c in found],
+            "end": max(0, len(found) - 1),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+
     def _update(self, call: CloudCall, form: dict[str, list[str]]) -> None:
         one = {name: values[-1] for name, values in form.items()}
         call.updates.append(one)
@@ -321,6 +372,7 @@ class TwilioCloud:
         """The call as the network plays it: ring, the outcome, the callbacks, the TwiML."""
         try:
             kind, _, keys = call.outcome.partition(":")
+            self.started.wait(120)  # still queued meanwhile
             self._event(call, "initiated", "initiated")
             if kind == "failed":
                 call.status = "failed"
