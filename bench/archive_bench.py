@@ -61,8 +61,8 @@ if {what!r}.startswith("verify"):
     what = f"{{v.entries:,}} entries, {{v.anchors:,}} anchors, {{said}}"
 else:
     start, end = date.fromisoformat({start!r}), date.fromisoformat({end!r})
-    built = report.build_report(report.as_events(audit.period(store, start, end, folder)),
-                                start, end)
+    rows = audit.period(store, start, end, folder, stored=True)
+    built = report.build_report(report.stored_events(rows), start, end)
     report.render(built, "text")
     what = f"{{built.volume.calls_received:,}} calls"
 # VmHWM, this process's own peak RSS: getrusage's ru_maxrss keeps the forking parent's

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -246,10 +246,13 @@ def _row(line: bytes) -> list[str]:
     return row
 
 
-def period(folder: Path, first: str, end: str) -> Iterator[tuple[str, list[str]]]:
-    """Archived entries from id ``first`` up to, not including, id ``end`` (an "(" id)."""
+def period(
+    folder: Path, first: str, end: str, shape: Callable[[list[str]], list[str]] = unpack
+) -> Iterator[tuple[str, list[str]]]:
+    """Archived entries from id ``first`` up to, not including, id ``end`` (an "(" id),
+    unpacked (``evidence.unpack``), or as ``shape`` makes them from the stored fields."""
     low, high = stream_order(first), stream_order(end.lstrip("("))
     days = [d for d in manifest(folder) if stream_order(d.last) >= low and stream_order(d.first) < high]
     for entry_id, stored in entries(folder, days, {}, check=False):
         if low <= stream_order(entry_id) < high:
-            yield entry_id, unpack(stored)
+            yield entry_id, shape(stored)

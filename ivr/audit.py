@@ -22,7 +22,7 @@ from ivr.chain_walk import CHAIN_TAIL, check_entry
 from ivr.chain_walk import SPLIT_AT as SPLIT_AT
 from ivr.chain_walk import Verdict as Verdict
 from ivr.chain_walk import verify as verify
-from ivr.evidence import Keyring, pairs
+from ivr.evidence import Keyring, pairs, unpack
 from ivr.store import Store
 
 
@@ -64,20 +64,28 @@ def _range(start: date, end: date) -> tuple[str, str]:
 
 
 def period(
-    store: Store, start: date, end: date, folder: Path | None = None
+    store: Store, start: date, end: date, folder: Path | None = None, stored: bool = False
 ) -> Iterator[tuple[str, list[str]]]:
     """Entries that may belong to calls received from start to end, from the archive in
-    ``folder`` and then Redis: a day of slack after ``end`` for calls that ran past midnight."""
+    ``folder`` and then Redis: a day of slack after ``end`` for calls that ran past midnight.
+    Unpacked (``Store.entries``), or with ``stored`` as Redis holds them (``Store.stored``),
+    for a reader that decodes only what it needs."""
     first_id, last_id = _range(start, end + timedelta(days=1))
     days = archive.manifest(folder) if folder is not None else []
+    read = store.stored if stored else store.entries
     if folder is None or not days:
-        yield from store.entries(first_id, last_id)
+        yield from read(first_id, last_id)
         return
-    yield from archive.period(folder, first_id, last_id)
+    yield from archive.period(folder, first_id, last_id, _as_stored if stored else unpack)
     # what the archive holds is read from it alone, even before Redis pruned it
     if stream_order(days[-1].last) >= stream_order(first_id):
         first_id = f"({days[-1].last}"
-    yield from store.entries(first_id, last_id)
+    yield from read(first_id, last_id)
+
+
+def _as_stored(stored: list[str]) -> list[str]:
+    """A day file's row as read: already the fields as Redis held them."""
+    return stored
 
 
 def export(store: Store, start: date, end: date, fmt: str, out: Path) -> tuple[int, str]:

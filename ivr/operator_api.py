@@ -60,7 +60,7 @@ def reports() -> Response:
     try:
         folder = Path(settings.archive_dir) if settings.archive_dir else None
         built = report.build_report(
-            report.as_events(audit.period(store, start, end, folder)),
+            report.stored_events(audit.period(store, start, end, folder, stored=True)),
             start,
             end,
             request.args.get("flow") or None,

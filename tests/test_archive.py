@@ -147,6 +147,31 @@ def test_report_over_files_and_redis_equals_report_over_redis(store, redis_clien
         )
 
 
+def test_stored_rows_are_read_as_the_unpacked_entries(store, month, tmp_path):
+    """``stored_events`` over the rows as Redis and the day files hold them gives the report
+    of ``as_events`` over the unpacked entries, in every format; entries of the earlier layout
+    and sealed text that is not an event's are read the unpacked way."""
+    start, end = date(2026, 11, 1), date(2026, 11, 30)
+    archive.archive(store, tmp_path, 25, TODAY)
+    unpacked = list(audit.period(store, start, end, tmp_path))
+    rows = list(audit.period(store, start, end, tmp_path, stored=True))
+    assert [i for i, _ in rows] == [i for i, _ in unpacked] and rows[0][1][0] == "event"
+    assert [unpack(f) for _, f in rows] == [f for _, f in unpacked]
+    odd = [
+        ("9990000000000-0", ["call", "CAold", "step", "routed"]),  # earlier layout
+        ("9990000000000-1", ["event", "not json", "prev", "p", "hash", "h"]),
+        ("9990000000000-2", ["event", '["call","CAodd","step"]', "prev", "p", "hash", "h"]),
+    ]
+    for tail in ([], odd):
+        entries = [*unpacked, *((i, unpack(f)) for i, f in tail)]
+        old = report.build_report(report.as_events(entries), start, end)
+        new = report.build_report(report.stored_events([*rows, *tail]), start, end)
+        assert old.volume.calls_received > 300
+        for fmt in report.FORMATS:
+            assert report.render(new, fmt) == report.render(old, fmt)
+    assert new.source.malformed_events == old.source.malformed_events > 0
+
+
 def test_the_reports_route_reads_the_archive_too(redis_server, store, month, tmp_path):
     # the operator instance with IVR_ARCHIVE_DIR: the same report as before archiving
     app = create_app(

@@ -20,7 +20,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"note: the archive folder {folder} does not exist: the report holds only what Redis holds",
             file=sys.stderr,
         )
-    events = report.as_events(audit.period(options.store(args), start, end, folder))
+    events = report.stored_events(audit.period(options.store(args), start, end, folder, stored=True))
     built = report.build_report(events, start, end, args.flow, options.home(args))
     print(report.render(built, args.format), end="")
     if args.flow and not built.volume.calls_received and args.format not in SHOW_THEIR_WARNINGS:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ivr.report.build import as_events, build_report
+from ivr.report.build import as_events, build_report, stored_events
 from ivr.report.csv_table import render_csv
 from ivr.report.figures import DEFINITIONS, Report, percent
 from ivr.report.html_page import render_html
@@ -49,6 +49,7 @@ __all__ = [
     "build_report",
     "percent",
     "render",
+    "stored_events",
 ]
 
 _RENDERERS: dict[str, Callable[[Report], str]] = {

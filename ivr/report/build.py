@@ -18,6 +18,9 @@ import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
+
+from ivr.evidence import unpack
 from ivr.report.calls import READERS, Call
 from ivr.report.figures import Report, Source
 from ivr.report.totals import Totals
@@ -33,6 +36,30 @@ def as_events(entries: Iterable[tuple[str, Sequence[str]]]) -> Iterator[dict[str
     for entry_id, flat in entries:
         pairs = iter(flat)
         event = dict(zip(pairs, pairs, strict=False))
+        event["id"] = entry_id
+        yield event
+
+
+def stored_events(entries: Iterable[tuple[str, Sequence[str]]]) -> Iterator[dict[str, str]]:
+    """``as_events`` of the entries as Redis holds them (``Store.stored``, or
+    ``audit.period(..., stored=True)``): the sealed text is decoded straight into the event,
+    without the chain fields, which the report does not read (``prev`` and ``hash``), and
+    without building the unpacked list first. Entries of another layout, or whose sealed
+    fields do not pair up, are read as ``as_events`` reads them unpacked."""
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for entry_id, stored in entries:
+        flat = None
+        if len(stored) == 6 and stored[0] == "event":
+            try:
+                flat = loads(stored[1])
+            except decode_error:
+                flat = None
+        if isinstance(flat, list) and not len(flat) & 1:
+            pairs = iter(flat)
+            event = dict(zip(pairs, pairs, strict=False))  # the length is even: no strict check
+        else:
+            pairs = iter(unpack(stored))
+            event = dict(zip(pairs, pairs, strict=False))
         event["id"] = entry_id
         yield event
 
