@@ -74,25 +74,29 @@ class Totals:
         if c.day is None:
             self.source.calls_without_received += 1
             return
-        day = self.daily[c.day]
+        ends = outcomes(c) if c.bridges else []
+        answered = [read == ANSWERED for read, _, _ in ends]
+        self._call(sid, c, c.day, ends, answered)
+        rules = self.by_rules.get(c.rules)
+        if rules is None:
+            rules = self.by_rules[c.rules] = Totals(
+                self.start, self.end, self.flow, self.home, Source(), nested=True
+            )
+        rules._call(sid, c, c.day, ends, answered)  # the same call in its rule set's sums
+
+    def _call(self, sid: str, c: Call, received: str, ends: list[End], answered: list[bool]) -> None:
+        """A call with a 'received', its bridges' ends already read (``outcomes``)."""
+        day = self.daily[received]
         self.volume.calls_received += 1
         self.volume.handed_off += c.handed_off
         self.volume.disclosed_at_bind += c.bound
         day.calls_received += 1
         self._caller(c)
-        ends = outcomes(c) if c.bridges else []
-        answered = [read == ANSWERED for read, _, _ in ends]
         self._bridges(sid, c, day, ends, answered)
         self._transfers(c, answered)
-        self._domestic(sid, c, ends, answered)
+        if not self.nested:  # a rule set's certification has no domestic figures (certify)
+            self._domestic(sid, c, ends, answered)
         self._line(c)
-        if not self.nested:
-            rules = self.by_rules.get(c.rules)
-            if rules is None:
-                rules = self.by_rules[c.rules] = Totals(
-                    self.start, self.end, self.flow, self.home, Source(), nested=True
-                )
-            rules.add(sid, c)
 
     def _line(self, c: Call) -> None:
         """The number's line: its rule sets, and whether a home_only line stayed home."""
