@@ -189,6 +189,7 @@ def step(app: Onshore, request: TwilioRequest) -> str:
                 now,
                 request.args.get("f", ""),
                 "malformed step URL" if call is None else "flow version unknown",
+                reply,
             )
         logs.at(call.flow, call.version, call.state)
         facts = Facts(sid, now, view.centers, app.settings.home_country, call.exempt or None, fresh)  # type: ignore[arg-type]
@@ -519,15 +520,23 @@ def _run(decide: Callable[[], Turn], flow: Flow, call: Call, facts: Facts) -> Tu
     return engine.turn_or_safe_answer(decide, flow, call, facts, failed)
 
 
-def _lost(app: Onshore, sid: str, now: datetime, flow_id: str, reason: str) -> Decision:
-    """A step we cannot place: the newest known version of its flow decides the safe answer."""
+def _lost(
+    app: Onshore, sid: str, now: datetime, flow_id: str, reason: str, reply: Reply | None = None
+) -> Decision:
+    """A step we cannot place: the newest known version of its flow decides the safe answer.
+    A voicemail's <Record> action is kept even then: the recording exists at Twilio, and the
+    record must say so (a worker that never read the flow, with Redis down, lands here)."""
+    kept: list[Event] = []
+    if isinstance(reply, Recorded) and reply.sid:
+        fields = (("recording", reply.sid), ("url", reply.url), ("duration", reply.duration))
+        kept = [Event(f"voicemail_left:lost:{reply.sid}", "voicemail_left", fields)]
     flow = app.store.remembered_flow(flow_id, None)
     event = Event("safe_answer:lost", "safe_answer", (("reason", reason),))
     if flow is None:
-        return twiml.apology(GENERIC_APOLOGY), [event]
+        return twiml.apology(GENERIC_APOLOGY), [*kept, event]
     facts = Facts(sid, now, app.store.memory.latest.centers, app.settings.home_country, None, False)
     turn = engine.safe_answer(flow, Call(flow.id, flow.version, flow.start), facts, reason)
-    return twiml.render(tuple(turn.actions)), turn.events
+    return twiml.render(tuple(turn.actions)), [*kept, *turn.events]
 
 
 def _domestic_facts(app: Onshore, flow: Flow, hashed: str, first: bool) -> dict[str, Any]:

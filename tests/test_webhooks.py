@@ -74,6 +74,23 @@ def test_engine_crash_still_gets_the_flows_safe_answer(client, redis_client, mon
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
 
 
+def test_a_recording_at_a_step_of_an_unknown_flow_is_still_recorded(client, redis_client):
+    """A <Record> action no flow can place (a worker that never read the flow, with Redis
+    down, or a version gone): the recording exists at Twilio, so the record keeps it."""
+    sid = "CA" + "e" * 32
+    form = {
+        **incoming(SUPPORT, sid=sid),
+        "RecordingSid": "RE" + "1" * 32,
+        "RecordingUrl": "https://x",
+        "RecordingDuration": "7",
+    }
+    response = post(client, "/voice/step?f=support&v=99&s=@voicemail", form)
+    assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    kept = {e["step"]: e for e in events(redis_client, sid)}
+    assert kept["safe_answer"]["reason"] == "flow version unknown"
+    assert (kept["voicemail_left"]["recording"], kept["voicemail_left"]["duration"]) == ("RE" + "1" * 32, "7")
+
+
 @pytest.mark.parametrize(
     "query",
     ["", "?f=support", "?f=support&v=x&s=bridge", "?f=support&v=1&s=no-such-state", "?f=nope&v=1&s=greet"],
