@@ -230,7 +230,7 @@ class Store(Record, Publishing):
         when Redis is down and a webhook needs one) and, at its end, every live flow and
         center, so that a number this process never answered still gets its own flow's safe
         answer; True when a pass ended. Never on a caller's time (``ivr.chores``)."""
-        cursor, rows = self._through_breaker(
+        cursor, rows = self.through_breaker(
             lambda: self.client.hscan(keys.NUMBERS, self._scan_cursor, count=count)
         )
         found = {e164.decode(): raw for e164, raw in rows.items()}
@@ -242,7 +242,7 @@ class Store(Record, Publishing):
         if self._scan_cursor:
             return False
         self.memory.raw_numbers = self._scanned  # a number no longer published is forgotten
-        flows_raw, centers_raw = self._through_breaker(
+        flows_raw, centers_raw = self.through_breaker(
             lambda: (self.client.hgetall(keys.FLOWS), self.client.hgetall(keys.CENTERS))
         )
         versions = {f.decode(): parse_live(v.decode())[0] for f, v in flows_raw.items()}
@@ -284,7 +284,7 @@ class Store(Record, Publishing):
                 self._on_line("SCRIPT", "LOAD", _COMMIT)
                 return self._on_line("EVALSHA", self._commit.sha, len(names), *names, *argv)
 
-        reply = self._through_breaker(run)
+        reply = self.through_breaker(run)
         self._learn_clock(int(reply[-1]) / 1000 - time.time())
         if reply[0] == 2:
             raise StoreUnavailable("Redis ran the write after the answer's deadline; nothing written")
@@ -329,7 +329,7 @@ class Store(Record, Publishing):
             return "*"
         return "\n".join(flow.reach)
 
-    def _through_breaker(self, call: Callable[[], T]) -> T:
+    def through_breaker(self, call: Callable[[], T]) -> T:
         """Round trips to Redis, unless the breaker says it failed a moment ago (then
         CircuitOpen, at once). Raises StoreUnavailable when Redis fails now."""
         breaker = self.breaker
@@ -385,13 +385,13 @@ class Store(Record, Publishing):
         missing = [(f, v) for f, v in versions.items() if (f, v) not in self._flows]
         if not missing:
             return
-        docs = self._through_breaker(lambda: self.client.mget([keys.flow_version(f, v) for f, v in missing]))
+        docs = self.through_breaker(lambda: self.client.mget([keys.flow_version(f, v) for f, v in missing]))
         for (flow_id, version), raw in zip(missing, docs, strict=True):
             if raw:
                 self._parse_flow(flow_id, version, raw)
 
     def _read_clock(self) -> None:
-        seconds, micros = self._through_breaker(self.client.time)
+        seconds, micros = self.through_breaker(self.client.time)
         self._learn_clock(seconds + micros / 1e6 - time.time())
 
     def _learn_clock(self, sample: float) -> None:
@@ -415,7 +415,7 @@ class Store(Record, Publishing):
     def has_step(self, call_sid: str, step_key: str) -> bool:
         """True when this call's evidence holds this step; raises StoreUnavailable."""
         steps = keys.call_steps(call_sid)
-        return bool(self._through_breaker(lambda: self._on_line("SISMEMBER", steps, step_key)))
+        return bool(self.through_breaker(lambda: self._on_line("SISMEMBER", steps, step_key)))
 
     def record_wait(self, center: str, call_sid: str, seconds: int, at: float) -> None:
         """Remember how long a caller waited in a center's queue before an agent answered
@@ -428,13 +428,13 @@ class Store(Record, Publishing):
             pipe.zremrangebyrank(waits, 0, -RECENT - 1)
             pipe.execute()
 
-        self._through_breaker(run)
+        self.through_breaker(run)
 
     def recent_waits(self, center: str) -> list[tuple[float, float]]:
         """(when, seconds) recent callers waited in a center's queue, newest first; raises
         StoreUnavailable."""
         waits = keys.queue_waits(center)
-        flat = self._through_breaker(  # on the webhook's own line: one round trip
+        flat = self.through_breaker(  # on the webhook's own line: one round trip
             lambda: self._on_line("ZREVRANGE", waits, 0, RECENT - 1, "WITHSCORES")
         )
         # RESP3 replies pair each member with its score; RESP2 gives them flat
@@ -451,7 +451,7 @@ class Store(Record, Publishing):
         cached = self._flows.get((flow_id, version))
         if cached is not None:
             return cached
-        raw = self._through_breaker(lambda: self.client.get(keys.flow_version(flow_id, version)))
+        raw = self.through_breaker(lambda: self.client.get(keys.flow_version(flow_id, version)))
         return self._parse_flow(flow_id, version, raw) if raw else None
 
     def remembered_flow(self, flow_id: str, version: int | None) -> Flow | None:

@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound
@@ -74,6 +75,7 @@ from ivr.vocabulary import (
     Turn,
 )
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 GENERIC_APOLOGY = "We are sorry, we cannot take your call right now. Please call again later."
@@ -116,6 +118,8 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
     sid, to = form.get("CallSid", ""), form.get("To", "")
     now = app.clock()
 
+    read: dict[tuple[str, int], dict[str, Any]] = {}  # _domestic_facts, once per webhook
+
     def decide(view: View, fresh: bool) -> Decision:
         number = view.number
         flow = _flow(app, number.flow, view.versions.get(number.flow), fresh) if number else None
@@ -133,7 +137,9 @@ def voice(app: Onshore, request: TwilioRequest) -> str:
         )
         if flow is not None and (flow.offers_choice or flow.announce_domestic_wait):
             facts = replace(
-                facts, caller=form.get("From", ""), **_domestic_facts(app, flow, _hashed(app, form), True)
+                facts,
+                caller=form.get("From", ""),
+                **_domestic_facts(app, flow, _hashed(app, form), True, read),
             )
         received = evidence.received(
             to,
@@ -180,6 +186,8 @@ def step(app: Onshore, request: TwilioRequest) -> str:
     except (KeyError, ValueError):
         call = None
 
+    read: dict[tuple[str, int], dict[str, Any]] = {}  # _domestic_facts, once per webhook
+
     def decide(view: View, fresh: bool) -> Decision:
         flow = _flow(app, call.flow, call.version, fresh) if call else None
         if call is None or flow is None:
@@ -194,7 +202,7 @@ def step(app: Onshore, request: TwilioRequest) -> str:
         logs.at(call.flow, call.version, call.state)
         facts = Facts(sid, now, view.centers, app.settings.home_country, call.exempt or None, fresh)  # type: ignore[arg-type]
         if flow.offers_choice or flow.announce_domestic_wait:
-            facts = replace(facts, caller=form.get("From", ""), **_domestic_facts(app, flow, "", False))
+            facts = replace(facts, caller=form.get("From", ""), **_domestic_facts(app, flow, "", False, read))
         turn = _run(lambda: engine.resume(flow, call, reply, facts), flow, call, facts)
         if any(isinstance(a, (RequestCallback, CancelCallback)) for a in turn.actions):
             turn = _carry_out(
@@ -212,7 +220,7 @@ def step(app: Onshore, request: TwilioRequest) -> str:
         reply = _queue_left(app, sid, call, reply, now)
         if call.domestic:  # out of the domestic line, whatever the end (a no-op when not in it)
             try:
-                _callback_store(app).leave(call.center, sid)
+                _callbacks(app, lambda store: store.leave(call.center, sid))
             except Exception:  # noqa: BLE001 - its lease lapses on its own
                 log.warning("call %s: could not leave %s's line", sid, call.center)
     scope = Scope(flow=call.flow, version=call.version) if call else Scope()
@@ -279,7 +287,7 @@ def _in_line(app: Onshore, flow: Flow, center: str, sid: str, asked: float) -> N
     line (``ivr.callback_store``) while the hold requests keep coming: a lease of three
     hold segments, renewed by each; so no callback requested later is placed before them."""
     try:
-        _callback_store(app).join(center, sid, asked, lease=3.0 * flow.offer_every)
+        _callbacks(app, lambda store: store.join(center, sid, asked, lease=3.0 * flow.offer_every))
     except Exception:  # noqa: BLE001 - hold goes on whatever Redis does
         log.warning("call %s: its place in %s's line could not be kept", sid, center)
 
@@ -539,11 +547,17 @@ def _lost(
     return twiml.render(tuple(turn.actions)), [*kept, *turn.events]
 
 
-def _domestic_facts(app: Onshore, flow: Flow, hashed: str, first: bool) -> dict[str, Any]:
+def _domestic_facts(
+    app: Onshore, flow: Flow, hashed: str, first: bool, read: dict[tuple[str, int], dict[str, Any]]
+) -> dict[str, Any]:
     """What ``ivr.domestic`` reads from Redis: each domestic destination's estimated wait for
     a caller joining now (the queue's recent waits), and on a call's first webhook whether the
-    caller has an open callback. Redis failing: no estimate, no callback known."""
-    out: dict[str, Any] = {}
+    caller has an open callback. Redis failing: no estimate, no callback known. Read once per
+    webhook and flow version (``read``, the webhook's own): a decision taken again (a stale
+    view, the answer from memory) does not ask Redis again."""
+    if (flow.id, flow.version) in read:
+        return read[(flow.id, flow.version)]
+    out: dict[str, Any] = read.setdefault((flow.id, flow.version), {})
     if flow.announce_domestic_wait or flow.domestic_max_wait:
         waits = {}
         for center in {flow.domestic, *flow.domestic_by_language.values()}:
@@ -556,7 +570,7 @@ def _domestic_facts(app: Onshore, flow: Flow, hashed: str, first: bool) -> dict[
         out["domestic_waits"] = waits
     if first and flow.callback is not None and hashed:
         try:
-            out["callback_pending"] = _callback_store(app).of_caller(hashed) is not None
+            out["callback_pending"] = _callbacks(app, lambda store: store.of_caller(hashed)) is not None
         except Exception:  # noqa: BLE001 - Redis down: the call goes on as if none were open
             log.warning("could not read whether the caller has an open callback")
     return out
@@ -571,17 +585,21 @@ def _carry_out(
     from ivr import callbacks
     from ivr.callbacks import Callback
 
-    store, hashed, sid = _callback_store(app), _hashed(app, form), form.get("CallSid", "")
+    hashed, sid = _hashed(app, form), form.get("CallSid", "")
+
+    def cancel(store: Any) -> None:
+        open_one = store.of_caller(hashed)
+        if open_one is not None:
+            store.swap(
+                open_one,
+                callbacks.close(open_one, "cancelled", "by the caller", time.time()),
+                callbacks.OPEN_STATES,
+            )
+
     for action in turn.actions:
         if isinstance(action, CancelCallback):
             try:
-                open_one = store.of_caller(hashed)
-                if open_one is not None:
-                    store.swap(
-                        open_one,
-                        callbacks.close(open_one, "cancelled", "by the caller", time.time()),
-                        callbacks.OPEN_STATES,
-                    )
+                _callbacks(app, cancel)
             except Exception:  # noqa: BLE001 - the cancel is recorded; the worker finds it closed or calls
                 log.warning("call %s: the callback could not be cancelled in Redis", sid)
         if not isinstance(action, RequestCallback):
@@ -604,7 +622,7 @@ def _carry_out(
             ring_timeout=policy.ring_timeout,
         )
         try:
-            place = store.request(callback)
+            place = _callbacks(app, partial(_request, callback))
         except Exception:  # noqa: BLE001 - Redis cannot keep the place: the caller's other way
             log.warning("call %s: callback not recorded (Redis); voicemail or the bridge instead", sid)
             return without(replace(facts, callbacks_down=True))
@@ -655,6 +673,18 @@ def voicemail_callback(app: Onshore, request: TwilioRequest) -> str:
         lambda view, fresh: (twiml.empty(), [event]),
         check=False,
     )
+
+
+def _callbacks(app: Onshore, use: Callable[[Any], T]) -> T:
+    """A round trip to the callbacks' records (``ivr.callback_store``) from a webhook, under
+    the store's breaker like every other one: while Redis is failing, StoreUnavailable at
+    once instead of each webhook waiting out its own timeout."""
+    store = _callback_store(app)
+    return app.store.through_breaker(lambda: use(store))
+
+
+def _request(callback: Any, store: Any) -> int:
+    return int(store.request(callback))
 
 
 def _callback_store(app: Onshore) -> Any:
