@@ -74,6 +74,30 @@ def test_engine_crash_still_gets_the_flows_safe_answer(client, redis_client, mon
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
 
 
+def test_with_the_breaker_open_the_callbacks_record_is_not_asked(app, client, redis_client, monkeypatch):
+    """The first webhook asks Redis whether the caller has an open callback (the support
+    line takes callbacks): through the store's breaker like the commit, so while Redis is
+    failing it is not asked at all (a hung Redis would hold every webhook for its timeout)."""
+    from ivr.callback_store import CallbackStore
+
+    asked = []
+    real = CallbackStore.of_caller
+    monkeypatch.setattr(
+        CallbackStore, "of_caller", lambda self, caller: asked.append(caller) or real(self, caller)
+    )
+    post(
+        client, "/voice", incoming(SUPPORT, sid="CA" + "f" * 32)
+    )  # Redis answers: the process learns the flow
+    assert len(asked) == 1
+    breaker = app.extensions["onshore"].store.breaker
+    breaker.failed("Redis hung (test)")
+    breaker.retry_at = breaker.clock() + 60  # stays open for this test
+    response = post(client, "/voice", incoming(SUPPORT, sid="CA" + "9" * 32))
+    root = assert_valid_twiml(response.get_data(as_text=True), response.content_type)
+    assert root.find("Gather") is not None  # the flow's first prompt, from memory
+    assert len(asked) == 1
+
+
 def test_a_recording_at_a_step_of_an_unknown_flow_is_still_recorded(client, redis_client):
     """A <Record> action no flow can place (a worker that never read the flow, with Redis
     down, or a version gone): the recording exists at Twilio, so the record keeps it."""
