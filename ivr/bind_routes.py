@@ -206,15 +206,8 @@ def agent(app: Onshore, request: TwilioRequest) -> str:
             ("leg", form.get("CallSid", "")),
         ),
     )
-    return webhooks._answer(
-        app,
-        caller,
-        Scope(),
-        "",
-        app.clock(),
-        lambda view, fresh: (document, [event]),
-        check=False,
-        hashed=hashed if evidence.is_caller_hash(hashed) else "",
+    return webhooks.record(
+        app, caller, "", document, [event], hashed=hashed if evidence.is_caller_hash(hashed) else ""
     )
 
 

@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ivr import twiml
-from ivr.store import Scope
 from ivr.twilio_request import TwilioRequest
 from ivr.vocabulary import Event
 
@@ -136,13 +135,4 @@ def _on_callers_call(app: Onshore, callback: Any, document: str, event: Event) -
     """Record a callback's step on the caller's own call (spooled if Redis cannot take it)."""
     from ivr import webhooks
 
-    return webhooks._answer(
-        app,
-        callback.call_sid,
-        Scope(),
-        "",
-        app.clock(),
-        lambda view, fresh: (document, [event]),
-        check=False,
-        hashed=callback.caller,
-    )
+    return webhooks.record(app, callback.call_sid, "", document, [event], hashed=callback.caller)

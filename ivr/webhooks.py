@@ -254,15 +254,7 @@ def wait(app: Onshore, request: TwilioRequest) -> str:
     max_wait, center = _seconds(args.get("w")), args.get("c", "")
     if hold.past_limit(queued, max_wait):  # the URL says so: no flow, no Redis needed
         event = hold.wait_limit(args.get("n", "0"), args.get("s", ""), center, queued, max_wait)
-        return _answer(
-            app,
-            sid,
-            Scope(),
-            form.get("From", ""),
-            now,
-            lambda view, fresh: (twiml.leave(), [event]),
-            check=False,
-        )
+        return record(app, sid, form.get("From", ""), twiml.leave(), [event], now=now)
     try:
         flow = _flow(app, flow_id, int(args.get("v", "0")), True)
     except (ValueError, StoreUnavailable):  # hold goes on whatever Redis does
@@ -342,14 +334,12 @@ def confirm(app: Onshore, request: TwilioRequest) -> str:
     # The answering leg's From is the caller ID it was shown: the caller's own, unless the
     # bridge showed the number dialed; then the URL carries the caller's keyed hash (i).
     hashed = request.args.get("i", "")
-    return _answer(
+    return record(
         app,
         form.get("ParentCallSid") or leg,
-        Scope(),
         form.get("From", ""),
-        app.clock(),
-        lambda view, fresh: (twiml.whisper_answered(accepted), [event]),
-        check=False,
+        twiml.whisper_answered(accepted),
+        [event],
         hashed=hashed if evidence.is_caller_hash(hashed) else "",
     )
 
@@ -385,15 +375,7 @@ def status(app: Onshore, request: TwilioRequest) -> str:
     )
     # a caller who hung up while waiting at a TaskRouter reservation: the Task canceled
     events = [event, *bind_routes.caller_gone(app, form.get("CallSid", ""), call_status)]
-    return _answer(
-        app,
-        form.get("CallSid", ""),
-        Scope(),
-        form.get("From", ""),
-        app.clock(),
-        lambda view, fresh: (twiml.empty(), events),
-        check=False,
-    )
+    return record(app, form.get("CallSid", ""), form.get("From", ""), twiml.empty(), events)
 
 
 def _answer(
@@ -458,6 +440,31 @@ def _answer(
         metrics.count(events)
         return document
     raise AssertionError("unreachable: the third attempt records unconditionally")
+
+
+def record(
+    app: Onshore,
+    sid: str,
+    caller: str,
+    document: str,
+    events: list[Event],
+    hashed: str = "",
+    now: datetime | None = None,
+) -> str:
+    """Record events that do not depend on the configuration (a status callback, a hold
+    past its limit, a whisper's answer, a callback's or a reservation's step) and answer
+    ``document``; spooled when Redis cannot take them."""
+    decision = (document, events)
+    return _answer(
+        app,
+        sid,
+        Scope(),
+        caller,
+        now or app.clock(),
+        lambda view, fresh: decision,
+        check=False,
+        hashed=hashed,
+    )
 
 
 def _spool(app: Onshore, sid: str, sealed: list[tuple[str, str]]) -> None:
@@ -664,15 +671,7 @@ def voicemail_callback(app: Onshore, request: TwilioRequest) -> str:
             *((("error", form["ErrorCode"]),) if form.get("ErrorCode") else ()),
         )
     event = Event(f"{step}:{recording}", step, fields)
-    return _answer(
-        app,
-        form.get("CallSid", ""),
-        Scope(),
-        form.get("From", ""),
-        app.clock(),
-        lambda view, fresh: (twiml.empty(), [event]),
-        check=False,
-    )
+    return record(app, form.get("CallSid", ""), form.get("From", ""), twiml.empty(), [event])
 
 
 def _callbacks(app: Onshore, use: Callable[[Any], T]) -> T:
